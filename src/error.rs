@@ -1,0 +1,117 @@
+//! The one error type of squall, and its `Result` alias (Tornado's exceptions).
+
+use std::borrow::Cow;
+use std::io;
+use std::sync::Arc;
+
+/// Everything that can go wrong in squall.
+///
+/// Variants are meant to be matched on. `Error` is `Clone` (I/O errors are shared behind
+/// an [`Arc`]) so that a [`Future`](crate::Future)'s result can be read more than once.
+///
+/// ```
+/// use squall::Error;
+/// let e = Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+/// assert!(matches!(&e, Error::Io(inner) if inner.kind() == std::io::ErrorKind::ConnectionRefused));
+/// assert_eq!(Error::Timeout.to_string(), "operation timed out");
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system I/O error.
+    #[error("I/O error: {0}")]
+    Io(Arc<io::Error>),
+    /// A deadline passed before the operation finished (`gen.with_timeout`, connect and
+    /// request timeouts).
+    #[error("operation timed out")]
+    Timeout,
+    /// The stream was closed (by us or by the peer) before the operation could finish.
+    #[error("stream closed")]
+    StreamClosed,
+    /// The operation or its future was cancelled.
+    #[error("operation cancelled")]
+    Cancelled,
+    /// An API was used in a state that does not allow it (a future set twice, a second
+    /// pending read on a stream, a reactor that is gone, ...).
+    #[error("invalid state: {0}")]
+    InvalidState(Cow<'static, str>),
+    /// A write would grow a stream's write buffer beyond `max_write_buffer_size`, or a read
+    /// buffer beyond `max_buffer_size`.
+    #[error("stream buffer full")]
+    StreamBufferFull,
+    /// A read cannot be satisfied: the delimiter was not found within `max_bytes`
+    /// (Tornado's `UnsatisfiableReadError`).
+    #[error("unsatisfiable read: {0}")]
+    UnsatisfiableRead(Cow<'static, str>),
+    /// An HTTP-level failure. `status` is the status a server answers with (400, 413,
+    /// 431, ...) or 599 for client-side failures (Tornado's convention).
+    #[error("HTTP {status}: {message}")]
+    Http {
+        /// The HTTP status code that describes the failure.
+        status: u16,
+        /// What went wrong, for humans.
+        message: Cow<'static, str>,
+    },
+    /// A host name could not be resolved.
+    #[error("could not resolve {host}: {message}")]
+    Resolve {
+        /// The name that failed.
+        host: String,
+        /// The resolver's explanation.
+        message: String,
+    },
+    /// A callback or executor job panicked; the payload's message is kept.
+    #[error("panicked: {0}")]
+    Panicked(String),
+    /// A feature that is not available in this build or not implemented yet (e.g. TLS).
+    #[error("unsupported: {0}")]
+    Unsupported(Cow<'static, str>),
+}
+
+/// `Result` with squall's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(Arc::new(e))
+    }
+}
+
+impl Error {
+    /// Builds an [`Error::Http`] from a status and a message.
+    pub fn http(status: u16, message: impl Into<Cow<'static, str>>) -> Self {
+        Error::Http {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// Builds an [`Error::InvalidState`].
+    pub fn invalid_state(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::InvalidState(message.into())
+    }
+
+    /// The I/O error kind, when this is an [`Error::Io`].
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            Error::Io(e) => Some(e.kind()),
+            _ => None,
+        }
+    }
+
+    /// Turns a caught panic payload into [`Error::Panicked`].
+    pub(crate) fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        Error::Panicked(panic_message(payload))
+    }
+}
+
+/// The message of a panic payload (`&str` or `String`), or a placeholder.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}

@@ -1,0 +1,3 @@
+//! HTTP/1.1: a sans-IO core ([`h1`]) shared by the server and the client.
+
+pub mod h1;
