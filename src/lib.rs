@@ -2,6 +2,13 @@
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod error;
+pub mod executor;
+pub mod future;
 pub mod http;
+pub mod reactor;
 
 pub use error::{Error, Result};
+pub use future::{chain_future, join_all, with_timeout, Future};
+pub use reactor::{
+    Event, Handle, Interest, PeriodicCallback, Reactor, Remote, Stats, TimerId, Token,
+};

@@ -1,0 +1,385 @@
+//! The loop's shared state and one iteration of it.
+//!
+//! Every `RefCell` borrow here is released before user code runs: handlers are taken out
+//! of their slot while they run, timers and callbacks are popped before they are called.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use polling::{Events, PollMode, Poller};
+use slab::Slab;
+
+use super::remote::RemoteShared;
+use super::timers::{TimerTask, Timers};
+use super::{Event, Interest, Token};
+use crate::error::{panic_message, Error, Result};
+
+/// A type-erased handler: the source it owns plus the closure called with it.
+pub(crate) trait Dispatch {
+    fn dispatch(&mut self, ev: Event);
+}
+
+pub(crate) struct Bound<S, F> {
+    pub(crate) source: S,
+    pub(crate) callback: F,
+}
+
+impl<S, F: FnMut(&mut S, Event)> Dispatch for Bound<S, F> {
+    fn dispatch(&mut self, ev: Event) {
+        (self.callback)(&mut self.source, ev)
+    }
+}
+
+pub(crate) struct Slot {
+    pub(crate) generation: u32,
+    pub(crate) fd: RawFd,
+    pub(crate) interest: Interest,
+    /// `None` while the handler runs (it is on the dispatcher's stack).
+    pub(crate) handler: Option<Box<dyn Dispatch>>,
+    pub(crate) location: &'static Location<'static>,
+}
+
+/// Resolves an executor job's future with its (type-erased) result.
+pub(crate) type JobDone = Box<dyn FnOnce(Box<dyn Any + Send>)>;
+
+/// A queued callback and where it was scheduled from.
+pub(crate) type Task = (Box<dyn FnOnce()>, &'static Location<'static>);
+
+/// Options fixed when the reactor is built.
+#[derive(Clone, Debug)]
+pub(crate) struct Options {
+    pub(crate) propagate_panics: bool,
+    pub(crate) event_capacity: usize,
+    pub(crate) slow_callback: Option<Duration>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            propagate_panics: false,
+            event_capacity: 1024,
+            slow_callback: Some(Duration::from_millis(100)),
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) iterations: Cell<u64>,
+    pub(crate) callbacks_run: Cell<u64>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) poller: Arc<Poller>,
+    pub(crate) handlers: RefCell<Slab<Slot>>,
+    pub(crate) timers: RefCell<Timers>,
+    pub(crate) callbacks: RefCell<VecDeque<Task>>,
+    pub(crate) remote: Arc<RemoteShared>,
+    pub(crate) stopping: Cell<bool>,
+    pub(crate) closed: Cell<bool>,
+    pub(crate) running: Cell<bool>,
+    pub(crate) next_generation: Cell<u32>,
+    pub(crate) panic: RefCell<Option<Box<dyn Any + Send>>>,
+    pub(crate) counters: Counters,
+    pub(crate) options: Options,
+    /// Pending executor jobs: completions arrive through the remote queue.
+    pub(crate) jobs: RefCell<Slab<JobDone>>,
+    /// The batch of callbacks being run (kept to reuse its allocation).
+    spare: RefCell<VecDeque<Task>>,
+}
+
+thread_local! {
+    /// The reactor futures on this thread defer their done-callbacks to.
+    static CURRENT: RefCell<Weak<Inner>> = const { RefCell::new(Weak::new()) };
+}
+
+/// The reactor that owns this thread's loop, if any (used by `Future`).
+pub(crate) fn current() -> Option<Rc<Inner>> {
+    CURRENT.with(|c| c.borrow().upgrade())
+}
+
+/// Makes `inner` the current reactor of this thread; returns the previous one.
+pub(crate) fn set_current(inner: Weak<Inner>) -> Weak<Inner> {
+    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), inner))
+}
+
+/// Reads a cheap monotonic clock (millisecond resolution) used to spot slow callbacks.
+fn coarse_now() -> Duration {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+impl Inner {
+    pub(crate) fn new(options: Options) -> Result<Rc<Inner>> {
+        let poller = Arc::new(Poller::new()?);
+        let remote = Arc::new(RemoteShared::new(poller.clone()));
+        Ok(Rc::new(Inner {
+            poller,
+            handlers: RefCell::new(Slab::new()),
+            timers: RefCell::new(Timers::default()),
+            callbacks: RefCell::new(VecDeque::new()),
+            remote,
+            stopping: Cell::new(false),
+            closed: Cell::new(false),
+            running: Cell::new(false),
+            next_generation: Cell::new(1),
+            panic: RefCell::new(None),
+            counters: Counters::default(),
+            options,
+            jobs: RefCell::new(Slab::new()),
+            spare: RefCell::new(VecDeque::new()),
+        }))
+    }
+
+    pub(crate) fn push_callback(&self, f: Box<dyn FnOnce()>, loc: &'static Location<'static>) {
+        if self.closed.get() {
+            return; // the reactor is gone: drop the closure now so nothing leaks
+        }
+        self.callbacks.borrow_mut().push_back((f, loc));
+    }
+
+    pub(crate) fn insert_timer(&self, deadline: Instant, task: TimerTask) -> super::TimerId {
+        if self.closed.get() {
+            // Never fires; an id that no timer will ever match.
+            return super::TimerId {
+                index: usize::MAX,
+                seq: u64::MAX,
+            };
+        }
+        self.timers.borrow_mut().insert(deadline, task)
+    }
+
+    pub(crate) fn next_generation(&self) -> u32 {
+        let g = self.next_generation.get();
+        self.next_generation
+            .set(if g >= u32::MAX - 1 { 1 } else { g + 1 });
+        g
+    }
+
+    /// Runs user code, containing a panic (logged, or saved to re-raise after the
+    /// iteration when panics propagate).
+    pub(crate) fn guard(&self, loc: &'static Location<'static>, f: impl FnOnce()) {
+        let start = self.options.slow_callback.map(|_| coarse_now());
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            if self.options.propagate_panics {
+                let mut slot = self.panic.borrow_mut();
+                if slot.is_none() {
+                    *slot = Some(payload);
+                }
+            } else {
+                log::error!(
+                    "Exception in callback scheduled at {loc}: panicked: {}",
+                    panic_message(&*payload)
+                );
+            }
+        }
+        if let (Some(start), Some(limit)) = (start, self.options.slow_callback) {
+            let took = coarse_now().saturating_sub(start);
+            if took > limit {
+                log::warn!("callback scheduled at {loc} blocked the loop for {took:?}");
+            }
+        }
+    }
+
+    /// One iteration: wait for I/O (at most `timeout`), run handlers, remote callbacks,
+    /// due timers and the callbacks queued before this iteration began.
+    pub(crate) fn run_once(
+        self: &Rc<Self>,
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        if self.running.replace(true) {
+            return Err(Error::invalid_state("the reactor is already running"));
+        }
+        let previous = set_current(Rc::downgrade(self));
+        let result = self.iterate(events, timeout);
+        set_current(previous);
+        self.running.set(false);
+        if let Some(payload) = self.panic.borrow_mut().take() {
+            std::panic::resume_unwind(payload);
+        }
+        result
+    }
+
+    fn iterate(&self, events: &mut Events, timeout: Option<Duration>) -> Result<()> {
+        self.counters
+            .iterations
+            .set(self.counters.iterations.get() + 1);
+        let busy = !self.callbacks.borrow().is_empty() || self.stopping.get();
+        let wait = if busy {
+            Some(Duration::ZERO)
+        } else {
+            let next = self.timers.borrow().next_deadline();
+            let until_timer = next.map(|d| d.saturating_duration_since(Instant::now()));
+            match (until_timer, timeout) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        };
+        events.clear();
+        if let Err(e) = self.poller.wait(events, wait) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e.into());
+            }
+        }
+        for ev in events.iter() {
+            self.dispatch(Token(ev.key), Event::new(ev.readable, ev.writable));
+            if self.panic.borrow().is_some() {
+                return Ok(());
+            }
+        }
+        self.run_remote();
+        self.run_timers();
+        self.run_callbacks();
+        Ok(())
+    }
+
+    fn dispatch(&self, token: Token, ev: Event) {
+        let index = token.index();
+        let taken = {
+            let mut handlers = self.handlers.borrow_mut();
+            match handlers.get_mut(index) {
+                Some(slot) if slot.generation == token.generation() => {
+                    let ev = ev.masked(slot.interest);
+                    if !ev.is_readable() && !ev.is_writable() {
+                        return;
+                    }
+                    slot.handler.take().map(|h| (h, ev, slot.location))
+                }
+                _ => None,
+            }
+        };
+        let Some((mut handler, ev, loc)) = taken else {
+            return;
+        };
+        self.guard(loc, || handler.dispatch(ev));
+        let mut handlers = self.handlers.borrow_mut();
+        match handlers.get_mut(index) {
+            Some(slot) if slot.generation == token.generation() && slot.handler.is_none() => {
+                slot.handler = Some(handler);
+            }
+            _ => {
+                // Removed while it ran: drop it (and its source) outside the borrow.
+                drop(handlers);
+                drop(handler);
+            }
+        }
+    }
+
+    fn run_remote(&self) {
+        if !self.remote.has_pending() {
+            return;
+        }
+        if self.remote.take_stop() {
+            self.stopping.set(true);
+        }
+        for task in self.remote.take() {
+            self.guard(Location::caller(), || task(self));
+        }
+    }
+
+    fn run_timers(&self) {
+        if self.timers.borrow().len() == 0 {
+            return;
+        }
+        let now = Instant::now();
+        // Collect first: a timer that re-arms itself with zero delay runs next iteration.
+        let mut due = Vec::new();
+        {
+            let mut timers = self.timers.borrow_mut();
+            while let Some(task) = timers.pop_due(now) {
+                due.push(task);
+            }
+        }
+        for (f, loc) in due {
+            self.guard(loc, f);
+            self.count_callback();
+        }
+    }
+
+    fn run_callbacks(&self) {
+        let mut batch = std::mem::take(&mut *self.spare.borrow_mut());
+        std::mem::swap(&mut batch, &mut *self.callbacks.borrow_mut());
+        while let Some((f, loc)) = batch.pop_front() {
+            self.guard(loc, f);
+            self.count_callback();
+            if self.panic.borrow().is_some() {
+                // Propagating: keep what did not run, in order, for a later iteration.
+                let mut queue = self.callbacks.borrow_mut();
+                while let Some(t) = batch.pop_back() {
+                    queue.push_front(t);
+                }
+                break;
+            }
+        }
+        *self.spare.borrow_mut() = batch;
+    }
+
+    fn count_callback(&self) {
+        let c = &self.counters.callbacks_run;
+        c.set(c.get() + 1);
+    }
+
+    pub(crate) fn borrowed_fd(fd: RawFd) -> BorrowedFd<'static> {
+        // SAFETY: only called with the descriptor of a source owned by a live slot; the
+        // slot deletes it from the poller before the source (and so the fd) is dropped.
+        unsafe { BorrowedFd::borrow_raw(fd) }
+    }
+
+    pub(crate) fn register(&self, fd: RawFd, interest: Interest, key: usize) -> Result<()> {
+        // SAFETY: the source is owned by its slot and deleted from the poller in
+        // `deregister` before the slot (and the source) is dropped.
+        unsafe {
+            self.poller
+                .add_with_mode(fd, interest.to_poll_event(key), PollMode::Level)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn reregister(&self, fd: RawFd, interest: Interest, key: usize) -> Result<()> {
+        self.poller.modify_with_mode(
+            Self::borrowed_fd(fd),
+            interest.to_poll_event(key),
+            PollMode::Level,
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn deregister(&self, fd: RawFd) {
+        if let Err(e) = self.poller.delete(Self::borrowed_fd(fd)) {
+            log::debug!("epoll delete of fd {fd} failed: {e}");
+        }
+    }
+
+    /// Drops everything the loop holds, outside any borrow (closures may capture handles).
+    pub(crate) fn close(&self) {
+        self.closed.set(true);
+        let slots: Vec<Slot> = {
+            let mut handlers = self.handlers.borrow_mut();
+            handlers.drain().collect()
+        };
+        for slot in &slots {
+            self.deregister(slot.fd);
+        }
+        drop(slots);
+        let timers = self.timers.borrow_mut().drain();
+        drop(timers);
+        loop {
+            let batch = std::mem::take(&mut *self.callbacks.borrow_mut());
+            if batch.is_empty() {
+                break;
+            }
+            drop(batch);
+        }
+        drop(std::mem::take(&mut *self.spare.borrow_mut()));
+        let jobs: Vec<_> = self.jobs.borrow_mut().drain().collect();
+        drop(jobs);
+        self.remote.close();
+    }
+}

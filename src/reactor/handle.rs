@@ -1,0 +1,228 @@
+//! [`Handle`]: every scheduling call on the loop.
+
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd};
+use std::panic::Location;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::core::{Bound, Inner, Slot};
+use super::{Event, Interest, Remote, TimerId, Token};
+use crate::error::{Error, Result};
+
+/// A clonable, single-thread handle to a [`Reactor`](crate::Reactor): add callbacks,
+/// timers and handlers, stop the loop. Cheap to clone; `!Send`.
+///
+/// Calls on a handle whose reactor was dropped do nothing (closures are dropped at once,
+/// `add_handler` fails with [`Error::InvalidState`]).
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) inner: Rc<Inner>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+/// Counters describing a reactor, from [`Handle::stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Loop iterations run so far.
+    pub iterations: u64,
+    /// Callbacks and timers run so far.
+    pub callbacks_run: u64,
+    /// Handlers registered now.
+    pub handlers: usize,
+    /// Timers pending now.
+    pub timers_pending: usize,
+    /// Callbacks queued for the next iteration.
+    pub callbacks_pending: usize,
+}
+
+impl Handle {
+    /// Runs `f` on the next loop iteration (never inside this call).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// let mut reactor = squall::Reactor::new()?;
+    /// let handle = reactor.handle();
+    /// let h = handle.clone();
+    /// handle.add_callback(move || h.stop());
+    /// reactor.run()?;
+    /// # Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn add_callback(&self, f: impl FnOnce() + 'static) {
+        self.inner.push_callback(Box::new(f), Location::caller());
+    }
+
+    /// Runs `f` once, `delay` from now. Returns an id for [`cancel_timer`](Self::cancel_timer).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::time::Duration;
+    /// let mut reactor = squall::Reactor::new()?;
+    /// let h = reactor.handle();
+    /// reactor.handle().call_later(Duration::from_millis(5), move || h.stop());
+    /// reactor.run()?;
+    /// # Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> TimerId {
+        let deadline = Instant::now()
+            .checked_add(delay)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400));
+        self.call_at_loc(deadline, Box::new(f), Location::caller())
+    }
+
+    /// Runs `f` once at `deadline` (or on the next iteration if it has passed).
+    /// Timers with equal deadlines fire in the order they were set.
+    #[track_caller]
+    pub fn call_at(&self, deadline: Instant, f: impl FnOnce() + 'static) -> TimerId {
+        self.call_at_loc(deadline, Box::new(f), Location::caller())
+    }
+
+    fn call_at_loc(
+        &self,
+        deadline: Instant,
+        f: Box<dyn FnOnce()>,
+        loc: &'static Location<'static>,
+    ) -> TimerId {
+        self.inner.insert_timer(deadline, (f, loc))
+    }
+
+    /// Cancels a pending timer. Returns `true` if it was still pending (it will not run),
+    /// `false` if it already ran or was cancelled. O(log n).
+    pub fn cancel_timer(&self, id: TimerId) -> bool {
+        let task = self.inner.timers.borrow_mut().cancel(id);
+        task.is_some() // the closure is dropped here, outside the borrow
+    }
+
+    /// The monotonic clock timers use.
+    pub fn time(&self) -> Instant {
+        Instant::now()
+    }
+
+    /// Registers `source` with the loop. `callback` is called with `&mut source` on each
+    /// iteration while the source is ready for an interest it holds (level-triggered).
+    /// The reactor owns `source` and drops it on [`remove_handler`](Self::remove_handler)
+    /// or when the reactor is dropped.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the descriptor cannot be registered (the source is dropped);
+    /// [`Error::InvalidState`] if the reactor is gone.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::io::{Read, Write};
+    /// use squall::{Interest, Reactor};
+    /// let mut reactor = Reactor::new()?;
+    /// let handle = reactor.handle();
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// a.set_nonblocking(true)?;
+    /// let h = handle.clone();
+    /// handle.add_handler(a, Interest::READABLE, move |sock, ev| {
+    ///     assert!(ev.is_readable());
+    ///     let mut buf = [0u8; 16];
+    ///     let n = sock.read(&mut buf).unwrap();
+    ///     assert_eq!(&buf[..n], b"ping");
+    ///     h.stop();
+    /// })?;
+    /// b.write_all(b"ping")?;
+    /// reactor.run()?;
+    /// # Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn add_handler<S, F>(&self, source: S, interest: Interest, callback: F) -> Result<Token>
+    where
+        S: AsFd + 'static,
+        F: FnMut(&mut S, Event) + 'static,
+    {
+        if self.inner.closed.get() {
+            return Err(Error::invalid_state("the reactor was dropped"));
+        }
+        let fd = source.as_fd().as_raw_fd();
+        let generation = self.inner.next_generation();
+        let location = Location::caller();
+        let index = self.inner.handlers.borrow_mut().insert(Slot {
+            generation,
+            fd,
+            interest,
+            handler: None,
+            location,
+        });
+        let token = Token::new(index, generation);
+        if let Err(e) = self.inner.register(fd, interest, token.0) {
+            self.inner.handlers.borrow_mut().remove(index);
+            return Err(e);
+        }
+        let bound: Box<dyn super::core::Dispatch> = Box::new(Bound { source, callback });
+        self.inner.handlers.borrow_mut()[index].handler = Some(bound);
+        Ok(token)
+    }
+
+    /// Changes what a handler waits for. [`Interest::NONE`] pauses it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] for a stale token; [`Error::Io`] if epoll refuses.
+    pub fn update_handler(&self, token: Token, interest: Interest) -> Result<()> {
+        let mut handlers = self.inner.handlers.borrow_mut();
+        match handlers.get_mut(token.index()) {
+            Some(slot) if slot.generation == token.generation() => {
+                if slot.interest != interest {
+                    self.inner.reregister(slot.fd, interest, token.0)?;
+                    slot.interest = interest;
+                }
+                Ok(())
+            }
+            _ => Err(Error::invalid_state("no handler for this token")),
+        }
+    }
+
+    /// Removes a handler and drops its source (at once, or when its running callback
+    /// returns, if it removes itself). It never runs again.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] for a stale token.
+    pub fn remove_handler(&self, token: Token) -> Result<()> {
+        let slot = {
+            let mut handlers = self.inner.handlers.borrow_mut();
+            match handlers.get(token.index()) {
+                Some(slot) if slot.generation == token.generation() => {
+                    self.inner.deregister(slot.fd);
+                    handlers.remove(token.index())
+                }
+                _ => return Err(Error::invalid_state("no handler for this token")),
+            }
+        };
+        drop(slot); // outside the borrow: dropping the source may run user code
+        Ok(())
+    }
+
+    /// A `Send + Sync` handle for other threads.
+    pub fn remote(&self) -> Remote {
+        Remote {
+            shared: self.inner.remote.clone(),
+        }
+    }
+
+    /// Stops the loop: [`Reactor::run`](crate::Reactor::run) returns after the current
+    /// iteration (at once if called before `run`).
+    pub fn stop(&self) {
+        self.inner.stopping.set(true);
+    }
+
+    /// Counters: iterations, callbacks run, handlers, pending timers and callbacks.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            iterations: self.inner.counters.iterations.get(),
+            callbacks_run: self.inner.counters.callbacks_run.get(),
+            handlers: self.inner.handlers.borrow().len(),
+            timers_pending: self.inner.timers.borrow().len(),
+            callbacks_pending: self.inner.callbacks.borrow().len(),
+        }
+    }
+}

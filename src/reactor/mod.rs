@@ -1,0 +1,195 @@
+//! The event loop (Tornado's `IOLoop`): [`Reactor`], [`Handle`], [`Remote`], timers,
+//! [`PeriodicCallback`] and signals.
+//!
+//! One iteration, in order: wait for I/O (no longer than the next timer, not at all if
+//! callbacks are queued), call ready handlers, run callbacks sent by other threads, run
+//! the timers that are due (collected before any runs), then run the callbacks queued
+//! before the iteration began. See `docs/architecture.md`.
+
+mod core;
+mod handle;
+mod interest;
+mod periodic;
+mod remote;
+mod signal;
+mod timers;
+mod token;
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::rc::Rc;
+use std::time::Duration;
+
+use polling::Events;
+
+pub(crate) use self::core::{current, Inner, JobDone};
+pub use self::handle::{Handle, Stats};
+pub use self::interest::{Event, Interest};
+pub use self::periodic::PeriodicCallback;
+pub use self::remote::Remote;
+pub use self::token::{TimerId, Token};
+use crate::error::{Error, Result};
+use crate::future::Future;
+
+/// The event loop. Owns every handler, timer and queued callback; dropping it drops them
+/// all (so closures that captured a [`Handle`] are freed).
+///
+/// ```
+/// # fn main() -> squall::Result<()> {
+/// use std::time::Duration;
+/// use squall::{Future, Reactor};
+///
+/// let mut reactor = Reactor::new()?;
+/// let handle = reactor.handle();
+/// let answer: Future<u32> = Future::new();
+/// let f = answer.clone();
+/// handle.call_later(Duration::from_millis(10), move || f.set_result(42));
+/// assert_eq!(reactor.run_until(&answer)?, 42);
+/// # Ok(()) }
+/// ```
+pub struct Reactor {
+    inner: Rc<Inner>,
+    events: Events,
+}
+
+impl fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reactor")
+            .field("stats", &self.handle().stats())
+            .finish()
+    }
+}
+
+/// Options for a [`Reactor`]: `Reactor::builder().propagate_panics(true).build()?`.
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    options: self::core::Options,
+}
+
+impl Builder {
+    /// If `true`, a panicking callback's panic is re-raised from `run`/`run_once` (after
+    /// the handler or callback that panicked has been put back or dropped). Default
+    /// `false`: the panic is logged with `log::error!` and the loop goes on.
+    pub fn propagate_panics(mut self, yes: bool) -> Self {
+        self.options.propagate_panics = yes;
+        self
+    }
+
+    /// How many readiness events one wait can return (default 1024).
+    pub fn event_capacity(mut self, n: usize) -> Self {
+        self.options.event_capacity = n.max(1);
+        self
+    }
+
+    /// Callbacks that block the loop longer than this are logged with the place they
+    /// were scheduled from (default 100 ms; `None` turns the check off).
+    pub fn slow_callback_threshold(mut self, limit: Option<Duration>) -> Self {
+        self.options.slow_callback = limit;
+        self
+    }
+
+    /// Builds the reactor.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the OS poller cannot be created (e.g. out of descriptors).
+    pub fn build(self) -> Result<Reactor> {
+        let capacity = NonZeroUsize::new(self.options.event_capacity).unwrap_or(NonZeroUsize::MIN);
+        let inner = Inner::new(self.options)?;
+        if current().is_none() {
+            self::core::set_current(Rc::downgrade(&inner));
+        }
+        Ok(Reactor {
+            inner,
+            events: Events::with_capacity(capacity),
+        })
+    }
+}
+
+impl Reactor {
+    /// A reactor with default options.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the OS poller cannot be created.
+    pub fn new() -> Result<Reactor> {
+        Builder::default().build()
+    }
+
+    /// Options: panic policy, event capacity, slow-callback threshold.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A handle for scheduling work on this reactor.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Runs until [`Handle::stop`] or [`Remote::stop`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] if waiting on the poller fails; [`Error::InvalidState`] if called
+    /// from inside a callback of this reactor.
+    pub fn run(&mut self) -> Result<()> {
+        loop {
+            if self.inner.stopping.replace(false) {
+                return Ok(());
+            }
+            self.run_once(None)?;
+        }
+    }
+
+    /// Runs exactly one iteration, waiting for I/O at most `timeout` (`None`: until
+    /// something happens). For embedding squall in another loop: wait on this reactor's
+    /// descriptor (it implements [`AsFd`]) and call `run_once(Some(Duration::ZERO))`.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub fn run_once(&mut self, timeout: Option<Duration>) -> Result<()> {
+        self.inner.run_once(&mut self.events, timeout)
+    }
+
+    /// Runs until `future` is done and returns its result (taken out of the future).
+    ///
+    /// # Errors
+    /// The future's error; [`Error::InvalidState`] if the loop was stopped first or the
+    /// result had already been taken.
+    pub fn run_until<T: 'static>(&mut self, future: &Future<T>) -> Result<T> {
+        while !future.is_done() {
+            if self.inner.stopping.replace(false) {
+                return Err(Error::invalid_state(
+                    "the loop stopped before the future was done",
+                ));
+            }
+            self.run_once(None)?;
+        }
+        future.take_result().unwrap_or_else(|| {
+            Err(Error::invalid_state(
+                "the future's result was already taken",
+            ))
+        })
+    }
+}
+
+impl AsFd for Reactor {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.poller.as_fd()
+    }
+}
+
+impl AsRawFd for Reactor {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.poller.as_raw_fd()
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        self.inner.close();
+        if current().is_some_and(|c| Rc::ptr_eq(&c, &self.inner)) {
+            self::core::set_current(std::rc::Weak::new());
+        }
+    }
+}
