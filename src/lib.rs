@@ -5,7 +5,9 @@ pub mod error;
 pub mod executor;
 pub mod future;
 pub mod http;
+pub mod net;
 pub mod reactor;
+pub mod stream;
 
 pub use error::{Error, Result};
 pub use future::{chain_future, join_all, with_timeout, Future};

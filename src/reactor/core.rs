@@ -110,7 +110,7 @@ pub(crate) fn set_current(inner: Weak<Inner>) -> Weak<Inner> {
 }
 
 /// Reads a cheap monotonic clock (millisecond resolution) used to spot slow callbacks.
-fn coarse_now() -> Duration {
+pub(crate) fn coarse_now() -> Duration {
     let ts = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }

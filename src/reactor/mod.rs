@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use polling::Events;
 
-pub(crate) use self::core::{current, Inner, JobDone};
+pub(crate) use self::core::{coarse_now, current, Inner, JobDone};
 pub use self::handle::{Handle, Stats};
 pub use self::interest::{Event, Interest};
 pub use self::periodic::PeriodicCallback;

@@ -1,0 +1,12 @@
+//! TCP: [`TcpServer`], [`TcpClient`], resolvers and [`bind_sockets`] (Tornado's
+//! `tcpserver`, `tcpclient` and `netutil`).
+
+mod bind;
+mod client;
+mod resolver;
+mod server;
+
+pub use bind::{bind_sockets, BindOptions};
+pub use client::{TcpClient, SECOND_FAMILY_DELAY};
+pub use resolver::{DefaultResolver, OverrideResolver, Resolver};
+pub use server::TcpServer;

@@ -1,0 +1,750 @@
+//! [`IoStream`]: a buffered, non-blocking stream over a TCP or Unix socket (Tornado's
+//! `IOStream`).
+//!
+//! Reads return [`Future<Bytes>`](crate::Future); one read may be pending at a time.
+//! Data already buffered is served without touching the socket. Writes queue in order
+//! and resolve when their bytes reached the kernel. The stream asks the reactor for
+//! readiness only while it has something to do, and an idle stream holds no read
+//! buffer.
+//!
+//! ```
+//! # fn main() -> squall::Result<()> {
+//! use squall::{stream::IoStream, Reactor};
+//! let mut reactor = Reactor::new()?;
+//! let handle = reactor.handle();
+//! let (a, b) = std::os::unix::net::UnixStream::pair()?;
+//! let (a, b) = (IoStream::new(&handle, a)?, IoStream::new(&handle, b)?);
+//! a.write(&b"hello\nworld"[..]);
+//! let line = b.read_until(b"\n", Some(1024));
+//! assert_eq!(&reactor.run_until(&line)?[..], b"hello\n");
+//! # Ok(()) }
+//! ```
+
+mod read;
+mod socket;
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use self::read::{Check, ReadRequest};
+pub use self::socket::Socket;
+use crate::error::{Error, Result};
+use crate::future::Future;
+use crate::reactor::{coarse_now, Event, Handle, Interest, TimerId, Token};
+
+/// Limits and timeouts of an [`IoStream`].
+#[derive(Clone, Debug)]
+pub struct StreamOptions {
+    /// Most bytes the read buffer may hold (default 100 MiB, as Tornado). A read that
+    /// needs more fails with [`Error::StreamBufferFull`] and closes the stream.
+    pub max_buffer_size: usize,
+    /// Most bytes queued for writing; a write beyond it fails with
+    /// [`Error::StreamBufferFull`] (the stream stays open). `None`: unbounded.
+    pub max_write_buffer_size: Option<usize>,
+    /// Close the stream with [`Error::Timeout`] after this long without any read or
+    /// write progress. Costs one timer per stream, re-armed only when it fires.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            max_buffer_size: 100 * 1024 * 1024,
+            max_write_buffer_size: None,
+            idle_timeout: None,
+        }
+    }
+}
+
+/// Bytes read from the socket per `read` call (a thread-wide scratch buffer, so idle
+/// streams own no read memory).
+const READ_CHUNK: usize = 64 * 1024;
+/// With no read pending, buffer at most this much (to notice a close) before pausing.
+const IDLE_READ_LIMIT: usize = 64 * 1024;
+/// Most buffers handed to one `writev`.
+const MAX_IOV: usize = 64;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
+}
+
+type CustomRead = Box<dyn FnMut(&mut BytesMut, bool) -> bool>;
+type CloseCallback = Box<dyn FnOnce(Option<Error>)>;
+
+enum PendingRead {
+    Simple(ReadRequest, Future<Bytes>),
+    /// `read_with`: the parser is called with the buffer (and whether the stream is
+    /// closed); it returns `true` once it resolved its own future.
+    Custom(CustomRead),
+}
+
+struct State {
+    handle: Handle,
+    socket: Option<Rc<Socket>>,
+    token: Option<Token>,
+    interest: Interest,
+    options: StreamOptions,
+    read_buf: BytesMut,
+    read: Option<PendingRead>,
+    write_queue: VecDeque<Bytes>,
+    write_queued: usize,
+    accepted: u64,
+    written: u64,
+    write_futures: VecDeque<(u64, Future<()>)>,
+    closed: bool,
+    error: Option<Error>,
+    close_callback: Option<CloseCallback>,
+    last_activity: Duration,
+    idle_timer: Option<TimerId>,
+}
+
+struct Shared {
+    state: RefCell<State>,
+}
+
+/// A buffered non-blocking stream. Cloning gives another handle to the same stream;
+/// dropping the last handle closes it.
+#[derive(Clone)]
+pub struct IoStream {
+    shared: Rc<Shared>,
+}
+
+impl fmt::Debug for IoStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.shared.state.borrow();
+        f.debug_struct("IoStream")
+            .field("closed", &s.closed)
+            .field("buffered", &s.read_buf.len())
+            .field("write_queued", &s.write_queued)
+            .finish()
+    }
+}
+
+/// Work to finish after the state borrow is released.
+#[derive(Default)]
+struct Finish {
+    read: Option<(Future<Bytes>, Result<Bytes>)>,
+    writes: Vec<(Future<()>, Result<()>)>,
+    custom: Option<CustomRead>,
+}
+
+impl IoStream {
+    /// Wraps a connected socket with default [`StreamOptions`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the socket cannot be made non-blocking or registered.
+    pub fn new(handle: &Handle, socket: impl Into<Socket>) -> Result<IoStream> {
+        Self::with_options(handle, socket, StreamOptions::default())
+    }
+
+    /// Wraps a connected socket with the given options.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_options(
+        handle: &Handle,
+        socket: impl Into<Socket>,
+        options: StreamOptions,
+    ) -> Result<IoStream> {
+        Self::from_shared_socket(handle, Rc::new(socket.into()), options)
+    }
+
+    pub(crate) fn from_shared_socket(
+        handle: &Handle,
+        socket: Rc<Socket>,
+        options: StreamOptions,
+    ) -> Result<IoStream> {
+        socket.set_nonblocking()?;
+        let idle = options.idle_timeout;
+        let shared = Rc::new(Shared {
+            state: RefCell::new(State {
+                handle: handle.clone(),
+                socket: Some(socket.clone()),
+                token: None,
+                interest: Interest::NONE,
+                options,
+                read_buf: BytesMut::new(),
+                read: None,
+                write_queue: VecDeque::new(),
+                write_queued: 0,
+                accepted: 0,
+                written: 0,
+                write_futures: VecDeque::new(),
+                closed: false,
+                error: None,
+                close_callback: None,
+                last_activity: coarse_now(),
+                idle_timer: None,
+            }),
+        });
+        let weak: Weak<Shared> = Rc::downgrade(&shared);
+        let token = handle.add_handler(socket, Interest::NONE, move |_s, ev| {
+            if let Some(shared) = weak.upgrade() {
+                IoStream { shared }.on_event(ev);
+            }
+        })?;
+        shared.state.borrow_mut().token = Some(token);
+        let stream = IoStream { shared };
+        if let Some(t) = idle {
+            stream.arm_idle_timer(t);
+        }
+        Ok(stream)
+    }
+
+    /// Reads up to and including `delimiter`. With `max_bytes`, fails with
+    /// [`Error::UnsatisfiableRead`] (and closes the stream) if the delimiter does not
+    /// appear within that many bytes.
+    pub fn read_until(&self, delimiter: &[u8], max_bytes: Option<usize>) -> Future<Bytes> {
+        self.start_read(ReadRequest::Until {
+            delimiter: delimiter.to_vec(),
+            max_bytes,
+            scanned: 0,
+        })
+    }
+
+    /// Reads exactly `n` bytes; with `partial`, resolves as soon as 1 to `n` bytes are
+    /// there.
+    pub fn read_bytes(&self, n: usize, partial: bool) -> Future<Bytes> {
+        self.start_read(ReadRequest::Bytes { n, partial })
+    }
+
+    /// Reads everything until the peer closes (bounded by `max_buffer_size`).
+    pub fn read_until_close(&self) -> Future<Bytes> {
+        self.start_read(ReadRequest::UntilClose)
+    }
+
+    /// A read driven by your own parser: `parse` is called with the read buffer each
+    /// time data arrives (and once more when the stream closes, with `closed = true`);
+    /// it consumes what it used (e.g. `buf.split_to(n)`) and returns `Ok(Some(v))` when
+    /// done, `Ok(None)` for more data, or an error that fails the read and closes the
+    /// stream. This is how the HTTP layer parses heads and bodies in place.
+    pub fn read_with<T: 'static>(
+        &self,
+        mut parse: impl FnMut(&mut BytesMut, bool) -> Result<Option<T>> + 'static,
+    ) -> Future<T> {
+        let fut = Future::new();
+        let f = fut.clone();
+        let custom: CustomRead = Box::new(move |buf, closed| match parse(buf, closed) {
+            Ok(Some(v)) => {
+                f.set_result(v);
+                true
+            }
+            Ok(None) if closed => {
+                f.set_error(Error::StreamClosed);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                f.set_error(e);
+                true
+            }
+        });
+        self.start(PendingRead::Custom(custom), || fut.clone());
+        fut
+    }
+
+    fn start_read(&self, req: ReadRequest) -> Future<Bytes> {
+        let fut = Future::new();
+        self.start(PendingRead::Simple(req, fut.clone()), || fut.clone());
+        fut
+    }
+
+    fn start<T: 'static>(&self, pending: PendingRead, fut: impl FnOnce() -> Future<T>) {
+        let mut finish = Finish::default();
+        {
+            let mut s = self.shared.state.borrow_mut();
+            if s.read.is_some() {
+                drop(s);
+                if let PendingRead::Simple(_, f) = pending {
+                    f.set_error(Error::invalid_state("a read is already pending"));
+                } else {
+                    fut().set_error(Error::invalid_state("a read is already pending"));
+                }
+                return;
+            }
+            s.read = Some(pending);
+            s.try_read(&mut finish);
+            if s.closed {
+                s.settle_read_after_close(&mut finish);
+            }
+            s.update_interest();
+        }
+        finish.run();
+    }
+
+    /// Queues `data`; the future resolves when all of it reached the kernel. Writes go
+    /// out in order. Fails with [`Error::StreamBufferFull`] beyond
+    /// `max_write_buffer_size`, with [`Error::StreamClosed`] on a closed stream.
+    pub fn write(&self, data: impl Into<Bytes>) -> Future<()> {
+        let fut = Future::new();
+        self.write_inner(data.into(), Some(fut.clone()));
+        fut
+    }
+
+    /// Like [`write`](Self::write) without a future (saves an allocation on hot paths):
+    /// failures surface through [`error`](Self::error) and the close callback. Returns
+    /// `false` if the data was refused (closed stream, or buffer full).
+    pub fn write_and_forget(&self, data: impl Into<Bytes>) -> bool {
+        self.write_inner(data.into(), None)
+    }
+
+    fn write_inner(&self, data: Bytes, fut: Option<Future<()>>) -> bool {
+        let mut finish = Finish::default();
+        let accepted = {
+            let mut s = self.shared.state.borrow_mut();
+            let refused = if s.closed {
+                Some(Error::StreamClosed)
+            } else if s
+                .options
+                .max_write_buffer_size
+                .is_some_and(|max| s.write_queued + data.len() > max)
+            {
+                Some(Error::StreamBufferFull)
+            } else {
+                None
+            };
+            if let Some(e) = refused {
+                if let Some(f) = fut {
+                    finish.writes.push((f, Err(e)));
+                }
+                false
+            } else {
+                let was_empty = s.write_queue.is_empty();
+                s.accepted += data.len() as u64;
+                s.write_queued += data.len();
+                if !data.is_empty() {
+                    s.write_queue.push_back(data);
+                }
+                if let Some(f) = fut {
+                    let end = s.accepted;
+                    s.write_futures.push_back((end, f));
+                }
+                if was_empty {
+                    s.handle_write(&mut finish);
+                }
+                s.update_interest();
+                true
+            }
+        };
+        finish.run();
+        accepted
+    }
+
+    /// Closes the stream: pending reads fail with [`Error::StreamClosed`] (except
+    /// `read_until_close`, which gets what arrived), queued writes are dropped, the
+    /// close callback runs on the next iteration. Idempotent.
+    pub fn close(&self) {
+        self.close_with(None);
+    }
+
+    fn close_with(&self, error: Option<Error>) {
+        let mut finish = Finish::default();
+        self.shared.state.borrow_mut().close(error, &mut finish);
+        finish.run();
+    }
+
+    /// True once the stream is closed (by us, the peer, an error or a timeout).
+    pub fn is_closed(&self) -> bool {
+        self.shared.state.borrow().closed
+    }
+
+    /// The error that closed the stream, if any.
+    pub fn error(&self) -> Option<Error> {
+        self.shared.state.borrow().error.clone()
+    }
+
+    /// Calls `f` once when the stream closes, with the error that closed it (if any).
+    /// If it is already closed, `f` runs on the next iteration.
+    pub fn set_close_callback(&self, f: impl FnOnce(Option<Error>) + 'static) {
+        let mut s = self.shared.state.borrow_mut();
+        if s.closed {
+            let e = s.error.clone();
+            let handle = s.handle.clone();
+            drop(s);
+            handle.add_callback(move || f(e));
+        } else {
+            s.close_callback = Some(Box::new(f));
+            s.update_interest();
+        }
+    }
+
+    /// Bytes buffered and not yet consumed by a read.
+    pub fn buffered(&self) -> usize {
+        self.shared.state.borrow().read_buf.len()
+    }
+
+    /// Bytes queued and not yet written to the kernel.
+    pub fn write_buffer_len(&self) -> usize {
+        self.shared.state.borrow().write_queued
+    }
+
+    /// True while a read is pending.
+    pub fn reading(&self) -> bool {
+        self.shared.state.borrow().read.is_some()
+    }
+
+    /// Sets or clears the idle timeout (see [`StreamOptions::idle_timeout`]).
+    pub fn set_idle_timeout(&self, timeout: Option<Duration>) {
+        let old = {
+            let mut s = self.shared.state.borrow_mut();
+            s.options.idle_timeout = timeout;
+            s.last_activity = coarse_now();
+            s.idle_timer.take().map(|t| (s.handle.clone(), t))
+        };
+        if let Some((h, t)) = old {
+            h.cancel_timer(t);
+        }
+        if let Some(t) = timeout {
+            self.arm_idle_timer(t);
+        }
+    }
+
+    fn arm_idle_timer(&self, delay: Duration) {
+        let weak = Rc::downgrade(&self.shared);
+        let handle = self.shared.state.borrow().handle.clone();
+        let id = handle.call_later(delay, move || {
+            let Some(shared) = weak.upgrade() else { return };
+            let stream = IoStream { shared };
+            let next = {
+                let mut s = stream.shared.state.borrow_mut();
+                s.idle_timer = None;
+                match s.options.idle_timeout {
+                    Some(t) if !s.closed => {
+                        let idle = coarse_now().saturating_sub(s.last_activity);
+                        Some(t.checked_sub(idle))
+                    }
+                    _ => None,
+                }
+            };
+            match next {
+                Some(Some(rest)) if !rest.is_zero() => stream.arm_idle_timer(rest),
+                Some(_) => stream.close_with(Some(Error::Timeout)),
+                None => {}
+            }
+        });
+        self.shared.state.borrow_mut().idle_timer = Some(id);
+    }
+
+    /// Sets `TCP_NODELAY` (no-op for Unix sockets).
+    ///
+    /// # Errors
+    /// [`Error::Io`] from `setsockopt`; [`Error::StreamClosed`] if closed.
+    pub fn set_nodelay(&self, yes: bool) -> Result<()> {
+        match self.socket()?.as_ref() {
+            Socket::Tcp(s) => Ok(s.set_nodelay(yes)?),
+            Socket::Unix(_) => Ok(()),
+        }
+    }
+
+    /// The peer's address (`None` for Unix sockets).
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::StreamClosed`] if closed.
+    pub fn peer_addr(&self) -> Result<Option<SocketAddr>> {
+        Ok(self.socket()?.peer_addr()?)
+    }
+
+    /// The local address (`None` for Unix sockets).
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::StreamClosed`] if closed.
+    pub fn local_addr(&self) -> Result<Option<SocketAddr>> {
+        Ok(self.socket()?.local_addr()?)
+    }
+
+    /// Half-closes: no more writes from us once the queue is flushed now. The peer sees
+    /// EOF; we can still read.
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::StreamClosed`] if closed.
+    pub fn shutdown_write(&self) -> Result<()> {
+        Ok(self.socket()?.shutdown_write()?)
+    }
+
+    fn socket(&self) -> Result<Rc<Socket>> {
+        self.shared
+            .state
+            .borrow()
+            .socket
+            .clone()
+            .ok_or(Error::StreamClosed)
+    }
+
+    fn on_event(&self, ev: Event) {
+        let mut finish = Finish::default();
+        {
+            let mut s = self.shared.state.borrow_mut();
+            if s.closed {
+                return;
+            }
+            if ev.is_writable() {
+                s.handle_write(&mut finish);
+            }
+            if ev.is_readable() && !s.closed {
+                s.handle_read(&mut finish);
+            }
+            s.update_interest();
+        }
+        finish.run();
+    }
+}
+
+impl Finish {
+    fn run(mut self) {
+        if let Some((f, r)) = self.read.take() {
+            f.set(r);
+        }
+        for (f, r) in self.writes.drain(..) {
+            f.set(r);
+        }
+        drop(self.custom.take());
+    }
+}
+
+impl State {
+    fn touch(&mut self) {
+        if self.options.idle_timeout.is_some() {
+            self.last_activity = coarse_now();
+        }
+    }
+
+    fn desired_interest(&self) -> Interest {
+        let mut i = Interest::NONE;
+        if self.read.is_some()
+            || (self.close_callback.is_some() && self.read_buf.len() < IDLE_READ_LIMIT)
+        {
+            i |= Interest::READABLE;
+        }
+        if !self.write_queue.is_empty() {
+            i |= Interest::WRITABLE;
+        }
+        i
+    }
+
+    fn update_interest(&mut self) {
+        if self.closed {
+            return;
+        }
+        let want = self.desired_interest();
+        if want != self.interest {
+            if let Some(token) = self.token {
+                match self.handle.update_handler(token, want) {
+                    Ok(()) => self.interest = want,
+                    Err(e) => log::error!("could not update stream interest: {e}"),
+                }
+            }
+        }
+    }
+
+    fn handle_read(&mut self, finish: &mut Finish) {
+        let Some(socket) = self.socket.clone() else {
+            return;
+        };
+        loop {
+            let got = SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                let r = socket.read(&mut scratch);
+                if let Ok(n) = r {
+                    self.read_buf.extend_from_slice(&scratch[..n]);
+                }
+                r
+            });
+            match got {
+                Ok(0) => {
+                    self.try_read(finish);
+                    self.close(None, finish);
+                    return;
+                }
+                Ok(n) => {
+                    self.touch();
+                    if self.read_buf.len() > self.options.max_buffer_size {
+                        self.try_read(finish);
+                        if self.read_buf.len() > self.options.max_buffer_size {
+                            self.close(Some(Error::StreamBufferFull), finish);
+                            return;
+                        }
+                    }
+                    if n < READ_CHUNK {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.try_read(finish);
+                    self.close(Some(e.into()), finish);
+                    return;
+                }
+            }
+        }
+        self.try_read(finish);
+    }
+
+    /// Completes the pending read if the buffer satisfies it.
+    fn try_read(&mut self, finish: &mut Finish) {
+        match self.read.as_mut() {
+            None => {}
+            Some(PendingRead::Custom(parse)) => {
+                if self.read_buf.is_empty() && !self.closed {
+                    return;
+                }
+                if parse(&mut self.read_buf, self.closed) {
+                    finish.custom = match self.read.take() {
+                        Some(PendingRead::Custom(p)) => Some(p),
+                        _ => None,
+                    };
+                    self.release_empty_buffer();
+                }
+            }
+            Some(PendingRead::Simple(req, _)) => match req.check(&self.read_buf) {
+                Check::NotYet => {}
+                Check::Ready(n) => {
+                    let data = self.read_buf.split_to(n).freeze();
+                    self.release_empty_buffer();
+                    if let Some(PendingRead::Simple(_, f)) = self.read.take() {
+                        finish.read = Some((f, Ok(data)));
+                    }
+                }
+                Check::Unsatisfiable => {
+                    let e = Error::UnsatisfiableRead("delimiter not found within max_bytes".into());
+                    if let Some(PendingRead::Simple(_, f)) = self.read.take() {
+                        finish.read = Some((f, Err(e.clone())));
+                    }
+                    self.close(Some(e), finish);
+                }
+            },
+        }
+    }
+
+    /// An idle stream holds no read memory.
+    fn release_empty_buffer(&mut self) {
+        if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
+            self.read_buf = BytesMut::new();
+        }
+    }
+
+    /// A read started or still pending on a closed stream: serve it from the buffer,
+    /// or fail it.
+    fn settle_read_after_close(&mut self, finish: &mut Finish) {
+        match self.read.take() {
+            None => {}
+            Some(PendingRead::Simple(ReadRequest::UntilClose, f)) => {
+                let data = self.read_buf.split().freeze();
+                finish.read = Some((f, Ok(data)));
+            }
+            Some(PendingRead::Simple(mut req, f)) => {
+                let r = match req.check(&self.read_buf) {
+                    Check::Ready(n) => Ok(self.read_buf.split_to(n).freeze()),
+                    _ => Err(Error::StreamClosed),
+                };
+                finish.read = Some((f, r));
+            }
+            Some(PendingRead::Custom(mut parse)) => {
+                parse(&mut self.read_buf, true);
+                finish.custom = Some(parse);
+            }
+        }
+    }
+
+    fn handle_write(&mut self, finish: &mut Finish) {
+        let Some(socket) = self.socket.clone() else {
+            return;
+        };
+        while !self.write_queue.is_empty() {
+            let r = if self.write_queue.len() == 1 {
+                socket.write(&self.write_queue[0])
+            } else {
+                let mut iov = [IoSlice::new(&[]); MAX_IOV];
+                let mut n = 0;
+                for chunk in self.write_queue.iter().take(MAX_IOV) {
+                    iov[n] = IoSlice::new(chunk);
+                    n += 1;
+                }
+                socket.write_vectored(&iov[..n])
+            };
+            match r {
+                Ok(0) => {
+                    self.close(Some(io::Error::from(io::ErrorKind::WriteZero).into()), finish);
+                    return;
+                }
+                Ok(mut n) => {
+                    self.touch();
+                    self.written += n as u64;
+                    self.write_queued -= n;
+                    while n > 0 {
+                        let front = &mut self.write_queue[0];
+                        if front.len() <= n {
+                            n -= front.len();
+                            self.write_queue.pop_front();
+                        } else {
+                            front.advance(n);
+                            n = 0;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.close(Some(e.into()), finish);
+                    return;
+                }
+            }
+        }
+        while let Some((end, _)) = self.write_futures.front() {
+            if *end > self.written {
+                break;
+            }
+            if let Some((_, f)) = self.write_futures.pop_front() {
+                finish.writes.push((f, Ok(())));
+            }
+        }
+    }
+
+    fn close(&mut self, error: Option<Error>, finish: &mut Finish) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if let Some(e) = &error {
+            log::debug!("stream closed: {e}");
+            self.error = Some(e.clone());
+        }
+        self.settle_read_after_close(finish);
+        for (_, f) in self.write_futures.drain(..) {
+            finish.writes.push((f, Err(Error::StreamClosed)));
+        }
+        self.write_queue.clear();
+        self.write_queued = 0;
+        if let Some(token) = self.token.take() {
+            // Deregisters the fd and drops the handler's copy of the socket.
+            if let Err(e) = self.handle.remove_handler(token) {
+                log::debug!("stream handler already gone: {e}");
+            }
+        }
+        self.socket = None; // closes the descriptor (the handler's copy is gone)
+        if let Some(t) = self.idle_timer.take() {
+            self.handle.cancel_timer(t);
+        }
+        if let Some(cb) = self.close_callback.take() {
+            // Like Tornado, the close callback runs on the next iteration.
+            self.handle.add_callback(move || cb(error));
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let mut finish = Finish::default();
+        if let Ok(mut s) = self.state.try_borrow_mut() {
+            s.close(None, &mut finish);
+        }
+        finish.run();
+    }
+}

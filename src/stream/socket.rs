@@ -1,0 +1,90 @@
+//! The sockets an [`IoStream`](super::IoStream) can wrap.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+
+/// A connected stream socket: TCP or Unix-domain. `IoStream` is one type over both
+/// (an enum rather than a generic, so servers and clients pass streams around freely).
+#[derive(Debug)]
+pub enum Socket {
+    /// A TCP connection.
+    Tcp(TcpStream),
+    /// A Unix-domain stream connection.
+    Unix(UnixStream),
+}
+
+impl Socket {
+    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => (&*s).read(buf),
+            Socket::Unix(s) => (&*s).read(buf),
+        }
+    }
+
+    pub(crate) fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => (&*s).write_vectored(bufs),
+            Socket::Unix(s) => (&*s).write_vectored(bufs),
+        }
+    }
+
+    pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => (&*s).write(buf),
+            Socket::Unix(s) => (&*s).write(buf),
+        }
+    }
+
+    pub(crate) fn set_nonblocking(&self) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.set_nonblocking(true),
+            Socket::Unix(s) => s.set_nonblocking(true),
+        }
+    }
+
+    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.shutdown(Shutdown::Write),
+            Socket::Unix(s) => s.shutdown(Shutdown::Write),
+        }
+    }
+
+    /// The peer's address (`None` for Unix sockets).
+    pub fn peer_addr(&self) -> io::Result<Option<SocketAddr>> {
+        match self {
+            Socket::Tcp(s) => s.peer_addr().map(Some),
+            Socket::Unix(_) => Ok(None),
+        }
+    }
+
+    /// The local address (`None` for Unix sockets).
+    pub fn local_addr(&self) -> io::Result<Option<SocketAddr>> {
+        match self {
+            Socket::Tcp(s) => s.local_addr().map(Some),
+            Socket::Unix(_) => Ok(None),
+        }
+    }
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Socket::Tcp(s) => s.as_fd(),
+            Socket::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+impl From<TcpStream> for Socket {
+    fn from(s: TcpStream) -> Self {
+        Socket::Tcp(s)
+    }
+}
+
+impl From<UnixStream> for Socket {
+    fn from(s: UnixStream) -> Self {
+        Socket::Unix(s)
+    }
+}
