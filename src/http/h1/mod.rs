@@ -30,7 +30,9 @@
 //! ```
 
 mod body;
+pub use body::{BodyDecoder, Decoded, MAX_CHUNK_LINE};
 mod date;
+pub use date::{http_date, write_date, HTTP_DATE_LEN};
 mod encode;
 mod framing;
 mod limits;
