@@ -34,6 +34,9 @@ pub use body::{BodyDecoder, Decoded, MAX_CHUNK_LINE};
 mod date;
 pub use date::{http_date, write_date, HTTP_DATE_LEN};
 mod encode;
+pub use encode::{
+    write_request_head, write_response, write_response_head, ChunkedEncoder, Framing, CONTINUE_100,
+};
 mod framing;
 mod limits;
 mod request_head;
