@@ -30,18 +30,19 @@
 //! ```
 
 mod body;
-pub use body::{BodyDecoder, Decoded, MAX_CHUNK_LINE};
 mod date;
-pub use date::{http_date, write_date, HTTP_DATE_LEN};
 mod encode;
-pub use encode::{
-    write_request_head, write_response, write_response_head, ChunkedEncoder, Framing, CONTINUE_100,
-};
 mod framing;
 mod limits;
 mod request_head;
 mod response_head;
 
+pub use body::{BodyDecoder, Decoded, MAX_CHUNK_LINE};
+pub use date::{http_date, write_date, HTTP_DATE_LEN};
+pub use encode::{
+    write_request_head, write_response, write_response_head, ChunkedEncoder, Framing, CONTINUE_100,
+};
 pub use framing::BodyKind;
 pub use limits::HeadLimits;
 pub use request_head::{parse_request_head, parse_request_head_into, RequestHead};
+pub use response_head::{parse_response_head, ResponseHead};
