@@ -152,9 +152,7 @@ impl Scan {
             }
             4 if is("host") => {
                 self.hosts += 1;
-                if !value.is_empty() && http::uri::Authority::try_from(value).is_err() {
-                    self.bad_host = true;
-                }
+                self.bad_host |= !valid_host(value);
             }
             6 if is("expect") && trim_ows(value).eq_ignore_ascii_case(b"100-continue") => {
                 self.expect_continue = true;
@@ -189,6 +187,23 @@ impl Scan {
             }
         }
     }
+}
+
+/// Whether a `Host` value is empty or `uri-host [":" port]` (RFC 3986 characters, an
+/// IP-literal in brackets); checked without allocating.
+fn valid_host(v: &[u8]) -> bool {
+    let (host, port) = match v.iter().rposition(|&b| b == b':' || b == b']') {
+        Some(i) if v[i] == b':' => (&v[..i], &v[i + 1..]),
+        _ => (v, &b""[..]),
+    };
+    let reg = |b: &u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(b);
+    let host_ok = match host {
+        [b'[', inner @ .., b']'] => inner
+            .iter()
+            .all(|b| b.is_ascii_hexdigit() || b":.vV".contains(b) || reg(b)),
+        _ => host.iter().all(reg),
+    };
+    host_ok && port.iter().all(u8::is_ascii_digit) && (v.is_empty() || !host.is_empty())
 }
 
 /// Parses `1*DIGIT` into a `u64`: no sign, no whitespace, no overflow.
@@ -250,6 +265,26 @@ mod tests {
         assert!(s.conn_close && !s.conn_keep_alive);
         s.field("CONNECTION", b" Keep-Alive ");
         assert!(s.conn_keep_alive);
+    }
+
+    #[test]
+    fn host_values() {
+        for good in [
+            "",
+            "a",
+            "example.com:8080",
+            "[::1]",
+            "[::1]:80",
+            "xn--bcher-kva.example",
+            "a:",
+        ] {
+            assert!(valid_host(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "a b", "a/b", "a@b", "a?b", "a#b", ":80", "[::1", "a:8x", "\"a\"",
+        ] {
+            assert!(!valid_host(bad.as_bytes()), "{bad}");
+        }
     }
 
     #[test]

@@ -48,6 +48,15 @@ impl Default for RequestHead {
 }
 
 impl RequestHead {
+    /// Drops the head's references into the read buffer (header values, target) but keeps
+    /// the header map's capacity. Call it once a request is handled and before reading
+    /// more, so `BytesMut::reserve` can reclaim the read buffer in place instead of
+    /// allocating a new one.
+    pub fn clear(&mut self) {
+        self.headers.clear();
+        self.uri = Uri::default();
+    }
+
     /// The path of the request-target (`*` for `OPTIONS *`, empty for authority-form).
     pub fn path(&self) -> &str {
         self.uri.path()
