@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`parse_request_head`] / [`parse_request_head_into`] | server side: request line + headers, strict RFC 9112 framing |
 //! | [`parse_response_head`] | client side: status line + headers, RFC 9112 §6.3 body framing |
+//! | [`HeadScanner`] | parse a trickling head once, not once per read |
 //! | [`BodyDecoder`] | `Content-Length`, chunked (with trailers) and close-delimited bodies |
 //! | [`write_response_head`], [`write_request_head`], [`ChunkedEncoder`] | serialisation |
 //! | [`http_date`], [`write_date`] | the cached IMF-fixdate for the `Date` header |
@@ -36,6 +37,7 @@ mod framing;
 mod limits;
 mod request_head;
 mod response_head;
+mod scanner;
 
 pub use body::{BodyDecoder, Decoded, MAX_CHUNK_LINE};
 pub use date::{http_date, write_date, HTTP_DATE_LEN};
@@ -46,3 +48,4 @@ pub use framing::BodyKind;
 pub use limits::HeadLimits;
 pub use request_head::{parse_request_head, parse_request_head_into, RequestHead};
 pub use response_head::{parse_response_head, ResponseHead};
+pub use scanner::HeadScanner;

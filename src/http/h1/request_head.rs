@@ -468,6 +468,24 @@ mod tests {
     }
 
     #[test]
+    fn smuggling_variants() {
+        let bad: [&[u8]; 7] = [
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \x0bchunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\n Transfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: x\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\rContent-Length: 2\r\n\r\n",
+        ];
+        for req in bad {
+            assert_eq!(status(req), 400, "{:?}", String::from_utf8_lossy(req));
+        }
+        let h = ok(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:  7 \r\n\r\n");
+        assert_eq!(h.body, BodyKind::Length(7));
+    }
+
+    #[test]
     fn keep_alive_and_expect() {
         assert!(!ok(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, Close\r\n\r\n").keep_alive);
         assert!(!ok(b"GET / HTTP/1.0\r\n\r\n").keep_alive);
