@@ -17,7 +17,8 @@ pub const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 pub enum Framing {
     /// `Content-Length: n`.
     Length(u64),
-    /// `Transfer-Encoding: chunked`; send the body through a [`ChunkedEncoder`].
+    /// `Transfer-Encoding: chunked`; send the body through a [`ChunkedEncoder`]. Only for
+    /// HTTP/1.1 peers: an HTTP/1.0 one needs `Length` or a close-delimited body.
     Chunked,
     /// No framing header: no body (1xx, 204, 304, bodiless requests) or, for responses,
     /// a body delimited by closing the connection.
