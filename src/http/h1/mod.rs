@@ -1,1 +1,51 @@
 //! Sans-IO HTTP/1.x pieces: head parsing, body decoders and encoders.
+//!
+//! Nothing here touches a socket or the reactor. Each piece is a plain function or state
+//! machine over a [`bytes::BytesMut`] read buffer (parsers, decoders) or an output buffer
+//! (encoders); the server and the client wire them to an [`IoStream`]-like layer.
+//!
+//! | piece | what it does |
+//! |---|---|
+//! | [`parse_request_head`] / [`parse_request_head_into`] | server side: request line + headers, strict RFC 9112 framing |
+//! | [`parse_response_head`] | client side: status line + headers, RFC 9112 §6.3 body framing |
+//! | [`HeadScanner`] | parse a trickling head once, not once per read |
+//! | [`BodyDecoder`] | `Content-Length`, chunked (with trailers) and close-delimited bodies |
+//! | [`write_response_head`], [`write_request_head`], [`ChunkedEncoder`] | serialisation |
+//! | [`http_date`], [`write_date`] | the cached IMF-fixdate for the `Date` header |
+//!
+//! Errors are [`Error::Http`](crate::Error::Http) whose `status` is what a server should
+//! answer (400, 413, 431, 501, 505); on the client side the parsers use 502 for a bad
+//! upstream response, and the client maps every protocol error to 599.
+//!
+//! [`IoStream`]: https://www.tornadoweb.org/en/stable/iostream.html
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use squall::http::h1::{parse_request_head, BodyDecoder, Decoded, HeadLimits};
+//!
+//! let mut buf = BytesMut::from(&b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"[..]);
+//! let head = parse_request_head(&mut buf, &HeadLimits::default()).unwrap().unwrap();
+//! let mut body = BodyDecoder::new(head.body);
+//! assert!(matches!(body.decode(&mut buf).unwrap(), Decoded::Data(d) if &d[..] == b"hello"));
+//! assert!(matches!(body.decode(&mut buf).unwrap(), Decoded::Done { trailers: None }));
+//! ```
+
+mod body;
+mod date;
+mod encode;
+mod framing;
+mod limits;
+mod request_head;
+mod response_head;
+mod scanner;
+
+pub use body::{BodyDecoder, Decoded, MAX_CHUNK_LINE};
+pub use date::{http_date, write_date, HTTP_DATE_LEN};
+pub use encode::{
+    write_request_head, write_response, write_response_head, ChunkedEncoder, Framing, CONTINUE_100,
+};
+pub use framing::BodyKind;
+pub use limits::HeadLimits;
+pub use request_head::{parse_request_head, parse_request_head_into, RequestHead};
+pub use response_head::{parse_response_head, ResponseHead};
+pub use scanner::HeadScanner;

@@ -1,0 +1,481 @@
+//! Body decoding: `Content-Length`, chunked (with extensions and trailers) and
+//! close-delimited bodies, as a state machine over the read buffer.
+
+use bytes::{Bytes, BytesMut};
+use http::HeaderMap;
+
+use super::framing::{build_map, map_parse_error, slots, BodyKind, RawField, STACK_HEADERS};
+use super::limits::HeadLimits;
+use crate::error::{Error, Result};
+
+/// Longest chunk-size line (size, extensions and CRLF); a longer one is a 400.
+pub const MAX_CHUNK_LINE: usize = 4096;
+
+/// What [`BodyDecoder::decode`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// The next piece of the body, split off the read buffer without copying.
+    Data(Bytes),
+    /// The buffer holds no complete piece: read more and call again.
+    NeedMore,
+    /// The body is over; chunked bodies may carry trailer fields (which callers must not
+    /// merge blindly into the head's fields).
+    Done {
+        /// Trailer fields, when a chunked body had any.
+        trailers: Option<HeaderMap>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// This many bytes left of a `Content-Length` body.
+    Length(u64),
+    /// Until end of stream.
+    Close,
+    /// Expecting a chunk-size line.
+    Size,
+    /// This many bytes left of the current chunk's data.
+    Data(u64),
+    /// Expecting the CRLF after chunk data.
+    DataEnd,
+    /// After the last chunk: the trailer section.
+    Trailers,
+    /// The body is complete.
+    Done,
+}
+
+/// Splits a body off a read buffer, one piece at a time.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use squall::http::h1::{BodyDecoder, BodyKind, Decoded};
+///
+/// let mut dec = BodyDecoder::new(BodyKind::Chunked);
+/// let mut buf = BytesMut::from(&b"5;ext=1\r\nhello\r\n0\r\nX-Sum: 7\r\n\r\nnext"[..]);
+/// assert_eq!(dec.decode(&mut buf)?, Decoded::Data("hello".into()));
+/// let Decoded::Done { trailers: Some(t) } = dec.decode(&mut buf)? else { panic!() };
+/// assert_eq!(t["x-sum"], "7");
+/// assert_eq!(&buf[..], b"next");
+/// # Ok::<(), squall::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct BodyDecoder {
+    state: State,
+    limits: HeadLimits,
+}
+
+impl BodyDecoder {
+    /// A decoder for a body framed as `kind`, with default trailer limits.
+    pub fn new(kind: BodyKind) -> Self {
+        Self::with_limits(kind, HeadLimits::default())
+    }
+
+    /// A decoder whose trailer section is bounded by `limits` (431 beyond them).
+    pub fn with_limits(kind: BodyKind, limits: HeadLimits) -> Self {
+        let state = match kind {
+            BodyKind::Empty | BodyKind::Length(0) => State::Done,
+            BodyKind::Length(n) => State::Length(n),
+            BodyKind::Chunked => State::Size,
+            BodyKind::Close => State::Close,
+        };
+        BodyDecoder { state, limits }
+    }
+
+    /// Whether the whole body has been decoded.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Bytes still expected for a `Content-Length` body (`Some(0)` once done), `None` for
+    /// chunked and close-delimited bodies. Callers enforcing a `max_body_size` can refuse a
+    /// `Content-Length` body upfront with it, and count [`Decoded::Data`] bytes otherwise.
+    pub fn remaining(&self) -> Option<u64> {
+        match self.state {
+            State::Length(n) => Some(n),
+            State::Done => Some(0),
+            _ => None,
+        }
+    }
+
+    /// Splits the next piece of body off the front of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Http`] with status 400 for malformed chunked framing (bad size, missing
+    /// CRLF, over-long size line, bad trailers) or 431 for a trailer section over the limits.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded> {
+        loop {
+            match self.state {
+                State::Done => return Ok(Decoded::Done { trailers: None }),
+                State::Close if buf.is_empty() => return Ok(Decoded::NeedMore),
+                State::Close => return Ok(Decoded::Data(buf.split().freeze())),
+                State::Length(_) | State::Data(_) if buf.is_empty() => {
+                    return Ok(Decoded::NeedMore)
+                }
+                State::Length(n) | State::Data(n) => {
+                    let take = n.min(buf.len() as u64);
+                    let left = n - take;
+                    self.state = match self.state {
+                        State::Length(_) if left == 0 => State::Done,
+                        State::Length(_) => State::Length(left),
+                        _ if left == 0 => State::DataEnd,
+                        _ => State::Data(left),
+                    };
+                    return Ok(Decoded::Data(buf.split_to(take as usize).freeze()));
+                }
+                State::Size => match chunk_size_line(buf)? {
+                    None => return Ok(Decoded::NeedMore),
+                    Some((line, 0)) => {
+                        let _ = buf.split_to(line);
+                        self.state = State::Trailers;
+                    }
+                    Some((line, size)) => {
+                        let _ = buf.split_to(line);
+                        self.state = State::Data(size);
+                    }
+                },
+                State::DataEnd => match &buf[..buf.len().min(2)] {
+                    b"\r\n" => {
+                        let _ = buf.split_to(2);
+                        self.state = State::Size;
+                    }
+                    b"" | b"\r" => return Ok(Decoded::NeedMore),
+                    _ => return Err(Error::http(400, "chunk data not followed by CRLF")),
+                },
+                State::Trailers => {
+                    let trailers = match trailers(buf, &self.limits)? {
+                        None => return Ok(Decoded::NeedMore),
+                        Some(t) => t,
+                    };
+                    self.state = State::Done;
+                    return Ok(Decoded::Done { trailers });
+                }
+            }
+        }
+    }
+
+    /// Tells the decoder the peer closed the connection; `Ok(())` when that ends the body
+    /// (close-delimited, or already complete).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Http`] 400 "truncated body" when more body bytes were due.
+    pub fn eof(&mut self) -> Result<()> {
+        match self.state {
+            State::Close | State::Done => {
+                self.state = State::Done;
+                Ok(())
+            }
+            _ => Err(Error::http(400, "truncated body")),
+        }
+    }
+}
+
+/// Parses a chunk-size line at the front of `buf`: `Some((line length, size))`, or `None`
+/// when the line is not complete yet.
+fn chunk_size_line(buf: &[u8]) -> Result<Option<(usize, u64)>> {
+    let bad = |m| Err(Error::http(400, m));
+    let scan = &buf[..buf.len().min(MAX_CHUNK_LINE)];
+    let Some(lf) = scan.iter().position(|&b| b == b'\n') else {
+        if buf.len() >= MAX_CHUNK_LINE {
+            return bad("chunk-size line too long");
+        }
+        // Fail early on a first byte that can never start a size.
+        return match buf.first() {
+            Some(b) if !b.is_ascii_hexdigit() => bad("invalid chunk size"),
+            _ => Ok(None),
+        };
+    };
+    let Some(line) = buf[..lf].strip_suffix(b"\r") else {
+        return bad("chunk-size line not ended by CRLF");
+    };
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 || digits > 16 {
+        return bad("invalid chunk size");
+    }
+    let size = line[..digits].iter().fold(0u64, |n, &b| {
+        (n << 4) | u64::from((b as char).to_digit(16).unwrap_or(0))
+    });
+    // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ): skipped, but only printable
+    // bytes and whitespace, starting with optional whitespace then ';'.
+    let rest = &line[digits..];
+    let ext = rest
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .map(|i| &rest[i..]);
+    match ext {
+        None if rest.is_empty() => {}
+        Some([b';', tail @ ..])
+            if tail
+                .iter()
+                .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80) => {}
+        _ => return bad("invalid chunk extension"),
+    }
+    Ok(Some((lf + 1, size)))
+}
+
+/// Parses the trailer section after the last chunk: `Some(None)` for none, `Some(Some(map))`,
+/// or `None` when incomplete.
+fn trailers(buf: &mut BytesMut, limits: &HeadLimits) -> Result<Option<Option<HeaderMap>>> {
+    match &buf[..buf.len().min(2)] {
+        b"\r\n" => {
+            let _ = buf.split_to(2);
+            return Ok(Some(None));
+        }
+        b"" | b"\r" => return Ok(None),
+        [b'\n', ..] => return Err(Error::http(400, "bare LF in chunked body")),
+        _ => {}
+    }
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut heap = Vec::new();
+    let parsed = slots(&mut stack, &mut heap, limits.max_headers, || {
+        httparse::EMPTY_HEADER
+    });
+    let mut raw_stack = [RawField::default(); STACK_HEADERS];
+    let mut raw_heap = Vec::new();
+    let raw = slots(
+        &mut raw_stack,
+        &mut raw_heap,
+        limits.max_headers,
+        Default::default,
+    );
+    let (len, count) = match httparse::parse_headers(buf, parsed) {
+        Ok(httparse::Status::Complete((len, _))) if len > limits.max_header_size => {
+            return Err(Error::http(431, "trailer section too large"))
+        }
+        Ok(httparse::Status::Complete((len, fields))) => {
+            for (slot, f) in raw.iter_mut().zip(fields) {
+                *slot = RawField::new(buf.as_ptr(), f.name.as_bytes(), f.value);
+            }
+            (len, fields.len())
+        }
+        Ok(httparse::Status::Partial) if buf.len() <= limits.max_header_size => return Ok(None),
+        Ok(httparse::Status::Partial) => return Err(Error::http(431, "trailer section too large")),
+        Err(e) => return Err(map_parse_error(e, 400)),
+    };
+    if buf[..len]
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || buf[i - 1] != b'\r'))
+    {
+        return Err(Error::http(400, "bare LF in chunked body"));
+    }
+    let bytes = buf.split_to(len).freeze();
+    let mut map = HeaderMap::new();
+    build_map(&bytes, &raw[..count], &mut map, 400)?;
+    Ok(Some(Some(map)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `input` one byte at a time; returns the body, the trailers and the leftovers.
+    fn trickle(kind: BodyKind, input: &[u8]) -> Result<(Vec<u8>, Option<HeaderMap>, Vec<u8>)> {
+        let mut dec = BodyDecoder::new(kind);
+        let (mut buf, mut body) = (BytesMut::new(), Vec::new());
+        let mut rest = input.iter();
+        loop {
+            match dec.decode(&mut buf)? {
+                Decoded::Data(d) => {
+                    assert!(!d.is_empty());
+                    body.extend_from_slice(&d)
+                }
+                Decoded::NeedMore => match rest.next() {
+                    Some(&b) => buf.extend_from_slice(&[b]),
+                    None => {
+                        dec.eof()?;
+                        return Ok((body, None, Vec::new()));
+                    }
+                },
+                Decoded::Done { trailers } => {
+                    buf.extend(rest);
+                    return Ok((body, trailers, buf.to_vec()));
+                }
+            }
+        }
+    }
+
+    /// Decodes `input` given all at once.
+    fn whole(kind: BodyKind, input: &[u8]) -> Result<(Vec<u8>, Option<HeaderMap>, Vec<u8>)> {
+        let mut dec = BodyDecoder::new(kind);
+        let (mut buf, mut body) = (BytesMut::from(input), Vec::new());
+        loop {
+            match dec.decode(&mut buf)? {
+                Decoded::Data(d) => body.extend_from_slice(&d),
+                Decoded::NeedMore => {
+                    dec.eof()?;
+                    return Ok((body, None, Vec::new()));
+                }
+                Decoded::Done { trailers } => return Ok((body, trailers, buf.to_vec())),
+            }
+        }
+    }
+
+    fn status(kind: BodyKind, input: &[u8]) -> u16 {
+        let code = |r: Result<_>| match r {
+            Err(Error::Http { status, .. }) => status,
+            other => panic!("expected an error for {input:?}, got {other:?}"),
+        };
+        let s = code(whole(kind, input));
+        assert_eq!(s, code(trickle(kind, input)), "byte by byte differs");
+        s
+    }
+
+    #[test]
+    fn length_body_leaves_pipelined_bytes() {
+        for f in [whole, trickle] {
+            let (body, t, rest) = f(BodyKind::Length(5), b"helloGET").unwrap();
+            assert_eq!(
+                (&body[..], t, &rest[..]),
+                (&b"hello"[..], None, &b"GET"[..])
+            );
+        }
+        let mut dec = BodyDecoder::new(BodyKind::Length(5));
+        assert_eq!(dec.remaining(), Some(5));
+        let mut buf = BytesMut::from(&b"hel"[..]);
+        assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::Data("hel".into()));
+        assert_eq!(dec.remaining(), Some(2));
+        assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::NeedMore);
+        assert!(matches!(dec.eof(), Err(Error::Http { status: 400, .. })));
+    }
+
+    #[test]
+    fn empty_and_close_bodies() {
+        let mut dec = BodyDecoder::new(BodyKind::Empty);
+        assert!(dec.is_done());
+        assert_eq!(
+            dec.decode(&mut BytesMut::from(&b"x"[..])).unwrap(),
+            Decoded::Done { trailers: None }
+        );
+        let (body, _, _) = trickle(BodyKind::Close, b"all of it").unwrap();
+        assert_eq!(body, b"all of it");
+        let mut dec = BodyDecoder::new(BodyKind::Close);
+        assert_eq!(dec.remaining(), None);
+        dec.eof().unwrap();
+        assert!(dec.is_done());
+    }
+
+    #[test]
+    fn chunked_byte_by_byte() {
+        let input =
+            b"5\r\nhello\r\nA;name=\"v;x\"\r\n0123456789\r\n1 ; a ;b=c\r\n!\r\n0\r\n\r\nNEXT";
+        for f in [whole, trickle] {
+            let (body, t, rest) = f(BodyKind::Chunked, input).unwrap();
+            assert_eq!(&body[..], b"hello0123456789!");
+            assert_eq!((t, &rest[..]), (None, &b"NEXT"[..]));
+        }
+    }
+
+    #[test]
+    fn chunked_trailers() {
+        let input = b"3\r\nabc\r\n0\r\nX-Checksum: 42\r\nX-Other: a b\r\n\r\nrest";
+        for f in [whole, trickle] {
+            let (body, t, rest) = f(BodyKind::Chunked, input).unwrap();
+            let t = t.expect("trailers");
+            assert_eq!((&body[..], &rest[..]), (&b"abc"[..], &b"rest"[..]));
+            assert_eq!(
+                (t.len(), &t["x-checksum"], &t["x-other"]),
+                (2, &"42".parse().unwrap(), &"a b".parse().unwrap())
+            );
+        }
+    }
+
+    #[test]
+    fn chunk_sizes() {
+        let big = b"FFFFFFFFFFFFFFFF\r\n";
+        let mut dec = BodyDecoder::new(BodyKind::Chunked);
+        let mut buf = BytesMut::from(&big[..]);
+        assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::NeedMore);
+        assert_eq!(dec.state, State::Data(u64::MAX));
+        for bad in [
+            &b"10000000000000000\r\n"[..],
+            b"00000000000000001\r\n",
+            b"\r\n",
+            b"-1\r\n",
+            b"+1\r\n",
+            b"0x1\r\n",
+            b"g\r\n",
+            b"1 \r\n",
+            b"1 x\r\n",
+            b"1;a\rb\r\n",
+            b" 1\r\n",
+        ] {
+            assert_eq!(
+                status(BodyKind::Chunked, bad),
+                400,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn chunked_line_endings_are_strict() {
+        assert_eq!(status(BodyKind::Chunked, b"3\nabc\r\n0\r\n\r\n"), 400);
+        assert_eq!(status(BodyKind::Chunked, b"3\r\nabc\n0\r\n\r\n"), 400);
+        assert_eq!(status(BodyKind::Chunked, b"3\r\nabcX\r\n0\r\n\r\n"), 400);
+        assert_eq!(status(BodyKind::Chunked, b"3\r\nabc\r\n0\r\n\n"), 400);
+        assert_eq!(
+            status(BodyKind::Chunked, b"3\r\nabc\r\n0\r\nX: 1\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status(BodyKind::Chunked, b"3\r\nabc\r\n0\r\nX : 1\r\n\r\n"),
+            400
+        );
+    }
+
+    #[test]
+    fn chunk_line_is_bounded() {
+        let mut line = b"1;".to_vec();
+        line.resize(MAX_CHUNK_LINE - 2, b'x');
+        line.extend_from_slice(b"\r\nZ\r\n0\r\n\r\n");
+        assert_eq!(whole(BodyKind::Chunked, &line).unwrap().0, b"Z");
+        let mut line = b"1;".to_vec();
+        line.resize(MAX_CHUNK_LINE + 10, b'x');
+        assert_eq!(status(BodyKind::Chunked, &line), 400);
+        let mut dec = BodyDecoder::new(BodyKind::Chunked);
+        let mut buf = BytesMut::from(&line[..MAX_CHUNK_LINE - 1]);
+        assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::NeedMore);
+    }
+
+    #[test]
+    fn trailers_are_bounded() {
+        let limits = HeadLimits {
+            max_header_size: 32,
+            max_headers: 1,
+        };
+        let decode = |input: &[u8]| {
+            let mut dec = BodyDecoder::with_limits(BodyKind::Chunked, limits);
+            let mut buf = BytesMut::from(input);
+            dec.decode(&mut buf)
+        };
+        assert!(matches!(
+            decode(b"0\r\nA: 1\r\n\r\n"),
+            Ok(Decoded::Done { trailers: Some(_) })
+        ));
+        assert!(matches!(
+            decode(b"0\r\nA: 1\r\nB: 2\r\n\r\n"),
+            Err(Error::Http { status: 431, .. })
+        ));
+        let long = format!("0\r\nA: {}", "x".repeat(40));
+        assert!(matches!(
+            decode(long.as_bytes()),
+            Err(Error::Http { status: 431, .. })
+        ));
+        assert!(matches!(decode(b"0\r\nA: 1"), Ok(Decoded::NeedMore)));
+    }
+
+    #[test]
+    fn truncated_chunked_body() {
+        for input in [
+            &b"5\r\nhel"[..],
+            b"5\r\nhello",
+            b"5\r\nhello\r\n0\r\n",
+            b"5",
+        ] {
+            assert_eq!(status(BodyKind::Chunked, input), 400);
+        }
+    }
+}

@@ -1,0 +1,482 @@
+//! Serialisation: status and request lines, header fields, framing headers, chunked
+//! bodies. Everything appends to one `BytesMut`, so a head and a small body go out in a
+//! single write.
+
+use bytes::{BufMut, BytesMut};
+use http::header::{CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use http::{HeaderMap, Method, StatusCode, Version};
+
+use super::date::{write_date, HTTP_DATE_LEN};
+use crate::error::{Error, Result};
+
+/// The interim response a server sends to `Expect: 100-continue`.
+pub const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Which framing header the encoder adds for the body that follows the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`; send the body through a [`ChunkedEncoder`]. Only for
+    /// HTTP/1.1 peers: an HTTP/1.0 one needs `Length` or a close-delimited body.
+    Chunked,
+    /// No framing header: no body (1xx, 204, 304, bodiless requests) or, for responses,
+    /// a body delimited by closing the connection.
+    Unframed,
+}
+
+/// Appends a response head: status line, `headers`, the framing header (unless `headers`
+/// already has `Content-Length` or `Transfer-Encoding`, and never for 1xx or 204), `Date`
+/// (unless present; not for 1xx) and the empty line.
+///
+/// `reason` defaults to the canonical phrase; one with control characters is replaced by
+/// it. Versions other than HTTP/1.0 are written as HTTP/1.1.
+///
+/// ```
+/// use http::{HeaderMap, StatusCode, Version};
+/// use squall::http::h1::{write_response_head, Framing};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("content-type", "text/plain".parse().unwrap());
+/// let mut out = bytes::BytesMut::new();
+/// write_response_head(&mut out, Version::HTTP_11, StatusCode::OK, None, &headers, Framing::Length(5));
+/// let text = std::str::from_utf8(&out).unwrap();
+/// assert!(text.starts_with("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nContent-Length: 5\r\nDate: "));
+/// assert!(text.ends_with(" GMT\r\n\r\n"));
+/// ```
+pub fn write_response_head(
+    dst: &mut BytesMut,
+    version: Version,
+    status: StatusCode,
+    reason: Option<&str>,
+    headers: &HeaderMap,
+    framing: Framing,
+) {
+    dst.reserve(head_size(headers) + 80);
+    let v: &[u8] = if version == Version::HTTP_10 {
+        b"HTTP/1.0 "
+    } else {
+        b"HTTP/1.1 "
+    };
+    dst.put_slice(v);
+    let reason = reason.filter(|r| r.bytes().all(|b| b == b'\t' || b >= b' ' && b != 0x7f));
+    if status == StatusCode::OK && reason.is_none() {
+        dst.put_slice(b"200 OK\r\n");
+    } else {
+        dst.put_slice(status.as_str().as_bytes());
+        dst.put_u8(b' ');
+        let reason = reason.or(status.canonical_reason()).unwrap_or("");
+        dst.put_slice(reason.as_bytes());
+        dst.put_slice(b"\r\n");
+    }
+    write_fields(dst, headers);
+    let interim = status.is_informational();
+    if !interim && status != StatusCode::NO_CONTENT {
+        write_framing(dst, headers, framing);
+    }
+    if !interim && !headers.contains_key(DATE) {
+        dst.put_slice(b"Date: ");
+        write_date(dst);
+        dst.put_slice(b"\r\n");
+    }
+    dst.put_slice(b"\r\n");
+}
+
+/// Appends a whole response with a `Content-Length` body: head and body in one buffer, for
+/// one write.
+///
+/// ```
+/// use http::{HeaderMap, StatusCode, Version};
+/// let mut out = bytes::BytesMut::new();
+/// squall::http::h1::write_response(&mut out, Version::HTTP_11, StatusCode::NOT_FOUND, &HeaderMap::new(), b"nope");
+/// assert!(out.starts_with(b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n"));
+/// assert!(out.ends_with(b"\r\n\r\nnope"));
+/// ```
+pub fn write_response(
+    dst: &mut BytesMut,
+    version: Version,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) {
+    let framing = Framing::Length(body.len() as u64);
+    dst.reserve(body.len());
+    write_response_head(dst, version, status, None, headers, framing);
+    dst.put_slice(body);
+}
+
+/// Appends a request head: request line, `headers` (the caller supplies `Host`), the
+/// framing header unless already present, and the empty line.
+///
+/// # Errors
+///
+/// [`Error::Http`] 400 when `target` is empty or holds spaces, control or non-ASCII bytes
+/// (which would split the request line).
+///
+/// ```
+/// use http::{HeaderMap, Method, Version};
+/// use squall::http::h1::{write_request_head, Framing};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("host", "example.com".parse().unwrap());
+/// let mut out = bytes::BytesMut::new();
+/// write_request_head(&mut out, &Method::POST, "/a?b", Version::HTTP_11, &headers, Framing::Chunked)?;
+/// assert_eq!(&out[..], b"POST /a?b HTTP/1.1\r\nhost: example.com\r\nTransfer-Encoding: chunked\r\n\r\n");
+/// # Ok::<(), squall::Error>(())
+/// ```
+pub fn write_request_head(
+    dst: &mut BytesMut,
+    method: &Method,
+    target: &str,
+    version: Version,
+    headers: &HeaderMap,
+    framing: Framing,
+) -> Result<()> {
+    if target.is_empty() || !target.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+        return Err(Error::http(400, "invalid request-target"));
+    }
+    dst.reserve(head_size(headers) + target.len() + 64);
+    dst.put_slice(method.as_str().as_bytes());
+    dst.put_u8(b' ');
+    dst.put_slice(target.as_bytes());
+    let v: &[u8] = if version == Version::HTTP_10 {
+        b" HTTP/1.0\r\n"
+    } else {
+        b" HTTP/1.1\r\n"
+    };
+    dst.put_slice(v);
+    write_fields(dst, headers);
+    write_framing(dst, headers, framing);
+    dst.put_slice(b"\r\n");
+    Ok(())
+}
+
+/// Bytes the header fields take, for one `reserve`.
+fn head_size(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + HTTP_DATE_LEN
+}
+
+fn write_fields(dst: &mut BytesMut, headers: &HeaderMap) {
+    for (name, value) in headers {
+        dst.put_slice(name.as_str().as_bytes());
+        dst.put_slice(b": ");
+        dst.put_slice(value.as_bytes());
+        dst.put_slice(b"\r\n");
+    }
+}
+
+fn write_framing(dst: &mut BytesMut, headers: &HeaderMap, framing: Framing) {
+    if headers.contains_key(CONTENT_LENGTH) || headers.contains_key(TRANSFER_ENCODING) {
+        return;
+    }
+    match framing {
+        Framing::Length(n) => {
+            dst.put_slice(b"Content-Length: ");
+            write_decimal(dst, n);
+            dst.put_slice(b"\r\n");
+        }
+        Framing::Chunked => dst.put_slice(b"Transfer-Encoding: chunked\r\n"),
+        Framing::Unframed => {}
+    }
+}
+
+/// Appends `n` in decimal, without allocating.
+fn write_decimal(dst: &mut BytesMut, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.put_slice(&buf[i..]);
+}
+
+/// Appends `n` in lowercase hexadecimal.
+fn write_hex(dst: &mut BytesMut, mut n: u64) {
+    let mut buf = [0u8; 16];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[(n & 15) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.put_slice(&buf[i..]);
+}
+
+/// Writes a body with `Transfer-Encoding: chunked`.
+///
+/// ```
+/// let mut enc = squall::http::h1::ChunkedEncoder::new();
+/// let mut out = bytes::BytesMut::new();
+/// enc.encode_chunk(b"hello, world", &mut out)?;
+/// enc.encode_chunk(b"", &mut out)?; // nothing: an empty chunk would end the body
+/// enc.finish(&mut out)?;
+/// assert_eq!(&out[..], b"c\r\nhello, world\r\n0\r\n\r\n");
+/// # Ok::<(), squall::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ChunkedEncoder {
+    finished: bool,
+}
+
+impl ChunkedEncoder {
+    /// A fresh encoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends `data` as one chunk (`hex-size CRLF data CRLF`); empty data writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] after [`finish`](Self::finish).
+    pub fn encode_chunk(&mut self, data: &[u8], dst: &mut BytesMut) -> Result<()> {
+        self.check()?;
+        if !data.is_empty() {
+            dst.reserve(data.len() + 20);
+            write_hex(dst, data.len() as u64);
+            dst.put_slice(b"\r\n");
+            dst.put_slice(data);
+            dst.put_slice(b"\r\n");
+        }
+        Ok(())
+    }
+
+    /// Appends only the size line of a `len`-byte chunk, for callers that send the data
+    /// from its own buffer; they must then send the data and `\r\n`. `len` must not be 0.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] after [`finish`](Self::finish) or when `len` is 0.
+    pub fn write_chunk_size(&mut self, len: usize, dst: &mut BytesMut) -> Result<()> {
+        self.check()?;
+        if len == 0 {
+            return Err(Error::invalid_state("an empty chunk would end the body"));
+        }
+        write_hex(dst, len as u64);
+        dst.put_slice(b"\r\n");
+        Ok(())
+    }
+
+    /// Appends the last chunk and an empty trailer section: `0\r\n\r\n`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] when called twice.
+    pub fn finish(&mut self, dst: &mut BytesMut) -> Result<()> {
+        self.finish_with_trailers(&HeaderMap::new(), dst)
+    }
+
+    /// Appends the last chunk followed by `trailers` and the final empty line.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] when the body was already finished.
+    pub fn finish_with_trailers(&mut self, trailers: &HeaderMap, dst: &mut BytesMut) -> Result<()> {
+        self.check()?;
+        self.finished = true;
+        dst.put_slice(b"0\r\n");
+        write_fields(dst, trailers);
+        dst.put_slice(b"\r\n");
+        Ok(())
+    }
+
+    /// Whether the last chunk was written.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    fn check(&self) -> Result<()> {
+        match self.finished {
+            true => Err(Error::invalid_state("chunked body already finished")),
+            false => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::h1::{parse_request_head, BodyDecoder, BodyKind, Decoded, HeadLimits};
+
+    fn head(
+        status: StatusCode,
+        reason: Option<&str>,
+        headers: &HeaderMap,
+        framing: Framing,
+    ) -> String {
+        let mut out = BytesMut::new();
+        write_response_head(&mut out, Version::HTTP_11, status, reason, headers, framing);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    fn with(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.parse().unwrap(), v.parse().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn status_lines() {
+        let h = HeaderMap::new();
+        assert!(head(StatusCode::OK, None, &h, Framing::Unframed)
+            .starts_with("HTTP/1.1 200 OK\r\nDate: "));
+        assert!(head(StatusCode::OK, Some("Fine"), &h, Framing::Unframed)
+            .starts_with("HTTP/1.1 200 Fine\r\n"));
+        assert!(
+            head(StatusCode::OK, Some("x\r\nEvil: 1"), &h, Framing::Unframed)
+                .starts_with("HTTP/1.1 200 OK\r\n")
+        );
+        let teapot = StatusCode::from_u16(599).unwrap();
+        assert!(head(teapot, None, &h, Framing::Unframed).starts_with("HTTP/1.1 599 \r\n"));
+        let mut out = BytesMut::new();
+        write_response_head(
+            &mut out,
+            Version::HTTP_10,
+            StatusCode::NOT_FOUND,
+            None,
+            &h,
+            Framing::Length(0),
+        );
+        assert!(out.starts_with(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nDate: "));
+    }
+
+    #[test]
+    fn framing_headers() {
+        let h = HeaderMap::new();
+        assert!(head(StatusCode::OK, None, &h, Framing::Length(1234567890))
+            .contains("\r\nContent-Length: 1234567890\r\n"));
+        assert!(head(StatusCode::OK, None, &h, Framing::Chunked)
+            .contains("\r\nTransfer-Encoding: chunked\r\n"));
+        let own = with(&[("content-length", "3")]);
+        let text = head(StatusCode::OK, None, &own, Framing::Chunked);
+        assert!(text.contains("content-length: 3\r\n") && !text.contains("Transfer-Encoding"));
+        assert!(
+            !head(StatusCode::NO_CONTENT, None, &h, Framing::Length(0)).contains("Content-Length")
+        );
+        assert_eq!(
+            head(StatusCode::CONTINUE, None, &h, Framing::Length(3)),
+            "HTTP/1.1 100 Continue\r\n\r\n"
+        );
+        assert_eq!(
+            head(StatusCode::CONTINUE, None, &h, Framing::Unframed).as_bytes(),
+            CONTINUE_100
+        );
+    }
+
+    #[test]
+    fn date_is_added_once() {
+        let text = head(
+            StatusCode::OK,
+            None,
+            &with(&[("date", "yesterday")]),
+            Framing::Unframed,
+        );
+        assert_eq!(text, "HTTP/1.1 200 OK\r\ndate: yesterday\r\n\r\n");
+    }
+
+    #[test]
+    fn integers() {
+        for n in [0u64, 7, 10, 99, 100, 65535, u64::MAX] {
+            let mut d = BytesMut::new();
+            write_decimal(&mut d, n);
+            assert_eq!(&d[..], n.to_string().as_bytes());
+            let mut x = BytesMut::new();
+            write_hex(&mut x, n);
+            assert_eq!(&x[..], format!("{n:x}").as_bytes());
+        }
+    }
+
+    #[test]
+    fn request_round_trip() {
+        let headers = with(&[("host", "h"), ("x-a", "1")]);
+        let mut out = BytesMut::new();
+        write_request_head(
+            &mut out,
+            &Method::PUT,
+            "/p?q",
+            Version::HTTP_11,
+            &headers,
+            Framing::Length(2),
+        )
+        .unwrap();
+        out.extend_from_slice(b"ok");
+        let req = parse_request_head(&mut out, &HeadLimits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (&req.method, req.body, req.path()),
+            (&Method::PUT, BodyKind::Length(2), "/p")
+        );
+        assert_eq!(&out[..], b"ok");
+        for bad in ["", "/a b", "/a\r\nX: y", "/\u{e9}"] {
+            let e = write_request_head(
+                &mut out,
+                &Method::GET,
+                bad,
+                Version::HTTP_11,
+                &headers,
+                Framing::Unframed,
+            );
+            assert!(matches!(e, Err(Error::Http { status: 400, .. })), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn chunked_round_trip() {
+        let mut enc = ChunkedEncoder::new();
+        let mut out = BytesMut::new();
+        enc.encode_chunk(&[b'a'; 300], &mut out).unwrap();
+        enc.encode_chunk(b"", &mut out).unwrap();
+        assert!(out.starts_with(b"12c\r\n") && !out.ends_with(b"0\r\n\r\n"));
+        enc.write_chunk_size(1, &mut out).unwrap();
+        out.extend_from_slice(b"b\r\n");
+        assert!(enc.write_chunk_size(0, &mut out).is_err());
+        enc.finish_with_trailers(&with(&[("x-t", "1")]), &mut out)
+            .unwrap();
+        assert!(enc.is_finished());
+        assert!(enc.finish(&mut out).is_err() && enc.encode_chunk(b"x", &mut out).is_err());
+        let mut dec = BodyDecoder::new(BodyKind::Chunked);
+        let mut body = Vec::new();
+        let trailers = loop {
+            match dec.decode(&mut out).unwrap() {
+                Decoded::Data(d) => body.extend_from_slice(&d),
+                Decoded::Done { trailers } => break trailers.unwrap(),
+                Decoded::NeedMore => panic!("incomplete"),
+            }
+        };
+        assert_eq!(
+            (body.len(), body[300], trailers["x-t"].as_bytes()),
+            (301, b'b', &b"1"[..])
+        );
+    }
+
+    #[test]
+    fn whole_response_in_one_buffer() {
+        let mut out = BytesMut::new();
+        write_response(
+            &mut out,
+            Version::HTTP_11,
+            StatusCode::OK,
+            &with(&[("server", "squall")]),
+            b"hi",
+        );
+        let text = std::str::from_utf8(&out).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 200 OK\r\nserver: squall\r\nContent-Length: 2\r\nDate: ")
+        );
+        assert!(text.ends_with(" GMT\r\n\r\nhi"));
+    }
+}

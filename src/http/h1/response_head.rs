@@ -1,0 +1,321 @@
+//! The client side of head parsing: status line and header fields, with the response body
+//! framing rules of RFC 9112 §6.3.
+
+use std::mem::MaybeUninit;
+
+use bytes::BytesMut;
+use http::{HeaderMap, Method, StatusCode, Version};
+
+use super::framing::{build_map, map_parse_error, slots, BodyKind, RawField, Scan, STACK_HEADERS};
+use super::limits::HeadLimits;
+use crate::error::{Error, Result};
+
+/// The status the response parser reports for a malformed response (the client maps every
+/// protocol error to 599).
+const BAD: u16 = 502;
+
+/// A parsed response head.
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    pub version: Version,
+    /// The status code.
+    pub status: StatusCode,
+    /// The reason phrase as sent (empty when missing or not ASCII).
+    pub reason: String,
+    /// The header fields, in order; values share the buffer the head was read into.
+    pub headers: HeaderMap,
+    /// How the body is delimited, given the request method and the status.
+    pub body: BodyKind,
+    /// Whether the connection may carry another request after this response's body.
+    pub keep_alive: bool,
+}
+
+impl ResponseHead {
+    /// An interim 1xx response (100 Continue, 103 Early Hints, ...) that a client skips
+    /// while waiting for the final one. `101 Switching Protocols` is final: after it the
+    /// connection speaks another protocol.
+    pub fn is_interim(&self) -> bool {
+        self.status.is_informational() && self.status != StatusCode::SWITCHING_PROTOCOLS
+    }
+}
+
+/// Parses a response head from the front of `buf`, for a request made with
+/// `request_method` (a response to HEAD never has a body, one to a successful CONNECT
+/// starts a tunnel).
+///
+/// Returns `Ok(None)` while the head is incomplete; on success the head's bytes are split
+/// off `buf`, leaving the body.
+///
+/// # Errors
+///
+/// [`Error::Http`] with status 502 for a malformed response or ambiguous framing
+/// (conflicting `Content-Length`, `Transfer-Encoding` in HTTP/1.0 or with codings other
+/// than `chunked` before the final `chunked`), 431 when the head exceeds `limits`.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use http::Method;
+/// use squall::http::h1::{parse_response_head, BodyKind, HeadLimits};
+///
+/// let limits = HeadLimits::default();
+/// let mut buf = BytesMut::from(&b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..]);
+/// let interim = parse_response_head(&mut buf, &limits, &Method::POST)?.unwrap();
+/// assert!(interim.is_interim());
+/// let head = parse_response_head(&mut buf, &limits, &Method::POST)?.unwrap();
+/// assert_eq!((head.status.as_u16(), head.reason.as_str(), head.body), (200, "OK", BodyKind::Length(2)));
+/// assert_eq!(&buf[..], b"hi");
+/// # Ok::<(), squall::Error>(())
+/// ```
+pub fn parse_response_head(
+    buf: &mut BytesMut,
+    limits: &HeadLimits,
+    request_method: &Method,
+) -> Result<Option<ResponseHead>> {
+    let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+    let mut heap = Vec::new();
+    let parsed = slots(
+        &mut stack,
+        &mut heap,
+        limits.max_headers,
+        MaybeUninit::uninit,
+    );
+    let mut raw_stack = [RawField::default(); STACK_HEADERS];
+    let mut raw_heap = Vec::new();
+    let raw = slots(
+        &mut raw_stack,
+        &mut raw_heap,
+        limits.max_headers,
+        Default::default,
+    );
+
+    let mut resp = httparse::Response::new(&mut []);
+    let config = httparse::ParserConfig::default();
+    let len = match config.parse_response_with_uninit_headers(&mut resp, buf, parsed) {
+        Ok(httparse::Status::Complete(len)) if len <= limits.max_header_size => len,
+        Ok(httparse::Status::Partial) if buf.len() <= limits.max_header_size => return Ok(None),
+        Ok(_) => return Err(Error::http(431, "response header section too large")),
+        Err(e) => return Err(map_parse_error(e, BAD)),
+    };
+    let version = if resp.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    let status = resp
+        .code
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .ok_or_else(|| Error::http(BAD, "invalid status code"))?;
+    let reason = resp.reason.unwrap_or("").to_owned();
+    let mut scan = Scan::default();
+    for (slot, h) in raw.iter_mut().zip(resp.headers.iter()) {
+        scan.field(h.name, h.value);
+        *slot = RawField::new(buf.as_ptr(), h.name.as_bytes(), h.value);
+    }
+    let raw = &raw[..resp.headers.len()];
+    let (body, mut keep_alive) = response_body(&scan, version, status, request_method)?;
+    keep_alive &= match version {
+        Version::HTTP_11 => !scan.conn_close,
+        _ => scan.conn_keep_alive && !scan.conn_close,
+    };
+
+    let bytes = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::new();
+    build_map(&bytes, raw, &mut headers, BAD)?;
+    Ok(Some(ResponseHead {
+        version,
+        status,
+        reason,
+        headers,
+        body,
+        keep_alive,
+    }))
+}
+
+/// Response body framing (RFC 9112 §6.3) and whether it still allows keep-alive.
+fn response_body(
+    scan: &Scan,
+    version: Version,
+    status: StatusCode,
+    method: &Method,
+) -> Result<(BodyKind, bool)> {
+    let code = status.as_u16();
+    if method == Method::HEAD
+        || status.is_informational()
+        || code == 204
+        || code == 304
+        || (method == Method::CONNECT && status.is_success())
+    {
+        return Ok((BodyKind::Empty, true));
+    }
+    if scan.te_seen {
+        if version == Version::HTTP_10 {
+            return Err(Error::http(
+                BAD,
+                "Transfer-Encoding in an HTTP/1.0 response",
+            ));
+        }
+        if !scan.te_last_chunked {
+            return Ok((BodyKind::Close, false));
+        }
+        if scan.te_chunked > 1 || scan.te_other {
+            return Err(Error::http(BAD, "unsupported transfer-coding"));
+        }
+        // A Content-Length beside chunked is overridden, but the connection is suspect.
+        let has_length = scan.content_length.is_some() || scan.bad_content_length;
+        return Ok((BodyKind::Chunked, !has_length));
+    }
+    match scan.content_length {
+        _ if scan.bad_content_length => Err(Error::http(BAD, "invalid Content-Length")),
+        Some(0) => Ok((BodyKind::Empty, true)),
+        Some(n) => Ok((BodyKind::Length(n), true)),
+        None => Ok((BodyKind::Close, false)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_for(method: Method, input: &[u8]) -> Result<Option<ResponseHead>> {
+        parse_response_head(&mut BytesMut::from(input), &HeadLimits::default(), &method)
+    }
+
+    fn ok(input: &[u8]) -> ResponseHead {
+        parse_for(Method::GET, input)
+            .unwrap()
+            .expect("complete head")
+    }
+
+    fn status(input: &[u8]) -> u16 {
+        match parse_for(Method::GET, input) {
+            Err(Error::Http { status, .. }) => status,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn byte_by_byte() {
+        let input = b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\nX: y\r\n\r\nabc";
+        let mut buf = BytesMut::new();
+        for (i, &b) in input.iter().enumerate() {
+            buf.extend_from_slice(&[b]);
+            let r = parse_response_head(&mut buf, &HeadLimits::default(), &Method::GET).unwrap();
+            if let Some(h) = r {
+                assert_eq!(i + 1, input.len() - 3);
+                assert_eq!(
+                    (h.status, h.reason.as_str(), h.body),
+                    (StatusCode::NOT_FOUND, "Not Found", BodyKind::Length(3))
+                );
+                assert_eq!((h.headers.len(), h.keep_alive), (2, true));
+                assert!(buf.is_empty());
+                return;
+            }
+        }
+        panic!("never completed");
+    }
+
+    #[test]
+    fn bodiless_responses() {
+        let with_len = |code: u16| format!("HTTP/1.1 {code} X\r\nContent-Length: 10\r\n\r\n");
+        for code in [100, 101, 103, 204, 304] {
+            assert_eq!(
+                ok(with_len(code).as_bytes()).body,
+                BodyKind::Empty,
+                "{code}"
+            );
+        }
+        let head = parse_for(Method::HEAD, with_len(200).as_bytes())
+            .unwrap()
+            .unwrap();
+        assert_eq!((head.body, head.keep_alive), (BodyKind::Empty, true));
+        let connect = parse_for(
+            Method::CONNECT,
+            b"HTTP/1.1 200 Connection established\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(connect.body, BodyKind::Empty);
+        assert!(ok(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n").is_interim());
+        assert!(!ok(b"HTTP/1.1 101 Switching Protocols\r\n\r\n").is_interim());
+        assert!(!ok(b"HTTP/1.1 200 OK\r\n\r\n").is_interim());
+    }
+
+    #[test]
+    fn framing() {
+        let te = ok(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!((te.body, te.keep_alive), (BodyKind::Chunked, true));
+        let both =
+            ok(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!((both.body, both.keep_alive), (BodyKind::Chunked, false));
+        let gz = ok(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n");
+        assert_eq!((gz.body, gz.keep_alive), (BodyKind::Close, false));
+        let close = ok(b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!((close.body, close.keep_alive), (BodyKind::Close, false));
+        assert_eq!(
+            ok(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").body,
+            BodyKind::Empty
+        );
+        assert_eq!(
+            ok(b"HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n").body,
+            BodyKind::Length(7)
+        );
+        assert_eq!(
+            status(b"HTTP/1.1 200 OK\r\nContent-Length: 7, 8\r\n\r\n"),
+            502
+        );
+        assert_eq!(status(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"), 502);
+        assert_eq!(
+            status(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            502
+        );
+        assert_eq!(
+            status(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"),
+            502
+        );
+        assert_eq!(
+            status(b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            502
+        );
+    }
+
+    #[test]
+    fn keep_alive() {
+        assert!(
+            !ok(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n").keep_alive
+        );
+        assert!(!ok(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n").keep_alive);
+        let h = ok(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n");
+        assert!(h.keep_alive && h.version == Version::HTTP_10);
+    }
+
+    #[test]
+    fn malformed() {
+        assert_eq!(status(b"HTTP/1.1 20 OK\r\n\r\n"), 502);
+        assert_eq!(status(b"HTTP/1.1 099 Low\r\n\r\n"), 502);
+        assert_eq!(status(b"HTTP/2.0 200 OK\r\n\r\n"), 502);
+        assert_eq!(status(b"HTTP/1.1 200 OK\r\nX : y\r\n\r\n"), 502);
+        assert_eq!(status(b"HTTP/1.1 200 OK\r\nX: y\r\n folded\r\n\r\n"), 502);
+        assert_eq!(status(b"HTTP/1.1 200 OK\rX: y\r\n\r\n"), 502);
+        assert_eq!(ok(b"HTTP/1.1 200\r\n\r\n").reason, "");
+    }
+
+    #[test]
+    fn limits() {
+        let small = HeadLimits {
+            max_header_size: 32,
+            max_headers: 1,
+        };
+        let p = |b: &[u8]| parse_response_head(&mut BytesMut::from(b), &small, &Method::GET);
+        assert!(p(b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\n").unwrap().is_some());
+        assert!(matches!(
+            p(b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n"),
+            Err(Error::Http { status: 431, .. })
+        ));
+        assert!(matches!(
+            p(b"HTTP/1.1 200 OK\r\nA: 0123456789abcdef"),
+            Err(Error::Http { status: 431, .. })
+        ));
+        assert!(p(b"HTTP/1.1 200 OK\r\nA: 0123").unwrap().is_none());
+    }
+}
