@@ -71,8 +71,33 @@ const IDLE_READ_LIMIT: usize = 64 * 1024;
 /// Most buffers handed to one `writev`.
 const MAX_IOV: usize = 64;
 
+/// Reads per readiness event at most, so one fast sender cannot monopolise the loop.
+const READS_PER_EVENT: usize = 8;
+/// Empty read buffers kept per thread for reuse, and the capacity range worth keeping.
+const POOL_MAX: usize = 256;
+const POOL_MIN_CAPACITY: usize = 512;
+const POOL_MAX_CAPACITY: usize = 256 * 1024;
+
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
+    /// Released read buffers: idle streams hold none, busy ones reuse these instead of
+    /// allocating per request.
+    static POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+}
+
+fn pool_take() -> BytesMut {
+    POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default()
+}
+
+fn pool_put(buf: BytesMut) {
+    if (POOL_MIN_CAPACITY..=POOL_MAX_CAPACITY).contains(&buf.capacity()) {
+        POOL.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() < POOL_MAX {
+                p.push(buf);
+            }
+        });
+    }
 }
 
 type CustomRead = Box<dyn FnMut(&mut BytesMut, bool) -> bool>;
@@ -103,6 +128,11 @@ struct State {
     close_callback: Option<CloseCallback>,
     last_activity: Duration,
     idle_timer: Option<TimerId>,
+    /// A custom read callback is running (outside the borrow): writes are corked until
+    /// it returns, so pipelined responses leave in one `writev`.
+    in_read_callback: bool,
+    /// Close once the write queue is flushed.
+    close_after_writes: bool,
 }
 
 struct Shared {
@@ -132,7 +162,6 @@ impl fmt::Debug for IoStream {
 struct Finish {
     read: Option<(Future<Bytes>, Result<Bytes>)>,
     writes: Vec<(Future<()>, Result<()>)>,
-    custom: Option<CustomRead>,
 }
 
 impl IoStream {
@@ -182,6 +211,8 @@ impl IoStream {
                 close_callback: None,
                 last_activity: coarse_now(),
                 idle_timer: None,
+                in_read_callback: false,
+                close_after_writes: false,
             }),
         });
         let weak: Weak<Shared> = Rc::downgrade(&shared);
@@ -277,6 +308,7 @@ impl IoStream {
             s.update_interest();
         }
         finish.run();
+        self.drive_custom();
     }
 
     /// Queues `data`; the future resolves when all of it reached the kernel. Writes go
@@ -299,7 +331,7 @@ impl IoStream {
         let mut finish = Finish::default();
         let accepted = {
             let mut s = self.shared.state.borrow_mut();
-            let refused = if s.closed {
+            let refused = if s.closed || s.close_after_writes {
                 Some(Error::StreamClosed)
             } else if s
                 .options
@@ -326,7 +358,7 @@ impl IoStream {
                     let end = s.accepted;
                     s.write_futures.push_back((end, f));
                 }
-                if was_empty {
+                if was_empty && !s.in_read_callback {
                     s.handle_write(&mut finish);
                 }
                 s.update_interest();
@@ -348,6 +380,78 @@ impl IoStream {
         let mut finish = Finish::default();
         self.shared.state.borrow_mut().close(error, &mut finish);
         finish.run();
+        self.drive_custom();
+    }
+
+    /// Closes the stream once every queued write reached the kernel (at once if none
+    /// is queued). Reads stop now.
+    pub fn close_after_writes(&self) {
+        let now = {
+            let mut s = self.shared.state.borrow_mut();
+            s.close_after_writes = true;
+            s.write_queue.is_empty() && !s.in_read_callback
+        };
+        if now {
+            self.close();
+        }
+    }
+
+    /// Runs a pending custom read (`read_with`) on the buffered data, outside the state
+    /// borrow so the parser may call back into the stream (write, close, start the next
+    /// read). A read started from inside the callback runs next, on what is left in the
+    /// buffer; writes made meanwhile go out together when the callback returns.
+    fn drive_custom(&self) {
+        loop {
+            let (mut parse, mut buf, closed) = {
+                let mut s = self.shared.state.borrow_mut();
+                if s.in_read_callback {
+                    return;
+                }
+                let runnable = matches!(s.read, Some(PendingRead::Custom(_)))
+                    && (!s.read_buf.is_empty() || s.closed);
+                if !runnable {
+                    return;
+                }
+                let Some(PendingRead::Custom(parse)) = s.read.take() else {
+                    return;
+                };
+                s.in_read_callback = true;
+                (parse, std::mem::take(&mut s.read_buf), s.closed)
+            };
+            let done = parse(&mut buf, closed) || closed;
+            let mut finish = Finish::default();
+            let leftover = {
+                let mut s = self.shared.state.borrow_mut();
+                s.in_read_callback = false;
+                if !s.read_buf.is_empty() {
+                    buf.extend_from_slice(&s.read_buf);
+                }
+                s.read_buf = buf;
+                let leftover = if done {
+                    Some(parse)
+                } else if s.read.is_none() {
+                    s.read = Some(PendingRead::Custom(parse));
+                    None
+                } else {
+                    Some(parse) // replaced by a newer read
+                };
+                s.release_empty_buffer();
+                s.try_read(&mut finish);
+                if !s.write_queue.is_empty() && !s.closed {
+                    s.handle_write(&mut finish);
+                }
+                if s.close_after_writes && s.write_queue.is_empty() {
+                    s.close(None, &mut finish);
+                }
+                s.update_interest();
+                leftover
+            };
+            drop(leftover);
+            finish.run();
+            if !done {
+                return;
+            }
+        }
     }
 
     /// True once the stream is closed (by us, the peer, an error or a timeout).
@@ -493,6 +597,7 @@ impl IoStream {
             s.update_interest();
         }
         finish.run();
+        self.drive_custom();
     }
 }
 
@@ -504,7 +609,6 @@ impl Finish {
         for (f, r) in self.writes.drain(..) {
             f.set(r);
         }
-        drop(self.custom.take());
     }
 }
 
@@ -517,9 +621,9 @@ impl State {
 
     fn desired_interest(&self) -> Interest {
         let mut i = Interest::NONE;
-        if self.read.is_some()
-            || (self.close_callback.is_some() && self.read_buf.len() < IDLE_READ_LIMIT)
-        {
+        let wants_read = self.read.is_some()
+            || (self.close_callback.is_some() && self.read_buf.len() < IDLE_READ_LIMIT);
+        if wants_read && !self.close_after_writes {
             i |= Interest::READABLE;
         }
         if !self.write_queue.is_empty() {
@@ -547,11 +651,14 @@ impl State {
         let Some(socket) = self.socket.clone() else {
             return;
         };
-        loop {
+        for _ in 0..READS_PER_EVENT {
             let got = SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
                 let r = socket.read(&mut scratch);
                 if let Ok(n) = r {
+                    if n > 0 && self.read_buf.capacity() == 0 {
+                        self.read_buf = pool_take();
+                    }
                     self.read_buf.extend_from_slice(&scratch[..n]);
                 }
                 r
@@ -591,18 +698,8 @@ impl State {
     fn try_read(&mut self, finish: &mut Finish) {
         match self.read.as_mut() {
             None => {}
-            Some(PendingRead::Custom(parse)) => {
-                if self.read_buf.is_empty() && !self.closed {
-                    return;
-                }
-                if parse(&mut self.read_buf, self.closed) {
-                    finish.custom = match self.read.take() {
-                        Some(PendingRead::Custom(p)) => Some(p),
-                        _ => None,
-                    };
-                    self.release_empty_buffer();
-                }
-            }
+            // Custom parsers run outside the borrow, in `IoStream::drive_custom`.
+            Some(PendingRead::Custom(_)) => {}
             Some(PendingRead::Simple(req, _)) => match req.check(&self.read_buf) {
                 Check::NotYet => {}
                 Check::Ready(n) => {
@@ -626,7 +723,7 @@ impl State {
     /// An idle stream holds no read memory.
     fn release_empty_buffer(&mut self) {
         if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
-            self.read_buf = BytesMut::new();
+            pool_put(std::mem::take(&mut self.read_buf));
         }
     }
 
@@ -646,10 +743,7 @@ impl State {
                 };
                 finish.read = Some((f, r));
             }
-            Some(PendingRead::Custom(mut parse)) => {
-                parse(&mut self.read_buf, true);
-                finish.custom = Some(parse);
-            }
+            Some(custom @ PendingRead::Custom(_)) => self.read = Some(custom),
         }
     }
 
@@ -705,6 +799,9 @@ impl State {
                 finish.writes.push((f, Ok(())));
             }
         }
+        if self.close_after_writes && self.write_queue.is_empty() && !self.in_read_callback {
+            self.close(None, finish);
+        }
     }
 
     fn close(&mut self, error: Option<Error>, finish: &mut Finish) {
@@ -742,9 +839,19 @@ impl State {
 impl Drop for Shared {
     fn drop(&mut self) {
         let mut finish = Finish::default();
-        if let Ok(mut s) = self.state.try_borrow_mut() {
-            s.close(None, &mut finish);
-        }
+        let custom = match self.state.try_borrow_mut() {
+            Ok(mut s) => {
+                s.close(None, &mut finish);
+                match s.read.take() {
+                    Some(PendingRead::Custom(parse)) => Some((parse, std::mem::take(&mut s.read_buf))),
+                    _ => None,
+                }
+            }
+            Err(_) => None,
+        };
         finish.run();
+        if let Some((mut parse, mut buf)) = custom {
+            parse(&mut buf, true);
+        }
     }
 }
