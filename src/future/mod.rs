@@ -214,8 +214,17 @@ impl<T: 'static> Future<T> {
     fn schedule(&self, callbacks: Vec<DoneCallback<T>>) {
         let fut = self.clone();
         let run = move || {
-            for cb in callbacks {
-                cb(&fut);
+            let mut rest = callbacks.into_iter();
+            while let Some(cb) = rest.next() {
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&fut)));
+                if let Err(payload) = ran {
+                    // The callbacks after a panicking one still run (on the next turn).
+                    let rest: Vec<_> = rest.collect();
+                    if !rest.is_empty() {
+                        fut.schedule(rest);
+                    }
+                    std::panic::resume_unwind(payload);
+                }
             }
         };
         match reactor::current() {
