@@ -87,6 +87,9 @@ impl Handle {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
+        if self.inner.closed.get() {
+            return Future::failed(Error::invalid_state("the reactor was dropped"));
+        }
         let fut = Future::new();
         let setter = fut.clone();
         let id = self

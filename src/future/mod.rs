@@ -29,6 +29,14 @@ struct State<T> {
     cancelled: bool,
     /// Someone looked at the result (or a callback was attached to do so).
     retrieved: bool,
+    /// The result was moved out by `take_result`: the future stays done.
+    taken: bool,
+}
+
+impl<T> State<T> {
+    fn is_done(&self) -> bool {
+        self.result.is_some() || self.taken
+    }
 }
 
 impl<T> Drop for State<T> {
@@ -71,6 +79,7 @@ impl<T> fmt::Debug for Future<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.state.borrow();
         let status = match &s.result {
+            None if s.taken => "done (result taken)",
             None => "pending",
             Some(Ok(_)) => "done",
             Some(Err(_)) if s.cancelled => "cancelled",
@@ -95,6 +104,7 @@ impl<T: 'static> Future<T> {
                 callbacks: Vec::new(),
                 cancelled: false,
                 retrieved: false,
+                taken: false,
             })),
         }
     }
@@ -153,7 +163,7 @@ impl<T: 'static> Future<T> {
     pub fn try_set(&self, result: Result<T>) -> Result<()> {
         let callbacks = {
             let mut s = self.state.borrow_mut();
-            if s.result.is_some() {
+            if s.is_done() {
                 if s.cancelled {
                     return Ok(());
                 }
@@ -181,7 +191,7 @@ impl<T: 'static> Future<T> {
 
     /// True once a result or an error is set.
     pub fn is_done(&self) -> bool {
-        self.state.borrow().result.is_some()
+        self.state.borrow().is_done()
     }
 
     /// True if [`cancel`](Self::cancel) resolved it.
@@ -193,7 +203,9 @@ impl<T: 'static> Future<T> {
     pub fn take_result(&self) -> Option<Result<T>> {
         let mut s = self.state.borrow_mut();
         s.retrieved = true;
-        s.result.take()
+        let result = s.result.take();
+        s.taken |= result.is_some();
+        result
     }
 
     /// Calls `f` with the future once it is done; if it is already done, on the next
@@ -202,7 +214,7 @@ impl<T: 'static> Future<T> {
     pub fn add_done_callback(&self, f: impl FnOnce(&Future<T>) + 'static) {
         let mut s = self.state.borrow_mut();
         s.retrieved = true;
-        if s.result.is_none() {
+        if !s.is_done() {
             s.callbacks.push(Box::new(f));
             return;
         }
@@ -214,8 +226,17 @@ impl<T: 'static> Future<T> {
     fn schedule(&self, callbacks: Vec<DoneCallback<T>>) {
         let fut = self.clone();
         let run = move || {
-            for cb in callbacks {
-                cb(&fut);
+            let mut rest = callbacks.into_iter();
+            while let Some(cb) = rest.next() {
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&fut)));
+                if let Err(payload) = ran {
+                    // The callbacks after a panicking one still run (on the next turn).
+                    let rest: Vec<_> = rest.collect();
+                    if !rest.is_empty() {
+                        fut.schedule(rest);
+                    }
+                    std::panic::resume_unwind(payload);
+                }
             }
         };
         match reactor::current() {

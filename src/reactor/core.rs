@@ -289,15 +289,13 @@ impl Inner {
             return;
         }
         let now = Instant::now();
-        // Collect first: a timer that re-arms itself with zero delay runs next iteration.
-        let mut due = Vec::new();
-        {
-            let mut timers = self.timers.borrow_mut();
-            while let Some(task) = timers.pop_due(now) {
-                due.push(task);
-            }
-        }
-        for (f, loc) in due {
+        // Pop one at a time, so a timer cancelled by an earlier one in this batch does
+        // not run; only timers set before this point run now (one that re-arms itself
+        // with zero delay runs next iteration).
+        let limit = self.timers.borrow().next_seq();
+        loop {
+            let task = self.timers.borrow_mut().pop_due_before(now, limit);
+            let Some((f, loc)) = task else { break };
             self.guard(loc, f);
             self.count_callback();
         }

@@ -76,11 +76,23 @@ impl Timers {
     }
 
     /// Pops the earliest timer if its deadline is at or before `now`.
+    #[cfg(test)]
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<TimerTask> {
+        self.pop_due_before(now, u64::MAX)
+    }
+
+    /// Pops the earliest timer if its deadline is at or before `now` and it was set
+    /// before sequence number `limit` (see [`next_seq`](Self::next_seq)).
+    pub(crate) fn pop_due_before(&mut self, now: Instant, limit: u64) -> Option<TimerTask> {
         match self.heap.first() {
-            Some(h) if h.deadline <= now => Some(self.remove_at(0)),
+            Some(h) if h.deadline <= now && h.seq < limit => Some(self.remove_at(0)),
             _ => None,
         }
+    }
+
+    /// The sequence number the next inserted timer will get.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next_seq
     }
 
     /// Takes every timer out (used when the reactor is dropped).

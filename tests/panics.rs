@@ -1,0 +1,169 @@
+//! Panics in callbacks: logged and contained by default, propagated on request.
+
+mod util;
+
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, Once};
+use std::time::Duration;
+
+use squall::{Future, Interest, Reactor};
+use util::{unix_pair, Counter};
+
+/// Records every log record of this test binary.
+struct Recorder;
+
+static RECORDS: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
+
+impl log::Log for Recorder {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        RECORDS
+            .lock()
+            .unwrap()
+            .push((record.level(), record.args().to_string()));
+    }
+    fn flush(&self) {}
+}
+
+fn install_logger() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        log::set_logger(&Recorder).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+}
+
+/// The error records that mention `needle` (tests run in parallel: each uses its own).
+fn errors_mentioning(needle: &str) -> Vec<String> {
+    RECORDS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(level, msg)| *level == log::Level::Error && msg.contains(needle))
+        .map(|(_, msg)| msg.clone())
+        .collect()
+}
+
+#[test]
+fn panicking_callback_is_logged_and_the_loop_goes_on() {
+    install_logger();
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let later = Counter::new();
+    handle.add_callback(|| panic!("boom-in-callback"));
+    let (l, h) = (later.clone(), handle.clone());
+    handle.add_callback(move || l.bump());
+    let (l, h2) = (later.clone(), h.clone());
+    h.call_later(Duration::from_millis(1), move || {
+        l.bump();
+        h2.stop();
+    });
+    reactor.run().unwrap();
+    assert_eq!(later.get(), 2, "callbacks after the panic did not run");
+    let logged = errors_mentioning("boom-in-callback");
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(logged[0].contains("Exception in callback"), "{logged:?}");
+}
+
+#[test]
+fn panicking_timer_is_logged_and_later_timers_run() {
+    install_logger();
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let f: Future<()> = Future::new();
+    handle.call_later(Duration::from_millis(1), || panic!("boom-in-timer"));
+    let g = f.clone();
+    handle.call_later(Duration::from_millis(2), move || g.set_result(()));
+    reactor.run_until(&f).unwrap();
+    assert_eq!(errors_mentioning("boom-in-timer").len(), 1);
+}
+
+#[test]
+fn panicking_handler_is_logged_and_stays_registered() {
+    install_logger();
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let (a, mut b) = unix_pair();
+    let calls = Counter::new();
+    let c = calls.clone();
+    handle
+        .add_handler(a, Interest::READABLE, move |s, _ev| {
+            util::drain(s);
+            c.bump();
+            if c.get() == 1 {
+                panic!("boom-in-handler");
+            }
+        })
+        .unwrap();
+    b.write_all(b"1").unwrap();
+    reactor.run_once(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(errors_mentioning("boom-in-handler").len(), 1);
+    b.write_all(b"2").unwrap();
+    reactor.run_once(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(calls.get(), 2);
+    assert_eq!(handle.stats().handlers, 1);
+}
+
+#[test]
+fn panicking_done_callback_is_logged_and_the_next_done_callback_runs() {
+    install_logger();
+    let mut reactor = Reactor::new().unwrap();
+    let f: Future<u8> = Future::new();
+    f.add_done_callback(|_f| panic!("boom-in-done-callback"));
+    let second = Counter::new();
+    let s = second.clone();
+    f.add_done_callback(move |_f| s.bump());
+    f.set_result(1);
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(errors_mentioning("boom-in-done-callback").len(), 1);
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(
+        second.get(),
+        1,
+        "a panicking done-callback swallowed the next one"
+    );
+}
+
+#[test]
+fn propagate_panics_reaches_the_caller_of_run() {
+    install_logger();
+    let mut reactor = Reactor::builder().propagate_panics(true).build().unwrap();
+    let handle = reactor.handle();
+    let after = Counter::new();
+    handle.add_callback(|| panic!("boom-propagated"));
+    let (a, h) = (after.clone(), handle.clone());
+    handle.add_callback(move || {
+        a.bump();
+        h.stop();
+    });
+    let caught = catch_unwind(AssertUnwindSafe(|| reactor.run()));
+    let payload = caught.expect_err("the panic did not propagate");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom-propagated"));
+    assert!(errors_mentioning("boom-propagated").is_empty());
+    // The loop is still usable, and the callback queued after the panicking one runs.
+    reactor.run().unwrap();
+    assert_eq!(after.get(), 1);
+}
+
+#[test]
+fn propagate_panics_from_a_handler() {
+    let mut reactor = Reactor::builder().propagate_panics(true).build().unwrap();
+    let handle = reactor.handle();
+    let (a, mut b) = unix_pair();
+    handle
+        .add_handler(a, Interest::READABLE, |s, _ev| {
+            util::drain(s);
+            panic!("boom-handler-propagated");
+        })
+        .unwrap();
+    b.write_all(b"x").unwrap();
+    let caught = catch_unwind(AssertUnwindSafe(|| reactor.run()));
+    assert!(caught.is_err(), "the panic did not propagate");
+    assert_eq!(handle.stats().handlers, 1, "the handler was lost");
+    // run_until works afterwards.
+    let f = Future::ready(5u8);
+    assert_eq!(reactor.run_until(&f).unwrap(), 5);
+}

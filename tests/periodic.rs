@@ -1,0 +1,87 @@
+//! PeriodicCallback: repeats, stops, and skips missed runs instead of bursting.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use squall::{Future, PeriodicCallback, Reactor};
+
+#[test]
+fn periodic_callback_runs_repeatedly_and_stops() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let runs = Rc::new(RefCell::new(0u32));
+    let done: Future<()> = Future::new();
+    let pc_slot: Rc<RefCell<Option<PeriodicCallback>>> = Rc::default();
+    let (r, d, slot) = (runs.clone(), done.clone(), pc_slot.clone());
+    let pc = PeriodicCallback::new(&handle, Duration::from_millis(2), move || {
+        *r.borrow_mut() += 1;
+        if *r.borrow() == 5 {
+            slot.borrow().as_ref().unwrap().stop();
+            d.set_result(());
+        }
+    });
+    *pc_slot.borrow_mut() = Some(pc.clone());
+    assert!(!pc.is_running());
+    pc.start();
+    assert!(pc.is_running());
+    reactor.run_until(&done).unwrap();
+    assert!(!pc.is_running());
+    assert_eq!(
+        handle.stats().timers_pending,
+        0,
+        "a stopped periodic callback left a timer"
+    );
+    // Nothing more runs after stop.
+    let later: Future<()> = Future::new();
+    let l = later.clone();
+    handle.call_later(Duration::from_millis(10), move || l.set_result(()));
+    reactor.run_until(&later).unwrap();
+    assert_eq!(*runs.borrow(), 5);
+    pc_slot.borrow_mut().take();
+}
+
+#[test]
+fn periodic_callback_skips_missed_runs_instead_of_bursting() {
+    const INTERVAL: Duration = Duration::from_millis(40);
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    // (start, end) of each run.
+    let runs: Rc<RefCell<Vec<(Instant, Instant)>>> = Rc::default();
+    let done: Future<()> = Future::new();
+    let (r, d) = (runs.clone(), done.clone());
+    let pc = PeriodicCallback::new(&handle, INTERVAL, move || {
+        let start = Instant::now();
+        let n = r.borrow().len();
+        if n == 1 {
+            // Block the loop for more than three intervals.
+            while start.elapsed() < INTERVAL * 7 / 2 {
+                std::hint::spin_loop();
+            }
+        }
+        r.borrow_mut().push((start, Instant::now()));
+        if n + 1 == 5 {
+            d.set_result(());
+        }
+    });
+    pc.start();
+    reactor.run_until(&done).unwrap();
+    pc.stop();
+    let runs = runs.borrow();
+    let blocked_end = runs[1].1;
+    // The runs after the long one come one interval apart, not back to back.
+    let mut prev = blocked_end;
+    for (i, (start, _)) in runs.iter().enumerate().skip(2) {
+        if i > 2 {
+            assert!(
+                *start - prev >= INTERVAL / 2,
+                "run {i} came {:?} after the previous one: missed runs were replayed",
+                *start - prev
+            );
+        }
+        prev = *start;
+    }
+    // Three runs were missed during the block: the four runs after it must span at
+    // least two intervals (a burst of three would take almost no time).
+    assert!(runs[4].0 - runs[2].0 >= INTERVAL);
+}

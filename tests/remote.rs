@@ -1,0 +1,136 @@
+//! Remote: callbacks and stop from other threads.
+
+mod util;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::Duration;
+
+use squall::Reactor;
+
+/// Fails the test (by stopping the loop and flagging it) instead of hanging forever.
+fn watchdog(reactor: &Reactor) -> std::rc::Rc<std::cell::Cell<bool>> {
+    let fired = std::rc::Rc::new(std::cell::Cell::new(false));
+    let (f, h) = (fired.clone(), reactor.handle());
+    reactor
+        .handle()
+        .call_later(Duration::from_secs(20), move || {
+            f.set(true);
+            h.stop();
+        });
+    fired
+}
+
+#[test]
+fn callbacks_from_eight_threads_all_run_on_the_loop_thread() {
+    const THREADS: usize = 8;
+    const PER_THREAD: usize = 10_000;
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let loop_thread = thread::current().id();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let wrong_thread = Arc::new(AtomicUsize::new(0));
+    let timed_out = watchdog(&reactor);
+    let workers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let remote = handle.remote();
+            let (ran, wrong) = (ran.clone(), wrong_thread.clone());
+            thread::spawn(move || {
+                for _ in 0..PER_THREAD {
+                    let (ran, wrong, r2) = (ran.clone(), wrong.clone(), remote.clone());
+                    assert!(remote.add_callback(move || {
+                        if thread::current().id() != loop_thread {
+                            wrong.fetch_add(1, Ordering::SeqCst);
+                        }
+                        if ran.fetch_add(1, Ordering::SeqCst) + 1 == THREADS * PER_THREAD {
+                            r2.stop();
+                        }
+                    }));
+                }
+            })
+        })
+        .collect();
+    reactor.run().unwrap();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(!timed_out.get(), "timed out");
+    assert_eq!(ran.load(Ordering::SeqCst), THREADS * PER_THREAD);
+    assert_eq!(wrong_thread.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn remote_stop_from_another_thread_stops_run() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let timed_out = watchdog(&reactor);
+    let (running_tx, running_rx) = mpsc::channel();
+    // Tell the thread once the loop is really running (and idle afterwards).
+    handle.add_callback(move || running_tx.send(()).unwrap());
+    let remote = handle.remote();
+    let stopper = thread::spawn(move || {
+        running_rx.recv().unwrap();
+        remote.stop();
+    });
+    reactor.run().unwrap();
+    stopper.join().unwrap();
+    assert!(!timed_out.get(), "Remote::stop did not stop run");
+}
+
+#[test]
+fn remote_stop_is_not_lost_among_concurrent_callbacks() {
+    // The stop is the last thing a busy sender does: it must still end `run`.
+    for round in 0..200 {
+        let mut reactor = Reactor::new().unwrap();
+        let handle = reactor.handle();
+        let timed_out = watchdog(&reactor);
+        let remote = handle.remote();
+        let sender = thread::spawn(move || {
+            for _ in 0..100 {
+                remote.add_callback(|| {});
+            }
+            remote.stop();
+        });
+        reactor.run().unwrap();
+        sender.join().unwrap();
+        assert!(!timed_out.get(), "stop lost in round {round}");
+    }
+}
+
+#[test]
+fn remote_callback_wakes_a_blocked_run_once() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let remote = handle.remote();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    let (tx, rx) = mpsc::channel::<()>();
+    let t = thread::spawn(move || {
+        rx.recv().unwrap();
+        remote.add_callback(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+    });
+    tx.send(()).unwrap();
+    // No timeout: only the remote wake-up can end this iteration. The watchdog timer
+    // bounds it in case the wake-up is lost.
+    let timed_out = watchdog(&reactor);
+    while ran.load(Ordering::SeqCst) == 0 && !timed_out.get() {
+        reactor.run_once(None).unwrap();
+    }
+    t.join().unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn remote_is_send_and_sync_and_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<squall::Remote>();
+    let reactor = Reactor::new().unwrap();
+    let remote = reactor.handle().remote();
+    let ok = thread::spawn(move || remote.add_callback(|| {}))
+        .join()
+        .unwrap();
+    assert!(ok, "Remote::add_callback refused with the reactor alive");
+}

@@ -1,0 +1,92 @@
+//! Helpers shared by the behaviour tests.
+#![allow(dead_code)]
+
+use std::cell::Cell;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Number of descriptors open in this process (entries of /proc/self/fd, minus the one
+/// `read_dir` itself holds while listing).
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .count()
+        - 1
+}
+
+/// A connected, non-blocking Unix socket pair.
+pub fn unix_pair() -> (UnixStream, UnixStream) {
+    let (a, b) = UnixStream::pair().expect("socketpair");
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    (a, b)
+}
+
+/// A connected, non-blocking TCP pair on 127.0.0.1 (port chosen by the OS).
+pub fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let client = TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    client.set_nonblocking(true).unwrap();
+    server.set_nonblocking(true).unwrap();
+    (client, server)
+}
+
+/// Reads everything available without blocking; returns the byte count.
+pub fn drain(r: &mut impl io::Read) -> usize {
+    let mut buf = [0u8; 4096];
+    let mut total = 0;
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return total,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return total,
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+}
+
+/// A shared counter for closures on the loop thread.
+#[derive(Clone, Default, Debug)]
+pub struct Counter(Rc<Cell<usize>>);
+
+impl Counter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn bump(&self) {
+        self.0.set(self.0.get() + 1);
+    }
+    pub fn get(&self) -> usize {
+        self.0.get()
+    }
+}
+
+/// Counts how many of its clones' originals were dropped: capture a `DropProbe` in a
+/// closure, and `drops()` tells whether the closure was freed.
+#[derive(Debug)]
+pub struct DropProbe(Arc<AtomicUsize>);
+
+impl DropProbe {
+    pub fn new() -> (DropProbe, Arc<AtomicUsize>) {
+        let n = Arc::new(AtomicUsize::new(0));
+        (DropProbe(n.clone()), n)
+    }
+    pub fn another(count: &Arc<AtomicUsize>) -> DropProbe {
+        DropProbe(count.clone())
+    }
+}
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+pub fn drops(count: &Arc<AtomicUsize>) -> usize {
+    count.load(Ordering::SeqCst)
+}
