@@ -276,10 +276,13 @@ impl Inner {
         if !self.remote.has_pending() {
             return;
         }
+        // Take (which clears `pending`) before reading the stop flag, so a stop that
+        // lands in between still finds `pending` clear and wakes the next wait.
+        let tasks = self.remote.take();
         if self.remote.take_stop() {
             self.stopping.set(true);
         }
-        for task in self.remote.take() {
+        for task in tasks {
             self.guard(Location::caller(), || task(self));
         }
     }
