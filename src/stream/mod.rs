@@ -100,7 +100,7 @@ fn pool_put(buf: BytesMut) {
     }
 }
 
-type CustomRead = Box<dyn FnMut(&mut BytesMut, bool) -> bool>;
+pub(crate) type CustomRead = Box<dyn FnMut(&mut BytesMut, bool) -> bool>;
 type CloseCallback = Box<dyn FnOnce(Option<Error>)>;
 
 enum PendingRead {
@@ -279,6 +279,12 @@ impl IoStream {
         });
         self.start(PendingRead::Custom(custom), || fut.clone());
         fut
+    }
+
+    /// Crate-internal `read_with` without a future: `parse` returns `true` when it is
+    /// done reading (it is called with `closed = true` at most once, last).
+    pub(crate) fn read_callback(&self, parse: CustomRead) {
+        self.start(PendingRead::Custom(parse), Future::<()>::new);
     }
 
     fn start_read(&self, req: ReadRequest) -> Future<Bytes> {
@@ -765,7 +771,10 @@ impl State {
             };
             match r {
                 Ok(0) => {
-                    self.close(Some(io::Error::from(io::ErrorKind::WriteZero).into()), finish);
+                    self.close(
+                        Some(io::Error::from(io::ErrorKind::WriteZero).into()),
+                        finish,
+                    );
                     return;
                 }
                 Ok(mut n) => {
@@ -843,7 +852,9 @@ impl Drop for Shared {
             Ok(mut s) => {
                 s.close(None, &mut finish);
                 match s.read.take() {
-                    Some(PendingRead::Custom(parse)) => Some((parse, std::mem::take(&mut s.read_buf))),
+                    Some(PendingRead::Custom(parse)) => {
+                        Some((parse, std::mem::take(&mut s.read_buf)))
+                    }
                     _ => None,
                 }
             }

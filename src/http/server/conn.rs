@@ -1,0 +1,497 @@
+//! One HTTP/1.1 connection: the thin layer that wires the sans-IO parser and body
+//! decoder to an [`IoStream`], dispatches requests one at a time, and enforces limits
+//! and timeouts (Tornado's `HTTP1ServerConnection`).
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, Method, StatusCode, Version};
+
+use super::request::{apply_xheaders, Request};
+use super::responder::Responder;
+use super::{BodyDelegate, Shared};
+use crate::error::Error;
+use crate::http::h1::{
+    parse_request_head, write_response, BodyDecoder, BodyKind, Decoded, HeadScanner, RequestHead,
+    CONTINUE_100,
+};
+use crate::reactor::{coarse_now, TimerId};
+use crate::stream::IoStream;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timeout {
+    Idle,
+    Header,
+    Body,
+}
+
+struct Incoming {
+    head: RequestHead,
+    decoder: BodyDecoder,
+    first: Option<Bytes>,
+    rest: BytesMut,
+    received: u64,
+    delegate: Option<Box<dyn BodyDelegate>>,
+}
+
+enum Phase {
+    /// Waiting for (the rest of) a request head.
+    Head,
+    /// Reading a body.
+    Body(Box<Incoming>),
+    /// A handler has the request; nothing is read until its response is finished.
+    Busy,
+}
+
+struct State {
+    scanner: HeadScanner,
+    phase: Phase,
+    closing: bool,
+    timer: Option<TimerId>,
+    timer_at: Duration,
+    deadline: Option<(Duration, Timeout)>,
+}
+
+pub(crate) struct Conn {
+    pub(crate) stream: IoStream,
+    shared: Weak<Shared>,
+    peer: SocketAddr,
+    st: RefCell<State>,
+}
+
+#[allow(clippy::large_enum_variant)] // built and matched at once, never stored
+enum Step {
+    NeedMore,
+    Stop,
+    Continue,
+    Fail(Error),
+    Headers(Box<Incoming>),
+    Chunk(Bytes),
+    Dispatch(Request, bool, Option<Box<dyn BodyDelegate>>),
+}
+
+thread_local! {
+    /// One output buffer per thread: responses are encoded here and handed to the
+    /// stream as `Bytes`, so connections own no write memory between responses.
+    static OUT: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+impl Conn {
+    pub(crate) fn start(shared: &Rc<Shared>, stream: IoStream, peer: SocketAddr) {
+        let conn = Rc::new(Conn {
+            stream,
+            shared: Rc::downgrade(shared),
+            peer,
+            st: RefCell::new(State {
+                scanner: HeadScanner::new(&shared.limits),
+                phase: Phase::Head,
+                closing: shared.closing.get(),
+                timer: None,
+                timer_at: Duration::ZERO,
+                deadline: None,
+            }),
+        });
+        let key = shared.conns.borrow_mut().insert(conn.clone());
+        let weak = Rc::downgrade(shared);
+        conn.stream.set_close_callback(move |_| {
+            if let Some(shared) = weak.upgrade() {
+                shared.remove_conn(key);
+            }
+        });
+        {
+            let mut st = conn.st.borrow_mut();
+            conn.set_deadline(&conn, &mut st, Timeout::Idle);
+        }
+        Conn::read_next(&conn);
+    }
+
+    fn read_next(this: &Rc<Conn>) {
+        let weak = Rc::downgrade(this);
+        this.stream
+            .read_callback(Box::new(move |buf, closed| match weak.upgrade() {
+                Some(conn) => Conn::on_data(&conn, buf, closed),
+                None => true,
+            }));
+    }
+
+    pub(crate) fn closing(&self) -> bool {
+        self.st.borrow().closing
+    }
+
+    pub(crate) fn server_header(&self) -> Option<Rc<str>> {
+        self.shared.upgrade()?.options.server_header.clone()
+    }
+
+    pub(crate) fn out_buffer(&self) -> BytesMut {
+        OUT.with(|o| std::mem::take(&mut *o.borrow_mut()))
+    }
+
+    pub(crate) fn return_out_buffer(&self, buf: BytesMut) {
+        OUT.with(|o| *o.borrow_mut() = buf);
+    }
+
+    /// Whether the connection sits between requests (nothing buffered, no handler).
+    pub(crate) fn is_idle(&self) -> bool {
+        matches!(self.st.borrow().phase, Phase::Head) && self.stream.buffered() == 0
+    }
+
+    /// Graceful shutdown: close now if idle, else after the current response.
+    pub(crate) fn shut_down(this: &Rc<Conn>) {
+        this.st.borrow_mut().closing = true;
+        if this.is_idle() {
+            this.stream.close();
+        }
+    }
+
+    fn on_data(this: &Rc<Conn>, buf: &mut BytesMut, closed: bool) -> bool {
+        let Some(shared) = this.shared.upgrade() else {
+            this.stream.close();
+            return true;
+        };
+        loop {
+            let step = {
+                let mut st = this.st.borrow_mut();
+                Conn::step(this, &shared, &mut st, buf, closed)
+            };
+            match step {
+                Step::NeedMore => return false,
+                Step::Stop => return true,
+                Step::Continue => {}
+                Step::Fail(e) => {
+                    this.fail(&e);
+                    return true;
+                }
+                Step::Headers(mut inc) => {
+                    if let Some(factory) = shared.delegate_factory.borrow_mut().as_mut() {
+                        let req = this.build_request(&shared, inc.head.clone(), Bytes::new(), None);
+                        inc.delegate = factory(&req);
+                    }
+                    if inc.head.expect_continue {
+                        this.stream
+                            .write_and_forget(Bytes::from_static(CONTINUE_100));
+                    }
+                    let mut st = this.st.borrow_mut();
+                    st.phase = Phase::Body(inc);
+                    this.set_deadline(this, &mut st, Timeout::Body);
+                }
+                Step::Chunk(data) => {
+                    let delegate = match &mut this.st.borrow_mut().phase {
+                        Phase::Body(inc) => inc.delegate.take(),
+                        _ => None,
+                    };
+                    if let Some(mut d) = delegate {
+                        d.data_received(data);
+                        if let Phase::Body(inc) = &mut this.st.borrow_mut().phase {
+                            inc.delegate = Some(d);
+                        }
+                    }
+                }
+                Step::Dispatch(req, keep_alive, delegate) => {
+                    Conn::dispatch(this, &shared, req, keep_alive, delegate);
+                    return true;
+                }
+            }
+        }
+    }
+
+    fn step(
+        this: &Rc<Conn>,
+        shared: &Rc<Shared>,
+        st: &mut State,
+        buf: &mut BytesMut,
+        closed: bool,
+    ) -> Step {
+        let max_body = shared.options.max_body_size;
+        match &mut st.phase {
+            Phase::Busy => Step::Stop,
+            Phase::Head => {
+                if buf.is_empty() {
+                    return if closed { Step::Stop } else { Step::NeedMore };
+                }
+                let parsed = if st.scanner.ready(buf) {
+                    parse_request_head(buf, &shared.limits)
+                } else {
+                    Ok(None)
+                };
+                match parsed {
+                    Err(e) => Step::Fail(e),
+                    Ok(None) if closed => Step::Stop,
+                    Ok(None) => {
+                        if !matches!(st.deadline, Some((_, Timeout::Header))) {
+                            this.set_deadline(this, st, Timeout::Header);
+                        }
+                        Step::NeedMore
+                    }
+                    Ok(Some(head)) => {
+                        st.scanner.reset();
+                        match head.body {
+                            BodyKind::Empty => {
+                                st.phase = Phase::Busy;
+                                st.deadline = None;
+                                let keep_alive = head.keep_alive;
+                                let req = this.build_request(shared, head, Bytes::new(), None);
+                                Step::Dispatch(req, keep_alive, None)
+                            }
+                            BodyKind::Length(n) if n > max_body => {
+                                Step::Fail(Error::http(413, "request body too large"))
+                            }
+                            kind => Step::Headers(Box::new(Incoming {
+                                decoder: BodyDecoder::with_limits(kind, shared.limits),
+                                head,
+                                first: None,
+                                rest: BytesMut::new(),
+                                received: 0,
+                                delegate: None,
+                            })),
+                        }
+                    }
+                }
+            }
+            Phase::Body(inc) => {
+                if inc.delegate.is_none() {
+                    if let Some(rem) = inc.decoder.remaining() {
+                        // Wait for the whole fixed-length body, then take it in one piece.
+                        if (buf.len() as u64) < rem {
+                            if closed {
+                                return Step::Stop;
+                            }
+                            buf.reserve((rem as usize).saturating_sub(buf.len()));
+                            return Step::NeedMore;
+                        }
+                    }
+                }
+                match inc.decoder.decode(buf) {
+                    Err(e) => Step::Fail(e),
+                    Ok(Decoded::NeedMore) => {
+                        if closed {
+                            Step::Stop
+                        } else {
+                            Step::NeedMore
+                        }
+                    }
+                    Ok(Decoded::Data(d)) => {
+                        inc.received += d.len() as u64;
+                        if inc.received > max_body {
+                            return Step::Fail(Error::http(413, "request body too large"));
+                        }
+                        if inc.delegate.is_some() {
+                            return Step::Chunk(d);
+                        }
+                        match inc.first.take() {
+                            None if inc.rest.is_empty() => inc.first = Some(d),
+                            first => {
+                                if let Some(f) = first {
+                                    inc.rest.extend_from_slice(&f);
+                                }
+                                inc.rest.extend_from_slice(&d);
+                            }
+                        }
+                        Step::Continue
+                    }
+                    Ok(Decoded::Done { trailers }) => {
+                        let Phase::Body(inc) = std::mem::replace(&mut st.phase, Phase::Busy) else {
+                            return Step::Stop;
+                        };
+                        st.deadline = None;
+                        let inc = *inc;
+                        let body = match inc.first {
+                            Some(b) => b,
+                            None => inc.rest.freeze(),
+                        };
+                        let body = match decompress(shared, &inc.head.headers, body) {
+                            Ok(b) => b,
+                            Err(e) => return Step::Fail(e),
+                        };
+                        let keep_alive = inc.head.keep_alive;
+                        let req = this.build_request(shared, inc.head, body, trailers);
+                        Step::Dispatch(req, keep_alive, inc.delegate)
+                    }
+                }
+            }
+        }
+    }
+
+    fn build_request(
+        &self,
+        shared: &Shared,
+        head: RequestHead,
+        body: Bytes,
+        trailers: Option<HeaderMap>,
+    ) -> Request {
+        let mut req = Request {
+            method: head.method,
+            uri: head.uri,
+            version: head.version,
+            headers: head.headers,
+            body,
+            trailers,
+            remote_addr: self.peer,
+            remote_ip: self.peer.ip(),
+            protocol: "http",
+        };
+        if shared.options.xheaders {
+            apply_xheaders(&mut req);
+        }
+        req
+    }
+
+    fn dispatch(
+        this: &Rc<Conn>,
+        shared: &Rc<Shared>,
+        req: Request,
+        keep_alive: bool,
+        delegate: Option<Box<dyn BodyDelegate>>,
+    ) {
+        let keep_alive = keep_alive && !shared.options.no_keep_alive && !this.closing();
+        let responder = Responder::new(
+            this.clone(),
+            req.version,
+            keep_alive,
+            req.method == Method::HEAD,
+        );
+        Shared::call_handler(shared, req, responder, delegate);
+    }
+
+    /// Called by the [`Responder`] when the response is complete.
+    pub(crate) fn response_done(this: &Rc<Conn>, keep_alive: bool) {
+        let mut st = this.st.borrow_mut();
+        if !keep_alive || st.closing {
+            st.phase = Phase::Busy;
+            drop(st);
+            this.stream.close_after_writes();
+            return;
+        }
+        st.phase = Phase::Head;
+        this.set_deadline(this, &mut st, Timeout::Idle);
+        drop(st);
+        Conn::read_next(this);
+    }
+
+    /// Answers a malformed or over-limit request and closes the connection.
+    fn fail(&self, e: &Error) {
+        let status = match e {
+            Error::Http { status, .. } => *status,
+            _ => 400,
+        };
+        log::debug!("bad request from {}: {e}", self.peer);
+        self.st.borrow_mut().phase = Phase::Busy;
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        self.send_error(status);
+    }
+
+    fn send_error(&self, status: StatusCode) {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        let reason = status.canonical_reason().unwrap_or("Error");
+        let body = format!("{} {reason}\n", status.as_u16());
+        let mut out = BytesMut::new();
+        write_response(
+            &mut out,
+            Version::HTTP_11,
+            status,
+            &headers,
+            body.as_bytes(),
+        );
+        self.stream.write_and_forget(out.freeze());
+        self.stream.close_after_writes();
+    }
+
+    /// Sets the deadline for the current phase. The one timer is re-armed only when the
+    /// new deadline is earlier than the armed one; otherwise it re-checks when it fires
+    /// (so keep-alive requests cost no timer operations).
+    fn set_deadline(&self, this: &Rc<Conn>, st: &mut State, kind: Timeout) {
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        let o = &shared.options;
+        let after = match kind {
+            Timeout::Idle => o.idle_connection_timeout,
+            Timeout::Header => o.header_timeout,
+            Timeout::Body => o.body_timeout,
+        };
+        let Some(after) = after else {
+            st.deadline = None;
+            return;
+        };
+        let at = coarse_now() + after;
+        st.deadline = Some((at, kind));
+        if st.timer.is_some() && st.timer_at <= at {
+            return;
+        }
+        if let Some(t) = st.timer.take() {
+            shared.handle.cancel_timer(t);
+        }
+        Conn::arm(this, &shared, st, at);
+    }
+
+    fn arm(this: &Rc<Conn>, shared: &Shared, st: &mut State, at: Duration) {
+        let weak = Rc::downgrade(this);
+        let delay = at.saturating_sub(coarse_now());
+        st.timer_at = at;
+        st.timer = Some(shared.handle.call_later(delay, move || {
+            if let Some(conn) = weak.upgrade() {
+                Conn::on_timer(&conn);
+            }
+        }));
+    }
+
+    fn on_timer(this: &Rc<Conn>) {
+        let Some(shared) = this.shared.upgrade() else {
+            return;
+        };
+        let mut st = this.st.borrow_mut();
+        st.timer = None;
+        let Some((at, kind)) = st.deadline else {
+            return;
+        };
+        if coarse_now() < at {
+            Conn::arm(this, &shared, &mut st, at);
+            return;
+        }
+        st.deadline = None;
+        let partial = !matches!(st.phase, Phase::Head) || this.stream.buffered() > 0;
+        st.phase = Phase::Busy;
+        drop(st);
+        if kind == Timeout::Idle && !partial {
+            this.stream.close();
+        } else {
+            log::debug!("{kind:?} timeout for {}", this.peer);
+            this.send_error(StatusCode::REQUEST_TIMEOUT);
+        }
+    }
+}
+
+#[cfg(feature = "gzip")]
+fn decompress(shared: &Shared, headers: &HeaderMap, body: Bytes) -> crate::Result<Bytes> {
+    use std::io::Read;
+    let gz = headers
+        .get(http::header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    if !shared.options.decompress_request || !gz || body.is_empty() {
+        return Ok(body);
+    }
+    let limit = shared.options.max_body_size;
+    let mut out = Vec::new();
+    let mut dec = flate2::read::GzDecoder::new(&body[..]).take(limit + 1);
+    dec.read_to_end(&mut out)
+        .map_err(|e| Error::http(400, format!("bad gzip body: {e}")))?;
+    if out.len() as u64 > limit {
+        return Err(Error::http(413, "decompressed body too large"));
+    }
+    Ok(Bytes::from(out))
+}
+
+#[cfg(not(feature = "gzip"))]
+fn decompress(_: &Shared, _: &HeaderMap, body: Bytes) -> crate::Result<Bytes> {
+    Ok(body)
+}

@@ -1,0 +1,273 @@
+//! [`Responder`]: the way a handler answers, now or later.
+
+use std::fmt;
+use std::rc::Rc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, StatusCode, Version};
+
+use super::conn::Conn;
+use crate::error::Error;
+use crate::future::Future;
+use crate::http::h1::{write_response_head, Framing};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// Nothing sent yet.
+    NotStarted,
+    /// Head sent; body follows with this framing.
+    Streaming(Framing),
+    /// Response complete.
+    Finished,
+}
+
+/// Answers one request. Keep it as long as you like (a timer, another request or an
+/// executor job may finish it: long polling); responses on a connection still go out in
+/// request order, because the next request is read only after this one is finished.
+///
+/// Fixed-length: set status and headers, then [`send`](Self::send). Streaming:
+/// [`write`](Self::write) chunks (chunked encoding for HTTP/1.1, close-delimited for
+/// HTTP/1.0, or your own `Content-Length`), then [`finish`](Self::finish). Writes return
+/// futures resolved when the bytes reached the kernel, for backpressure.
+///
+/// Dropping an unfinished `Responder` sends `500 Internal Server Error` (or closes the
+/// connection if the head already went out) and logs it.
+pub struct Responder {
+    conn: Rc<Conn>,
+    status: StatusCode,
+    headers: HeaderMap,
+    version: Version,
+    keep_alive: bool,
+    head_request: bool,
+    body: Body,
+}
+
+impl fmt::Debug for Responder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Responder")
+            .field("status", &self.status)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+impl Responder {
+    pub(crate) fn new(
+        conn: Rc<Conn>,
+        version: Version,
+        keep_alive: bool,
+        head_request: bool,
+    ) -> Self {
+        Responder {
+            conn,
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            version,
+            keep_alive,
+            head_request,
+            body: Body::NotStarted,
+        }
+    }
+
+    /// Sets the status (default 200). No effect once the head went out.
+    pub fn set_status(&mut self, status: StatusCode) -> &mut Self {
+        self.status = status;
+        self
+    }
+
+    /// The response headers, to fill before the head goes out.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// Adds a header (names and values that are not valid HTTP are skipped with a log).
+    pub fn set_header(&mut self, name: &'static str, value: &str) -> &mut Self {
+        match http::HeaderValue::from_str(value) {
+            Ok(v) => {
+                self.headers.insert(name, v);
+            }
+            Err(e) => log::warn!("invalid value for header {name}: {e}"),
+        }
+        self
+    }
+
+    /// True once the client is gone: further writes are dropped.
+    pub fn is_closed(&self) -> bool {
+        self.conn.stream.is_closed()
+    }
+
+    /// Sends the whole response with `body` and a `Content-Length` (head and body in one
+    /// write). For `HEAD` requests and 204/304 responses no body is sent.
+    pub fn send(mut self, body: impl Into<Bytes>) {
+        self.send_inner(body.into());
+    }
+
+    /// Shorthand for `set_status(status)` then [`send`](Self::send).
+    pub fn respond(mut self, status: StatusCode, body: impl Into<Bytes>) {
+        self.status = status;
+        self.send_inner(body.into());
+    }
+
+    fn send_inner(&mut self, body: Bytes) {
+        if self.body != Body::NotStarted {
+            log::error!("Responder::send after the head was sent; ignored");
+            return;
+        }
+        let bodiless = self.bodiless();
+        let framing = if self.status == StatusCode::NOT_MODIFIED {
+            Framing::Unframed
+        } else {
+            Framing::Length(body.len() as u64)
+        };
+        let mut out = self.conn.out_buffer();
+        self.write_head(&mut out, framing);
+        if !bodiless && !body.is_empty() {
+            if body.len() <= 16 * 1024 {
+                out.put_slice(&body);
+                self.conn.stream.write_and_forget(out.split().freeze());
+            } else {
+                self.conn.stream.write_and_forget(out.split().freeze());
+                self.conn.stream.write_and_forget(body);
+            }
+        } else {
+            self.conn.stream.write_and_forget(out.split().freeze());
+        }
+        self.conn.return_out_buffer(out);
+        self.body = Body::Finished;
+        Conn::response_done(&self.conn, self.keep_alive);
+    }
+
+    /// Sends a body chunk, sending the head first if needed. The future resolves when
+    /// the chunk reached the kernel (or fails with [`Error::StreamClosed`]).
+    pub fn write(&mut self, chunk: impl Into<Bytes>) -> Future<()> {
+        let chunk = chunk.into();
+        let framing = match self.body {
+            Body::Finished => {
+                return Future::failed(Error::invalid_state("response already finished"))
+            }
+            Body::Streaming(f) => f,
+            Body::NotStarted => self.start_streaming(),
+        };
+        if self.bodiless() || chunk.is_empty() {
+            return Future::ready(());
+        }
+        let stream = &self.conn.stream;
+        match framing {
+            Framing::Chunked => {
+                let mut size = BytesMut::with_capacity(18);
+                write_hex(&mut size, chunk.len());
+                stream.write_and_forget(size.freeze());
+                stream.write_and_forget(chunk);
+                stream.write(Bytes::from_static(b"\r\n"))
+            }
+            _ => stream.write(chunk),
+        }
+    }
+
+    /// Finishes the response (sending an empty one if nothing was written). The future
+    /// resolves when the last bytes reached the kernel.
+    pub fn finish(mut self) -> Future<()> {
+        match self.body {
+            Body::Finished => Future::failed(Error::invalid_state("response already finished")),
+            Body::NotStarted => {
+                self.send_inner(Bytes::new());
+                Future::ready(())
+            }
+            Body::Streaming(framing) => {
+                let done = if framing == Framing::Chunked && !self.bodiless() {
+                    self.conn.stream.write(Bytes::from_static(b"0\r\n\r\n"))
+                } else {
+                    Future::ready(())
+                };
+                self.body = Body::Finished;
+                Conn::response_done(&self.conn, self.keep_alive);
+                done
+            }
+        }
+    }
+
+    fn start_streaming(&mut self) -> Framing {
+        let framing = if self.headers.contains_key(CONTENT_LENGTH) {
+            Framing::Unframed // the caller's own Content-Length frames it
+        } else if self.version == Version::HTTP_11 {
+            Framing::Chunked
+        } else {
+            self.keep_alive = false; // HTTP/1.0: the body ends when we close
+            Framing::Unframed
+        };
+        let mut out = self.conn.out_buffer();
+        self.write_head(&mut out, framing);
+        self.conn.stream.write_and_forget(out.split().freeze());
+        self.conn.return_out_buffer(out);
+        self.body = Body::Streaming(framing);
+        framing
+    }
+
+    fn bodiless(&self) -> bool {
+        self.head_request
+            || self.status == StatusCode::NO_CONTENT
+            || self.status == StatusCode::NOT_MODIFIED
+            || self.status.is_informational()
+    }
+
+    fn write_head(&mut self, out: &mut BytesMut, framing: Framing) {
+        if self.conn.closing() {
+            self.keep_alive = false;
+        }
+        if self.headers.contains_key(TRANSFER_ENCODING) {
+            self.headers.remove(CONTENT_LENGTH);
+        }
+        write_response_head(out, self.version, self.status, None, &self.headers, framing);
+        // Connection management and the Server header go before the final CRLF.
+        out.truncate(out.len() - 2);
+        if !self.keep_alive {
+            out.put_slice(b"Connection: close\r\n");
+        } else if self.version == Version::HTTP_10 {
+            out.put_slice(b"Connection: keep-alive\r\n");
+        }
+        if let Some(server) = self.conn.server_header() {
+            out.put_slice(b"Server: ");
+            out.put_slice(server.as_bytes());
+            out.put_slice(b"\r\n");
+        }
+        out.put_slice(b"\r\n");
+    }
+}
+
+fn write_hex(dst: &mut BytesMut, mut n: usize) {
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b"0123456789abcdef"[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.put_slice(&digits[i..]);
+    dst.put_slice(b"\r\n");
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        match self.body {
+            Body::Finished => {}
+            Body::NotStarted => {
+                if !self.conn.stream.is_closed() {
+                    log::error!("Responder dropped without a response: sending 500");
+                }
+                self.status = StatusCode::INTERNAL_SERVER_ERROR;
+                self.headers.clear();
+                self.keep_alive = false;
+                self.send_inner(Bytes::from_static(b"Internal Server Error\n"));
+            }
+            Body::Streaming(_) => {
+                log::error!("Responder dropped in the middle of a streamed response: closing");
+                self.body = Body::Finished;
+                self.conn.stream.close_after_writes();
+            }
+        }
+    }
+}
