@@ -236,3 +236,16 @@ fn run_until_leaves_the_future_done() {
         "set twice after run_until went unreported"
     );
 }
+
+#[test]
+fn dropping_a_million_link_unresolved_chain_does_not_overflow_the_stack() {
+    let _reactor = Reactor::new().unwrap();
+    let first: Future<u64> = Future::new();
+    let mut last = first.clone();
+    for _ in 0..1_000_000 {
+        last = last.and_then(|n| Future::ready(n + 1));
+    }
+    assert!(!last.is_done());
+    drop(last);
+    drop(first); // drops the whole chain, iteratively
+}

@@ -23,7 +23,7 @@ use crate::reactor;
 
 type DoneCallback<T> = Box<dyn FnOnce(&Future<T>)>;
 
-struct State<T> {
+struct State<T: 'static> {
     result: Option<Result<T>>,
     callbacks: Vec<DoneCallback<T>>,
     cancelled: bool,
@@ -39,12 +39,46 @@ impl<T> State<T> {
     }
 }
 
-impl<T> Drop for State<T> {
+impl<T: 'static> Drop for State<T> {
     fn drop(&mut self) {
         if let (Some(Err(e)), false) = (&self.result, self.retrieved) {
             log::warn!("Future error was never retrieved: {e}");
         }
+        // Pending callbacks hold the next futures of a chain: drop them iteratively, so
+        // dropping a million-link unresolved chain cannot overflow the stack.
+        if !self.callbacks.is_empty() {
+            drop_later(Box::new(std::mem::take(&mut self.callbacks)));
+        }
     }
+}
+
+/// Anything, boxed, to be dropped by [`drop_later`].
+trait Dropped {}
+impl<X> Dropped for X {}
+
+type Grave = RefCell<Vec<Box<dyn Dropped>>>;
+
+thread_local! {
+    static GRAVE: (Cell<bool>, Grave) = const { (Cell::new(false), RefCell::new(Vec::new())) };
+}
+
+/// Drops `b` now, or, if a drop is already in progress on this thread, after it (a loop
+/// instead of recursion).
+fn drop_later(b: Box<dyn Dropped>) {
+    GRAVE.with(|(active, grave)| {
+        grave.borrow_mut().push(b);
+        if active.replace(true) {
+            return;
+        }
+        loop {
+            let next = grave.borrow_mut().pop();
+            match next {
+                Some(b) => drop(b),
+                None => break,
+            }
+        }
+        active.set(false);
+    });
 }
 
 /// A placeholder for a `Result<T>` that will be set later, with done-callbacks.
@@ -63,11 +97,11 @@ impl<T> Drop for State<T> {
 /// assert_eq!(reactor.run_until(&doubled)?, 14);
 /// # Ok(()) }
 /// ```
-pub struct Future<T> {
+pub struct Future<T: 'static> {
     state: Rc<RefCell<State<T>>>,
 }
 
-impl<T> Clone for Future<T> {
+impl<T: 'static> Clone for Future<T> {
     fn clone(&self) -> Self {
         Future {
             state: self.state.clone(),
@@ -75,7 +109,7 @@ impl<T> Clone for Future<T> {
     }
 }
 
-impl<T> fmt::Debug for Future<T> {
+impl<T: 'static> fmt::Debug for Future<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.state.borrow();
         let status = match &s.result {
