@@ -87,7 +87,10 @@ fn keep_alive_serves_two_requests_on_one_connection() {
     assert_eq!((b.status, b.body_str().as_str()), (200, "/path?x=1"));
     let ports = ports.borrow();
     assert_eq!(ports.len(), 2);
-    assert_eq!(ports[0], ports[1], "second request came on a new connection");
+    assert_eq!(
+        ports[0], ports[1],
+        "second request came on a new connection"
+    );
 }
 
 #[test]

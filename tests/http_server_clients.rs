@@ -145,7 +145,11 @@ fn curl_chunked_upload_is_echoed() {
         ])
     });
     std::fs::remove_file(&path).ok();
-    assert!(out.stdout == data, "echo differs ({} bytes)", out.stdout.len());
+    assert!(
+        out.stdout == data,
+        "echo differs ({} bytes)",
+        out.stdout.len()
+    );
     let log = log.borrow();
     assert_eq!(log[0].te.as_deref(), Some("chunked"));
     assert_eq!(log[0].body_len, data.len());
@@ -210,7 +214,12 @@ fn python_http_client_keeps_one_connection_for_six_requests() {
     let log = Log::default();
     let out = run(logging_server(log.clone()), |addr| {
         Command::new("python3")
-            .args(["-c", PYTHON_CLIENT, &addr.ip().to_string(), &addr.port().to_string()])
+            .args([
+                "-c",
+                PYTHON_CLIENT,
+                &addr.ip().to_string(),
+                &addr.port().to_string(),
+            ])
             .output()
             .expect("run python3")
     });
@@ -258,5 +267,9 @@ fn wrk_smoke_test_has_no_errors() {
     // wrk abandoned when its time ran out.
     assert!(served >= reported, "server saw {served}, wrk {reported}");
     let conns: std::collections::HashSet<u16> = log.borrow().iter().map(|s| s.port).collect();
-    assert!(conns.len() <= 20, "wrk's 20 connections were not kept alive: {}", conns.len());
+    assert!(
+        conns.len() <= 20,
+        "wrk's 20 connections were not kept alive: {}",
+        conns.len()
+    );
 }

@@ -70,7 +70,11 @@ impl Demo {
             .strip_prefix("listening on http://")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
         demo.addr = hostport.parse().expect("HOST:PORT");
-        assert_ne!(demo.addr.port(), 0, "port 0 was printed instead of the bound port");
+        assert_ne!(
+            demo.addr.port(),
+            0,
+            "port 0 was printed instead of the bound port"
+        );
         demo
     }
 
@@ -114,14 +118,22 @@ fn demo_serves_every_route_and_stops_cleanly_on_sigterm() {
 
     r.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let root = r.response();
-    assert_eq!((root.status, root.body_str().as_str()), (200, "Hello, world"));
+    assert_eq!(
+        (root.status, root.body_str().as_str()),
+        (200, "Hello, world")
+    );
     assert_eq!(root.header("content-type"), Some("text/plain"));
 
     r.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello there");
     let echo = r.response();
-    assert_eq!((echo.status, echo.body_str().as_str()), (200, "hello there"));
+    assert_eq!(
+        (echo.status, echo.body_str().as_str()),
+        (200, "hello there")
+    );
 
-    r.send(b"PUT /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nput\r\n0\r\n\r\n");
+    r.send(
+        b"PUT /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nput\r\n0\r\n\r\n",
+    );
     assert_eq!(r.response().body_str(), "put");
 
     r.send(b"GET /stream?chunks=3&size=5 HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -163,6 +175,9 @@ fn demo_finishes_an_in_flight_request_on_sigterm() {
     assert!(status.success(), "demo exited with {status:?}");
     let resp = sleeper.response();
     assert_eq!((resp.status, resp.body_str().as_str()), (200, "slept 300"));
-    assert!(resp.closes(), "in-flight response during shutdown must close");
+    assert!(
+        resp.closes(),
+        "in-flight response during shutdown must close"
+    );
     sleeper.expect_eof();
 }

@@ -32,7 +32,10 @@ fn rejected_with(options: HttpServerOptions, req: &str, expected: &[u16]) {
         expected.contains(&status),
         "expected one of {expected:?} for {req:?}, got:\n{raw}"
     );
-    assert!(!raw.contains("handled"), "the request reached the handler:\n{raw}");
+    assert!(
+        !raw.contains("handled"),
+        "the request reached the handler:\n{raw}"
+    );
     assert_eq!(
         raw.matches("HTTP/1.1 ").count(),
         1,
@@ -40,7 +43,10 @@ fn rejected_with(options: HttpServerOptions, req: &str, expected: &[u16]) {
     );
     let rs = http_util::parse_all(raw.as_bytes());
     assert_eq!(rs.len(), 1, "{raw}");
-    assert!(rs[0].closes(), "error response without Connection: close:\n{raw}");
+    assert!(
+        rs[0].closes(),
+        "error response without Connection: close:\n{raw}"
+    );
 }
 
 fn rejected(req: &str, expected: &[u16]) {

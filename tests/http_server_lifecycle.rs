@@ -34,7 +34,10 @@ fn slowloris_is_cut_off_by_header_timeout_while_others_are_served() {
     let (slow, normal_served_while_slow_open, sent, elapsed) = run(
         move |h| HttpServer::with_options(h, options, hello),
         |addr| {
-            let head = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n", "p".repeat(200));
+            let head = format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n",
+                "p".repeat(200)
+            );
             let mut slow = connect(addr);
             let mut slow_reader = slow.try_clone().unwrap();
             let cut_off = Arc::new(AtomicBool::new(false));
@@ -105,7 +108,10 @@ fn idle_keep_alive_connection_is_closed_after_idle_timeout() {
         "idle close must be silent: {:?}",
         String::from_utf8_lossy(&after)
     );
-    assert!(idle_for >= Duration::from_millis(150), "closed after {idle_for:?}");
+    assert!(
+        idle_for >= Duration::from_millis(150),
+        "closed after {idle_for:?}"
+    );
 }
 
 #[test]
@@ -200,7 +206,10 @@ fn responder_dropped_mid_stream_closes_without_terminating_the_body() {
     );
     assert!(raw.starts_with("HTTP/1.1 200 "), "{raw}");
     assert!(raw.contains("\r\n4\r\npart\r\n"), "{raw}");
-    assert!(!raw.ends_with("0\r\n\r\n"), "a truncated body looked complete: {raw}");
+    assert!(
+        !raw.ends_with("0\r\n\r\n"),
+        "a truncated body looked complete: {raw}"
+    );
 }
 
 /// What the streaming handler reports to the client thread.
@@ -233,7 +242,7 @@ fn stream_chunks(mut resp: Responder, left: usize, completed: Rc<Cell<usize>>) {
 fn expected_stream() -> Vec<u8> {
     let mut v = Vec::with_capacity(CHUNK * CHUNKS);
     for left in (1..=CHUNKS).rev() {
-        v.extend(std::iter::repeat_n(b'a' + (left % 26) as u8, CHUNK));
+        v.resize(v.len() + CHUNK, b'a' + (left % 26) as u8);
     }
     v
 }
@@ -285,7 +294,11 @@ fn streamed_response_respects_backpressure_from_a_slow_reader() {
         ),
         other => panic!("streaming never waited for the client: {other:?}"),
     }
-    assert!(resp.chunked, "HTTP/1.1 stream must be chunked: {:?}", resp.headers);
+    assert!(
+        resp.chunked,
+        "HTTP/1.1 stream must be chunked: {:?}",
+        resp.headers
+    );
     assert_eq!(resp.body.len(), CHUNK * CHUNKS);
     assert!(resp.body == expected_stream(), "streamed body differs");
 }
@@ -380,7 +393,10 @@ fn close_all_connections_finishes_in_flight_requests_and_closes_idle_ones() {
     );
     assert!(idle_rest.is_empty(), "idle connection got {idle_rest:?}");
     assert_eq!(busy.body_str(), "finished late");
-    assert!(busy.closes(), "in-flight response must say Connection: close");
+    assert!(
+        busy.closes(),
+        "in-flight response must say Connection: close"
+    );
     assert_eq!(
         conns_at_finish.get(),
         1,
@@ -391,8 +407,14 @@ fn close_all_connections_finishes_in_flight_requests_and_closes_idle_ones() {
         Err(std::io::ErrorKind::ConnectionRefused),
         "still accepting after close_all_connections"
     );
-    let closed = closed.borrow_mut().take().expect("close_all_connections called");
-    assert!(closed.is_done(), "close_all_connections future never resolved");
+    let closed = closed
+        .borrow_mut()
+        .take()
+        .expect("close_all_connections called");
+    assert!(
+        closed.is_done(),
+        "close_all_connections future never resolved"
+    );
 }
 
 #[test]
@@ -581,8 +603,14 @@ fn xheaders_set_remote_ip_and_protocol() {
     let got = run(ip_proto_server(true), |addr| {
         [
             ask(addr, "X-Real-Ip: 10.0.0.7\r\nX-Forwarded-Proto: https\r\n"),
-            ask(addr, "X-Forwarded-For: 1.2.3.4, 5.6.7.8\r\nX-Scheme: http\r\n"),
-            ask(addr, "X-Real-Ip: not-an-ip\r\nX-Forwarded-Proto: gopher\r\n"),
+            ask(
+                addr,
+                "X-Forwarded-For: 1.2.3.4, 5.6.7.8\r\nX-Scheme: http\r\n",
+            ),
+            ask(
+                addr,
+                "X-Real-Ip: not-an-ip\r\nX-Forwarded-Proto: gopher\r\n",
+            ),
             ask(addr, ""),
         ]
     });
@@ -664,7 +692,9 @@ mod gzip {
 
     #[test]
     fn corrupt_gzip_request_body_gets_400() {
-        let raw = run(echo_server(true), |addr| post_gzip(addr, b"not gzip at all"));
+        let raw = run(echo_server(true), |addr| {
+            post_gzip(addr, b"not gzip at all")
+        });
         assert_eq!(status_of(&raw), 400, "{raw}");
     }
 
@@ -681,7 +711,12 @@ mod gzip {
 fn handler_can_answer_with_any_status() {
     let raw = run(
         |h| HttpServer::new(h, |_req, resp| resp.respond(StatusCode::IM_A_TEAPOT, "tea")),
-        |addr| exchange_to_eof(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        |addr| {
+            exchange_to_eof(
+                addr,
+                b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+        },
     );
     assert!(raw.starts_with("HTTP/1.1 418 "), "{raw}");
     assert!(raw.ends_with("\r\n\r\ntea"), "{raw}");

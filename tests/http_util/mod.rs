@@ -63,9 +63,7 @@ pub fn read_to_eof(s: &mut TcpStream) -> Vec<u8> {
         match s.read(&mut buf) {
             Ok(0) => return out,
             Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset && !out.is_empty() => {
-                return out
-            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset && !out.is_empty() => return out,
             Err(e) => panic!(
                 "read failed before EOF ({e}); got so far: {:?}",
                 String::from_utf8_lossy(&out)
@@ -220,8 +218,7 @@ impl Reader {
             if bodiless {
                 return r;
             }
-            if r
-                .header("transfer-encoding")
+            if r.header("transfer-encoding")
                 .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
             {
                 r.chunked = true;
