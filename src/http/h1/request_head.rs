@@ -246,6 +246,11 @@ fn version_error(buf: &[u8]) -> Error {
         .unwrap_or(0);
     let line = buf[start..].split(|&b| b == b'\n').next().unwrap_or(&[]);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // `method SP target SP version`: more spaces mean a malformed line (e.g. a space
+    // inside the target), not an unsupported version.
+    if line.iter().filter(|&&b| b == b' ').count() != 2 {
+        return Error::http(400, "malformed request line");
+    }
     let version = line.rsplit(|&b| b == b' ').next().unwrap_or(&[]);
     match version {
         [b'H', b'T', b'T', b'P', b'/', d, ..] if d.is_ascii_digit() => {
@@ -372,6 +377,7 @@ mod tests {
         assert_eq!(status(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
         assert_eq!(status(b"GET / HTTP/0.9\r\n\r\n"), 505);
         assert_eq!(status(b"GET / HTTP/2"), 505);
+        assert_eq!(status(b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
         assert_eq!(status(b"GET / HTTX/1.1\r\n\r\n"), 400);
         assert_eq!(status(b"GET / HTTP/1.1x\r\n\r\n"), 400);
     }
