@@ -15,8 +15,8 @@ use super::responder::Responder;
 use super::{BodyDelegate, Shared};
 use crate::error::Error;
 use crate::http::h1::{
-    parse_request_head, write_response, BodyDecoder, BodyKind, Decoded, HeadScanner, RequestHead,
-    CONTINUE_100,
+    parse_request_head, write_response_head, BodyDecoder, BodyKind, Decoded, Framing, HeadScanner,
+    RequestHead, CONTINUE_100,
 };
 use crate::reactor::{coarse_now, TimerId};
 use crate::stream::IoStream;
@@ -383,25 +383,23 @@ impl Conn {
     }
 
     fn send_error(&self, status: StatusCode) {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("close"),
-        );
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
         let reason = status.canonical_reason().unwrap_or("Error");
         let body = format!("{} {reason}\n", status.as_u16());
         let mut out = BytesMut::new();
-        write_response(
+        let framing = Framing::Length(body.len() as u64);
+        write_response_head(
             &mut out,
             Version::HTTP_11,
             status,
-            &headers,
-            body.as_bytes(),
+            None,
+            &HeaderMap::new(),
+            framing,
         );
+        out.truncate(out.len() - 2); // add ours before the final CRLF
+        out.extend_from_slice(
+            b"Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n",
+        );
+        out.extend_from_slice(body.as_bytes());
         self.stream.write_and_forget(out.freeze());
         self.stream.close_after_writes();
     }
