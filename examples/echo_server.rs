@@ -17,19 +17,28 @@ use squall::{Future, Reactor};
 /// Reads whatever arrives and writes it back, until the peer closes.
 fn echo(stream: IoStream) {
     let s = stream.clone();
-    stream.read_bytes(64 * 1024, true).add_done_callback(move |f: &Future<Bytes>| {
-        if let Some(Ok(data)) = f.take_result() {
-            s.write_and_forget(data);
-            echo(s.clone());
-        }
-    });
+    stream
+        .read_bytes(64 * 1024, true)
+        .add_done_callback(move |f: &Future<Bytes>| {
+            if let Some(Ok(data)) = f.take_result() {
+                s.write_and_forget(data);
+                echo(s.clone());
+            }
+        });
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
-fn serve(bind: String, port: u16, reuse_port: bool, ready: mpsc::Sender<u16>) -> squall::Result<()> {
+fn serve(
+    bind: String,
+    port: u16,
+    reuse_port: bool,
+    ready: mpsc::Sender<u16>,
+) -> squall::Result<()> {
     let mut reactor = Reactor::new()?;
     let handle = reactor.handle();
     let server = TcpServer::new(&handle, |stream, _peer| {
@@ -52,8 +61,12 @@ fn serve(bind: String, port: u16, reuse_port: bool, ready: mpsc::Sender<u16>) ->
 
 fn main() -> squall::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let port: u16 = arg(&args, "--port").and_then(|p| p.parse().ok()).unwrap_or(9000);
-    let threads: usize = arg(&args, "--threads").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let port: u16 = arg(&args, "--port")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(9000);
+    let threads: usize = arg(&args, "--threads")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1);
     let bind = arg(&args, "--bind").unwrap_or_else(|| "127.0.0.1".into());
     let (tx, rx) = mpsc::channel();
     if threads <= 1 {

@@ -1,3 +1,6 @@
-//! HTTP/1.1: a sans-IO core ([`h1`]) shared by the server and the client.
+//! HTTP/1.1: a sans-IO core ([`h1`]) shared by the server and the client ([`client`]).
 
+pub mod client;
 pub mod h1;
+
+pub use client::{AsyncHttpClient, HttpClient, HttpRequest, HttpResponse};

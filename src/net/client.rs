@@ -89,7 +89,9 @@ impl TcpClient {
         }));
         if let Some(t) = timeout {
             let c = connector.clone();
-            let id = self.handle.call_later(t, move || Connector::finish(&c, Err(Error::Timeout)));
+            let id = self
+                .handle
+                .call_later(t, move || Connector::finish(&c, Err(Error::Timeout)));
             connector.borrow_mut().timers.push(id);
         }
         let c = connector.clone();
@@ -183,7 +185,8 @@ impl Connector {
     }
 
     fn begin(this: &Rc<RefCell<Self>>, addr: SocketAddr, lane: usize) -> Result<()> {
-        let sock = socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        let sock =
+            socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         sock.set_nonblocking(true)?;
         match sock.connect(&addr.into()) {
             Ok(()) => {}
@@ -193,17 +196,21 @@ impl Connector {
         let socket = Rc::new(Socket::Tcp(TcpStream::from(sock)));
         let me = this.clone();
         let handle = this.borrow().handle.clone();
-        let token = handle.add_handler(socket.clone(), Interest::WRITABLE, move |s: &mut Rc<Socket>, _ev| {
-            let err = match s.as_ref() {
-                Socket::Tcp(t) => t.take_error(),
-                Socket::Unix(_) => Ok(None),
-            };
-            let outcome = match err {
-                Ok(None) => Ok(()),
-                Ok(Some(e)) | Err(e) => Err(named(addr, e)),
-            };
-            Connector::attempt_done(&me, addr, outcome);
-        })?;
+        let token = handle.add_handler(
+            socket.clone(),
+            Interest::WRITABLE,
+            move |s: &mut Rc<Socket>, _ev| {
+                let err = match s.as_ref() {
+                    Socket::Tcp(t) => t.take_error(),
+                    Socket::Unix(_) => Ok(None),
+                };
+                let outcome = match err {
+                    Ok(None) => Ok(()),
+                    Ok(Some(e)) | Err(e) => Err(named(addr, e)),
+                };
+                Connector::attempt_done(&me, addr, outcome);
+            },
+        )?;
         this.borrow_mut().attempts.push(Attempt {
             token,
             socket,
@@ -239,9 +246,8 @@ impl Connector {
     /// Fails the connect once no attempt is in flight and no address is left.
     fn maybe_give_up(this: &Rc<RefCell<Self>>) {
         let c = this.borrow();
-        let exhausted = c.attempts.is_empty()
-            && c.lanes.iter().all(VecDeque::is_empty)
-            && c.secondary_started;
+        let exhausted =
+            c.attempts.is_empty() && c.lanes.iter().all(VecDeque::is_empty) && c.secondary_started;
         if exhausted && !c.result.is_done() {
             let e = c
                 .last_error

@@ -124,7 +124,8 @@ impl OverrideResolver {
 
     /// Resolves `host` (any port) as if it were `target`.
     pub fn with_host(mut self, host: &str, target: &str) -> Self {
-        self.hosts.insert(host.to_ascii_lowercase(), target.to_string());
+        self.hosts
+            .insert(host.to_ascii_lowercase(), target.to_string());
         self
     }
 

@@ -98,7 +98,11 @@ impl TcpServer {
     ///
     /// # Errors
     /// As [`listen`](Self::listen).
-    pub fn listen_with(&self, addr: impl ToSocketAddrs, options: &BindOptions) -> Result<SocketAddr> {
+    pub fn listen_with(
+        &self,
+        addr: impl ToSocketAddrs,
+        options: &BindOptions,
+    ) -> Result<SocketAddr> {
         let mut first = None;
         for listener in bind_sockets(addr, options)? {
             let local = listener.local_addr()?;
@@ -117,14 +121,15 @@ impl TcpServer {
         let weak = Rc::downgrade(&self.inner);
         let me: Rc<Cell<Option<Token>>> = Rc::new(Cell::new(None));
         let me2 = me.clone();
-        let token = self
-            .inner
-            .handle
-            .add_handler(listener, Interest::READABLE, move |l: &mut TcpListener, _ev| {
+        let token = self.inner.handle.add_handler(
+            listener,
+            Interest::READABLE,
+            move |l: &mut TcpListener, _ev| {
                 if let (Some(inner), Some(token)) = (weak.upgrade(), me2.get()) {
                     accept_some(&inner, l, token);
                 }
-            })?;
+            },
+        )?;
         me.set(Some(token));
         self.inner.listeners.borrow_mut().push(token);
         Ok(())
@@ -190,7 +195,9 @@ fn pause(inner: &Rc<Inner>, token: Token) {
 fn is_transient(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted | io::ErrorKind::ConnectionReset
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::ConnectionReset
     ) || Errno::from_io_error(e) == Some(Errno::PROTO)
 }
 

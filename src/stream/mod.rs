@@ -671,7 +671,10 @@ impl State {
             };
             match r {
                 Ok(0) => {
-                    self.close(Some(io::Error::from(io::ErrorKind::WriteZero).into()), finish);
+                    self.close(
+                        Some(io::Error::from(io::ErrorKind::WriteZero).into()),
+                        finish,
+                    );
                     return;
                 }
                 Ok(mut n) => {

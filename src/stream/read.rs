@@ -125,10 +125,16 @@ mod tests {
 
     #[test]
     fn bytes_exact_and_partial() {
-        let mut r = ReadRequest::Bytes { n: 3, partial: false };
+        let mut r = ReadRequest::Bytes {
+            n: 3,
+            partial: false,
+        };
         assert_eq!(r.check(b"ab"), Check::NotYet);
         assert_eq!(r.check(b"abcd"), Check::Ready(3));
-        let mut r = ReadRequest::Bytes { n: 3, partial: true };
+        let mut r = ReadRequest::Bytes {
+            n: 3,
+            partial: true,
+        };
         assert_eq!(r.check(b""), Check::NotYet);
         assert_eq!(r.check(b"a"), Check::Ready(1));
     }
