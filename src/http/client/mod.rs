@@ -10,7 +10,7 @@
 //!
 //! Tornado's `async_fetch_manual`, in Rust:
 //!
-//! ```no_run
+//! ```
 //! use bytes::Bytes;
 //! use squall::http::client::AsyncHttpClient;
 //! use squall::Future;
@@ -27,10 +27,18 @@
 //! }
 //!
 //! # fn main() -> squall::Result<()> {
+//! # use std::io::{Read, Write};
+//! # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! # let url = format!("http://{}/", listener.local_addr()?);
+//! # std::thread::spawn(move || {
+//! #     let (mut s, _) = listener.accept().unwrap();
+//! #     let _ = s.read(&mut [0; 4096]);
+//! #     s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, squall").unwrap();
+//! # });
 //! let mut reactor = squall::Reactor::new()?;
 //! let client = AsyncHttpClient::new(&reactor.handle());
-//! let body = reactor.run_until(&async_fetch_manual(&client, "http://127.0.0.1:8888/"))?;
-//! println!("{}", String::from_utf8_lossy(&body));
+//! let body = reactor.run_until(&async_fetch_manual(&client, &url))?;
+//! assert_eq!(body, "Hello, squall");
 //! # Ok(()) }
 //! ```
 //!
