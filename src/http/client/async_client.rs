@@ -112,6 +112,24 @@ struct Inner {
     state: RefCell<State>,
 }
 
+impl Drop for Inner {
+    /// The last handle is gone while requests wait in the queue (running ones keep the
+    /// client alive): fail them rather than leave their futures pending forever.
+    fn drop(&mut self) {
+        let queued = std::mem::take(&mut self.state.get_mut().queue);
+        for f in queued {
+            let mut fb = f.borrow_mut();
+            fb.phase = Phase::Done;
+            if let Some(t) = fb.timer.take() {
+                self.handle.cancel_timer(t);
+            }
+            if !fb.result.is_done() {
+                fb.result.set_error(Error::Cancelled);
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     active: usize,
