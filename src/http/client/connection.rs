@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
+#[cfg(feature = "gzip")]
 use http::header::{HeaderName, CONTENT_ENCODING};
 use http::{HeaderMap, Method, StatusCode, Version};
 
@@ -66,6 +67,7 @@ pub(crate) struct ResponseReader {
     limits: HeadLimits,
     max_body: usize,
     follow_redirects: bool,
+    #[cfg_attr(not(feature = "gzip"), allow(dead_code))]
     decompress: bool,
     header_callback: Option<HeaderCallback>,
     streaming: Option<StreamingCallback>,
@@ -171,6 +173,7 @@ impl ResponseReader {
         }
     }
 
+    #[cfg_attr(not(feature = "gzip"), allow(unused_mut))]
     fn start_body(&mut self, mut head: ResponseHead) -> Result<Body> {
         if let BodyKind::Length(n) = head.body {
             if n > self.max_body as u64 {
@@ -205,13 +208,6 @@ impl ResponseReader {
         } else {
             None
         };
-        #[cfg(not(feature = "gzip"))]
-        let _ = (
-            &mut head,
-            self.decompress,
-            CONTENT_ENCODING,
-            HeaderName::from_static("x"),
-        );
         let decoder = BodyDecoder::with_limits(head.body, self.limits);
         Ok(Body {
             head,
@@ -225,6 +221,7 @@ impl ResponseReader {
     }
 
     fn finish(&mut self, trailers: Option<HeaderMap>, clean: bool) -> Result<Parsed> {
+        #[cfg_attr(not(feature = "gzip"), allow(unused_mut))]
         let State::Body(mut body) = std::mem::replace(&mut self.state, State::Head) else {
             return Err(Error::invalid_state("response finished twice"));
         };
