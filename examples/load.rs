@@ -1,0 +1,177 @@
+//! A load generator on `AsyncHttpClient`: N GET requests, C at a time, one reactor.
+//!
+//! ```sh
+//! cargo run --release --example load -- -c 100 -n 20000 http://127.0.0.1:8080/
+//! ```
+//!
+//! `--c`, `--n` and `--url URL` are accepted too (the peers' benchmark scripts use them).
+//!
+//! While it runs, a progress line on stderr (only when stderr is a terminal). The last
+//! stdout line is a machine-readable summary:
+//! `requests=N errors=E secs=S req_per_s=R p50_ms=.. p90_ms=.. p99_ms=..`.
+
+use std::cell::RefCell;
+use std::io::IsTerminal;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use squall::http::client::{AsyncHttpClient, ClientOptions, HttpRequest};
+use squall::{Future, Handle, PeriodicCallback, Reactor};
+
+struct Run {
+    client: AsyncHttpClient,
+    request: HttpRequest,
+    total: usize,
+    started: usize,
+    finished: usize,
+    errors: usize,
+    latencies: Vec<Duration>,
+    done: Future<()>,
+    first_error: Option<String>,
+}
+
+fn parse() -> Result<(usize, usize, String), String> {
+    let mut args = std::env::args().skip(1);
+    let (mut c, mut n, mut url) = (10usize, 1000usize, None);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-c" | "--c" => {
+                c = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("-c needs a number")?
+            }
+            "-n" | "--n" => {
+                n = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("-n needs a number")?
+            }
+            "--url" => url = Some(args.next().ok_or("--url needs a URL")?),
+            s if s.starts_with('-') => return Err(format!("unknown option {s}")),
+            _ => url = Some(a),
+        }
+    }
+    Ok((c.max(1), n, url.ok_or("no URL given")?))
+}
+
+fn issue(run: &Rc<RefCell<Run>>) {
+    let (fut, t0) = {
+        let mut r = run.borrow_mut();
+        if r.started >= r.total {
+            return;
+        }
+        r.started += 1;
+        (r.client.fetch(r.request.clone()), Instant::now())
+    };
+    let run2 = run.clone();
+    fut.add_done_callback(move |f| {
+        let error = match f.take_result() {
+            Some(Ok(_)) => None,
+            Some(Err(e)) => Some(e.to_string()),
+            None => Some("no result".to_string()),
+        };
+        {
+            let mut r = run2.borrow_mut();
+            r.finished += 1;
+            r.latencies.push(t0.elapsed());
+            if let Some(e) = error {
+                r.errors += 1;
+                r.first_error.get_or_insert(e);
+            }
+            if r.finished == r.total {
+                r.done.set_result(());
+                return;
+            }
+        }
+        issue(&run2);
+    });
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn progress(handle: &Handle, run: &Rc<RefCell<Run>>, start: Instant) -> Option<PeriodicCallback> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let run = run.clone();
+    let pc = PeriodicCallback::new(handle, Duration::from_millis(250), move || {
+        let r = run.borrow();
+        let secs = start.elapsed().as_secs_f64();
+        eprint!(
+            "\r{}/{} done, {} errors, {:.0} req/s   ",
+            r.finished,
+            r.total,
+            r.errors,
+            r.finished as f64 / secs
+        );
+    });
+    pc.start();
+    Some(pc)
+}
+
+fn main() -> squall::Result<()> {
+    let (c, n, url) = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("load: {e}\nusage: load -c CONCURRENCY -n REQUESTS URL");
+            std::process::exit(2);
+        }
+    };
+    let mut reactor = Reactor::new()?;
+    let handle = reactor.handle();
+    let options = ClientOptions {
+        max_clients: c,
+        max_idle_per_host: c,
+        ..ClientOptions::default()
+    };
+    let client = AsyncHttpClient::with_options(&handle, options);
+    let done = Future::new();
+    let run = Rc::new(RefCell::new(Run {
+        client,
+        request: HttpRequest::new(&url),
+        total: n,
+        started: 0,
+        finished: 0,
+        errors: 0,
+        latencies: Vec::with_capacity(n),
+        done: done.clone(),
+        first_error: None,
+    }));
+    let start = Instant::now();
+    let ticker = progress(&handle, &run, start);
+    if n == 0 {
+        done.set_result(());
+    }
+    for _ in 0..c.min(n) {
+        issue(&run);
+    }
+    reactor.run_until(&done)?;
+    let secs = start.elapsed().as_secs_f64();
+    if let Some(t) = ticker {
+        t.stop();
+        eprintln!();
+    }
+    let mut r = run.borrow_mut();
+    if let Some(e) = &r.first_error {
+        eprintln!("load: first error: {e}");
+    }
+    r.latencies.sort_unstable();
+    println!(
+        "requests={} errors={} secs={:.3} req_per_s={:.0} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3}",
+        r.finished,
+        r.errors,
+        secs,
+        r.finished as f64 / secs,
+        percentile(&r.latencies, 0.50),
+        percentile(&r.latencies, 0.90),
+        percentile(&r.latencies, 0.99),
+    );
+    Ok(())
+}

@@ -1,0 +1,603 @@
+//! [`AsyncHttpClient`]: the queue (`max_clients`), per-host limits, connecting, the
+//! exchange over a pooled or new connection, timeouts and redirects.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use http::Method;
+
+use super::connection::{Parsed, ResponseReader};
+use super::plan::Plan;
+use super::pool::{Conn, Pool};
+use super::request::{HttpRequest, RequestDefaults};
+use super::response::{HttpResponse, TimeInfo};
+use crate::error::{Error, Result};
+use crate::future::Future;
+use crate::net::{Resolver, TcpClient};
+use crate::reactor::{Handle, TimerId};
+use crate::stream::IoStream;
+
+/// Options of an [`AsyncHttpClient`].
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// Requests in flight at once (default 10, as Tornado); more wait in a FIFO queue,
+    /// and the time they wait counts against their `request_timeout`.
+    pub max_clients: usize,
+    /// Connections open at once to one `host:port` (default: no limit beyond
+    /// `max_clients`). Requests over the limit wait in the queue.
+    pub max_connections_per_host: Option<usize>,
+    /// Keep connections open for later requests (default `true`).
+    pub keep_alive: bool,
+    /// Close a pooled connection after this long unused (default 60 s).
+    pub idle_timeout: Duration,
+    /// Most idle connections kept per `host:port` (default 32).
+    pub max_idle_per_host: usize,
+    /// Options for requests that do not set them.
+    pub defaults: RequestDefaults,
+    /// Resolves host names (default: [`DefaultResolver`](crate::net::DefaultResolver)),
+    /// e.g. an [`OverrideResolver`](crate::net::OverrideResolver) in tests.
+    pub resolver: Option<Rc<dyn Resolver>>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            max_clients: 10,
+            max_connections_per_host: None,
+            keep_alive: true,
+            idle_timeout: Duration::from_secs(60),
+            max_idle_per_host: 32,
+            defaults: RequestDefaults::default(),
+            resolver: None,
+        }
+    }
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("max_clients", &self.max_clients)
+            .field("max_connections_per_host", &self.max_connections_per_host)
+            .field("keep_alive", &self.keep_alive)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_idle_per_host", &self.max_idle_per_host)
+            .field("defaults", &self.defaults)
+            .field("resolver", &self.resolver.as_ref().map(|_| "custom"))
+            .finish()
+    }
+}
+
+/// A non-blocking HTTP/1.1 client on a squall reactor (Tornado's `AsyncHTTPClient`).
+///
+/// [`fetch`](Self::fetch) returns a [`Future<HttpResponse>`]: it resolves `Ok` with any
+/// complete response (404 included) and fails with a matchable [`Error`] for transport
+/// failures ([`Error::Io`], [`Error::Resolve`]), timeouts ([`Error::Timeout`]), protocol
+/// violations and limits ([`Error::Http`] with status 599) and `https://` URLs
+/// ([`Error::Unsupported`]). Cloning gives another handle to the same client (same
+/// queue and pool).
+///
+/// ```no_run
+/// # fn main() -> squall::Result<()> {
+/// use squall::http::client::AsyncHttpClient;
+/// let mut reactor = squall::Reactor::new()?;
+/// let client = AsyncHttpClient::new(&reactor.handle());
+/// let response = reactor.run_until(&client.fetch("http://127.0.0.1:8888/"))?;
+/// println!("{} {:?}", response.status, response.body);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct AsyncHttpClient {
+    inner: Rc<Inner>,
+}
+
+impl fmt::Debug for AsyncHttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.inner.state.borrow();
+        f.debug_struct("AsyncHttpClient")
+            .field("active", &s.active)
+            .field("queued", &s.queue.len())
+            .field("idle_connections", &s.pool.idle_count())
+            .finish()
+    }
+}
+
+struct Inner {
+    handle: Handle,
+    options: ClientOptions,
+    tcp: TcpClient,
+    state: RefCell<State>,
+}
+
+impl Drop for Inner {
+    /// The last handle is gone while requests wait in the queue (running ones keep the
+    /// client alive): fail them rather than leave their futures pending forever.
+    fn drop(&mut self) {
+        let queued = std::mem::take(&mut self.state.get_mut().queue);
+        for f in queued {
+            let mut fb = f.borrow_mut();
+            fb.phase = Phase::Done;
+            if let Some(t) = fb.timer.take() {
+                self.handle.cancel_timer(t);
+            }
+            if !fb.result.is_done() {
+                fb.result.set_error(Error::Cancelled);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    active: usize,
+    queue: VecDeque<FetchRef>,
+    pool: Pool,
+    next_conn_id: u64,
+    sweep: Option<TimerId>,
+}
+
+type FetchRef = Rc<RefCell<Fetch>>;
+
+enum Phase {
+    Queued,
+    Connecting,
+    Exchanging { conn: Conn, reused: bool },
+    Done,
+}
+
+/// One hop of a fetch: queued, connecting, exchanging, done.
+struct Fetch {
+    plan: Plan,
+    result: Future<HttpResponse>,
+    /// When `fetch` was called (redirects included in `request_time`).
+    started: Instant,
+    hop_start: Instant,
+    dispatched: Option<Instant>,
+    connected: Option<Instant>,
+    timer: Option<TimerId>,
+    phase: Phase,
+    retried: bool,
+}
+
+impl AsyncHttpClient {
+    /// A client with default [`ClientOptions`].
+    pub fn new(handle: &Handle) -> Self {
+        Self::with_options(handle, ClientOptions::default())
+    }
+
+    /// A client with `options`.
+    pub fn with_options(handle: &Handle, options: ClientOptions) -> Self {
+        let tcp = match &options.resolver {
+            Some(r) => TcpClient::with_resolver(handle, r.clone()),
+            None => TcpClient::new(handle),
+        };
+        AsyncHttpClient {
+            inner: Rc::new(Inner {
+                handle: handle.clone(),
+                options: ClientOptions {
+                    max_clients: options.max_clients.max(1),
+                    ..options
+                },
+                tcp,
+                state: RefCell::new(State::default()),
+            }),
+        }
+    }
+
+    /// The options this client was made with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// Starts fetching `request` (a URL string, a [`Url`](url::Url) or an
+    /// [`HttpRequest`]); the future resolves with the complete response.
+    ///
+    /// Never panics and never blocks; invalid requests fail the future.
+    pub fn fetch(&self, request: impl Into<HttpRequest>) -> Future<HttpResponse> {
+        let result = Future::new();
+        match Plan::new(request.into(), &self.inner.options.defaults) {
+            Ok(plan) => start_hop(&self.inner, plan, result.clone(), Instant::now()),
+            Err(e) => result.set_error(e),
+        }
+        result
+    }
+
+    /// Requests running now (at most `max_clients`).
+    pub fn active(&self) -> usize {
+        self.inner.state.borrow().active
+    }
+
+    /// Requests waiting for a slot.
+    pub fn queued(&self) -> usize {
+        self.inner.state.borrow().queue.len()
+    }
+
+    /// Idle keep-alive connections held now.
+    pub fn idle_connections(&self) -> usize {
+        self.inner.state.borrow().pool.idle_count()
+    }
+
+    /// Closes the idle keep-alive connections (requests in flight go on; Tornado's
+    /// `close`).
+    pub fn close_idle(&self) {
+        self.inner.state.borrow_mut().pool.close_idle();
+    }
+}
+
+fn start_hop(inner: &Rc<Inner>, plan: Plan, result: Future<HttpResponse>, started: Instant) {
+    let fetch = Rc::new(RefCell::new(Fetch {
+        plan,
+        result,
+        started,
+        hop_start: started,
+        dispatched: None,
+        connected: None,
+        timer: None,
+        phase: Phase::Queued,
+        retried: false,
+    }));
+    queue_hop(inner, fetch);
+}
+
+/// Arms the hop's request timeout and queues it.
+fn queue_hop(inner: &Rc<Inner>, fetch: FetchRef) {
+    let timeout = fetch.borrow().plan.request_timeout;
+    let (weak, f) = (Rc::downgrade(inner), fetch.clone());
+    let timer = inner.handle.call_later(timeout, move || {
+        if let Some(inner) = weak.upgrade() {
+            on_timeout(&inner, &f);
+        }
+    });
+    fetch.borrow_mut().timer = Some(timer);
+    inner.state.borrow_mut().queue.push_back(fetch);
+    dispatch(inner);
+}
+
+/// Starts queued fetches while slots are free, in FIFO order (a fetch whose host is at
+/// `max_connections_per_host` lets later ones for other hosts pass).
+fn dispatch(inner: &Rc<Inner>) {
+    loop {
+        let next = {
+            let mut st = inner.state.borrow_mut();
+            if st.active >= inner.options.max_clients || st.queue.is_empty() {
+                return;
+            }
+            let limit = inner.options.max_connections_per_host;
+            let pos = match limit {
+                None => Some(0),
+                Some(_) => st
+                    .queue
+                    .iter()
+                    .position(|f| st.pool.has_capacity(f.borrow().plan.key(), limit)),
+            };
+            let Some(pos) = pos else { return };
+            let f = st.queue.remove(pos);
+            if f.is_some() {
+                st.active += 1;
+            }
+            f
+        };
+        if let Some(f) = next {
+            start(inner, f);
+        }
+    }
+}
+
+fn start(inner: &Rc<Inner>, f: FetchRef) {
+    let mut fb = f.borrow_mut();
+    fb.dispatched.get_or_insert_with(Instant::now);
+    let conn = {
+        let mut st = inner.state.borrow_mut();
+        let key = fb.plan.key();
+        let conn = st.pool.checkout(key, inner.options.idle_timeout);
+        if conn.is_none() {
+            st.pool.opening(key);
+        }
+        conn
+    };
+    if let Some(conn) = conn {
+        fb.phase = Phase::Exchanging { conn, reused: true };
+        drop(fb);
+        exchange(inner, &f);
+        return;
+    }
+    fb.phase = Phase::Connecting;
+    let connecting = inner
+        .tcp
+        .connect(fb.plan.host(), fb.plan.port, Some(fb.plan.connect_timeout));
+    drop(fb);
+    let inner = inner.clone();
+    connecting.add_done_callback(move |c| on_connected(&inner, &f, c.take_result()));
+}
+
+fn on_connected(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<IoStream>>) {
+    let r = r.unwrap_or(Err(Error::Cancelled));
+    let mut fb = f.borrow_mut();
+    if !matches!(fb.phase, Phase::Connecting) {
+        if let Ok(s) = r {
+            s.close(); // the fetch timed out meanwhile
+        }
+        return;
+    }
+    let stream = match r {
+        Ok(s) => s,
+        Err(e) => {
+            fb.phase = Phase::Done;
+            drop(fb);
+            release(inner, f, None);
+            fail(inner, f, e);
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let id = {
+        let mut st = inner.state.borrow_mut();
+        st.next_conn_id += 1;
+        st.next_conn_id
+    };
+    // Bookkeeping for when the connection dies while idle in the pool.
+    let (weak, key) = (Rc::downgrade(inner), fb.plan.key().to_owned());
+    stream.set_close_callback(move |_| {
+        if let Some(inner) = weak.upgrade() {
+            let freed = inner.state.borrow_mut().pool.closed(&key, id);
+            if freed && inner.options.max_connections_per_host.is_some() {
+                dispatch(&inner);
+            }
+        }
+    });
+    fb.connected = Some(Instant::now());
+    fb.phase = Phase::Exchanging {
+        conn: Conn { stream, id },
+        reused: false,
+    };
+    drop(fb);
+    exchange(inner, f);
+}
+
+/// Writes the request and reads the response on the fetch's connection.
+fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
+    let mut fb = f.borrow_mut();
+    let fb = &mut *fb;
+    let Phase::Exchanging { conn, .. } = &fb.phase else {
+        return;
+    };
+    let stream = conn.stream.clone();
+    let mut out = BytesMut::new();
+    let rest = match fb.plan.encode(&mut out) {
+        Ok(rest) => rest,
+        Err(e) => {
+            let conn = take_conn(&mut fb.phase);
+            let (inner, f) = (inner.clone(), f.clone());
+            // Outside the borrow of the fetch.
+            inner.handle.clone().add_callback(move || {
+                release(&inner, &f, conn);
+                fail(&inner, &f, e);
+                dispatch(&inner);
+            });
+            return;
+        }
+    };
+    stream.write_and_forget(out.freeze());
+    let held = match rest {
+        Some(body) if !fb.plan.expect_continue => {
+            stream.write_and_forget(body);
+            None
+        }
+        held => held,
+    };
+    let mut reader = ResponseReader::new(&fb.plan, held);
+    let writer = fb
+        .plan
+        .expect_continue
+        .then(|| (stream.clone(), inner.handle.clone()));
+    let response = stream.read_with(move |buf, closed| {
+        let r = reader.feed(buf, closed);
+        if let (Some(body), Some((s, h))) = (reader.send_now.take(), &writer) {
+            let s = s.clone();
+            h.add_callback(move || {
+                s.write_and_forget(body);
+            });
+        }
+        r
+    });
+    let (inner, f) = (inner.clone(), f.clone());
+    response.add_done_callback(move |r| on_response(&inner, &f, r.take_result()));
+}
+
+fn take_conn(phase: &mut Phase) -> Option<Conn> {
+    match std::mem::replace(phase, Phase::Done) {
+        Phase::Exchanging { conn, .. } => Some(conn),
+        _ => None,
+    }
+}
+
+fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<Parsed>>) {
+    let r = r.unwrap_or(Err(Error::Cancelled));
+    let (conn, reused) = {
+        let mut fb = f.borrow_mut();
+        match std::mem::replace(&mut fb.phase, Phase::Done) {
+            Phase::Exchanging { conn, reused } => (conn, reused),
+            other => {
+                fb.phase = other; // timed out: already settled
+                return;
+            }
+        }
+    };
+    match r {
+        Ok(parsed) => {
+            let reusable = parsed.reusable
+                && inner.options.keep_alive
+                && !conn.stream.is_closed()
+                && conn.stream.write_buffer_len() == 0;
+            if reusable {
+                let mut st = inner.state.borrow_mut();
+                st.active -= 1;
+                let fb = f.borrow();
+                st.pool
+                    .checkin(fb.plan.key(), conn, inner.options.max_idle_per_host);
+                drop((st, fb));
+                arm_sweep(inner);
+            } else {
+                release(inner, f, Some(conn));
+            }
+            complete(inner, f, parsed);
+        }
+        Err(e) => {
+            let e = match (&e, conn.stream.error()) {
+                (Error::StreamClosed, Some(io)) => io,
+                _ => e,
+            };
+            release(inner, f, Some(conn));
+            let retry = {
+                let fb = f.borrow();
+                reused && !fb.retried && idempotent(&fb.plan.method) && stale(&e)
+            };
+            if retry {
+                let mut fb = f.borrow_mut();
+                fb.retried = true;
+                fb.phase = Phase::Queued;
+                drop(fb);
+                inner.state.borrow_mut().queue.push_front(f.clone());
+            } else {
+                fail(inner, f, e);
+            }
+        }
+    }
+    dispatch(inner);
+}
+
+/// A reused connection that failed before any response byte: the server closed it
+/// while it was idle. The request is sent again once on a new connection.
+fn stale(e: &Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+    matches!(e, Error::StreamClosed)
+        || matches!(
+            e.io_kind(),
+            Some(BrokenPipe | ConnectionReset | ConnectionAborted)
+        )
+}
+
+fn idempotent(m: &Method) -> bool {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::PUT,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::TRACE,
+    ]
+    .contains(m)
+}
+
+/// Frees the fetch's slot and its connection (closed).
+fn release(inner: &Rc<Inner>, f: &FetchRef, conn: Option<Conn>) {
+    let mut st = inner.state.borrow_mut();
+    st.active -= 1;
+    st.pool.discard(f.borrow().plan.key(), conn);
+}
+
+fn cancel_timer(inner: &Inner, fb: &mut Fetch) {
+    if let Some(t) = fb.timer.take() {
+        inner.handle.cancel_timer(t);
+    }
+}
+
+fn fail(inner: &Rc<Inner>, f: &FetchRef, e: Error) {
+    let mut fb = f.borrow_mut();
+    fb.phase = Phase::Done;
+    cancel_timer(inner, &mut fb);
+    let result = fb.result.clone();
+    drop(fb);
+    if !result.is_done() {
+        result.set_error(e);
+    }
+}
+
+/// A complete response: follow a redirect or resolve the fetch.
+fn complete(inner: &Rc<Inner>, f: &FetchRef, parsed: Parsed) {
+    let mut fb = f.borrow_mut();
+    cancel_timer(inner, &mut fb);
+    if fb.plan.follows(parsed.status) && parsed.headers.contains_key(http::header::LOCATION) {
+        let location = parsed.headers.get(http::header::LOCATION);
+        if let Err(e) = fb.plan.redirect(parsed.status, location) {
+            let result = fb.result.clone();
+            drop(fb);
+            result.set_error(e);
+            return;
+        }
+        // Same fetch, next hop: fresh timings, full request_timeout again (as Tornado).
+        fb.hop_start = Instant::now();
+        fb.dispatched = None;
+        fb.connected = None;
+        fb.retried = false;
+        fb.phase = Phase::Queued;
+        drop(fb);
+        queue_hop(inner, f.clone());
+        return;
+    }
+    let now = Instant::now();
+    let since = |t: Option<Instant>, from: Instant| {
+        t.map_or(Duration::ZERO, |t| t.saturating_duration_since(from))
+    };
+    let dispatched = fb.dispatched.unwrap_or(fb.hop_start);
+    let time_info = TimeInfo {
+        queue: dispatched.saturating_duration_since(fb.hop_start),
+        connect: since(fb.connected, dispatched),
+        first_byte: since(parsed.first_byte, fb.hop_start),
+        total: now.saturating_duration_since(fb.hop_start),
+    };
+    let response = HttpResponse {
+        status: parsed.status,
+        reason: parsed.reason,
+        version: parsed.version,
+        headers: parsed.headers,
+        trailers: parsed.trailers,
+        body: parsed.body,
+        effective_url: fb.plan.url.clone(),
+        request_time: now.saturating_duration_since(fb.started),
+        time_info,
+    };
+    let result = fb.result.clone();
+    drop(fb);
+    result.set_result(response);
+}
+
+fn on_timeout(inner: &Rc<Inner>, f: &FetchRef) {
+    let phase = {
+        let mut fb = f.borrow_mut();
+        fb.timer = None;
+        std::mem::replace(&mut fb.phase, Phase::Done)
+    };
+    match phase {
+        Phase::Done => return,
+        Phase::Queued => inner.state.borrow_mut().queue.retain(|q| !Rc::ptr_eq(q, f)),
+        Phase::Connecting => release(inner, f, None),
+        Phase::Exchanging { conn, .. } => release(inner, f, Some(conn)),
+    }
+    fail(inner, f, Error::Timeout);
+    dispatch(inner);
+}
+
+/// Keeps one timer that closes connections idle for `idle_timeout`.
+fn arm_sweep(inner: &Rc<Inner>) {
+    let mut st = inner.state.borrow_mut();
+    if st.sweep.is_some() {
+        return;
+    }
+    let weak: Weak<Inner> = Rc::downgrade(inner);
+    let delay = inner.options.idle_timeout;
+    st.sweep = Some(inner.handle.call_later(delay, move || sweep(&weak)));
+}
+
+fn sweep(weak: &Weak<Inner>) {
+    let Some(inner) = weak.upgrade() else { return };
+    let mut st = inner.state.borrow_mut();
+    st.sweep = None;
+    if let Some(next) = st.pool.expire(inner.options.idle_timeout) {
+        let w = weak.clone();
+        st.sweep = Some(inner.handle.call_at(next, move || sweep(&w)));
+    }
+}

@@ -1,0 +1,63 @@
+//! The HTTP/1.1 client: [`AsyncHttpClient`] (callbacks and placeholders on a reactor) and
+//! its blocking twin [`HttpClient`] (Tornado's `AsyncHTTPClient` and `HTTPClient`).
+//!
+//! Layers, each in its file: [`HttpRequest`] (what to fetch, Tornado's options),
+//! `plan` (the request resolved against the client's defaults, its head encoded with the
+//! shared [`h1`](crate::http::h1) encoder), `connection` (a sans-IO reader for one
+//! response: the h1 head parser and body decoder, limits, gzip, streaming), `pool`
+//! (keep-alive connections), `async_client` (queue, timeouts, redirects) and
+//! [`HttpResponse`].
+//!
+//! Tornado's `async_fetch_manual`, in Rust:
+//!
+//! ```
+//! use bytes::Bytes;
+//! use squall::http::client::AsyncHttpClient;
+//! use squall::Future;
+//!
+//! fn async_fetch_manual(client: &AsyncHttpClient, url: &str) -> Future<Bytes> {
+//!     let my_future = Future::new();
+//!     let fetch_future = client.fetch(url);
+//!     let out = my_future.clone();
+//!     fetch_future.add_done_callback(move |f| match f.take_result().unwrap() {
+//!         Ok(response) => out.set_result(response.body),
+//!         Err(e) => out.set_error(e),
+//!     });
+//!     my_future
+//! }
+//!
+//! # fn main() -> squall::Result<()> {
+//! # use std::io::{Read, Write};
+//! # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! # let url = format!("http://{}/", listener.local_addr()?);
+//! # std::thread::spawn(move || {
+//! #     let (mut s, _) = listener.accept().unwrap();
+//! #     let _ = s.read(&mut [0; 4096]);
+//! #     s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, squall").unwrap();
+//! # });
+//! let mut reactor = squall::Reactor::new()?;
+//! let client = AsyncHttpClient::new(&reactor.handle());
+//! let body = reactor.run_until(&async_fetch_manual(&client, &url))?;
+//! assert_eq!(body, "Hello, squall");
+//! # Ok(()) }
+//! ```
+//!
+//! Behaviour in short: `Content-Length`, chunked (trailers kept in
+//! [`HttpResponse::trailers`]) and close-delimited bodies; 1xx skipped; HEAD, 204 and
+//! 304 without body; truncated bodies fail; redirects followed (301/302/303 become GET,
+//! 307/308 keep method and body) up to `max_redirects`; `Host`, `Content-Length`,
+//! `User-Agent` and `Accept-Encoding: gzip` set automatically; a connection goes back to
+//! the pool only after its response was read completely.
+
+mod async_client;
+mod blocking;
+mod connection;
+mod plan;
+mod pool;
+mod request;
+mod response;
+
+pub use async_client::{AsyncHttpClient, ClientOptions};
+pub use blocking::HttpClient;
+pub use request::{HeaderCallback, HttpRequest, RequestDefaults, StreamingCallback};
+pub use response::{HttpResponse, TimeInfo};

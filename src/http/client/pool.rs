@@ -1,0 +1,183 @@
+//! The keep-alive connection pool: idle connections per `host:port`, counts of open
+//! connections per host (for `max_connections_per_host`), and idle expiry.
+//!
+//! Only connections whose response was read completely (and that carried nothing after
+//! it) are checked in; the exchange layer decides that. An idle connection that the
+//! server closes, or that receives unsolicited bytes, is dropped.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::stream::IoStream;
+
+/// A connection the client owns, busy or idle.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub stream: IoStream,
+    pub id: u64,
+}
+
+#[derive(Debug)]
+struct Idle {
+    conn: Conn,
+    since: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Host {
+    /// Connections open or being opened, idle ones included.
+    open: usize,
+    /// Most recently used last.
+    idle: Vec<Idle>,
+}
+
+/// Connections per `host:port`.
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    hosts: HashMap<String, Host>,
+    idle_total: usize,
+}
+
+impl Pool {
+    /// Whether a request for `key` can start now: an idle connection exists, or fewer
+    /// than `limit` are open.
+    pub(crate) fn has_capacity(&self, key: &str, limit: Option<usize>) -> bool {
+        match (self.hosts.get(key), limit) {
+            (_, None) | (None, _) => true,
+            (Some(h), Some(max)) => !h.idle.is_empty() || h.open < max,
+        }
+    }
+
+    /// The most recently used live idle connection to `key`. Dead ones (closed, with
+    /// unsolicited bytes, or idle longer than `max_idle`) are closed on the way.
+    pub(crate) fn checkout(&mut self, key: &str, max_idle: Duration) -> Option<Conn> {
+        let host = self.hosts.get_mut(key)?;
+        let now = Instant::now();
+        while let Some(idle) = host.idle.pop() {
+            self.idle_total -= 1;
+            let s = &idle.conn.stream;
+            if !s.is_closed() && s.buffered() == 0 && now.duration_since(idle.since) < max_idle {
+                return Some(idle.conn);
+            }
+            s.close();
+            host.open -= 1;
+        }
+        self.forget_if_unused(key);
+        None
+    }
+
+    /// Counts a connection about to be opened to `key`.
+    pub(crate) fn opening(&mut self, key: &str) {
+        match self.hosts.get_mut(key) {
+            Some(h) => h.open += 1,
+            None => {
+                self.hosts.insert(
+                    key.to_owned(),
+                    Host {
+                        open: 1,
+                        idle: Vec::new(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Puts a connection whose exchange completed cleanly back; closes the oldest idle
+    /// one to `key` beyond `max_idle_per_host`.
+    pub(crate) fn checkin(&mut self, key: &str, conn: Conn, max_idle_per_host: usize) {
+        let Some(host) = self.hosts.get_mut(key) else {
+            conn.stream.close();
+            return;
+        };
+        host.idle.push(Idle {
+            conn,
+            since: Instant::now(),
+        });
+        self.idle_total += 1;
+        if host.idle.len() > max_idle_per_host {
+            let oldest = host.idle.remove(0);
+            oldest.conn.stream.close();
+            host.open -= 1;
+            self.idle_total -= 1;
+        }
+    }
+
+    /// A busy connection (or a connect attempt) to `key` is gone: closes it if given.
+    pub(crate) fn discard(&mut self, key: &str, conn: Option<Conn>) {
+        if let Some(c) = conn {
+            c.stream.close();
+        }
+        if let Some(h) = self.hosts.get_mut(key) {
+            h.open = h.open.saturating_sub(1);
+        }
+        self.forget_if_unused(key);
+    }
+
+    /// An idle connection closed by the peer or an error: forget it. Returns `true` if
+    /// it was idle here (a busy one is handled by its exchange).
+    pub(crate) fn closed(&mut self, key: &str, id: u64) -> bool {
+        let Some(h) = self.hosts.get_mut(key) else {
+            return false;
+        };
+        let Some(i) = h.idle.iter().position(|i| i.conn.id == id) else {
+            return false;
+        };
+        h.idle.remove(i);
+        h.open -= 1;
+        self.idle_total -= 1;
+        self.forget_if_unused(key);
+        true
+    }
+
+    /// Closes connections idle for `max_idle` or longer; returns when the next one
+    /// expires (`None` when nothing is idle).
+    pub(crate) fn expire(&mut self, max_idle: Duration) -> Option<Instant> {
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        let mut emptied = Vec::new();
+        for (key, h) in &mut self.hosts {
+            h.idle.retain(|i| {
+                let expires = i.since + max_idle;
+                if expires <= now {
+                    i.conn.stream.close();
+                    h.open -= 1;
+                    self.idle_total -= 1;
+                    false
+                } else {
+                    next = Some(next.map_or(expires, |n| n.min(expires)));
+                    true
+                }
+            });
+            if h.open == 0 {
+                emptied.push(key.clone());
+            }
+        }
+        for k in emptied {
+            self.hosts.remove(&k);
+        }
+        next
+    }
+
+    /// Idle connections held now.
+    pub(crate) fn idle_count(&self) -> usize {
+        self.idle_total
+    }
+
+    /// Closes every idle connection.
+    pub(crate) fn close_idle(&mut self) {
+        for h in self.hosts.values_mut() {
+            for i in h.idle.drain(..) {
+                i.conn.stream.close();
+                h.open -= 1;
+            }
+        }
+        self.idle_total = 0;
+        self.hosts.retain(|_, h| h.open > 0);
+    }
+
+    fn forget_if_unused(&mut self, key: &str) {
+        if self.hosts.get(key).is_some_and(|h| h.open == 0) {
+            self.hosts.remove(key);
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! `HttpClient` against real servers run as child processes: Python's `http.server` and
+//! Tornado (skipped, with a message, when no Python with `tornado` is found).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use http::Method;
+use squall::http::client::{HttpClient, HttpRequest};
+
+/// A child process killed (by its own handle) when dropped.
+struct Peer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `python args...` and reads the port from the first stdout line containing
+/// `port_marker` followed by the port number.
+fn spawn_python(python: &str, args: &[&str], dir: &std::path::Path, port_marker: &str) -> Peer {
+    let mut child = Command::new(python)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn python");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("python exited before printing its port")
+            .unwrap();
+        if let Some(rest) = line.split(port_marker).nth(1) {
+            let digits: String = rest
+                .trim()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            break digits.parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {}); // keep the pipe drained
+    Peer { child, port }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("squall-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn python_http_server() {
+    let dir = temp_dir("pyhttp");
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(dir.join("data.bin"), &content).unwrap();
+    let peer = spawn_python(
+        "python3",
+        &["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"],
+        &dir,
+        " port ",
+    );
+    let url = |p: &str| format!("http://127.0.0.1:{}{p}", peer.port);
+    let mut client = HttpClient::new().unwrap();
+    let r = client.fetch(url("/data.bin")).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body == content, "body differs");
+    let r = client.fetch(url("/missing")).unwrap();
+    assert_eq!(r.status, 404);
+    assert!(r.error_for_status().is_err());
+    let r = client
+        .fetch(HttpRequest::new(&url("/data.bin")).method(Method::HEAD))
+        .unwrap();
+    assert!(r.body.is_empty());
+    assert_eq!(
+        r.headers["content-length"],
+        content.len().to_string().as_str()
+    );
+    // http.server answers a directory without a trailing slash with a 301.
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/index.html"), "inside").unwrap();
+    let r = client.fetch(url("/sub")).unwrap();
+    assert_eq!(
+        (r.effective_url.path(), &r.body[..]),
+        ("/sub/", &b"inside"[..])
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const TORNADO_APP: &str = r#"
+import gzip, sys
+import tornado.ioloop, tornado.web, tornado.netutil, tornado.httpserver
+
+class Hello(tornado.web.RequestHandler):
+    def get(self):
+        self.write("Hello, world")
+
+class Chunks(tornado.web.RequestHandler):
+    async def get(self):
+        for i in range(50):
+            self.write("chunk %d;" % i)
+            await self.flush()
+
+class Echo(tornado.web.RequestHandler):
+    def post(self):
+        self.set_header("X-Method", self.request.method)
+        self.write(self.request.body)
+    put = post
+
+class Redirect(tornado.web.RequestHandler):
+    def get(self):
+        self.redirect("/hello")
+
+class Big(tornado.web.RequestHandler):
+    def get(self):
+        self.write("squall " * 20000)
+
+app = tornado.web.Application([
+    ("/hello", Hello), ("/chunks", Chunks), ("/echo", Echo),
+    ("/redirect", Redirect), ("/big", Big),
+], compress_response=True)
+sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+server = tornado.httpserver.HTTPServer(app)
+server.add_sockets(sockets)
+print("listening on port %d" % sockets[0].getsockname()[1], flush=True)
+tornado.ioloop.IOLoop.current().start()
+"#;
+
+/// A Python that can import tornado: `$SQUALL_TORNADO_PYTHON`, `python3`, or the
+/// benchmark venv beside the checkout.
+fn tornado_python() -> Option<String> {
+    let mut candidates = Vec::new();
+    if let Ok(p) = std::env::var("SQUALL_TORNADO_PYTHON") {
+        candidates.push(p);
+    }
+    candidates.push("python3".into());
+    let root = env!("CARGO_MANIFEST_DIR");
+    candidates.push(format!("{root}/../shared/bench/.venv/bin/python"));
+    candidates.push("/tmp/squall-bench/.venv/bin/python".into());
+    candidates.into_iter().find(|p| {
+        Command::new(p)
+            .args(["-c", "import tornado"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+#[test]
+fn tornado_server() {
+    let Some(python) = tornado_python() else {
+        println!("SKIPPED tornado_server: no python3 with `tornado` (pip install tornado, or set SQUALL_TORNADO_PYTHON)");
+        return;
+    };
+    let dir = temp_dir("tornado");
+    std::fs::write(dir.join("app.py"), TORNADO_APP).unwrap();
+    let peer = spawn_python(&python, &["-u", "app.py"], &dir, " port ");
+    let url = |p: &str| format!("http://127.0.0.1:{}{p}", peer.port);
+    let mut client = HttpClient::new().unwrap();
+    assert_eq!(client.fetch(url("/hello")).unwrap().body, "Hello, world");
+    let r = client.fetch(url("/chunks")).unwrap();
+    let expected: String = (0..50).map(|i| format!("chunk {i};")).collect();
+    assert_eq!(r.text(), expected);
+    assert_eq!(r.headers["transfer-encoding"], "chunked");
+    let r = client
+        .fetch(HttpRequest::post(&url("/echo"), "posted body"))
+        .unwrap();
+    assert_eq!(
+        (r.headers["x-method"].to_str().unwrap(), &r.body[..]),
+        ("POST", &b"posted body"[..])
+    );
+    let r = client.fetch(url("/redirect")).unwrap();
+    assert_eq!(
+        (r.effective_url.path(), &r.body[..]),
+        ("/hello", &b"Hello, world"[..])
+    );
+    let r = client.fetch(url("/big")).unwrap();
+    assert_eq!(r.headers["x-consumed-content-encoding"], "gzip");
+    assert_eq!(r.body, "squall ".repeat(20000));
+    let r = client.fetch(url("/nope")).unwrap();
+    assert_eq!(r.status, 404);
+    // Everything above went over one keep-alive connection.
+    assert_eq!(client.async_client().idle_connections(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
