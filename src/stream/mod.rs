@@ -680,6 +680,14 @@ impl State {
                     if self.read_buf.len() > self.options.max_buffer_size {
                         self.try_read(finish);
                         if self.read_buf.len() > self.options.max_buffer_size {
+                            // As documented, the read fails with the cause (closing
+                            // would fail it with StreamClosed, or hand read_until_close
+                            // a silently truncated buffer).
+                            if let Some(PendingRead::Simple(_, f)) =
+                                self.read.take_if(|r| matches!(r, PendingRead::Simple(..)))
+                            {
+                                finish.read = Some((f, Err(Error::StreamBufferFull)));
+                            }
                             self.close(Some(Error::StreamBufferFull), finish);
                             return;
                         }
