@@ -648,3 +648,34 @@ fn idle_timeout_is_postponed_by_activity() {
         );
     }
 }
+
+#[test]
+fn read_needing_more_than_max_buffer_size_fails_with_stream_buffer_full() {
+    type Start = fn(&squall::stream::IoStream) -> Future<Bytes>;
+    let cases: [(&str, Start); 3] = [
+        ("read_bytes", |s| s.read_bytes(64 * 1024, false)),
+        ("read_until", |s| s.read_until(b"\n", None)),
+        ("read_until_close", |s| s.read_until_close()),
+    ];
+    for kind in KINDS {
+        for (name, start) in cases {
+            let ctx = format!("{kind:?} {name}");
+            let mut reactor = Reactor::new().unwrap();
+            let h = reactor.handle();
+            let options = StreamOptions {
+                max_buffer_size: 4096,
+                ..StreamOptions::default()
+            };
+            let (stream, peer) = stream_and_peer_with(&h, kind, options);
+            let (closed, _) = on_close(&stream);
+            let peer = shared(peer);
+            let read = start(&stream);
+            send(&h, &peer, &[b'z'; 16 * 1024], Delivery::Burst, false);
+            let r = wait(&mut reactor, &read);
+            assert!(matches!(r, Err(Error::StreamBufferFull)), "{ctx}: {r:?}");
+            assert!(stream.is_closed(), "{ctx}");
+            let e = wait(&mut reactor, &closed).unwrap();
+            assert!(matches!(e, Some(Error::StreamBufferFull)), "{ctx}: {e:?}");
+        }
+    }
+}
