@@ -262,6 +262,7 @@ impl IoStream {
     ) -> Future<T> {
         let fut = Future::new();
         let f = fut.clone();
+        let weak = Rc::downgrade(&self.shared);
         let custom: CustomRead = Box::new(move |buf, closed| match parse(buf, closed) {
             Ok(Some(v)) => {
                 f.set_result(v);
@@ -273,7 +274,11 @@ impl IoStream {
             }
             Ok(None) => false,
             Err(e) => {
-                f.set_error(e);
+                f.set_error(e.clone());
+                // As documented, a parser error also closes the stream.
+                if let Some(shared) = weak.upgrade() {
+                    IoStream { shared }.close_with(Some(e));
+                }
                 true
             }
         });
