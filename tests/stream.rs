@@ -236,8 +236,9 @@ fn delimiter_exactly_at_max_bytes_is_accepted() {
 #[test]
 fn peer_close_fails_pending_reads_except_read_until_close() {
     type Start = fn(&squall::stream::IoStream) -> Future<Bytes>;
-    // (what the read is, the bytes sent before closing, the expected outcome)
-    let cases: [(&str, Start, &[u8], Option<&[u8]>); 5] = [
+    /// What the read is, the bytes sent before closing, the expected outcome.
+    type Case = (&'static str, Start, &'static [u8], Option<&'static [u8]>);
+    let cases: [Case; 5] = [
         (
             "read_until",
             |s| s.read_until(b"\n", Some(1024)),

@@ -28,14 +28,11 @@ fn echo_lines(stream: IoStream) {
         });
 }
 
+/// Every stream a server accepted, with the peer address it was given.
+type Accepted = Rc<RefCell<Vec<(IoStream, SocketAddr)>>>;
+
 /// An echo server that also records every accepted stream and its peer address.
-fn echo_server(
-    reactor: &Reactor,
-) -> (
-    TcpServer,
-    SocketAddr,
-    Rc<RefCell<Vec<(IoStream, SocketAddr)>>>,
-) {
+fn echo_server(reactor: &Reactor) -> (TcpServer, SocketAddr, Accepted) {
     let accepted = Rc::new(RefCell::new(Vec::new()));
     let a = accepted.clone();
     let server = TcpServer::new(&reactor.handle(), move |stream, peer| {
