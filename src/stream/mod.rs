@@ -262,6 +262,7 @@ impl IoStream {
     ) -> Future<T> {
         let fut = Future::new();
         let f = fut.clone();
+        let weak = Rc::downgrade(&self.shared);
         let custom: CustomRead = Box::new(move |buf, closed| match parse(buf, closed) {
             Ok(Some(v)) => {
                 f.set_result(v);
@@ -273,7 +274,11 @@ impl IoStream {
             }
             Ok(None) => false,
             Err(e) => {
-                f.set_error(e);
+                f.set_error(e.clone());
+                // As documented, a parser error also closes the stream.
+                if let Some(shared) = weak.upgrade() {
+                    IoStream { shared }.close_with(Some(e));
+                }
                 true
             }
         });
@@ -680,6 +685,14 @@ impl State {
                     if self.read_buf.len() > self.options.max_buffer_size {
                         self.try_read(finish);
                         if self.read_buf.len() > self.options.max_buffer_size {
+                            // As documented, the read fails with the cause (closing
+                            // would fail it with StreamClosed, or hand read_until_close
+                            // a silently truncated buffer).
+                            if let Some(PendingRead::Simple(_, f)) =
+                                self.read.take_if(|r| matches!(r, PendingRead::Simple(..)))
+                            {
+                                finish.read = Some((f, Err(Error::StreamBufferFull)));
+                            }
                             self.close(Some(Error::StreamBufferFull), finish);
                             return;
                         }

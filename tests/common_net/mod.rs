@@ -1,0 +1,335 @@
+//! Helpers shared by the stream and TCP behaviour tests: socket pairs over 127.0.0.1
+//! and Unix-domain sockets, a peer that trickles bytes on the reactor, and bounded waits
+//! (a test that would hang fails instead).
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use squall::stream::{IoStream, StreamOptions};
+use squall::{Future, Handle, Reactor};
+
+/// Longest any single wait in a test may take before the test fails.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(20);
+
+/// Which kind of socket a stream wraps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Tcp,
+    Unix,
+}
+
+pub const KINDS: [Kind; 2] = [Kind::Tcp, Kind::Unix];
+
+/// How a peer sends its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Everything in one `write`.
+    Burst,
+    /// One byte per loop iteration (`add_callback`).
+    PerIteration,
+    /// One byte per timer tick (1 ms).
+    PerTick,
+}
+
+pub const DELIVERIES: [Delivery; 3] = [Delivery::Burst, Delivery::PerIteration, Delivery::PerTick];
+
+/// The raw end of a connection that a test drives by hand.
+#[derive(Debug)]
+pub enum Peer {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Peer {
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        match self {
+            Peer::Tcp(s) => s.shutdown(Shutdown::Write),
+            Peer::Unix(s) => s.shutdown(Shutdown::Write),
+        }
+    }
+
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        match self {
+            Peer::Tcp(s) => s.set_read_timeout(d),
+            Peer::Unix(s) => s.set_read_timeout(d),
+        }
+    }
+}
+
+impl Read for Peer {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Peer::Tcp(s) => s.read(buf),
+            Peer::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Peer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Peer::Tcp(s) => s.write(buf),
+            Peer::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A connected TCP pair on 127.0.0.1 (port 0), `TCP_NODELAY` on both ends so single
+/// bytes travel as single segments.
+pub fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let client = TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    client.set_nodelay(true).unwrap();
+    server.set_nodelay(true).unwrap();
+    (server, client)
+}
+
+/// A stream under test and the raw peer that feeds it.
+pub fn stream_and_peer(handle: &Handle, kind: Kind) -> (IoStream, Peer) {
+    stream_and_peer_with(handle, kind, StreamOptions::default())
+}
+
+pub fn stream_and_peer_with(
+    handle: &Handle,
+    kind: Kind,
+    options: StreamOptions,
+) -> (IoStream, Peer) {
+    match kind {
+        Kind::Tcp => {
+            let (a, b) = tcp_pair();
+            (
+                IoStream::with_options(handle, a, options).unwrap(),
+                Peer::Tcp(b),
+            )
+        }
+        Kind::Unix => {
+            let (a, b) = UnixStream::pair().unwrap();
+            (
+                IoStream::with_options(handle, a, options).unwrap(),
+                Peer::Unix(b),
+            )
+        }
+    }
+}
+
+/// Two connected streams, the first with `options`.
+pub fn stream_pair_with(
+    handle: &Handle,
+    kind: Kind,
+    options: StreamOptions,
+) -> (IoStream, IoStream) {
+    match kind {
+        Kind::Tcp => {
+            let (a, b) = tcp_pair();
+            (
+                IoStream::with_options(handle, a, options).unwrap(),
+                IoStream::new(handle, b).unwrap(),
+            )
+        }
+        Kind::Unix => {
+            let (a, b) = UnixStream::pair().unwrap();
+            (
+                IoStream::with_options(handle, a, options).unwrap(),
+                IoStream::new(handle, b).unwrap(),
+            )
+        }
+    }
+}
+
+/// Two connected streams whose kernel buffers are shrunk to `bytes` (so a test can
+/// fill them with little data; TCP loopback otherwise grows them to megabytes).
+pub fn stream_pair_small_buffers(
+    handle: &Handle,
+    kind: Kind,
+    bytes: usize,
+) -> (IoStream, IoStream) {
+    fn shrink(s: &impl std::os::fd::AsFd, bytes: usize) {
+        let s = socket2::SockRef::from(s);
+        s.set_send_buffer_size(bytes).unwrap();
+        s.set_recv_buffer_size(bytes).unwrap();
+    }
+    match kind {
+        Kind::Tcp => {
+            let (a, b) = tcp_pair();
+            shrink(&a, bytes);
+            shrink(&b, bytes);
+            (
+                IoStream::new(handle, a).unwrap(),
+                IoStream::new(handle, b).unwrap(),
+            )
+        }
+        Kind::Unix => {
+            let (a, b) = UnixStream::pair().unwrap();
+            shrink(&a, bytes);
+            shrink(&b, bytes);
+            (
+                IoStream::new(handle, a).unwrap(),
+                IoStream::new(handle, b).unwrap(),
+            )
+        }
+    }
+}
+
+/// A peer shared with callbacks on the reactor; `take()` it to close it.
+pub type SharedPeer = Rc<RefCell<Option<Peer>>>;
+
+pub fn shared(peer: Peer) -> SharedPeer {
+    Rc::new(RefCell::new(Some(peer)))
+}
+
+/// Closes the shared peer (drops its socket).
+pub fn close_peer(peer: &SharedPeer) {
+    drop(peer.borrow_mut().take());
+}
+
+/// Sends `data` from `peer` as `delivery` says, then closes the peer if `close`. The
+/// future resolves once the last byte was written (and the peer closed).
+pub fn send(
+    handle: &Handle,
+    peer: &SharedPeer,
+    data: &[u8],
+    delivery: Delivery,
+    close: bool,
+) -> Future<()> {
+    let done = Future::new();
+    if delivery == Delivery::Burst {
+        if let Some(p) = peer.borrow_mut().as_mut() {
+            p.write_all(data).expect("peer write");
+        }
+        if close {
+            close_peer(peer);
+        }
+        done.set_result(());
+        return done;
+    }
+    trickle_step(
+        handle.clone(),
+        peer.clone(),
+        Rc::new(data.to_vec()),
+        0,
+        delivery,
+        close,
+        done.clone(),
+    );
+    done
+}
+
+fn trickle_step(
+    handle: Handle,
+    peer: SharedPeer,
+    data: Rc<Vec<u8>>,
+    i: usize,
+    delivery: Delivery,
+    close: bool,
+    done: Future<()>,
+) {
+    if i == data.len() {
+        if close {
+            close_peer(&peer);
+        }
+        done.set_result(());
+        return;
+    }
+    if let Some(p) = peer.borrow_mut().as_mut() {
+        p.write_all(&data[i..=i]).expect("peer write");
+    }
+    let h = handle.clone();
+    let next = move || trickle_step(h, peer, data, i + 1, delivery, close, done);
+    match delivery {
+        Delivery::PerTick => {
+            handle.call_later(Duration::from_millis(1), next);
+        }
+        _ => handle.add_callback(next),
+    }
+}
+
+/// Runs the loop until `f` is done and returns its result; fails the test after
+/// [`WAIT_LIMIT`] instead of hanging.
+#[track_caller]
+pub fn wait<T: 'static>(reactor: &mut Reactor, f: &Future<T>) -> squall::Result<T> {
+    let deadline = Instant::now() + WAIT_LIMIT;
+    while !f.is_done() {
+        assert!(
+            Instant::now() < deadline,
+            "future not done within {WAIT_LIMIT:?}"
+        );
+        reactor.run_once(Some(Duration::from_millis(50))).unwrap();
+    }
+    f.take_result().expect("result already taken")
+}
+
+/// Runs the loop until `cond` holds; fails the test after [`WAIT_LIMIT`].
+#[track_caller]
+pub fn run_until_true(reactor: &mut Reactor, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT_LIMIT;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {WAIT_LIMIT:?}"
+        );
+        reactor.run_once(Some(Duration::from_millis(50))).unwrap();
+    }
+}
+
+/// Runs the loop for `d` (a timer on the reactor ends it).
+pub fn run_for(reactor: &mut Reactor, d: Duration) {
+    let f = Future::new();
+    let g = f.clone();
+    reactor.handle().call_later(d, move || g.set_result(()));
+    wait(reactor, &f).unwrap();
+}
+
+/// A future resolved by the stream's close callback with the error it was given, and a
+/// counter of how often the callback ran.
+pub fn on_close(stream: &IoStream) -> (Future<Option<squall::Error>>, Rc<std::cell::Cell<u32>>) {
+    let f = Future::new();
+    let count = Rc::new(std::cell::Cell::new(0));
+    let (g, c) = (f.clone(), count.clone());
+    stream.set_close_callback(move |e| {
+        c.set(c.get() + 1);
+        if !g.is_done() {
+            g.set_result(e);
+        }
+    });
+    (f, count)
+}
+
+/// Reads everything from a stream by chaining partial reads (each at most `chunk`),
+/// until the peer closes. Resolves with the bytes and the sizes of the pieces.
+pub fn collect_partial(stream: &IoStream, chunk: usize) -> Future<(Vec<u8>, Vec<usize>)> {
+    let out = Future::new();
+    collect_step(stream.clone(), chunk, Vec::new(), Vec::new(), out.clone());
+    out
+}
+
+fn collect_step(
+    stream: IoStream,
+    chunk: usize,
+    mut acc: Vec<u8>,
+    mut sizes: Vec<usize>,
+    out: Future<(Vec<u8>, Vec<usize>)>,
+) {
+    let s = stream.clone();
+    stream
+        .read_bytes(chunk, true)
+        .add_done_callback(move |f| match f.take_result() {
+            Some(Ok(piece)) => {
+                sizes.push(piece.len());
+                acc.extend_from_slice(&piece);
+                collect_step(s, chunk, acc, sizes, out);
+            }
+            Some(Err(squall::Error::StreamClosed)) => out.set_result((acc, sizes)),
+            Some(Err(e)) => out.set_error(e),
+            None => out.set_error(squall::Error::invalid_state("read result taken")),
+        });
+}

@@ -1,0 +1,155 @@
+//! Descriptor leaks over TCP: 10 000 connect/echo/close cycles through `TcpServer` and
+//! `TcpClient`, plus refused and timed-out connects, leave the process with as many
+//! descriptors as before. A single test in its own binary, so no other test opens or
+//! closes descriptors while it counts them.
+
+mod common_net;
+
+use std::cell::Cell;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::rc::Rc;
+use std::time::Duration;
+
+use common_net::*;
+use socket2::{Domain, Socket, Type};
+use squall::net::{TcpClient, TcpServer};
+use squall::stream::IoStream;
+use squall::{Future, Reactor};
+
+const CYCLES: usize = 10_000;
+
+/// Entries of /proc/self/fd (minus the one the listing itself holds).
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count() - 1
+}
+
+/// Echoes lines until the peer closes.
+fn echo_lines(stream: IoStream) {
+    let s = stream.clone();
+    stream
+        .read_until(b"\n", Some(1024))
+        .add_done_callback(move |f| {
+            if let Some(Ok(line)) = f.take_result() {
+                s.write(line);
+                echo_lines(s.clone());
+            }
+        });
+}
+
+/// One cycle: connect, send a line, read the echo, close. Resolves when done.
+fn cycle(client: &TcpClient, port: u16) -> Future<()> {
+    client
+        .connect("127.0.0.1", port, Some(Duration::from_secs(10)))
+        .and_then(|stream| {
+            stream.write(&b"ping\n"[..]);
+            stream.read_until(b"\n", Some(64)).map(move |r| {
+                assert_eq!(&r?[..], b"ping\n");
+                stream.close();
+                Ok(())
+            })
+        })
+}
+
+/// Runs `n` cycles one after another, resolving with how many completed.
+fn cycles(client: TcpClient, port: u16, n: usize, done: Future<usize>, i: usize) {
+    if i == n {
+        done.set_result(i);
+        return;
+    }
+    cycle(&client, port).add_done_callback(move |f| match f.take_result() {
+        Some(Ok(())) => cycles(client, port, n, done, i + 1),
+        Some(Err(e)) => done.set_error(e),
+        None => unreachable!(),
+    });
+}
+
+/// A listener with backlog 1 whose queue is full: connects to it hang.
+fn unanswered_listener() -> (Socket, SocketAddr, Vec<TcpStream>) {
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    listener.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(s) => fillers.push(s),
+            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
+                return (listener, addr, fillers);
+            }
+            Err(e) => panic!("filler connect: {e}"),
+        }
+    }
+    panic!("the kernel kept completing handshakes to a full backlog-1 listener");
+}
+
+#[test]
+fn connect_close_cycles_leak_no_descriptors() {
+    let mut reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    let live = Rc::new(Cell::new(0usize));
+    let l = live.clone();
+    let server = TcpServer::new(&h, move |stream, _| {
+        l.set(l.get() + 1);
+        let l = l.clone();
+        stream.set_close_callback(move |_| l.set(l.get() - 1));
+        echo_lines(stream);
+    });
+    let port = server.listen("127.0.0.1:0").unwrap().port();
+    let client = TcpClient::new(&h);
+    let refused_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_hung, hung_addr, _fillers) = unanswered_listener();
+
+    // Warm up (lazily created descriptors, thread-locals), then count.
+    let done = Future::new();
+    cycles(client.clone(), port, 10, done.clone(), 0);
+    wait(&mut reactor, &done).unwrap();
+    run_until_true(&mut reactor, || live.get() == 0);
+    let before = open_fds();
+
+    let done = Future::new();
+    cycles(client.clone(), port, CYCLES, done.clone(), 0);
+    assert_eq!(wait(&mut reactor, &done).unwrap(), CYCLES);
+    // The server sees each client's close and closes its side too.
+    run_until_true(&mut reactor, || live.get() == 0);
+
+    // Failed connects: refused, and abandoned on timeout.
+    for _ in 0..1_000 {
+        let r = wait(
+            &mut reactor,
+            &client.connect("127.0.0.1", refused_port, None),
+        );
+        assert_eq!(
+            r.map(|_| ()).unwrap_err().io_kind(),
+            Some(ErrorKind::ConnectionRefused)
+        );
+    }
+    for _ in 0..5 {
+        let f = client.connect(
+            "127.0.0.1",
+            hung_addr.port(),
+            Some(Duration::from_millis(20)),
+        );
+        assert!(matches!(
+            wait(&mut reactor, &f),
+            Err(squall::Error::Timeout)
+        ));
+    }
+
+    let after = open_fds();
+    assert_eq!(
+        after, before,
+        "descriptors leaked: {before} before, {after} after"
+    );
+    assert_eq!(
+        reactor.handle().stats().handlers,
+        1,
+        "only the listener stays registered"
+    );
+}

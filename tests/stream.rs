@@ -1,0 +1,682 @@
+//! Behaviour of `IoStream` over real sockets (127.0.0.1 and Unix-domain pairs): every
+//! read kind with data in one burst and in 1-byte pieces, delimiter limits, closes,
+//! buffering, write ordering and back-pressure, close callbacks and idle timeouts.
+
+mod common_net;
+
+use std::cell::{Cell, RefCell};
+use std::io::Read;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+use common_net::*;
+use squall::stream::StreamOptions;
+use squall::{Error, Future, Reactor};
+
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nBODY";
+
+/// Runs `f` for every socket kind and delivery, with a fresh reactor each time.
+fn each_setup(mut f: impl FnMut(&mut Reactor, Kind, Delivery, &str)) {
+    for kind in KINDS {
+        for delivery in DELIVERIES {
+            let mut reactor = Reactor::new().unwrap();
+            let ctx = format!("{kind:?}, {delivery:?}");
+            f(&mut reactor, kind, delivery, &ctx);
+        }
+    }
+}
+
+#[test]
+fn read_until_finds_delimiter_in_bursts_and_single_bytes() {
+    each_setup(|reactor, kind, delivery, ctx| {
+        let h = reactor.handle();
+        let (stream, peer) = stream_and_peer(&h, kind);
+        let peer = shared(peer);
+        send(&h, &peer, REQUEST, delivery, false);
+        let head = wait(reactor, &stream.read_until(b"\r\n\r\n", Some(1024))).expect(ctx);
+        assert_eq!(&head[..], b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", "{ctx}");
+        let body = wait(reactor, &stream.read_bytes(4, false)).expect(ctx);
+        assert_eq!(&body[..], b"BODY", "{ctx}");
+        assert!(!stream.is_closed(), "{ctx}");
+    });
+}
+
+#[test]
+fn read_bytes_exact_returns_exactly_n_in_bursts_and_single_bytes() {
+    each_setup(|reactor, kind, delivery, ctx| {
+        let h = reactor.handle();
+        let (stream, peer) = stream_and_peer(&h, kind);
+        let peer = shared(peer);
+        send(&h, &peer, b"0123456789abcdef", delivery, false);
+        let first = wait(reactor, &stream.read_bytes(10, false)).expect(ctx);
+        assert_eq!(&first[..], b"0123456789", "{ctx}");
+        let rest = wait(reactor, &stream.read_bytes(6, false)).expect(ctx);
+        assert_eq!(&rest[..], b"abcdef", "{ctx}");
+    });
+}
+
+#[test]
+fn read_bytes_partial_returns_what_is_there_up_to_n() {
+    each_setup(|reactor, kind, delivery, ctx| {
+        let h = reactor.handle();
+        let (stream, peer) = stream_and_peer(&h, kind);
+        let peer = shared(peer);
+        let data = b"0123456789abcdef";
+        send(&h, &peer, data, delivery, true);
+        let (got, sizes) = wait(reactor, &collect_partial(&stream, 5)).expect(ctx);
+        assert_eq!(&got[..], &data[..], "{ctx}");
+        assert!(
+            sizes.iter().all(|&n| (1..=5).contains(&n)),
+            "{ctx}: {sizes:?}"
+        );
+        if delivery == Delivery::Burst {
+            // Everything was buffered at once: full pieces, then the remainder.
+            assert_eq!(sizes, vec![5, 5, 5, 1], "{ctx}");
+        }
+    });
+}
+
+#[test]
+fn read_until_close_gets_everything_in_bursts_and_single_bytes() {
+    each_setup(|reactor, kind, delivery, ctx| {
+        let h = reactor.handle();
+        let (stream, peer) = stream_and_peer(&h, kind);
+        let peer = shared(peer);
+        send(&h, &peer, REQUEST, delivery, true);
+        let all = wait(reactor, &stream.read_until_close()).expect(ctx);
+        assert_eq!(&all[..], REQUEST, "{ctx}");
+        assert!(stream.is_closed(), "{ctx}");
+        assert!(stream.error().is_none(), "{ctx}: {:?}", stream.error());
+    });
+}
+
+/// A length-prefixed message parser (`11:hello world`) for `read_with`.
+fn length_prefixed(
+    calls: Rc<Cell<u32>>,
+) -> impl FnMut(&mut bytes::BytesMut, bool) -> squall::Result<Option<String>> {
+    move |buf, _closed| {
+        calls.set(calls.get() + 1);
+        let Some(colon) = buf.iter().position(|&b| b == b':') else {
+            return Ok(None);
+        };
+        let len: usize = std::str::from_utf8(&buf[..colon])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::http(400, "bad length"))?;
+        if buf.len() < colon + 1 + len {
+            return Ok(None);
+        }
+        buf.advance(colon + 1);
+        let body = buf.split_to(len);
+        Ok(Some(String::from_utf8(body.to_vec()).unwrap()))
+    }
+}
+
+#[test]
+fn read_with_parses_in_place_in_bursts_and_single_bytes() {
+    each_setup(|reactor, kind, delivery, ctx| {
+        let h = reactor.handle();
+        let (stream, peer) = stream_and_peer(&h, kind);
+        let peer = shared(peer);
+        send(&h, &peer, b"11:hello world5:again", delivery, false);
+        let calls = Rc::new(Cell::new(0));
+        let msg = wait(reactor, &stream.read_with(length_prefixed(calls.clone()))).expect(ctx);
+        assert_eq!(msg, "hello world", "{ctx}");
+        if delivery != Delivery::Burst {
+            assert!(calls.get() >= 2, "{ctx}: parser ran {} times", calls.get());
+        }
+        // The parser consumed only its message; the next one is still buffered or coming.
+        let next = wait(reactor, &stream.read_with(length_prefixed(calls.clone()))).expect(ctx);
+        assert_eq!(next, "again", "{ctx}");
+    });
+}
+
+#[test]
+fn read_with_error_fails_the_read_and_closes_the_stream() {
+    let mut reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    let (stream, peer) = stream_and_peer(&h, Kind::Unix);
+    let peer = shared(peer);
+    send(&h, &peer, b"xx:oops", Delivery::Burst, false);
+    let r = wait(
+        &mut reactor,
+        &stream.read_with(length_prefixed(Rc::new(Cell::new(0)))),
+    );
+    assert!(matches!(r, Err(Error::Http { status: 400, .. })), "{r:?}");
+    assert!(stream.is_closed());
+}
+
+/// Writes `first`, waits until the stream buffered it (the read is still pending), then
+/// writes `second`: the delimiter is guaranteed to be split across two reads.
+fn split_delimiter_case(kind: Kind, first: &[u8], second: &[u8], delimiter: &[u8], expect: &[u8]) {
+    let mut reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    let (stream, peer) = stream_and_peer(&h, kind);
+    let peer = shared(peer);
+    let read = stream.read_until(delimiter, Some(1024));
+    send(&h, &peer, first, Delivery::Burst, false);
+    run_until_true(&mut reactor, || stream.buffered() == first.len());
+    assert!(
+        !read.is_done(),
+        "{kind:?}: resolved before the delimiter was complete"
+    );
+    send(&h, &peer, second, Delivery::Burst, false);
+    let got = wait(&mut reactor, &read).unwrap();
+    assert_eq!(&got[..], expect, "{kind:?}");
+}
+
+#[test]
+fn delimiter_split_across_packets_is_found() {
+    for kind in KINDS {
+        split_delimiter_case(kind, b"abc\r", b"\nrest", b"\r\n", b"abc\r\n");
+        split_delimiter_case(kind, b"head\r\n", b"\r\nbody", b"\r\n\r\n", b"head\r\n\r\n");
+        split_delimiter_case(
+            kind,
+            b"a\r\n\r",
+            b"x\r\n\r\n",
+            b"\r\n\r\n",
+            b"a\r\n\rx\r\n\r\n",
+        );
+        split_delimiter_case(kind, b"a\r\n\r", b"\n", b"\r\n\r\n", b"a\r\n\r\n");
+    }
+}
+
+#[test]
+fn max_bytes_exceeded_fails_with_unsatisfiable_read_and_closes() {
+    // (data, delivery, max_bytes): no delimiter at all, or one that comes too late.
+    let cases: [(&[u8], Delivery, usize); 4] = [
+        (&[b'a'; 100], Delivery::Burst, 16),
+        (b"0123456789\n", Delivery::Burst, 5),
+        (b"0123456789\n", Delivery::PerIteration, 8),
+        (b"0123456789\n", Delivery::PerTick, 8),
+    ];
+    for kind in KINDS {
+        for (data, delivery, max) in cases {
+            let ctx = format!("{kind:?} {delivery:?} max {max}");
+            let mut reactor = Reactor::new().unwrap();
+            let h = reactor.handle();
+            let (stream, peer) = stream_and_peer(&h, kind);
+            let (closed, _) = on_close(&stream);
+            let peer = shared(peer);
+            send(&h, &peer, data, delivery, false);
+            let r = wait(&mut reactor, &stream.read_until(b"\n", Some(max)));
+            assert!(
+                matches!(r, Err(Error::UnsatisfiableRead(_))),
+                "{ctx}: {r:?}"
+            );
+            assert!(stream.is_closed(), "{ctx}");
+            assert!(
+                matches!(stream.error(), Some(Error::UnsatisfiableRead(_))),
+                "{ctx}"
+            );
+            let e = wait(&mut reactor, &closed).unwrap();
+            assert!(
+                matches!(e, Some(Error::UnsatisfiableRead(_))),
+                "{ctx}: {e:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn delimiter_exactly_at_max_bytes_is_accepted() {
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let (stream, peer) = stream_and_peer(&h, kind);
+        let peer = shared(peer);
+        send(&h, &peer, b"0123\nmore", Delivery::Burst, false);
+        let line = wait(&mut reactor, &stream.read_until(b"\n", Some(5))).unwrap();
+        assert_eq!(&line[..], b"0123\n", "{kind:?}");
+        assert!(!stream.is_closed());
+    }
+}
+
+#[test]
+fn peer_close_fails_pending_reads_except_read_until_close() {
+    type Start = fn(&squall::stream::IoStream) -> Future<Bytes>;
+    /// What the read is, the bytes sent before closing, the expected outcome.
+    type Case = (&'static str, Start, &'static [u8], Option<&'static [u8]>);
+    let cases: [Case; 5] = [
+        (
+            "read_until",
+            |s| s.read_until(b"\n", Some(1024)),
+            b"no newline",
+            None,
+        ),
+        (
+            "read_bytes exact",
+            |s| s.read_bytes(10, false),
+            b"four",
+            None,
+        ),
+        ("read_bytes partial", |s| s.read_bytes(10, true), b"", None),
+        (
+            "read_until_close",
+            |s| s.read_until_close(),
+            b"all of it",
+            Some(b"all of it"),
+        ),
+        (
+            "read_until_close empty",
+            |s| s.read_until_close(),
+            b"",
+            Some(b""),
+        ),
+    ];
+    for kind in KINDS {
+        for (name, start, sent, expect) in cases {
+            let ctx = format!("{kind:?} {name}");
+            let mut reactor = Reactor::new().unwrap();
+            let h = reactor.handle();
+            let (stream, peer) = stream_and_peer(&h, kind);
+            let peer = shared(peer);
+            let read = start(&stream);
+            send(&h, &peer, sent, Delivery::Burst, false);
+            run_until_true(&mut reactor, || stream.buffered() == sent.len());
+            assert!(!read.is_done(), "{ctx}: resolved before the close");
+            close_peer(&peer);
+            let r = wait(&mut reactor, &read);
+            match expect {
+                Some(data) => assert_eq!(&r.expect(&ctx)[..], data, "{ctx}"),
+                None => assert!(matches!(r, Err(Error::StreamClosed)), "{ctx}: {r:?}"),
+            }
+            assert!(stream.is_closed(), "{ctx}");
+        }
+    }
+}
+
+#[test]
+fn peer_close_during_read_with_calls_the_parser_with_closed_then_fails() {
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let (stream, peer) = stream_and_peer(&h, kind);
+        let peer = shared(peer);
+        let seen_closed = Rc::new(RefCell::new(None));
+        let seen = seen_closed.clone();
+        let read = stream.read_with(move |buf, closed| -> squall::Result<Option<()>> {
+            if closed {
+                *seen.borrow_mut() = Some(buf.to_vec());
+            }
+            Ok(None)
+        });
+        send(&h, &peer, b"partial", Delivery::Burst, true);
+        let r = wait(&mut reactor, &read);
+        assert!(matches!(r, Err(Error::StreamClosed)), "{kind:?}: {r:?}");
+        assert_eq!(
+            seen_closed.borrow().as_deref(),
+            Some(&b"partial"[..]),
+            "{kind:?}"
+        );
+    }
+}
+
+#[test]
+fn peer_close_still_serves_buffered_data_to_later_reads() {
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let (stream, peer) = stream_and_peer(&h, kind);
+        let (closed, _) = on_close(&stream);
+        let peer = shared(peer);
+        send(&h, &peer, b"line\ntail", Delivery::Burst, true);
+        assert_eq!(
+            wait(&mut reactor, &closed).unwrap().map(|e| e.to_string()),
+            None
+        );
+        let line = wait(&mut reactor, &stream.read_until(b"\n", None)).unwrap();
+        assert_eq!(&line[..], b"line\n", "{kind:?}");
+        let r = wait(&mut reactor, &stream.read_until(b"\n", None));
+        assert!(matches!(r, Err(Error::StreamClosed)), "{kind:?}: {r:?}");
+    }
+}
+
+#[test]
+fn second_pending_read_fails_with_invalid_state_without_disturbing_the_first() {
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let (stream, peer) = stream_and_peer(&h, kind);
+        let peer = shared(peer);
+        let first = stream.read_until(b"\n", Some(1024));
+        let seconds = [
+            stream.read_bytes(1, false),
+            stream.read_bytes(1, true),
+            stream.read_until(b"\n", None),
+            stream.read_until_close(),
+        ];
+        let custom = stream.read_with(|_buf, _closed| Ok(Some(())));
+        for second in &seconds {
+            let r = wait(&mut reactor, second);
+            assert!(matches!(r, Err(Error::InvalidState(_))), "{kind:?}: {r:?}");
+        }
+        let r = wait(&mut reactor, &custom);
+        assert!(matches!(r, Err(Error::InvalidState(_))), "{kind:?}: {r:?}");
+        assert!(!first.is_done() && stream.reading() && !stream.is_closed());
+        send(&h, &peer, b"hello\nworld", Delivery::Burst, false);
+        let line = wait(&mut reactor, &first).unwrap();
+        assert_eq!(&line[..], b"hello\n", "{kind:?}");
+        assert_eq!(
+            &wait(&mut reactor, &stream.read_bytes(5, false)).unwrap()[..],
+            b"world"
+        );
+    }
+}
+
+#[test]
+fn buffered_lines_are_served_without_the_socket() {
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let (stream, peer) = stream_and_peer(&h, kind);
+        let peer = shared(peer);
+        send(&h, &peer, b"one\ntwo\n", Delivery::Burst, false);
+        let one = wait(&mut reactor, &stream.read_until(b"\n", Some(64))).unwrap();
+        assert_eq!(&one[..], b"one\n");
+        assert_eq!(stream.buffered(), 4, "{kind:?}: second line not buffered");
+        // Served at once, before the loop runs again: no socket read involved.
+        let two = stream.read_until(b"\n", Some(64));
+        assert!(
+            two.is_done(),
+            "{kind:?}: buffered line not served synchronously"
+        );
+        assert_eq!(&wait(&mut reactor, &two).unwrap()[..], b"two\n");
+        assert_eq!(stream.buffered(), 0);
+    }
+}
+
+#[test]
+fn ten_thousand_queued_writes_arrive_in_order() {
+    const N: usize = 10_000;
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let (writer, reader) = stream_pair_small_buffers(&h, kind, 64 * 1024);
+        let order = Rc::new(RefCell::new(Vec::with_capacity(N)));
+        let mut total = 0;
+        // Record i: "iiiiii:" then (i % 600) filler bytes, ~3 MB in all: far more than
+        // the kernel buffers hold, so most of it waits in the stream's queue.
+        for i in 0..N {
+            let mut rec = format!("{i:06}:").into_bytes();
+            rec.extend(std::iter::repeat(b'a' + (i % 26) as u8).take(i % 600));
+            total += rec.len();
+            let o = order.clone();
+            writer.write(rec).add_done_callback(move |f| {
+                assert!(matches!(f.take_result(), Some(Ok(()))));
+                o.borrow_mut().push(i);
+            });
+        }
+        assert!(
+            writer.write_buffer_len() > 0,
+            "{kind:?}: nothing was queued"
+        );
+        let data = wait(&mut reactor, &reader.read_bytes(total, false)).unwrap();
+        let mut rest = &data[..];
+        for i in 0..N {
+            let head = format!("{i:06}:");
+            assert!(
+                rest.starts_with(head.as_bytes()),
+                "{kind:?}: record {i} out of place"
+            );
+            rest = &rest[head.len()..];
+            let fill = i % 600;
+            assert!(
+                rest[..fill].iter().all(|&b| b == b'a' + (i % 26) as u8),
+                "{kind:?}: record {i}"
+            );
+            rest = &rest[fill..];
+        }
+        assert!(rest.is_empty());
+        run_until_true(&mut reactor, || order.borrow().len() == N);
+        assert!(
+            order.borrow().iter().copied().eq(0..N),
+            "{kind:?}: write futures out of order"
+        );
+        assert_eq!(writer.write_buffer_len(), 0);
+    }
+}
+
+#[test]
+fn slow_reader_hits_max_write_buffer_size_instead_of_growing() {
+    const LIMIT: usize = 256 * 1024;
+    const CHUNK: usize = 16 * 1024;
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let options = StreamOptions {
+            max_write_buffer_size: Some(LIMIT),
+            ..StreamOptions::default()
+        };
+        let (stream, mut peer) = stream_and_peer_with(&h, kind, options);
+        let chunk = Bytes::from(vec![b'x'; CHUNK]);
+        let mut accepted = 0usize;
+        let mut last_ok = None;
+        let mut refused = None;
+        // The peer reads nothing: the kernel buffers fill, then the stream's queue.
+        for _ in 0..10_000 {
+            let f = stream.write(chunk.clone());
+            if f.is_done() {
+                if let Some(Err(e)) = f.take_result() {
+                    refused = Some(e);
+                    break;
+                }
+            }
+            accepted += CHUNK;
+            last_ok = Some(f);
+            assert!(
+                stream.write_buffer_len() <= LIMIT,
+                "{kind:?}: queue grew past the limit"
+            );
+        }
+        assert!(
+            matches!(refused, Some(Error::StreamBufferFull)),
+            "{kind:?}: {refused:?}"
+        );
+        assert!(
+            stream.write_buffer_len() + CHUNK > LIMIT,
+            "{kind:?}: refused too early"
+        );
+        assert!(!stream.is_closed() && stream.error().is_none(), "{kind:?}");
+        assert!(
+            !stream.write_and_forget(chunk.clone()),
+            "{kind:?}: write_and_forget accepted"
+        );
+
+        // Once the peer drains, the stream flushes and takes writes again.
+        let expect = accepted + 3;
+        let drain = std::thread::spawn(move || {
+            let mut got = Vec::with_capacity(expect);
+            let mut buf = vec![0; 64 * 1024];
+            while got.len() < expect {
+                let n = peer.read(&mut buf).expect("peer read");
+                assert!(n > 0, "EOF after {} of {expect} bytes", got.len());
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        });
+        wait(&mut reactor, &last_ok.unwrap()).unwrap();
+        wait(&mut reactor, &stream.write(&b"END"[..])).unwrap();
+        let got = drain.join().unwrap();
+        assert_eq!(got.len(), expect, "{kind:?}");
+        assert!(got[..accepted].iter().all(|&b| b == b'x') && got.ends_with(b"END"));
+    }
+}
+
+#[test]
+fn close_callback_fires_once_on_local_close() {
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let (stream, peer) = stream_and_peer(&h, kind);
+        let (closed, count) = on_close(&stream);
+        stream.close();
+        assert_eq!(count.get(), 0, "close callback ran inside close()");
+        stream.close();
+        drop(peer);
+        assert!(wait(&mut reactor, &closed).unwrap().is_none());
+        run_for(&mut reactor, Duration::from_millis(30));
+        assert_eq!(count.get(), 1, "{kind:?}");
+        // Writes and reads on a closed stream fail cleanly.
+        assert!(matches!(
+            wait(&mut reactor, &stream.write(&b"x"[..])),
+            Err(Error::StreamClosed)
+        ));
+        assert!(matches!(
+            wait(&mut reactor, &stream.read_bytes(1, false)),
+            Err(Error::StreamClosed)
+        ));
+    }
+}
+
+#[test]
+fn close_callback_fires_once_when_peer_closes_without_a_pending_read() {
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let (stream, peer) = stream_and_peer(&h, kind);
+        let (closed, count) = on_close(&stream);
+        drop(peer);
+        assert!(wait(&mut reactor, &closed).unwrap().is_none(), "{kind:?}");
+        assert!(stream.is_closed());
+        stream.close();
+        run_for(&mut reactor, Duration::from_millis(30));
+        assert_eq!(count.get(), 1, "{kind:?}");
+    }
+}
+
+#[test]
+fn close_callback_set_after_close_runs_on_next_iteration() {
+    let mut reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    let (stream, _peer) = stream_and_peer(&h, Kind::Unix);
+    stream.close();
+    let (closed, count) = on_close(&stream);
+    assert_eq!(count.get(), 0);
+    assert!(wait(&mut reactor, &closed).unwrap().is_none());
+    assert_eq!(count.get(), 1);
+}
+
+#[test]
+fn close_callback_gets_the_error_that_closed_the_stream() {
+    let mut reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    let (stream, peer) = stream_and_peer(&h, Kind::Tcp);
+    let (closed, count) = on_close(&stream);
+    let peer = shared(peer);
+    send(&h, &peer, b"far too long a line\n", Delivery::Burst, false);
+    let r = wait(&mut reactor, &stream.read_until(b"\n", Some(4)));
+    assert!(matches!(r, Err(Error::UnsatisfiableRead(_))));
+    let e = wait(&mut reactor, &closed).unwrap();
+    assert!(matches!(e, Some(Error::UnsatisfiableRead(_))), "{e:?}");
+    stream.close();
+    run_for(&mut reactor, Duration::from_millis(30));
+    assert_eq!(count.get(), 1);
+}
+
+#[test]
+fn idle_timeout_closes_with_timeout_error() {
+    const IDLE: Duration = Duration::from_millis(100);
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let options = StreamOptions {
+            idle_timeout: Some(IDLE),
+            ..StreamOptions::default()
+        };
+        let start = Instant::now();
+        let (stream, _peer) = stream_and_peer_with(&h, kind, options);
+        let (closed, count) = on_close(&stream);
+        let read = stream.read_until(b"\n", None);
+        let e = wait(&mut reactor, &closed).unwrap();
+        let elapsed = start.elapsed();
+        assert!(matches!(e, Some(Error::Timeout)), "{kind:?}: {e:?}");
+        assert!(elapsed >= IDLE, "{kind:?}: closed after {elapsed:?}");
+        assert!(matches!(stream.error(), Some(Error::Timeout)));
+        assert!(matches!(
+            wait(&mut reactor, &read),
+            Err(Error::StreamClosed)
+        ));
+        assert_eq!(count.get(), 1);
+    }
+}
+
+#[test]
+fn idle_timeout_is_postponed_by_activity() {
+    const IDLE: Duration = Duration::from_millis(200);
+    const TICK: Duration = Duration::from_millis(30);
+    const BYTES: usize = 20; // 20 ticks of 30 ms: 600 ms of activity, 3x the timeout
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let options = StreamOptions {
+            idle_timeout: Some(IDLE),
+            ..StreamOptions::default()
+        };
+        let (stream, peer) = stream_and_peer_with(&h, kind, options);
+        let (closed, _) = on_close(&stream);
+        let peer = shared(peer);
+        // The peer sends one byte per tick; the stream reads each as it comes.
+        let last_byte_at = Rc::new(Cell::new(None));
+        fn tick(h: squall::Handle, peer: SharedPeer, left: usize, last: Rc<Cell<Option<Instant>>>) {
+            if left == 0 {
+                return;
+            }
+            if let Some(p) = peer.borrow_mut().as_mut() {
+                std::io::Write::write_all(p, b"x").unwrap();
+            }
+            last.set(Some(Instant::now()));
+            let h2 = h.clone();
+            h.call_later(TICK, move || tick(h2, peer, left - 1, last));
+        }
+        tick(h.clone(), peer.clone(), BYTES, last_byte_at.clone());
+        let got = collect_partial(&stream, 1);
+        let e = wait(&mut reactor, &closed).unwrap();
+        let closed_at = Instant::now();
+        assert!(matches!(e, Some(Error::Timeout)), "{kind:?}: {e:?}");
+        let (data, _) = wait(&mut reactor, &got).unwrap();
+        assert_eq!(
+            data.len(),
+            BYTES,
+            "{kind:?}: closed while the peer was still active"
+        );
+        let quiet = closed_at - last_byte_at.get().unwrap();
+        // The coarse clock the stream uses may round by a few ms.
+        assert!(
+            quiet + Duration::from_millis(10) >= IDLE,
+            "{kind:?}: closed {quiet:?} after the last byte"
+        );
+    }
+}
+
+#[test]
+fn read_needing_more_than_max_buffer_size_fails_with_stream_buffer_full() {
+    type Start = fn(&squall::stream::IoStream) -> Future<Bytes>;
+    let cases: [(&str, Start); 3] = [
+        ("read_bytes", |s| s.read_bytes(64 * 1024, false)),
+        ("read_until", |s| s.read_until(b"\n", None)),
+        ("read_until_close", |s| s.read_until_close()),
+    ];
+    for kind in KINDS {
+        for (name, start) in cases {
+            let ctx = format!("{kind:?} {name}");
+            let mut reactor = Reactor::new().unwrap();
+            let h = reactor.handle();
+            let options = StreamOptions {
+                max_buffer_size: 4096,
+                ..StreamOptions::default()
+            };
+            let (stream, peer) = stream_and_peer_with(&h, kind, options);
+            let (closed, _) = on_close(&stream);
+            let peer = shared(peer);
+            let read = start(&stream);
+            send(&h, &peer, &[b'z'; 16 * 1024], Delivery::Burst, false);
+            let r = wait(&mut reactor, &read);
+            assert!(matches!(r, Err(Error::StreamBufferFull)), "{ctx}: {r:?}");
+            assert!(stream.is_closed(), "{ctx}");
+            let e = wait(&mut reactor, &closed).unwrap();
+            assert!(matches!(e, Some(Error::StreamBufferFull)), "{ctx}: {e:?}");
+        }
+    }
+}
