@@ -23,9 +23,32 @@ use crate::reactor;
 
 type DoneCallback<T> = Box<dyn FnOnce(&Future<T>)>;
 
+/// A future's done-callbacks without a `Vec` allocation for the usual single one.
+#[derive(Default)]
+enum Callbacks<T> {
+    #[default]
+    None,
+    One(DoneCallback<T>),
+    Many(Vec<DoneCallback<T>>),
+}
+
+impl<T> Callbacks<T> {
+    fn push(&mut self, cb: DoneCallback<T>) {
+        *self = match std::mem::take(self) {
+            Callbacks::None => Callbacks::One(cb),
+            Callbacks::One(first) => Callbacks::Many(vec![first, cb]),
+            Callbacks::Many(mut v) => {
+                v.push(cb);
+                Callbacks::Many(v)
+            }
+        };
+    }
+}
+
 struct State<T> {
     result: Option<Result<T>>,
-    callbacks: Vec<DoneCallback<T>>,
+    /// Done-callbacks in the order added; most futures get exactly one.
+    callbacks: Callbacks<T>,
     cancelled: bool,
     /// Someone looked at the result (or a callback was attached to do so).
     retrieved: bool,
@@ -92,7 +115,7 @@ impl<T: 'static> Future<T> {
         Future {
             state: Rc::new(RefCell::new(State {
                 result: None,
-                callbacks: Vec::new(),
+                callbacks: Callbacks::None,
                 cancelled: false,
                 retrieved: false,
             })),
@@ -162,7 +185,7 @@ impl<T: 'static> Future<T> {
             s.result = Some(result);
             std::mem::take(&mut s.callbacks)
         };
-        if !callbacks.is_empty() {
+        if !matches!(callbacks, Callbacks::None) {
             self.schedule(callbacks);
         }
         Ok(())
@@ -207,15 +230,19 @@ impl<T: 'static> Future<T> {
             return;
         }
         drop(s);
-        self.schedule(vec![Box::new(f)]);
+        self.schedule(Callbacks::One(Box::new(f)));
     }
 
     #[track_caller]
-    fn schedule(&self, callbacks: Vec<DoneCallback<T>>) {
+    fn schedule(&self, callbacks: Callbacks<T>) {
         let fut = self.clone();
-        let run = move || {
-            for cb in callbacks {
-                cb(&fut);
+        let run = move || match callbacks {
+            Callbacks::None => {}
+            Callbacks::One(cb) => cb(&fut),
+            Callbacks::Many(cbs) => {
+                for cb in cbs {
+                    cb(&fut);
+                }
             }
         };
         match reactor::current() {
