@@ -229,7 +229,7 @@ impl Inner {
         let wait = if busy {
             Some(Duration::ZERO)
         } else {
-            let next = self.timers.borrow().next_deadline();
+            let next = self.timers.borrow_mut().next_deadline();
             let until_timer = next.map(|d| d.saturating_duration_since(Instant::now()));
             match (until_timer, timeout) {
                 (Some(a), Some(b)) => Some(a.min(b)),
