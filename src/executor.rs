@@ -3,7 +3,7 @@
 //!
 //! Workers start lazily on first use (as many as the machine has cores, at least 2,
 //! at most 16) and are shared by every reactor in the process. A job's result travels
-//! back to its reactor through the reactor's [`Remote`](crate::Remote) queue and
+//! back to its reactor through the reactor's [`Remote`] queue and
 //! resolves the returned [`Future`] on the loop thread.
 
 use std::any::Any;
