@@ -14,3 +14,8 @@ pub use future::{chain_future, join_all, with_timeout, Future};
 pub use reactor::{
     Event, Handle, Interest, PeriodicCallback, Reactor, Remote, Stats, TimerId, Token,
 };
+
+/// The user guide's examples are doc-tested so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+mod guide_doctests {}

@@ -57,7 +57,21 @@ impl<T: 'static> Future<T> {
         let out = Future::new();
         let o = out.clone();
         self.add_done_callback(move |fut| match fut.take_result() {
-            Some(Ok(v)) => chain_future(&f(v), &o),
+            Some(Ok(v)) => {
+                let next = f(v);
+                if next.is_done() {
+                    // Already resolved: move the result now instead of paying another
+                    // loop iteration for `chain_future`'s done-callback. `o`'s own
+                    // done-callbacks are still deferred by `set`.
+                    if let Some(r) = next.take_result() {
+                        if !o.is_done() {
+                            o.set(r);
+                        }
+                    }
+                } else {
+                    chain_future(&next, &o);
+                }
+            }
             Some(Err(e)) => o.set_error(e),
             None => o.set_error(Error::invalid_state("result taken before and_then ran")),
         });

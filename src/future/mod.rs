@@ -23,9 +23,32 @@ use crate::reactor;
 
 type DoneCallback<T> = Box<dyn FnOnce(&Future<T>)>;
 
+/// A future's done-callbacks without a `Vec` allocation for the usual single one.
+#[derive(Default)]
+enum Callbacks<T: 'static> {
+    #[default]
+    None,
+    One(DoneCallback<T>),
+    Many(Vec<DoneCallback<T>>),
+}
+
+impl<T: 'static> Callbacks<T> {
+    fn push(&mut self, cb: DoneCallback<T>) {
+        *self = match std::mem::take(self) {
+            Callbacks::None => Callbacks::One(cb),
+            Callbacks::One(first) => Callbacks::Many(vec![first, cb]),
+            Callbacks::Many(mut v) => {
+                v.push(cb);
+                Callbacks::Many(v)
+            }
+        };
+    }
+}
+
 struct State<T: 'static> {
     result: Option<Result<T>>,
-    callbacks: Vec<DoneCallback<T>>,
+    /// Done-callbacks in the order added; most futures get exactly one.
+    callbacks: Callbacks<T>,
     cancelled: bool,
     /// Someone looked at the result (or a callback was attached to do so).
     retrieved: bool,
@@ -46,7 +69,7 @@ impl<T: 'static> Drop for State<T> {
         }
         // Pending callbacks hold the next futures of a chain: drop them iteratively, so
         // dropping a million-link unresolved chain cannot overflow the stack.
-        if !self.callbacks.is_empty() {
+        if !matches!(self.callbacks, Callbacks::None) {
             drop_later(Box::new(std::mem::take(&mut self.callbacks)));
         }
     }
@@ -135,7 +158,7 @@ impl<T: 'static> Future<T> {
         Future {
             state: Rc::new(RefCell::new(State {
                 result: None,
-                callbacks: Vec::new(),
+                callbacks: Callbacks::None,
                 cancelled: false,
                 retrieved: false,
                 taken: false,
@@ -206,7 +229,7 @@ impl<T: 'static> Future<T> {
             s.result = Some(result);
             std::mem::take(&mut s.callbacks)
         };
-        if !callbacks.is_empty() {
+        if !matches!(callbacks, Callbacks::None) {
             self.schedule(callbacks);
         }
         Ok(())
@@ -253,23 +276,27 @@ impl<T: 'static> Future<T> {
             return;
         }
         drop(s);
-        self.schedule(vec![Box::new(f)]);
+        self.schedule(Callbacks::One(Box::new(f)));
     }
 
     #[track_caller]
-    fn schedule(&self, callbacks: Vec<DoneCallback<T>>) {
+    fn schedule(&self, callbacks: Callbacks<T>) {
         let fut = self.clone();
-        let run = move || {
-            let mut rest = callbacks.into_iter();
-            while let Some(cb) = rest.next() {
-                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&fut)));
-                if let Err(payload) = ran {
-                    // The callbacks after a panicking one still run (on the next turn).
-                    let rest: Vec<_> = rest.collect();
-                    if !rest.is_empty() {
-                        fut.schedule(rest);
+        let run = move || match callbacks {
+            Callbacks::None => {}
+            Callbacks::One(cb) => cb(&fut),
+            Callbacks::Many(cbs) => {
+                let mut rest = cbs.into_iter();
+                while let Some(cb) = rest.next() {
+                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&fut)));
+                    if let Err(payload) = ran {
+                        // The callbacks after a panicking one still run (on the next turn).
+                        let rest: Vec<_> = rest.collect();
+                        if !rest.is_empty() {
+                            fut.schedule(Callbacks::Many(rest));
+                        }
+                        std::panic::resume_unwind(payload);
                     }
-                    std::panic::resume_unwind(payload);
                 }
             }
         };

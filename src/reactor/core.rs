@@ -92,6 +92,9 @@ pub(crate) struct Inner {
     pub(crate) jobs: RefCell<Slab<JobDone>>,
     /// The batch of callbacks being run (kept to reuse its allocation).
     spare: RefCell<VecDeque<Task>>,
+    /// Coarse clock reading taken when the last callback returned (or the iteration's
+    /// wait ended): the start time of the next callback, so each costs one clock read.
+    last_tick: Cell<Duration>,
 }
 
 thread_local! {
@@ -134,6 +137,7 @@ impl Inner {
             options,
             jobs: RefCell::new(Slab::new()),
             spare: RefCell::new(VecDeque::new()),
+            last_tick: Cell::new(Duration::ZERO),
         }))
     }
 
@@ -164,8 +168,10 @@ impl Inner {
 
     /// Runs user code, containing a panic (logged, or saved to re-raise after the
     /// iteration when panics propagate).
+    ///
+    /// Slow-callback detection reads the coarse clock once per callback: the reading
+    /// taken when one callback returns is the start of the next (see `last_tick`).
     pub(crate) fn guard(&self, loc: &'static Location<'static>, f: impl FnOnce()) {
-        let start = self.options.slow_callback.map(|_| coarse_now());
         if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
             if self.options.propagate_panics {
                 let mut slot = self.panic.borrow_mut();
@@ -179,11 +185,19 @@ impl Inner {
                 );
             }
         }
-        if let (Some(start), Some(limit)) = (start, self.options.slow_callback) {
-            let took = coarse_now().saturating_sub(start);
+        if let Some(limit) = self.options.slow_callback {
+            let now = coarse_now();
+            let took = now.saturating_sub(self.last_tick.replace(now));
             if took > limit {
                 log::warn!("callback scheduled at {loc} blocked the loop for {took:?}");
             }
+        }
+    }
+
+    /// Restarts the slow-callback clock (after the wait, before any callback runs).
+    fn reset_tick(&self) {
+        if self.options.slow_callback.is_some() {
+            self.last_tick.set(coarse_now());
         }
     }
 
@@ -215,7 +229,7 @@ impl Inner {
         let wait = if busy {
             Some(Duration::ZERO)
         } else {
-            let next = self.timers.borrow().next_deadline();
+            let next = self.timers.borrow_mut().next_deadline();
             let until_timer = next.map(|d| d.saturating_duration_since(Instant::now()));
             match (until_timer, timeout) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -223,11 +237,19 @@ impl Inner {
             }
         };
         events.clear();
-        if let Err(e) = self.poller.wait(events, wait) {
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e.into());
+        // A zero-timeout poll with no handler registered could only report the poller's
+        // own wake-up, and remote work is found through `RemoteShared::has_pending`
+        // anyway: skip its five syscalls (timerfd_settime, epoll_ctl, epoll_wait, eventfd
+        // read, epoll_ctl). A pending wake-up stays in the eventfd for the next real wait.
+        let nothing_to_poll = wait == Some(Duration::ZERO) && self.handlers.borrow().is_empty();
+        if !nothing_to_poll {
+            if let Err(e) = self.poller.wait(events, wait) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e.into());
+                }
             }
         }
+        self.reset_tick();
         for ev in events.iter() {
             self.dispatch(Token(ev.key), Event::new(ev.readable, ev.writable));
             if self.panic.borrow().is_some() {

@@ -1,9 +1,14 @@
-//! The timer store: an indexed binary heap over a slab.
+//! The timer store: a binary min-heap of (deadline, sequence) over a slab of callbacks.
 //!
-//! Insert, cancel and pop are O(log n); cancelling removes the entry at once (no
-//! tombstones), so set-and-cancel churn never grows memory. Equal deadlines fire in the
+//! Insert and pop are O(log n). Cancelling removes the callback from the slab at once
+//! (the closure is dropped, `len` drops) and leaves its heap item as a tombstone, so
+//! cancelling is O(1). Tombstones are popped when they reach the top (`next_deadline`,
+//! `pop_due`) and all are swept in O(n) once they outnumber live timers, so
+//! set-and-cancel churn keeps the heap within about twice the live timers. Equal deadlines fire in the
 //! order they were set (ties are broken by a sequence number).
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::panic::Location;
 use std::time::Instant;
 
@@ -16,20 +21,26 @@ pub(crate) type TimerTask = (Box<dyn FnOnce()>, &'static Location<'static>);
 
 struct Entry {
     seq: u64,
-    pos: usize,
     task: TimerTask,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct HeapItem {
     deadline: Instant,
     seq: u64,
     index: usize,
 }
 
-impl HeapItem {
-    fn before(&self, other: &HeapItem) -> bool {
-        (self.deadline, self.seq) < (other.deadline, other.seq)
+impl Ord for HeapItem {
+    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest (deadline, seq).
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.deadline, other.seq).cmp(&(self.deadline, self.seq))
+    }
+}
+
+impl PartialOrd for HeapItem {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -37,30 +48,36 @@ impl HeapItem {
 #[derive(Default)]
 pub(crate) struct Timers {
     entries: Slab<Entry>,
-    heap: Vec<HeapItem>,
+    heap: BinaryHeap<HeapItem>,
     next_seq: u64,
 }
 
 impl Timers {
+    /// Pending (not cancelled, not fired) timers.
     pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+        self.entries.len()
     }
 
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.heap.first().map(|h| h.deadline)
+    /// The earliest live deadline (tombstones on top are popped first).
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(top) = self.heap.peek() {
+            if Self::is_live(&self.entries, top) {
+                return Some(top.deadline);
+            }
+            self.heap.pop();
+        }
+        None
     }
 
     pub(crate) fn insert(&mut self, deadline: Instant, task: TimerTask) -> TimerId {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let pos = self.heap.len();
-        let index = self.entries.insert(Entry { seq, pos, task });
+        let index = self.entries.insert(Entry { seq, task });
         self.heap.push(HeapItem {
             deadline,
             seq,
             index,
         });
-        self.sift_up(pos);
         TimerId { index, seq }
     }
 
@@ -68,8 +85,12 @@ impl Timers {
     pub(crate) fn cancel(&mut self, id: TimerId) -> Option<TimerTask> {
         match self.entries.get(id.index) {
             Some(e) if e.seq == id.seq => {
-                let pos = e.pos;
-                Some(self.remove_at(pos))
+                let task = self.entries.remove(id.index).task;
+                if self.heap.len() > 2 * self.entries.len() + 64 {
+                    let entries = &self.entries;
+                    self.heap.retain(|item| Self::is_live(entries, item));
+                }
+                Some(task)
             }
             _ => None,
         }
@@ -81,12 +102,21 @@ impl Timers {
         self.pop_due_before(now, u64::MAX)
     }
 
-    /// Pops the earliest timer if its deadline is at or before `now` and it was set
-    /// before sequence number `limit` (see [`next_seq`](Self::next_seq)).
+    /// Pops the earliest live timer if its deadline is at or before `now` and it was set
+    /// before sequence number `limit` (see [`next_seq`](Self::next_seq)). Placeholders of
+    /// cancelled timers met on the way are cleared.
     pub(crate) fn pop_due_before(&mut self, now: Instant, limit: u64) -> Option<TimerTask> {
-        match self.heap.first() {
-            Some(h) if h.deadline <= now && h.seq < limit => Some(self.remove_at(0)),
-            _ => None,
+        loop {
+            let top = *self.heap.peek().filter(|h| h.deadline <= now)?;
+            if !Self::is_live(&self.entries, &top) {
+                self.heap.pop();
+                continue;
+            }
+            if top.seq >= limit {
+                return None;
+            }
+            self.heap.pop();
+            return Some(self.entries.remove(top.index).task);
         }
     }
 
@@ -101,54 +131,8 @@ impl Timers {
         self.entries.drain().map(|e| e.task).collect()
     }
 
-    fn remove_at(&mut self, pos: usize) -> TimerTask {
-        let item = self.heap.swap_remove(pos);
-        if pos < self.heap.len() {
-            self.entries[self.heap[pos].index].pos = pos;
-            self.sift_down(pos);
-            self.sift_up(pos);
-        }
-        self.entries.remove(item.index).task
-    }
-
-    fn swap(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
-        self.entries[self.heap[a].index].pos = a;
-        self.entries[self.heap[b].index].pos = b;
-    }
-
-    fn sift_up(&mut self, mut pos: usize) {
-        while pos > 0 {
-            let parent = (pos - 1) / 2;
-            if self.heap[pos].before(&self.heap[parent]) {
-                self.swap(pos, parent);
-                pos = parent;
-            } else {
-                break;
-            }
-        }
-    }
-
-    fn sift_down(&mut self, mut pos: usize) {
-        let len = self.heap.len();
-        loop {
-            let left = 2 * pos + 1;
-            if left >= len {
-                break;
-            }
-            let right = left + 1;
-            let child = if right < len && self.heap[right].before(&self.heap[left]) {
-                right
-            } else {
-                left
-            };
-            if self.heap[child].before(&self.heap[pos]) {
-                self.swap(pos, child);
-                pos = child;
-            } else {
-                break;
-            }
-        }
+    fn is_live(entries: &Slab<Entry>, item: &HeapItem) -> bool {
+        entries.get(item.index).is_some_and(|e| e.seq == item.seq)
     }
 }
 
@@ -182,6 +166,24 @@ mod tests {
     }
 
     #[test]
+    fn churn_keeps_the_heap_bounded() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let mut t = Timers::default();
+        let now = Instant::now();
+        let keep = t.insert(now + Duration::from_secs(1), task(&log, 0));
+        for i in 0..100_000u64 {
+            let id = t.insert(now + Duration::from_secs(2 + i % 7), task(&log, 1));
+            assert!(t.cancel(id).is_some());
+            assert!(t.heap.len() <= 2 * t.len() + 65);
+        }
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(1)));
+        assert!(t.cancel(keep).is_some());
+        assert_eq!(t.next_deadline(), None);
+        assert!(t.heap.is_empty());
+    }
+
+    #[test]
     fn cancel_removes_immediately() {
         let log = Rc::new(RefCell::new(Vec::new()));
         let mut t = Timers::default();
@@ -207,5 +209,6 @@ mod tests {
         }
         assert_eq!(t.len(), 0);
         assert_eq!(t.entries.len(), 0);
+        assert!(t.heap.is_empty());
     }
 }
