@@ -301,7 +301,7 @@ impl<T: 'static> Future<T> {
             }
         };
         match reactor::current() {
-            Some(inner) => inner.push_callback(Box::new(run), Location::caller()),
+            Some(inner) => inner.push_done_callback(Box::new(run), Location::caller()),
             None => trampoline(Box::new(run)),
         }
     }
