@@ -121,6 +121,11 @@ impl Conn {
         self.st.borrow().closing
     }
 
+    /// The server's `max_write_buffer_size`, if any.
+    pub(crate) fn max_write_buffer_size(&self) -> Option<usize> {
+        self.shared.upgrade()?.options.max_write_buffer_size
+    }
+
     pub(crate) fn server_header(&self) -> Option<Rc<str>> {
         self.shared.upgrade()?.options.server_header.clone()
     }

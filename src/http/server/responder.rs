@@ -139,7 +139,10 @@ impl Responder {
     }
 
     /// Sends a body chunk, sending the head first if needed. The future resolves when
-    /// the chunk reached the kernel (or fails with [`Error::StreamClosed`]).
+    /// the chunk reached the kernel, or fails with [`Error::StreamClosed`] once the client
+    /// is gone, or with [`Error::StreamBufferFull`] when the chunk would take the queued
+    /// bytes beyond the server's `max_write_buffer_size` (nothing of it is queued then;
+    /// the response stays intact and may go on once earlier writes are done).
     pub fn write(&mut self, chunk: impl Into<Bytes>) -> Future<()> {
         let chunk = chunk.into();
         let framing = match self.body {
@@ -157,6 +160,17 @@ impl Responder {
             Framing::Chunked => {
                 let mut size = BytesMut::with_capacity(18);
                 write_hex(&mut size, chunk.len());
+                // The size line, the data and the CRLF go in as one or not at all: a
+                // piece refused alone would corrupt the chunked framing.
+                let needed = size.len() + chunk.len() + 2;
+                if !stream.is_closed()
+                    && self
+                        .conn
+                        .max_write_buffer_size()
+                        .is_some_and(|max| stream.write_buffer_len() + needed > max)
+                {
+                    return Future::failed(Error::StreamBufferFull);
+                }
                 stream.write_and_forget(size.freeze());
                 stream.write_and_forget(chunk);
                 stream.write(Bytes::from_static(b"\r\n"))
