@@ -98,7 +98,9 @@ impl Responder {
     }
 
     /// Sends the whole response with `body` and a `Content-Length` (head and body in one
-    /// write). For `HEAD` requests and 204/304 responses no body is sent.
+    /// write). For `HEAD` requests and 204/304 responses no body is sent. If the body
+    /// does not fit under the server's `max_write_buffer_size`, the connection is closed
+    /// after what was accepted (the client sees a truncated response, never a hang).
     pub fn send(mut self, body: impl Into<Bytes>) {
         self.send_inner(body.into());
     }
@@ -122,18 +124,26 @@ impl Responder {
         };
         let mut out = self.conn.out_buffer();
         self.write_head(&mut out, framing);
-        if !bodiless && !body.is_empty() {
+        let stream = &self.conn.stream;
+        let accepted = if !bodiless && !body.is_empty() {
             if body.len() <= 16 * 1024 {
                 out.put_slice(&body);
-                self.conn.stream.write_and_forget(out.split().freeze());
+                stream.write_and_forget(out.split().freeze())
             } else {
-                self.conn.stream.write_and_forget(out.split().freeze());
-                self.conn.stream.write_and_forget(body);
+                stream.write_and_forget(out.split().freeze()) && stream.write_and_forget(body)
             }
         } else {
-            self.conn.stream.write_and_forget(out.split().freeze());
-        }
+            stream.write_and_forget(out.split().freeze())
+        };
         self.conn.return_out_buffer(out);
+        if !accepted && !stream.is_closed() {
+            // Over `max_write_buffer_size`: the response cannot go out whole, and a
+            // head without its body would leave the client waiting on an open
+            // connection. Close it once what was accepted went out, so the client sees a
+            // truncated response rather than none.
+            log::error!("response refused by the write buffer limit: closing the connection");
+            stream.close_after_writes();
+        }
         self.body = Body::Finished;
         Conn::response_done(&self.conn, self.keep_alive);
     }
