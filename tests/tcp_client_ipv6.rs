@@ -1,0 +1,164 @@
+//! Happy eyeballs across address families on loopback: `TcpClient::connect` with a name
+//! resolving to `[::1]` and `127.0.0.1`. The primary family wins when it answers; a
+//! refused primary hands over to the other family at once; a primary whose handshake
+//! hangs gets the other family started after `SECOND_FAMILY_DELAY`, and that one wins.
+//! Every test is skipped (with a message) where `[::1]` cannot be bound.
+
+mod common_net;
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use common_net::*;
+use socket2::{Domain, Socket, Type};
+use squall::net::{OverrideResolver, TcpClient, SECOND_FAMILY_DELAY};
+use squall::Reactor;
+
+const NAME: &str = "dual.test";
+
+/// A listener on `[::1]:0`, or `None` (after saying so) where IPv6 loopback is missing.
+fn v6_listener(test: &str) -> Option<TcpListener> {
+    match TcpListener::bind("[::1]:0") {
+        Ok(l) => Some(l),
+        Err(e) => {
+            println!("skipping {test}: cannot bind [::1] on this machine ({e})");
+            None
+        }
+    }
+}
+
+fn closed_port(addr: &str) -> u16 {
+    TcpListener::bind(addr).unwrap().local_addr().unwrap().port()
+}
+
+fn client(reactor: &Reactor, addrs: &[SocketAddr]) -> TcpClient {
+    let mut r = OverrideResolver::new();
+    for a in addrs {
+        r = r.with_addr(NAME, 80, *a);
+    }
+    TcpClient::with_resolver(&reactor.handle(), Rc::new(r))
+}
+
+fn nothing_accepted(l: &TcpListener) -> bool {
+    l.set_nonblocking(true).unwrap();
+    matches!(l.accept(), Err(e) if e.kind() == ErrorKind::WouldBlock)
+}
+
+#[test]
+fn primary_family_that_answers_wins_and_the_other_is_never_tried() {
+    let Some(v6) = v6_listener("primary_family_that_answers_wins") else {
+        return;
+    };
+    let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (a6, a4) = (v6.local_addr().unwrap(), v4.local_addr().unwrap());
+    for (order, winner, loser) in [
+        ([a6, a4], a6, &v4),
+        ([a4, a6], a4, &v6),
+    ] {
+        let mut reactor = Reactor::new().unwrap();
+        let c = client(&reactor, &order);
+        let f = c.connect(NAME, 80, Some(Duration::from_secs(5)));
+        let stream = wait(&mut reactor, &f).unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), Some(winner), "order {order:?}");
+        // Take the winner's connection off its listener's queue.
+        let won = if winner == a6 { &v6 } else { &v4 };
+        assert_eq!(Some(won.accept().unwrap().1), stream.local_addr().unwrap());
+        // Run past the second-family delay: no attempt on the other family may start.
+        run_for(&mut reactor, SECOND_FAMILY_DELAY + Duration::from_millis(100));
+        assert!(
+            nothing_accepted(loser),
+            "order {order:?}: the other family was connected too"
+        );
+        assert_eq!(reactor.handle().stats().timers_pending, 0);
+        drop(stream);
+    }
+}
+
+#[test]
+fn refused_primary_hands_over_to_the_other_family_at_once() {
+    let Some(v6) = v6_listener("refused_primary_hands_over") else {
+        return;
+    };
+    drop(v6);
+    let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a4 = v4.local_addr().unwrap();
+    let refused6: SocketAddr = format!("[::1]:{}", closed_port("[::1]:0")).parse().unwrap();
+    let mut reactor = Reactor::new().unwrap();
+    let c = client(&reactor, &[refused6, a4]);
+    let start = Instant::now();
+    let stream = wait(&mut reactor, &c.connect(NAME, 80, Some(Duration::from_secs(5)))).unwrap();
+    let took = start.elapsed();
+    assert_eq!(stream.peer_addr().unwrap(), Some(a4));
+    assert!(
+        took < SECOND_FAMILY_DELAY,
+        "IPv4 used only after {took:?}: the refusal did not start it early"
+    );
+    // And the other way round: refused IPv4 first, IPv6 answers.
+    let v6 = v6_listener("refused_primary_hands_over").unwrap();
+    let a6 = v6.local_addr().unwrap();
+    let refused4: SocketAddr = format!("127.0.0.1:{}", closed_port("127.0.0.1:0"))
+        .parse()
+        .unwrap();
+    let c = client(&reactor, &[refused4, a6]);
+    let start = Instant::now();
+    let stream = wait(&mut reactor, &c.connect(NAME, 80, Some(Duration::from_secs(5)))).unwrap();
+    assert_eq!(stream.peer_addr().unwrap(), Some(a6));
+    assert!(start.elapsed() < SECOND_FAMILY_DELAY, "{:?}", start.elapsed());
+}
+
+/// An IPv6 listener with backlog 1 that never accepts, filled with plain connections
+/// until one no longer completes (the kernel drops SYNs to a full accept queue).
+fn hanging_v6_listener() -> Option<(Socket, SocketAddr, Vec<TcpStream>)> {
+    let listener = Socket::new(Domain::IPV6, Type::STREAM, None).ok()?;
+    listener
+        .bind(&"[::1]:0".parse::<SocketAddr>().unwrap().into())
+        .ok()?;
+    listener.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(s) => fillers.push(s),
+            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
+                return Some((listener, addr, fillers));
+            }
+            Err(e) => panic!("filler connect: {e}"),
+        }
+    }
+    panic!("the kernel kept completing handshakes to a full backlog-1 [::1] listener");
+}
+
+#[test]
+fn hanging_primary_gets_the_other_family_after_the_delay_and_it_wins() {
+    if v6_listener("hanging_primary_gets_the_other_family").is_none() {
+        return;
+    }
+    let (_listener, hanging6, _fillers) = hanging_v6_listener().expect("[::1] listener");
+    let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a4 = v4.local_addr().unwrap();
+    let mut reactor = Reactor::new().unwrap();
+    let c = client(&reactor, &[hanging6, a4]);
+    let start = Instant::now();
+    let stream = wait(&mut reactor, &c.connect(NAME, 80, Some(Duration::from_secs(10)))).unwrap();
+    let took = start.elapsed();
+    assert_eq!(stream.peer_addr().unwrap(), Some(a4));
+    assert!(
+        took >= SECOND_FAMILY_DELAY,
+        "IPv4 started before the delay ({took:?}) although IPv6 was still pending"
+    );
+    assert!(
+        took < SECOND_FAMILY_DELAY * 5,
+        "IPv4 won only after {took:?}"
+    );
+    assert_eq!(reactor.handle().stats().timers_pending, 0);
+    // The IPv4 side sees exactly this connection.
+    v4.set_nonblocking(true).unwrap();
+    let (_, peer) = v4.accept().unwrap();
+    assert_eq!(Some(peer), stream.local_addr().unwrap());
+    // Once the winner is closed nothing is left registered: the abandoned IPv6 attempt
+    // was deregistered.
+    drop(stream);
+    assert_eq!(reactor.handle().stats().handlers, 0);
+}
