@@ -76,43 +76,44 @@ type Outcomes = Rc<RefCell<Vec<Option<squall::Result<()>>>>>;
 /// A handler that writes `CHUNKS` chunks of `CHUNK` bytes at once, without waiting for
 /// any write future (chunk `i` is filled with byte `i`), tells the client through `go`
 /// as soon as one write fails, and finishes the response when every future is done.
-fn burst_server(
-    outcomes: Outcomes,
-    go: mpsc::Sender<()>,
-) -> impl FnOnce(&Handle) -> HttpServer {
+fn burst_server(outcomes: Outcomes, go: mpsc::Sender<()>) -> impl FnOnce(&Handle) -> HttpServer {
     move |h| {
-        HttpServer::with_options(h, limited_options(), move |_req: Request, resp: Responder| {
-            let resp = Rc::new(RefCell::new(Some(resp)));
-            let left = Rc::new(std::cell::Cell::new(CHUNKS));
-            outcomes.borrow_mut().clear();
-            outcomes.borrow_mut().resize(CHUNKS, None);
-            let futures: Vec<Future<()>> = (0..CHUNKS)
-                .map(|i| {
-                    resp.borrow_mut()
-                        .as_mut()
-                        .unwrap()
-                        .write(vec![i as u8; CHUNK])
-                })
-                .collect();
-            for (i, f) in futures.into_iter().enumerate() {
-                let (outcomes, resp, left, go) =
-                    (outcomes.clone(), resp.clone(), left.clone(), go.clone());
-                f.add_done_callback(move |f| {
-                    let r = f.take_result().expect("done");
-                    if r.is_err() {
-                        let _ = go.send(());
-                    }
-                    outcomes.borrow_mut()[i] = Some(r);
-                    left.set(left.get() - 1);
-                    if left.get() == 0 {
-                        if let Some(resp) = resp.borrow_mut().take() {
-                            // May fail if the connection was closed; either is fine.
-                            let _ = resp.finish();
+        HttpServer::with_options(
+            h,
+            limited_options(),
+            move |_req: Request, resp: Responder| {
+                let resp = Rc::new(RefCell::new(Some(resp)));
+                let left = Rc::new(std::cell::Cell::new(CHUNKS));
+                outcomes.borrow_mut().clear();
+                outcomes.borrow_mut().resize(CHUNKS, None);
+                let futures: Vec<Future<()>> = (0..CHUNKS)
+                    .map(|i| {
+                        resp.borrow_mut()
+                            .as_mut()
+                            .unwrap()
+                            .write(vec![i as u8; CHUNK])
+                    })
+                    .collect();
+                for (i, f) in futures.into_iter().enumerate() {
+                    let (outcomes, resp, left, go) =
+                        (outcomes.clone(), resp.clone(), left.clone(), go.clone());
+                    f.add_done_callback(move |f| {
+                        let r = f.take_result().expect("done");
+                        if r.is_err() {
+                            let _ = go.send(());
                         }
-                    }
-                });
-            }
-        })
+                        outcomes.borrow_mut()[i] = Some(r);
+                        left.set(left.get() - 1);
+                        if left.get() == 0 {
+                            if let Some(resp) = resp.borrow_mut().take() {
+                                // May fail if the connection was closed; either is fine.
+                                let _ = resp.finish();
+                            }
+                        }
+                    });
+                }
+            },
+        )
     }
 }
 
@@ -346,7 +347,10 @@ fn client_disconnecting_while_a_responder_waits_is_noticed_without_writing() {
         if slot.borrow().is_some() && closed_rx.try_recv().is_ok() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "request never arrived");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "request never arrived"
+        );
     }
     client.join().unwrap();
     while !slot.borrow().as_ref().unwrap().is_closed() {

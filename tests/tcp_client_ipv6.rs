@@ -30,7 +30,11 @@ fn v6_listener(test: &str) -> Option<TcpListener> {
 }
 
 fn closed_port(addr: &str) -> u16 {
-    TcpListener::bind(addr).unwrap().local_addr().unwrap().port()
+    TcpListener::bind(addr)
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn client(reactor: &Reactor, addrs: &[SocketAddr]) -> TcpClient {
@@ -53,10 +57,7 @@ fn primary_family_that_answers_wins_and_the_other_is_never_tried() {
     };
     let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
     let (a6, a4) = (v6.local_addr().unwrap(), v4.local_addr().unwrap());
-    for (order, winner, loser) in [
-        ([a6, a4], a6, &v4),
-        ([a4, a6], a4, &v6),
-    ] {
+    for (order, winner, loser) in [([a6, a4], a6, &v4), ([a4, a6], a4, &v6)] {
         let mut reactor = Reactor::new().unwrap();
         let c = client(&reactor, &order);
         let f = c.connect(NAME, 80, Some(Duration::from_secs(5)));
@@ -66,7 +67,10 @@ fn primary_family_that_answers_wins_and_the_other_is_never_tried() {
         let won = if winner == a6 { &v6 } else { &v4 };
         assert_eq!(Some(won.accept().unwrap().1), stream.local_addr().unwrap());
         // Run past the second-family delay: no attempt on the other family may start.
-        run_for(&mut reactor, SECOND_FAMILY_DELAY + Duration::from_millis(100));
+        run_for(
+            &mut reactor,
+            SECOND_FAMILY_DELAY + Duration::from_millis(100),
+        );
         assert!(
             nothing_accepted(loser),
             "order {order:?}: the other family was connected too"
@@ -88,7 +92,11 @@ fn refused_primary_hands_over_to_the_other_family_at_once() {
     let mut reactor = Reactor::new().unwrap();
     let c = client(&reactor, &[refused6, a4]);
     let start = Instant::now();
-    let stream = wait(&mut reactor, &c.connect(NAME, 80, Some(Duration::from_secs(5)))).unwrap();
+    let stream = wait(
+        &mut reactor,
+        &c.connect(NAME, 80, Some(Duration::from_secs(5))),
+    )
+    .unwrap();
     let took = start.elapsed();
     assert_eq!(stream.peer_addr().unwrap(), Some(a4));
     assert!(
@@ -103,9 +111,17 @@ fn refused_primary_hands_over_to_the_other_family_at_once() {
         .unwrap();
     let c = client(&reactor, &[refused4, a6]);
     let start = Instant::now();
-    let stream = wait(&mut reactor, &c.connect(NAME, 80, Some(Duration::from_secs(5)))).unwrap();
+    let stream = wait(
+        &mut reactor,
+        &c.connect(NAME, 80, Some(Duration::from_secs(5))),
+    )
+    .unwrap();
     assert_eq!(stream.peer_addr().unwrap(), Some(a6));
-    assert!(start.elapsed() < SECOND_FAMILY_DELAY, "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < SECOND_FAMILY_DELAY,
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 /// An IPv6 listener with backlog 1 that never accepts, filled with plain connections
@@ -141,7 +157,11 @@ fn hanging_primary_gets_the_other_family_after_the_delay_and_it_wins() {
     let mut reactor = Reactor::new().unwrap();
     let c = client(&reactor, &[hanging6, a4]);
     let start = Instant::now();
-    let stream = wait(&mut reactor, &c.connect(NAME, 80, Some(Duration::from_secs(10)))).unwrap();
+    let stream = wait(
+        &mut reactor,
+        &c.connect(NAME, 80, Some(Duration::from_secs(10))),
+    )
+    .unwrap();
     let took = start.elapsed();
     assert_eq!(stream.peer_addr().unwrap(), Some(a4));
     assert!(
