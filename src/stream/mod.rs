@@ -639,7 +639,9 @@ impl State {
     }
 
     fn update_interest(&mut self) {
-        if self.closed {
+        // Inside a read callback, writes are corked and `drive_custom` settles the
+        // interest once it returns: no WRITABLE on/off around every response.
+        if self.closed || self.in_read_callback {
             return;
         }
         let want = self.desired_interest();
