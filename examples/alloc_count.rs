@@ -46,11 +46,19 @@ fn site_of_current() -> String {
         let l = line.trim();
         if let Some((_, name)) = l.split_once(": ") {
             const SKIP: &[&str] = &[
-                "alloc_count::site_of", "alloc_count::trace", "<alloc_count::Counting",
-                "alloc::", "<alloc::", "core::", "<core::", "std::", "<std::", "__rust", "__rdl",
+                "alloc_count::site_of",
+                "alloc_count::trace",
+                "<alloc_count::Counting",
+                "alloc::",
+                "<alloc::",
+                "core::",
+                "<core::",
+                "std::",
+                "<std::",
+                "__rust",
+                "__rdl",
             ];
-            if SKIP.iter().any(|p| name.starts_with(p))
-            {
+            if SKIP.iter().any(|p| name.starts_with(p)) {
                 continue;
             }
             out.push(name.to_string());
@@ -94,9 +102,11 @@ fn start_sites(on: bool) {
 /// Prints allocation sites per unit of work (all) and still-live blocks per unit.
 fn report_sites(units: f64) {
     TRACING.store(false, Relaxed);
-    let Some((live, all)) = SITES.lock().unwrap().take() else { return };
+    let Some((live, all)) = SITES.lock().unwrap().take() else {
+        return;
+    };
     let mut all: Vec<_> = all.into_iter().collect();
-    all.sort_by(|a, b| b.1.cmp(&a.1));
+    all.sort_by_key(|e| std::cmp::Reverse(e.1));
     println!("allocations per unit, by site:");
     for (site, n) in all {
         println!("  {:8.3}  {site}", n as f64 / units);
@@ -106,7 +116,7 @@ fn report_sites(units: f64) {
         *by.entry(site).or_default() += 1;
     }
     let mut by: Vec<_> = by.into_iter().collect();
-    by.sort_by(|a, b| b.1.cmp(&a.1));
+    by.sort_by_key(|e| std::cmp::Reverse(e.1));
     println!("still live at the end, per unit, by site:");
     for (site, n) in by {
         println!("  {:8.3}  {site}", n as f64 / units);
@@ -191,7 +201,14 @@ fn echo(stream: IoStream) {
 
 /// Sends `batch` requests per write and reads back `batch` responses of `resp_len`
 /// bytes each, `rounds` times. Allocation-free.
-fn drive(s: &mut TcpStream, req: &[u8], batch: usize, resp_len: usize, rounds: u64, buf: &mut [u8]) {
+fn drive(
+    s: &mut TcpStream,
+    req: &[u8],
+    batch: usize,
+    resp_len: usize,
+    rounds: u64,
+    buf: &mut [u8],
+) {
     for _ in 0..rounds {
         s.write_all(req).expect("write");
         let mut need = batch * resp_len;
@@ -206,7 +223,13 @@ fn drive(s: &mut TcpStream, req: &[u8], batch: usize, resp_len: usize, rounds: u
 
 /// Opens `n` connections (each sending one keep-alive GET and reading the reply when
 /// `get`), then reports the heap bytes and blocks the server holds per connection.
-fn idle_conns(addr: std::net::SocketAddr, n: usize, get: bool, remote: squall::Remote, sites: bool) {
+fn idle_conns(
+    addr: std::net::SocketAddr,
+    n: usize,
+    get: bool,
+    remote: squall::Remote,
+    sites: bool,
+) {
     const REQ: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
     let open = |conns: &mut Vec<TcpStream>, k: usize| {
         let mut buf = [0u8; 512];
@@ -228,12 +251,20 @@ fn idle_conns(addr: std::net::SocketAddr, n: usize, get: bool, remote: squall::R
     open(&mut conns, n.min(200));
     conns.clear();
     settle();
-    let (l0, a0, f0) = (LIVE.load(Relaxed) as i64, ALLOCS.load(Relaxed), FREES.load(Relaxed));
+    let (l0, a0, f0) = (
+        LIVE.load(Relaxed) as i64,
+        ALLOCS.load(Relaxed),
+        FREES.load(Relaxed),
+    );
     start_sites(sites);
     open(&mut conns, n);
     settle();
     report_sites(n as f64);
-    let (l1, a1, f1) = (LIVE.load(Relaxed) as i64, ALLOCS.load(Relaxed), FREES.load(Relaxed));
+    let (l1, a1, f1) = (
+        LIVE.load(Relaxed) as i64,
+        ALLOCS.load(Relaxed),
+        FREES.load(Relaxed),
+    );
     println!(
         "RESULT idle_conns={n} get={get} heap_bytes_per_conn={:.1} live_blocks_per_conn={:.2}",
         (l1 - l0) as f64 / n as f64,
@@ -275,7 +306,8 @@ fn main() -> squall::Result<()> {
     let idle: usize = arg(&args, "--idle", 0);
     if idle > 0 {
         let get = !args.iter().any(|a| a == "--no-get");
-        let client = std::thread::spawn(move || idle_conns(addr, idle, get && !echo_mode, remote, sites));
+        let client =
+            std::thread::spawn(move || idle_conns(addr, idle, get && !echo_mode, remote, sites));
         reactor.run()?;
         client.join().expect("client thread");
         return Ok(());
