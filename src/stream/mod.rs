@@ -85,12 +85,21 @@ thread_local! {
     static POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Capacity of a read buffer made when the pool is empty: big enough to be pooled, so a
+/// small request does not leave a buffer too small to reuse.
+const NEW_BUFFER_CAPACITY: usize = 4096;
+
 fn pool_take() -> BytesMut {
-    POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default()
+    POOL.with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| BytesMut::with_capacity(NEW_BUFFER_CAPACITY))
 }
 
-fn pool_put(buf: BytesMut) {
-    if (POOL_MIN_CAPACITY..=POOL_MAX_CAPACITY).contains(&buf.capacity()) {
+fn pool_put(mut buf: BytesMut) {
+    // An empty buffer whose bytes nobody shares any more gets its whole allocation back
+    // (`split_to` leaves it at the end of its allocation); one still shared is dropped.
+    if buf.try_reclaim(POOL_MIN_CAPACITY)
+        && (POOL_MIN_CAPACITY..=POOL_MAX_CAPACITY).contains(&buf.capacity())
+    {
         POOL.with(|p| {
             let mut p = p.borrow_mut();
             if p.len() < POOL_MAX {
@@ -728,9 +737,10 @@ impl State {
         }
     }
 
-    /// An idle stream holds no read memory.
+    /// An idle stream holds no read memory (not even an empty `BytesMut` of capacity 0,
+    /// which still pins the allocation it was split from).
     fn release_empty_buffer(&mut self) {
-        if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
+        if self.read_buf.is_empty() {
             pool_put(std::mem::take(&mut self.read_buf));
         }
     }
