@@ -70,6 +70,8 @@ const READ_CHUNK: usize = 64 * 1024;
 const IDLE_READ_LIMIT: usize = 64 * 1024;
 /// Most buffers handed to one `writev`.
 const MAX_IOV: usize = 64;
+/// Responses to pipelined requests are held back (corked) up to this many bytes.
+const CORK_LIMIT: usize = 64 * 1024;
 
 /// Reads per readiness event at most, so one fast sender cannot monopolise the loop.
 const READS_PER_EVENT: usize = 8;
@@ -452,13 +454,24 @@ impl IoStream {
                 };
                 s.release_empty_buffer();
                 s.try_read(&mut finish);
-                if !s.write_queue.is_empty() && !s.closed {
-                    s.handle_write(&mut finish);
+                // Another pipelined message is buffered and its parser is ready: keep the
+                // writes corked so the responses leave together in one writev.
+                let more = done
+                    && !s.closed
+                    && !s.close_after_writes
+                    && !s.read_buf.is_empty()
+                    && matches!(s.read, Some(PendingRead::Custom(_)))
+                    && s.write_queue.len() < MAX_IOV
+                    && s.write_queued < CORK_LIMIT;
+                if !more {
+                    if !s.write_queue.is_empty() && !s.closed {
+                        s.handle_write(&mut finish);
+                    }
+                    if s.close_after_writes && s.write_queue.is_empty() {
+                        s.close(None, &mut finish);
+                    }
+                    s.update_interest();
                 }
-                if s.close_after_writes && s.write_queue.is_empty() {
-                    s.close(None, &mut finish);
-                }
-                s.update_interest();
                 leftover
             };
             drop(leftover);
