@@ -619,10 +619,18 @@ impl IoStream {
             if ev.is_writable() {
                 s.handle_write(&mut finish);
             }
-            if ev.is_readable() && !s.closed {
+            // READABLE may still be registered from a read that completed (it is dropped
+            // lazily, see `update_interest`): data nobody asked for stays in the kernel,
+            // and this wake-up drops the interest for real.
+            let wanted = s.desired_interest().is_readable();
+            if ev.is_readable() && !s.closed && wanted {
                 s.handle_read(&mut finish);
             }
-            s.update_interest();
+            if ev.is_readable() && !wanted {
+                s.set_interest(false);
+            } else {
+                s.update_interest();
+            }
         }
         finish.run();
         self.drive_custom();
@@ -660,13 +668,25 @@ impl State {
         i
     }
 
+    /// Brings the registered interest in line with what the stream needs, except that
+    /// READABLE is dropped lazily: a read that just completed is usually followed by the
+    /// next one within the iteration (a done-callback starts it), and dropping then
+    /// re-adding READABLE costs two `epoll_ctl` per message. If none follows, the next
+    /// readable event finds nothing wanted and drops it then (`on_event`).
     fn update_interest(&mut self) {
+        self.set_interest(true);
+    }
+
+    fn set_interest(&mut self, lazy: bool) {
         // Inside a read callback, writes are corked and `drive_custom` settles the
         // interest once it returns: no WRITABLE on/off around every response.
         if self.closed || self.in_read_callback {
             return;
         }
-        let want = self.desired_interest();
+        let mut want = self.desired_interest();
+        if lazy && self.interest.is_readable() && !self.close_after_writes {
+            want |= Interest::READABLE;
+        }
         if want != self.interest {
             if let Some(token) = self.token {
                 match self.handle.update_handler(token, want) {
