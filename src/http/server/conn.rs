@@ -73,10 +73,14 @@ enum Step {
     Dispatch(Request, bool, Option<Box<dyn BodyDelegate>>),
 }
 
+/// Capacity of the per-thread output buffer: corked pipelined responses share it, so
+/// it must hold many before it has to be replaced by a new allocation.
+const OUT_CAPACITY: usize = 16 * 1024;
+
 thread_local! {
     /// One output buffer per thread: responses are encoded here and handed to the
     /// stream as `Bytes`, so connections own no write memory between responses.
-    static OUT: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+    static OUT: RefCell<BytesMut> = RefCell::new(BytesMut::with_capacity(OUT_CAPACITY));
 }
 
 impl Conn {

@@ -204,6 +204,9 @@ impl HttpServer {
                 if shared.closing.get() {
                     stream.close();
                 } else {
+                    // Responses are whole messages written at once: Nagle would only
+                    // hold back the second of two pipelined responses for a delayed ACK.
+                    let _ = stream.set_nodelay(true);
                     Conn::start(&shared, stream, peer);
                 }
             }

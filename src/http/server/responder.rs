@@ -12,6 +12,36 @@ use crate::error::Error;
 use crate::future::Future;
 use crate::http::h1::{write_response_head, Framing};
 
+/// Response header maps kept per thread for reuse (cleared, capacity kept): building a
+/// `HeaderMap` allocates twice (indices and entries) on its first insert.
+const SPARE_HEADER_MAPS: usize = 64;
+/// Maps that grew beyond this many entries are not kept.
+const SPARE_MAX_CAPACITY: usize = 64;
+
+thread_local! {
+    static SPARE_HEADERS: std::cell::RefCell<Vec<HeaderMap>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn take_header_map() -> HeaderMap {
+    SPARE_HEADERS
+        .with(|s| s.borrow_mut().pop())
+        .unwrap_or_default()
+}
+
+fn recycle_header_map(mut map: HeaderMap) {
+    if map.capacity() == 0 || map.capacity() > SPARE_MAX_CAPACITY {
+        return;
+    }
+    map.clear();
+    SPARE_HEADERS.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < SPARE_HEADER_MAPS {
+            s.push(map);
+        }
+    });
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Body {
     /// Nothing sent yet.
@@ -62,7 +92,7 @@ impl Responder {
         Responder {
             conn,
             status: StatusCode::OK,
-            headers: HeaderMap::new(),
+            headers: take_header_map(),
             version,
             keep_alive,
             head_request,
@@ -256,6 +286,8 @@ impl Responder {
             out.put_slice(b"\r\n");
         }
         out.put_slice(b"\r\n");
+        // The head is out: the map is not read again, give it back for the next response.
+        recycle_header_map(std::mem::take(&mut self.headers));
     }
 }
 
