@@ -295,7 +295,7 @@ fn main() -> squall::Result<()> {
         _http = None;
     } else {
         let server = HttpServer::new(&handle, |_req, mut resp| {
-            resp.set_header("content-type", "text/plain");
+            resp.set_header_static("content-type", "text/plain");
             resp.send(Bytes::from_static(b"Hello, world"));
         });
         addr = server.listen("127.0.0.1:0")?;

@@ -111,7 +111,9 @@ fn pool_put(mut buf: BytesMut) {
     }
 }
 
-pub(crate) type CustomRead = Box<dyn FnMut(&mut BytesMut, bool) -> bool>;
+/// A custom read's parser. Shared (`Rc`) so an owner that reads message after message
+/// (the HTTP connection) installs the same one each time without allocating.
+pub(crate) type CustomRead = Rc<dyn Fn(&mut BytesMut, bool) -> bool>;
 type CloseCallback = Box<dyn FnOnce(Option<Error>)>;
 
 enum PendingRead {
@@ -270,30 +272,32 @@ impl IoStream {
     /// stream. This is how the HTTP layer parses heads and bodies in place.
     pub fn read_with<T: 'static>(
         &self,
-        mut parse: impl FnMut(&mut BytesMut, bool) -> Result<Option<T>> + 'static,
+        parse: impl FnMut(&mut BytesMut, bool) -> Result<Option<T>> + 'static,
     ) -> Future<T> {
         let fut = Future::new();
         let f = fut.clone();
         let weak = Rc::downgrade(&self.shared);
-        let custom: CustomRead = Box::new(move |buf, closed| match parse(buf, closed) {
-            Ok(Some(v)) => {
-                f.set_result(v);
-                true
-            }
-            Ok(None) if closed => {
-                f.set_error(Error::StreamClosed);
-                true
-            }
-            Ok(None) => false,
-            Err(e) => {
-                f.set_error(e.clone());
-                // As documented, a parser error also closes the stream.
-                if let Some(shared) = weak.upgrade() {
-                    IoStream { shared }.close_with(Some(e));
+        let parse = RefCell::new(parse);
+        let custom: CustomRead =
+            Rc::new(move |buf, closed| match (parse.borrow_mut())(buf, closed) {
+                Ok(Some(v)) => {
+                    f.set_result(v);
+                    true
                 }
-                true
-            }
-        });
+                Ok(None) if closed => {
+                    f.set_error(Error::StreamClosed);
+                    true
+                }
+                Ok(None) => false,
+                Err(e) => {
+                    f.set_error(e.clone());
+                    // As documented, a parser error also closes the stream.
+                    if let Some(shared) = weak.upgrade() {
+                        IoStream { shared }.close_with(Some(e));
+                    }
+                    true
+                }
+            });
         self.start(PendingRead::Custom(custom), || fut.clone());
         fut
     }
@@ -430,7 +434,7 @@ impl IoStream {
     /// buffer; writes made meanwhile go out together when the callback returns.
     fn drive_custom(&self) {
         loop {
-            let (mut parse, mut buf, closed) = {
+            let (parse, mut buf, closed) = {
                 let mut s = self.shared.state.borrow_mut();
                 if s.in_read_callback {
                     return;
@@ -925,7 +929,7 @@ impl Drop for Shared {
             Err(_) => None,
         };
         finish.run();
-        if let Some((mut parse, mut buf)) = custom {
+        if let Some((parse, mut buf)) = custom {
             parse(&mut buf, true);
         }
     }

@@ -19,7 +19,7 @@ use crate::http::h1::{
     RequestHead, CONTINUE_100,
 };
 use crate::reactor::{coarse_now, TimerId};
-use crate::stream::IoStream;
+use crate::stream::{CustomRead, IoStream};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timeout {
@@ -60,6 +60,8 @@ pub(crate) struct Conn {
     shared: Weak<Shared>,
     peer: SocketAddr,
     st: RefCell<State>,
+    /// The parser callback handed to the stream for every request.
+    reader: RefCell<Option<CustomRead>>,
 }
 
 #[allow(clippy::large_enum_variant)] // built and matched at once, never stored
@@ -89,6 +91,7 @@ impl Conn {
             stream,
             shared: Rc::downgrade(shared),
             peer,
+            reader: RefCell::new(None),
             st: RefCell::new(State {
                 scanner: HeadScanner::new(&shared.limits),
                 phase: Phase::Head,
@@ -112,13 +115,21 @@ impl Conn {
         Conn::read_next(&conn);
     }
 
+    /// Reads the next request, with the connection's one parser callback (made on the
+    /// first request, shared after that: no allocation per request).
     fn read_next(this: &Rc<Conn>) {
-        let weak = Rc::downgrade(this);
-        this.stream
-            .read_callback(Box::new(move |buf, closed| match weak.upgrade() {
-                Some(conn) => Conn::on_data(&conn, buf, closed),
-                None => true,
-            }));
+        let reader = this
+            .reader
+            .borrow_mut()
+            .get_or_insert_with(|| {
+                let weak = Rc::downgrade(this);
+                Rc::new(move |buf: &mut BytesMut, closed| match weak.upgrade() {
+                    Some(conn) => Conn::on_data(&conn, buf, closed),
+                    None => true,
+                })
+            })
+            .clone();
+        this.stream.read_callback(reader);
     }
 
     pub(crate) fn closing(&self) -> bool {

@@ -122,6 +122,17 @@ impl Responder {
         self
     }
 
+    /// Adds a header whose value is a `'static` string: no copy, no allocation (the fast
+    /// path for constant headers such as a content type).
+    ///
+    /// # Panics
+    /// If `value` is not a valid header value (a bug in the constant).
+    pub fn set_header_static(&mut self, name: &'static str, value: &'static str) -> &mut Self {
+        self.headers
+            .insert(name, http::HeaderValue::from_static(value));
+        self
+    }
+
     /// True once the client is gone: further writes are dropped.
     pub fn is_closed(&self) -> bool {
         self.conn.stream.is_closed()
