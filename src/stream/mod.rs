@@ -20,24 +20,28 @@
 //! # Ok(()) }
 //! ```
 
+mod buffer;
 mod read;
 mod socket;
+mod state;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
-use self::read::{Check, ReadRequest};
+use self::buffer::{CORK_LIMIT, MAX_IOV};
+use self::read::ReadRequest;
 pub use self::socket::Socket;
+pub(crate) use self::state::CustomRead;
+use self::state::{Finish, PendingRead, Shared, State};
 use crate::error::{Error, Result};
 use crate::future::Future;
-use crate::reactor::{coarse_now, Event, Handle, Interest, TimerId, Token};
+use crate::reactor::{coarse_now, Event, Handle, Interest};
 
 /// Limits and timeouts of an [`IoStream`].
 #[derive(Clone, Debug)]
@@ -63,96 +67,6 @@ impl Default for StreamOptions {
     }
 }
 
-/// Bytes read from the socket per `read` call (a thread-wide scratch buffer, so idle
-/// streams own no read memory).
-const READ_CHUNK: usize = 64 * 1024;
-/// With no read pending, buffer at most this much (to notice a close) before pausing.
-const IDLE_READ_LIMIT: usize = 64 * 1024;
-/// Most buffers handed to one `writev`.
-const MAX_IOV: usize = 64;
-/// Responses to pipelined requests are held back (corked) up to this many bytes.
-const CORK_LIMIT: usize = 64 * 1024;
-
-/// Reads per readiness event at most, so one fast sender cannot monopolise the loop.
-const READS_PER_EVENT: usize = 8;
-/// Empty read buffers kept per thread for reuse, and the capacity range worth keeping.
-const POOL_MAX: usize = 256;
-const POOL_MIN_CAPACITY: usize = 512;
-const POOL_MAX_CAPACITY: usize = 256 * 1024;
-
-thread_local! {
-    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
-    /// Released read buffers: idle streams hold none, busy ones reuse these instead of
-    /// allocating per request.
-    static POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Capacity of a read buffer made when the pool is empty: big enough to be pooled, so a
-/// small request does not leave a buffer too small to reuse.
-const NEW_BUFFER_CAPACITY: usize = 4096;
-
-fn pool_take() -> BytesMut {
-    POOL.with(|p| p.borrow_mut().pop())
-        .unwrap_or_else(|| BytesMut::with_capacity(NEW_BUFFER_CAPACITY))
-}
-
-fn pool_put(mut buf: BytesMut) {
-    // An empty buffer whose bytes nobody shares any more gets its whole allocation back
-    // (`split_to` leaves it at the end of its allocation); one still shared is dropped.
-    if buf.try_reclaim(POOL_MIN_CAPACITY)
-        && (POOL_MIN_CAPACITY..=POOL_MAX_CAPACITY).contains(&buf.capacity())
-    {
-        POOL.with(|p| {
-            let mut p = p.borrow_mut();
-            if p.len() < POOL_MAX {
-                p.push(buf);
-            }
-        });
-    }
-}
-
-/// A custom read's parser. Shared (`Rc`) so an owner that reads message after message
-/// (the HTTP connection) installs the same one each time without allocating.
-pub(crate) type CustomRead = Rc<dyn Fn(&mut BytesMut, bool) -> bool>;
-type CloseCallback = Box<dyn FnOnce(Option<Error>)>;
-
-enum PendingRead {
-    Simple(ReadRequest, Future<Bytes>),
-    /// `read_with`: the parser is called with the buffer (and whether the stream is
-    /// closed); it returns `true` once it resolved its own future.
-    Custom(CustomRead),
-}
-
-struct State {
-    handle: Handle,
-    socket: Option<Rc<Socket>>,
-    token: Option<Token>,
-    interest: Interest,
-    options: StreamOptions,
-    read_buf: BytesMut,
-    read: Option<PendingRead>,
-    write_queue: VecDeque<Bytes>,
-    write_queued: usize,
-    accepted: u64,
-    written: u64,
-    write_futures: VecDeque<(u64, Future<()>)>,
-    closed: bool,
-    /// Boxed: rarely set, and every idle stream would otherwise carry its 48 bytes.
-    error: Option<Box<Error>>,
-    close_callback: Option<CloseCallback>,
-    last_activity: Duration,
-    idle_timer: Option<TimerId>,
-    /// A custom read callback is running (outside the borrow): writes are corked until
-    /// it returns, so pipelined responses leave in one `writev`.
-    in_read_callback: bool,
-    /// Close once the write queue is flushed.
-    close_after_writes: bool,
-}
-
-struct Shared {
-    state: RefCell<State>,
-}
-
 /// A buffered non-blocking stream. Cloning gives another handle to the same stream;
 /// dropping the last handle closes it.
 #[derive(Clone)]
@@ -169,13 +83,6 @@ impl fmt::Debug for IoStream {
             .field("write_queued", &s.write_queued)
             .finish()
     }
-}
-
-/// Work to finish after the state borrow is released.
-#[derive(Default)]
-struct Finish {
-    read: Option<(Future<Bytes>, Result<Bytes>)>,
-    writes: Vec<(Future<()>, Result<()>)>,
 }
 
 impl IoStream {
@@ -649,288 +556,5 @@ impl IoStream {
         }
         finish.run();
         self.drive_custom();
-    }
-}
-
-impl Finish {
-    fn run(mut self) {
-        if let Some((f, r)) = self.read.take() {
-            f.set(r);
-        }
-        for (f, r) in self.writes.drain(..) {
-            f.set(r);
-        }
-    }
-}
-
-impl State {
-    fn touch(&mut self) {
-        if self.options.idle_timeout.is_some() {
-            self.last_activity = coarse_now();
-        }
-    }
-
-    fn desired_interest(&self) -> Interest {
-        let mut i = Interest::NONE;
-        let wants_read = self.read.is_some()
-            || (self.close_callback.is_some() && self.read_buf.len() < IDLE_READ_LIMIT);
-        if wants_read && !self.close_after_writes {
-            i |= Interest::READABLE;
-        }
-        if !self.write_queue.is_empty() {
-            i |= Interest::WRITABLE;
-        }
-        i
-    }
-
-    /// Brings the registered interest in line with what the stream needs, except that
-    /// READABLE is dropped lazily: a read that just completed is usually followed by the
-    /// next one within the iteration (a done-callback starts it), and dropping then
-    /// re-adding READABLE costs two `epoll_ctl` per message. If none follows, the next
-    /// readable event finds nothing wanted and drops it then (`on_event`).
-    fn update_interest(&mut self) {
-        self.set_interest(true);
-    }
-
-    fn set_interest(&mut self, lazy: bool) {
-        // Inside a read callback, writes are corked and `drive_custom` settles the
-        // interest once it returns: no WRITABLE on/off around every response.
-        if self.closed || self.in_read_callback {
-            return;
-        }
-        let mut want = self.desired_interest();
-        if lazy && self.interest.is_readable() && !self.close_after_writes {
-            want |= Interest::READABLE;
-        }
-        if want != self.interest {
-            if let Some(token) = self.token {
-                match self.handle.update_handler(token, want) {
-                    Ok(()) => self.interest = want,
-                    Err(e) => log::error!("could not update stream interest: {e}"),
-                }
-            }
-        }
-    }
-
-    fn handle_read(&mut self, finish: &mut Finish) {
-        let Some(socket) = self.socket.clone() else {
-            return;
-        };
-        for _ in 0..READS_PER_EVENT {
-            let got = SCRATCH.with(|scratch| {
-                let mut scratch = scratch.borrow_mut();
-                let r = socket.read(&mut scratch);
-                if let Ok(n) = r {
-                    if n > 0 && self.read_buf.capacity() == 0 {
-                        self.read_buf = pool_take();
-                    }
-                    self.read_buf.extend_from_slice(&scratch[..n]);
-                }
-                r
-            });
-            match got {
-                Ok(0) => {
-                    self.try_read(finish);
-                    self.close(None, finish);
-                    return;
-                }
-                Ok(n) => {
-                    self.touch();
-                    if self.read_buf.len() > self.options.max_buffer_size {
-                        self.try_read(finish);
-                        if self.read_buf.len() > self.options.max_buffer_size {
-                            // As documented, the read fails with the cause (closing
-                            // would fail it with StreamClosed, or hand read_until_close
-                            // a silently truncated buffer).
-                            if let Some(PendingRead::Simple(_, f)) =
-                                self.read.take_if(|r| matches!(r, PendingRead::Simple(..)))
-                            {
-                                finish.read = Some((f, Err(Error::StreamBufferFull)));
-                            }
-                            self.close(Some(Error::StreamBufferFull), finish);
-                            return;
-                        }
-                    }
-                    if n < READ_CHUNK {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.try_read(finish);
-                    self.close(Some(e.into()), finish);
-                    return;
-                }
-            }
-        }
-        self.try_read(finish);
-    }
-
-    /// Completes the pending read if the buffer satisfies it.
-    fn try_read(&mut self, finish: &mut Finish) {
-        match self.read.as_mut() {
-            None => {}
-            // Custom parsers run outside the borrow, in `IoStream::drive_custom`.
-            Some(PendingRead::Custom(_)) => {}
-            Some(PendingRead::Simple(req, _)) => match req.check(&self.read_buf) {
-                Check::NotYet => {}
-                Check::Ready(n) => {
-                    let data = self.read_buf.split_to(n).freeze();
-                    self.release_empty_buffer();
-                    if let Some(PendingRead::Simple(_, f)) = self.read.take() {
-                        finish.read = Some((f, Ok(data)));
-                    }
-                }
-                Check::Unsatisfiable => {
-                    let e = Error::UnsatisfiableRead("delimiter not found within max_bytes".into());
-                    if let Some(PendingRead::Simple(_, f)) = self.read.take() {
-                        finish.read = Some((f, Err(e.clone())));
-                    }
-                    self.close(Some(e), finish);
-                }
-            },
-        }
-    }
-
-    /// An idle stream holds no read memory (not even an empty `BytesMut` of capacity 0,
-    /// which still pins the allocation it was split from).
-    fn release_empty_buffer(&mut self) {
-        if self.read_buf.is_empty() {
-            pool_put(std::mem::take(&mut self.read_buf));
-        }
-    }
-
-    /// A read started or still pending on a closed stream: serve it from the buffer,
-    /// or fail it.
-    fn settle_read_after_close(&mut self, finish: &mut Finish) {
-        match self.read.take() {
-            None => {}
-            Some(PendingRead::Simple(ReadRequest::UntilClose, f)) => {
-                let data = self.read_buf.split().freeze();
-                finish.read = Some((f, Ok(data)));
-            }
-            Some(PendingRead::Simple(mut req, f)) => {
-                let r = match req.check(&self.read_buf) {
-                    Check::Ready(n) => Ok(self.read_buf.split_to(n).freeze()),
-                    _ => Err(Error::StreamClosed),
-                };
-                finish.read = Some((f, r));
-            }
-            Some(custom @ PendingRead::Custom(_)) => self.read = Some(custom),
-        }
-    }
-
-    fn handle_write(&mut self, finish: &mut Finish) {
-        let Some(socket) = self.socket.clone() else {
-            return;
-        };
-        while !self.write_queue.is_empty() {
-            let r = if self.write_queue.len() == 1 {
-                socket.write(&self.write_queue[0])
-            } else {
-                let mut iov = [IoSlice::new(&[]); MAX_IOV];
-                let mut n = 0;
-                for chunk in self.write_queue.iter().take(MAX_IOV) {
-                    iov[n] = IoSlice::new(chunk);
-                    n += 1;
-                }
-                socket.write_vectored(&iov[..n])
-            };
-            match r {
-                Ok(0) => {
-                    self.close(
-                        Some(io::Error::from(io::ErrorKind::WriteZero).into()),
-                        finish,
-                    );
-                    return;
-                }
-                Ok(mut n) => {
-                    self.touch();
-                    self.written += n as u64;
-                    self.write_queued -= n;
-                    while n > 0 {
-                        let front = &mut self.write_queue[0];
-                        if front.len() <= n {
-                            n -= front.len();
-                            self.write_queue.pop_front();
-                        } else {
-                            front.advance(n);
-                            n = 0;
-                        }
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.close(Some(e.into()), finish);
-                    return;
-                }
-            }
-        }
-        while let Some((end, _)) = self.write_futures.front() {
-            if *end > self.written {
-                break;
-            }
-            if let Some((_, f)) = self.write_futures.pop_front() {
-                finish.writes.push((f, Ok(())));
-            }
-        }
-        if self.close_after_writes && self.write_queue.is_empty() && !self.in_read_callback {
-            self.close(None, finish);
-        }
-    }
-
-    fn close(&mut self, error: Option<Error>, finish: &mut Finish) {
-        if self.closed {
-            return;
-        }
-        self.closed = true;
-        if let Some(e) = &error {
-            log::debug!("stream closed: {e}");
-            self.error = Some(Box::new(e.clone()));
-        }
-        self.settle_read_after_close(finish);
-        for (_, f) in self.write_futures.drain(..) {
-            finish.writes.push((f, Err(Error::StreamClosed)));
-        }
-        self.write_queue.clear();
-        self.write_queued = 0;
-        if let Some(token) = self.token.take() {
-            // Deregisters the fd and drops the handler's copy of the socket.
-            if let Err(e) = self.handle.remove_handler(token) {
-                log::debug!("stream handler already gone: {e}");
-            }
-        }
-        self.socket = None; // closes the descriptor (the handler's copy is gone)
-        if let Some(t) = self.idle_timer.take() {
-            self.handle.cancel_timer(t);
-        }
-        if let Some(cb) = self.close_callback.take() {
-            // Like Tornado, the close callback runs on the next iteration.
-            self.handle.add_callback(move || cb(error));
-        }
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        let mut finish = Finish::default();
-        let custom = match self.state.try_borrow_mut() {
-            Ok(mut s) => {
-                s.close(None, &mut finish);
-                match s.read.take() {
-                    Some(PendingRead::Custom(parse)) => {
-                        Some((parse, std::mem::take(&mut s.read_buf)))
-                    }
-                    _ => None,
-                }
-            }
-            Err(_) => None,
-        };
-        finish.run();
-        if let Some((parse, mut buf)) = custom {
-            parse(&mut buf, true);
-        }
     }
 }

@@ -1,0 +1,352 @@
+//! The stream's state behind its `RefCell`, and the work it does with the borrow held:
+//! reading into the buffer, completing simple reads, writing the queue, closing. Work
+//! that must run without the borrow (resolving futures) is collected in [`Finish`].
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::buffer::{
+    pool_put, pool_take, IDLE_READ_LIMIT, MAX_IOV, READS_PER_EVENT, READ_CHUNK, SCRATCH,
+};
+use super::read::{Check, ReadRequest};
+use super::{Socket, StreamOptions};
+use crate::error::{Error, Result};
+use crate::future::Future;
+use crate::reactor::{coarse_now, Handle, Interest, TimerId, Token};
+
+/// A custom read's parser. Shared (`Rc`) so an owner that reads message after message
+/// (the HTTP connection) installs the same one each time without allocating.
+pub(crate) type CustomRead = Rc<dyn Fn(&mut BytesMut, bool) -> bool>;
+pub(super) type CloseCallback = Box<dyn FnOnce(Option<Error>)>;
+
+pub(super) enum PendingRead {
+    Simple(ReadRequest, Future<Bytes>),
+    /// `read_with`: the parser is called with the buffer (and whether the stream is
+    /// closed); it returns `true` once it resolved its own future.
+    Custom(CustomRead),
+}
+
+pub(crate) struct State {
+    pub(super) handle: Handle,
+    pub(super) socket: Option<Rc<Socket>>,
+    pub(super) token: Option<Token>,
+    pub(super) interest: Interest,
+    pub(super) options: StreamOptions,
+    pub(super) read_buf: BytesMut,
+    pub(super) read: Option<PendingRead>,
+    pub(super) write_queue: VecDeque<Bytes>,
+    pub(super) write_queued: usize,
+    pub(super) accepted: u64,
+    pub(super) written: u64,
+    pub(super) write_futures: VecDeque<(u64, Future<()>)>,
+    pub(super) closed: bool,
+    /// Boxed: rarely set, and every idle stream would otherwise carry its 48 bytes.
+    pub(super) error: Option<Box<Error>>,
+    pub(super) close_callback: Option<CloseCallback>,
+    pub(super) last_activity: Duration,
+    pub(super) idle_timer: Option<TimerId>,
+    /// A custom read callback is running (outside the borrow): writes are corked until
+    /// it returns, so pipelined responses leave in one `writev`.
+    pub(super) in_read_callback: bool,
+    /// Close once the write queue is flushed.
+    pub(super) close_after_writes: bool,
+}
+
+pub(crate) struct Shared {
+    pub(super) state: RefCell<State>,
+}
+
+/// Work to finish after the state borrow is released.
+#[derive(Default)]
+pub(super) struct Finish {
+    pub(super) read: Option<(Future<Bytes>, Result<Bytes>)>,
+    pub(super) writes: Vec<(Future<()>, Result<()>)>,
+}
+
+impl Finish {
+    pub(super) fn run(mut self) {
+        if let Some((f, r)) = self.read.take() {
+            f.set(r);
+        }
+        for (f, r) in self.writes.drain(..) {
+            f.set(r);
+        }
+    }
+}
+
+impl State {
+    pub(super) fn touch(&mut self) {
+        if self.options.idle_timeout.is_some() {
+            self.last_activity = coarse_now();
+        }
+    }
+
+    pub(super) fn desired_interest(&self) -> Interest {
+        let mut i = Interest::NONE;
+        let wants_read = self.read.is_some()
+            || (self.close_callback.is_some() && self.read_buf.len() < IDLE_READ_LIMIT);
+        if wants_read && !self.close_after_writes {
+            i |= Interest::READABLE;
+        }
+        if !self.write_queue.is_empty() {
+            i |= Interest::WRITABLE;
+        }
+        i
+    }
+
+    /// Brings the registered interest in line with what the stream needs, except that
+    /// READABLE is dropped lazily: a read that just completed is usually followed by the
+    /// next one within the iteration (a done-callback starts it), and dropping then
+    /// re-adding READABLE costs two `epoll_ctl` per message. If none follows, the next
+    /// readable event finds nothing wanted and drops it then (`on_event`).
+    pub(super) fn update_interest(&mut self) {
+        self.set_interest(true);
+    }
+
+    pub(super) fn set_interest(&mut self, lazy: bool) {
+        // Inside a read callback, writes are corked and `drive_custom` settles the
+        // interest once it returns: no WRITABLE on/off around every response.
+        if self.closed || self.in_read_callback {
+            return;
+        }
+        let mut want = self.desired_interest();
+        if lazy && self.interest.is_readable() && !self.close_after_writes {
+            want |= Interest::READABLE;
+        }
+        if want != self.interest {
+            if let Some(token) = self.token {
+                match self.handle.update_handler(token, want) {
+                    Ok(()) => self.interest = want,
+                    Err(e) => log::error!("could not update stream interest: {e}"),
+                }
+            }
+        }
+    }
+
+    pub(super) fn handle_read(&mut self, finish: &mut Finish) {
+        let Some(socket) = self.socket.clone() else {
+            return;
+        };
+        for _ in 0..READS_PER_EVENT {
+            let got = SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                let r = socket.read(&mut scratch);
+                if let Ok(n) = r {
+                    if n > 0 && self.read_buf.capacity() == 0 {
+                        self.read_buf = pool_take();
+                    }
+                    self.read_buf.extend_from_slice(&scratch[..n]);
+                }
+                r
+            });
+            match got {
+                Ok(0) => {
+                    self.try_read(finish);
+                    self.close(None, finish);
+                    return;
+                }
+                Ok(n) => {
+                    self.touch();
+                    if self.read_buf.len() > self.options.max_buffer_size {
+                        self.try_read(finish);
+                        if self.read_buf.len() > self.options.max_buffer_size {
+                            // As documented, the read fails with the cause (closing
+                            // would fail it with StreamClosed, or hand read_until_close
+                            // a silently truncated buffer).
+                            if let Some(PendingRead::Simple(_, f)) =
+                                self.read.take_if(|r| matches!(r, PendingRead::Simple(..)))
+                            {
+                                finish.read = Some((f, Err(Error::StreamBufferFull)));
+                            }
+                            self.close(Some(Error::StreamBufferFull), finish);
+                            return;
+                        }
+                    }
+                    if n < READ_CHUNK {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.try_read(finish);
+                    self.close(Some(e.into()), finish);
+                    return;
+                }
+            }
+        }
+        self.try_read(finish);
+    }
+
+    /// Completes the pending read if the buffer satisfies it.
+    pub(super) fn try_read(&mut self, finish: &mut Finish) {
+        match self.read.as_mut() {
+            None => {}
+            // Custom parsers run outside the borrow, in `IoStream::drive_custom`.
+            Some(PendingRead::Custom(_)) => {}
+            Some(PendingRead::Simple(req, _)) => match req.check(&self.read_buf) {
+                Check::NotYet => {}
+                Check::Ready(n) => {
+                    let data = self.read_buf.split_to(n).freeze();
+                    self.release_empty_buffer();
+                    if let Some(PendingRead::Simple(_, f)) = self.read.take() {
+                        finish.read = Some((f, Ok(data)));
+                    }
+                }
+                Check::Unsatisfiable => {
+                    let e = Error::UnsatisfiableRead("delimiter not found within max_bytes".into());
+                    if let Some(PendingRead::Simple(_, f)) = self.read.take() {
+                        finish.read = Some((f, Err(e.clone())));
+                    }
+                    self.close(Some(e), finish);
+                }
+            },
+        }
+    }
+
+    /// An idle stream holds no read memory (not even an empty `BytesMut` of capacity 0,
+    /// which still pins the allocation it was split from).
+    pub(super) fn release_empty_buffer(&mut self) {
+        if self.read_buf.is_empty() {
+            pool_put(std::mem::take(&mut self.read_buf));
+        }
+    }
+
+    /// A read started or still pending on a closed stream: serve it from the buffer,
+    /// or fail it.
+    pub(super) fn settle_read_after_close(&mut self, finish: &mut Finish) {
+        match self.read.take() {
+            None => {}
+            Some(PendingRead::Simple(ReadRequest::UntilClose, f)) => {
+                let data = self.read_buf.split().freeze();
+                finish.read = Some((f, Ok(data)));
+            }
+            Some(PendingRead::Simple(mut req, f)) => {
+                let r = match req.check(&self.read_buf) {
+                    Check::Ready(n) => Ok(self.read_buf.split_to(n).freeze()),
+                    _ => Err(Error::StreamClosed),
+                };
+                finish.read = Some((f, r));
+            }
+            Some(custom @ PendingRead::Custom(_)) => self.read = Some(custom),
+        }
+    }
+
+    pub(super) fn handle_write(&mut self, finish: &mut Finish) {
+        let Some(socket) = self.socket.clone() else {
+            return;
+        };
+        while !self.write_queue.is_empty() {
+            let r = if self.write_queue.len() == 1 {
+                socket.write(&self.write_queue[0])
+            } else {
+                let mut iov = [IoSlice::new(&[]); MAX_IOV];
+                let mut n = 0;
+                for chunk in self.write_queue.iter().take(MAX_IOV) {
+                    iov[n] = IoSlice::new(chunk);
+                    n += 1;
+                }
+                socket.write_vectored(&iov[..n])
+            };
+            match r {
+                Ok(0) => {
+                    self.close(
+                        Some(io::Error::from(io::ErrorKind::WriteZero).into()),
+                        finish,
+                    );
+                    return;
+                }
+                Ok(mut n) => {
+                    self.touch();
+                    self.written += n as u64;
+                    self.write_queued -= n;
+                    while n > 0 {
+                        let front = &mut self.write_queue[0];
+                        if front.len() <= n {
+                            n -= front.len();
+                            self.write_queue.pop_front();
+                        } else {
+                            front.advance(n);
+                            n = 0;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.close(Some(e.into()), finish);
+                    return;
+                }
+            }
+        }
+        while let Some((end, _)) = self.write_futures.front() {
+            if *end > self.written {
+                break;
+            }
+            if let Some((_, f)) = self.write_futures.pop_front() {
+                finish.writes.push((f, Ok(())));
+            }
+        }
+        if self.close_after_writes && self.write_queue.is_empty() && !self.in_read_callback {
+            self.close(None, finish);
+        }
+    }
+
+    pub(super) fn close(&mut self, error: Option<Error>, finish: &mut Finish) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if let Some(e) = &error {
+            log::debug!("stream closed: {e}");
+            self.error = Some(Box::new(e.clone()));
+        }
+        self.settle_read_after_close(finish);
+        for (_, f) in self.write_futures.drain(..) {
+            finish.writes.push((f, Err(Error::StreamClosed)));
+        }
+        self.write_queue.clear();
+        self.write_queued = 0;
+        if let Some(token) = self.token.take() {
+            // Deregisters the fd and drops the handler's copy of the socket.
+            if let Err(e) = self.handle.remove_handler(token) {
+                log::debug!("stream handler already gone: {e}");
+            }
+        }
+        self.socket = None; // closes the descriptor (the handler's copy is gone)
+        if let Some(t) = self.idle_timer.take() {
+            self.handle.cancel_timer(t);
+        }
+        if let Some(cb) = self.close_callback.take() {
+            // Like Tornado, the close callback runs on the next iteration.
+            self.handle.add_callback(move || cb(error));
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let mut finish = Finish::default();
+        let custom = match self.state.try_borrow_mut() {
+            Ok(mut s) => {
+                s.close(None, &mut finish);
+                match s.read.take() {
+                    Some(PendingRead::Custom(parse)) => {
+                        Some((parse, std::mem::take(&mut s.read_buf)))
+                    }
+                    _ => None,
+                }
+            }
+            Err(_) => None,
+        };
+        finish.run();
+        if let Some((parse, mut buf)) = custom {
+            parse(&mut buf, true);
+        }
+    }
+}
