@@ -4,7 +4,9 @@
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 
-use super::framing::{build_map, map_parse_error, slots, BodyKind, RawField, STACK_HEADERS};
+use super::framing::{
+    build_map, header_slots, map_parse_error, slots, BodyKind, RawField, STACK_HEADERS,
+};
 use super::limits::HeadLimits;
 use crate::error::{Error, Result};
 
@@ -226,19 +228,7 @@ fn trailers(buf: &mut BytesMut, limits: &HeadLimits) -> Result<Option<Option<Hea
         [b'\n', ..] => return Err(Error::http(400, "bare LF in chunked body")),
         _ => {}
     }
-    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
-    let mut heap = Vec::new();
-    let parsed = slots(&mut stack, &mut heap, limits.max_headers, || {
-        httparse::EMPTY_HEADER
-    });
-    let mut raw_stack = [RawField::default(); STACK_HEADERS];
-    let mut raw_heap = Vec::new();
-    let raw = slots(
-        &mut raw_stack,
-        &mut raw_heap,
-        limits.max_headers,
-        Default::default,
-    );
+    header_slots!(limits.max_headers, httparse::EMPTY_HEADER => parsed, raw);
     let (len, count) = match httparse::parse_headers(buf, parsed) {
         Ok(httparse::Status::Complete((len, _))) if len > limits.max_header_size => {
             return Err(Error::http(431, "trailer section too large"))

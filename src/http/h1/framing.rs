@@ -37,6 +37,21 @@ impl RawField {
     }
 }
 
+/// Declares, in the caller's frame, `$parsed` (the `httparse` header slots, each starting
+/// as `$empty`) and `$raw` (the raw-field positions), for at most `$max` fields: on the
+/// stack when they fit, else in heap buffers.
+macro_rules! header_slots {
+    ($max:expr, $empty:expr => $parsed:ident, $raw:ident) => {
+        let mut stack = [const { $empty }; STACK_HEADERS];
+        let mut heap = Vec::new();
+        let $parsed = slots(&mut stack, &mut heap, $max, || $empty);
+        let mut raw_stack = [RawField::default(); STACK_HEADERS];
+        let mut raw_heap = Vec::new();
+        let $raw = slots(&mut raw_stack, &mut raw_heap, $max, Default::default);
+    };
+}
+pub(super) use header_slots;
+
 /// `n` slots: the first `n` of `stack` when they fit, else a heap buffer kept in `heap`.
 pub(super) fn slots<'s, T>(
     stack: &'s mut [T],

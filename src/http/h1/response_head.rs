@@ -6,7 +6,9 @@ use std::mem::MaybeUninit;
 use bytes::BytesMut;
 use http::{HeaderMap, Method, StatusCode, Version};
 
-use super::framing::{build_map, map_parse_error, slots, BodyKind, RawField, Scan, STACK_HEADERS};
+use super::framing::{
+    build_map, header_slots, map_parse_error, slots, BodyKind, RawField, Scan, STACK_HEADERS,
+};
 use super::limits::HeadLimits;
 use crate::error::{Error, Result};
 
@@ -72,22 +74,7 @@ pub fn parse_response_head(
     limits: &HeadLimits,
     request_method: &Method,
 ) -> Result<Option<ResponseHead>> {
-    let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
-    let mut heap = Vec::new();
-    let parsed = slots(
-        &mut stack,
-        &mut heap,
-        limits.max_headers,
-        MaybeUninit::uninit,
-    );
-    let mut raw_stack = [RawField::default(); STACK_HEADERS];
-    let mut raw_heap = Vec::new();
-    let raw = slots(
-        &mut raw_stack,
-        &mut raw_heap,
-        limits.max_headers,
-        Default::default,
-    );
+    header_slots!(limits.max_headers, MaybeUninit::uninit() => parsed, raw);
 
     let mut resp = httparse::Response::new(&mut []);
     let config = httparse::ParserConfig::default();
