@@ -3,40 +3,21 @@
 //! to stdout byte for byte, `-i` puts the head on stderr, `-X`/`-d`/`-H` shape the
 //! request, and failures exit non-zero with one line on stderr (curl's codes).
 
+mod util;
+
 use std::cell::RefCell;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::{mpsc, Mutex};
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use http::StatusCode;
 use squall::http::{HttpServer, Request, Responder};
 use squall::{Reactor, Remote};
 
-/// Builds the example (once per test binary) and returns its path.
 fn fetch_binary() -> PathBuf {
-    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = built.as_ref() {
-        return p.clone();
-    }
-    // This test runs from <target>/<profile>/deps/; examples are in <target>/<profile>/examples/.
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--quiet", "--example", "fetch"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if release {
-        cmd.arg("--release");
-    }
-    let status = cmd.status().expect("run cargo build --example fetch");
-    assert!(status.success(), "building the fetch example failed");
-    let path = profile_dir.join("examples").join("fetch");
-    assert!(path.exists(), "{} not found", path.display());
-    *built = Some(path.clone());
-    path
+    util::example_binary("fetch")
 }
 
 /// A payload with every byte value and no trailing newline.

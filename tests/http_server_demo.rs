@@ -3,38 +3,19 @@
 
 mod http_util;
 
+mod util;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{mpsc, Mutex};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use http_util::{read_to_eof, Reader};
 
-/// Builds the example (once per test binary) and returns its path.
 fn demo_binary() -> PathBuf {
-    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = built.as_ref() {
-        return p.clone();
-    }
-    // This test runs from target/<profile>/deps/; examples live in target/<profile>/examples/.
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--quiet", "--example", "http_server"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if release {
-        cmd.arg("--release");
-    }
-    let status = cmd.status().expect("run cargo build --example http_server");
-    assert!(status.success(), "building the demo failed");
-    let path = profile_dir.join("examples").join("http_server");
-    assert!(path.exists(), "{} not found", path.display());
-    *built = Some(path.clone());
-    path
+    util::example_binary("http_server")
 }
 
 /// The running demo; killed if the test fails before it exits.

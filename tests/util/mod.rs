@@ -90,3 +90,30 @@ impl Drop for DropProbe {
 pub fn drops(count: &Arc<AtomicUsize>) -> usize {
     count.load(Ordering::SeqCst)
 }
+
+/// Builds example `name` with the profile this test was built with (once per test
+/// binary) and returns the path of its executable.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, std::path::PathBuf)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = built.iter().find(|(n, _)| n == name) {
+        return p.clone();
+    }
+    // Tests run from <target>/<profile>/deps/; examples are in <target>/<profile>/examples/.
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let mut cmd = std::process::Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("run cargo build --example");
+    assert!(status.success(), "building example {name} failed");
+    let path = profile_dir.join("examples").join(name);
+    assert!(path.exists(), "{} not found", path.display());
+    built.push((name.to_string(), path.clone()));
+    path
+}
