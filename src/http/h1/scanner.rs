@@ -52,11 +52,10 @@ impl HeadScanner {
         }
         let first = self.searched == 0 && !buf.is_empty();
         let from = self.searched.saturating_sub(2);
-        let tail = &buf[from..];
-        let ended =
-            tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n");
         self.searched = buf.len();
-        first || ended || buf.len() > self.max
+        // The first bytes are always parsed (a complete head in one read, the common
+        // case, is then not scanned twice).
+        first || buf.len() > self.max || ends_head(&buf[from..])
     }
 
     /// Forgets the search, after a head was split off the buffer.
@@ -65,10 +64,39 @@ impl HeadScanner {
     }
 }
 
+/// Whether `tail` holds an empty line (`\n\n` or `\n\r\n`), in one pass.
+fn ends_head(tail: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(p) = tail[i..].iter().position(|&b| b == b'\n') {
+        let at = i + p + 1;
+        if let Some([b'\n', ..] | [b'\r', b'\n', ..]) = tail.get(at..) {
+            return true;
+        }
+        i = at;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::http::h1::HeadLimits;
+
+    #[test]
+    fn ends_head_finds_lf_lf_and_crlf_crlf_only() {
+        for (tail, want) in [
+            (&b"a\n\n"[..], true),
+            (b"a\r\n\r\n", true),
+            (b"\n\r\n", true),
+            (b"a\r\n", false),
+            (b"\n", false),
+            (b"\n\r", false),
+            (b"x\ny\nz", false),
+            (b"", false),
+        ] {
+            assert_eq!(ends_head(tail), want, "{tail:?}");
+        }
+    }
 
     #[test]
     fn ready_on_first_bytes_empty_line_and_overflow() {
