@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 
 use super::framing::{
-    build_map, header_slots, map_parse_error, slots, BodyKind, RawField, STACK_HEADERS,
+    build_map, header_slots, map_parse_error, slots, BodyKind, RawField, RawSlots, STACK_HEADERS,
 };
 use super::limits::HeadLimits;
 use crate::error::{Error, Result};
@@ -234,7 +234,7 @@ fn trailers(buf: &mut BytesMut, limits: &HeadLimits) -> Result<Option<Option<Hea
             return Err(Error::http(431, "trailer section too large"))
         }
         Ok(httparse::Status::Complete((len, fields))) => {
-            for (slot, f) in raw.iter_mut().zip(fields) {
+            for (slot, f) in raw.take(fields.len()).iter_mut().zip(fields) {
                 *slot = RawField::new(buf.as_ptr(), f.name.as_bytes(), f.value);
             }
             (len, fields.len())
@@ -252,7 +252,7 @@ fn trailers(buf: &mut BytesMut, limits: &HeadLimits) -> Result<Option<Option<Hea
     }
     let bytes = buf.split_to(len).freeze();
     let mut map = HeaderMap::new();
-    build_map(&bytes, &raw[..count], &mut map, 400)?;
+    build_map(&bytes, &raw.take(count)[..], &mut map, 400)?;
     Ok(Some(Some(map)))
 }
 

@@ -45,12 +45,34 @@ macro_rules! header_slots {
         let mut stack = [const { $empty }; STACK_HEADERS];
         let mut heap = Vec::new();
         let $parsed = slots(&mut stack, &mut heap, $max, || $empty);
-        let mut raw_stack = [RawField::default(); STACK_HEADERS];
-        let mut raw_heap = Vec::new();
-        let $raw = slots(&mut raw_stack, &mut raw_heap, $max, Default::default);
+        let mut $raw = RawSlots::new();
     };
 }
 pub(super) use header_slots;
+
+/// Raw-field positions, sized once the number of fields is known: a small stack array
+/// for the usual head (most have a handful of fields; zeroing 128 slots per request
+/// showed up in profiles), a heap buffer beyond it.
+pub(super) struct RawSlots {
+    stack: [RawField; RAW_STACK],
+    heap: Vec<RawField>,
+}
+
+const RAW_STACK: usize = 24;
+
+impl RawSlots {
+    pub(super) fn new() -> Self {
+        RawSlots {
+            stack: [RawField::default(); RAW_STACK],
+            heap: Vec::new(),
+        }
+    }
+
+    /// `n` slots to fill.
+    pub(super) fn take(&mut self, n: usize) -> &mut [RawField] {
+        slots(&mut self.stack, &mut self.heap, n, Default::default)
+    }
+}
 
 /// `n` slots: the first `n` of `stack` when they fit, else a heap buffer kept in `heap`.
 pub(super) fn slots<'s, T>(

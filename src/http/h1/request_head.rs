@@ -6,7 +6,8 @@ use bytes::BytesMut;
 use http::{HeaderMap, Method, Uri, Version};
 
 use super::framing::{
-    build_map, header_slots, map_parse_error, slots, BodyKind, RawField, Scan, STACK_HEADERS,
+    build_map, header_slots, map_parse_error, slots, BodyKind, RawField, RawSlots, Scan,
+    STACK_HEADERS,
 };
 use super::limits::HeadLimits;
 use crate::error::{Error, Result};
@@ -148,11 +149,12 @@ pub fn parse_request_head_into(
         Version::HTTP_11
     };
     let mut scan = Scan::default();
+    let raw = raw.take(req.headers.len());
     for (slot, h) in raw.iter_mut().zip(req.headers.iter()) {
         scan.field(h.name, h.value);
         *slot = RawField::new(base, h.name.as_bytes(), h.value);
     }
-    let raw = &raw[..req.headers.len()];
+    let raw = &*raw;
     let body = request_body(&scan, version)?;
     if scan.hosts > 1 || (version == Version::HTTP_11 && scan.hosts == 0) || scan.bad_host {
         return Err(Error::http(400, "missing, repeated or invalid Host"));
@@ -249,6 +251,24 @@ fn version_error(buf: &[u8]) -> Error {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn many_fields_beyond_the_small_stack_are_all_kept() {
+        let mut text = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+        for i in 0..60 {
+            text.push_str(&format!("X-F{i}: v{i}\r\n"));
+        }
+        text.push_str("\r\n");
+        let mut buf = BytesMut::from(text.as_bytes());
+        let head = parse_request_head(&mut buf, &HeadLimits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.headers.len(), 61);
+        assert_eq!(head.headers["x-f0"], "v0");
+        assert_eq!(head.headers["x-f59"], "v59");
+        assert!(buf.is_empty());
+    }
+
     use super::*;
 
     fn parse(input: &[u8]) -> Result<Option<RequestHead>> {

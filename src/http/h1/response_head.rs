@@ -7,7 +7,8 @@ use bytes::BytesMut;
 use http::{HeaderMap, Method, StatusCode, Version};
 
 use super::framing::{
-    build_map, header_slots, map_parse_error, slots, BodyKind, RawField, Scan, STACK_HEADERS,
+    build_map, header_slots, map_parse_error, slots, BodyKind, RawField, RawSlots, Scan,
+    STACK_HEADERS,
 };
 use super::limits::HeadLimits;
 use crate::error::{Error, Result};
@@ -95,11 +96,12 @@ pub fn parse_response_head(
         .ok_or_else(|| Error::http(BAD, "invalid status code"))?;
     let reason = resp.reason.unwrap_or("").to_owned();
     let mut scan = Scan::default();
+    let raw = raw.take(resp.headers.len());
     for (slot, h) in raw.iter_mut().zip(resp.headers.iter()) {
         scan.field(h.name, h.value);
         *slot = RawField::new(buf.as_ptr(), h.name.as_bytes(), h.value);
     }
-    let raw = &raw[..resp.headers.len()];
+    let raw = &*raw;
     let (body, mut keep_alive) = response_body(&scan, version, status, request_method)?;
     keep_alive &= match version {
         Version::HTTP_11 => !scan.conn_close,
