@@ -10,7 +10,7 @@ use http::{HeaderMap, StatusCode, Version};
 use super::conn::Conn;
 use crate::error::Error;
 use crate::future::Future;
-use crate::http::h1::{write_response_head, Framing};
+use crate::http::h1::{write_response_head, ChunkedEncoder, Framing};
 
 /// Response header maps kept per thread for reuse (cleared, capacity kept): building a
 /// `HeaderMap` allocates twice (indices and entries) on its first insert.
@@ -71,6 +71,7 @@ pub struct Responder {
     keep_alive: bool,
     head_request: bool,
     body: Body,
+    chunked: ChunkedEncoder,
 }
 
 impl fmt::Debug for Responder {
@@ -97,6 +98,7 @@ impl Responder {
             keep_alive,
             head_request,
             body: Body::NotStarted,
+            chunked: ChunkedEncoder::new(),
         }
     }
 
@@ -210,7 +212,9 @@ impl Responder {
         match framing {
             Framing::Chunked => {
                 let mut size = BytesMut::with_capacity(18);
-                write_hex(&mut size, chunk.len());
+                if let Err(e) = self.chunked.write_chunk_size(chunk.len(), &mut size) {
+                    return Future::failed(e);
+                }
                 // The size line, the data and the CRLF go in as one or not at all: a
                 // piece refused alone would corrupt the chunked framing.
                 let needed = size.len() + chunk.len() + 2;
@@ -241,7 +245,11 @@ impl Responder {
             }
             Body::Streaming(framing) => {
                 let done = if framing == Framing::Chunked && !self.bodiless() {
-                    self.conn.stream.write(Bytes::from_static(b"0\r\n\r\n"))
+                    let mut last = BytesMut::with_capacity(5);
+                    match self.chunked.finish(&mut last) {
+                        Ok(()) => self.conn.stream.write(last.freeze()),
+                        Err(e) => Future::failed(e),
+                    }
                 } else {
                     Future::ready(())
                 };
@@ -300,21 +308,6 @@ impl Responder {
         // The head is out: the map is not read again, give it back for the next response.
         recycle_header_map(std::mem::take(&mut self.headers));
     }
-}
-
-fn write_hex(dst: &mut BytesMut, mut n: usize) {
-    let mut digits = [0u8; 16];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b"0123456789abcdef"[n & 15];
-        n >>= 4;
-        if n == 0 {
-            break;
-        }
-    }
-    dst.put_slice(&digits[i..]);
-    dst.put_slice(b"\r\n");
 }
 
 impl Drop for Responder {
