@@ -673,6 +673,34 @@ mod gzip {
     }
 
     #[test]
+    fn decompressed_request_headers_describe_the_decompressed_body() {
+        let plain = "abc".repeat(1000);
+        let packed = gzip(plain.as_bytes());
+        let options = HttpServerOptions {
+            decompress_request: true,
+            ..Default::default()
+        };
+        let server = move |h: &squall::Handle| {
+            HttpServer::with_options(h, options, |req, resp| {
+                let seen = format!(
+                    "{:?} {:?} {:?} {}",
+                    req.header("content-encoding"),
+                    req.header("content-length"),
+                    req.header("x-consumed-content-encoding"),
+                    req.body.len()
+                );
+                resp.send(seen)
+            })
+        };
+        let raw = run(server, move |addr| post_gzip(addr, &packed));
+        let rs = http_util::parse_all(raw.as_bytes());
+        assert_eq!(
+            rs[0].body_str(),
+            format!("None Some(\"3000\") Some(\"gzip\") {}", plain.len())
+        );
+    }
+
+    #[test]
     fn gzip_request_body_is_left_alone_when_disabled() {
         let packed = gzip(b"hello");
         let expected = packed.clone();

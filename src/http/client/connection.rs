@@ -198,7 +198,7 @@ impl ResponseReader {
             call_header_callback(cb, &head);
         }
         #[cfg(feature = "gzip")]
-        let gunzip = if self.decompress && !redirect && is_gzip(&head.headers) {
+        let gunzip = if self.decompress && !redirect && crate::http::h1::is_gzip(&head.headers) {
             let v = head.headers.remove(CONTENT_ENCODING);
             if let Some(v) = v {
                 head.headers
@@ -297,14 +297,6 @@ impl Body {
         }
         Ok(())
     }
-}
-
-#[cfg(feature = "gzip")]
-fn is_gzip(headers: &HeaderMap) -> bool {
-    headers.get(CONTENT_ENCODING).is_some_and(|v| {
-        let v = v.as_bytes();
-        v.eq_ignore_ascii_case(b"gzip") || v.eq_ignore_ascii_case(b"x-gzip")
-    })
 }
 
 /// Tornado's `header_callback`: the start line, each field, the empty line.

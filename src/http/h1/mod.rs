@@ -44,6 +44,8 @@ pub use date::{http_date, write_date, HTTP_DATE_LEN};
 pub use encode::{
     write_request_head, write_response, write_response_head, ChunkedEncoder, Framing, CONTINUE_100,
 };
+#[cfg(feature = "gzip")]
+pub(crate) use framing::is_gzip;
 pub use framing::BodyKind;
 pub use limits::HeadLimits;
 pub use request_head::{parse_request_head, parse_request_head_into, RequestHead};

@@ -316,18 +316,21 @@ impl Conn {
                             return Step::Stop;
                         };
                         st.deadline = None;
-                        let inc = *inc;
-                        let body = match inc.first {
-                            Some(b) => b,
-                            None => inc.rest.freeze(),
-                        };
-                        let body = match decompress(shared, &inc.head.headers, body) {
+                        let Incoming {
+                            mut head,
+                            first,
+                            rest,
+                            delegate,
+                            ..
+                        } = *inc;
+                        let body = first.unwrap_or_else(|| rest.freeze());
+                        let body = match decompress(shared, &mut head.headers, body) {
                             Ok(b) => b,
                             Err(e) => return Step::Fail(e),
                         };
-                        let keep_alive = inc.head.keep_alive;
-                        let req = this.build_request(shared, inc.head, body, trailers);
-                        Step::Dispatch(req, keep_alive, inc.delegate)
+                        let keep_alive = head.keep_alive;
+                        let req = this.build_request(shared, head, body, trailers);
+                        Step::Dispatch(req, keep_alive, delegate)
                     }
                 }
             }
@@ -489,13 +492,15 @@ impl Conn {
     }
 }
 
+/// With `decompress_request`, decodes a gzip body and rewrites the headers to describe
+/// what the handler gets (as Tornado: `Content-Encoding` removed,
+/// `X-Consumed-Content-Encoding: gzip`, `Content-Length` of the decoded body).
 #[cfg(feature = "gzip")]
-fn decompress(shared: &Shared, headers: &HeaderMap, body: Bytes) -> crate::Result<Bytes> {
+fn decompress(shared: &Shared, headers: &mut HeaderMap, body: Bytes) -> crate::Result<Bytes> {
+    use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
+    use http::HeaderValue;
     use std::io::Read;
-    let gz = headers
-        .get(http::header::CONTENT_ENCODING)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    if !shared.options.decompress_request || !gz || body.is_empty() {
+    if !shared.options.decompress_request || !crate::http::h1::is_gzip(headers) || body.is_empty() {
         return Ok(body);
     }
     let limit = shared.options.max_body_size;
@@ -506,10 +511,16 @@ fn decompress(shared: &Shared, headers: &HeaderMap, body: Bytes) -> crate::Resul
     if out.len() as u64 > limit {
         return Err(Error::http(413, "decompressed body too large"));
     }
+    headers.remove(CONTENT_ENCODING);
+    headers.insert(
+        "x-consumed-content-encoding",
+        HeaderValue::from_static("gzip"),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(out.len()));
     Ok(Bytes::from(out))
 }
 
 #[cfg(not(feature = "gzip"))]
-fn decompress(_: &Shared, _: &HeaderMap, body: Bytes) -> crate::Result<Bytes> {
+fn decompress(_: &Shared, _: &mut HeaderMap, body: Bytes) -> crate::Result<Bytes> {
     Ok(body)
 }
