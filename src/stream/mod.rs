@@ -67,6 +67,8 @@ impl Default for StreamOptions {
     }
 }
 
+const ALREADY_READING: &str = "a read is already pending";
+
 /// A buffered non-blocking stream. Cloning gives another handle to the same stream;
 /// dropping the last handle closes it.
 #[derive(Clone)]
@@ -205,34 +207,36 @@ impl IoStream {
                     true
                 }
             });
-        self.start(PendingRead::Custom(custom), || fut.clone());
+        if self.start(PendingRead::Custom(custom)).is_err() {
+            fut.set_error(Error::invalid_state(ALREADY_READING));
+        }
         fut
     }
 
     /// Crate-internal `read_with` without a future: `parse` returns `true` when it is
     /// done reading (it is called with `closed = true` at most once, last).
     pub(crate) fn read_callback(&self, parse: CustomRead) {
-        self.start(PendingRead::Custom(parse), Future::<()>::new);
+        if self.start(PendingRead::Custom(parse)).is_err() {
+            log::error!("IoStream: {ALREADY_READING}");
+        }
     }
 
     fn start_read(&self, req: ReadRequest) -> Future<Bytes> {
         let fut = Future::new();
-        self.start(PendingRead::Simple(req, fut.clone()), || fut.clone());
+        if self.start(PendingRead::Simple(req, fut.clone())).is_err() {
+            fut.set_error(Error::invalid_state(ALREADY_READING));
+        }
         fut
     }
 
-    fn start<T: 'static>(&self, pending: PendingRead, fut: impl FnOnce() -> Future<T>) {
+    /// Makes `pending` the stream's read and serves it from the buffer if it can.
+    /// Hands it back if another read is pending (one read at a time, as Tornado).
+    fn start(&self, pending: PendingRead) -> std::result::Result<(), PendingRead> {
         let mut finish = Finish::default();
         {
             let mut s = self.shared.state.borrow_mut();
             if s.read.is_some() {
-                drop(s);
-                if let PendingRead::Simple(_, f) = pending {
-                    f.set_error(Error::invalid_state("a read is already pending"));
-                } else {
-                    fut().set_error(Error::invalid_state("a read is already pending"));
-                }
-                return;
+                return Err(pending);
             }
             s.read = Some(pending);
             s.try_read(&mut finish);
@@ -243,6 +247,7 @@ impl IoStream {
         }
         finish.run();
         self.drive_custom();
+        Ok(())
     }
 
     /// Queues `data`; the future resolves when all of it reached the kernel. Writes go
