@@ -49,7 +49,6 @@ enum Phase {
 struct State {
     scanner: HeadScanner,
     phase: Phase,
-    closing: bool,
     timer: Option<TimerId>,
     timer_at: Duration,
     deadline: Option<(Duration, Timeout)>,
@@ -95,7 +94,6 @@ impl Conn {
             st: RefCell::new(State {
                 scanner: HeadScanner::new(&shared.limits),
                 phase: Phase::Head,
-                closing: shared.closing.get(),
                 timer: None,
                 timer_at: Duration::ZERO,
                 deadline: None,
@@ -110,7 +108,7 @@ impl Conn {
         });
         {
             let mut st = conn.st.borrow_mut();
-            conn.set_deadline(&conn, &mut st, Timeout::Idle);
+            Conn::set_deadline(&conn, &mut st, Timeout::Idle);
         }
         Conn::read_next(&conn);
     }
@@ -132,8 +130,9 @@ impl Conn {
         this.stream.read_callback(reader);
     }
 
+    /// Graceful shutdown is under way (or the server is gone): no more keep-alive.
     pub(crate) fn closing(&self) -> bool {
-        self.st.borrow().closing
+        self.shared.upgrade().map_or(true, |s| s.closing.get())
     }
 
     /// The server's `max_write_buffer_size`, if any.
@@ -158,9 +157,9 @@ impl Conn {
         matches!(self.st.borrow().phase, Phase::Head) && self.stream.buffered() == 0
     }
 
-    /// Graceful shutdown: close now if idle, else after the current response.
+    /// Graceful shutdown (the server's `closing` flag is set): close now if idle, else
+    /// after the current response.
     pub(crate) fn shut_down(this: &Rc<Conn>) {
-        this.st.borrow_mut().closing = true;
         if this.is_idle() {
             this.stream.close();
         }
@@ -195,7 +194,7 @@ impl Conn {
                     }
                     let mut st = this.st.borrow_mut();
                     st.phase = Phase::Body(inc);
-                    this.set_deadline(this, &mut st, Timeout::Body);
+                    Conn::set_deadline(this, &mut st, Timeout::Body);
                 }
                 Step::Chunk(data) => {
                     let delegate = match &mut this.st.borrow_mut().phase {
@@ -241,7 +240,7 @@ impl Conn {
                     Ok(None) if closed => Step::Stop,
                     Ok(None) => {
                         if !matches!(st.deadline, Some((_, Timeout::Header))) {
-                            this.set_deadline(this, st, Timeout::Header);
+                            Conn::set_deadline(this, st, Timeout::Header);
                         }
                         Step::NeedMore
                     }
@@ -381,14 +380,14 @@ impl Conn {
     /// Called by the [`Responder`] when the response is complete.
     pub(crate) fn response_done(this: &Rc<Conn>, keep_alive: bool) {
         let mut st = this.st.borrow_mut();
-        if !keep_alive || st.closing {
+        if !keep_alive || this.closing() {
             st.phase = Phase::Busy;
             drop(st);
             this.stream.close_after_writes();
             return;
         }
         st.phase = Phase::Head;
-        this.set_deadline(this, &mut st, Timeout::Idle);
+        Conn::set_deadline(this, &mut st, Timeout::Idle);
         drop(st);
         Conn::read_next(this);
     }
@@ -430,8 +429,8 @@ impl Conn {
     /// Sets the deadline for the current phase. The one timer is re-armed only when the
     /// new deadline is earlier than the armed one; otherwise it re-checks when it fires
     /// (so keep-alive requests cost no timer operations).
-    fn set_deadline(&self, this: &Rc<Conn>, st: &mut State, kind: Timeout) {
-        let Some(shared) = self.shared.upgrade() else {
+    fn set_deadline(this: &Rc<Conn>, st: &mut State, kind: Timeout) {
+        let Some(shared) = this.shared.upgrade() else {
             return;
         };
         let o = &shared.options;
