@@ -7,12 +7,11 @@ mod common_net;
 
 use std::cell::Cell;
 use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::rc::Rc;
 use std::time::Duration;
 
 use common_net::*;
-use socket2::{Domain, Socket, Type};
 use squall::net::{TcpClient, TcpServer};
 use squall::stream::IoStream;
 use squall::{Future, Reactor};
@@ -64,27 +63,6 @@ fn cycles(client: TcpClient, port: u16, n: usize, done: Future<usize>, i: usize)
     });
 }
 
-/// A listener with backlog 1 whose queue is full: connects to it hang.
-fn unanswered_listener() -> (Socket, SocketAddr, Vec<TcpStream>) {
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    listener
-        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    listener.listen(1).unwrap();
-    let addr = listener.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..8 {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            Ok(s) => fillers.push(s),
-            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
-                return (listener, addr, fillers);
-            }
-            Err(e) => panic!("filler connect: {e}"),
-        }
-    }
-    panic!("the kernel kept completing handshakes to a full backlog-1 listener");
-}
-
 #[test]
 fn connect_close_cycles_leak_no_descriptors() {
     let mut reactor = Reactor::new().unwrap();
@@ -104,7 +82,7 @@ fn connect_close_cycles_leak_no_descriptors() {
         .local_addr()
         .unwrap()
         .port();
-    let (_hung, hung_addr, _fillers) = unanswered_listener();
+    let (_hung, hung_addr, _fillers) = unanswered_listener("127.0.0.1:0").expect("listener");
 
     // Warm up (lazily created descriptors, thread-locals), then count.
     let done = Future::new();

@@ -4,12 +4,11 @@
 mod common_net;
 
 use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use common_net::*;
-use socket2::{Domain, Socket, Type};
 use squall::net::{DefaultResolver, OverrideResolver, Resolver, TcpClient};
 use squall::{Error, Future, Handle, Reactor};
 
@@ -58,32 +57,9 @@ fn connect_refused_fails_with_io_error_naming_the_address() {
     assert!(e.to_string().contains(&addr), "{e} does not name {addr}");
 }
 
-/// A listener with backlog 1 that never accepts, filled with plain connections until a
-/// further handshake no longer completes (the kernel drops SYNs to a full accept queue).
-/// Returns the listener and the connections that keep it full.
-fn unanswered_listener() -> (Socket, SocketAddr, Vec<TcpStream>) {
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    listener
-        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    listener.listen(1).unwrap();
-    let addr = listener.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..8 {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            Ok(s) => fillers.push(s),
-            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
-                return (listener, addr, fillers);
-            }
-            Err(e) => panic!("filler connect: {e}"),
-        }
-    }
-    panic!("the kernel kept completing handshakes to a full backlog-1 listener");
-}
-
 #[test]
 fn connect_timeout_when_the_handshake_never_completes() {
-    let (_listener, addr, _fillers) = unanswered_listener();
+    let (_listener, addr, _fillers) = unanswered_listener("127.0.0.1:0").expect("listener");
     let mut reactor = Reactor::new().unwrap();
     let client = TcpClient::new(&reactor.handle());
     let start = Instant::now();

@@ -7,12 +7,11 @@
 mod common_net;
 
 use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use common_net::*;
-use socket2::{Domain, Socket, Type};
 use squall::net::{OverrideResolver, TcpClient, SECOND_FAMILY_DELAY};
 use squall::Reactor;
 
@@ -124,34 +123,12 @@ fn refused_primary_hands_over_to_the_other_family_at_once() {
     );
 }
 
-/// An IPv6 listener with backlog 1 that never accepts, filled with plain connections
-/// until one no longer completes (the kernel drops SYNs to a full accept queue).
-fn hanging_v6_listener() -> Option<(Socket, SocketAddr, Vec<TcpStream>)> {
-    let listener = Socket::new(Domain::IPV6, Type::STREAM, None).ok()?;
-    listener
-        .bind(&"[::1]:0".parse::<SocketAddr>().unwrap().into())
-        .ok()?;
-    listener.listen(1).unwrap();
-    let addr = listener.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..8 {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            Ok(s) => fillers.push(s),
-            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
-                return Some((listener, addr, fillers));
-            }
-            Err(e) => panic!("filler connect: {e}"),
-        }
-    }
-    panic!("the kernel kept completing handshakes to a full backlog-1 [::1] listener");
-}
-
 #[test]
 fn hanging_primary_gets_the_other_family_after_the_delay_and_it_wins() {
     if v6_listener("hanging_primary_gets_the_other_family").is_none() {
         return;
     }
-    let (_listener, hanging6, _fillers) = hanging_v6_listener().expect("[::1] listener");
+    let (_listener, hanging6, _fillers) = unanswered_listener("[::1]:0").expect("[::1] listener");
     let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
     let a4 = v4.local_addr().unwrap();
     let mut reactor = Reactor::new().unwrap();

@@ -333,3 +333,34 @@ fn collect_step(
             None => out.set_error(squall::Error::invalid_state("read result taken")),
         });
 }
+
+/// A listener on `bind` (port 0) with backlog 1 that never accepts, filled with plain
+/// connections until one no longer completes (the kernel drops SYNs to a full accept
+/// queue): connects to it hang. `None` if `bind` cannot be bound (e.g. no IPv6).
+/// Keep all three parts alive while the test needs the hang.
+pub fn unanswered_listener(
+    bind: &str,
+) -> Option<(socket2::Socket, std::net::SocketAddr, Vec<TcpStream>)> {
+    use socket2::{Domain, Socket, Type};
+    let bind: std::net::SocketAddr = bind.parse().expect("bind address");
+    let listener = Socket::new(Domain::for_address(bind), Type::STREAM, None).ok()?;
+    listener.bind(&bind.into()).ok()?;
+    listener.listen(1).expect("listen");
+    let addr = listener.local_addr().ok()?.as_socket()?;
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(s) => fillers.push(s),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                ) =>
+            {
+                return Some((listener, addr, fillers));
+            }
+            Err(e) => panic!("filler connect: {e}"),
+        }
+    }
+    panic!("the kernel kept completing handshakes to a full backlog-1 listener on {addr}");
+}
