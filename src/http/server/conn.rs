@@ -82,6 +82,10 @@ enum Step {
     Dispatch(Request, bool, Option<Box<dyn BodyDelegate>>),
 }
 
+/// Queued response bytes beyond which the next pipelined request waits until the
+/// client has read what is queued.
+const WRITE_HIGH_WATER: usize = 64 * 1024;
+
 /// Capacity of the per-thread output buffer: corked pipelined responses share it, so
 /// it must hold many before it has to be replaced by a new allocation.
 const OUT_CAPACITY: usize = 16 * 1024;
@@ -360,7 +364,13 @@ impl Conn {
                                 Step::Fail(Error::http(413, "request body too large"))
                             }
                             kind => Step::Headers(Box::new(Incoming {
-                                decoder: BodyDecoder::with_limits(kind, shared.limits),
+                                decoder: {
+                                    let mut d = BodyDecoder::with_limits(kind, shared.limits);
+                                    // A chunk size beyond what the body may still be is
+                                    // refused at once, not after waiting for its data.
+                                    d.set_max_body(max_body);
+                                    d
+                                },
                                 head,
                                 first: None,
                                 rest: BytesMut::new(),
@@ -379,7 +389,8 @@ impl Conn {
                             if closed {
                                 return Step::Stop;
                             }
-                            buf.reserve((rem as usize).saturating_sub(buf.len()));
+                            // The buffer grows with the bytes that arrive: what
+                            // Content-Length declares is never reserved up front.
                             return Step::NeedMore;
                         }
                     }
@@ -489,6 +500,16 @@ impl Conn {
             this.stream.close_after_writes();
             return;
         }
+        if this.stream.write_buffer_len() > WRITE_HIGH_WATER {
+            // The client is not reading its responses (yet): read no further request
+            // until they drained, so a pipelining client that never reads cannot pile
+            // responses up in memory.
+            st.phase = Phase::Busy;
+            st.deadline = None;
+            drop(st);
+            Conn::wait_for_drain(this);
+            return;
+        }
         st.phase = Phase::Head;
         Conn::set_deadline(this, &mut st, Timeout::Idle);
         drop(st);
@@ -501,6 +522,38 @@ impl Conn {
             // caller's `send`/`finish`. Dispatch it from the loop.
             Conn::read_next_later(this);
         }
+    }
+
+    /// Reads the next request once every queued byte reached the kernel. A client that
+    /// makes no progress draining them for `idle_connection_timeout` is disconnected.
+    fn wait_for_drain(this: &Rc<Conn>) {
+        let Some(shared) = this.shared.upgrade() else {
+            return;
+        };
+        this.stream
+            .set_idle_timeout(shared.options.idle_connection_timeout);
+        let weak = Rc::downgrade(this);
+        // An empty write resolves once everything queued before it was written.
+        this.stream.write(Bytes::new()).add_done_callback(move |f| {
+            let Some(conn) = weak.upgrade() else {
+                return;
+            };
+            if conn.detached.get() || !matches!(f.result(), Some(Ok(()))) {
+                return;
+            }
+            conn.stream.set_idle_timeout(None);
+            if conn.closing() {
+                conn.stream.close_after_writes();
+                return;
+            }
+            {
+                let mut st = conn.st.borrow_mut();
+                st.phase = Phase::Head;
+                Conn::set_deadline(&conn, &mut st, Timeout::Idle);
+            }
+            // A done-callback runs from the loop: no user call is on the stack.
+            Conn::read_next(&conn);
+        });
     }
 
     fn read_next_later(this: &Rc<Conn>) {
