@@ -2,7 +2,7 @@
 //! decoder to an [`IoStream`], dispatches requests one at a time, and enforces limits
 //! and timeouts (Tornado's `HTTP1ServerConnection`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
@@ -53,6 +53,9 @@ struct State {
     timer: Option<TimerId>,
     timer_at: Duration,
     deadline: Option<(Duration, Timeout)>,
+    /// The current responder's `on_connection_close` callback: taken and run (from the
+    /// loop) if the connection closes, dropped when the response finishes.
+    on_close: Option<Box<dyn FnOnce()>>,
 }
 
 pub(crate) struct Conn {
@@ -64,11 +67,6 @@ pub(crate) struct Conn {
     st: RefCell<State>,
     /// The parser callback handed to the stream for every request.
     reader: RefCell<Option<CustomRead>>,
-    /// The current responder's `on_connection_close` callback: taken and run (from the
-    /// loop) if the connection closes, dropped when the response finishes.
-    on_close: RefCell<Option<Box<dyn FnOnce()>>>,
-    /// Handed to the user by `Responder::detach`: the server has forgotten it.
-    detached: Cell<bool>,
 }
 
 #[allow(clippy::large_enum_variant)] // built and matched at once, never stored
@@ -113,9 +111,8 @@ impl Conn {
                     timer: None,
                     timer_at: Duration::ZERO,
                     deadline: None,
+                    on_close: None,
                 }),
-                on_close: RefCell::new(None),
-                detached: Cell::new(false),
             });
             entry.insert(conn.clone());
             conn
@@ -143,11 +140,8 @@ impl Conn {
     /// The stream closed (run from the loop by its close callback): cancel the timer,
     /// forget the connection, and tell a waiting responder.
     fn on_closed(this: &Rc<Conn>) {
-        if this.detached.get() {
-            return;
-        }
         this.cancel_timer();
-        let on_close = this.on_close.borrow_mut().take();
+        let on_close = this.st.borrow_mut().on_close.take();
         if let Some(shared) = this.shared.upgrade() {
             shared.remove_conn(this.key);
         }
@@ -175,14 +169,16 @@ impl Conn {
 
     /// Sets the responder's close callback (see `Responder::on_connection_close`).
     pub(crate) fn set_on_close(this: &Rc<Conn>, f: Box<dyn FnOnce()>) {
-        *this.on_close.borrow_mut() = Some(f);
+        this.st.borrow_mut().on_close = Some(f);
         if this.stream.is_closed() {
             // Closed already: its close callback may have run. Run `f` from the loop,
             // unless the response finishes first.
             if let Some(shared) = this.shared.upgrade() {
                 let weak = Rc::downgrade(this);
                 shared.handle.add_callback(move || {
-                    let f = weak.upgrade().and_then(|c| c.on_close.borrow_mut().take());
+                    let f = weak
+                        .upgrade()
+                        .and_then(|c| c.st.borrow_mut().on_close.take());
                     if let Some(f) = f {
                         f();
                     }
@@ -193,10 +189,13 @@ impl Conn {
 
     /// Hands the stream over (`Responder::detach`): the server forgets the connection.
     pub(crate) fn detach(this: &Rc<Conn>) -> IoStream {
-        this.detached.set(true);
         this.cancel_timer();
-        this.st.borrow_mut().phase = Phase::Busy;
-        drop(this.on_close.borrow_mut().take());
+        let on_close = {
+            let mut st = this.st.borrow_mut();
+            st.phase = Phase::Busy;
+            st.on_close.take()
+        };
+        drop(on_close);
         // Replaces the server's close callback (the stream keeps one slot).
         this.stream.set_close_callback(|_| {});
         this.stream.set_idle_timeout(None);
@@ -492,7 +491,9 @@ impl Conn {
 
     /// Called by the [`Responder`] when the response is complete.
     pub(crate) fn response_done(this: &Rc<Conn>, keep_alive: bool) {
-        drop(this.on_close.borrow_mut().take());
+        // The response is complete: its close callback will not be needed.
+        let on_close = this.st.borrow_mut().on_close.take();
+        drop(on_close);
         let mut st = this.st.borrow_mut();
         if !keep_alive || this.closing() {
             st.phase = Phase::Busy;
@@ -538,7 +539,7 @@ impl Conn {
             let Some(conn) = weak.upgrade() else {
                 return;
             };
-            if conn.detached.get() || !matches!(f.result(), Some(Ok(()))) {
+            if !matches!(f.result(), Some(Ok(()))) {
                 return;
             }
             conn.stream.set_idle_timeout(None);
