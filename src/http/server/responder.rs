@@ -64,6 +64,15 @@ enum Body {
 ///
 /// Dropping an unfinished `Responder` sends `500 Internal Server Error` (or closes the
 /// connection if the head already went out) and logs it.
+///
+/// The framing is the responder's, so a handler's headers can never desynchronise the
+/// connection: a `Transfer-Encoding` the handler set is dropped; with
+/// [`send`](Self::send) a `Content-Length` that does not match the body is replaced by
+/// the body's (a `HEAD` or `304` answer keeps yours); a streamed response with your own
+/// `Content-Length` is held to it (a [`write`](Self::write) beyond it fails, a
+/// [`finish`](Self::finish) short of it closes the connection); a 1xx status cannot be
+/// final and is answered as `500` with the connection closed (for `101 Switching
+/// Protocols`, [`detach`](Self::detach) and write the head yourself).
 pub struct Responder {
     conn: Rc<Conn>,
     status: StatusCode,
@@ -298,7 +307,9 @@ impl Responder {
     /// the chunk reached the kernel, or fails with [`Error::StreamClosed`] once the client
     /// is gone, or with [`Error::StreamBufferFull`] when the chunk would take the queued
     /// bytes beyond the server's `max_write_buffer_size` (nothing of it is queued then;
-    /// the response stays intact and may go on once earlier writes are done).
+    /// the response stays intact and may go on once earlier writes are done), or with
+    /// [`Error::InvalidState`] when it would exceed the `Content-Length` you set (nothing
+    /// of it is sent either).
     pub fn write(&mut self, chunk: impl Into<Bytes>) -> Future<()> {
         let chunk = chunk.into();
         let framing = match self.body {
