@@ -170,6 +170,7 @@ fn pipelining_client_that_never_reads_stops_being_served_and_is_timed_out() {
     // Responses beyond what the kernel buffers took were never produced: each waits
     // until the client read the previous ones (unbounded, all 100 MiB would be queued).
     let n = handled.get();
+    eprintln!("served {n} of {REQUESTS}");
     assert!(
         n < REQUESTS / 2,
         "{n} of {REQUESTS} pipelined requests served"
@@ -394,4 +395,29 @@ fn finish_and_send_futures_stay_usable_after_a_vanished_client() {
     run_while(&mut reactor, "write settles", || w.is_done());
     assert!(matches!(w.take_result(), Some(Err(Error::StreamClosed))));
     assert!(resp.detach().is_err());
+}
+
+#[test]
+fn dropping_the_server_cancels_the_timers_of_connections_a_responder_keeps() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let baseline = handle.stats().timers_pending;
+    let slot: Rc<RefCell<Option<Responder>>> = Rc::default();
+    let s2 = slot.clone();
+    let server = HttpServer::new(&handle, move |_req, resp: Responder| {
+        *s2.borrow_mut() = Some(resp);
+    });
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let (tx, rx) = mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let mut s = connect(addr);
+        s.write_all(GET).unwrap();
+        rx.recv_timeout(Duration::from_secs(30)).ok();
+    });
+    run_while(&mut reactor, "request parked", || slot.borrow().is_some());
+    drop(server);
+    assert_eq!(handle.stats().timers_pending, baseline);
+    tx.send(()).unwrap();
+    client.join().unwrap();
+    slot.borrow_mut().take();
 }
