@@ -683,7 +683,7 @@ fn decompress(shared: &Shared, headers: &mut HeaderMap, body: Bytes) -> crate::R
     }
     let limit = shared.options.max_body_size as u64;
     let mut out = Vec::new();
-    let mut dec = flate2::read::GzDecoder::new(&body[..]).take(limit + 1);
+    let mut dec = flate2::read::GzDecoder::new(&body[..]).take(limit.saturating_add(1));
     dec.read_to_end(&mut out)
         .map_err(|e| Error::http(400, format!("bad gzip body: {e}")))?;
     if out.len() as u64 > limit {

@@ -351,11 +351,16 @@ impl Responder {
                         "write beyond the response's Content-Length",
                     ));
                 }
-                let done = stream.write(chunk);
-                if !matches!(done.result(), Some(Err(Error::StreamBufferFull))) {
-                    self.remaining -= n;
+                if !stream.is_closed()
+                    && self
+                        .conn
+                        .max_write_buffer_size()
+                        .is_some_and(|max| stream.write_buffer_len() + chunk.len() > max)
+                {
+                    return Future::failed(Error::StreamBufferFull);
                 }
-                done
+                self.remaining -= n;
+                stream.write(chunk)
             }
             Framing::Unframed => stream.write(chunk),
         }
