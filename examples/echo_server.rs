@@ -45,11 +45,9 @@ fn serve(
         let _ = stream.set_nodelay(true);
         echo(stream);
     });
-    let options = BindOptions {
-        reuse_port,
-        backlog: 4096,
-        ..BindOptions::default()
-    };
+    let options = BindOptions::default()
+        .with_reuse_port(reuse_port)
+        .with_backlog(4096);
     let addr = server.listen_with((bind.as_str(), port), &options)?;
     let _ = ready.send(addr.port());
     let h = handle.clone();

@@ -38,23 +38,64 @@ use self::buffer::{CORK_LIMIT, MAX_IOV};
 use self::read::ReadRequest;
 pub use self::socket::Socket;
 pub(crate) use self::state::CustomRead;
-use self::state::{Finish, PendingRead, Shared, State};
+use self::state::{Closing, Finish, PendingRead, Shared, State};
 use crate::error::{Error, Result};
 use crate::future::Future;
 use crate::reactor::{coarse_now, Event, Handle, Interest};
 
-/// Limits and timeouts of an [`IoStream`].
+/// Limits and timeouts of an [`IoStream`]. Start from `Default` and change what you
+/// need with the `with_*` builders (or assign the public fields): new settings can be
+/// added without breaking anyone.
+///
+/// ```
+/// use std::time::Duration;
+/// use squall::stream::StreamOptions;
+/// let options = StreamOptions::default()
+///     .with_max_buffer_size(64 * 1024)
+///     .with_idle_timeout(Some(Duration::from_secs(30)));
+/// assert_eq!(options.max_buffer_size, 64 * 1024);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct StreamOptions {
-    /// Most bytes the read buffer may hold (default 100 MiB, as Tornado). A read that
-    /// needs more fails with [`Error::StreamBufferFull`] and closes the stream.
+    /// Most bytes the read buffer may hold (default 100 MiB, as Tornado). The stream
+    /// takes from the socket only what fits and leaves the rest in the kernel, so many
+    /// small reads may consume far more than this in total; only a read that *needs*
+    /// more (a `read_bytes` larger than the limit, a delimiter not within it, a
+    /// `read_until_close` of a longer stream) fails with [`Error::StreamBufferFull`]
+    /// and closes the stream.
     pub max_buffer_size: usize,
     /// Most bytes queued for writing; a write beyond it fails with
     /// [`Error::StreamBufferFull`] (the stream stays open). `None`: unbounded.
     pub max_write_buffer_size: Option<usize>,
     /// Close the stream with [`Error::Timeout`] after this long without any read or
-    /// write progress. Costs one timer per stream, re-armed only when it fires.
+    /// write progress. Costs one timer per stream, re-armed only when it fires, and
+    /// cancelled when the stream closes. A huge value (up to `Duration::MAX`) means
+    /// "never".
     pub idle_timeout: Option<Duration>,
+}
+
+impl StreamOptions {
+    /// Sets [`max_buffer_size`](Self::max_buffer_size).
+    #[must_use]
+    pub fn with_max_buffer_size(mut self, bytes: usize) -> Self {
+        self.max_buffer_size = bytes;
+        self
+    }
+
+    /// Sets [`max_write_buffer_size`](Self::max_write_buffer_size).
+    #[must_use]
+    pub fn with_max_write_buffer_size(mut self, bytes: Option<usize>) -> Self {
+        self.max_write_buffer_size = bytes;
+        self
+    }
+
+    /// Sets [`idle_timeout`](Self::idle_timeout).
+    #[must_use]
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
 }
 
 impl Default for StreamOptions {
@@ -245,9 +286,20 @@ impl IoStream {
             }
             s.update_interest();
         }
-        finish.run();
-        self.drive_custom();
+        self.complete(finish);
         Ok(())
+    }
+
+    /// Settles what a state change finished, runs a custom read on what is buffered,
+    /// and only then schedules the close callback (so a custom read's last result is
+    /// processed before it, as a simple read's is).
+    fn complete(&self, mut finish: Finish) {
+        let mut closing = finish.closing.take();
+        finish.settle();
+        self.drive_custom(&mut closing);
+        if let Some(c) = closing {
+            c.schedule();
+        }
     }
 
     /// Queues `data`; the future resolves when all of it reached the kernel. Writes go
@@ -323,8 +375,7 @@ impl IoStream {
     fn close_with(&self, error: Option<Error>) {
         let mut finish = Finish::default();
         self.shared.state.borrow_mut().close(error, &mut finish);
-        finish.run();
-        self.drive_custom();
+        self.complete(finish);
     }
 
     /// Closes the stream once every queued write reached the kernel (at once if none
@@ -343,8 +394,10 @@ impl IoStream {
     /// Runs a pending custom read (`read_with`) on the buffered data, outside the state
     /// borrow so the parser may call back into the stream (write, close, start the next
     /// read). A read started from inside the callback runs next, on what is left in the
-    /// buffer; writes made meanwhile go out together when the callback returns.
-    fn drive_custom(&self) {
+    /// buffer; writes made meanwhile go out together when the callback returns. If the
+    /// stream closes meanwhile, the close callback is left in `closing` for the caller
+    /// to schedule after the parser's last call.
+    fn drive_custom(&self, closing: &mut Option<Closing>) {
         loop {
             let (parse, mut buf, closed) = {
                 let mut s = self.shared.state.borrow_mut();
@@ -402,8 +455,13 @@ impl IoStream {
                 leftover
             };
             drop(leftover);
-            finish.run();
-            if !done {
+            if let Some(c) = finish.closing.take() {
+                *closing = Some(c);
+            }
+            finish.settle();
+            // A stream closed meanwhile calls a still pending parser once more, with
+            // `closed = true` (the loop's next turn).
+            if !done && !self.is_closed() {
                 return;
             }
         }
@@ -559,7 +617,6 @@ impl IoStream {
                 s.update_interest();
             }
         }
-        finish.run();
-        self.drive_custom();
+        self.complete(finish);
     }
 }
