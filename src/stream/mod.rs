@@ -507,23 +507,29 @@ impl IoStream {
         self.shared.state.borrow().read.is_some()
     }
 
-    /// Sets or clears the idle timeout (see [`StreamOptions::idle_timeout`]).
+    /// Sets or clears the idle timeout (see [`StreamOptions::idle_timeout`]). On a
+    /// closed stream it arms nothing.
     pub fn set_idle_timeout(&self, timeout: Option<Duration>) {
-        let old = {
+        let (old, closed) = {
             let mut s = self.shared.state.borrow_mut();
             s.options.idle_timeout = timeout;
             s.last_activity = coarse_now();
-            s.idle_timer.take().map(|t| (s.handle.clone(), t))
+            (s.idle_timer.take().map(|t| (s.handle.clone(), t)), s.closed)
         };
         if let Some((h, t)) = old {
             h.cancel_timer(t);
         }
-        if let Some(t) = timeout {
+        if let (Some(t), false) = (timeout, closed) {
             self.arm_idle_timer(t);
         }
     }
 
+    /// Arms the idle timer, unless `delay` reaches beyond any representable instant
+    /// (e.g. `Duration::MAX`): that timeout is "never", and needs no timer.
     fn arm_idle_timer(&self, delay: Duration) {
+        if std::time::Instant::now().checked_add(delay).is_none() {
+            return;
+        }
         let weak = Rc::downgrade(&self.shared);
         let handle = self.shared.state.borrow().handle.clone();
         let id = handle.call_later(delay, move || {
