@@ -77,6 +77,7 @@ impl TcpClient {
     /// deadline such as `Duration::MAX`: never), with [`Error::Io`] naming the address
     /// when every attempt failed (e.g. refused), or [`Error::Resolve`]. Every timer it
     /// armed is cancelled once it resolves.
+    #[must_use = "the connected stream is closed when the future holding it is dropped"]
     pub fn connect(&self, host: &str, port: u16, timeout: Option<Duration>) -> Future<IoStream> {
         let result = Future::new();
         let connector = Rc::new(RefCell::new(Connector {

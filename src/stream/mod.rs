@@ -196,6 +196,7 @@ impl IoStream {
     /// Reads up to and including `delimiter`. With `max_bytes`, fails with
     /// [`Error::UnsatisfiableRead`] (and closes the stream) if the delimiter does not
     /// appear within that many bytes.
+    #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_until(&self, delimiter: &[u8], max_bytes: Option<usize>) -> Future<Bytes> {
         self.start_read(ReadRequest::Until {
             delimiter: delimiter.to_vec(),
@@ -206,11 +207,13 @@ impl IoStream {
 
     /// Reads exactly `n` bytes; with `partial`, resolves as soon as 1 to `n` bytes are
     /// there.
+    #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_bytes(&self, n: usize, partial: bool) -> Future<Bytes> {
         self.start_read(ReadRequest::Bytes { n, partial })
     }
 
     /// Reads everything until the peer closes (bounded by `max_buffer_size`).
+    #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_until_close(&self) -> Future<Bytes> {
         self.start_read(ReadRequest::UntilClose)
     }
@@ -220,6 +223,7 @@ impl IoStream {
     /// it consumes what it used (e.g. `buf.split_to(n)`) and returns `Ok(Some(v))` when
     /// done, `Ok(None)` for more data, or an error that fails the read and closes the
     /// stream. This is how the HTTP layer parses heads and bodies in place.
+    #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_with<T: 'static>(
         &self,
         parse: impl FnMut(&mut BytesMut, bool) -> Result<Option<T>> + 'static,
