@@ -877,3 +877,56 @@ fn write_done_callbacks_run_before_the_close_callback() {
         ));
     }
 }
+
+#[test]
+fn drained_to_resolves_once_the_write_queue_is_down_to_the_mark() {
+    const TOTAL: usize = 256 * 1024;
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let (writer, reader) = stream_pair_small_buffers(&h, kind, 16 * 1024);
+        writer.write_and_forget(vec![b'd'; TOTAL]);
+        let queued = writer.write_buffer_len();
+        assert!(
+            queued > TOTAL / 2,
+            "{kind:?}: the kernel took {}",
+            TOTAL - queued
+        );
+        // Asked out of order: each resolves when its own mark is reached.
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        for mark in [0, queued / 2, queued - 1] {
+            let (w, seen) = (writer.clone(), seen.clone());
+            writer.drained_to(mark).add_done_callback(move |f| {
+                seen.borrow_mut()
+                    .push((mark, w.write_buffer_len(), f.take_result()))
+            });
+        }
+        let all = reader.read_bytes(TOTAL, false);
+        assert!(
+            seen.borrow().is_empty(),
+            "{kind:?}: resolved inside the call"
+        );
+        assert_eq!(wait(&mut reactor, &all).unwrap().len(), TOTAL, "{kind:?}");
+        run_until_true(&mut reactor, || seen.borrow().len() == 3);
+        let seen = seen.borrow();
+        let marks: Vec<usize> = seen.iter().map(|s| s.0).collect();
+        assert_eq!(marks, [queued - 1, queued / 2, 0], "{kind:?}");
+        for (mark, len, r) in seen.iter() {
+            assert!(matches!(r, Some(Ok(()))), "{kind:?} {mark}: {r:?}");
+            assert!(len <= mark, "{kind:?}: {len} bytes queued at mark {mark}");
+        }
+        // Already there: resolves (on the loop); closed: fails.
+        assert!(wait(&mut reactor, &writer.drained_to(0)).is_ok());
+        writer.write_and_forget(vec![b'e'; TOTAL]);
+        let pending = writer.drained_to(0);
+        writer.close();
+        assert!(matches!(
+            wait(&mut reactor, &pending),
+            Err(Error::StreamClosed)
+        ));
+        assert!(matches!(
+            wait(&mut reactor, &writer.drained_to(0)),
+            Err(Error::StreamClosed)
+        ));
+    }
+}

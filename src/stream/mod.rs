@@ -369,6 +369,54 @@ impl IoStream {
         accepted
     }
 
+    /// Resolves once at most `max_queued` bytes are still waiting to be written (on the
+    /// next iteration if that already holds); fails with [`Error::StreamClosed`] if the
+    /// stream closes first. This is backpressure in one line: stop producing (e.g.
+    /// reading from the peer you echo to) while [`write_buffer_len`](Self::write_buffer_len)
+    /// is above a high-water mark, resume when this resolves.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::{stream::IoStream, Reactor};
+    /// let mut reactor = Reactor::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = IoStream::new(&reactor.handle(), a)?;
+    /// a.write_and_forget(vec![0u8; 4 << 20]); // more than the kernel takes at once
+    /// assert!(a.write_buffer_len() > 0);
+    /// let drained = a.drained_to(0);
+    /// let reader = std::thread::spawn(move || {
+    ///     std::io::copy(&mut &b, &mut std::io::sink())
+    /// });
+    /// reactor.run_until(&drained)?;
+    /// assert_eq!(a.write_buffer_len(), 0);
+    /// drop(a);
+    /// assert_eq!(reader.join().unwrap()?, 4 << 20);
+    /// # Ok(()) }
+    /// ```
+    pub fn drained_to(&self, max_queued: usize) -> Future<()> {
+        let fut = Future::new();
+        let outcome = {
+            let mut s = self.shared.state.borrow_mut();
+            if s.closed {
+                Some(Err(Error::StreamClosed))
+            } else if s.write_queued <= max_queued {
+                Some(Ok(()))
+            } else {
+                // Written bytes are counted from the stream's start: at most `max_queued`
+                // are queued once `written` reaches this mark. The write futures resolve
+                // in order of their marks, so it goes in its sorted place.
+                let mark = s.accepted - max_queued as u64;
+                let at = s.write_futures.partition_point(|(end, _)| *end <= mark);
+                s.write_futures.insert(at, (mark, fut.clone()));
+                None
+            }
+        };
+        if let Some(r) = outcome {
+            fut.set(r);
+        }
+        fut
+    }
+
     /// Closes the stream: pending reads fail with [`Error::StreamClosed`] (except
     /// `read_until_close`, which gets what arrived), queued writes are dropped, the
     /// close callback runs on the next iteration. Idempotent.
