@@ -95,17 +95,18 @@ impl Finish {
 }
 
 /// A close callback waiting to be scheduled, with the error it gets.
-pub(super) struct Closing(CloseCallback, Option<Error>);
+pub(super) struct Closing(CloseCallback, Option<Error>, Handle);
 
 impl Closing {
-    /// Queues the close callback as a done-callback of a future resolved now, so it runs
-    /// after the done-callbacks of every future settled before it (as Tornado runs the
-    /// last read's callbacks before the close callback: the last data is processed
-    /// before teardown code runs). Never inside the current call.
+    /// Queues the close callback behind the done-callbacks of every future settled
+    /// before it (as Tornado runs the last read's callbacks before the close callback:
+    /// the last data is processed before teardown code runs): a done-callback of a
+    /// future resolved now hands it to the loop, so it also never runs inside the
+    /// current call.
     pub(super) fn schedule(self) {
-        let Closing(cb, error) = self;
+        let Closing(cb, error, handle) = self;
         let fired = Future::new();
-        fired.add_done_callback(move |_: &Future<()>| cb(error));
+        fired.add_done_callback(move |_: &Future<()>| handle.add_callback(move || cb(error)));
         fired.set_result(());
     }
 }
@@ -380,7 +381,7 @@ impl State {
         if let Some(cb) = self.close_callback.take() {
             // Like Tornado, the close callback runs from the loop, after the read and
             // write futures settled here (see `Closing::schedule`).
-            finish.closing = Some(Closing(cb, error));
+            finish.closing = Some(Closing(cb, error, self.handle.clone()));
         }
     }
 }
