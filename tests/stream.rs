@@ -930,3 +930,80 @@ fn drained_to_resolves_once_the_write_queue_is_down_to_the_mark() {
         ));
     }
 }
+
+/// The limit is exact: a read of `max_buffer_size` bytes succeeds, one byte more fails,
+/// and `read_until_close` of a stream exactly that long gets all of it.
+#[test]
+fn buffer_limit_is_exact_at_the_boundary() {
+    const MAX: usize = 4096;
+    type Start = fn(&squall::stream::IoStream) -> Future<Bytes>;
+    // The read, what the peer sends (then closes or not), the expected length or None
+    // for StreamBufferFull.
+    type Case = (&'static str, Start, usize, bool, Option<usize>);
+    let cases: [Case; 6] = [
+        (
+            "read_bytes max",
+            |s| s.read_bytes(MAX, false),
+            2 * MAX,
+            false,
+            Some(MAX),
+        ),
+        (
+            "read_bytes max+1",
+            |s| s.read_bytes(MAX + 1, false),
+            2 * MAX,
+            false,
+            None,
+        ),
+        (
+            "read_until at max",
+            |s| s.read_until(b"\n", None),
+            MAX,
+            false,
+            Some(MAX),
+        ),
+        (
+            "read_until beyond",
+            |s| s.read_until(b"\n", None),
+            MAX + 1,
+            false,
+            None,
+        ),
+        (
+            "read_until_close max",
+            |s| s.read_until_close(),
+            MAX,
+            true,
+            Some(MAX),
+        ),
+        (
+            "read_until_close max+1",
+            |s| s.read_until_close(),
+            MAX + 1,
+            true,
+            None,
+        ),
+    ];
+    for kind in KINDS {
+        for (name, start, len, close, expect) in cases {
+            let ctx = format!("{kind:?} {name}");
+            let mut reactor = Reactor::new().unwrap();
+            let h = reactor.handle();
+            let options = StreamOptions::default().with_max_buffer_size(MAX);
+            let (stream, peer) = stream_and_peer_with(&h, kind, options);
+            let peer = shared(peer);
+            let mut data = vec![b'b'; len];
+            if name.starts_with("read_until ") {
+                // The delimiter is the last byte: at the limit, or one beyond it.
+                *data.last_mut().unwrap() = b'\n';
+            }
+            let read = start(&stream);
+            send(&h, &peer, &data, Delivery::Burst, close);
+            let r = wait(&mut reactor, &read);
+            match expect {
+                Some(n) => assert_eq!(r.expect(&ctx).len(), n, "{ctx}"),
+                None => assert!(matches!(r, Err(Error::StreamBufferFull)), "{ctx}: {r:?}"),
+            }
+        }
+    }
+}

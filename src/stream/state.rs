@@ -209,19 +209,17 @@ impl State {
                 Ok(n) => {
                     self.touch();
                     if self.read_buf.len() > self.options.max_buffer_size {
-                        self.try_read(finish);
-                        if self.read_buf.len() > self.options.max_buffer_size {
-                            // As documented, the read fails with the cause (closing
-                            // would fail it with StreamClosed, or hand read_until_close
-                            // a silently truncated buffer).
-                            if let Some(PendingRead::Simple(_, f)) =
-                                self.read.take_if(|r| matches!(r, PendingRead::Simple(..)))
-                            {
-                                finish.read = Some((f, Err(Error::StreamBufferFull)));
-                            }
-                            self.close(Some(Error::StreamBufferFull), finish);
-                            return;
+                        // Only the probe gets here: the pending read needs more than the
+                        // limit. As documented, it fails with the cause (closing would
+                        // fail it with StreamClosed, or hand read_until_close a silently
+                        // truncated buffer).
+                        if let Some(PendingRead::Simple(_, f)) =
+                            self.read.take_if(|r| matches!(r, PendingRead::Simple(..)))
+                        {
+                            finish.read = Some((f, Err(Error::StreamBufferFull)));
                         }
+                        self.close(Some(Error::StreamBufferFull), finish);
+                        return;
                     }
                     if n < want {
                         break; // the socket is drained
