@@ -418,8 +418,9 @@ impl IoStream {
     }
 
     /// Closes the stream: pending reads fail with [`Error::StreamClosed`] (except
-    /// `read_until_close`, which gets what arrived), queued writes are dropped, the
-    /// close callback runs on the next iteration. Idempotent.
+    /// `read_until_close`, which gets what arrived), queued writes are dropped and their
+    /// futures fail, the idle timer is cancelled. The close callback runs from the loop,
+    /// after the done-callbacks of those reads and writes. Idempotent.
     pub fn close(&self) {
         self.close_with(None);
     }
@@ -529,8 +530,10 @@ impl IoStream {
         self.shared.state.borrow().error.as_deref().cloned()
     }
 
-    /// Calls `f` once when the stream closes, with the error that closed it (if any).
-    /// If it is already closed, `f` runs on the next iteration.
+    /// Calls `f` once when the stream closes, with the error that closed it (if any),
+    /// from the loop and after the done-callbacks of the reads and writes the close
+    /// completed (so the last data is processed before teardown). If it is already
+    /// closed, `f` runs on the next iteration.
     pub fn set_close_callback(&self, f: impl FnOnce(Option<Error>) + 'static) {
         let mut s = self.shared.state.borrow_mut();
         if s.closed {
