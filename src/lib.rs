@@ -5,6 +5,7 @@ pub mod error;
 pub mod executor;
 pub mod future;
 pub mod http;
+pub mod locks;
 pub mod net;
 pub mod reactor;
 pub mod stream;
