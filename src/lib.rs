@@ -7,6 +7,7 @@ pub mod future;
 pub mod http;
 pub mod locks;
 pub mod net;
+pub mod queues;
 pub mod reactor;
 pub mod stream;
 
