@@ -476,3 +476,73 @@ fn lock_acquire_timeout_fails_and_the_next_waiter_gets_the_lock() {
     assert!(!lock.is_locked());
     assert_eq!(handle.stats().timers_pending, 0);
 }
+
+// ---- over real sockets ----
+
+/// Long-polling as the chat demo does it: each TCP client sends `wait\n` and parks on a
+/// Condition; a client that leaves cancels its waiter (from the stream's close callback).
+/// `notify(1)` must then wake the client still there, not be spent on the one gone, and
+/// the gone one's waiter must be freed.
+#[test]
+fn condition_long_poll_skips_a_client_that_left() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpStream;
+
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let cond = Condition::new();
+    let parked: Vec<Future<()>> = (0..2).map(|_| Future::new()).collect();
+    let left: Future<()> = Future::new();
+    let answered: Future<()> = Future::new();
+    let accepted = Rc::new(std::cell::Cell::new(0));
+
+    let (c, p, l, a) = (cond.clone(), parked.clone(), left.clone(), answered.clone());
+    let server = squall::net::TcpServer::new(&handle, move |stream, _| {
+        let n = accepted.get();
+        accepted.set(n + 1);
+        let (c, p, l, a) = (c.clone(), p[n].clone(), l.clone(), a.clone());
+        let s = stream.clone();
+        stream
+            .read_until(b"\n", Some(64))
+            .add_done_callback(move |f| {
+                if !matches!(f.take_result(), Some(Ok(_))) {
+                    return;
+                }
+                let waiter = c.wait();
+                let w = waiter.clone();
+                s.set_close_callback(move |_| {
+                    if w.cancel() {
+                        l.set_result(());
+                    }
+                });
+                let s2 = s.clone();
+                waiter.add_done_callback(move |f| {
+                    if let Some(Ok(true)) = f.result() {
+                        let a = a.clone();
+                        s2.write(&b"woken\n"[..])
+                            .add_done_callback(move |_| a.set_result(()));
+                    }
+                });
+                p.set_result(());
+            });
+    });
+    let addr = server.listen("127.0.0.1:0").unwrap();
+
+    let mut gone = TcpStream::connect(addr).unwrap();
+    gone.write_all(b"wait\n").unwrap();
+    wait(&mut reactor, &parked[0]).unwrap();
+    let mut stays = TcpStream::connect(addr).unwrap();
+    stays.set_read_timeout(Some(BOUND)).unwrap();
+    stays.write_all(b"wait\n").unwrap();
+    wait(&mut reactor, &parked[1]).unwrap();
+
+    drop(gone);
+    wait(&mut reactor, &left).unwrap();
+    cond.notify(1);
+    wait(&mut reactor, &answered).unwrap();
+    let mut line = String::new();
+    BufReader::new(&mut stays).read_line(&mut line).unwrap();
+    assert_eq!(line, "woken\n");
+    turn(&mut reactor);
+    assert_eq!(format!("{cond:?}"), "Condition { waiters: 0 }");
+}
