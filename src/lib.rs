@@ -5,7 +5,9 @@ pub mod error;
 pub mod executor;
 pub mod future;
 pub mod http;
+pub mod locks;
 pub mod net;
+pub mod queues;
 pub mod reactor;
 pub mod stream;
 
