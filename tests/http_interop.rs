@@ -367,7 +367,12 @@ fn request_timeout_is_reported_before_the_dropped_responders_500() {
         HttpRequest::new(&format!("{base}/never")).request_timeout(Duration::from_millis(200));
     let r = wait(&mut reactor, &client.fetch(req));
     assert!(
-        matches!(r, Err(Error::Timeout)),
+        matches!(
+            r,
+            Err(Error::HttpTimeout {
+                stage: squall::http::client::TimeoutStage::Request
+            })
+        ),
         "{:?}",
         r.map(|r| r.status)
     );

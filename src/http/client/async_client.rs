@@ -14,7 +14,7 @@ use super::connection::{Parsed, ResponseReader};
 use super::plan::Plan;
 use super::pool::{Conn, Pool};
 use super::request::{HttpRequest, RequestDefaults};
-use super::response::{HttpResponse, TimeInfo};
+use super::response::{HttpResponse, TimeInfo, TimeoutStage};
 use crate::error::{Error, Result};
 use crate::future::Future;
 use crate::net::{Resolver, TcpClient};
@@ -230,7 +230,7 @@ impl AsyncHttpClient {
 fn start_hop(inner: &Rc<Inner>, plan: Plan, result: Future<HttpResponse>, started: Instant) {
     let fetch = Rc::new(RefCell::new(Fetch {
         plan,
-        result,
+        result: result.clone(),
         started,
         hop_start: started,
         dispatched: None,
@@ -239,21 +239,42 @@ fn start_hop(inner: &Rc<Inner>, plan: Plan, result: Future<HttpResponse>, starte
         phase: Phase::Queued,
         retried: false,
     }));
+    // `Future::cancel` on the fetch's future cancels the fetch (without counting as a
+    // look at its result).
+    let (weak, f) = (Rc::downgrade(inner), Rc::downgrade(&fetch));
+    result.watch(move |r| {
+        if let (true, Some(inner), Some(f)) = (r.is_cancelled(), weak.upgrade(), f.upgrade()) {
+            on_cancel(&inner, &f);
+        }
+    });
     queue_hop(inner, fetch);
 }
 
-/// Arms the hop's request timeout and queues it.
+/// Arms the hop's queue timeout (`min(connect_timeout, request_timeout)`, as Tornado)
+/// and queues it.
 fn queue_hop(inner: &Rc<Inner>, fetch: FetchRef) {
-    let timeout = fetch.borrow().plan.request_timeout;
-    let (weak, f) = (Rc::downgrade(inner), fetch.clone());
-    let timer = inner.handle.call_later(timeout, move || {
-        if let Some(inner) = weak.upgrade() {
-            on_timeout(&inner, &f);
-        }
-    });
-    fetch.borrow_mut().timer = Some(timer);
+    {
+        let mut fb = fetch.borrow_mut();
+        let wait = fb.plan.request_timeout.min(fb.plan.connect_timeout);
+        let deadline = fb.hop_start.checked_add(wait);
+        arm_timer(inner, &fetch, &mut fb, deadline);
+    }
     inner.state.borrow_mut().queue.push_back(fetch);
     dispatch(inner);
+}
+
+/// Replaces the fetch's timer with one at `deadline` (none if it is too far to
+/// represent).
+fn arm_timer(inner: &Rc<Inner>, f: &FetchRef, fb: &mut Fetch, deadline: Option<Instant>) {
+    cancel_timer(inner, fb);
+    if let Some(at) = deadline {
+        let (weak, f) = (Rc::downgrade(inner), f.clone());
+        fb.timer = Some(inner.handle.call_at(at, move || {
+            if let Some(inner) = weak.upgrade() {
+                on_timeout(&inner, &f);
+            }
+        }));
+    }
 }
 
 /// Starts queued fetches while slots are free, in FIFO order (a fetch whose host is at
@@ -289,6 +310,9 @@ fn dispatch(inner: &Rc<Inner>) {
 fn start(inner: &Rc<Inner>, f: FetchRef) {
     let mut fb = f.borrow_mut();
     fb.dispatched.get_or_insert_with(Instant::now);
+    // Out of the queue: the request timeout runs from the start of the hop.
+    let deadline = fb.hop_start.checked_add(fb.plan.request_timeout);
+    arm_timer(inner, &f, &mut fb, deadline);
     let conn = {
         let mut st = inner.state.borrow_mut();
         let key = fb.plan.key();
@@ -328,7 +352,14 @@ fn on_connected(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<IoStream>>) {
             fb.phase = Phase::Done;
             drop(fb);
             release(inner, f, None);
+            let e = match e {
+                Error::Timeout => Error::HttpTimeout {
+                    stage: TimeoutStage::Connecting,
+                },
+                e => e,
+            };
             fail(inner, f, e);
+            dispatch(inner);
             return;
         }
     };
@@ -520,7 +551,9 @@ fn fail(inner: &Rc<Inner>, f: &FetchRef, e: Error) {
 fn complete(inner: &Rc<Inner>, f: &FetchRef, parsed: Parsed) {
     let mut fb = f.borrow_mut();
     cancel_timer(inner, &mut fb);
-    if fb.plan.follows(parsed.status) && parsed.headers.contains_key(http::header::LOCATION) {
+    let redirect =
+        fb.plan.follows(parsed.status) && parsed.headers.contains_key(http::header::LOCATION);
+    if redirect && fb.plan.redirects_left > 0 {
         let location = parsed.headers.get(http::header::LOCATION);
         if let Err(e) = fb.plan.redirect(parsed.status, location) {
             let result = fb.result.clone();
@@ -561,24 +594,57 @@ fn complete(inner: &Rc<Inner>, f: &FetchRef, parsed: Parsed) {
         time_info,
     };
     let result = fb.result.clone();
+    let max_redirects = fb.plan.max_redirects;
     drop(fb);
-    result.set_result(response);
+    if redirect {
+        // Out of redirects: the last 3xx stays reachable inside the error.
+        let message = format!("too many redirects (max_redirects = {max_redirects})");
+        result.set_error(response.into_error(message));
+    } else {
+        result.set_result(response);
+    }
 }
 
 fn on_timeout(inner: &Rc<Inner>, f: &FetchRef) {
-    let phase = {
-        let mut fb = f.borrow_mut();
-        fb.timer = None;
-        std::mem::replace(&mut fb.phase, Phase::Done)
+    f.borrow_mut().timer = None;
+    let Some(stage) = abandon(inner, f) else {
+        return;
     };
-    match phase {
-        Phase::Done => return,
-        Phase::Queued => inner.state.borrow_mut().queue.retain(|q| !Rc::ptr_eq(q, f)),
-        Phase::Connecting => release(inner, f, None),
-        Phase::Exchanging { conn, .. } => release(inner, f, Some(conn)),
-    }
-    fail(inner, f, Error::Timeout);
+    fail(inner, f, Error::HttpTimeout { stage });
     dispatch(inner);
+}
+
+/// The fetch's future was cancelled: leave the queue or close the connection, free the
+/// slot, let the next fetch start.
+fn on_cancel(inner: &Rc<Inner>, f: &FetchRef) {
+    if abandon(inner, f).is_some() {
+        let mut fb = f.borrow_mut();
+        fb.phase = Phase::Done;
+        cancel_timer(inner, &mut fb);
+        drop(fb);
+        dispatch(inner);
+    }
+}
+
+/// Stops a fetch wherever it is (queue, connect, exchange), freeing its slot and
+/// closing its connection; `None` if it was already done.
+fn abandon(inner: &Rc<Inner>, f: &FetchRef) -> Option<TimeoutStage> {
+    let phase = std::mem::replace(&mut f.borrow_mut().phase, Phase::Done);
+    match phase {
+        Phase::Done => return None,
+        Phase::Queued => {
+            inner.state.borrow_mut().queue.retain(|q| !Rc::ptr_eq(q, f));
+            Some(TimeoutStage::Queue)
+        }
+        Phase::Connecting => {
+            release(inner, f, None);
+            Some(TimeoutStage::Connecting)
+        }
+        Phase::Exchanging { conn, .. } => {
+            release(inner, f, Some(conn));
+            Some(TimeoutStage::Request)
+        }
+    }
 }
 
 /// Keeps one timer that closes connections idle for `idle_timeout`.

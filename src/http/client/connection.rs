@@ -92,7 +92,8 @@ impl ResponseReader {
                 ..HeadLimits::default()
             },
             max_body: plan.max_body_size,
-            follow_redirects: plan.follow_redirects,
+            // Out of redirects, the last 3xx is kept whole (with its body) for the error.
+            follow_redirects: plan.follow_redirects && plan.redirects_left > 0,
             decompress: plan.decompress,
             header_callback: plan.header_callback.clone(),
             streaming: plan.streaming_callback.clone(),

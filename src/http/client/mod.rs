@@ -60,4 +60,4 @@ mod response;
 pub use async_client::{AsyncHttpClient, ClientOptions};
 pub use blocking::HttpClient;
 pub use request::{HeaderCallback, HttpRequest, RequestDefaults, StreamingCallback};
-pub use response::{HttpResponse, TimeInfo};
+pub use response::{HttpResponse, TimeInfo, TimeoutStage};

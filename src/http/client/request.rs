@@ -257,7 +257,9 @@ impl HttpRequest {
         self
     }
 
-    /// HTTP basic authentication (`Authorization: Basic ...`).
+    /// HTTP basic authentication (`Authorization: Basic ...`). Without it, credentials in
+    /// the URL (`http://user:pass@host/`, percent-decoded) are sent the same way. Either
+    /// is dropped by a redirect to another scheme, host or port.
     pub fn basic_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
         self.auth = Some((username.into(), password.into()));
         self
