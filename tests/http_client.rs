@@ -263,13 +263,8 @@ fn max_clients_queues_in_fifo_order() {
         response("200 OK", "", b"")
     });
     let mut reactor = Reactor::new().unwrap();
-    let client = AsyncHttpClient::with_options(
-        &reactor.handle(),
-        ClientOptions {
-            max_clients: 1,
-            ..ClientOptions::default()
-        },
-    );
+    let client =
+        AsyncHttpClient::with_options(&reactor.handle(), ClientOptions::default().max_clients(1));
     let futures: Vec<_> = (0..6)
         .map(|i| client.fetch(srv.url(&format!("/{i}"))))
         .collect();
@@ -287,13 +282,8 @@ fn request_timeout_counts_time_spent_queued() {
         drop(s);
     });
     let mut reactor = Reactor::new().unwrap();
-    let client = AsyncHttpClient::with_options(
-        &reactor.handle(),
-        ClientOptions {
-            max_clients: 1,
-            ..ClientOptions::default()
-        },
-    );
+    let client =
+        AsyncHttpClient::with_options(&reactor.handle(), ClientOptions::default().max_clients(1));
     let slow =
         client.fetch(HttpRequest::new(&srv.url("/")).request_timeout(Duration::from_secs(2)));
     let queued =
@@ -586,11 +576,9 @@ fn max_connections_per_host_bounds_parallel_connections() {
         response("200 OK", "", b"ok")
     });
     let mut reactor = Reactor::new().unwrap();
-    let options = ClientOptions {
-        max_clients: 8,
-        max_connections_per_host: Some(2),
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default()
+        .max_clients(8)
+        .max_connections_per_host(Some(2));
     let client = AsyncHttpClient::with_options(&reactor.handle(), options);
     let all: Vec<Future<_>> = (0..8).map(|_| client.fetch(srv.url("/"))).collect();
     let results = reactor.run_until(&squall::join_all(all)).unwrap();
@@ -607,10 +595,7 @@ fn resolver_override_and_time_info() {
         srv.port,
         format!("127.0.0.1:{}", srv.port).parse().unwrap(),
     );
-    let options = ClientOptions {
-        resolver: Some(Rc::new(resolver)),
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default().resolver(Rc::new(resolver));
     let mut client = HttpClient::with_options(options).unwrap();
     let r = client
         .fetch(format!("http://api.test:{}/", srv.port))

@@ -21,8 +21,22 @@ use crate::net::{Resolver, TcpClient};
 use crate::reactor::{Handle, TimerId};
 use crate::stream::IoStream;
 
-/// Options of an [`AsyncHttpClient`].
+/// Options of an [`AsyncHttpClient`]: `Default` plus chained setters (the struct is
+/// `#[non_exhaustive]`, so a new option breaks nobody).
+///
+/// ```
+/// use std::time::Duration;
+/// use squall::http::client::{ClientOptions, RequestDefaults};
+///
+/// let options = ClientOptions::default()
+///     .max_clients(50)
+///     .max_connections_per_host(Some(8))
+///     .idle_timeout(Duration::from_secs(30))
+///     .defaults(RequestDefaults::default().request_timeout(Duration::from_secs(5)));
+/// assert_eq!(options.max_clients, 50);
+/// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct ClientOptions {
     /// Requests in flight at once (default 10, as Tornado); more wait in a FIFO queue,
     /// and the time they wait counts against their `request_timeout`.
@@ -54,6 +68,50 @@ impl Default for ClientOptions {
             defaults: RequestDefaults::default(),
             resolver: None,
         }
+    }
+}
+
+impl ClientOptions {
+    /// Sets [`max_clients`](Self::max_clients) (at least 1 is used).
+    pub fn max_clients(mut self, n: usize) -> Self {
+        self.max_clients = n;
+        self
+    }
+
+    /// Sets [`max_connections_per_host`](Self::max_connections_per_host).
+    pub fn max_connections_per_host(mut self, n: Option<usize>) -> Self {
+        self.max_connections_per_host = n;
+        self
+    }
+
+    /// Sets [`keep_alive`](Self::keep_alive).
+    pub fn keep_alive(mut self, yes: bool) -> Self {
+        self.keep_alive = yes;
+        self
+    }
+
+    /// Sets [`idle_timeout`](Self::idle_timeout).
+    pub fn idle_timeout(mut self, t: Duration) -> Self {
+        self.idle_timeout = t;
+        self
+    }
+
+    /// Sets [`max_idle_per_host`](Self::max_idle_per_host).
+    pub fn max_idle_per_host(mut self, n: usize) -> Self {
+        self.max_idle_per_host = n;
+        self
+    }
+
+    /// Sets [`defaults`](Self::defaults).
+    pub fn defaults(mut self, defaults: RequestDefaults) -> Self {
+        self.defaults = defaults;
+        self
+    }
+
+    /// Sets [`resolver`](Self::resolver).
+    pub fn resolver(mut self, resolver: Rc<dyn Resolver>) -> Self {
+        self.resolver = Some(resolver);
+        self
     }
 }
 
