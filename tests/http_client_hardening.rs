@@ -5,7 +5,7 @@
 mod common_net;
 mod http_client_util;
 
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Write};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -278,4 +278,76 @@ fn a_failed_fetch_nobody_looked_at_is_still_reported() {
         "{:?}",
         RECORDS.lock().unwrap()
     );
+}
+
+#[test]
+fn a_folded_response_header_is_read_as_one_line() {
+    let srv = serve(|_| {
+        b"HTTP/1.1 200 OK\r\nX-Folded: one\r\n two\r\n\tthree\r\nContent-Length: 2\r\n\r\nok"
+            .to_vec()
+    });
+    let r = HttpClient::new().unwrap().fetch(srv.url("/")).unwrap();
+    assert_eq!(r.headers["x-folded"], "one two three");
+    assert_eq!(r.body, "ok");
+}
+
+#[test]
+fn a_response_with_content_length_and_transfer_encoding_is_read_chunked_and_its_connection_never_reused(
+) {
+    // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, and such a message
+    // "ought to be handled as an error": the body is read as chunked, then the
+    // connection is closed rather than trusted with another request.
+    let srv = serve(|req| {
+        match req.path.as_str() {
+        "/both" => b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".to_vec(),
+        _ => response("200 OK", "", b"clean"),
+    }
+    });
+    let mut client = HttpClient::new().unwrap();
+    let r = client.fetch(srv.url("/both")).unwrap();
+    assert_eq!(r.body, "hello");
+    assert_eq!(client.async_client().idle_connections(), 0);
+    assert_eq!(client.fetch(srv.url("/next")).unwrap().body, "clean");
+    assert_eq!(srv.connections(), 2, "the suspect connection was reused");
+}
+
+#[test]
+fn a_pooled_connection_with_unsolicited_bytes_is_never_reused() {
+    // The server answers the first request, then (once told) sends an extra response
+    // nobody asked for. The blocking client's loop does not run between fetches, so
+    // only a check before reuse can see those bytes.
+    let (send_stray, stray) = mpsc::channel::<()>();
+    let (sent_tx, sent) = mpsc::channel::<()>();
+    let stray = Mutex::new(Some(stray));
+    let sent_tx = Mutex::new(sent_tx);
+    let srv = raw_server(move |mut s, n| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut first = true;
+        while read_request(&mut r).is_some() {
+            let body = format!("conn {n}");
+            if s.write_all(&response("200 OK", "", body.as_bytes()))
+                .is_err()
+            {
+                return;
+            }
+            if n == 0 && first {
+                first = false;
+                let wait = stray.lock().unwrap().take().unwrap();
+                let _ = wait.recv_timeout(Duration::from_secs(20));
+                let _ = s.write_all(&response("200 OK", "", b"stray"));
+                let _ = sent_tx.lock().unwrap().send(());
+            }
+        }
+    });
+    let mut client = HttpClient::new().unwrap();
+    assert_eq!(client.fetch(srv.url("/")).unwrap().body, "conn 0");
+    assert_eq!(client.async_client().idle_connections(), 1);
+    send_stray.send(()).unwrap();
+    sent.recv_timeout(Duration::from_secs(20)).unwrap();
+    let r = client.fetch(srv.url("/")).unwrap();
+    assert_eq!(
+        r.body, "conn 1",
+        "the stray response was taken for this one"
+    );
+    assert_eq!(srv.connections(), 2);
 }

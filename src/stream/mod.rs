@@ -434,6 +434,24 @@ impl IoStream {
         }
     }
 
+    /// Whether input is waiting that no read has taken: bytes buffered, or bytes or an
+    /// end of stream (or an error) in the kernel, checked now with a non-blocking peek,
+    /// without the loop running. For pools deciding whether an idle connection is clean.
+    pub(crate) fn has_unread_input(&self) -> bool {
+        let s = self.shared.state.borrow();
+        if !s.read_buf.is_empty() {
+            return true;
+        }
+        let Some(socket) = &s.socket else {
+            return true;
+        };
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+        match socket2::SockRef::from(&**socket).peek(&mut byte) {
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            Ok(_) => true, // data, or 0: the peer closed
+        }
+    }
+
     /// Bytes buffered and not yet consumed by a read.
     pub fn buffered(&self) -> usize {
         self.shared.state.borrow().read_buf.len()
