@@ -351,3 +351,30 @@ fn a_pooled_connection_with_unsolicited_bytes_is_never_reused() {
     );
     assert_eq!(srv.connections(), 2);
 }
+
+#[test]
+fn an_early_413_during_an_upload_is_reported_as_that_response() {
+    // The server refuses the upload after its head, answers and closes without reading
+    // the body: the client's writes then fail (EPIPE/ECONNRESET), but the 413 is there.
+    let srv = raw_server(|mut s, _| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if std::io::BufRead::read_line(&mut r, &mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+        }
+        let _ = s.write_all(
+            b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo much",
+        );
+        // Closing with the body unread makes the kernel send a reset.
+    });
+    let body = vec![b'x'; 32 * 1024 * 1024];
+    let mut client = HttpClient::new().unwrap();
+    let r = client.fetch(HttpRequest::post(&srv.url("/upload"), body));
+    match r {
+        Ok(r) => assert_eq!((r.status.as_u16(), &r.body[..]), (413, &b"too much"[..])),
+        Err(e) => panic!("the early response was lost: {e}"),
+    }
+}

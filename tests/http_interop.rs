@@ -281,10 +281,7 @@ fn max_clients_queues_requests_behind_deferred_responses() {
     let seen_at_release: Rc<Cell<Option<usize>>> = Rc::default();
     let held: Rc<RefCell<Vec<Responder>>> = Rc::default();
     let (a, s, h) = (arrivals.clone(), seen_at_release.clone(), held.clone());
-    let options = ClientOptions {
-        max_clients: N,
-        ..Default::default()
-    };
+    let options = ClientOptions::default().max_clients(N);
     let reactor_handle: Rc<RefCell<Option<squall::Handle>>> = Rc::default();
     let rh = reactor_handle.clone();
     let (mut reactor, _server, client, base) = setup(options, move |req, resp| {

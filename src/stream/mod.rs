@@ -310,7 +310,24 @@ impl IoStream {
             }
         };
         finish.run();
+        self.settle_custom_read_later();
         accepted
+    }
+
+    /// A write that failed closed the stream: a pending `read_with` parser gets the
+    /// data read before the close and the close itself from the loop (not inside the
+    /// caller's `write`), instead of waiting for an event that will never come.
+    fn settle_custom_read_later(&self) {
+        let s = self.shared.state.borrow();
+        if !(s.closed && matches!(s.read, Some(PendingRead::Custom(_)))) {
+            return;
+        }
+        let weak = Rc::downgrade(&self.shared);
+        s.handle.add_callback(move || {
+            if let Some(shared) = weak.upgrade() {
+                IoStream { shared }.drive_custom();
+            }
+        });
     }
 
     /// Closes the stream: pending reads fail with [`Error::StreamClosed`] (except

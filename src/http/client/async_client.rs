@@ -469,13 +469,9 @@ fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
             return;
         }
     };
-    stream.write_and_forget(out.freeze());
-    let held = match rest {
-        Some(body) if !fb.plan.expect_continue => {
-            stream.write_and_forget(body);
-            None
-        }
-        held => held,
+    let (now, held) = match rest {
+        Some(body) if !fb.plan.expect_continue => (Some(body), None),
+        held => (None, held),
     };
     let mut reader = ResponseReader::new(&fb.plan, held);
     let writer = fb
@@ -492,6 +488,13 @@ fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
         }
         r
     });
+    // Written after the read is pending: a server that answers early and stops reading
+    // (a 413 during an upload) makes a write fail, and the stream then hands the read
+    // what the server sent before closing.
+    stream.write_and_forget(out.freeze());
+    if let Some(body) = now {
+        stream.write_and_forget(body);
+    }
     let (inner, f) = (inner.clone(), f.clone());
     response.add_done_callback(move |r| on_response(&inner, &f, r.take_result()));
 }
