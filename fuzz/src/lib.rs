@@ -97,6 +97,10 @@ pub fn server_pipeline(stream: &[u8], splits: &mut Splits, limits: &HeadLimits) 
         let n = splits.next(stream.len() - at);
         buf.extend_from_slice(&stream[at..at + n]);
         at += n;
+        // At the end of the input, parse what is buffered even if the scanner would wait
+        // for the end of the head (as the server's header timeout eventually does): a
+        // garbage head is rejected with or without splits.
+        let last = at == stream.len();
         loop {
             match &mut dec {
                 Some(d) => match body(d, &mut buf, &mut out) {
@@ -105,7 +109,7 @@ pub fn server_pipeline(stream: &[u8], splits: &mut Splits, limits: &HeadLimits) 
                     Err(()) => return out,
                 },
                 None => {
-                    if buf.is_empty() || !scanner.ready(&buf) {
+                    if buf.is_empty() || !(scanner.ready(&buf) || last) {
                         break;
                     }
                     match parse_request_head(&mut buf, limits) {
