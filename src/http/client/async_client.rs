@@ -133,7 +133,7 @@ impl fmt::Debug for ClientOptions {
 ///
 /// [`fetch`](Self::fetch) returns a [`Future<HttpResponse>`]: it resolves `Ok` with any
 /// complete response (404 included) and fails with a matchable [`Error`] for transport
-/// failures ([`Error::Io`], [`Error::Resolve`]), timeouts ([`Error::Timeout`]), protocol
+/// failures ([`Error::Io`], [`Error::Resolve`]), timeouts ([`Error::HttpTimeout`]), protocol
 /// violations and limits ([`Error::Http`] with status 599) and `https://` URLs
 /// ([`Error::Unsupported`]). Cloning gives another handle to the same client (same
 /// queue and pool).
@@ -254,6 +254,22 @@ impl AsyncHttpClient {
     /// [`HttpRequest`]); the future resolves with the complete response.
     ///
     /// Never panics and never blocks; invalid requests fail the future.
+    /// [`Future::cancel`] on the returned future cancels the fetch (see the
+    /// [module docs](super)): its connection is closed or it leaves the
+    /// queue, and its slot is freed on the next loop iteration.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::http::client::AsyncHttpClient;
+    /// let mut reactor = squall::Reactor::new()?;
+    /// let client = AsyncHttpClient::new(&reactor.handle());
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let url = format!("http://{}/", listener.local_addr()?);
+    /// let f = client.fetch(url.as_str());
+    /// assert!(f.cancel());
+    /// assert!(matches!(reactor.run_until(&f), Err(squall::Error::Cancelled)));
+    /// # Ok(()) }
+    /// ```
     pub fn fetch(&self, request: impl Into<HttpRequest>) -> Future<HttpResponse> {
         let result = Future::new();
         match Plan::new(request.into(), &self.inner.options.defaults) {
