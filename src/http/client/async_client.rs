@@ -708,7 +708,7 @@ fn on_cancel(inner: &Rc<Inner>, f: &FetchRef) {
 fn abandon(inner: &Rc<Inner>, f: &FetchRef) -> Option<TimeoutStage> {
     let phase = std::mem::replace(&mut f.borrow_mut().phase, Phase::Done);
     match phase {
-        Phase::Done => return None,
+        Phase::Done => None,
         Phase::Queued => {
             inner.state.borrow_mut().queue.retain(|q| !Rc::ptr_eq(q, f));
             Some(TimeoutStage::Queue)
