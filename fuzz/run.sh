@@ -35,7 +35,7 @@ for ((i = 0; i < ${#targets[@]}; i += 2)); do
   done
 done
 for t in "${targets[@]}"; do
-  echo "$t: $(grep -E '^#[0-9]+ +DONE' "logs/$t.log" | tail -1)"
+  echo "$t: $(grep -E '^#[0-9]+[[:space:]]+DONE' "logs/$t.log" | tail -1)"
   grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "logs/$t.log" | sed "s/^/  /"
 done
 exit $fail

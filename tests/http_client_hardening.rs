@@ -378,3 +378,32 @@ fn an_early_413_during_an_upload_is_reported_as_that_response() {
         Err(e) => panic!("the early response was lost: {e}"),
     }
 }
+
+#[test]
+fn waiting_in_the_queue_counts_against_the_connect_timeout_too() {
+    // Tornado's rule: a queued fetch waits at most min(connect_timeout, request_timeout).
+    let (silent, _got, _closed) = silent_server();
+    let mut reactor = Reactor::new().unwrap();
+    let client =
+        AsyncHttpClient::with_options(&reactor.handle(), ClientOptions::default().max_clients(1));
+    let running = client.fetch(silent.url("/busy"));
+    let queued = client.fetch(
+        HttpRequest::new(&silent.url("/queued"))
+            .connect_timeout(Duration::from_millis(200))
+            .request_timeout(Duration::from_secs(30)),
+    );
+    let t = std::time::Instant::now();
+    let r = wait(&mut reactor, &queued);
+    assert!(
+        matches!(
+            r,
+            Err(Error::HttpTimeout {
+                stage: squall::http::client::TimeoutStage::Queue
+            })
+        ),
+        "{r:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert!(!running.is_done());
+    running.cancel();
+}

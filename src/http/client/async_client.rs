@@ -327,14 +327,15 @@ fn start_hop(inner: &Rc<Inner>, plan: Plan, result: Future<HttpResponse>, starte
 /// Arms the hop's queue timeout (`min(connect_timeout, request_timeout)`, as Tornado)
 /// and queues it.
 fn queue_hop(inner: &Rc<Inner>, fetch: FetchRef) {
-    {
-        let mut fb = fetch.borrow_mut();
+    inner.state.borrow_mut().queue.push_back(fetch.clone());
+    dispatch(inner);
+    // Still waiting for a slot (one that started has its request timer instead).
+    let mut fb = fetch.borrow_mut();
+    if matches!(fb.phase, Phase::Queued) {
         let wait = fb.plan.request_timeout.min(fb.plan.connect_timeout);
         let deadline = fb.hop_start.checked_add(wait);
         arm_timer(inner, &fetch, &mut fb, deadline);
     }
-    inner.state.borrow_mut().queue.push_back(fetch);
-    dispatch(inner);
 }
 
 /// Replaces the fetch's timer with one at `deadline` (none if it is too far to
