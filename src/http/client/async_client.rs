@@ -39,7 +39,8 @@ use crate::stream::IoStream;
 #[non_exhaustive]
 pub struct ClientOptions {
     /// Requests in flight at once (default 10, as Tornado); more wait in a FIFO queue,
-    /// and the time they wait counts against their `request_timeout`.
+    /// at most `min(connect_timeout, request_timeout)`, and the time they wait counts
+    /// against their `request_timeout`.
     pub max_clients: usize,
     /// Connections open at once to one `host:port` (default: no limit beyond
     /// `max_clients`). Requests over the limit wait in the queue.
