@@ -311,6 +311,22 @@ fn a_response_with_content_length_and_transfer_encoding_is_read_chunked_and_its_
     assert_eq!(srv.connections(), 2, "the suspect connection was reused");
 }
 
+/// Waits until the peer's kernel acknowledged everything written on `s` (so it sits in
+/// the peer's receive queue), bounded by 20 s.
+fn wait_until_acked(s: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut unacked: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ writes one c_int through the pointer, which is valid.
+        let r = unsafe { libc::ioctl(s.as_raw_fd(), libc::TIOCOUTQ, &mut unacked) };
+        if r != 0 || unacked == 0 || std::time::Instant::now() > deadline {
+            return;
+        }
+        std::thread::yield_now();
+    }
+}
+
 #[test]
 fn a_pooled_connection_with_unsolicited_bytes_is_never_reused() {
     // The server answers the first request, then (once told) sends an extra response
@@ -335,6 +351,7 @@ fn a_pooled_connection_with_unsolicited_bytes_is_never_reused() {
                 let wait = stray.lock().unwrap().take().unwrap();
                 let _ = wait.recv_timeout(Duration::from_secs(20));
                 let _ = s.write_all(&response("200 OK", "", b"stray"));
+                wait_until_acked(&s);
                 let _ = sent_tx.lock().unwrap().send(());
             }
         }
