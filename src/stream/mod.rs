@@ -21,6 +21,8 @@
 //! ```
 
 mod buffer;
+#[cfg(test)]
+mod half_close_tests;
 mod read;
 mod socket;
 mod state;
