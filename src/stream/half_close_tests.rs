@@ -154,3 +154,46 @@ fn a_half_closed_stream_does_not_spin_the_loop() {
     assert!(!a.is_closed());
     drop(b);
 }
+
+#[test]
+fn a_half_closed_peer_that_resets_neither_spins_the_loop_nor_goes_unnoticed_by_writes() {
+    // epoll reports a reset whatever the interest, on every poll: a half-closed stream
+    // with nothing to write must not be polled then. Its next write notices the reset.
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (a, _) = listener.accept().unwrap();
+    let a = IoStream::new(&handle, a).unwrap();
+    let eof = eof_future(&a);
+    b.shutdown(Shutdown::Write).unwrap();
+    reactor.run_until(&eof).unwrap();
+    drop(b); // gone: the bytes it gets now draw a reset
+    let closed = Future::new();
+    let c = closed.clone();
+    a.set_close_callback(move |e| c.set_result(e));
+    reactor.run_until(&a.write(&b"anyone there?"[..])).unwrap();
+    // The reset arrives meanwhile (loopback): the loop stays idle.
+    let before = handle.stats().iterations;
+    let fired = Future::new();
+    let f = fired.clone();
+    handle.call_later(Duration::from_millis(100), move || f.set_result(()));
+    reactor.run_until(&fired).unwrap();
+    let spent = handle.stats().iterations - before;
+    assert!(
+        spent < 20,
+        "{spent} loop iterations in 100 ms: the stream spins"
+    );
+    // Writing finds the peer gone, and the stream closes with the error.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "writes never failed");
+        let w = a.write(&b"hello?"[..]);
+        if reactor.run_until(&w).is_err() {
+            break;
+        }
+    }
+    let error = reactor.run_until(&closed).unwrap();
+    assert!(matches!(error, Some(Error::Io(_))), "{error:?}");
+    assert!(a.is_closed());
+}

@@ -43,7 +43,7 @@ pub(crate) use self::state::CustomRead;
 use self::state::{Closing, Finish, PendingRead, Shared, State};
 use crate::error::{Error, Result};
 use crate::future::Future;
-use crate::reactor::{coarse_now, Event, Handle, Interest};
+use crate::reactor::{coarse_now, Event, Handle, Interest, Token};
 
 /// Limits and timeouts of an [`IoStream`]. Start from `Default` and change what you
 /// need with the `with_*` builders (or assign the public fields): new settings can be
@@ -112,6 +112,20 @@ impl Default for StreamOptions {
 
 const ALREADY_READING: &str = "a read is already pending";
 
+/// Registers the stream's socket with the reactor; the handler holds the stream weakly.
+fn register(
+    handle: &Handle,
+    socket: Rc<Socket>,
+    interest: Interest,
+    weak: Weak<Shared>,
+) -> Result<Token> {
+    handle.add_handler(socket, interest, move |_s, ev| {
+        if let Some(shared) = weak.upgrade() {
+            IoStream { shared }.on_event(ev);
+        }
+    })
+}
+
 /// A buffered non-blocking stream. Cloning gives another handle to the same stream;
 /// dropping the last handle closes it.
 #[derive(Clone)]
@@ -158,8 +172,9 @@ impl IoStream {
     ) -> Result<IoStream> {
         socket.set_nonblocking()?;
         let idle = options.idle_timeout;
-        let shared = Rc::new(Shared {
+        let shared = Rc::new_cyclic(|me| Shared {
             state: RefCell::new(State {
+                me: me.clone(),
                 handle: handle.clone(),
                 socket: Some(socket.clone()),
                 token: None,
@@ -183,12 +198,7 @@ impl IoStream {
                 read_eof: false,
             }),
         });
-        let weak: Weak<Shared> = Rc::downgrade(&shared);
-        let token = handle.add_handler(socket, Interest::NONE, move |_s, ev| {
-            if let Some(shared) = weak.upgrade() {
-                IoStream { shared }.on_event(ev);
-            }
-        })?;
+        let token = register(handle, socket, Interest::NONE, Rc::downgrade(&shared))?;
         shared.state.borrow_mut().token = Some(token);
         let stream = IoStream { shared };
         if let Some(t) = idle {

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -33,6 +33,8 @@ pub(super) enum PendingRead {
 }
 
 pub(crate) struct State {
+    /// The stream itself, for registering its socket again (see `set_interest`).
+    pub(super) me: Weak<Shared>,
     pub(super) handle: Handle,
     pub(super) socket: Option<Rc<Socket>>,
     pub(super) token: Option<Token>,
@@ -173,11 +175,35 @@ impl State {
         if lazy && self.interest.is_readable() && !self.close_after_writes && !self.read_eof {
             want |= Interest::READABLE;
         }
-        if want != self.interest {
-            if let Some(token) = self.token {
-                match self.handle.update_handler(token, want) {
-                    Ok(()) => self.interest = want,
-                    Err(e) => log::error!("could not update stream interest: {e}"),
+        if self.read_eof && want == Interest::NONE {
+            // Half-closed with nothing to write: leave the poller. A silent registration
+            // is not silent here, epoll reports a peer's reset or hang-up whatever the
+            // interest (level-triggered: on every poll). The next write finds that out.
+            if let Some(token) = self.token.take() {
+                if let Err(e) = self.handle.remove_handler(token) {
+                    log::debug!("stream handler already gone: {e}");
+                }
+            }
+            self.interest = Interest::NONE;
+            return;
+        }
+        match self.token {
+            Some(token) if want != self.interest => match self.handle.update_handler(token, want) {
+                Ok(()) => self.interest = want,
+                Err(e) => log::error!("could not update stream interest: {e}"),
+            },
+            Some(_) => {}
+            None => {
+                // Left the poller while half-closed (above): register again.
+                let Some(socket) = self.socket.clone() else {
+                    return;
+                };
+                match super::register(&self.handle, socket, want, self.me.clone()) {
+                    Ok(token) => {
+                        self.token = Some(token);
+                        self.interest = want;
+                    }
+                    Err(e) => log::error!("could not register the stream again: {e}"),
                 }
             }
         }
