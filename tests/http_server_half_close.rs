@@ -296,3 +296,31 @@ fn with_half_close_end_of_file_between_requests_or_mid_head_closes_the_connectio
         server.connection_count() == 0
     });
 }
+
+#[test]
+fn with_half_close_pipelined_requests_answered_late_are_all_delivered_in_order() {
+    let mut reactor = Reactor::new().unwrap();
+    let options = HttpServerOptions::default().half_close(true);
+    let (server, requests, told) = delayed_server(&reactor, options, Duration::from_millis(10));
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let mut req = Vec::new();
+    for i in 0..3 {
+        req.extend_from_slice(format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+    }
+    let client = half_closed_client(addr, &req);
+    let raw = read_all_while_serving(&mut reactor, client);
+    let bodies: Vec<String> = parse_all(&raw).iter().map(|r| r.body_str()).collect();
+    assert_eq!(
+        bodies,
+        [
+            "late answer to /0",
+            "late answer to /1",
+            "late answer to /2"
+        ]
+    );
+    assert_eq!(requests.get(), 3);
+    assert_eq!(told.get(), 0);
+    run_while(&mut reactor, "the connection to be forgotten", || {
+        server.connection_count() == 0
+    });
+}

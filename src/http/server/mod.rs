@@ -90,9 +90,10 @@ pub struct HttpServerOptions {
     /// no keep-alive after end-of-file.
     ///
     /// Either way, a client that half-closes gets every response the handler gives
-    /// *at once* (within its call), and all pipelined requests that arrived before the
-    /// end-of-file are answered. The option decides what happens to a response that is
-    /// still owed when end-of-file arrives (a parked long-poll, an answer from a timer):
+    /// *at once* (within its call), also to the pipelined requests that arrived before
+    /// its end-of-file. The option decides what happens to a response that is still
+    /// owed when end-of-file arrives (a parked long-poll, an answer from a timer), and
+    /// so to the pipelined requests behind it:
     ///
     /// - `false`: a half-close is taken for a client that left (on the wire both are
     ///   the same FIN). The connection closes at once and a parked responder is told
