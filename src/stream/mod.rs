@@ -138,6 +138,7 @@ impl fmt::Debug for IoStream {
         let s = self.shared.state.borrow();
         f.debug_struct("IoStream")
             .field("closed", &s.closed)
+            .field("read_eof", &s.read_eof)
             .field("buffered", &s.read_buf.len())
             .field("write_queued", &s.write_queued)
             .finish()
