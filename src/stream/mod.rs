@@ -21,6 +21,8 @@
 //! ```
 
 mod buffer;
+#[cfg(test)]
+mod half_close_tests;
 mod read;
 mod socket;
 mod state;
@@ -41,7 +43,7 @@ pub(crate) use self::state::CustomRead;
 use self::state::{Closing, Finish, PendingRead, Shared, State};
 use crate::error::{Error, Result};
 use crate::future::Future;
-use crate::reactor::{coarse_now, Event, Handle, Interest};
+use crate::reactor::{coarse_now, Event, Handle, Interest, Token};
 
 /// Limits and timeouts of an [`IoStream`]. Start from `Default` and change what you
 /// need with the `with_*` builders (or assign the public fields): new settings can be
@@ -110,6 +112,20 @@ impl Default for StreamOptions {
 
 const ALREADY_READING: &str = "a read is already pending";
 
+/// Registers the stream's socket with the reactor; the handler holds the stream weakly.
+fn register(
+    handle: &Handle,
+    socket: Rc<Socket>,
+    interest: Interest,
+    weak: Weak<Shared>,
+) -> Result<Token> {
+    handle.add_handler(socket, interest, move |_s, ev| {
+        if let Some(shared) = weak.upgrade() {
+            IoStream { shared }.on_event(ev);
+        }
+    })
+}
+
 /// A buffered non-blocking stream. Cloning gives another handle to the same stream;
 /// dropping the last handle closes it.
 #[derive(Clone)]
@@ -122,6 +138,7 @@ impl fmt::Debug for IoStream {
         let s = self.shared.state.borrow();
         f.debug_struct("IoStream")
             .field("closed", &s.closed)
+            .field("read_eof", &s.read_eof)
             .field("buffered", &s.read_buf.len())
             .field("write_queued", &s.write_queued)
             .finish()
@@ -156,8 +173,9 @@ impl IoStream {
     ) -> Result<IoStream> {
         socket.set_nonblocking()?;
         let idle = options.idle_timeout;
-        let shared = Rc::new(Shared {
+        let shared = Rc::new_cyclic(|me| Shared {
             state: RefCell::new(State {
+                me: me.clone(),
                 handle: handle.clone(),
                 socket: Some(socket.clone()),
                 token: None,
@@ -177,14 +195,11 @@ impl IoStream {
                 idle_timer: None,
                 in_read_callback: false,
                 close_after_writes: false,
+                eof_callback: None,
+                read_eof: false,
             }),
         });
-        let weak: Weak<Shared> = Rc::downgrade(&shared);
-        let token = handle.add_handler(socket, Interest::NONE, move |_s, ev| {
-            if let Some(shared) = weak.upgrade() {
-                IoStream { shared }.on_event(ev);
-            }
-        })?;
+        let token = register(handle, socket, Interest::NONE, Rc::downgrade(&shared))?;
         shared.state.borrow_mut().token = Some(token);
         let stream = IoStream { shared };
         if let Some(t) = idle {
@@ -285,7 +300,7 @@ impl IoStream {
             }
             s.read = Some(pending);
             s.try_read(&mut finish);
-            if s.closed {
+            if s.closed || s.read_eof {
                 s.settle_read_after_close(&mut finish);
             }
             s.update_interest();
@@ -299,8 +314,12 @@ impl IoStream {
     /// processed before it, as a simple read's is).
     fn complete(&self, mut finish: Finish) {
         let mut closing = finish.closing.take();
+        let eof = finish.eof.take();
         finish.settle();
         self.drive_custom(&mut closing);
+        if let Some(e) = eof {
+            e.schedule();
+        }
         if let Some(c) = closing {
             c.schedule();
         }
@@ -474,8 +493,9 @@ impl IoStream {
                 if s.in_read_callback {
                     return;
                 }
+                let ended = s.closed || s.read_eof;
                 let runnable = matches!(s.read, Some(PendingRead::Custom(_)))
-                    && (!s.read_buf.is_empty() || s.closed);
+                    && (!s.read_buf.is_empty() || ended);
                 if !runnable {
                     return;
                 }
@@ -483,7 +503,7 @@ impl IoStream {
                     return;
                 };
                 s.in_read_callback = true;
-                (parse, std::mem::take(&mut s.read_buf), s.closed)
+                (parse, std::mem::take(&mut s.read_buf), ended)
             };
             let done = parse(&mut buf, closed) || closed;
             let mut finish = Finish::default();
@@ -580,6 +600,80 @@ impl IoStream {
             Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
             Ok(_) => true, // data, or 0: the peer closed
         }
+    }
+
+    /// Keeps the stream open for writing when the peer shuts down its writing side
+    /// (half-close: `shutdown(SHUT_WR)`), and calls `f` once when that end-of-file is
+    /// read. Without it, end-of-file closes the stream.
+    ///
+    /// At end-of-file the stream stops reading and ends the pending read as a close
+    /// would (`read_until_close` gets what arrived, a `read_with` parser is called with
+    /// `closed = true`, other reads are served from the buffer or fail with
+    /// [`Error::StreamClosed`]; so do reads started later), but it stays open: writes go
+    /// on until you [`close`](Self::close) it (or
+    /// [`close_after_writes`](Self::close_after_writes)). `f` runs from the loop, after
+    /// the done-callbacks of the read it ended. End-of-file is noticed while a read is
+    /// pending or a close callback or this callback is set.
+    ///
+    /// The trade-off: on the wire a half-close is the same FIN as a peer that left. Such
+    /// a stream learns that the peer is gone only when a write fails (the peer's kernel
+    /// answers it with a reset); then it closes with that error as usual. Set this only
+    /// if you will write soon after end-of-file or close the stream.
+    ///
+    /// A second call replaces the callback. If end-of-file was already read, `f` runs on
+    /// the next iteration; on a closed stream it never runs (the close callback tells).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::io::{Read, Write};
+    /// use squall::{stream::IoStream, Future, Reactor};
+    /// let mut reactor = Reactor::new()?;
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = IoStream::new(&reactor.handle(), a)?;
+    /// let eof = Future::new();
+    /// let e = eof.clone();
+    /// a.set_eof_callback(move || e.set_result(()));
+    /// b.write_all(b"question")?;
+    /// b.shutdown(std::net::Shutdown::Write)?; // the peer is done sending
+    /// assert_eq!(&reactor.run_until(&a.read_until_close())?[..], b"question");
+    /// reactor.run_until(&eof)?;
+    /// assert!(a.is_read_closed() && !a.is_closed());
+    /// reactor.run_until(&a.write(&b"answer"[..]))?; // still writable
+    /// a.close();
+    /// let mut got = String::new();
+    /// b.read_to_string(&mut got)?;
+    /// assert_eq!(got, "answer");
+    /// # Ok(()) }
+    /// ```
+    pub fn set_eof_callback(&self, f: impl FnOnce() + 'static) {
+        let mut s = self.shared.state.borrow_mut();
+        if s.closed {
+            return;
+        }
+        if s.read_eof {
+            let handle = s.handle.clone();
+            drop(s);
+            handle.add_callback(f);
+        } else {
+            let old = s.eof_callback.replace(Box::new(f));
+            s.update_interest();
+            drop(s);
+            drop(old);
+        }
+    }
+
+    /// Removes the end-of-file callback: end-of-file closes the stream again (an
+    /// end-of-file already read stays read, see [`is_read_closed`](Self::is_read_closed)).
+    pub fn clear_eof_callback(&self) {
+        let old = self.shared.state.borrow_mut().eof_callback.take();
+        drop(old);
+    }
+
+    /// True once nothing more will be read: the peer's end-of-file was read (see
+    /// [`set_eof_callback`](Self::set_eof_callback)) or the stream is closed.
+    pub fn is_read_closed(&self) -> bool {
+        let s = self.shared.state.borrow();
+        s.read_eof || s.closed
     }
 
     /// Bytes buffered and not yet consumed by a read.

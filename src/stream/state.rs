@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -23,6 +23,7 @@ use crate::reactor::{coarse_now, Handle, Interest, TimerId, Token};
 /// (the HTTP connection) installs the same one each time without allocating.
 pub(crate) type CustomRead = Rc<dyn Fn(&mut BytesMut, bool) -> bool>;
 pub(super) type CloseCallback = Box<dyn FnOnce(Option<Error>)>;
+pub(super) type EofCallback = Box<dyn FnOnce()>;
 
 pub(super) enum PendingRead {
     Simple(ReadRequest, Future<Bytes>),
@@ -32,6 +33,8 @@ pub(super) enum PendingRead {
 }
 
 pub(crate) struct State {
+    /// The stream itself, for registering its socket again (see `set_interest`).
+    pub(super) me: Weak<Shared>,
     pub(super) handle: Handle,
     pub(super) socket: Option<Rc<Socket>>,
     pub(super) token: Option<Token>,
@@ -55,6 +58,11 @@ pub(crate) struct State {
     pub(super) in_read_callback: bool,
     /// Close once the write queue is flushed.
     pub(super) close_after_writes: bool,
+    /// Set by `IoStream::set_eof_callback`: the peer's end-of-file does not close the
+    /// stream, it runs this instead (once).
+    pub(super) eof_callback: Option<EofCallback>,
+    /// End-of-file was read and the stream kept open for writing: nothing more is read.
+    pub(super) read_eof: bool,
 }
 
 pub(crate) struct Shared {
@@ -69,14 +77,24 @@ pub(super) struct Finish {
     /// The close callback, if the stream closed: it runs after the done-callbacks of
     /// the reads and writes the close settled (see [`Closing`]).
     pub(super) closing: Option<Closing>,
+    /// The end-of-file callback, if the peer shut down its side: scheduled like the
+    /// close callback, and before it.
+    pub(super) eof: Option<Closing>,
+    /// An end-of-file callback the stream no longer needs (it closed): dropped after the
+    /// state borrow is released, in case its captures hold the stream.
+    pub(super) unused_eof: Option<EofCallback>,
 }
 
 impl Finish {
     /// Settles the futures, then schedules the close callback behind their
     /// done-callbacks.
     pub(super) fn run(mut self) {
+        let eof = self.eof.take();
         let closing = self.closing.take();
         self.settle();
+        if let Some(e) = eof {
+            e.schedule();
+        }
         if let Some(c) = closing {
             c.schedule();
         }
@@ -91,6 +109,7 @@ impl Finish {
         for (f, r) in self.writes.drain(..) {
             f.set(r);
         }
+        drop(self.unused_eof.take());
     }
 }
 
@@ -98,6 +117,11 @@ impl Finish {
 pub(super) struct Closing(CloseCallback, Option<Error>, Handle);
 
 impl Closing {
+    /// The end-of-file callback, to be scheduled as a close callback is.
+    pub(super) fn eof(cb: EofCallback, handle: Handle) -> Closing {
+        Closing(Box::new(move |_| cb()), None, handle)
+    }
+
     /// Queues the close callback behind the done-callbacks of every future settled
     /// before it (as Tornado runs the last read's callbacks before the close callback:
     /// the last data is processed before teardown code runs): a done-callback of a
@@ -120,9 +144,10 @@ impl State {
 
     pub(super) fn desired_interest(&self) -> Interest {
         let mut i = Interest::NONE;
-        let wants_read = self.read.is_some()
-            || (self.close_callback.is_some() && self.read_buf.len() < self.read_limit());
-        if wants_read && !self.close_after_writes {
+        let watches_peer = self.close_callback.is_some() || self.eof_callback.is_some();
+        let wants_read =
+            self.read.is_some() || (watches_peer && self.read_buf.len() < self.read_limit());
+        if wants_read && !self.close_after_writes && !self.read_eof {
             i |= Interest::READABLE;
         }
         if !self.write_queue.is_empty() {
@@ -147,14 +172,38 @@ impl State {
             return;
         }
         let mut want = self.desired_interest();
-        if lazy && self.interest.is_readable() && !self.close_after_writes {
+        if lazy && self.interest.is_readable() && !self.close_after_writes && !self.read_eof {
             want |= Interest::READABLE;
         }
-        if want != self.interest {
-            if let Some(token) = self.token {
-                match self.handle.update_handler(token, want) {
-                    Ok(()) => self.interest = want,
-                    Err(e) => log::error!("could not update stream interest: {e}"),
+        if self.read_eof && want == Interest::NONE {
+            // Half-closed with nothing to write: leave the poller. A silent registration
+            // is not silent here, epoll reports a peer's reset or hang-up whatever the
+            // interest (level-triggered: on every poll). The next write finds that out.
+            if let Some(token) = self.token.take() {
+                if let Err(e) = self.handle.remove_handler(token) {
+                    log::debug!("stream handler already gone: {e}");
+                }
+            }
+            self.interest = Interest::NONE;
+            return;
+        }
+        match self.token {
+            Some(token) if want != self.interest => match self.handle.update_handler(token, want) {
+                Ok(()) => self.interest = want,
+                Err(e) => log::error!("could not update stream interest: {e}"),
+            },
+            Some(_) => {}
+            None => {
+                // Left the poller while half-closed (above): register again.
+                let Some(socket) = self.socket.clone() else {
+                    return;
+                };
+                match super::register(&self.handle, socket, want, self.me.clone()) {
+                    Ok(token) => {
+                        self.token = Some(token);
+                        self.interest = want;
+                    }
+                    Err(e) => log::error!("could not register the stream again: {e}"),
                 }
             }
         }
@@ -203,7 +252,14 @@ impl State {
             match got {
                 Ok(0) => {
                     self.try_read(finish);
-                    self.close(None, finish);
+                    if let Some(cb) = self.eof_callback.take() {
+                        // Half-close: reads end as at a close, writes go on.
+                        self.read_eof = true;
+                        self.settle_read_after_close(finish);
+                        finish.eof = Some(Closing::eof(cb, self.handle.clone()));
+                    } else {
+                        self.close(None, finish);
+                    }
                     return;
                 }
                 Ok(n) => {
@@ -271,8 +327,9 @@ impl State {
         }
     }
 
-    /// A read started or still pending on a closed stream: serve it from the buffer,
-    /// or fail it.
+    /// A read started or still pending on a closed stream (or one that read the peer's
+    /// end-of-file): serve it from the buffer, or fail it. A custom read stays pending:
+    /// its parser is called with `closed = true`.
     pub(super) fn settle_read_after_close(&mut self, finish: &mut Finish) {
         match self.read.take() {
             None => {}
@@ -381,6 +438,7 @@ impl State {
         if let Some(t) = self.idle_timer.take() {
             self.handle.cancel_timer(t);
         }
+        finish.unused_eof = self.eof_callback.take();
         if let Some(cb) = self.close_callback.take() {
             // Like Tornado, the close callback runs from the loop, after the read and
             // write futures settled here (see `Closing::schedule`).

@@ -56,6 +56,8 @@ struct State {
     /// The current responder's `on_connection_close` callback: taken and run (from the
     /// loop) if the connection closes, dropped when the response finishes.
     on_close: Option<Box<dyn FnOnce()>>,
+    /// A request was dispatched and its response is not finished yet.
+    responding: bool,
 }
 
 pub(crate) struct Conn {
@@ -112,6 +114,7 @@ impl Conn {
                     timer_at: Duration::ZERO,
                     deadline: None,
                     on_close: None,
+                    responding: false,
                 }),
             });
             entry.insert(conn.clone());
@@ -121,6 +124,15 @@ impl Conn {
         conn.stream.set_close_callback(move |_| {
             if let Some(conn) = weak.upgrade() {
                 Conn::on_closed(&conn);
+            }
+        });
+        // End-of-file does not close the stream: the requests that came before it are
+        // answered first (the parser sees `closed = true`), and `on_eof` decides about a
+        // response still owed.
+        let weak = Rc::downgrade(&conn);
+        conn.stream.set_eof_callback(move || {
+            if let Some(conn) = weak.upgrade() {
+                Conn::on_eof(&conn);
             }
         });
         {
@@ -148,6 +160,33 @@ impl Conn {
         if let Some(f) = on_close {
             f();
         }
+    }
+
+    /// The client shut down its writing side, or left (the same FIN). A request being
+    /// read was handled by the parser; here, a response still owed is the question.
+    /// Without `half_close` the client is taken as gone: close, which tells a parked
+    /// responder. With it, the response goes out and the connection closes after it.
+    fn on_eof(this: &Rc<Conn>) {
+        let Some(shared) = this.shared.upgrade() else {
+            return;
+        };
+        let owed = this.st.borrow().responding;
+        if owed && !shared.options.half_close {
+            this.stream.close();
+        }
+    }
+
+    /// End-of-file with no request left to answer: close once the responses already
+    /// queued went out. A client that does not read them is cut off after
+    /// `idle_connection_timeout` without progress.
+    fn finish_after_eof(this: &Rc<Conn>) {
+        this.cancel_timer();
+        this.st.borrow_mut().phase = Phase::Busy;
+        if let Some(shared) = this.shared.upgrade() {
+            this.stream
+                .set_idle_timeout(shared.options.idle_connection_timeout);
+        }
+        this.stream.close_after_writes();
     }
 
     /// Cancels the connection's timer, if armed.
@@ -193,11 +232,14 @@ impl Conn {
         let on_close = {
             let mut st = this.st.borrow_mut();
             st.phase = Phase::Busy;
+            st.responding = false;
             st.on_close.take()
         };
         drop(on_close);
-        // Replaces the server's close callback (the stream keeps one slot).
+        // Replaces the server's close callback (the stream keeps one slot), and gives
+        // end-of-file its default meaning again (it closes the stream).
         this.stream.set_close_callback(|_| {});
+        this.stream.clear_eof_callback();
         this.stream.set_idle_timeout(None);
         if let Some(shared) = this.shared.upgrade() {
             shared.remove_conn(this.key);
@@ -269,7 +311,13 @@ impl Conn {
             };
             match step {
                 Step::NeedMore => return false,
-                Step::Stop => return true,
+                Step::Stop => {
+                    if closed {
+                        // End-of-file: nothing (complete) is left to answer.
+                        Conn::finish_after_eof(this);
+                    }
+                    return true;
+                }
                 Step::Continue => {}
                 Step::Fail(e) => {
                     this.fail(&e);
@@ -314,6 +362,9 @@ impl Conn {
                     }
                 }
                 Step::Dispatch(req, keep_alive, delegate) => {
+                    // The last request before end-of-file: its response says the
+                    // connection closes (pipelined ones still buffered are answered).
+                    let keep_alive = keep_alive && !(closed && buf.is_empty());
                     Conn::dispatch(this, &shared, req, keep_alive, delegate);
                     return true;
                 }
@@ -480,6 +531,7 @@ impl Conn {
         delegate: Option<Box<dyn BodyDelegate>>,
     ) {
         let keep_alive = keep_alive && !shared.options.no_keep_alive && !this.closing();
+        this.st.borrow_mut().responding = true;
         let responder = Responder::new(
             this.clone(),
             req.version,
@@ -492,7 +544,11 @@ impl Conn {
     /// Called by the [`Responder`] when the response is complete.
     pub(crate) fn response_done(this: &Rc<Conn>, keep_alive: bool) {
         // The response is complete: its close callback will not be needed.
-        let on_close = this.st.borrow_mut().on_close.take();
+        let on_close = {
+            let mut st = this.st.borrow_mut();
+            st.responding = false;
+            st.on_close.take()
+        };
         drop(on_close);
         let mut st = this.st.borrow_mut();
         if !keep_alive || this.closing() {

@@ -162,7 +162,12 @@ impl Responder {
     /// response finishes. A second call replaces the first callback.
     ///
     /// Note: a client that only shuts down its writing side looks the same as one that
-    /// left (the server reads end-of-file either way), and is treated as gone.
+    /// left (the server reads end-of-file either way). By default it is treated as gone:
+    /// `f` runs and the connection closes. With
+    /// [`HttpServerOptions::half_close`](super::HttpServerOptions::half_close) the
+    /// connection stays open for this response instead, so `f` runs only once a write
+    /// to a client that really left fails (its kernel answers the first write with a
+    /// reset), not when it leaves.
     ///
     /// ```
     /// # fn main() -> squall::Result<()> {
