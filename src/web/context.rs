@@ -303,7 +303,7 @@ impl Context {
             return;
         };
         let mut body = body.into();
-        if self.app.options.compress_response {
+        if self.app.options.compress_response && self.status == StatusCode::OK {
             body = super::compress::maybe_gzip(
                 &self.request,
                 resp.headers_mut(),
