@@ -11,6 +11,7 @@ use super::conn::Conn;
 use crate::error::Error;
 use crate::future::Future;
 use crate::http::h1::{write_response_head, ChunkedEncoder, Framing};
+use crate::stream::IoStream;
 
 /// Response header maps kept per thread for reuse (cleared, capacity kept): building a
 /// `HeaderMap` allocates twice (indices and entries) on its first insert.
@@ -135,9 +136,91 @@ impl Responder {
         self
     }
 
-    /// True once the client is gone: further writes are dropped.
+    /// True once the client is gone: further writes are dropped. When it turns true
+    /// before the response finished, the [`on_connection_close`](Self::on_connection_close)
+    /// callback runs soon after, from the loop.
     pub fn is_closed(&self) -> bool {
         self.conn.stream.is_closed()
+    }
+
+    /// Calls `f` once if the client's connection closes before this response finished
+    /// (Tornado's `on_connection_close`): how a parked long-poll learns that its client
+    /// left. `f` runs from the loop, never inside a squall call you made (not even this
+    /// one when the connection is already closed), and is dropped unrun once the
+    /// response finishes. A second call replaces the first callback.
+    ///
+    /// Note: a client that only shuts down its writing side looks the same as one that
+    /// left (the server reads end-of-file either way), and is treated as gone.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use squall::http::server::{HttpServer, Responder};
+    /// use squall::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// // Parked long-polls, answered when news arrives.
+    /// let waiting: Rc<RefCell<Vec<Option<Responder>>>> = Rc::default();
+    /// let w = waiting.clone();
+    /// let server = HttpServer::new(&reactor.handle(), move |_req, mut resp| {
+    ///     let slot = w.borrow().len();
+    ///     let w2 = w.clone();
+    ///     // The client left: free its responder (dropping it is then a no-op).
+    ///     resp.on_connection_close(move || drop(w2.borrow_mut()[slot].take()));
+    ///     w.borrow_mut().push(Some(resp));
+    /// });
+    /// # let _ = server;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_connection_close(&mut self, f: impl FnOnce() + 'static) {
+        if self.body == Body::Finished {
+            return;
+        }
+        Conn::set_on_close(&self.conn, Box::new(f));
+    }
+
+    /// Hands the connection's [`IoStream`] to the caller (Tornado's
+    /// `HTTP1Connection.detach`), to speak another protocol on it (a WebSocket upgrade).
+    /// The server forgets the connection: no more timers, it no longer counts in
+    /// [`connection_count`](super::HttpServer::connection_count), nothing is sent when
+    /// the responder goes. Bytes the client sent after the request head stay readable
+    /// from the returned stream; its idle timeout is cleared and its close callback is
+    /// yours to set.
+    ///
+    /// # Errors
+    /// [`Error::StreamClosed`] if the connection is already closed;
+    /// [`Error::InvalidState`] if the response was started (head sent). The responder is
+    /// then dropped as usual (a 500, or the connection closed).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::http::server::HttpServer;
+    /// use squall::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let server = HttpServer::new(&reactor.handle(), |_req, resp| {
+    ///     if let Ok(stream) = resp.detach() {
+    ///         // Speak a protocol of your own; here, a raw answer and close.
+    ///         stream.write(&b"HTTP/1.1 418 I'm a teapot\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"[..]);
+    ///         stream.close_after_writes();
+    ///     }
+    /// });
+    /// # let _ = server;
+    /// # Ok(()) }
+    /// ```
+    pub fn detach(mut self) -> crate::Result<IoStream> {
+        if self.body != Body::NotStarted {
+            return Err(Error::invalid_state(
+                "detach: the response was already started",
+            ));
+        }
+        if self.conn.stream.is_closed() {
+            return Err(Error::StreamClosed);
+        }
+        // Nothing to send on drop: the connection is the caller's now.
+        self.body = Body::Finished;
+        Ok(Conn::detach(&self.conn))
     }
 
     /// Sends the whole response with `body` and a `Content-Length` (head and body in one
