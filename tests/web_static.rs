@@ -144,10 +144,7 @@ fn large_files_stream_within_a_small_write_buffer() {
     let (root, big) = tree("big");
     // The write buffer holds 256 KiB: a 3 MiB file sent whole would be refused and the
     // connection cut; streamed piece by piece after each write drains, it arrives whole.
-    let options = HttpServerOptions {
-        max_write_buffer_size: Some(256 * 1024),
-        ..HttpServerOptions::default()
-    };
+    let options = HttpServerOptions::default().max_write_buffer_size(Some(256 * 1024));
     let big_len = big.len();
     let (whole, part) = run(server(&root, options), |addr| {
         let mut s = connect(addr);
@@ -181,10 +178,7 @@ fn large_files_stream_within_a_small_write_buffer() {
 #[test]
 fn a_client_leaving_mid_file_does_not_stop_the_server() {
     let (root, _) = tree("leave");
-    let options = HttpServerOptions {
-        max_write_buffer_size: Some(128 * 1024),
-        ..HttpServerOptions::default()
-    };
+    let options = HttpServerOptions::default().max_write_buffer_size(Some(128 * 1024));
     let after = run(server(&root, options), |addr| {
         let mut s = connect(addr);
         s.write_all(&req("/static/big.bin", "")).unwrap();

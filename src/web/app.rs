@@ -312,6 +312,10 @@ fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
                 panic_message(&*payload)
             );
             ctx.send_error(&Error::http(500, "Internal Server Error"));
+            // The page is out; the panic goes on to the server, which raises it again
+            // from a loop callback so the reactor's panic policy applies.
+            drop(ctx);
+            std::panic::resume_unwind(payload);
         }
     }
 }

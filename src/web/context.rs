@@ -275,6 +275,16 @@ impl Context {
         self.responder.as_ref().map_or(true, Responder::is_closed)
     }
 
+    /// Calls `f` once, from the loop, if the client's connection closes before the
+    /// response finished (Tornado's `on_connection_close`): how a parked long-poll
+    /// learns that its client left, to cancel its wait and free it. Dropped unrun once
+    /// the response is sent. No effect once answered.
+    pub fn on_connection_close(&mut self, f: impl FnOnce() + 'static) {
+        if let Some(r) = self.responder.as_mut() {
+            r.on_connection_close(f);
+        }
+    }
+
     /// Takes the request and the response away from the handler, for an answer later
     /// (long polling): the handler returns `Ok(())` and no response is sent then; the
     /// returned context answers when it is ready. Dropping it unanswered sends a 500.
