@@ -288,10 +288,25 @@ impl Context {
     /// Takes the request and the response away from the handler, for an answer later
     /// (long polling): the handler returns `Ok(())` and no response is sent then; the
     /// returned context answers when it is ready. Dropping it unanswered sends a 500.
+    ///
+    /// The request moves to the returned context (this one keeps its method and URI
+    /// only): a parked long-poll holds one copy of it, not two.
     pub fn detach(&mut self) -> Context {
+        let r = &self.request;
+        let husk = Request {
+            method: r.method.clone(),
+            uri: r.uri.clone(),
+            version: r.version,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            trailers: None,
+            remote_addr: r.remote_addr,
+            remote_ip: r.remote_ip,
+            protocol: r.protocol,
+        };
         Context {
             app: self.app.clone(),
-            request: self.request.clone(),
+            request: std::mem::replace(&mut self.request, husk),
             responder: self.responder.take(),
             status: self.status,
             params: std::mem::take(&mut self.params),
