@@ -14,9 +14,7 @@
 //! The page renders messages on the client from JSON; to render on the server instead,
 //! plug in a template engine (e.g. `minijinja`) and answer with `ctx.send_html(...)`.
 
-use std::cell::RefCell;
-use std::process::exit;
-use std::rc::Rc;
+use std::{cell::RefCell, process::exit, rc::Rc};
 
 use squall::locks::Condition;
 use squall::web::{escape_html, Application, Context, HandlerResult};
@@ -25,7 +23,6 @@ use squall::Reactor;
 const USAGE: &str = "usage: chat [--port PORT] [--bind ADDRESS]\n\
   --port PORT     port to listen on (default 8888; 0 picks a free one)\n\
   --bind ADDRESS  address to listen on (default 127.0.0.1)";
-const CACHE_SIZE: usize = 200;
 
 #[derive(Clone, serde::Serialize)]
 struct Message {
@@ -64,7 +61,7 @@ impl MessageBuffer {
             html,
         };
         self.cache.push(msg.clone());
-        let excess = self.cache.len().saturating_sub(CACHE_SIZE);
+        let excess = self.cache.len().saturating_sub(200); // keep the newest 200
         self.cache.drain(..excess);
         self.cond.notify_all();
         msg
