@@ -390,3 +390,58 @@ fn a_detached_context_answers_later() {
     assert_eq!(waited.body_str(), "hi");
     assert_eq!(woke.body_str(), "woken");
 }
+
+/// Records the access-log lines of this test binary.
+struct AccessLog;
+
+static ACCESS_LINES: std::sync::Mutex<Vec<(log::Level, String)>> =
+    std::sync::Mutex::new(Vec::new());
+
+impl log::Log for AccessLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.target() == "squall::web::access"
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            ACCESS_LINES
+                .lock()
+                .unwrap()
+                .push((r.level(), r.args().to_string()));
+        }
+    }
+    fn flush(&self) {}
+}
+
+#[test]
+fn one_access_log_line_per_request_with_status_method_uri_ip_and_time() {
+    let _ = log::set_logger(&AccessLog);
+    log::set_max_level(log::LevelFilter::Info);
+    run(app_server(routes()), |addr| {
+        let mut r = Reader::connect(addr);
+        for path in ["/users/9?x=access-log", "/missing-access-log"] {
+            r.send(&get(path));
+            r.response();
+        }
+    });
+    let lines = ACCESS_LINES.lock().unwrap().clone();
+    let find = |needle: &str| {
+        lines
+            .iter()
+            .find(|(_, l)| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line for {needle} in {lines:?}"))
+            .clone()
+    };
+    let (level, ok) = find("x=access-log");
+    assert_eq!(level, log::Level::Info);
+    assert!(
+        ok.starts_with("200 GET /users/9?x=access-log (127.0.0.1) "),
+        "{ok}"
+    );
+    assert!(ok.ends_with("ms"), "{ok}");
+    let (level, missing) = find("/missing-access-log");
+    assert_eq!(level, log::Level::Warn);
+    assert!(
+        missing.starts_with("404 GET /missing-access-log (127.0.0.1) "),
+        "{missing}"
+    );
+}

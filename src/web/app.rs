@@ -70,6 +70,11 @@ impl WebOptions {
         self.compress_response = on;
         self
     }
+    /// Sets the smallest body worth compressing.
+    pub fn compress_min_length(mut self, bytes: usize) -> Self {
+        self.compress_min_length = bytes;
+        self
+    }
     /// Turns the access log on or off.
     pub fn access_log(mut self, on: bool) -> Self {
         self.access_log = on;
