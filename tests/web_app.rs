@@ -353,42 +353,81 @@ fn responses_are_gzipped_when_accepted_and_large_enough() {
 }
 
 #[test]
-fn a_detached_context_answers_later() {
-    let parked: Rc<RefCell<Vec<Context>>> = Rc::default();
-    let (p1, p2) = (parked.clone(), parked.clone());
+fn a_detached_context_answers_later_and_learns_when_its_client_left() {
+    // Parked waiters, and news that arrived while nobody waited (so a waiter that
+    // arrives after the news still gets it: no race between the two clients).
+    #[derive(Default)]
+    struct Board {
+        parked: Vec<Option<Context>>,
+        news: Option<String>,
+        left: usize,
+    }
+    let board: Rc<RefCell<Board>> = Rc::default();
+    let (b1, b2, b3) = (board.clone(), board.clone(), board.clone());
     let app = Application::new()
         .get("/wait", move |ctx: &mut Context| {
-            p1.borrow_mut().push(ctx.detach());
+            let mut b = b1.borrow_mut();
+            if let Some(news) = b.news.take() {
+                ctx.send_text(news);
+                return Ok(());
+            }
+            let slot = b.parked.len();
+            let mut parked = ctx.detach();
+            let me = b1.clone();
+            parked.on_connection_close(move || {
+                let mut b = me.borrow_mut();
+                b.left += 1;
+                b.parked[slot] = None; // freed
+            });
+            b.parked.push(Some(parked));
             Ok(())
         })
-        .post("/wake", move |ctx: &mut Context| {
-            let msg = ctx.argument("msg")?.to_string();
-            for mut waiter in p2.borrow_mut().drain(..) {
-                waiter.send_text(msg.clone());
+        .post("/publish", move |ctx: &mut Context| {
+            let news = ctx.argument("news")?.to_string();
+            let waiters: Vec<Context> = b2.borrow_mut().parked.drain(..).flatten().collect();
+            if waiters.is_empty() {
+                b2.borrow_mut().news = Some(news.clone());
             }
-            ctx.send_text("woken");
+            for mut w in waiters {
+                w.send_text(news.clone());
+            }
+            ctx.send_text("published");
+            Ok(())
+        })
+        .get("/left", move |ctx: &mut Context| {
+            let b = b3.borrow();
+            let parked = b.parked.iter().flatten().count();
+            ctx.send_text(format!("{} {parked}", b.left));
             Ok(())
         });
-    let (waited, woke) = run(app_server(app), |addr| {
+    let (waited, published, left) = run(app_server(app), |addr| {
         let mut waiter = Reader::connect(addr);
         waiter.send(&get("/wait"));
-        // The wait is parked: wake it from another connection. The waiter's request
-        // may reach the server after the wake-up, so wake until it answers.
-        let waiter_thread = std::thread::spawn(move || waiter.response());
-        let mut woke = None;
-        while !waiter_thread.is_finished() {
-            let mut r = Reader::connect(addr);
-            r.send(&post(
-                "/wake",
-                "application/x-www-form-urlencoded",
-                b"msg=hi",
-            ));
-            woke = Some(r.response());
+        let mut r = Reader::connect(addr);
+        let published = post("/publish", "application/x-www-form-urlencoded", b"news=hi");
+        r.send(&published);
+        let published = r.response();
+        let waited = waiter.response();
+        // A second waiter leaves without an answer: its close callback runs and frees
+        // it. Ask until the server has seen the close (each ask is a round trip).
+        let mut leaver = Reader::connect(addr);
+        leaver.send(&get("/wait"));
+        r.send(&get("/left"));
+        let mut left = r.response().body_str();
+        drop(leaver);
+        for _ in 0..10_000 {
+            if left == "1 0" {
+                break;
+            }
+            r.send(&get("/left"));
+            left = r.response().body_str();
         }
-        (waiter_thread.join().unwrap(), woke.unwrap())
+        (waited, published, left)
     });
     assert_eq!(waited.body_str(), "hi");
-    assert_eq!(woke.body_str(), "woken");
+    assert_eq!(published.body_str(), "published");
+    assert_eq!(left, "1 0", "close callback ran and freed the waiter");
+    assert_eq!(board.borrow().left, 1);
 }
 
 /// Records the access-log lines of this test binary.
