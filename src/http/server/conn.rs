@@ -2,7 +2,7 @@
 //! decoder to an [`IoStream`], dispatches requests one at a time, and enforces limits
 //! and timeouts (Tornado's `HTTP1ServerConnection`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
@@ -53,6 +53,9 @@ struct State {
     timer: Option<TimerId>,
     timer_at: Duration,
     deadline: Option<(Duration, Timeout)>,
+    /// The current responder's `on_connection_close` callback: taken and run (from the
+    /// loop) if the connection closes, dropped when the response finishes.
+    on_close: Option<Box<dyn FnOnce()>>,
 }
 
 pub(crate) struct Conn {
@@ -64,11 +67,6 @@ pub(crate) struct Conn {
     st: RefCell<State>,
     /// The parser callback handed to the stream for every request.
     reader: RefCell<Option<CustomRead>>,
-    /// The current responder's `on_connection_close` callback: taken and run (from the
-    /// loop) if the connection closes, dropped when the response finishes.
-    on_close: RefCell<Option<Box<dyn FnOnce()>>>,
-    /// Handed to the user by `Responder::detach`: the server has forgotten it.
-    detached: Cell<bool>,
 }
 
 #[allow(clippy::large_enum_variant)] // built and matched at once, never stored
@@ -81,6 +79,10 @@ enum Step {
     Chunk(Bytes),
     Dispatch(Request, bool, Option<Box<dyn BodyDelegate>>),
 }
+
+/// Queued response bytes beyond which the next pipelined request waits until the
+/// client has read what is queued.
+const WRITE_HIGH_WATER: usize = 64 * 1024;
 
 /// Capacity of the per-thread output buffer: corked pipelined responses share it, so
 /// it must hold many before it has to be replaced by a new allocation.
@@ -109,9 +111,8 @@ impl Conn {
                     timer: None,
                     timer_at: Duration::ZERO,
                     deadline: None,
+                    on_close: None,
                 }),
-                on_close: RefCell::new(None),
-                detached: Cell::new(false),
             });
             entry.insert(conn.clone());
             conn
@@ -139,11 +140,8 @@ impl Conn {
     /// The stream closed (run from the loop by its close callback): cancel the timer,
     /// forget the connection, and tell a waiting responder.
     fn on_closed(this: &Rc<Conn>) {
-        if this.detached.get() {
-            return;
-        }
         this.cancel_timer();
-        let on_close = this.on_close.borrow_mut().take();
+        let on_close = this.st.borrow_mut().on_close.take();
         if let Some(shared) = this.shared.upgrade() {
             shared.remove_conn(this.key);
         }
@@ -171,14 +169,16 @@ impl Conn {
 
     /// Sets the responder's close callback (see `Responder::on_connection_close`).
     pub(crate) fn set_on_close(this: &Rc<Conn>, f: Box<dyn FnOnce()>) {
-        *this.on_close.borrow_mut() = Some(f);
+        this.st.borrow_mut().on_close = Some(f);
         if this.stream.is_closed() {
             // Closed already: its close callback may have run. Run `f` from the loop,
             // unless the response finishes first.
             if let Some(shared) = this.shared.upgrade() {
                 let weak = Rc::downgrade(this);
                 shared.handle.add_callback(move || {
-                    let f = weak.upgrade().and_then(|c| c.on_close.borrow_mut().take());
+                    let f = weak
+                        .upgrade()
+                        .and_then(|c| c.st.borrow_mut().on_close.take());
                     if let Some(f) = f {
                         f();
                     }
@@ -189,10 +189,13 @@ impl Conn {
 
     /// Hands the stream over (`Responder::detach`): the server forgets the connection.
     pub(crate) fn detach(this: &Rc<Conn>) -> IoStream {
-        this.detached.set(true);
         this.cancel_timer();
-        this.st.borrow_mut().phase = Phase::Busy;
-        drop(this.on_close.borrow_mut().take());
+        let on_close = {
+            let mut st = this.st.borrow_mut();
+            st.phase = Phase::Busy;
+            st.on_close.take()
+        };
+        drop(on_close);
         // Replaces the server's close callback (the stream keeps one slot).
         this.stream.set_close_callback(|_| {});
         this.stream.set_idle_timeout(None);
@@ -360,7 +363,13 @@ impl Conn {
                                 Step::Fail(Error::http(413, "request body too large"))
                             }
                             kind => Step::Headers(Box::new(Incoming {
-                                decoder: BodyDecoder::with_limits(kind, shared.limits),
+                                decoder: {
+                                    let mut d = BodyDecoder::with_limits(kind, shared.limits);
+                                    // A chunk size beyond what the body may still be is
+                                    // refused at once, not after waiting for its data.
+                                    d.set_max_body(max_body);
+                                    d
+                                },
                                 head,
                                 first: None,
                                 rest: BytesMut::new(),
@@ -379,7 +388,8 @@ impl Conn {
                             if closed {
                                 return Step::Stop;
                             }
-                            buf.reserve((rem as usize).saturating_sub(buf.len()));
+                            // The buffer grows with the bytes that arrive: what
+                            // Content-Length declares is never reserved up front.
                             return Step::NeedMore;
                         }
                     }
@@ -481,12 +491,24 @@ impl Conn {
 
     /// Called by the [`Responder`] when the response is complete.
     pub(crate) fn response_done(this: &Rc<Conn>, keep_alive: bool) {
-        drop(this.on_close.borrow_mut().take());
+        // The response is complete: its close callback will not be needed.
+        let on_close = this.st.borrow_mut().on_close.take();
+        drop(on_close);
         let mut st = this.st.borrow_mut();
         if !keep_alive || this.closing() {
             st.phase = Phase::Busy;
             drop(st);
             this.stream.close_after_writes();
+            return;
+        }
+        if this.stream.write_buffer_len() > WRITE_HIGH_WATER {
+            // The client is not reading its responses (yet): read no further request
+            // until they drained, so a pipelining client that never reads cannot pile
+            // responses up in memory.
+            st.phase = Phase::Busy;
+            st.deadline = None;
+            drop(st);
+            Conn::wait_for_drain(this);
             return;
         }
         st.phase = Phase::Head;
@@ -501,6 +523,38 @@ impl Conn {
             // caller's `send`/`finish`. Dispatch it from the loop.
             Conn::read_next_later(this);
         }
+    }
+
+    /// Reads the next request once every queued byte reached the kernel. A client that
+    /// makes no progress draining them for `idle_connection_timeout` is disconnected.
+    fn wait_for_drain(this: &Rc<Conn>) {
+        let Some(shared) = this.shared.upgrade() else {
+            return;
+        };
+        this.stream
+            .set_idle_timeout(shared.options.idle_connection_timeout);
+        let weak = Rc::downgrade(this);
+        // An empty write resolves once everything queued before it was written.
+        this.stream.write(Bytes::new()).add_done_callback(move |f| {
+            let Some(conn) = weak.upgrade() else {
+                return;
+            };
+            if !matches!(f.result(), Some(Ok(()))) {
+                return;
+            }
+            conn.stream.set_idle_timeout(None);
+            if conn.closing() {
+                conn.stream.close_after_writes();
+                return;
+            }
+            {
+                let mut st = conn.st.borrow_mut();
+                st.phase = Phase::Head;
+                Conn::set_deadline(&conn, &mut st, Timeout::Idle);
+            }
+            // A done-callback runs from the loop: no user call is on the stack.
+            Conn::read_next(&conn);
+        });
     }
 
     fn read_next_later(this: &Rc<Conn>) {
@@ -566,7 +620,7 @@ impl Conn {
             st.deadline = None;
             return;
         };
-        let at = coarse_now() + after;
+        let at = coarse_now().saturating_add(after); // Duration::MAX: never
         st.deadline = Some((at, kind));
         if st.timer.is_some() && st.timer_at <= at {
             return;
@@ -629,7 +683,7 @@ fn decompress(shared: &Shared, headers: &mut HeaderMap, body: Bytes) -> crate::R
     }
     let limit = shared.options.max_body_size as u64;
     let mut out = Vec::new();
-    let mut dec = flate2::read::GzDecoder::new(&body[..]).take(limit + 1);
+    let mut dec = flate2::read::GzDecoder::new(&body[..]).take(limit.saturating_add(1));
     dec.read_to_end(&mut out)
         .map_err(|e| Error::http(400, format!("bad gzip body: {e}")))?;
     if out.len() as u64 > limit {

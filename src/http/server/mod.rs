@@ -109,6 +109,7 @@ macro_rules! setters {
         impl HttpServerOptions {
             $(
                 $(#[$doc])*
+                #[must_use]
                 pub fn $name(mut self, value: $ty) -> Self {
                     self.$name = value;
                     self

@@ -64,6 +64,15 @@ enum Body {
 ///
 /// Dropping an unfinished `Responder` sends `500 Internal Server Error` (or closes the
 /// connection if the head already went out) and logs it.
+///
+/// The framing is the responder's, so a handler's headers can never desynchronise the
+/// connection: a `Transfer-Encoding` the handler set is dropped; with
+/// [`send`](Self::send) a `Content-Length` that does not match the body is replaced by
+/// the body's (a `HEAD` or `304` answer keeps yours); a streamed response with your own
+/// `Content-Length` is held to it (a [`write`](Self::write) beyond it fails, a
+/// [`finish`](Self::finish) short of it closes the connection); a 1xx status cannot be
+/// final and is answered as `500` with the connection closed (for `101 Switching
+/// Protocols`, [`detach`](Self::detach) and write the head yourself).
 pub struct Responder {
     conn: Rc<Conn>,
     status: StatusCode,
@@ -73,6 +82,8 @@ pub struct Responder {
     head_request: bool,
     body: Body,
     chunked: ChunkedEncoder,
+    /// Body bytes still due under the handler's own `Content-Length` (streaming).
+    remaining: u64,
 }
 
 impl fmt::Debug for Responder {
@@ -100,6 +111,7 @@ impl Responder {
             head_request,
             body: Body::NotStarted,
             chunked: ChunkedEncoder::new(),
+            remaining: 0,
         }
     }
 
@@ -242,12 +254,29 @@ impl Responder {
             log::error!("Responder::send after the head was sent; ignored");
             return;
         }
+        self.check_final_status();
         let bodiless = self.bodiless();
         let framing = if self.status == StatusCode::NOT_MODIFIED {
             Framing::Unframed
         } else {
             Framing::Length(body.len() as u64)
         };
+        // The framing is ours: a Transfer-Encoding or a Content-Length that does not
+        // match the body (a proxy copying a decoded body with the upstream's length)
+        // would desynchronise the connection. A bodiless response (HEAD, 304) may keep
+        // the handler's Content-Length: it describes the representation.
+        self.drop_header(TRANSFER_ENCODING);
+        if let Some(cl) = self.headers.get(CONTENT_LENGTH) {
+            let matches = parse_length(cl) == Some(body.len() as u64);
+            let keep = (bodiless && self.status != StatusCode::NO_CONTENT) || matches;
+            if !keep {
+                log::warn!(
+                    "Responder: Content-Length {cl:?} does not match the {} byte body; sending the body's",
+                    body.len()
+                );
+                self.headers.remove(CONTENT_LENGTH);
+            }
+        }
         let mut out = self.conn.out_buffer();
         self.write_head(&mut out, framing);
         let stream = &self.conn.stream;
@@ -278,7 +307,9 @@ impl Responder {
     /// the chunk reached the kernel, or fails with [`Error::StreamClosed`] once the client
     /// is gone, or with [`Error::StreamBufferFull`] when the chunk would take the queued
     /// bytes beyond the server's `max_write_buffer_size` (nothing of it is queued then;
-    /// the response stays intact and may go on once earlier writes are done).
+    /// the response stays intact and may go on once earlier writes are done), or with
+    /// [`Error::InvalidState`] when it would exceed the `Content-Length` you set (nothing
+    /// of it is sent either).
     pub fn write(&mut self, chunk: impl Into<Bytes>) -> Future<()> {
         let chunk = chunk.into();
         let framing = match self.body {
@@ -313,7 +344,25 @@ impl Responder {
                 stream.write_and_forget(chunk);
                 stream.write(Bytes::from_static(b"\r\n"))
             }
-            _ => stream.write(chunk),
+            Framing::Length(_) => {
+                let n = chunk.len() as u64;
+                if n > self.remaining {
+                    return Future::failed(Error::invalid_state(
+                        "write beyond the response's Content-Length",
+                    ));
+                }
+                if !stream.is_closed()
+                    && self
+                        .conn
+                        .max_write_buffer_size()
+                        .is_some_and(|max| stream.write_buffer_len() + chunk.len() > max)
+                {
+                    return Future::failed(Error::StreamBufferFull);
+                }
+                self.remaining -= n;
+                stream.write(chunk)
+            }
+            Framing::Unframed => stream.write(chunk),
         }
     }
 
@@ -336,6 +385,15 @@ impl Responder {
                 } else {
                     Future::ready(())
                 };
+                if matches!(framing, Framing::Length(_)) && self.remaining > 0 && !self.bodiless() {
+                    // Fewer bytes than the Content-Length promised: the client would take
+                    // the next response for the rest of this body. Close instead.
+                    log::error!(
+                        "Responder: response finished {} bytes short of its Content-Length: closing",
+                        self.remaining
+                    );
+                    self.keep_alive = false;
+                }
                 self.body = Body::Finished;
                 Conn::response_done(&self.conn, self.keep_alive);
                 done
@@ -344,8 +402,23 @@ impl Responder {
     }
 
     fn start_streaming(&mut self) -> Framing {
-        let framing = if self.headers.contains_key(CONTENT_LENGTH) {
-            Framing::Unframed // the caller's own Content-Length frames it
+        self.check_final_status();
+        self.drop_header(TRANSFER_ENCODING);
+        let own_length = match self.headers.get(CONTENT_LENGTH) {
+            None => None,
+            Some(v) => match parse_length(v) {
+                Some(n) => Some(n),
+                None => {
+                    log::warn!("Responder: invalid Content-Length {v:?} dropped");
+                    self.headers.remove(CONTENT_LENGTH);
+                    None
+                }
+            },
+        };
+        let framing = if let Some(n) = own_length {
+            // The caller's own Content-Length frames it: writes are held to it.
+            self.remaining = n;
+            Framing::Length(n)
         } else if self.version == Version::HTTP_11 {
             Framing::Chunked
         } else {
@@ -360,6 +433,27 @@ impl Responder {
         framing
     }
 
+    /// A 1xx status cannot be a final response (the client would wait for the real
+    /// one): answer 500 and close instead.
+    fn check_final_status(&mut self) {
+        if self.status.is_informational() {
+            log::error!(
+                "Responder: {} is not a final status; sending 500",
+                self.status
+            );
+            self.status = StatusCode::INTERNAL_SERVER_ERROR;
+            self.headers.clear();
+            self.keep_alive = false;
+        }
+    }
+
+    /// Removes a framing header the handler set, with a warning.
+    fn drop_header(&mut self, name: http::header::HeaderName) {
+        if self.headers.remove(&name).is_some() {
+            log::warn!("Responder: the handler's {name} header dropped: squall frames the body");
+        }
+    }
+
     fn bodiless(&self) -> bool {
         self.head_request
             || self.status == StatusCode::NO_CONTENT
@@ -370,9 +464,6 @@ impl Responder {
     fn write_head(&mut self, out: &mut BytesMut, framing: Framing) {
         if self.conn.closing() {
             self.keep_alive = false;
-        }
-        if self.headers.contains_key(TRANSFER_ENCODING) {
-            self.headers.remove(CONTENT_LENGTH);
         }
         write_response_head(out, self.version, self.status, None, &self.headers, framing);
         // Connection management and the Server header go before the final CRLF.
@@ -413,4 +504,13 @@ impl Drop for Responder {
             }
         }
     }
+}
+
+/// A `Content-Length` value as a number (digits only).
+fn parse_length(v: &http::HeaderValue) -> Option<u64> {
+    let b = v.as_bytes();
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(b).ok()?.parse().ok()
 }
