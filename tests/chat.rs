@@ -171,14 +171,18 @@ fn bad_arguments_are_usage_errors_and_a_busy_port_is_one_line() {
     ] {
         let out = Command::new(&bin).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("usage: chat"),
-            "{args:?}"
+            err.starts_with("chat: ") && err.contains("usage: chat"),
+            "{args:?}: {err}"
         );
+        assert!(out.stdout.is_empty(), "{args:?}");
     }
-    let help = Command::new(&bin).arg("--help").output().unwrap();
-    assert_eq!(help.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--port"));
+    for flag in ["--help", "-h"] {
+        let help = Command::new(&bin).arg(flag).output().unwrap();
+        assert_eq!(help.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: chat"));
+    }
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port().to_string();
     let out = Command::new(&bin)
