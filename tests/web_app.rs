@@ -484,3 +484,55 @@ fn one_access_log_line_per_request_with_status_method_uri_ip_and_time() {
         "{missing}"
     );
 }
+
+/// A parked context kept in a route's own state does not keep the application (and
+/// so that state) alive once the server and the reactor are gone.
+#[test]
+fn a_parked_context_in_route_state_is_freed_with_the_server() {
+    let parked: Rc<RefCell<Vec<Context>>> = Rc::default();
+    let weak = Rc::downgrade(&parked);
+    let p = parked.clone();
+    let app = Application::new().get("/park", move |ctx: &mut Context| {
+        p.borrow_mut().push(ctx.detach());
+        Ok(())
+    });
+    drop(parked);
+    let mut reactor = squall::Reactor::new().unwrap();
+    let server = app.server(&reactor.handle());
+    drop(app);
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let mut c = http_util::connect(addr);
+        std::io::Write::write_all(&mut c, &get("/park")).unwrap();
+        let _ = rx.recv_timeout(Duration::from_secs(60)); // keep the connection open
+    });
+    // Run until the request is parked (the state then holds one context).
+    let done = squall::Future::<()>::new();
+    let (d, w) = (done.clone(), weak.clone());
+    let watch =
+        squall::PeriodicCallback::new(&reactor.handle(), Duration::from_millis(2), move || {
+            if w.upgrade().is_some_and(|v| v.borrow().len() == 1) && !d.is_done() {
+                d.set_result(());
+            }
+        });
+    watch.start();
+    let h = reactor.handle();
+    let bound = h.call_later(Duration::from_secs(60), {
+        let h = h.clone();
+        move || h.stop()
+    });
+    reactor.run_until(&done).expect("parked in time");
+    h.cancel_timer(bound);
+    watch.stop();
+    drop(watch);
+    drop(server);
+    drop(h);
+    drop(reactor);
+    assert!(
+        weak.upgrade().is_none(),
+        "the parked context keeps its route alive"
+    );
+    tx.send(()).unwrap();
+    client.join().unwrap();
+}
