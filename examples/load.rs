@@ -179,11 +179,7 @@ fn run(args: Args) -> squall::Result<bool> {
     } = args;
     let mut reactor = Reactor::new()?;
     let handle = reactor.handle();
-    let options = ClientOptions {
-        max_clients: c,
-        max_idle_per_host: c,
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default().max_clients(c).max_idle_per_host(c);
     let client = AsyncHttpClient::with_options(&handle, options);
     let done = Future::new();
     let run = Rc::new(RefCell::new(Run {

@@ -284,6 +284,8 @@ macro_rules! queue_type {
 
             /// A future of the next item, waiting (FIFO among getters) while the queue
             /// is empty. Cancelling it withdraws the request; no item is lost to it.
+            /// Cancel a get you no longer want rather than only dropping its future: a
+            /// parked get that was merely dropped still receives the next item.
             #[track_caller]
             pub fn get(&self) -> Future<T> {
                 self.shared.get(None)

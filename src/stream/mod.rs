@@ -366,6 +366,7 @@ impl IoStream {
             }
         };
         finish.run();
+        self.settle_custom_read_later();
         accepted
     }
 
@@ -415,6 +416,22 @@ impl IoStream {
             fut.set(r);
         }
         fut
+    }
+
+    /// A write that failed closed the stream: a pending `read_with` parser gets the
+    /// data read before the close and the close itself from the loop (not inside the
+    /// caller's `write`), instead of waiting for an event that will never come.
+    fn settle_custom_read_later(&self) {
+        let s = self.shared.state.borrow();
+        if !(s.closed && matches!(s.read, Some(PendingRead::Custom(_)))) {
+            return;
+        }
+        let weak = Rc::downgrade(&self.shared);
+        s.handle.add_callback(move || {
+            if let Some(shared) = weak.upgrade() {
+                IoStream { shared }.complete(Finish::default());
+            }
+        });
     }
 
     /// Closes the stream: pending reads fail with [`Error::StreamClosed`] (except
@@ -544,6 +561,24 @@ impl IoStream {
         } else {
             s.close_callback = Some(Box::new(f));
             s.update_interest();
+        }
+    }
+
+    /// Whether input is waiting that no read has taken: bytes buffered, or bytes or an
+    /// end of stream (or an error) in the kernel, checked now with a non-blocking peek,
+    /// without the loop running. For pools deciding whether an idle connection is clean.
+    pub(crate) fn has_unread_input(&self) -> bool {
+        let s = self.shared.state.borrow();
+        if !s.read_buf.is_empty() {
+            return true;
+        }
+        let Some(socket) = &s.socket else {
+            return true;
+        };
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+        match socket2::SockRef::from(&**socket).peek(&mut byte) {
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            Ok(_) => true, // data, or 0: the peer closed
         }
     }
 

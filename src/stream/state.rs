@@ -333,6 +333,11 @@ impl State {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
+                    // A peer that stopped reading may have answered first (an HTTP
+                    // server's early 413): a pending read gets what it sent.
+                    if self.read.is_some() {
+                        self.handle_read(finish);
+                    }
                     self.close(Some(e.into()), finish);
                     return;
                 }
