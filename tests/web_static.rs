@@ -67,6 +67,9 @@ fn files_types_conditionals_and_ranges() {
             "Range: bytes=-6\r\n".to_string(),
             "Range: bytes=100-\r\n".to_string(),
             "Range: bytes=0-1,3-4\r\n".to_string(),
+            format!("Range: bytes=0-4\r\nIf-Range: {etag}\r\n"),
+            "Range: bytes=0-4\r\nIf-Range: \"stale\"\r\n".to_string(),
+            format!("Range: bytes=0-4\r\nIf-Range: {lm}\r\n"),
         ] {
             r.send(&req("/static/hello.txt", &extra));
             out.push(r.response());
@@ -102,11 +105,18 @@ fn files_types_conditionals_and_ranges() {
     assert_eq!(out[8].status, 416);
     assert_eq!(out[8].header("content-range"), Some("bytes */13"));
     assert_eq!(out[9].status, 200, "several ranges: the whole file");
-    assert_eq!(out[10].header("content-type"), Some("text/css"));
-    assert_eq!(out[11].header("content-type"), Some("text/html"));
-    assert_eq!(out[11].body_str(), "<p>in</p>");
-    assert_eq!(out[12].status, 200);
-    assert_eq!(out[12].header("content-length"), Some("13"));
+    assert_eq!(out[10].status, 206, "If-Range with the current ETag");
+    assert_eq!(
+        out[11].status, 200,
+        "If-Range with a stale ETag: the whole file"
+    );
+    assert_eq!(out[11].body_str(), "hello, world\n");
+    assert_eq!(out[12].status, 206, "If-Range with the current date");
+    assert_eq!(out[13].header("content-type"), Some("text/css"));
+    assert_eq!(out[14].header("content-type"), Some("text/html"));
+    assert_eq!(out[14].body_str(), "<p>in</p>");
+    assert_eq!(out[15].status, 200);
+    assert_eq!(out[15].header("content-length"), Some("13"));
 }
 
 #[test]

@@ -91,7 +91,13 @@ impl StaticFiles {
         if let Ok(v) = HeaderValue::from_str(mime.as_ref()) {
             ctx.headers_mut().insert(CONTENT_TYPE, v);
         }
-        let (start, end) = match parse_range(ctx.header("range"), size) {
+        // If-Range: a range only for the version the client has; otherwise all of it.
+        let range = ctx.header("range").filter(|_| {
+            ctx.header("if-range").map_or(true, |v| {
+                v == etag || httpdate::parse_http_date(v).is_ok_and(|t| secs(t) == secs(mtime))
+            })
+        });
+        let (start, end) = match parse_range(range, size) {
             Span::Whole => (0, size),
             Span::Part { start, end } => {
                 ctx.set_status(StatusCode::PARTIAL_CONTENT);
@@ -188,8 +194,12 @@ fn not_modified(ctx: &Context, etag: &str, mtime: SystemTime) -> bool {
     else {
         return false;
     };
-    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     secs(since) >= secs(mtime)
+}
+
+/// Whole seconds since the epoch (HTTP dates have no finer resolution).
+fn secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Reads a single `bytes=` range. Malformed headers and several ranges are ignored
