@@ -106,7 +106,8 @@ impl Context {
         &self.args
     }
 
-    /// Argument `name` from the query or a form body (the last value if repeated).
+    /// Argument `name` from the query or a form body (the last value if repeated), as
+    /// sent (not trimmed).
     ///
     /// # Errors
     /// [`Error::Http`] 400 "missing argument NAME" when absent: return it with `?`.

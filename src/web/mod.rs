@@ -54,3 +54,17 @@ pub use escape::escape_html;
 pub use multipart::{MultipartLimits, UploadedFile};
 pub use route::Pattern;
 pub use static_files::{StaticFiles, CHUNK_SIZE};
+
+/// Types of the `http` and `bytes` crates that this module's API takes and returns,
+/// re-exported so an application needs no extra dependency for them.
+///
+/// ```
+/// use squall::web::{Application, Context, Method, StatusCode};
+/// let app = Application::new().route(&[Method::PUT], "/x", |ctx: &mut Context| {
+///     ctx.set_status(StatusCode::CREATED);
+///     Ok(())
+/// });
+/// # let _ = app;
+/// ```
+pub use bytes::Bytes;
+pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
