@@ -377,7 +377,9 @@ fn a_detached_context_answers_later_and_learns_when_its_client_left() {
             parked.on_connection_close(move || {
                 let mut b = me.borrow_mut();
                 b.left += 1;
-                b.parked[slot] = None; // freed
+                if let Some(entry) = b.parked.get_mut(slot) {
+                    *entry = None; // freed
+                }
             });
             b.parked.push(Some(parked));
             Ok(())
