@@ -10,6 +10,7 @@ pub mod net;
 pub mod queues;
 pub mod reactor;
 pub mod stream;
+pub mod web;
 
 pub use error::{Error, Result};
 pub use future::{chain_future, join_all, with_timeout, Future};
