@@ -66,6 +66,10 @@ pub enum Error {
     /// A feature that is not available in this build or not implemented yet (e.g. TLS).
     #[error("unsupported: {0}")]
     Unsupported(Cow<'static, str>),
+    /// A TLS handshake or configuration failure, with its cause
+    /// ([`TlsError::kind`](crate::tls::TlsError::kind)).
+    #[error("{0}")]
+    Tls(crate::tls::TlsError),
 }
 
 /// `Result` with squall's [`Error`].

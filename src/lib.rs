@@ -8,6 +8,7 @@ pub mod http;
 pub mod net;
 pub mod reactor;
 pub mod stream;
+pub mod tls;
 
 pub use error::{Error, Result};
 pub use future::{chain_future, join_all, with_timeout, Future};

@@ -24,6 +24,7 @@ mod buffer;
 mod read;
 mod socket;
 mod state;
+mod tls;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -39,6 +40,7 @@ use self::read::ReadRequest;
 pub use self::socket::Socket;
 pub(crate) use self::state::CustomRead;
 use self::state::{Finish, PendingRead, Shared, State};
+pub use self::tls::TlsSocket;
 use crate::error::{Error, Result};
 use crate::future::Future;
 use crate::reactor::{coarse_now, Event, Handle, Interest};
@@ -240,6 +242,7 @@ impl IoStream {
             }
             s.read = Some(pending);
             s.try_read(&mut finish);
+            s.tls_read_buffered(&mut finish);
             if s.closed {
                 s.settle_read_after_close(&mut finish);
             }
@@ -247,6 +250,7 @@ impl IoStream {
         }
         finish.run();
         self.drive_custom();
+        self.tls_after_read();
         Ok(())
     }
 
@@ -333,7 +337,7 @@ impl IoStream {
         let now = {
             let mut s = self.shared.state.borrow_mut();
             s.close_after_writes = true;
-            s.write_queue.is_empty() && !s.in_read_callback
+            s.write_queue.is_empty() && !s.tls_wants_write() && !s.in_read_callback
         };
         if now {
             self.close();
@@ -394,7 +398,7 @@ impl IoStream {
                     if !s.write_queue.is_empty() && !s.closed {
                         s.handle_write(&mut finish);
                     }
-                    if s.close_after_writes && s.write_queue.is_empty() {
+                    if s.close_after_writes && s.write_queue.is_empty() && !s.tls_wants_write() {
                         s.close(None, &mut finish);
                     }
                     s.update_interest();
@@ -499,6 +503,10 @@ impl IoStream {
         match self.socket()?.as_ref() {
             Socket::Tcp(s) => Ok(s.set_nodelay(yes)?),
             Socket::Unix(_) => Ok(()),
+            Socket::Tls(t) => match t.inner() {
+                Socket::Tcp(s) => Ok(s.set_nodelay(yes)?),
+                _ => Ok(()),
+            },
         }
     }
 
@@ -543,6 +551,11 @@ impl IoStream {
             if s.closed {
                 return;
             }
+            if s.tls_handshake_event(&mut finish) {
+                drop(s);
+                finish.run();
+                return;
+            }
             if ev.is_writable() {
                 s.handle_write(&mut finish);
             }
@@ -561,5 +574,6 @@ impl IoStream {
         }
         finish.run();
         self.drive_custom();
+        self.tls_after_read();
     }
 }
