@@ -1,5 +1,5 @@
 //! TLS on the servers and the TCP client: `TcpServer::set_tls` with a handshake that
-//! stalls or is not TLS at all (others are served meanwhile), `TcpClient::connect_tls`,
+//! stalls or is not TLS at all (others are served meanwhile), `TcpClient::connect_tls`.
 
 mod common_net;
 mod common_tls;
