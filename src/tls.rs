@@ -203,7 +203,7 @@ pub(crate) enum Side {
 #[derive(Clone)]
 pub struct TlsConfig {
     pub(crate) side: Side,
-    pub(crate) handshake_timeout: Option<Duration>,
+    pub(crate) handshake_timeout: Duration,
 }
 
 impl fmt::Debug for TlsConfig {
@@ -222,7 +222,7 @@ impl TlsConfig {
     pub fn server(config: Arc<ServerConfig>) -> Self {
         TlsConfig {
             side: Side::Server(config),
-            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 
@@ -230,7 +230,7 @@ impl TlsConfig {
     pub fn client_from_rustls(config: Arc<ClientConfig>) -> Self {
         TlsConfig {
             side: Side::Client(config),
-            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 
@@ -288,9 +288,9 @@ impl TlsConfig {
         Ok(Self::server(Arc::new(config)))
     }
 
-    /// Sets the handshake timeout (`None`: no limit). Default
-    /// [`DEFAULT_HANDSHAKE_TIMEOUT`].
-    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+    /// Sets the handshake timeout (default [`DEFAULT_HANDSHAKE_TIMEOUT`]). There is
+    /// always one: a peer that stalls mid-handshake is never waited on forever.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
     }
@@ -546,4 +546,116 @@ pub struct TlsInfo {
     pub server_name: Option<String>,
     /// The negotiated cipher suite.
     pub cipher_suite: Option<rustls::CipherSuite>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(e: rustls::Error) -> TlsErrorKind {
+        TlsError::from_rustls(&e).kind()
+    }
+
+    #[test]
+    fn rustls_errors_are_classified_by_cause() {
+        use rustls::Error as R;
+        let cert = |c| kind(R::InvalidCertificate(c));
+        assert_eq!(
+            cert(CertificateError::UnknownIssuer),
+            TlsErrorKind::UnknownIssuer
+        );
+        assert_eq!(
+            cert(CertificateError::NotValidForName),
+            TlsErrorKind::HostnameMismatch
+        );
+        assert_eq!(cert(CertificateError::Expired), TlsErrorKind::Expired);
+        assert_eq!(
+            cert(CertificateError::NotValidYet),
+            TlsErrorKind::NotYetValid
+        );
+        assert_eq!(
+            cert(CertificateError::BadSignature),
+            TlsErrorKind::BadCertificate
+        );
+        assert_eq!(
+            kind(R::NoCertificatesPresented),
+            TlsErrorKind::CertificateRequired
+        );
+        assert_eq!(
+            kind(R::InvalidMessage(
+                rustls::InvalidMessage::InvalidContentType
+            )),
+            TlsErrorKind::NotTls
+        );
+        assert_eq!(
+            kind(R::AlertReceived(rustls::AlertDescription::HandshakeFailure)),
+            TlsErrorKind::HandshakeFailure
+        );
+        let e = TlsError::from_rustls(&R::InvalidCertificate(CertificateError::UnknownIssuer));
+        assert!(e.is_certificate_problem());
+        assert!(e
+            .to_string()
+            .starts_with("certificate verify failed: unknown issuer ("));
+        assert!(!TlsError::new(TlsErrorKind::NotTls, "").is_certificate_problem());
+        assert_eq!(
+            Error::from(TlsError::new(TlsErrorKind::NotTls, "")).to_string(),
+            "peer does not speak TLS"
+        );
+    }
+
+    fn config_kind<T: fmt::Debug>(r: Result<T>) -> TlsErrorKind {
+        match r {
+            Err(Error::Tls(e)) => e.kind(),
+            other => panic!("expected a TLS error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_pem_and_files_are_configuration_errors() {
+        assert_eq!(
+            config_kind(TlsConfig::server_from_pem(b"", b"")),
+            TlsErrorKind::Config
+        );
+        let garbage = b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            config_kind(TlsConfig::server_from_pem(garbage, b"")),
+            TlsErrorKind::Config
+        );
+        let e = TlsConfig::server_from_pem_files("/nonexistent/c.pem", "/nonexistent/k.pem")
+            .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/c.pem"), "{e}");
+        let half = ClientTlsOptions {
+            client_cert: Some("/nonexistent/c.pem".into()),
+            ..ClientTlsOptions::default()
+        };
+        assert_eq!(config_kind(half.build()), TlsErrorKind::Config);
+        assert_eq!(
+            config_kind(
+                ClientTlsOptions::default()
+                    .ca_certs("/nonexistent/ca.pem")
+                    .build()
+            ),
+            TlsErrorKind::Config
+        );
+        assert_eq!(config_kind(server_name("bad name!")), TlsErrorKind::Config);
+        assert!(server_name("[::1]").is_ok());
+    }
+
+    #[test]
+    fn equal_options_are_equal_keys_and_defaults_verify() {
+        let a = ClientTlsOptions::default().ca_certs("ca.pem");
+        assert_eq!(a, ClientTlsOptions::default().ca_certs("ca.pem"));
+        assert_ne!(a, ClientTlsOptions::default());
+        assert!(ClientTlsOptions::default().validates_cert());
+        assert!(!ClientTlsOptions::default()
+            .validate_cert(false)
+            .validates_cert());
+        // Building with the system roots (or the bundled ones) always works.
+        let c = TlsConfig::client(&ClientTlsOptions::default()).unwrap();
+        assert_eq!(
+            c.client_config().unwrap().alpn_protocols,
+            vec![b"http/1.1".to_vec()]
+        );
+        assert!(c.server_config().is_none() && !c.is_server());
+    }
 }

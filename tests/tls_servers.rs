@@ -51,7 +51,7 @@ fn tcp_server_and_connect_tls_while_a_handshake_stalls() {
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
     let config = leaf
         .server_config()
-        .handshake_timeout(Some(Duration::from_millis(500)));
+        .handshake_timeout(Duration::from_millis(500));
     let (_server, port, served) = line_echo_server(&reactor, config);
 
     // One client stalls mid-handshake, one sends plain HTTP.

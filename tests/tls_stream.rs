@@ -427,7 +427,7 @@ fn a_stalled_handshake_times_out_while_others_are_served() {
     let leaf = ca.leaf(&["localhost"]);
     let server = leaf
         .server_config()
-        .handshake_timeout(Some(Duration::from_millis(500)));
+        .handshake_timeout(Duration::from_millis(500));
     // The staller sends half a ClientHello and then nothing.
     let (s1, mut staller) = tcp_pair();
     let stalled = IoStream::new(&h, s1)
@@ -468,4 +468,71 @@ fn closing_sends_close_notify_and_reads_see_a_clean_end() {
     let all = s.read_until_close();
     assert_eq!(&wait(&mut reactor, &all).unwrap()[..], b"last words");
     assert!(s.error().is_none(), "{:?}", s.error());
+}
+
+#[test]
+fn misuse_is_refused_with_a_clear_error() {
+    let mut reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    let ca = TestCa::new("misuse");
+    let leaf = ca.leaf(&["localhost"]);
+    let (s, c) = tcp_pair();
+    let (s, c) = (IoStream::new(&h, s).unwrap(), IoStream::new(&h, c).unwrap());
+    // The side must match the configuration; a client needs a host name.
+    let r = wait(
+        &mut reactor,
+        &s.start_tls(false, &leaf.server_config(), None),
+    );
+    assert!(matches!(r, Err(Error::InvalidState(_))), "{r:?}");
+    let r = wait(&mut reactor, &c.start_tls(false, &ca.client_config(), None));
+    assert!(matches!(r, Err(Error::InvalidState(_))), "{r:?}");
+    // Refusals leave the plain streams usable.
+    exchange(&mut reactor, &c, &s);
+    // A TcpServer takes only a server configuration.
+    let server = squall::net::TcpServer::new(&h, |_s, _p| {});
+    assert!(matches!(
+        server.set_tls(Some(ca.client_config())),
+        Err(Error::InvalidState(_))
+    ));
+    // A TLS stream cannot be upgraded again; a spent plain handle reads as closed.
+    let (s2, c2) = handshake(
+        &mut reactor,
+        &leaf.server_config(),
+        &ca.client_config(),
+        "localhost",
+    );
+    let s2 = s2.unwrap();
+    let r = wait(
+        &mut reactor,
+        &s2.start_tls(true, &leaf.server_config(), None),
+    );
+    assert!(matches!(r, Err(Error::InvalidState(_))), "{r:?}");
+    drop(c2);
+    let plain = s.clone();
+    let upgraded = s.start_tls(true, &leaf.server_config(), None);
+    assert!(plain.is_closed() && !upgraded.is_done());
+    let r = wait(&mut reactor, &plain.read_bytes(1, false));
+    assert!(matches!(r, Err(Error::StreamClosed)), "{r:?}");
+}
+
+/// A pending handshake is kept alive by its timer, which the reactor owns: dropping the
+/// reactor frees the stream and closes its socket (no reference cycle keeps it).
+#[test]
+fn dropping_the_reactor_frees_a_stream_mid_handshake() {
+    let reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    let ca = TestCa::new("dropmid");
+    let leaf = ca.leaf(&["localhost"]);
+    let (s, mut raw) = tcp_pair();
+    let pending = IoStream::new(&h, s)
+        .unwrap()
+        .start_tls(true, &leaf.server_config(), None);
+    drop(pending);
+    drop(h);
+    drop(reactor);
+    raw.set_read_timeout(Some(WAIT_LIMIT)).unwrap();
+    let mut rest = Vec::new();
+    raw.read_to_end(&mut rest)
+        .expect("the socket is closed once the reactor is gone");
+    assert!(rest.is_empty());
 }

@@ -545,15 +545,13 @@ impl IoStream {
     }
 
     fn on_event(&self, ev: Event) {
+        if self.tls_on_event() {
+            return;
+        }
         let mut finish = Finish::default();
         {
             let mut s = self.shared.state.borrow_mut();
             if s.closed {
-                return;
-            }
-            if s.tls_handshake_event(&mut finish) {
-                drop(s);
-                finish.run();
                 return;
             }
             if ev.is_writable() {

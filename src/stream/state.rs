@@ -322,7 +322,7 @@ impl State {
         }
         self.write_queue.clear();
         self.write_queued = 0;
-        self.tls_on_close(error.as_ref(), finish);
+        self.tls_on_close(error.as_ref());
         if let Some(token) = self.token.take() {
             // Deregisters the fd and drops the handler's copy of the socket.
             if let Err(e) = self.handle.remove_handler(token) {

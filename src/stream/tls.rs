@@ -11,11 +11,11 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use rustls::{ClientConnection, Connection, ServerConnection};
 
-use super::state::{Finish, Shared, State};
+use super::state::{Finish, State};
 use super::{IoStream, Socket};
 use crate::error::{Error, Result};
 use crate::future::Future;
@@ -35,9 +35,11 @@ pub struct TlsSocket {
     server_name: Option<String>,
 }
 
+/// A running handshake. The stream itself is kept alive by the timer's closure (owned
+/// by the reactor, so dropping the reactor frees it), not from in here: no cycle.
 struct Handshake {
-    done: Future<()>,
-    timer: Option<TimerId>,
+    done: Future<IoStream>,
+    timer: TimerId,
 }
 
 impl fmt::Debug for TlsSocket {
@@ -357,45 +359,45 @@ impl State {
         }
     }
 
-    /// On close: a pending handshake fails with the error; an established session
-    /// sends `close_notify`.
-    pub(super) fn tls_on_close(&mut self, error: Option<&Error>, finish: &mut Finish) {
+    /// On close: a pending handshake fails with the error (from the loop: the state is
+    /// borrowed here); an established session sends `close_notify`.
+    pub(super) fn tls_on_close(&mut self, error: Option<&Error>) {
         let Some(t) = self.tls() else { return };
         let pending = t.handshake.borrow_mut().take();
         match pending {
             Some(h) => {
-                if let Some(id) = h.timer {
-                    self.handle.cancel_timer(id);
-                }
                 let e = error.cloned().unwrap_or(Error::StreamClosed);
-                finish.writes.push((h.done, Err(e)));
+                self.handle.add_callback(move || h.done.set_error(e));
+                // Last: this drops the timer's reference to the stream.
+                self.handle.cancel_timer(h.timer);
             }
             None => t.close_notify(),
         }
     }
 
-    /// Drives a running handshake on a readiness event. `false` if there is none (the
-    /// event is the stream's as usual).
-    pub(super) fn tls_handshake_event(&mut self, finish: &mut Finish) -> bool {
-        let Some(t) = self.tls().filter(|t| t.is_handshaking()) else {
-            return false;
-        };
+    /// Drives a running handshake on a readiness event: `None` if there is none (the
+    /// event is the stream's as usual), else whether it finished (with its future).
+    fn tls_handshake_event(&mut self, finish: &mut Finish) -> Option<Option<Future<IoStream>>> {
+        let t = self.tls().filter(|t| t.is_handshaking())?;
         match t.step_handshake() {
             Ok(true) => {
                 let h = t.handshake.borrow_mut().take();
-                if let Some(h) = h {
-                    if let Some(id) = h.timer {
-                        self.handle.cancel_timer(id);
-                    }
-                    finish.writes.push((h.done, Ok(())));
-                }
                 self.touch();
                 self.update_interest();
+                Some(h.map(|h| {
+                    self.handle.cancel_timer(h.timer);
+                    h.done
+                }))
             }
-            Ok(false) => self.update_interest(),
-            Err(e) => self.close(Some(e), finish),
+            Ok(false) => {
+                self.update_interest();
+                Some(None)
+            }
+            Err(e) => {
+                self.close(Some(e), finish);
+                Some(None)
+            }
         }
-        true
     }
 }
 
@@ -506,13 +508,10 @@ impl IoStream {
         let stream =
             IoStream::from_shared_socket(&handle, Rc::new(Socket::Tls(Box::new(tls))), options)?;
         let done = Future::new();
-        let timer = config.handshake_timeout.map(|t| {
-            let weak: Weak<Shared> = Rc::downgrade(&stream.shared);
-            handle.call_later(t, move || {
-                if let Some(shared) = weak.upgrade() {
-                    IoStream { shared }.close_with(Some(Error::Timeout));
-                }
-            })
+        // The timer keeps the stream alive until the handshake ends (and ends it).
+        let keeper = stream.clone();
+        let timer = handle.call_later(config.handshake_timeout, move || {
+            keeper.close_with(Some(Error::Timeout));
         });
         {
             let s = stream.shared.state.borrow();
@@ -527,17 +526,31 @@ impl IoStream {
             stream.set_close_callback(cb);
         }
         // A client's hello goes out now; a server waits for it.
+        stream.tls_on_event();
+        Ok(done)
+    }
+
+    /// The stream's readiness hook while a handshake runs: `true` if the event was the
+    /// handshake's.
+    pub(super) fn tls_on_event(&self) -> bool {
         let mut finish = Finish::default();
-        stream
-            .shared
-            .state
-            .borrow_mut()
-            .tls_handshake_event(&mut finish);
+        let step = {
+            let mut s = self.shared.state.borrow_mut();
+            if s.closed {
+                return false;
+            }
+            s.tls_handshake_event(&mut finish)
+        };
         finish.run();
-        // Until the handshake ends, this closure keeps the stream alive (the handshake
-        // always ends: done, failed, closed or timed out).
-        let keep = stream.clone();
-        Ok(done.map(move |r| r.map(|()| keep)))
+        match step {
+            None => false,
+            Some(done) => {
+                if let Some(done) = done {
+                    done.set_result(self.clone());
+                }
+                true
+            }
+        }
     }
 
     /// What the TLS handshake negotiated (version, ALPN, peer certificates, SNI name);
