@@ -571,7 +571,8 @@ impl IoStream {
     pub(super) fn tls_after_read(&self) {
         let again = {
             let s = self.shared.state.borrow();
-            !s.closed
+            s.tls().is_some()
+                && !s.closed
                 && s.desired_interest().is_readable()
                 && s.tls().is_some_and(TlsSocket::plaintext_pending)
         };
