@@ -536,3 +536,49 @@ fn dropping_the_reactor_frees_a_stream_mid_handshake() {
         .expect("the socket is closed once the reactor is gone");
     assert!(rest.is_empty());
 }
+
+/// One readiness event reads at most 8 chunks of 64 KiB; rustls may then still hold
+/// plaintext it decrypted from the last ciphertext read, with the kernel drained: no
+/// readiness will come for it, so the stream must come back for it by itself.
+#[test]
+fn plaintext_held_by_rustls_after_a_full_event_is_read() {
+    let mut reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    let ca = TestCa::new("held");
+    let leaf = ca.leaf(&["localhost"]);
+    const N: usize = 8 * 64 * 1024 + 100;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = blocking_client_config(&ca);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let peer = std::thread::spawn(move || {
+        let tcp = TcpStream::connect(addr).unwrap();
+        socket2::SockRef::from(&tcp)
+            .set_send_buffer_size(2 << 20)
+            .unwrap();
+        tcp.set_read_timeout(Some(WAIT_LIMIT)).unwrap();
+        let conn = rustls::ClientConnection::new(config, "localhost".try_into().unwrap()).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        // Everything is written (into the socket buffers) before the reader asks.
+        tls.write_all(&vec![b'x'; N]).unwrap();
+        tls.flush().unwrap();
+        tx.send(()).unwrap();
+        let mut ok = [0u8; 2];
+        tls.read_exact(&mut ok).unwrap();
+    });
+    let (tcp, _) = listener.accept().unwrap();
+    socket2::SockRef::from(&tcp)
+        .set_recv_buffer_size(2 << 20)
+        .unwrap();
+    let hs = IoStream::new(&h, tcp)
+        .unwrap()
+        .start_tls(true, &leaf.server_config(), None);
+    let s = wait(&mut reactor, &hs).unwrap();
+    // No read is pending: the stream reads nothing while the peer writes.
+    common_net::run_until_true(&mut reactor, || rx.try_recv().is_ok());
+    let all = s.read_bytes(N, false);
+    assert_eq!(wait(&mut reactor, &all).unwrap().len(), N);
+    let done = s.write(&b"ok"[..]);
+    wait(&mut reactor, &done).unwrap();
+    peer.join().unwrap();
+}
