@@ -582,3 +582,40 @@ fn plaintext_held_by_rustls_after_a_full_event_is_read() {
     wait(&mut reactor, &done).unwrap();
     peer.join().unwrap();
 }
+
+/// `close_after_writes` waits for the ciphertext rustls still holds, not only for the
+/// stream's queue: a slow reader gets every byte, then a clean end.
+#[test]
+fn close_after_writes_flushes_what_rustls_holds() {
+    let mut reactor = Reactor::new().unwrap();
+    let ca = TestCa::new("closeafter");
+    let leaf = ca.leaf(&["localhost"]);
+    let h = reactor.handle();
+    let (s, c) = tcp_pair();
+    // A small send buffer: the last ciphertext rustls encrypts does not fit at once.
+    socket2::SockRef::from(&s)
+        .set_send_buffer_size(4096)
+        .unwrap();
+    socket2::SockRef::from(&c)
+        .set_recv_buffer_size(16384)
+        .unwrap();
+    let s = IoStream::new(&h, s)
+        .unwrap()
+        .start_tls(true, &leaf.server_config(), None);
+    let c = IoStream::new(&h, c)
+        .unwrap()
+        .start_tls(false, &ca.client_config(), Some("localhost"));
+    let (c, s) = (
+        wait(&mut reactor, &c).unwrap(),
+        wait(&mut reactor, &s).unwrap(),
+    );
+    const N: usize = 256 * 1024;
+    let data = pattern(N, 5);
+    s.write(data.clone());
+    s.close_after_writes();
+    let got = slow_read(&c, N);
+    assert!(wait(&mut reactor, &got).unwrap() == data, "bytes differ");
+    let rest = c.read_until_close();
+    assert!(wait(&mut reactor, &rest).unwrap().is_empty());
+    assert!(c.error().is_none(), "{:?}", c.error());
+}
