@@ -619,3 +619,25 @@ fn close_after_writes_flushes_what_rustls_holds() {
     assert!(wait(&mut reactor, &rest).unwrap().is_empty());
     assert!(c.error().is_none(), "{:?}", c.error());
 }
+
+#[test]
+fn tls_over_a_unix_socket() {
+    let mut reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    let ca = TestCa::new("unix");
+    let leaf = ca.leaf(&["localhost"]);
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let s = IoStream::new(&h, a)
+        .unwrap()
+        .start_tls(true, &leaf.server_config(), None);
+    let c = IoStream::new(&h, b)
+        .unwrap()
+        .start_tls(false, &ca.client_config(), Some("localhost"));
+    let (c, s) = (
+        wait(&mut reactor, &c).unwrap(),
+        wait(&mut reactor, &s).unwrap(),
+    );
+    exchange(&mut reactor, &c, &s);
+    assert_eq!(s.peer_addr().unwrap(), None);
+    assert!(c.tls_info().unwrap().version.is_some());
+}
