@@ -63,7 +63,7 @@ pub enum Error {
     /// A callback or executor job panicked; the payload's message is kept.
     #[error("panicked: {0}")]
     Panicked(String),
-    /// A feature that is not available in this build or not implemented yet (e.g. TLS).
+    /// A feature that is not available in this build or not implemented yet.
     #[error("unsupported: {0}")]
     Unsupported(Cow<'static, str>),
     /// A TLS handshake or configuration failure, with its cause
