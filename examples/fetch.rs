@@ -3,26 +3,33 @@
 //! ```sh
 //! cargo run --release --example fetch -- [-i] [-X METHOD] [-H 'Name: value']... [-d DATA] \
 //!     [--timeout SECS] [--max-redirects N] [--max-body-size BYTES] \
-//!     [--max-header-size BYTES] [--fail] URL
+//!     [--max-header-size BYTES] [--fail] [--cacert FILE] [-k|--insecure] \
+//!     [--cert FILE --key FILE] URL
 //! ```
 //!
 //! The body goes to stdout byte for byte (nothing for HEAD); with `-i` the status line
 //! and header fields go to stderr. Redirects are followed. Exit status, like curl's: 0
 //! for any complete response (22 for 4xx/5xx with `--fail`), 2 for bad usage, 1 for an
 //! unsupported URL, 6 when the host does not resolve, 7 when the connection fails, 28
-//! on timeout, 47 for too many redirects, 63 for a body over the limit, 8 for other
-//! protocol errors. Errors are one line on stderr.
+//! on timeout, 47 for too many redirects, 63 for a body over the limit, 60 for a
+//! certificate problem (unknown issuer, hostname mismatch, expired), 35 for another TLS
+//! handshake failure (e.g. a server that does not speak TLS), 58 for an unusable local
+//! certificate, key or CA file, 8 for other protocol errors. Errors are one line on
+//! stderr. `https://` servers are verified against the system roots, or the CA
+//! certificates of `--cacert`; `-k` skips verification.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use squall::http::client::{HttpClient, HttpRequest};
+use squall::tls::{ClientTlsOptions, TlsErrorKind};
 use squall::Error;
 
 const USAGE: &str =
     "usage: fetch [-i] [-X METHOD] [-H 'Name: value']... [-d DATA] [--timeout SECS] \
-[--max-redirects N] [--max-body-size BYTES] [--max-header-size BYTES] [--fail] URL";
+[--max-redirects N] [--max-body-size BYTES] [--max-header-size BYTES] [--fail] \
+[--cacert FILE] [-k|--insecure] [--cert FILE --key FILE] URL";
 
 struct Args {
     include: bool,
@@ -41,6 +48,8 @@ fn parse_args() -> Result<Args, String> {
     let mut max_body = None;
     let mut max_header = None;
     let mut url = None;
+    let mut tls = ClientTlsOptions::default();
+    let (mut cert, mut key) = (None, None);
     let num = |v: Option<String>, what: &str| -> Result<u64, String> {
         v.ok_or(format!("{what} needs a value"))?
             .parse()
@@ -61,6 +70,10 @@ fn parse_args() -> Result<Args, String> {
             "--max-redirects" => max_redirects = Some(num(args.next(), &a)? as u32),
             "--max-body-size" => max_body = Some(num(args.next(), &a)? as usize),
             "--max-header-size" => max_header = Some(num(args.next(), &a)? as usize),
+            "--cacert" => tls = tls.ca_certs(args.next().ok_or("--cacert needs a file")?),
+            "-k" | "--insecure" => tls = tls.validate_cert(false),
+            "--cert" => cert = Some(args.next().ok_or("--cert needs a file")?),
+            "--key" => key = Some(args.next().ok_or("--key needs a file")?),
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             _ if url.is_some() => return Err("only one URL".into()),
@@ -74,9 +87,15 @@ fn parse_args() -> Result<Args, String> {
         (None, None) => "GET".to_string(),
     };
     let method = http::Method::from_bytes(method.as_bytes()).map_err(|_| "invalid method")?;
+    match (cert, key) {
+        (Some(c), Some(k)) => tls = tls.client_cert(c, k),
+        (None, None) => {}
+        _ => return Err("--cert and --key go together".into()),
+    }
     let mut req = HttpRequest::new(&url)
         .method(method)
-        .allow_nonstandard_methods(true);
+        .allow_nonstandard_methods(true)
+        .tls_options(tls);
     for h in headers {
         let (n, v) = h.split_once(':').ok_or(format!("bad header {h:?}"))?;
         req = req.header(n.trim(), v.trim());
@@ -108,6 +127,9 @@ fn exit_code(e: &Error) -> u8 {
     match e {
         Error::Unsupported(_) => 1,
         Error::Resolve { .. } => 6,
+        Error::Tls(e) if e.is_certificate_problem() => 60,
+        Error::Tls(e) if e.kind() == TlsErrorKind::Config => 58,
+        Error::Tls(_) => 35,
         Error::Io(_) => 7,
         Error::Timeout | Error::HttpTimeout { .. } => 28,
         Error::Http { message, .. } | Error::HttpResponse { message, .. }

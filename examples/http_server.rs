@@ -2,8 +2,11 @@
 //!
 //! ```sh
 //! cargo run --release --example http_server -- [--port 8888] [--bind 127.0.0.1] [--threads N]
+//!     [--tls-cert CHAIN.pem --tls-key KEY.pem]
 //! ```
-//! Prints `listening on http://HOST:PORT` once ready (port 0 picks a free port);
+//! Prints `listening on http://HOST:PORT` once ready (port 0 picks a free port), or
+//! `listening on https://HOST:PORT` when serving TLS with the given certificate chain and
+//! key;
 //! SIGINT/SIGTERM stop it cleanly (in-flight requests finish). Routes:
 //! - `GET /` → `Hello, world`
 //! - `POST /echo`, `PUT /echo` → the request body
@@ -18,6 +21,7 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use squall::http::{HttpServer, Request, Responder};
 use squall::net::BindOptions;
+use squall::tls::TlsConfig;
 use squall::{Handle, Reactor};
 
 const MAX_CHUNKS: u64 = 1_000_000;
@@ -64,11 +68,20 @@ fn stream_chunks(mut resp: Responder, chunk: Bytes, left: u64) {
         });
 }
 
-fn serve(bind: &str, port: u16, reuse_port: bool, ready: mpsc::Sender<u16>) -> squall::Result<()> {
+fn serve(
+    bind: &str,
+    port: u16,
+    reuse_port: bool,
+    tls: Option<TlsConfig>,
+    ready: mpsc::Sender<u16>,
+) -> squall::Result<()> {
     let mut reactor = Reactor::new()?;
     let handle = reactor.handle();
     let h = handle.clone();
     let server = HttpServer::new(&handle, move |req, resp| route(&h, req, resp));
+    if let Some(config) = tls {
+        server.set_tls(config)?;
+    }
     let options = BindOptions::default()
         .with_reuse_port(reuse_port)
         .with_backlog(4096);
@@ -101,9 +114,24 @@ fn main() {
         .unwrap_or(1)
         .max(1);
     let bind = flag(&args, "--bind").unwrap_or_else(|| "127.0.0.1".into());
+    let tls = match (flag(&args, "--tls-cert"), flag(&args, "--tls-key")) {
+        (Some(cert), Some(key)) => match TlsConfig::server_from_pem_files(cert, key) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                eprintln!("http_server: {e}");
+                std::process::exit(1);
+            }
+        },
+        (None, None) => None,
+        _ => {
+            eprintln!("http_server: --tls-cert and --tls-key go together");
+            std::process::exit(2);
+        }
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let (tx, rx) = mpsc::channel();
-    let b = bind.clone();
-    let first = std::thread::spawn(move || serve(&b, port, threads > 1, tx));
+    let (b, t) = (bind.clone(), tls.clone());
+    let first = std::thread::spawn(move || serve(&b, port, threads > 1, t, tx));
     let Ok(port) = rx.recv() else {
         if let Ok(Err(e)) = first.join() {
             eprintln!("http_server: {e}");
@@ -113,10 +141,10 @@ fn main() {
     // Further threads: own reactor, own SO_REUSEPORT listener on the same port.
     let mut workers = vec![first];
     for _ in 1..threads {
-        let (b, tx) = (bind.clone(), mpsc::channel().0);
-        workers.push(std::thread::spawn(move || serve(&b, port, true, tx)));
+        let (b, t, tx) = (bind.clone(), tls.clone(), mpsc::channel().0);
+        workers.push(std::thread::spawn(move || serve(&b, port, true, t, tx)));
     }
-    println!("listening on http://{bind}:{port}");
+    println!("listening on {scheme}://{bind}:{port}");
     let mut failed = false;
     for w in workers {
         if let Ok(Err(e)) = w.join() {

@@ -63,7 +63,7 @@ pub enum Error {
     /// A callback or executor job panicked; the payload's message is kept.
     #[error("panicked: {0}")]
     Panicked(String),
-    /// A feature that is not available in this build or not implemented yet (e.g. TLS).
+    /// A feature that is not available in this build or not implemented yet.
     #[error("unsupported: {0}")]
     Unsupported(Cow<'static, str>),
     /// A queue at its `maxsize` refused an item without waiting (Tornado's `QueueFull`).
@@ -93,6 +93,10 @@ pub enum Error {
         /// Where the fetch was when its time ran out.
         stage: crate::http::client::TimeoutStage,
     },
+    /// A TLS handshake or configuration failure, with its cause
+    /// ([`TlsError::kind`](crate::tls::TlsError::kind)).
+    #[error("{0}")]
+    Tls(crate::tls::TlsError),
 }
 
 /// `Result` with squall's [`Error`].

@@ -10,6 +10,7 @@ pub mod net;
 pub mod queues;
 pub mod reactor;
 pub mod stream;
+pub mod tls;
 pub mod web;
 
 pub use error::{Error, Result};

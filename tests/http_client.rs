@@ -247,9 +247,10 @@ fn redirect_loops_stop_at_max_redirects_and_only_http_targets() {
 }
 
 #[test]
-fn https_is_unsupported_for_now() {
+fn https_to_a_closed_port_fails_to_connect() {
+    // https is supported (tests/tls_http_client.rs); a refused connect is an I/O error.
     match blocking().fetch("https://127.0.0.1:1/") {
-        Err(Error::Unsupported(m)) => assert_eq!(m, "TLS not supported yet"),
+        Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused),
         other => panic!("{other:?}"),
     }
 }

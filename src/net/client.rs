@@ -69,6 +69,38 @@ impl TcpClient {
         self.options = options;
     }
 
+    /// Connects as [`connect`](Self::connect) does, then runs a TLS handshake with
+    /// `config` (a client configuration), sending `host` as SNI and verifying the
+    /// certificate against it (Tornado's `connect(..., ssl_options=...)`). `timeout`
+    /// bounds the connection; the configuration's handshake timeout bounds the
+    /// handshake.
+    ///
+    /// Fails as [`connect`](Self::connect), or with [`Error::Tls`] naming the cause
+    /// (unknown issuer, hostname mismatch, expired, handshake failure, a server that
+    /// does not speak TLS).
+    ///
+    /// ```no_run
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::{net::TcpClient, tls::{ClientTlsOptions, TlsConfig}, Reactor};
+    /// let mut reactor = Reactor::new()?;
+    /// let config = TlsConfig::client(&ClientTlsOptions::default())?; // system roots
+    /// let client = TcpClient::new(&reactor.handle());
+    /// let stream = reactor.run_until(&client.connect_tls("example.com", 443, None, &config))?;
+    /// assert!(stream.is_tls());
+    /// # Ok(()) }
+    /// ```
+    pub fn connect_tls(
+        &self,
+        host: &str,
+        port: u16,
+        timeout: Option<Duration>,
+        config: &crate::tls::TlsConfig,
+    ) -> Future<IoStream> {
+        let (host_owned, config) = (host.to_owned(), config.clone());
+        self.connect(host, port, timeout)
+            .and_then(move |stream| stream.start_tls(false, &config, Some(&host_owned)))
+    }
+
     /// Resolves `host` and connects to `port`, trying every address: addresses of the
     /// first family one after another, the other family starting after 300 ms (or as
     /// soon as the first family is exhausted). The first connection wins.
@@ -207,7 +239,7 @@ impl Connector {
             move |s: &mut Rc<Socket>, _ev| {
                 let err = match s.as_ref() {
                     Socket::Tcp(t) => t.take_error(),
-                    Socket::Unix(_) => Ok(None),
+                    Socket::Unix(_) | Socket::Tls(_) => Ok(None),
                 };
                 let outcome = match err {
                     Ok(None) => Ok(()),

@@ -13,6 +13,7 @@ use super::bind::{bind_sockets, BindOptions};
 use crate::error::{Error, Result};
 use crate::reactor::{Handle, Interest, Token};
 use crate::stream::{IoStream, StreamOptions};
+use crate::tls::TlsConfig;
 
 /// Connections accepted per readiness event at most (Tornado's figure), so one busy
 /// listener cannot starve the rest of the loop.
@@ -29,6 +30,8 @@ struct Inner {
     stream_options: RefCell<StreamOptions>,
     /// True while an out-of-descriptors episode lasts (logged once per episode).
     starved: Cell<bool>,
+    /// With TLS, each connection is handed over once its handshake has finished.
+    tls: RefCell<Option<TlsConfig>>,
 }
 
 /// A TCP server (Tornado's `TCPServer`): `on_stream` is called with each accepted
@@ -76,6 +79,7 @@ impl TcpServer {
                 listeners: RefCell::new(Vec::new()),
                 stream_options: RefCell::new(StreamOptions::default()),
                 starved: Cell::new(false),
+                tls: RefCell::new(None),
             }),
         }
     }
@@ -83,6 +87,23 @@ impl TcpServer {
     /// Options applied to each accepted stream (buffer limits, idle timeout).
     pub fn set_stream_options(&self, options: StreamOptions) {
         *self.inner.stream_options.borrow_mut() = options;
+    }
+
+    /// Serves TLS with `config` (a server configuration): each accepted connection is
+    /// handed to `on_stream` once its handshake has finished. A handshake that fails or
+    /// times out (the configuration's handshake timeout) closes that connection only,
+    /// logged at debug level; others are accepted and served meanwhile.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] if `config` is a client configuration.
+    pub fn set_tls(&self, config: Option<TlsConfig>) -> Result<()> {
+        if config.as_ref().is_some_and(|c| !c.is_server()) {
+            return Err(Error::invalid_state(
+                "TcpServer::set_tls needs a server configuration",
+            ));
+        }
+        *self.inner.tls.borrow_mut() = config;
+        Ok(())
     }
 
     /// Binds `addr` (port 0 picks a free port) and starts accepting. Returns the actual
@@ -168,10 +189,11 @@ fn accept_some(inner: &Rc<Inner>, listener: &mut TcpListener, token: Token) {
             Ok((sock, peer)) => {
                 inner.starved.set(false);
                 let options = inner.stream_options.borrow().clone();
+                let tls = inner.tls.borrow().clone();
                 match IoStream::with_options(&inner.handle, sock, options) {
-                    Ok(stream) => match inner.on_stream.try_borrow_mut() {
-                        Ok(mut cb) => cb(stream, peer),
-                        Err(_) => log::error!("TcpServer callback re-entered; connection dropped"),
+                    Ok(stream) => match tls {
+                        Some(config) => handshake_then_deliver(inner, stream, peer, &config),
+                        None => deliver(inner, stream, peer),
                     },
                     Err(e) => log::warn!("could not set up accepted connection from {peer}: {e}"),
                 }
@@ -192,6 +214,32 @@ fn accept_some(inner: &Rc<Inner>, listener: &mut TcpListener, token: Token) {
             }
         }
     }
+}
+
+fn deliver(inner: &Inner, stream: IoStream, peer: SocketAddr) {
+    match inner.on_stream.try_borrow_mut() {
+        Ok(mut cb) => cb(stream, peer),
+        Err(_) => log::error!("TcpServer callback re-entered; connection dropped"),
+    }
+}
+
+fn handshake_then_deliver(
+    inner: &Rc<Inner>,
+    stream: IoStream,
+    peer: SocketAddr,
+    config: &TlsConfig,
+) {
+    let weak = Rc::downgrade(inner);
+    stream
+        .start_tls(true, config, None)
+        .add_done_callback(move |f| match f.take_result() {
+            Some(Ok(stream)) => match weak.upgrade() {
+                Some(inner) => deliver(&inner, stream, peer),
+                None => stream.close(),
+            },
+            Some(Err(e)) => log::debug!("TLS handshake with {peer} failed: {e}"),
+            None => {}
+        });
 }
 
 /// Stops watching the listener for a while (a level-triggered listener with a pending

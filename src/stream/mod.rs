@@ -26,6 +26,7 @@ mod half_close_tests;
 mod read;
 mod socket;
 mod state;
+mod tls;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -41,6 +42,7 @@ use self::read::ReadRequest;
 pub use self::socket::Socket;
 pub(crate) use self::state::CustomRead;
 use self::state::{Closing, Finish, PendingRead, Shared, State};
+pub use self::tls::TlsSocket;
 use crate::error::{Error, Result};
 use crate::future::Future;
 use crate::reactor::{coarse_now, Event, Handle, Interest, Token};
@@ -300,12 +302,14 @@ impl IoStream {
             }
             s.read = Some(pending);
             s.try_read(&mut finish);
+            s.tls_read_buffered(&mut finish);
             if s.closed || s.read_eof {
                 s.settle_read_after_close(&mut finish);
             }
             s.update_interest();
         }
         self.complete(finish);
+        self.tls_after_read();
         Ok(())
     }
 
@@ -473,7 +477,7 @@ impl IoStream {
         let now = {
             let mut s = self.shared.state.borrow_mut();
             s.close_after_writes = true;
-            s.write_queue.is_empty() && !s.in_read_callback
+            s.write_queue.is_empty() && !s.tls_wants_write() && !s.in_read_callback
         };
         if now {
             self.close();
@@ -537,7 +541,7 @@ impl IoStream {
                     if !s.write_queue.is_empty() && !s.closed {
                         s.handle_write(&mut finish);
                     }
-                    if s.close_after_writes && s.write_queue.is_empty() {
+                    if s.close_after_writes && s.write_queue.is_empty() && !s.tls_wants_write() {
                         s.close(None, &mut finish);
                     }
                     s.update_interest();
@@ -747,6 +751,10 @@ impl IoStream {
         match self.socket()?.as_ref() {
             Socket::Tcp(s) => Ok(s.set_nodelay(yes)?),
             Socket::Unix(_) => Ok(()),
+            Socket::Tls(t) => match t.inner() {
+                Socket::Tcp(s) => Ok(s.set_nodelay(yes)?),
+                _ => Ok(()),
+            },
         }
     }
 
@@ -785,6 +793,9 @@ impl IoStream {
     }
 
     fn on_event(&self, ev: Event) {
+        if self.tls_on_event() {
+            return;
+        }
         let mut finish = Finish::default();
         {
             let mut s = self.shared.state.borrow_mut();
@@ -808,5 +819,6 @@ impl IoStream {
             }
         }
         self.complete(finish);
+        self.tls_after_read();
     }
 }

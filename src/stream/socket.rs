@@ -5,6 +5,8 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 
+use super::tls::TlsSocket;
+
 /// A connected stream socket: TCP or Unix-domain. `IoStream` is one type over both
 /// (an enum rather than a generic, so servers and clients pass streams around freely).
 #[derive(Debug)]
@@ -13,6 +15,9 @@ pub enum Socket {
     Tcp(TcpStream),
     /// A Unix-domain stream connection.
     Unix(UnixStream),
+    /// A TLS session over a TCP or Unix connection (made by
+    /// [`IoStream::start_tls`](super::IoStream::start_tls)).
+    Tls(Box<TlsSocket>),
 }
 
 impl Socket {
@@ -20,6 +25,7 @@ impl Socket {
         match self {
             Socket::Tcp(s) => (&*s).read(buf),
             Socket::Unix(s) => (&*s).read(buf),
+            Socket::Tls(t) => t.read(buf),
         }
     }
 
@@ -27,6 +33,7 @@ impl Socket {
         match self {
             Socket::Tcp(s) => (&*s).write_vectored(bufs),
             Socket::Unix(s) => (&*s).write_vectored(bufs),
+            Socket::Tls(t) => t.write_vectored(bufs),
         }
     }
 
@@ -34,6 +41,7 @@ impl Socket {
         match self {
             Socket::Tcp(s) => (&*s).write(buf),
             Socket::Unix(s) => (&*s).write(buf),
+            Socket::Tls(t) => t.write(buf),
         }
     }
 
@@ -41,6 +49,7 @@ impl Socket {
         match self {
             Socket::Tcp(s) => s.set_nonblocking(true),
             Socket::Unix(s) => s.set_nonblocking(true),
+            Socket::Tls(t) => t.inner().set_nonblocking(),
         }
     }
 
@@ -48,6 +57,7 @@ impl Socket {
         match self {
             Socket::Tcp(s) => s.shutdown(Shutdown::Write),
             Socket::Unix(s) => s.shutdown(Shutdown::Write),
+            Socket::Tls(t) => t.shutdown_write(),
         }
     }
 
@@ -56,6 +66,7 @@ impl Socket {
         match self {
             Socket::Tcp(s) => s.peer_addr().map(Some),
             Socket::Unix(_) => Ok(None),
+            Socket::Tls(t) => t.inner().peer_addr(),
         }
     }
 
@@ -64,6 +75,7 @@ impl Socket {
         match self {
             Socket::Tcp(s) => s.local_addr().map(Some),
             Socket::Unix(_) => Ok(None),
+            Socket::Tls(t) => t.inner().local_addr(),
         }
     }
 }
@@ -73,6 +85,7 @@ impl AsFd for Socket {
         match self {
             Socket::Tcp(s) => s.as_fd(),
             Socket::Unix(s) => s.as_fd(),
+            Socket::Tls(t) => t.inner().as_fd(),
         }
     }
 }

@@ -143,6 +143,9 @@ impl State {
     }
 
     pub(super) fn desired_interest(&self) -> Interest {
+        if let Some(i) = self.tls_interest() {
+            return i;
+        }
         let mut i = Interest::NONE;
         let watches_peer = self.close_callback.is_some() || self.eof_callback.is_some();
         let wants_read =
@@ -150,7 +153,7 @@ impl State {
         if wants_read && !self.close_after_writes && !self.read_eof {
             i |= Interest::READABLE;
         }
-        if !self.write_queue.is_empty() {
+        if !self.write_queue.is_empty() || self.tls_wants_write() {
             i |= Interest::WRITABLE;
         }
         i
@@ -352,6 +355,9 @@ impl State {
         let Some(socket) = self.socket.clone() else {
             return;
         };
+        if !self.tls_flush(finish) {
+            return;
+        }
         while !self.write_queue.is_empty() {
             let r = if self.write_queue.len() == 1 {
                 socket.write(&self.write_queue[0])
@@ -408,7 +414,11 @@ impl State {
                 finish.writes.push((f, Ok(())));
             }
         }
-        if self.close_after_writes && self.write_queue.is_empty() && !self.in_read_callback {
+        if self.close_after_writes
+            && self.write_queue.is_empty()
+            && !self.tls_wants_write()
+            && !self.in_read_callback
+        {
             self.close(None, finish);
         }
     }
@@ -428,6 +438,7 @@ impl State {
         }
         self.write_queue.clear();
         self.write_queued = 0;
+        self.tls_on_close(error.as_ref());
         if let Some(token) = self.token.take() {
             // Deregisters the fd and drops the handler's copy of the socket.
             if let Err(e) = self.handle.remove_handler(token) {

@@ -20,6 +20,7 @@ use crate::future::Future;
 use crate::net::{Resolver, TcpClient};
 use crate::reactor::{Handle, TimerId};
 use crate::stream::IoStream;
+use crate::tls::{ClientTlsOptions, TlsConfig};
 
 /// Options of an [`AsyncHttpClient`]: `Default` plus chained setters (the struct is
 /// `#[non_exhaustive]`, so a new option breaks nobody).
@@ -135,8 +136,10 @@ impl fmt::Debug for ClientOptions {
 /// [`fetch`](Self::fetch) returns a [`Future<HttpResponse>`]: it resolves `Ok` with any
 /// complete response (404 included) and fails with a matchable [`Error`] for transport
 /// failures ([`Error::Io`], [`Error::Resolve`]), timeouts ([`Error::HttpTimeout`]), protocol
-/// violations and limits ([`Error::Http`] with status 599) and `https://` URLs
-/// ([`Error::Unsupported`]). Cloning gives another handle to the same client (same
+/// violations and limits ([`Error::Http`] with status 599) and TLS failures
+/// ([`Error::Tls`], naming the cause). `https://` URLs are verified against the
+/// system roots unless [`RequestDefaults::tls`](super::RequestDefaults::tls) or the
+/// request says otherwise. Cloning gives another handle to the same client (same
 /// queue and pool).
 ///
 /// ```no_run
@@ -169,6 +172,8 @@ struct Inner {
     options: ClientOptions,
     tcp: TcpClient,
     state: RefCell<State>,
+    /// Client TLS configurations built so far, per settings (building one reads files).
+    tls_configs: RefCell<Vec<(ClientTlsOptions, TlsConfig)>>,
 }
 
 impl Drop for Inner {
@@ -242,6 +247,7 @@ impl AsyncHttpClient {
                 },
                 tcp,
                 state: RefCell::new(State::default()),
+                tls_configs: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -368,7 +374,7 @@ fn dispatch(inner: &Rc<Inner>) {
                 Some(_) => st
                     .queue
                     .iter()
-                    .position(|f| st.pool.has_capacity(f.borrow().plan.key(), limit)),
+                    .position(|f| st.pool.has_capacity(f.borrow().plan.pool_key(), limit)),
             };
             let Some(pos) = pos else { return };
             let f = st.queue.remove(pos);
@@ -391,7 +397,7 @@ fn start(inner: &Rc<Inner>, f: FetchRef) {
     arm_timer(inner, &f, &mut fb, deadline);
     let conn = {
         let mut st = inner.state.borrow_mut();
-        let key = fb.plan.key();
+        let key = fb.plan.pool_key();
         let conn = st.pool.checkout(key, inner.options.idle_timeout);
         if conn.is_none() {
             st.pool.opening(key);
@@ -405,12 +411,31 @@ fn start(inner: &Rc<Inner>, f: FetchRef) {
         return;
     }
     fb.phase = Phase::Connecting;
-    let connecting = inner
-        .tcp
-        .connect(fb.plan.host(), fb.plan.port, Some(fb.plan.connect_timeout));
+    let timeout = Some(fb.plan.connect_timeout);
+    let connecting = if fb.plan.is_https() {
+        match tls_config(inner, &fb.plan.tls) {
+            Ok(config) => inner
+                .tcp
+                .connect_tls(fb.plan.host(), fb.plan.port, timeout, &config),
+            Err(e) => Future::failed(e),
+        }
+    } else {
+        inner.tcp.connect(fb.plan.host(), fb.plan.port, timeout)
+    };
     drop(fb);
     let inner = inner.clone();
     connecting.add_done_callback(move |c| on_connected(&inner, &f, c.take_result()));
+}
+
+/// The client configuration for `options`, built once per client.
+fn tls_config(inner: &Inner, options: &ClientTlsOptions) -> Result<TlsConfig> {
+    let mut configs = inner.tls_configs.borrow_mut();
+    if let Some((_, c)) = configs.iter().find(|(o, _)| o == options) {
+        return Ok(c.clone());
+    }
+    let config = TlsConfig::client(options)?;
+    configs.push((options.clone(), config.clone()));
+    Ok(config)
 }
 
 fn on_connected(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<IoStream>>) {
@@ -446,7 +471,7 @@ fn on_connected(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<IoStream>>) {
         st.next_conn_id
     };
     // Bookkeeping for when the connection dies while idle in the pool.
-    let (weak, key) = (Rc::downgrade(inner), fb.plan.key().to_owned());
+    let (weak, key) = (Rc::downgrade(inner), fb.plan.pool_key().to_owned());
     stream.set_close_callback(move |_| {
         if let Some(inner) = weak.upgrade() {
             let freed = inner.state.borrow_mut().pool.closed(&key, id);
@@ -547,7 +572,7 @@ fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<Parsed>>) {
                 st.active -= 1;
                 let fb = f.borrow();
                 st.pool
-                    .checkin(fb.plan.key(), conn, inner.options.max_idle_per_host);
+                    .checkin(fb.plan.pool_key(), conn, inner.options.max_idle_per_host);
                 drop((st, fb));
                 arm_sweep(inner);
             } else {
@@ -606,7 +631,7 @@ fn idempotent(m: &Method) -> bool {
 fn release(inner: &Rc<Inner>, f: &FetchRef, conn: Option<Conn>) {
     let mut st = inner.state.borrow_mut();
     st.active -= 1;
-    st.pool.discard(f.borrow().plan.key(), conn);
+    st.pool.discard(f.borrow().plan.pool_key(), conn);
 }
 
 fn cancel_timer(inner: &Inner, fb: &mut Fetch) {

@@ -14,6 +14,7 @@ use url::{Position, Url};
 use super::request::{HeaderCallback, HttpRequest, RequestDefaults, StreamingCallback};
 use crate::error::{Error, Result};
 use crate::http::h1::{write_request_head, Framing};
+use crate::tls::ClientTlsOptions;
 
 /// Bodies up to this size are copied behind the head so both go out in one write.
 const COALESCE_BODY: usize = 16 * 1024;
@@ -38,6 +39,10 @@ pub(crate) struct Plan {
     pub expect_continue: bool,
     pub header_callback: Option<HeaderCallback>,
     pub streaming_callback: Option<StreamingCallback>,
+    /// TLS settings used for `https://` hops.
+    pub tls: ClientTlsOptions,
+    /// The pool key when the TLS settings are not the defaults (they are part of it).
+    tls_key: Option<String>,
 }
 
 /// The error for anything wrong on the client side (Tornado's 599).
@@ -48,8 +53,7 @@ pub(crate) fn e599(message: impl Into<std::borrow::Cow<'static, str>>) -> Error 
 /// Checks that `url` is something we can fetch; returns its port.
 pub(crate) fn check_url(url: &Url) -> Result<u16> {
     match url.scheme() {
-        "http" => {}
-        "https" => return Err(Error::Unsupported("TLS not supported yet".into())),
+        "http" | "https" => {}
         other => return Err(e599(format!("unsupported URL scheme {other:?}"))),
     }
     if url.host_str().map_or(true, str::is_empty) {
@@ -131,7 +135,7 @@ impl Plan {
         }
         let max_redirects = req.max_redirects.unwrap_or(d.max_redirects);
         let expect_continue = req.expect_100_continue && req.body.is_some();
-        Ok(Plan {
+        let mut plan = Plan {
             method: req.method,
             url,
             port,
@@ -149,7 +153,32 @@ impl Plan {
             expect_continue,
             header_callback: req.header_callback,
             streaming_callback: req.streaming_callback,
-        })
+            tls_key: None,
+            tls: req.tls.unwrap_or_else(|| d.tls.clone()),
+        };
+        plan.set_tls_key();
+        Ok(plan)
+    }
+
+    fn set_tls_key(&mut self) {
+        self.tls_key = (self.is_https() && self.tls != ClientTlsOptions::default())
+            .then(|| format!("{}#{:?}", self.origin(), self.tls));
+    }
+
+    /// True for an `https://` URL.
+    pub(crate) fn is_https(&self) -> bool {
+        self.url.scheme() == "https"
+    }
+
+    /// `scheme://[userinfo@]host[:port]` of the URL.
+    fn origin(&self) -> &str {
+        &self.url[..Position::AfterPort]
+    }
+
+    /// The connection-pool key: scheme, host and port, plus the TLS settings when they
+    /// are not the defaults (no allocation in the common case).
+    pub(crate) fn pool_key(&self) -> &str {
+        self.tls_key.as_deref().unwrap_or_else(|| self.origin())
     }
 
     /// The host as it appears in the URL (brackets around IPv6 literals stripped).
@@ -258,6 +287,7 @@ impl Plan {
         self.user_host = false;
         self.url = next;
         self.port = port;
+        self.set_tls_key();
         Ok(())
     }
 }
@@ -376,10 +406,15 @@ mod tests {
         )
         .is_ok());
         assert!(err(HttpRequest::get("http://x/").header("bad name", "v")).contains("header"));
-        assert!(matches!(
-            plan(HttpRequest::get("https://x/")),
-            Err(Error::Unsupported(_))
-        ));
+        let p = plan(HttpRequest::get("https://x/")).unwrap();
+        assert_eq!(
+            (p.port, p.is_https(), p.pool_key()),
+            (443, true, "https://x")
+        );
+        let p = plan(HttpRequest::get("https://x/").validate_cert(false)).unwrap();
+        assert!(p.pool_key().starts_with("https://x#"), "{}", p.pool_key());
+        let p = plan(HttpRequest::get("http://x:81/").validate_cert(false)).unwrap();
+        assert_eq!(p.pool_key(), "http://x:81");
     }
 
     #[test]

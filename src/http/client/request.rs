@@ -11,6 +11,7 @@ use http::Method;
 use url::Url;
 
 use crate::error::Error;
+use crate::tls::ClientTlsOptions;
 
 /// Called with each line of the final response head: the status line, every header
 /// line (each ending in `\r\n`) and the empty line `"\r\n"` (Tornado's
@@ -56,6 +57,9 @@ pub struct RequestDefaults {
     pub max_body_size: usize,
     /// Header fields sent with every request (a request's own fields win).
     pub headers: HeaderMap,
+    /// How `https://` servers are verified and what client certificate is shown
+    /// (default: verify against the system roots, no client certificate).
+    pub tls: ClientTlsOptions,
 }
 
 impl Default for RequestDefaults {
@@ -70,6 +74,7 @@ impl Default for RequestDefaults {
             max_header_size: 64 * 1024,
             max_body_size: 100 * 1024 * 1024,
             headers: HeaderMap::new(),
+            tls: ClientTlsOptions::default(),
         }
     }
 }
@@ -171,6 +176,8 @@ pub struct HttpRequest {
     pub(crate) allow_nonstandard_methods: bool,
     /// The first invalid header given to [`header`](Self::header), reported at fetch.
     pub(crate) invalid: Option<Error>,
+    /// TLS settings for `https://` (`None`: the client's defaults).
+    pub(crate) tls: Option<ClientTlsOptions>,
 }
 
 impl fmt::Debug for HttpRequest {
@@ -225,6 +232,7 @@ impl HttpRequest {
             expect_100_continue: false,
             allow_nonstandard_methods: false,
             invalid: None,
+            tls: None,
         }
     }
 
@@ -372,6 +380,38 @@ impl HttpRequest {
     /// body and other methods must not have one, as in Tornado.
     pub fn allow_nonstandard_methods(mut self, yes: bool) -> Self {
         self.allow_nonstandard_methods = yes;
+        self
+    }
+
+    /// TLS settings for this request (instead of the client's
+    /// [`RequestDefaults::tls`]). Connections are pooled per TLS settings.
+    pub fn tls_options(mut self, options: ClientTlsOptions) -> Self {
+        self.tls = Some(options);
+        self
+    }
+
+    /// Verify `https://` servers against the CA certificates in this PEM file instead of
+    /// the system roots (Tornado's `ca_certs`).
+    pub fn ca_certs(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls = Some(self.tls.take().unwrap_or_default().ca_certs(path));
+        self
+    }
+
+    /// Whether to verify the server's certificate (default `true`; Tornado's
+    /// `validate_cert`). `false` accepts any certificate: for tests only.
+    pub fn validate_cert(mut self, yes: bool) -> Self {
+        self.tls = Some(self.tls.take().unwrap_or_default().validate_cert(yes));
+        self
+    }
+
+    /// Present this client certificate chain and private key (PEM files; Tornado's
+    /// `client_cert` and `client_key`).
+    pub fn client_cert(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.tls = Some(self.tls.take().unwrap_or_default().client_cert(cert, key));
         self
     }
 }

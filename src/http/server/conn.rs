@@ -515,7 +515,11 @@ impl Conn {
             trailers,
             remote_addr: self.peer,
             remote_ip: self.peer.ip(),
-            protocol: "http",
+            protocol: if self.stream.is_tls() {
+                "https"
+            } else {
+                "http"
+            },
         };
         if shared.options.xheaders {
             apply_xheaders(&mut req);

@@ -327,6 +327,18 @@ impl HttpServer {
         *self.shared.delegate_factory.borrow_mut() = Some(Box::new(factory));
     }
 
+    /// Serves HTTPS: connections are handed to the HTTP layer once their TLS handshake
+    /// has finished, and requests report [`Request::scheme`] `"https"`. Build `config`
+    /// from PEM files with [`TlsConfig::server_from_pem_files`](crate::tls::TlsConfig::server_from_pem_files)
+    /// (which offers ALPN `http/1.1`) or from a `rustls::ServerConfig` with
+    /// [`TlsConfig::server`](crate::tls::TlsConfig::server).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`](crate::Error::InvalidState) for a client configuration.
+    pub fn set_tls(&self, config: crate::tls::TlsConfig) -> Result<()> {
+        self.tcp.set_tls(Some(config))
+    }
+
     /// Binds `addr` (port 0 picks one) and starts accepting; returns the bound address.
     ///
     /// # Errors

@@ -27,12 +27,18 @@ pub struct Request {
     /// The client's IP: the peer's, or with `xheaders`, `X-Real-Ip` / the last
     /// `X-Forwarded-For` entry.
     pub remote_ip: IpAddr,
-    /// `"http"`, or with `xheaders` the value of `X-Scheme` / `X-Forwarded-Proto`
-    /// (`"http"` or `"https"`).
+    /// `"http"` or `"https"` (a TLS connection), or with `xheaders` the value of
+    /// `X-Scheme` / `X-Forwarded-Proto` (`"http"` or `"https"`).
     pub protocol: &'static str,
 }
 
 impl Request {
+    /// `"https"` on a TLS connection, else `"http"`; with `xheaders`, what the proxy
+    /// said (`X-Scheme` / `X-Forwarded-Proto`). The same as [`protocol`](Self::protocol).
+    pub fn scheme(&self) -> &str {
+        self.protocol
+    }
+
     /// The path of the target (`/a/b` of `/a/b?x=1`).
     pub fn path(&self) -> &str {
         self.uri.path()

@@ -1,0 +1,251 @@
+//! TLS interoperability with real peers run as child processes: `openssl s_client`
+//! (TLS 1.2 and 1.3) against the squall HTTPS server, and Python's `ssl` +
+//! `http.server` and Tornado with `ssl_options` as servers for the squall client.
+//! A test whose peer is missing skips with a message (`.ci/run` installs them).
+
+mod common_tls;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common_tls::TestCa;
+use squall::http::client::{HttpClient, HttpRequest};
+use squall::http::HttpServer;
+use squall::{Reactor, Remote};
+
+fn have(cmd: &str, args: &[&str]) -> bool {
+    Command::new(cmd)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A child process killed when dropped.
+struct Peer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `python script args...`; the script prints `port N` first.
+fn spawn_python(script: &str, args: &[&str], dir: &std::path::Path) -> Peer {
+    let path = dir.join("peer.py");
+    std::fs::write(&path, script).unwrap();
+    let mut child = Command::new("python3")
+        .arg("-u")
+        .arg(&path)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn python3");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        for _ in lines {}
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("python printed no port");
+    let port = line
+        .strip_prefix("port ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    Peer { child, port }
+}
+
+const PYTHON_SSL_SERVER: &str = r#"
+import http.server, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print("port", srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+#[test]
+fn python_ssl_http_server_serves_the_squall_client() {
+    if !have("python3", &["-c", "import ssl, http.server"]) {
+        println!("SKIPPED: no python3 with ssl (.ci/run installs it)");
+        return;
+    }
+    let ca = TestCa::new("pyssl");
+    let leaf = ca.leaf(&["localhost"]);
+    let dir = leaf.cert_path.parent().unwrap().to_path_buf();
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(dir.join("data.bin"), &content).unwrap();
+    let peer = spawn_python(
+        PYTHON_SSL_SERVER,
+        &[
+            leaf.cert_path.to_str().unwrap(),
+            leaf.key_path.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let mut client = HttpClient::new().unwrap();
+    let url = format!("https://localhost:{}/data.bin", peer.port);
+    let r = client
+        .fetch(HttpRequest::get(&url).ca_certs(&ca.cert_path))
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body == content, "body differs");
+    let r = client.fetch(HttpRequest::get(&url));
+    assert!(
+        matches!(&r, Err(squall::Error::Tls(e)) if e.is_certificate_problem()),
+        "{r:?}"
+    );
+}
+
+const TORNADO_SSL_APP: &str = r#"
+import sys
+import tornado.ioloop, tornado.web, tornado.netutil, tornado.httpserver
+
+class Hello(tornado.web.RequestHandler):
+    def get(self):
+        self.write("Hello over " + self.request.protocol)
+
+class Echo(tornado.web.RequestHandler):
+    def post(self):
+        self.write(self.request.body)
+
+app = tornado.web.Application([(r"/hello", Hello), (r"/echo", Echo)])
+server = tornado.httpserver.HTTPServer(app, ssl_options={"certfile": sys.argv[1], "keyfile": sys.argv[2]})
+sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+server.add_sockets(sockets)
+print("port", sockets[0].getsockname()[1], flush=True)
+tornado.ioloop.IOLoop.current().start()
+"#;
+
+#[test]
+fn tornado_with_ssl_options_serves_the_squall_client() {
+    if !have("python3", &["-c", "import tornado"]) {
+        println!("SKIPPED: no python3 with tornado (.ci/run installs it)");
+        return;
+    }
+    let ca = TestCa::new("tornadossl");
+    let leaf = ca.leaf(&["localhost"]);
+    let dir = leaf.cert_path.parent().unwrap().to_path_buf();
+    let peer = spawn_python(
+        TORNADO_SSL_APP,
+        &[
+            leaf.cert_path.to_str().unwrap(),
+            leaf.key_path.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let mut client = HttpClient::new().unwrap();
+    let base = format!("https://localhost:{}", peer.port);
+    let r = client
+        .fetch(HttpRequest::get(&format!("{base}/hello")).ca_certs(&ca.cert_path))
+        .unwrap();
+    assert_eq!(r.text(), "Hello over https");
+    let big = "squall ".repeat(200_000);
+    for _ in 0..3 {
+        let r = client
+            .fetch(HttpRequest::post(&format!("{base}/echo"), big.clone()).ca_certs(&ca.cert_path))
+            .unwrap();
+        assert!(r.text() == big, "echo differs");
+    }
+    // One keep-alive TLS connection carried all of it.
+    assert_eq!(client.async_client().idle_connections(), 1);
+}
+
+/// The squall HTTPS server on its own reactor in a thread.
+struct Server {
+    port: u16,
+    remote: Remote,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(config: squall::tls::TlsConfig) -> Server {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let mut reactor = Reactor::new().unwrap();
+            let server = HttpServer::new(&reactor.handle(), |req, resp| {
+                resp.send(Bytes::from(format!("Hello over {}", req.scheme())));
+            });
+            server.set_tls(config).unwrap();
+            let addr = server.listen("127.0.0.1:0").unwrap();
+            tx.send((addr.port(), reactor.handle().remote())).unwrap();
+            reactor.run().unwrap();
+            drop(server);
+        });
+        let (port, remote) = rx.recv().unwrap();
+        Server {
+            port,
+            remote,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.remote.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn openssl_s_client_speaks_tls12_and_tls13_to_the_squall_server() {
+    if !have("openssl", &["version"]) {
+        println!("SKIPPED: no openssl (.ci/run installs it)");
+        return;
+    }
+    let ca = TestCa::new("sclient");
+    let leaf = ca.leaf(&["localhost"]);
+    let server = Server::start(leaf.server_config());
+    for (flag, name) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
+        let mut child = Command::new("openssl")
+            .args(["s_client", "-brief", "-ign_eof", "-verify_return_error"])
+            .args(["-connect", &format!("127.0.0.1:{}", server.port)])
+            .args(["-servername", "localhost", "-verify_hostname", "localhost"])
+            .args(["-alpn", "http/1.1", flag, "-CAfile"])
+            .arg(&ca.cert_path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn openssl");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "openssl {flag}: {stderr}");
+        assert!(
+            stderr.contains(&format!("Protocol version: {name}")),
+            "{stderr}"
+        );
+        assert!(stderr.contains("Verification: OK"), "{stderr}");
+        assert!(stdout.starts_with("HTTP/1.1 200"), "{stdout}");
+        assert!(stdout.ends_with("Hello over https"), "{stdout}");
+    }
+}
