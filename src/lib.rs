@@ -10,7 +10,7 @@ pub mod reactor;
 pub mod stream;
 
 pub use error::{Error, Result};
-pub use future::{chain_future, join_all, with_timeout, Future};
+pub use future::{chain_future, join_all, with_timeout, Future, RemoteSetter};
 pub use reactor::{
     Event, Handle, Interest, PeriodicCallback, Reactor, Remote, Stats, TimerId, Token,
 };

@@ -8,13 +8,14 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use polling::{Events, PollMode, Poller};
 use slab::Slab;
 
+use super::deferred;
 use super::remote::RemoteShared;
 use super::timers::{TimerTask, Timers};
 use super::{Event, Interest, Token};
@@ -45,18 +46,13 @@ pub(crate) struct Slot {
     pub(crate) location: &'static Location<'static>,
 }
 
-/// Resolves an executor job's future with its (type-erased) result.
-pub(crate) type JobDone = Box<dyn FnOnce(Box<dyn Any + Send>)>;
-
 /// A queued callback and where it was scheduled from.
-/// A queued callback, where it was scheduled from, and whether it is a future's
-/// done-callback (those may run later in the same iteration, see `run_callbacks`).
-pub(crate) type Task = (Box<dyn FnOnce()>, &'static Location<'static>, bool);
+pub(crate) type Task = (Box<dyn FnOnce()>, &'static Location<'static>);
 
-/// Done-callbacks queued while the callbacks phase runs are run in the same phase, up to
-/// this many per iteration, so a chain of futures advances without a poll per link but
-/// cannot starve I/O.
-const CHAINED_PER_ITERATION: usize = 4096;
+/// The callbacks phase runs at most this many deferred done-callbacks before and again
+/// after the batch of plain callbacks, so a chain of futures advances without a poll
+/// per link but cannot starve I/O.
+const DEFERRED_PER_PASS: usize = 4096;
 
 /// Options fixed when the reactor is built.
 #[derive(Clone, Debug)]
@@ -95,28 +91,14 @@ pub(crate) struct Inner {
     pub(crate) panic: RefCell<Option<Box<dyn Any + Send>>>,
     pub(crate) counters: Counters,
     pub(crate) options: Options,
-    /// Pending executor jobs: completions arrive through the remote queue.
-    pub(crate) jobs: RefCell<Slab<JobDone>>,
+    /// Closures parked until another thread fires them through the remote queue
+    /// (see `Handle::park`).
+    pub(crate) parked: RefCell<Slab<Box<dyn FnOnce()>>>,
     /// The batch of callbacks being run (kept to reuse its allocation).
     spare: RefCell<VecDeque<Task>>,
     /// Coarse clock reading taken when the last callback returned (or the iteration's
     /// wait ended): the start time of the next callback, so each costs one clock read.
     last_tick: Cell<Duration>,
-}
-
-thread_local! {
-    /// The reactor futures on this thread defer their done-callbacks to.
-    static CURRENT: RefCell<Weak<Inner>> = const { RefCell::new(Weak::new()) };
-}
-
-/// The reactor that owns this thread's loop, if any (used by `Future`).
-pub(crate) fn current() -> Option<Rc<Inner>> {
-    CURRENT.with(|c| c.borrow().upgrade())
-}
-
-/// Makes `inner` the current reactor of this thread; returns the previous one.
-pub(crate) fn set_current(inner: Weak<Inner>) -> Weak<Inner> {
-    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), inner))
 }
 
 /// Reads a cheap monotonic clock (millisecond resolution) used to spot slow callbacks.
@@ -142,7 +124,7 @@ impl Inner {
             panic: RefCell::new(None),
             counters: Counters::default(),
             options,
-            jobs: RefCell::new(Slab::new()),
+            parked: RefCell::new(Slab::new()),
             spare: RefCell::new(VecDeque::new()),
             last_tick: Cell::new(Duration::ZERO),
         }))
@@ -152,18 +134,33 @@ impl Inner {
         if self.closed.get() {
             return; // the reactor is gone: drop the closure now so nothing leaks
         }
-        self.callbacks.borrow_mut().push_back((f, loc, false));
+        self.callbacks.borrow_mut().push_back((f, loc));
     }
 
-    /// Queues a future's done-callbacks (see [`CHAINED_PER_ITERATION`]).
-    pub(crate) fn push_done_callback(&self, f: Box<dyn FnOnce()>, loc: &'static Location<'static>) {
+    /// Parks `f` until [`Remote::fire`](super::Remote::fire) runs it on the loop
+    /// thread; `None` (and `f` dropped) if the reactor is gone. Each key is fired at
+    /// most once by its owner, so a key is never reused while a fire may still name it.
+    pub(crate) fn park(&self, f: Box<dyn FnOnce()>) -> Option<usize> {
         if self.closed.get() {
-            return;
+            return None;
         }
-        self.callbacks.borrow_mut().push_back((f, loc, true));
+        Some(self.parked.borrow_mut().insert(f))
     }
 
-    pub(crate) fn insert_timer(&self, deadline: Instant, task: TimerTask) -> super::TimerId {
+    /// Runs (and forgets) the closure parked under `key`.
+    pub(crate) fn unpark(&self, key: usize) {
+        let f = self.parked.borrow_mut().try_remove(key);
+        if let Some(f) = f {
+            f();
+        }
+    }
+
+    /// Sets a timer; `None` is "never" (see [`deadline_after`](super::deadline_after)).
+    pub(crate) fn insert_timer(
+        &self,
+        deadline: Option<Instant>,
+        task: TimerTask,
+    ) -> super::TimerId {
         if self.closed.get() {
             // Never fires; an id that no timer will ever match.
             return super::TimerId {
@@ -171,7 +168,11 @@ impl Inner {
                 seq: u64::MAX,
             };
         }
-        self.timers.borrow_mut().insert(deadline, task)
+        let mut timers = self.timers.borrow_mut();
+        match deadline {
+            Some(at) => timers.insert(at, task),
+            None => timers.insert_never(task),
+        }
     }
 
     pub(crate) fn next_generation(&self) -> u32 {
@@ -226,9 +227,7 @@ impl Inner {
         if self.running.replace(true) {
             return Err(Error::invalid_state("the reactor is already running"));
         }
-        let previous = set_current(Rc::downgrade(self));
         let result = self.iterate(events, timeout);
-        set_current(previous);
         self.running.set(false);
         if let Some(payload) = self.panic.borrow_mut().take() {
             std::panic::resume_unwind(payload);
@@ -240,7 +239,8 @@ impl Inner {
         self.counters
             .iterations
             .set(self.counters.iterations.get() + 1);
-        let busy = !self.callbacks.borrow().is_empty() || self.stopping.get();
+        let busy =
+            !self.callbacks.borrow().is_empty() || deferred::has_pending() || self.stopping.get();
         let wait = if busy {
             Some(Duration::ZERO)
         } else {
@@ -341,10 +341,18 @@ impl Inner {
         }
     }
 
+    /// The callbacks phase: deferred done-callbacks (queued by the handlers, remote
+    /// tasks and timers of this iteration, or before it), then the callbacks added
+    /// before this phase began, then the done-callbacks those queued — so a chain of
+    /// futures advances several links per iteration, at most [`DEFERRED_PER_PASS`] per
+    /// pass.
     fn run_callbacks(&self) {
+        if !self.run_deferred() {
+            return;
+        }
         let mut batch = std::mem::take(&mut *self.spare.borrow_mut());
         std::mem::swap(&mut batch, &mut *self.callbacks.borrow_mut());
-        while let Some((f, loc, _)) = batch.pop_front() {
+        while let Some((f, loc)) = batch.pop_front() {
             self.guard(loc, f);
             self.count_callback();
             if self.panic.borrow().is_some() {
@@ -358,24 +366,23 @@ impl Inner {
             }
         }
         *self.spare.borrow_mut() = batch;
-        // Futures resolved by this batch: run their done-callbacks now, in queue order,
-        // while the front of the queue is one (a plain `add_callback` waits for the next
-        // iteration, and so does everything behind it).
-        for _ in 0..CHAINED_PER_ITERATION {
-            let next = {
-                let mut queue = self.callbacks.borrow_mut();
-                match queue.front() {
-                    Some((_, _, true)) => queue.pop_front(),
-                    _ => None,
-                }
+        self.run_deferred();
+    }
+
+    /// Runs up to [`DEFERRED_PER_PASS`] of the thread's deferred done-callbacks (those
+    /// queued meanwhile included). Returns `false` if a panic is to be propagated.
+    fn run_deferred(&self) -> bool {
+        for _ in 0..DEFERRED_PER_PASS {
+            let Some((f, loc)) = deferred::pop() else {
+                break;
             };
-            let Some((f, loc, _)) = next else { break };
             self.guard(loc, f);
             self.count_callback();
             if self.panic.borrow().is_some() {
-                return;
+                return false;
             }
         }
+        true
     }
 
     fn count_callback(&self) {
@@ -435,8 +442,8 @@ impl Inner {
             drop(batch);
         }
         drop(std::mem::take(&mut *self.spare.borrow_mut()));
-        let jobs: Vec<_> = self.jobs.borrow_mut().drain().collect();
-        drop(jobs);
+        let parked: Vec<_> = self.parked.borrow_mut().drain().collect();
+        drop(parked);
         self.remote.close();
     }
 }

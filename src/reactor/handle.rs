@@ -40,6 +40,9 @@ pub struct Stats {
     pub timers_pending: usize,
     /// Callbacks queued for the next iteration.
     pub callbacks_pending: usize,
+    /// Done-callbacks of futures waiting to run on this thread (one queue per thread,
+    /// drained by whichever reactor runs).
+    pub done_callbacks_pending: usize,
 }
 
 impl Handle {
@@ -60,6 +63,8 @@ impl Handle {
     }
 
     /// Runs `f` once, `delay` from now. Returns an id for [`cancel_timer`](Self::cancel_timer).
+    /// A `delay` too large for the clock (`Duration::MAX`) means never: the timer stays
+    /// pending (and cancellable) but never fires, and the loop never wakes for it.
     ///
     /// ```
     /// # fn main() -> squall::Result<()> {
@@ -72,26 +77,17 @@ impl Handle {
     /// ```
     #[track_caller]
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> TimerId {
-        let deadline = Instant::now()
-            .checked_add(delay)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400));
-        self.call_at_loc(deadline, Box::new(f), Location::caller())
+        let deadline = super::deadline_after(delay);
+        self.inner
+            .insert_timer(deadline, (Box::new(f), Location::caller()))
     }
 
     /// Runs `f` once at `deadline` (or on the next iteration if it has passed).
     /// Timers with equal deadlines fire in the order they were set.
     #[track_caller]
     pub fn call_at(&self, deadline: Instant, f: impl FnOnce() + 'static) -> TimerId {
-        self.call_at_loc(deadline, Box::new(f), Location::caller())
-    }
-
-    fn call_at_loc(
-        &self,
-        deadline: Instant,
-        f: Box<dyn FnOnce()>,
-        loc: &'static Location<'static>,
-    ) -> TimerId {
-        self.inner.insert_timer(deadline, (f, loc))
+        self.inner
+            .insert_timer(Some(deadline), (Box::new(f), Location::caller()))
     }
 
     /// Cancels a pending timer. Returns `true` if it was still pending (it will not run),
@@ -202,6 +198,13 @@ impl Handle {
         Ok(())
     }
 
+    /// Parks `f` on this loop until [`Remote::fire`] names the returned key from any
+    /// thread; `None` if the reactor is gone. The building block of
+    /// [`Handle::remote_future`].
+    pub(crate) fn park(&self, f: Box<dyn FnOnce()>) -> Option<usize> {
+        self.inner.park(f)
+    }
+
     /// A `Send + Sync` handle for other threads.
     pub fn remote(&self) -> Remote {
         Remote {
@@ -223,6 +226,7 @@ impl Handle {
             handlers: self.inner.handlers.borrow().len(),
             timers_pending: self.inner.timers.borrow().len(),
             callbacks_pending: self.inner.callbacks.borrow().len(),
+            done_callbacks_pending: super::deferred::pending(),
         }
     }
 }
