@@ -85,3 +85,87 @@ fn periodic_callback_skips_missed_runs_instead_of_bursting() {
     // least two intervals (a burst of three would take almost no time).
     assert!(runs[4].0 - runs[2].0 >= INTERVAL);
 }
+
+/// Runs the loop for `d` of wall time (timers fire meanwhile), bounded by a timer.
+fn run_for(reactor: &mut Reactor, d: Duration) {
+    let done: Future<()> = Future::new();
+    let f = done.clone();
+    reactor.handle().call_later(d, move || f.set_result(()));
+    reactor.run_until(&done).unwrap();
+}
+
+#[test]
+fn dropping_the_last_handle_stops_the_periodic_callback() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let runs = Rc::new(RefCell::new(0u32));
+    let r = runs.clone();
+    let pc = PeriodicCallback::new(&handle, Duration::from_millis(1), move || {
+        *r.borrow_mut() += 1;
+    });
+    pc.start();
+    let clone = pc.clone();
+    drop(pc);
+    run_for(&mut reactor, Duration::from_millis(20));
+    assert!(
+        *runs.borrow() > 0,
+        "a clone still held it: it must keep running"
+    );
+    assert!(clone.is_running());
+    drop(clone);
+    let after_drop = *runs.borrow();
+    assert_eq!(
+        handle.stats().timers_pending,
+        0,
+        "the dropped schedule left a timer"
+    );
+    run_for(&mut reactor, Duration::from_millis(20));
+    assert!(
+        *runs.borrow() <= after_drop + 1,
+        "ran {} more times after its last handle was dropped",
+        *runs.borrow() - after_drop
+    );
+}
+
+#[test]
+fn a_detached_periodic_callback_keeps_running_without_a_handle() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let runs = Rc::new(RefCell::new(0u32));
+    let done: Future<()> = Future::new();
+    let (r, d) = (runs.clone(), done.clone());
+    let pc = PeriodicCallback::new(&handle, Duration::from_millis(1), move || {
+        *r.borrow_mut() += 1;
+        if *r.borrow() == 5 {
+            d.set_result(());
+        }
+    });
+    pc.start();
+    pc.detach();
+    reactor.run_until(&done).unwrap();
+    assert_eq!(*runs.borrow(), 5);
+    assert_eq!(
+        handle.stats().timers_pending,
+        1,
+        "detached: still scheduled"
+    );
+    drop(reactor); // frees it
+}
+
+#[test]
+fn a_periodic_callback_dropped_inside_its_own_run_stops() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let runs = Rc::new(RefCell::new(0u32));
+    let slot: Rc<RefCell<Option<PeriodicCallback>>> = Rc::default();
+    let (r, s) = (runs.clone(), slot.clone());
+    let pc = PeriodicCallback::new(&handle, Duration::from_millis(1), move || {
+        *r.borrow_mut() += 1;
+        s.borrow_mut().take(); // the last handle, dropped while it runs
+    });
+    pc.start();
+    *slot.borrow_mut() = Some(pc);
+    run_for(&mut reactor, Duration::from_millis(30));
+    assert_eq!(*runs.borrow(), 1);
+    assert_eq!(handle.stats().timers_pending, 0);
+}
