@@ -1,5 +1,12 @@
 #![doc = include_str!("../README.md")]
-#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+#![deny(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks,
+    clippy::missing_safety_doc
+)]
 
 pub mod error;
 pub mod executor;

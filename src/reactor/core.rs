@@ -6,45 +6,20 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use polling::{Events, PollMode, Poller};
+use polling::{Events, Poller};
 use slab::Slab;
 
 use super::deferred;
+use super::handlers::Handlers;
 use super::remote::RemoteShared;
 use super::timers::{TimerTask, Timers};
-use super::{Event, Interest, Token};
+use super::{Event, Token};
 use crate::error::{panic_message, Error, Result};
-
-/// A type-erased handler: the source it owns plus the closure called with it.
-pub(crate) trait Dispatch {
-    fn dispatch(&mut self, ev: Event);
-}
-
-pub(crate) struct Bound<S, F> {
-    pub(crate) source: S,
-    pub(crate) callback: F,
-}
-
-impl<S, F: FnMut(&mut S, Event)> Dispatch for Bound<S, F> {
-    fn dispatch(&mut self, ev: Event) {
-        (self.callback)(&mut self.source, ev)
-    }
-}
-
-pub(crate) struct Slot {
-    pub(crate) generation: u32,
-    pub(crate) fd: RawFd,
-    pub(crate) interest: Interest,
-    /// `None` while the handler runs (it is on the dispatcher's stack).
-    pub(crate) handler: Option<Box<dyn Dispatch>>,
-    pub(crate) location: &'static Location<'static>,
-}
 
 /// A queued callback and where it was scheduled from.
 pub(crate) type Task = (Box<dyn FnOnce()>, &'static Location<'static>);
@@ -80,14 +55,13 @@ pub(crate) struct Counters {
 
 pub(crate) struct Inner {
     pub(crate) poller: Arc<Poller>,
-    pub(crate) handlers: RefCell<Slab<Slot>>,
+    pub(crate) handlers: RefCell<Handlers>,
     pub(crate) timers: RefCell<Timers>,
     pub(crate) callbacks: RefCell<VecDeque<Task>>,
     pub(crate) remote: Arc<RemoteShared>,
     pub(crate) stopping: Cell<bool>,
     pub(crate) closed: Cell<bool>,
     pub(crate) running: Cell<bool>,
-    pub(crate) next_generation: Cell<u32>,
     pub(crate) panic: RefCell<Option<Box<dyn Any + Send>>>,
     pub(crate) counters: Counters,
     pub(crate) options: Options,
@@ -112,15 +86,14 @@ impl Inner {
         let poller = Arc::new(Poller::new()?);
         let remote = Arc::new(RemoteShared::new(poller.clone()));
         Ok(Rc::new(Inner {
+            handlers: RefCell::new(Handlers::new(poller.clone())),
             poller,
-            handlers: RefCell::new(Slab::new()),
             timers: RefCell::new(Timers::default()),
             callbacks: RefCell::new(VecDeque::new()),
             remote,
             stopping: Cell::new(false),
             closed: Cell::new(false),
             running: Cell::new(false),
-            next_generation: Cell::new(1),
             panic: RefCell::new(None),
             counters: Counters::default(),
             options,
@@ -173,13 +146,6 @@ impl Inner {
             Some(at) => timers.insert(at, task),
             None => timers.insert_never(task),
         }
-    }
-
-    pub(crate) fn next_generation(&self) -> u32 {
-        let g = self.next_generation.get();
-        self.next_generation
-            .set(if g >= u32::MAX - 1 { 1 } else { g + 1 });
-        g
     }
 
     /// Runs user code, containing a panic (logged, or saved to re-raise after the
@@ -278,35 +244,14 @@ impl Inner {
     }
 
     fn dispatch(&self, token: Token, ev: Event) {
-        let index = token.index();
-        let taken = {
-            let mut handlers = self.handlers.borrow_mut();
-            match handlers.get_mut(index) {
-                Some(slot) if slot.generation == token.generation() => {
-                    let ev = ev.masked(slot.interest);
-                    if !ev.is_readable() && !ev.is_writable() {
-                        return;
-                    }
-                    slot.handler.take().map(|h| (h, ev, slot.location))
-                }
-                _ => None,
-            }
-        };
-        let Some((mut handler, ev, loc)) = taken else {
+        let taken = self.handlers.borrow_mut().take(token, ev);
+        let Some((mut running, ev, loc)) = taken else {
             return;
         };
-        self.guard(loc, || handler.dispatch(ev));
-        let mut handlers = self.handlers.borrow_mut();
-        match handlers.get_mut(index) {
-            Some(slot) if slot.generation == token.generation() && slot.handler.is_none() => {
-                slot.handler = Some(handler);
-            }
-            _ => {
-                // Removed while it ran: drop it (and its source) outside the borrow.
-                drop(handlers);
-                drop(handler);
-            }
-        }
+        self.guard(loc, || running.dispatch(ev));
+        let removed = self.handlers.borrow_mut().put_back(token, running);
+        // Removed while it ran: drop it (and its source) outside the borrow.
+        drop(removed);
     }
 
     fn run_remote(&self) {
@@ -390,48 +335,11 @@ impl Inner {
         c.set(c.get() + 1);
     }
 
-    pub(crate) fn borrowed_fd(fd: RawFd) -> BorrowedFd<'static> {
-        // SAFETY: only called with the descriptor of a source owned by a live slot; the
-        // slot deletes it from the poller before the source (and so the fd) is dropped.
-        unsafe { BorrowedFd::borrow_raw(fd) }
-    }
-
-    pub(crate) fn register(&self, fd: RawFd, interest: Interest, key: usize) -> Result<()> {
-        // SAFETY: the source is owned by its slot and deleted from the poller in
-        // `deregister` before the slot (and the source) is dropped.
-        unsafe {
-            self.poller
-                .add_with_mode(fd, interest.to_poll_event(key), PollMode::Level)?;
-        }
-        Ok(())
-    }
-
-    pub(crate) fn reregister(&self, fd: RawFd, interest: Interest, key: usize) -> Result<()> {
-        self.poller.modify_with_mode(
-            Self::borrowed_fd(fd),
-            interest.to_poll_event(key),
-            PollMode::Level,
-        )?;
-        Ok(())
-    }
-
-    pub(crate) fn deregister(&self, fd: RawFd) {
-        if let Err(e) = self.poller.delete(Self::borrowed_fd(fd)) {
-            log::debug!("epoll delete of fd {fd} failed: {e}");
-        }
-    }
-
     /// Drops everything the loop holds, outside any borrow (closures may capture handles).
     pub(crate) fn close(&self) {
         self.closed.set(true);
-        let slots: Vec<Slot> = {
-            let mut handlers = self.handlers.borrow_mut();
-            handlers.drain().collect()
-        };
-        for slot in &slots {
-            self.deregister(slot.fd);
-        }
-        drop(slots);
+        let handlers = self.handlers.borrow_mut().drain();
+        drop(handlers);
         let timers = self.timers.borrow_mut().drain();
         drop(timers);
         loop {

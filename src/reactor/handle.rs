@@ -1,12 +1,13 @@
 //! [`Handle`]: every scheduling call on the loop.
 
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::panic::Location;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::core::{Bound, Inner, Slot};
+use super::core::Inner;
+use super::handlers::{Bound, Dispatch};
 use super::{Event, Interest, Remote, TimerId, Token};
 use crate::error::{Error, Result};
 
@@ -140,24 +141,16 @@ impl Handle {
         if self.inner.closed.get() {
             return Err(Error::invalid_state("the reactor was dropped"));
         }
-        let fd = source.as_fd().as_raw_fd();
-        let generation = self.inner.next_generation();
-        let location = Location::caller();
-        let index = self.inner.handlers.borrow_mut().insert(Slot {
-            generation,
-            fd,
-            interest,
-            handler: None,
-            location,
-        });
-        let token = Token::new(index, generation);
-        if let Err(e) = self.inner.register(fd, interest, token.0) {
-            self.inner.handlers.borrow_mut().remove(index);
-            return Err(e);
-        }
-        let bound: Box<dyn super::core::Dispatch> = Box::new(Bound { source, callback });
-        self.inner.handlers.borrow_mut()[index].handler = Some(bound);
-        Ok(token)
+        let bound: Box<dyn Dispatch> = Box::new(Bound { source, callback });
+        let inserted = self
+            .inner
+            .handlers
+            .borrow_mut()
+            .insert(bound, interest, Location::caller());
+        inserted.map_err(|(e, bound)| {
+            drop(bound); // outside the borrow: dropping the source may run user code
+            e
+        })
     }
 
     /// Changes what a handler waits for. [`Interest::NONE`] pauses it.
@@ -165,17 +158,7 @@ impl Handle {
     /// # Errors
     /// [`Error::InvalidState`] for a stale token; [`Error::Io`] if epoll refuses.
     pub fn update_handler(&self, token: Token, interest: Interest) -> Result<()> {
-        let mut handlers = self.inner.handlers.borrow_mut();
-        match handlers.get_mut(token.index()) {
-            Some(slot) if slot.generation == token.generation() => {
-                if slot.interest != interest {
-                    self.inner.reregister(slot.fd, interest, token.0)?;
-                    slot.interest = interest;
-                }
-                Ok(())
-            }
-            _ => Err(Error::invalid_state("no handler for this token")),
-        }
+        self.inner.handlers.borrow_mut().update(token, interest)
     }
 
     /// Removes a handler and drops its source (at once, or when its running callback
@@ -184,17 +167,8 @@ impl Handle {
     /// # Errors
     /// [`Error::InvalidState`] for a stale token.
     pub fn remove_handler(&self, token: Token) -> Result<()> {
-        let slot = {
-            let mut handlers = self.inner.handlers.borrow_mut();
-            match handlers.get(token.index()) {
-                Some(slot) if slot.generation == token.generation() => {
-                    self.inner.deregister(slot.fd);
-                    handlers.remove(token.index())
-                }
-                _ => return Err(Error::invalid_state("no handler for this token")),
-            }
-        };
-        drop(slot); // outside the borrow: dropping the source may run user code
+        let handler = self.inner.handlers.borrow_mut().remove(token)?;
+        drop(handler); // outside the borrow: dropping the source may run user code
         Ok(())
     }
 

@@ -10,6 +10,7 @@
 mod core;
 mod deferred;
 mod handle;
+mod handlers;
 mod interest;
 mod periodic;
 mod remote;
