@@ -85,6 +85,9 @@ struct State<T: 'static> {
     taken: bool,
     /// The result is out on loan to `with_result`'s closure (it comes back).
     lent: bool,
+    /// A run of the callbacks is queued on the thread's deferred queue: callbacks added
+    /// meanwhile join it instead of queueing another.
+    scheduled: bool,
 }
 
 impl<T> State<T> {
@@ -216,6 +219,7 @@ impl<T: 'static> Future<T> {
                 retrieved: false,
                 taken: false,
                 lent: false,
+                scheduled: false,
             })),
         }
     }
@@ -271,21 +275,17 @@ impl<T: 'static> Future<T> {
     ///
     /// # Errors
     /// [`Error::InvalidState`] if the future was already done and not cancelled.
+    #[track_caller]
     pub fn try_set(&self, result: Result<T>) -> Result<()> {
-        let callbacks = {
-            let mut s = self.state.borrow_mut();
-            if s.is_done() {
-                if s.cancelled {
-                    return Ok(());
-                }
-                return Err(Error::invalid_state("future already done"));
+        let mut s = self.state.borrow_mut();
+        if s.is_done() {
+            if s.cancelled {
+                return Ok(());
             }
-            s.result = Some(result);
-            std::mem::take(&mut s.callbacks)
-        };
-        if !matches!(callbacks, Callbacks::None) {
-            self.schedule(callbacks);
+            return Err(Error::invalid_state("future already done"));
         }
+        s.result = Some(result);
+        self.schedule(s);
         Ok(())
     }
 
@@ -391,18 +391,37 @@ impl<T: 'static> Future<T> {
     pub fn add_done_callback(&self, f: impl FnOnce(&Future<T>) + 'static) {
         let mut s = self.state.borrow_mut();
         s.retrieved = true;
-        if !s.is_done() {
-            s.callbacks.push(Box::new(f));
-            return;
+        s.callbacks.push(Box::new(f));
+        if s.is_done() {
+            self.schedule(s);
         }
-        drop(s);
-        self.schedule(Callbacks::One(Box::new(f)));
     }
 
+    /// Queues a run of the done-callbacks of this (done) future on the thread's
+    /// deferred queue, unless one is queued already or there is nothing to run. The
+    /// queue entry is the future's own `Rc`: no allocation per hop of a chain.
     #[track_caller]
-    fn schedule(&self, callbacks: Callbacks<T>) {
-        let fut = self.clone();
-        let run = move || match callbacks {
+    fn schedule(&self, mut s: std::cell::RefMut<'_, State<T>>) {
+        if s.scheduled || matches!(s.callbacks, Callbacks::None) {
+            return;
+        }
+        s.scheduled = true;
+        drop(s);
+        let task: Rc<dyn reactor::Deferred> = self.state.clone();
+        reactor::defer(task, Location::caller());
+    }
+}
+
+/// A queued run of a done future's callbacks (see [`Future::schedule`]).
+impl<T: 'static> reactor::Deferred for RefCell<State<T>> {
+    fn run(self: Rc<Self>) {
+        let fut = Future { state: self };
+        let callbacks = {
+            let mut s = fut.state.borrow_mut();
+            s.scheduled = false;
+            std::mem::take(&mut s.callbacks)
+        };
+        match callbacks {
             Callbacks::None => {}
             Callbacks::One(cb) => cb(&fut),
             Callbacks::Many(cbs) => {
@@ -410,17 +429,24 @@ impl<T: 'static> Future<T> {
                 while let Some(cb) = rest.next() {
                     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&fut)));
                     if let Err(payload) = ran {
-                        // The callbacks after a panicking one still run (on the next turn).
-                        let rest: Vec<_> = rest.collect();
-                        if !rest.is_empty() {
-                            fut.schedule(Callbacks::Many(rest));
+                        // The callbacks after a panicking one still run (on the next
+                        // turn), before any added meanwhile.
+                        let mut s = fut.state.borrow_mut();
+                        let mut all: Vec<_> = rest.collect();
+                        match std::mem::take(&mut s.callbacks) {
+                            Callbacks::None => {}
+                            Callbacks::One(cb) => all.push(cb),
+                            Callbacks::Many(v) => all.extend(v),
+                        }
+                        if !all.is_empty() {
+                            s.callbacks = Callbacks::Many(all);
+                            fut.schedule(s);
                         }
                         std::panic::resume_unwind(payload);
                     }
                 }
             }
-        };
-        reactor::defer(Box::new(run), Location::caller());
+        }
     }
 }
 

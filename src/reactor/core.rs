@@ -318,10 +318,10 @@ impl Inner {
     /// queued meanwhile included). Returns `false` if a panic is to be propagated.
     fn run_deferred(&self) -> bool {
         for _ in 0..DEFERRED_PER_PASS {
-            let Some((f, loc)) = deferred::pop() else {
+            let Some((task, loc)) = deferred::pop() else {
                 break;
             };
-            self.guard(loc, f);
+            self.guard(loc, || task.run());
             self.count_callback();
             if self.panic.borrow().is_some() {
                 return false;

@@ -9,19 +9,26 @@
 //! the outermost `defer` drains it at once, in a loop (a trampoline): still never
 //! recursively, so a chain of a million futures uses constant stack.
 //!
-//! The queue holds plain closures: this module knows nothing of futures.
+//! The queue holds [`Deferred`] tasks (a future implements it to run its callbacks, so
+//! queueing costs no allocation): this module knows nothing of futures.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::rc::Rc;
 
 use crate::error::panic_message;
 
-/// A deferred closure and where it was scheduled from.
-pub(crate) type Deferred = (Box<dyn FnOnce()>, &'static Location<'static>);
+/// Work deferred to the loop: run once, by value.
+pub(crate) trait Deferred {
+    fn run(self: Rc<Self>);
+}
+
+/// A deferred task and where it was scheduled from.
+pub(crate) type Task = (Rc<dyn Deferred>, &'static Location<'static>);
 
 struct Queue {
-    tasks: RefCell<VecDeque<Deferred>>,
+    tasks: RefCell<VecDeque<Task>>,
     /// Reactors alive on this thread; while there is one, it (or another) will run.
     reactors: Cell<usize>,
     /// A trampoline is draining the queue (an inner `defer` only pushes).
@@ -40,7 +47,7 @@ thread_local! {
 
 /// Queues `f` to run after the current call returns: under the running reactor, or
 /// from the trampoline when no reactor exists on this thread.
-pub(crate) fn defer(f: Box<dyn FnOnce()>, loc: &'static Location<'static>) {
+pub(crate) fn defer(f: Rc<dyn Deferred>, loc: &'static Location<'static>) {
     // During thread teardown the queue may be gone: then `f` is dropped unrun.
     let _ = QUEUE.try_with(|q| {
         q.tasks.borrow_mut().push_back((f, loc));
@@ -55,7 +62,7 @@ fn trampoline(q: &Queue) {
     loop {
         let next = q.tasks.borrow_mut().pop_front();
         let Some((f, loc)) = next else { break };
-        if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| f.run())) {
             log::error!(
                 "Exception in done-callback scheduled at {loc}: panicked: {}",
                 panic_message(&*p)
@@ -65,8 +72,8 @@ fn trampoline(q: &Queue) {
     q.draining.set(false);
 }
 
-/// The next deferred closure, for the running reactor.
-pub(crate) fn pop() -> Option<Deferred> {
+/// The next deferred task, for the running reactor.
+pub(crate) fn pop() -> Option<Task> {
     QUEUE
         .try_with(|q| q.tasks.borrow_mut().pop_front())
         .ok()

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use polling::Events;
 
 pub(crate) use self::core::{coarse_now, Inner};
-pub(crate) use self::deferred::defer;
+pub(crate) use self::deferred::{defer, Deferred};
 pub use self::handle::{Handle, Stats};
 pub use self::interest::{Event, Interest};
 pub use self::periodic::PeriodicCallback;
