@@ -499,3 +499,59 @@ fn a_remote_setter_outliving_its_reactor_reports_it() {
         Some(Err(Error::InvalidState(_)))
     ));
 }
+
+#[test]
+fn million_link_chain_resolves_beside_an_idle_reactor() {
+    const LINKS: u64 = 1_000_000;
+    let _idle = Reactor::new().unwrap();
+    let mut running = Reactor::new().unwrap();
+    let first: Future<u64> = Future::new();
+    let mut last = first.clone();
+    for _ in 0..LINKS {
+        last = last.and_then(|n| Future::ready(n + 1));
+    }
+    first.set_result(0);
+    assert_eq!(running.run_until(&last).unwrap(), LINKS);
+}
+
+#[test]
+fn done_callbacks_wait_for_a_reactor_to_run_and_are_counted() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let before = handle.stats().done_callbacks_pending;
+    let fut = Future::ready(1u8);
+    let ran = Rc::new(RefCell::new(false));
+    let r = ran.clone();
+    fut.add_done_callback(move |_| *r.borrow_mut() = true);
+    assert!(
+        !*ran.borrow(),
+        "ran inside add_done_callback beside a reactor"
+    );
+    assert_eq!(handle.stats().done_callbacks_pending, before + 1);
+    reactor.run_once(NOW).unwrap();
+    assert!(*ran.borrow());
+    assert_eq!(handle.stats().done_callbacks_pending, 0);
+}
+
+#[test]
+fn callbacks_added_to_a_done_future_after_its_run_was_queued_still_run_in_order() {
+    let mut reactor = Reactor::new().unwrap();
+    let fut = Future::ready(3u8);
+    let order = Rc::new(RefCell::new(Vec::new()));
+    for i in 0..3 {
+        let o = order.clone();
+        let f2 = fut.clone();
+        fut.add_done_callback(move |f| {
+            o.borrow_mut().push(i);
+            if i == 0 {
+                // Added while the batch runs: deferred to a later run, not run inline.
+                let o = o.clone();
+                f2.add_done_callback(move |_| o.borrow_mut().push(10));
+            }
+            assert!(matches!(f.result(), Some(Ok(3))));
+        });
+    }
+    reactor.run_once(NOW).unwrap();
+    reactor.run_once(NOW).unwrap();
+    assert_eq!(*order.borrow(), vec![0, 1, 2, 10]);
+}
