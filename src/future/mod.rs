@@ -4,14 +4,15 @@
 //!
 //! # Which loop runs done-callbacks
 //!
-//! Done-callbacks are **deferred**: they never run inside `set_result` or
-//! `add_done_callback`. They go, in the order they were added, into one queue per
-//! thread, which whichever [`Reactor`](crate::Reactor) is *running* on the thread
-//! drains — never a reactor merely because it was built first or is idle; no reactor is
-//! "current". While a reactor exists on the thread but none runs, they wait for the next
-//! one to run. Only on a thread with no reactor at all do they run from a trampoline, at
-//! the end of the outermost `set_result`/`add_done_callback`, never recursively — so a
-//! chain of a million futures cannot overflow the stack either way.
+//! Done-callbacks are **deferred**: they go, in the order they were added, into one
+//! queue per thread, which whichever [`Reactor`](crate::Reactor) is *running* on the
+//! thread drains — never a reactor merely because it was built first or is idle; no
+//! reactor is "current". While a reactor exists on the thread, they never run inside
+//! `set_result` or `add_done_callback`; if none is running at that moment, they wait
+//! for the next one to run. On a thread with no reactor at all there is no loop to
+//! defer to: they run from a trampoline before the outermost `set_result` (or
+//! `add_done_callback`) returns, one after the other, never nested — so a chain of a
+//! million futures cannot overflow the stack either way.
 //!
 //! # Who owns the result
 //!
@@ -385,8 +386,9 @@ impl<T: 'static> Future<T> {
         loan.result.as_ref().map(f)
     }
 
-    /// Calls `f` with the future once it is done; if it is already done, on the next
-    /// loop iteration. Callbacks run in the order they were added.
+    /// Calls `f` with the future once it is done (deferred, see the
+    /// [module docs](crate::future)); if it is already done, from the loop soon after
+    /// this call returns. Callbacks run in the order they were added.
     #[track_caller]
     pub fn add_done_callback(&self, f: impl FnOnce(&Future<T>) + 'static) {
         let mut s = self.state.borrow_mut();

@@ -114,7 +114,7 @@ impl Builder {
     /// Builds the reactor.
     ///
     /// # Errors
-    /// [`Error::Io`] if the OS poller cannot be created (e.g. out of descriptors).
+    /// [`Error::Io`](crate::Error::Io) if the OS poller cannot be created (e.g. out of descriptors).
     pub fn build(self) -> Result<Reactor> {
         let capacity = NonZeroUsize::new(self.options.event_capacity).unwrap_or(NonZeroUsize::MIN);
         let inner = Inner::new(self.options)?;
@@ -130,7 +130,7 @@ impl Reactor {
     /// A reactor with default options.
     ///
     /// # Errors
-    /// [`Error::Io`] if the OS poller cannot be created.
+    /// [`Error::Io`](crate::Error::Io) if the OS poller cannot be created.
     pub fn new() -> Result<Reactor> {
         Builder::default().build()
     }
@@ -150,7 +150,7 @@ impl Reactor {
     /// Runs until [`Handle::stop`] or [`Remote::stop`].
     ///
     /// # Errors
-    /// [`Error::Io`] if waiting on the poller fails; [`Error::InvalidState`] if called
+    /// [`Error::Io`](crate::Error::Io) if waiting on the poller fails; [`Error::InvalidState`](crate::Error::InvalidState) if called
     /// from inside a callback of this reactor.
     pub fn run(&mut self) -> Result<()> {
         loop {
