@@ -68,22 +68,15 @@ fn periodic_callback_skips_missed_runs_instead_of_bursting() {
     reactor.run_until(&done).unwrap();
     pc.stop();
     let runs = runs.borrow();
-    let blocked_end = runs[1].1;
-    // The runs after the long one come one interval apart, not back to back.
-    let mut prev = blocked_end;
-    for (i, (start, _)) in runs.iter().enumerate().skip(2) {
-        if i > 2 {
-            assert!(
-                *start - prev >= INTERVAL / 2,
-                "run {i} came {:?} after the previous one: missed runs were replayed",
-                *start - prev
-            );
-        }
-        prev = *start;
-    }
-    // Three runs were missed during the block: the four runs after it must span at
-    // least two intervals (a burst of three would take almost no time).
-    assert!(runs[4].0 - runs[2].0 >= INTERVAL);
+    // Gaps between single runs are not compared: on a loaded machine one run can start
+    // late and the next on time. What a burst cannot fake is the span below.
+    // Three runs were missed during the block: replayed, runs 2 to 4 would come back to
+    // back; skipped, they stay on the schedule, at least one interval apart in all.
+    assert!(
+        runs[4].0 - runs[2].0 >= INTERVAL,
+        "missed runs were replayed in a burst: {:?}",
+        runs[4].0 - runs[2].0
+    );
 }
 
 /// Runs the loop for `d` of wall time (timers fire meanwhile), bounded by a timer.
