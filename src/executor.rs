@@ -74,8 +74,9 @@ impl Handle {
     /// result, resolved on this loop's thread. A panicking `f` fails the future with
     /// [`Error::Panicked`]; the pool keeps going.
     ///
-    /// Cancelling the future resolves it with [`Error::Cancelled`] at once; the job
-    /// itself still runs (a thread cannot be interrupted) and its result is dropped.
+    /// Cancelling the future resolves it with [`Error::Cancelled`] at once. A job still
+    /// waiting for a worker then never starts; one already running finishes (a thread
+    /// cannot be interrupted) and its result is dropped.
     ///
     /// ```
     /// # fn main() -> squall::Result<()> {
@@ -95,6 +96,9 @@ impl Handle {
             return future; // the reactor is gone
         }
         submit(Box::new(move || {
+            if setter.is_cancelled() {
+                return; // cancelled while queued: never started (the setter's drop is ignored)
+            }
             let result: Result<T> =
                 catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::from_panic(&*p));
             setter.set(result);

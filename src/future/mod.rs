@@ -399,6 +399,17 @@ impl<T: 'static> Future<T> {
         }
     }
 
+    /// `add_done_callback` for the crate's own bookkeeping: it does not count as
+    /// looking at the result, so an error nobody else reads is still reported.
+    #[track_caller]
+    pub(crate) fn add_done_callback_unobserved(&self, f: impl FnOnce(&Future<T>) + 'static) {
+        let mut s = self.state.borrow_mut();
+        s.callbacks.push(Box::new(f));
+        if s.is_done() {
+            self.schedule(s);
+        }
+    }
+
     /// Queues a run of the done-callbacks of this (done) future on the thread's
     /// deferred queue, unless one is queued already or there is nothing to run. The
     /// queue entry is the future's own `Rc`: no allocation per hop of a chain.

@@ -2,6 +2,7 @@
 //! [`Remote`](crate::Remote)).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::Future;
@@ -33,7 +34,14 @@ pub struct RemoteSetter<T: Send + 'static> {
     /// The loop-side closure that moves the result into the future (`None` when the
     /// reactor was already gone at creation).
     key: Option<usize>,
-    slot: Arc<Mutex<Option<Result<T>>>>,
+    slot: Arc<Slot<T>>,
+}
+
+/// What the two halves share.
+struct Slot<T> {
+    result: Mutex<Option<Result<T>>>,
+    /// The future was cancelled on the loop thread.
+    cancelled: AtomicBool,
 }
 
 impl<T: Send + 'static> fmt::Debug for RemoteSetter<T> {
@@ -50,10 +58,21 @@ impl Handle {
     /// [`Error::InvalidState`].
     pub fn remote_future<T: Send + 'static>(&self) -> (Future<T>, RemoteSetter<T>) {
         let future = Future::new();
-        let slot: Arc<Mutex<Option<Result<T>>>> = Arc::new(Mutex::new(None));
+        let slot = Arc::new(Slot {
+            result: Mutex::new(None),
+            cancelled: AtomicBool::new(false),
+        });
+        let s = slot.clone();
+        // Tells the other thread about a cancel (without counting as a look at the
+        // result: a failure nobody reads is still reported).
+        future.add_done_callback_unobserved(move |f| {
+            if f.is_cancelled() {
+                s.cancelled.store(true, Ordering::Release);
+            }
+        });
         let (f, s) = (future.clone(), slot.clone());
         let key = self.park(Box::new(move || {
-            let result = s.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let result = s.result.lock().unwrap_or_else(|p| p.into_inner()).take();
             // Ignored if the future was cancelled meanwhile.
             f.set(result.unwrap_or_else(|| {
                 Err(Error::invalid_state(
@@ -88,8 +107,25 @@ impl<T: Send + 'static> RemoteSetter<T> {
     /// Resolves or fails the future with `result`. Returns `false` if the reactor is
     /// gone.
     pub fn set(mut self, result: Result<T>) -> bool {
-        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+        *self.slot.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
         self.fire()
+    }
+
+    /// True once the future was cancelled on the loop thread (shortly after
+    /// [`Future::cancel`], when the loop has run its done-callbacks): the work can stop
+    /// early; a later `set` is ignored.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// let mut reactor = squall::Reactor::new()?;
+    /// let (future, setter) = reactor.handle().remote_future::<u8>();
+    /// future.cancel();
+    /// reactor.run_once(Some(std::time::Duration::ZERO))?;
+    /// assert!(setter.is_cancelled());
+    /// # Ok(()) }
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.slot.cancelled.load(Ordering::Acquire)
     }
 
     fn fire(&mut self) -> bool {
