@@ -1,9 +1,9 @@
 //! The thread's one queue of deferred done-callbacks.
 //!
-//! A future's done-callbacks never run inside the call that resolved the future (or
-//! added the callback): they are queued here, in order, and run by whichever reactor is
-//! *running* on this thread (`Inner::iterate` drains the queue). No reactor is recorded
-//! as "current": a reactor built first, or idle, never captures them.
+//! A future's done-callbacks are queued here, in order, and run by whichever reactor is
+//! *running* on this thread (`Inner::iterate` drains the queue), never inside the call
+//! that resolved the future (or added the callback). No reactor is recorded as
+//! "current": a reactor built first, or idle, never captures them.
 //!
 //! While no reactor exists on the thread at all, nothing would ever drain the queue, so
 //! the outermost `defer` drains it at once, in a loop (a trampoline): still never
