@@ -3,17 +3,17 @@
 //!
 //! Workers start lazily on first use (as many as the machine has cores, at least 2,
 //! at most 16) and are shared by every reactor in the process. A job's result travels
-//! back to its reactor through the reactor's [`Remote`] queue and
-//! resolves the returned [`Future`] on the loop thread.
+//! back through a [`RemoteSetter`](crate::future::RemoteSetter) (the generic
+//! thread-to-loop bridge, built on [`Remote`](crate::Remote)) and resolves the returned
+//! [`Future`] on the loop thread. The reactor knows nothing of the executor.
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::future::Future;
-use crate::reactor::{Handle, Remote};
+use crate::reactor::Handle;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -74,6 +74,10 @@ impl Handle {
     /// result, resolved on this loop's thread. A panicking `f` fails the future with
     /// [`Error::Panicked`]; the pool keeps going.
     ///
+    /// Cancelling the future resolves it with [`Error::Cancelled`] at once. A job still
+    /// waiting for a worker then never starts; one already running finishes (a thread
+    /// cannot be interrupted) and its result is dropped.
+    ///
     /// ```
     /// # fn main() -> squall::Result<()> {
     /// let mut reactor = squall::Reactor::new()?;
@@ -87,34 +91,18 @@ impl Handle {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        if self.inner.closed.get() {
-            return Future::failed(Error::invalid_state("the reactor was dropped"));
+        let (future, setter) = self.remote_future();
+        if future.is_done() {
+            return future; // the reactor is gone
         }
-        let fut = Future::new();
-        let setter = fut.clone();
-        let id = self
-            .inner
-            .jobs
-            .borrow_mut()
-            .insert(Box::new(
-                move |any: Box<dyn Any + Send>| match any.downcast::<Result<T>>() {
-                    Ok(r) => setter.set(*r),
-                    Err(_) => {
-                        setter.set_error(Error::invalid_state("executor result of wrong type"))
-                    }
-                },
-            ) as crate::reactor::JobDone);
-        let remote: Remote = self.remote();
         submit(Box::new(move || {
+            if setter.is_cancelled() {
+                return; // cancelled while queued: never started (the setter's drop is ignored)
+            }
             let result: Result<T> =
                 catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::from_panic(&*p));
-            remote.send(Box::new(move |inner| {
-                let done = inner.jobs.borrow_mut().try_remove(id);
-                if let Some(done) = done {
-                    done(Box::new(result));
-                }
-            }));
+            setter.set(result);
         }));
-        fut
+        future
     }
 }

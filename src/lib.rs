@@ -1,5 +1,12 @@
 #![doc = include_str!("../README.md")]
-#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+#![deny(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks,
+    clippy::missing_safety_doc
+)]
 
 pub mod error;
 pub mod executor;
@@ -14,7 +21,7 @@ pub mod tls;
 pub mod web;
 
 pub use error::{Error, Result};
-pub use future::{chain_future, join_all, with_timeout, Future};
+pub use future::{chain_future, join_all, with_timeout, Future, RemoteSetter};
 pub use reactor::{
     Event, Handle, Interest, PeriodicCallback, Reactor, Remote, Stats, TimerId, Token,
 };

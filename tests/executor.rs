@@ -39,3 +39,50 @@ fn panicking_job_fails_its_future_and_the_pool_keeps_working() {
     let squares = reactor.run_until(&all).unwrap();
     assert_eq!(squares, (0..64u64).map(|i| i * i).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_job_cancelled_while_queued_never_starts() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    // Occupy every worker (the pool has at most 16) until released.
+    const BLOCKERS: usize = 16;
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let blockers: Vec<_> = (0..BLOCKERS)
+        .map(|_| {
+            let (rx, started) = (release_rx.clone(), started_tx.clone());
+            handle.run_in_executor(move || {
+                let _ = started.send(());
+                // A failure bound, not a wait: released as soon as the test has cancelled.
+                let _ = rx.lock().unwrap().recv_timeout(Duration::from_secs(30));
+            })
+        })
+        .collect();
+    // At least one worker is busy, so the job below waits in the queue behind the rest.
+    started_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let victim = handle.run_in_executor(move || r.store(true, Ordering::SeqCst));
+    let after: Vec<_> = (0..BLOCKERS as u64)
+        .map(|i| handle.run_in_executor(move || i))
+        .collect();
+    assert!(victim.cancel());
+    reactor.run_once(Some(Duration::ZERO)).unwrap(); // tells the pool
+    for _ in 0..BLOCKERS {
+        release_tx.send(()).unwrap();
+    }
+    drop(release_tx);
+    reactor.run_until(&join_all(blockers)).unwrap();
+    // Jobs queued after the victim all ran, so the victim was taken off the queue.
+    assert_eq!(reactor.run_until(&join_all(after)).unwrap().len(), BLOCKERS);
+    assert!(matches!(victim.take_result(), Some(Err(Error::Cancelled))));
+    assert!(
+        !ran.load(Ordering::SeqCst),
+        "a job cancelled while queued still ran"
+    );
+}

@@ -164,7 +164,10 @@ fn with_timeout_fails_when_the_inner_future_is_late() {
     // A late result does not change the outcome.
     never.set_result(1);
     reactor.run_once(NOW).unwrap();
-    assert!(t.take_result().is_none());
+    assert!(
+        matches!(t.take_result(), Some(Err(Error::InvalidState(_)))),
+        "run_until took the Timeout; nothing new arrived"
+    );
 }
 
 #[test]
@@ -213,7 +216,10 @@ fn cancel_fails_the_future_and_ignores_later_results() {
 fn take_result_moves_the_value_out_once() {
     let fut = Future::ready(String::from("once"));
     assert_eq!(fut.take_result().unwrap().unwrap(), "once");
-    assert!(fut.take_result().is_none());
+    assert!(matches!(
+        fut.take_result(),
+        Some(Err(Error::InvalidState(_)))
+    ));
     assert!(
         fut.is_done(),
         "taking the result made the future pending again"
@@ -248,4 +254,304 @@ fn dropping_a_million_link_unresolved_chain_does_not_overflow_the_stack() {
     assert!(!last.is_done());
     drop(last);
     drop(first); // drops the whole chain, iteratively
+}
+
+/// Runs `reactor` until `fut` is done or `bound` passes (a failure bound, not a wait):
+/// returns whether it finished.
+fn drive_bounded<T>(reactor: &mut Reactor, fut: &Future<T>, bound: Duration) -> bool {
+    let end = std::time::Instant::now() + bound;
+    while !fut.is_done() && std::time::Instant::now() < end {
+        reactor.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+    fut.is_done()
+}
+
+#[test]
+fn done_callbacks_run_under_the_running_reactor_not_the_first_built() {
+    let _first = Reactor::new().unwrap();
+    let mut second = Reactor::new().unwrap();
+    let f = Future::ready(20).map(|r| r.map(|n: u32| n + 1));
+    assert!(
+        drive_bounded(&mut second, &f, Duration::from_secs(5)),
+        "map's done-callback went to the idle reactor built first"
+    );
+    assert!(matches!(f.take_result(), Some(Ok(21))));
+}
+
+#[test]
+fn a_reactor_built_after_the_running_one_does_not_capture_its_callbacks() {
+    let mut running = Reactor::new().unwrap();
+    let handle = running.handle();
+    let out: Future<u32> = Future::new();
+    let o = out.clone();
+    handle.add_callback(move || {
+        // Built inside a callback: it must not steal the done-callbacks of the loop that
+        // runs.
+        let idle = Reactor::new().unwrap();
+        let f = Future::ready(1).map(|r| r.map(|n: u32| n + 1));
+        chain_future(&f, &o);
+        drop(idle);
+    });
+    assert!(drive_bounded(&mut running, &out, Duration::from_secs(5)));
+    assert!(matches!(out.take_result(), Some(Ok(2))));
+}
+
+#[test]
+fn map_on_a_future_whose_result_was_taken_fails_with_invalid_state() {
+    let mut reactor = Reactor::new().unwrap();
+    let fut = Future::ready(5u32);
+    assert!(matches!(fut.take_result(), Some(Ok(5))));
+    let m = fut.map(|r| r.map(|n| n + 1));
+    assert!(
+        drive_bounded(&mut reactor, &m, Duration::from_secs(5)),
+        "map stalled"
+    );
+    assert!(matches!(m.take_result(), Some(Err(Error::InvalidState(_)))));
+}
+
+#[test]
+fn and_then_and_chain_future_on_a_taken_result_fail_with_invalid_state() {
+    let mut reactor = Reactor::new().unwrap();
+    let fut = Future::ready(5u32);
+    let _ = fut.take_result();
+    let a = fut.and_then(|n| Future::ready(n + 1));
+    let c: Future<u32> = Future::new();
+    chain_future(&fut, &c);
+    assert!(
+        drive_bounded(&mut reactor, &a, Duration::from_secs(5)),
+        "and_then stalled"
+    );
+    assert!(
+        drive_bounded(&mut reactor, &c, Duration::from_secs(5)),
+        "chain_future stalled"
+    );
+    assert!(matches!(a.take_result(), Some(Err(Error::InvalidState(_)))));
+    assert!(matches!(c.take_result(), Some(Err(Error::InvalidState(_)))));
+}
+
+#[test]
+fn join_all_never_returns_fewer_values_than_futures() {
+    let mut reactor = Reactor::new().unwrap();
+    let taken = Future::ready(2u32);
+    let _ = taken.take_result();
+    let all = join_all(vec![Future::ready(1u32), taken, Future::ready(3)]);
+    assert!(
+        drive_bounded(&mut reactor, &all, Duration::from_secs(5)),
+        "join_all stalled"
+    );
+    match all.take_result() {
+        Some(Err(Error::InvalidState(_))) => {}
+        other => panic!("expected InvalidState, got {other:?}"),
+    }
+}
+
+#[test]
+fn with_timeout_on_a_taken_result_fails_with_invalid_state() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let fut = Future::ready(5u32);
+    let _ = fut.take_result();
+    let t = with_timeout(&handle, Duration::from_secs(3600), &fut);
+    assert!(
+        drive_bounded(&mut reactor, &t, Duration::from_secs(5)),
+        "with_timeout stalled"
+    );
+    assert!(matches!(t.take_result(), Some(Err(Error::InvalidState(_)))));
+    assert_eq!(handle.stats().timers_pending, 0);
+}
+
+#[test]
+fn a_second_take_result_is_an_invalid_state_error() {
+    let fut = Future::ready(String::from("once"));
+    assert_eq!(fut.take_result().unwrap().unwrap(), "once");
+    assert!(matches!(
+        fut.take_result(),
+        Some(Err(Error::InvalidState(_)))
+    ));
+    let pending: Future<u8> = Future::new();
+    assert!(
+        pending.take_result().is_none(),
+        "a pending future has no result yet"
+    );
+}
+
+#[test]
+fn several_done_callbacks_read_a_non_clone_result_through_with_result() {
+    struct NotClone(u32);
+    let mut reactor = Reactor::new().unwrap();
+    let fut: Future<NotClone> = Future::new();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    for _ in 0..3 {
+        let s = seen.clone();
+        fut.add_done_callback(move |f| {
+            let n = f.with_result(|r| r.as_ref().map(|v| v.0).unwrap_or(0));
+            s.borrow_mut().push(n);
+        });
+    }
+    let last = fut.map(|r| r.map(|v| v.0 * 2));
+    assert!(
+        fut.with_result(|_| ()).is_none(),
+        "a pending future lent a result"
+    );
+    fut.set_result(NotClone(21));
+    assert_eq!(reactor.run_until(&last).unwrap(), 42);
+    assert_eq!(*seen.borrow(), vec![Some(21), Some(21), Some(21)]);
+    // Taken by map: a late reader sees InvalidState, not a panic.
+    assert!(matches!(
+        fut.with_result(|r| matches!(r, Err(Error::InvalidState(_)))),
+        Some(true)
+    ));
+}
+
+#[test]
+fn with_result_tolerates_the_future_being_used_inside_the_closure() {
+    let fut = Future::ready(String::from("lent"));
+    let inner_take = fut.with_result(|r| {
+        assert_eq!(r.as_deref().unwrap(), "lent");
+        assert!(fut.is_done());
+        fut.take_result() // lent out: an error value, not a RefCell panic
+    });
+    assert!(matches!(
+        inner_take,
+        Some(Some(Err(Error::InvalidState(_))))
+    ));
+    assert_eq!(
+        fut.take_result().unwrap().unwrap(),
+        "lent",
+        "the loan was not returned"
+    );
+}
+
+#[test]
+fn run_until_timeout_fails_with_timeout_and_leaves_the_loop_usable() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let late: Future<u32> = Future::new();
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        reactor.run_until_timeout(&late, Duration::from_millis(20)),
+        Err(Error::Timeout)
+    ));
+    assert!(started.elapsed() >= Duration::from_millis(20));
+    assert!(!late.is_done(), "the timeout must not cancel the future");
+    // The loop still works: the same future can be waited for again.
+    let l = late.clone();
+    handle.add_callback(move || l.set_result(7));
+    assert_eq!(
+        reactor
+            .run_until_timeout(&late, Duration::from_secs(30))
+            .unwrap(),
+        7
+    );
+    let ready = Future::ready(1u8);
+    assert_eq!(
+        reactor.run_until_timeout(&ready, Duration::ZERO).unwrap(),
+        1
+    );
+    let forever = Future::ready(2u8);
+    assert_eq!(
+        reactor.run_until_timeout(&forever, Duration::MAX).unwrap(),
+        2
+    );
+}
+
+#[test]
+fn remote_setter_resolves_a_future_from_another_thread() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let loop_thread = std::thread::current().id();
+    let (fut, setter) = handle.remote_future::<Vec<u8>>();
+    let seen = Rc::new(RefCell::new(None));
+    let s = seen.clone();
+    fut.add_done_callback(move |_| *s.borrow_mut() = Some(std::thread::current().id()));
+    let worker = std::thread::spawn(move || assert!(setter.set_result(vec![1, 2, 3])));
+    assert_eq!(reactor.run_until(&fut).unwrap(), vec![1, 2, 3]);
+    worker.join().unwrap();
+    reactor.run_once(NOW).unwrap();
+    assert_eq!(*seen.borrow(), Some(loop_thread));
+}
+
+#[test]
+fn a_dropped_remote_setter_fails_its_future_instead_of_stalling() {
+    let mut reactor = Reactor::new().unwrap();
+    let (fut, setter) = reactor.handle().remote_future::<u8>();
+    std::thread::spawn(move || drop(setter)).join().unwrap();
+    assert!(matches!(
+        reactor.run_until_timeout(&fut, Duration::from_secs(30)),
+        Err(Error::InvalidState(_))
+    ));
+}
+
+#[test]
+fn a_remote_setter_outliving_its_reactor_reports_it() {
+    let reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let (fut, setter) = handle.remote_future::<u8>();
+    drop(reactor);
+    assert!(
+        !setter.set_result(1),
+        "set on a dropped reactor claimed success"
+    );
+    assert!(!fut.is_done());
+    let (late, _setter) = handle.remote_future::<u8>();
+    assert!(matches!(
+        late.take_result(),
+        Some(Err(Error::InvalidState(_)))
+    ));
+}
+
+#[test]
+fn million_link_chain_resolves_beside_an_idle_reactor() {
+    const LINKS: u64 = 1_000_000;
+    let _idle = Reactor::new().unwrap();
+    let mut running = Reactor::new().unwrap();
+    let first: Future<u64> = Future::new();
+    let mut last = first.clone();
+    for _ in 0..LINKS {
+        last = last.and_then(|n| Future::ready(n + 1));
+    }
+    first.set_result(0);
+    assert_eq!(running.run_until(&last).unwrap(), LINKS);
+}
+
+#[test]
+fn done_callbacks_wait_for_a_reactor_to_run_and_are_counted() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let before = handle.stats().done_callbacks_pending;
+    let fut = Future::ready(1u8);
+    let ran = Rc::new(RefCell::new(false));
+    let r = ran.clone();
+    fut.add_done_callback(move |_| *r.borrow_mut() = true);
+    assert!(
+        !*ran.borrow(),
+        "ran inside add_done_callback beside a reactor"
+    );
+    assert_eq!(handle.stats().done_callbacks_pending, before + 1);
+    reactor.run_once(NOW).unwrap();
+    assert!(*ran.borrow());
+    assert_eq!(handle.stats().done_callbacks_pending, 0);
+}
+
+#[test]
+fn callbacks_added_to_a_done_future_after_its_run_was_queued_still_run_in_order() {
+    let mut reactor = Reactor::new().unwrap();
+    let fut = Future::ready(3u8);
+    let order = Rc::new(RefCell::new(Vec::new()));
+    for i in 0..3 {
+        let o = order.clone();
+        let f2 = fut.clone();
+        fut.add_done_callback(move |f| {
+            o.borrow_mut().push(i);
+            if i == 0 {
+                // Added while the batch runs: deferred to a later run, not run inline.
+                let o = o.clone();
+                f2.add_done_callback(move |_| o.borrow_mut().push(10));
+            }
+            assert!(matches!(f.result(), Some(Ok(3))));
+        });
+    }
+    reactor.run_once(NOW).unwrap();
+    reactor.run_once(NOW).unwrap();
+    assert_eq!(*order.borrow(), vec![0, 1, 2, 10]);
 }

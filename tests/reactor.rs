@@ -261,13 +261,13 @@ fn dropping_the_reactor_frees_everything_that_captured_its_handle() {
         let _ = (&p, &h);
     });
     handle.call_later(Duration::from_secs(60), move || fut.set_result(()));
-    // A periodic callback that keeps itself alive through its timer.
+    // A detached periodic callback: kept alive by its timer alone.
     let (p, h) = (probe_for(), handle.clone());
     let pc = PeriodicCallback::new(&handle, Duration::from_secs(60), move || {
         let _ = (&p, &h);
     });
     pc.start();
-    drop(pc);
+    pc.detach();
     drop(probe);
     expected += 1;
 

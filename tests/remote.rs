@@ -134,3 +134,45 @@ fn remote_is_send_and_sync_and_clone() {
         .unwrap();
     assert!(ok, "Remote::add_callback refused with the reactor alive");
 }
+
+#[test]
+fn many_remote_setters_from_several_threads_each_resolve_their_own_future() {
+    const PER_THREAD: u64 = 500;
+    const THREADS: u64 = 4;
+    let mut reactor = squall::Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let mut futures = Vec::new();
+    let mut workers = Vec::new();
+    for t in 0..THREADS {
+        let mut setters = Vec::new();
+        for i in 0..PER_THREAD {
+            let (fut, setter) = handle.remote_future::<u64>();
+            futures.push(fut);
+            setters.push((t * PER_THREAD + i, setter));
+        }
+        workers.push(std::thread::spawn(move || {
+            // Set in reverse order, every third dropped unset: keys are fired out of
+            // order and freed slots are not confused with live ones.
+            for (n, setter) in setters.into_iter().rev() {
+                if n % 3 == 0 {
+                    drop(setter);
+                } else {
+                    assert!(setter.set_result(n * 10));
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    for (n, fut) in futures.iter().enumerate() {
+        let n = n as u64;
+        match reactor.run_until(fut) {
+            Ok(v) => assert_eq!(v, n * 10, "future {n} got another's value"),
+            Err(squall::Error::InvalidState(_)) => {
+                assert_eq!(n % 3, 0, "future {n} lost its value")
+            }
+            Err(e) => panic!("future {n}: {e}"),
+        }
+    }
+}

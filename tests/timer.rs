@@ -179,3 +179,27 @@ fn hundred_thousand_timers_set_and_cancelled_leave_none_pending() {
     reactor.run_once(Some(Duration::ZERO)).unwrap();
     assert_eq!(fired.get(), 0);
 }
+
+#[test]
+fn call_later_duration_max_saturates_to_never() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let fired = Rc::new(std::cell::Cell::new(false));
+    let f = fired.clone();
+    let never = handle.call_later(Duration::MAX, move || f.set(true));
+    let f = fired.clone();
+    let far = handle.call_at(
+        Instant::now() + Duration::from_secs(1000 * 365 * 86_400),
+        move || f.set(true),
+    );
+    assert_eq!(handle.stats().timers_pending, 2);
+    // The loop does not wait for either: a zero-timeout iteration returns at once, and
+    // a bounded one returns when its bound passes.
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    reactor.run_once(Some(Duration::from_millis(5))).unwrap();
+    assert!(!fired.get());
+    assert!(handle.cancel_timer(never));
+    assert!(handle.cancel_timer(far));
+    assert!(!handle.cancel_timer(never));
+    assert_eq!(handle.stats().timers_pending, 0);
+}

@@ -25,11 +25,7 @@ impl<T: 'static> Future<T> {
     pub fn map<U: 'static>(&self, f: impl FnOnce(Result<T>) -> Result<U> + 'static) -> Future<U> {
         let out = Future::new();
         let o = out.clone();
-        self.add_done_callback(move |fut| {
-            if let Some(r) = fut.take_result() {
-                o.set(f(r));
-            }
-        });
+        self.add_done_callback(move |fut| o.set(f(taken(fut))));
         out
     }
 
@@ -56,8 +52,8 @@ impl<T: 'static> Future<T> {
     pub fn and_then<U: 'static>(&self, f: impl FnOnce(T) -> Future<U> + 'static) -> Future<U> {
         let out = Future::new();
         let o = out.clone();
-        self.add_done_callback(move |fut| match fut.take_result() {
-            Some(Ok(v)) => {
+        self.add_done_callback(move |fut| match taken(fut) {
+            Ok(v) => {
                 let next = f(v);
                 if next.is_done() {
                     // Already resolved: move the result now instead of paying another
@@ -72,11 +68,21 @@ impl<T: 'static> Future<T> {
                     chain_future(&next, &o);
                 }
             }
-            Some(Err(e)) => o.set_error(e),
-            None => o.set_error(Error::invalid_state("result taken before and_then ran")),
+            Err(e) => o.set_error(e),
         });
         out
     }
+}
+
+/// The result of a done future, for a combinator's done-callback: taken out, or
+/// [`Error::InvalidState`] if someone else took it first (so the derived future fails
+/// instead of staying pending).
+fn taken<T: 'static>(fut: &Future<T>) -> Result<T> {
+    fut.take_result().unwrap_or_else(|| {
+        Err(Error::invalid_state(
+            "done-callback ran on a pending future",
+        ))
+    })
 }
 
 /// When `from` is done, moves its result into `to` (unless `to` is already done, e.g.
@@ -85,16 +91,17 @@ impl<T: 'static> Future<T> {
 pub fn chain_future<T: 'static>(from: &Future<T>, to: &Future<T>) {
     let to = to.clone();
     from.add_done_callback(move |f| {
-        if let Some(r) = f.take_result() {
-            if !to.is_done() {
-                to.set(r);
-            }
+        let r = taken(f);
+        if !to.is_done() {
+            to.set(r);
         }
     });
 }
 
-/// Waits for all `futures`; resolves with their results in order, or with the first
-/// error to arrive (later errors are dropped, as `gen.multi` logs and drops them).
+/// Waits for all `futures`; resolves with their results in order (as many values as
+/// futures), or with the first error to arrive (later errors are dropped, as
+/// `gen.multi` logs and drops them). An input whose result someone else already took
+/// counts as an error ([`Error::InvalidState`]).
 ///
 /// ```
 /// # fn main() -> squall::Result<()> {
@@ -116,15 +123,14 @@ pub fn join_all<T: 'static>(futures: Vec<Future<T>>) -> Future<Vec<T>> {
     for (i, fut) in futures.iter().enumerate() {
         let (out, slots, remaining) = (out.clone(), slots.clone(), remaining.clone());
         fut.add_done_callback(move |f| {
-            match f.take_result() {
-                Some(Ok(v)) => slots.borrow_mut()[i] = Some(v),
-                Some(Err(e)) => {
+            match taken(f) {
+                Ok(v) => slots.borrow_mut()[i] = Some(v),
+                Err(e) => {
                     if !out.is_done() {
                         out.set_error(e);
                     }
                     return;
                 }
-                None => {}
             }
             remaining.set(remaining.get() - 1);
             if remaining.get() == 0 && !out.is_done() {
@@ -165,10 +171,9 @@ pub fn with_timeout<T: 'static>(
     let (o, h) = (out.clone(), handle.clone());
     future.add_done_callback(move |f| {
         h.cancel_timer(timer);
-        if let Some(r) = f.take_result() {
-            if !o.is_done() {
-                o.set(r);
-            }
+        let r = taken(f);
+        if !o.is_done() {
+            o.set(r);
         }
     });
     out

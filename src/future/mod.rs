@@ -2,21 +2,51 @@
 //! `concurrent.Future`). Not `std::future::Future`: there is no polling and no waker;
 //! you chain done-callbacks.
 //!
-//! Done-callbacks are **deferred**: when a reactor exists on the thread they are queued
-//! on its loop, in the order they were added, and never run inside `set_result` or
-//! `add_done_callback`. Without a reactor they run from a trampoline on the calling
-//! thread (still never recursively), so a chain of a million futures cannot overflow
-//! the stack either way.
+//! # Which loop runs done-callbacks
+//!
+//! Done-callbacks are **deferred**: they go, in the order they were added, into one
+//! queue per thread, which whichever [`Reactor`](crate::Reactor) is *running* on the
+//! thread drains — never a reactor merely because it was built first or is idle; no
+//! reactor is "current". While a reactor exists on the thread, they never run inside
+//! `set_result` or `add_done_callback`; if none is running at that moment, they wait
+//! for the next one to run. On a thread with no reactor at all there is no loop to
+//! defer to: they run from a trampoline before the outermost `set_result` (or
+//! `add_done_callback`) returns, one after the other, never nested — so a chain of a
+//! million futures cannot overflow the stack either way.
+//!
+//! # Who owns the result
+//!
+//! A result has **one owner**: the first caller of [`Future::take_result`], which moves
+//! it out. Everything that consumes a future takes its result: [`Future::map`],
+//! [`Future::and_then`], [`chain_future`], [`join_all`], [`with_timeout`] and
+//! [`Reactor::run_until`](crate::Reactor::run_until). Everyone else may only *look*,
+//! before it is taken: [`Future::result`] (a copy, for `T: Clone`) and
+//! [`Future::with_result`] (a borrow, for any `T`) — several done-callbacks can read one
+//! result that way, and a last consumer may then take it.
+//!
+//! After the result was taken, the future stays done and every later take or look gets
+//! `Some(Err(Error::InvalidState(..)))`, so a derived future (`map`, `and_then`,
+//! `join_all`, ...) built on it fails with [`Error::InvalidState`] instead of staying
+//! pending forever.
+//!
+//! # Cancellation
+//!
+//! [`Future::cancel`] resolves a pending future with [`Error::Cancelled`] at once; later
+//! sets are ignored and no "never retrieved" warning is logged for it. Whether the
+//! *operation* behind the future stops too depends on the operation: the list is in the
+//! guide (`docs/guide.md`, "Cancellation").
 
 mod combinators;
+mod remote;
+mod run;
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
 use std::rc::Rc;
 
 pub use combinators::{chain_future, join_all, with_timeout};
+pub use remote::RemoteSetter;
 
 use crate::error::{Error, Result};
 use crate::reactor;
@@ -54,18 +84,41 @@ struct State<T: 'static> {
     retrieved: bool,
     /// The result was moved out by `take_result`: the future stays done.
     taken: bool,
+    /// The result is out on loan to `with_result`'s closure (it comes back).
+    lent: bool,
+    /// A run of the callbacks is queued on the thread's deferred queue: callbacks added
+    /// meanwhile join it instead of queueing another.
+    scheduled: bool,
 }
 
 impl<T> State<T> {
     fn is_done(&self) -> bool {
-        self.result.is_some() || self.taken
+        self.result.is_some() || self.taken || self.lent
+    }
+
+    /// What a look or a take gets when the result is not in its slot.
+    fn missing(&self) -> Option<Result<T>> {
+        if self.taken {
+            Some(Err(Error::invalid_state(
+                "the future's result was already taken",
+            )))
+        } else if self.lent {
+            Some(Err(Error::invalid_state(
+                "the future's result is borrowed by with_result",
+            )))
+        } else {
+            None
+        }
     }
 }
 
 impl<T: 'static> Drop for State<T> {
     fn drop(&mut self) {
-        if let (Some(Err(e)), false) = (&self.result, self.retrieved) {
-            log::warn!("Future error was never retrieved: {e}");
+        // A cancelled future was dealt with by whoever cancelled it: nothing to report.
+        if let (Some(Err(e)), false) = (&self.result, self.retrieved || self.cancelled) {
+            if !matches!(e, Error::Cancelled) {
+                log::warn!("Future error was never retrieved: {e}");
+            }
         }
         // Pending callbacks hold the next futures of a chain: drop them iteratively, so
         // dropping a million-link unresolved chain cannot overflow the stack.
@@ -88,7 +141,9 @@ thread_local! {
 /// Drops `b` now, or, if a drop is already in progress on this thread, after it (a loop
 /// instead of recursion).
 fn drop_later(b: Box<dyn Dropped>) {
-    GRAVE.with(|(active, grave)| {
+    let mut b = Some(b);
+    let _ = GRAVE.try_with(|(active, grave)| {
+        let Some(b) = b.take() else { return };
         grave.borrow_mut().push(b);
         if active.replace(true) {
             return;
@@ -102,6 +157,7 @@ fn drop_later(b: Box<dyn Dropped>) {
         }
         active.set(false);
     });
+    drop(b); // only during thread teardown, when the grave is gone
 }
 
 /// A placeholder for a `Result<T>` that will be set later, with done-callbacks.
@@ -137,6 +193,7 @@ impl<T: 'static> fmt::Debug for Future<T> {
         let s = self.state.borrow();
         let status = match &s.result {
             None if s.taken => "done (result taken)",
+            None if s.lent => "done (result borrowed)",
             None => "pending",
             Some(Ok(_)) => "done",
             Some(Err(_)) if s.cancelled => "cancelled",
@@ -162,6 +219,8 @@ impl<T: 'static> Future<T> {
                 cancelled: false,
                 retrieved: false,
                 taken: false,
+                lent: false,
+                scheduled: false,
             })),
         }
     }
@@ -217,21 +276,17 @@ impl<T: 'static> Future<T> {
     ///
     /// # Errors
     /// [`Error::InvalidState`] if the future was already done and not cancelled.
+    #[track_caller]
     pub fn try_set(&self, result: Result<T>) -> Result<()> {
-        let callbacks = {
-            let mut s = self.state.borrow_mut();
-            if s.is_done() {
-                if s.cancelled {
-                    return Ok(());
-                }
-                return Err(Error::invalid_state("future already done"));
+        let mut s = self.state.borrow_mut();
+        if s.is_done() {
+            if s.cancelled {
+                return Ok(());
             }
-            s.result = Some(result);
-            std::mem::take(&mut s.callbacks)
-        };
-        if !matches!(callbacks, Callbacks::None) {
-            self.schedule(callbacks);
+            return Err(Error::invalid_state("future already done"));
         }
+        s.result = Some(result);
+        self.schedule(s);
         Ok(())
     }
 
@@ -260,47 +315,130 @@ impl<T: 'static> Future<T> {
         self.state.borrow().cancelled
     }
 
-    /// Moves the result out (`None` if pending or already taken).
+    /// Moves the result out: `None` while pending; once taken, every later call gets
+    /// `Some(Err(`[`Error::InvalidState`]`))` (see "Who owns the result" in the
+    /// [module docs](crate::future)).
+    ///
+    /// ```
+    /// let f = squall::Future::ready(String::from("once"));
+    /// assert_eq!(f.take_result().unwrap().unwrap(), "once");
+    /// assert!(matches!(f.take_result(), Some(Err(squall::Error::InvalidState(_)))));
+    /// ```
     pub fn take_result(&self) -> Option<Result<T>> {
         let mut s = self.state.borrow_mut();
         s.retrieved = true;
-        let result = s.result.take();
-        s.taken |= result.is_some();
-        result
+        match s.result.take() {
+            Some(r) => {
+                s.taken = true;
+                Some(r)
+            }
+            None => s.missing(),
+        }
     }
 
-    /// Calls `f` with the future once it is done; if it is already done, on the next
-    /// loop iteration. Callbacks run in the order they were added.
+    /// Calls `f` with a borrow of the result, for any `T`, without taking it: `None`
+    /// while pending. Several done-callbacks can read one result this way; after it was
+    /// taken, `f` sees `Err(`[`Error::InvalidState`]`)`.
+    ///
+    /// `f` may use the future itself (add callbacks, look): the result is lent out of
+    /// the future for the duration of the call, so inside `f` this future's
+    /// `take_result` and `result` see `Err(InvalidState)` rather than panicking.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::{Future, Reactor};
+    /// struct Big(Vec<u8>); // not Clone
+    /// let mut reactor = Reactor::new()?;
+    /// let f = Future::ready(Big(vec![1, 2, 3]));
+    /// f.add_done_callback(|f| {
+    ///     let len = f.with_result(|r| r.as_ref().map(|b| b.0.len()).unwrap_or(0));
+    ///     assert_eq!(len, Some(3));
+    /// });
+    /// f.add_done_callback(|f| assert_eq!(f.with_result(|r| r.is_ok()), Some(true)));
+    /// let last = f.map(|r| r.map(|b| b.0.into_iter().sum::<u8>()));
+    /// assert_eq!(reactor.run_until(&last)?, 6);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_result<R>(&self, f: impl FnOnce(&Result<T>) -> R) -> Option<R> {
+        let lent = {
+            let mut s = self.state.borrow_mut();
+            s.retrieved = true;
+            match s.result.take() {
+                Some(r) => {
+                    s.lent = true;
+                    r
+                }
+                None => return s.missing().map(|r| f(&r)),
+            }
+        };
+        /// Puts the result back even if `f` panics.
+        struct Loan<'a, T: 'static> {
+            state: &'a RefCell<State<T>>,
+            result: Option<Result<T>>,
+        }
+        impl<T: 'static> Drop for Loan<'_, T> {
+            fn drop(&mut self) {
+                let mut s = self.state.borrow_mut();
+                s.lent = false;
+                s.result = self.result.take();
+            }
+        }
+        let loan = Loan {
+            state: &self.state,
+            result: Some(lent),
+        };
+        loan.result.as_ref().map(f)
+    }
+
+    /// Calls `f` with the future once it is done (deferred, see the
+    /// [module docs](crate::future)); if it is already done, from the loop soon after
+    /// this call returns. Callbacks run in the order they were added.
     #[track_caller]
     pub fn add_done_callback(&self, f: impl FnOnce(&Future<T>) + 'static) {
         let mut s = self.state.borrow_mut();
         s.retrieved = true;
-        if !s.is_done() {
-            s.callbacks.push(Box::new(f));
-            return;
+        s.callbacks.push(Box::new(f));
+        if s.is_done() {
+            self.schedule(s);
         }
-        drop(s);
-        self.schedule(Callbacks::One(Box::new(f)));
     }
 
-    /// Like [`add_done_callback`](Self::add_done_callback), but does not count as
-    /// looking at the result: for an operation that watches its own future (e.g. for
-    /// [`cancel`](Self::cancel)) without hiding an error nobody retrieved.
+    /// `add_done_callback` for the crate's own bookkeeping: it does not count as
+    /// looking at the result, so an error nobody else reads is still reported.
     #[track_caller]
-    pub(crate) fn watch(&self, f: impl FnOnce(&Future<T>) + 'static) {
+    pub(crate) fn add_done_callback_unobserved(&self, f: impl FnOnce(&Future<T>) + 'static) {
         let mut s = self.state.borrow_mut();
-        if !s.is_done() {
-            s.callbacks.push(Box::new(f));
-            return;
+        s.callbacks.push(Box::new(f));
+        if s.is_done() {
+            self.schedule(s);
         }
-        drop(s);
-        self.schedule(Callbacks::One(Box::new(f)));
     }
 
+    /// Queues a run of the done-callbacks of this (done) future on the thread's
+    /// deferred queue, unless one is queued already or there is nothing to run. The
+    /// queue entry is the future's own `Rc`: no allocation per hop of a chain.
     #[track_caller]
-    fn schedule(&self, callbacks: Callbacks<T>) {
-        let fut = self.clone();
-        let run = move || match callbacks {
+    fn schedule(&self, mut s: std::cell::RefMut<'_, State<T>>) {
+        if s.scheduled || matches!(s.callbacks, Callbacks::None) {
+            return;
+        }
+        s.scheduled = true;
+        drop(s);
+        let task: Rc<dyn reactor::Deferred> = self.state.clone();
+        reactor::defer(task, Location::caller());
+    }
+}
+
+/// A queued run of a done future's callbacks (see [`Future::schedule`]).
+impl<T: 'static> reactor::Deferred for RefCell<State<T>> {
+    fn run(self: Rc<Self>) {
+        let fut = Future { state: self };
+        let callbacks = {
+            let mut s = fut.state.borrow_mut();
+            s.scheduled = false;
+            std::mem::take(&mut s.callbacks)
+        };
+        match callbacks {
             Callbacks::None => {}
             Callbacks::One(cb) => cb(&fut),
             Callbacks::Many(cbs) => {
@@ -308,59 +446,37 @@ impl<T: 'static> Future<T> {
                 while let Some(cb) = rest.next() {
                     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&fut)));
                     if let Err(payload) = ran {
-                        // The callbacks after a panicking one still run (on the next turn).
-                        let rest: Vec<_> = rest.collect();
-                        if !rest.is_empty() {
-                            fut.schedule(Callbacks::Many(rest));
+                        // The callbacks after a panicking one still run (on the next
+                        // turn), before any added meanwhile.
+                        let mut s = fut.state.borrow_mut();
+                        let mut all: Vec<_> = rest.collect();
+                        match std::mem::take(&mut s.callbacks) {
+                            Callbacks::None => {}
+                            Callbacks::One(cb) => all.push(cb),
+                            Callbacks::Many(v) => all.extend(v),
+                        }
+                        if !all.is_empty() {
+                            s.callbacks = Callbacks::Many(all);
+                            fut.schedule(s);
                         }
                         std::panic::resume_unwind(payload);
                     }
                 }
             }
-        };
-        match reactor::current() {
-            Some(inner) => inner.push_done_callback(Box::new(run), Location::caller()),
-            None => trampoline(Box::new(run)),
         }
     }
 }
 
 impl<T: Clone + 'static> Future<T> {
-    /// A copy of the result (`None` while pending or after it was taken).
+    /// A copy of the result: `None` while pending, `Some(Err(`[`Error::InvalidState`]`))`
+    /// after it was taken. For a `T` that is not `Clone`, see
+    /// [`with_result`](Self::with_result).
     pub fn result(&self) -> Option<Result<T>> {
         let mut s = self.state.borrow_mut();
         s.retrieved = true;
-        s.result.clone()
+        match &s.result {
+            Some(r) => Some(r.clone()),
+            None => s.missing(),
+        }
     }
-}
-
-type Queue = RefCell<VecDeque<Box<dyn FnOnce()>>>;
-
-thread_local! {
-    static TRAMPOLINE: (Cell<bool>, Queue) = const { (Cell::new(false), RefCell::new(VecDeque::new())) };
-}
-
-/// Runs done-callbacks when no reactor exists on this thread, iteratively.
-fn trampoline(f: Box<dyn FnOnce()>) {
-    TRAMPOLINE.with(|(active, queue)| {
-        queue.borrow_mut().push_back(f);
-        if active.replace(true) {
-            return; // an outer call is draining the queue
-        }
-        loop {
-            let next = queue.borrow_mut().pop_front();
-            match next {
-                Some(f) => {
-                    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-                        log::error!(
-                            "Exception in done-callback: panicked: {}",
-                            crate::error::panic_message(&*p)
-                        );
-                    }
-                }
-                None => break,
-            }
-        }
-        active.set(false);
-    });
 }

@@ -6,57 +6,28 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use polling::{Events, PollMode, Poller};
+use polling::{Events, Poller};
 use slab::Slab;
 
+use super::deferred;
+use super::handlers::Handlers;
 use super::remote::RemoteShared;
 use super::timers::{TimerTask, Timers};
-use super::{Event, Interest, Token};
+use super::{Event, Token};
 use crate::error::{panic_message, Error, Result};
 
-/// A type-erased handler: the source it owns plus the closure called with it.
-pub(crate) trait Dispatch {
-    fn dispatch(&mut self, ev: Event);
-}
-
-pub(crate) struct Bound<S, F> {
-    pub(crate) source: S,
-    pub(crate) callback: F,
-}
-
-impl<S, F: FnMut(&mut S, Event)> Dispatch for Bound<S, F> {
-    fn dispatch(&mut self, ev: Event) {
-        (self.callback)(&mut self.source, ev)
-    }
-}
-
-pub(crate) struct Slot {
-    pub(crate) generation: u32,
-    pub(crate) fd: RawFd,
-    pub(crate) interest: Interest,
-    /// `None` while the handler runs (it is on the dispatcher's stack).
-    pub(crate) handler: Option<Box<dyn Dispatch>>,
-    pub(crate) location: &'static Location<'static>,
-}
-
-/// Resolves an executor job's future with its (type-erased) result.
-pub(crate) type JobDone = Box<dyn FnOnce(Box<dyn Any + Send>)>;
-
 /// A queued callback and where it was scheduled from.
-/// A queued callback, where it was scheduled from, and whether it is a future's
-/// done-callback (those may run later in the same iteration, see `run_callbacks`).
-pub(crate) type Task = (Box<dyn FnOnce()>, &'static Location<'static>, bool);
+pub(crate) type Task = (Box<dyn FnOnce()>, &'static Location<'static>);
 
-/// Done-callbacks queued while the callbacks phase runs are run in the same phase, up to
-/// this many per iteration, so a chain of futures advances without a poll per link but
-/// cannot starve I/O.
-const CHAINED_PER_ITERATION: usize = 4096;
+/// The callbacks phase runs at most this many deferred done-callbacks before and again
+/// after the batch of plain callbacks, so a chain of futures advances without a poll
+/// per link but cannot starve I/O.
+const DEFERRED_PER_PASS: usize = 4096;
 
 /// Options fixed when the reactor is built.
 #[derive(Clone, Debug)]
@@ -84,39 +55,24 @@ pub(crate) struct Counters {
 
 pub(crate) struct Inner {
     pub(crate) poller: Arc<Poller>,
-    pub(crate) handlers: RefCell<Slab<Slot>>,
+    pub(crate) handlers: RefCell<Handlers>,
     pub(crate) timers: RefCell<Timers>,
     pub(crate) callbacks: RefCell<VecDeque<Task>>,
     pub(crate) remote: Arc<RemoteShared>,
     pub(crate) stopping: Cell<bool>,
     pub(crate) closed: Cell<bool>,
     pub(crate) running: Cell<bool>,
-    pub(crate) next_generation: Cell<u32>,
     pub(crate) panic: RefCell<Option<Box<dyn Any + Send>>>,
     pub(crate) counters: Counters,
     pub(crate) options: Options,
-    /// Pending executor jobs: completions arrive through the remote queue.
-    pub(crate) jobs: RefCell<Slab<JobDone>>,
+    /// Closures parked until another thread fires them through the remote queue
+    /// (see `Handle::park`).
+    pub(crate) parked: RefCell<Slab<Box<dyn FnOnce()>>>,
     /// The batch of callbacks being run (kept to reuse its allocation).
     spare: RefCell<VecDeque<Task>>,
     /// Coarse clock reading taken when the last callback returned (or the iteration's
     /// wait ended): the start time of the next callback, so each costs one clock read.
     last_tick: Cell<Duration>,
-}
-
-thread_local! {
-    /// The reactor futures on this thread defer their done-callbacks to.
-    static CURRENT: RefCell<Weak<Inner>> = const { RefCell::new(Weak::new()) };
-}
-
-/// The reactor that owns this thread's loop, if any (used by `Future`).
-pub(crate) fn current() -> Option<Rc<Inner>> {
-    CURRENT.with(|c| c.borrow().upgrade())
-}
-
-/// Makes `inner` the current reactor of this thread; returns the previous one.
-pub(crate) fn set_current(inner: Weak<Inner>) -> Weak<Inner> {
-    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), inner))
 }
 
 /// Reads a cheap monotonic clock (millisecond resolution) used to spot slow callbacks.
@@ -130,19 +86,18 @@ impl Inner {
         let poller = Arc::new(Poller::new()?);
         let remote = Arc::new(RemoteShared::new(poller.clone()));
         Ok(Rc::new(Inner {
+            handlers: RefCell::new(Handlers::new(poller.clone())),
             poller,
-            handlers: RefCell::new(Slab::new()),
             timers: RefCell::new(Timers::default()),
             callbacks: RefCell::new(VecDeque::new()),
             remote,
             stopping: Cell::new(false),
             closed: Cell::new(false),
             running: Cell::new(false),
-            next_generation: Cell::new(1),
             panic: RefCell::new(None),
             counters: Counters::default(),
             options,
-            jobs: RefCell::new(Slab::new()),
+            parked: RefCell::new(Slab::new()),
             spare: RefCell::new(VecDeque::new()),
             last_tick: Cell::new(Duration::ZERO),
         }))
@@ -152,18 +107,33 @@ impl Inner {
         if self.closed.get() {
             return; // the reactor is gone: drop the closure now so nothing leaks
         }
-        self.callbacks.borrow_mut().push_back((f, loc, false));
+        self.callbacks.borrow_mut().push_back((f, loc));
     }
 
-    /// Queues a future's done-callbacks (see [`CHAINED_PER_ITERATION`]).
-    pub(crate) fn push_done_callback(&self, f: Box<dyn FnOnce()>, loc: &'static Location<'static>) {
+    /// Parks `f` until [`Remote::fire`](super::Remote::fire) runs it on the loop
+    /// thread; `None` (and `f` dropped) if the reactor is gone. Each key is fired at
+    /// most once by its owner, so a key is never reused while a fire may still name it.
+    pub(crate) fn park(&self, f: Box<dyn FnOnce()>) -> Option<usize> {
         if self.closed.get() {
-            return;
+            return None;
         }
-        self.callbacks.borrow_mut().push_back((f, loc, true));
+        Some(self.parked.borrow_mut().insert(f))
     }
 
-    pub(crate) fn insert_timer(&self, deadline: Instant, task: TimerTask) -> super::TimerId {
+    /// Runs (and forgets) the closure parked under `key`.
+    pub(crate) fn unpark(&self, key: usize) {
+        let f = self.parked.borrow_mut().try_remove(key);
+        if let Some(f) = f {
+            f();
+        }
+    }
+
+    /// Sets a timer; `None` is "never" (see [`deadline_after`](super::deadline_after)).
+    pub(crate) fn insert_timer(
+        &self,
+        deadline: Option<Instant>,
+        task: TimerTask,
+    ) -> super::TimerId {
         if self.closed.get() {
             // Never fires; an id that no timer will ever match.
             return super::TimerId {
@@ -171,14 +141,11 @@ impl Inner {
                 seq: u64::MAX,
             };
         }
-        self.timers.borrow_mut().insert(deadline, task)
-    }
-
-    pub(crate) fn next_generation(&self) -> u32 {
-        let g = self.next_generation.get();
-        self.next_generation
-            .set(if g >= u32::MAX - 1 { 1 } else { g + 1 });
-        g
+        let mut timers = self.timers.borrow_mut();
+        match deadline {
+            Some(at) => timers.insert(at, task),
+            None => timers.insert_never(task),
+        }
     }
 
     /// Runs user code, containing a panic (logged, or saved to re-raise after the
@@ -226,9 +193,7 @@ impl Inner {
         if self.running.replace(true) {
             return Err(Error::invalid_state("the reactor is already running"));
         }
-        let previous = set_current(Rc::downgrade(self));
         let result = self.iterate(events, timeout);
-        set_current(previous);
         self.running.set(false);
         if let Some(payload) = self.panic.borrow_mut().take() {
             std::panic::resume_unwind(payload);
@@ -240,7 +205,8 @@ impl Inner {
         self.counters
             .iterations
             .set(self.counters.iterations.get() + 1);
-        let busy = !self.callbacks.borrow().is_empty() || self.stopping.get();
+        let busy =
+            !self.callbacks.borrow().is_empty() || deferred::has_pending() || self.stopping.get();
         let wait = if busy {
             Some(Duration::ZERO)
         } else {
@@ -278,35 +244,14 @@ impl Inner {
     }
 
     fn dispatch(&self, token: Token, ev: Event) {
-        let index = token.index();
-        let taken = {
-            let mut handlers = self.handlers.borrow_mut();
-            match handlers.get_mut(index) {
-                Some(slot) if slot.generation == token.generation() => {
-                    let ev = ev.masked(slot.interest);
-                    if !ev.is_readable() && !ev.is_writable() {
-                        return;
-                    }
-                    slot.handler.take().map(|h| (h, ev, slot.location))
-                }
-                _ => None,
-            }
-        };
-        let Some((mut handler, ev, loc)) = taken else {
+        let taken = self.handlers.borrow_mut().take(token, ev);
+        let Some((mut running, ev, loc)) = taken else {
             return;
         };
-        self.guard(loc, || handler.dispatch(ev));
-        let mut handlers = self.handlers.borrow_mut();
-        match handlers.get_mut(index) {
-            Some(slot) if slot.generation == token.generation() && slot.handler.is_none() => {
-                slot.handler = Some(handler);
-            }
-            _ => {
-                // Removed while it ran: drop it (and its source) outside the borrow.
-                drop(handlers);
-                drop(handler);
-            }
-        }
+        self.guard(loc, || running.dispatch(ev));
+        let removed = self.handlers.borrow_mut().put_back(token, running);
+        // Removed while it ran: drop it (and its source) outside the borrow.
+        drop(removed);
     }
 
     fn run_remote(&self) {
@@ -341,10 +286,18 @@ impl Inner {
         }
     }
 
+    /// The callbacks phase: deferred done-callbacks (queued by the handlers, remote
+    /// tasks and timers of this iteration, or before it), then the callbacks added
+    /// before this phase began, then the done-callbacks those queued — so a chain of
+    /// futures advances several links per iteration, at most [`DEFERRED_PER_PASS`] per
+    /// pass.
     fn run_callbacks(&self) {
+        if !self.run_deferred() {
+            return;
+        }
         let mut batch = std::mem::take(&mut *self.spare.borrow_mut());
         std::mem::swap(&mut batch, &mut *self.callbacks.borrow_mut());
-        while let Some((f, loc, _)) = batch.pop_front() {
+        while let Some((f, loc)) = batch.pop_front() {
             self.guard(loc, f);
             self.count_callback();
             if self.panic.borrow().is_some() {
@@ -358,24 +311,23 @@ impl Inner {
             }
         }
         *self.spare.borrow_mut() = batch;
-        // Futures resolved by this batch: run their done-callbacks now, in queue order,
-        // while the front of the queue is one (a plain `add_callback` waits for the next
-        // iteration, and so does everything behind it).
-        for _ in 0..CHAINED_PER_ITERATION {
-            let next = {
-                let mut queue = self.callbacks.borrow_mut();
-                match queue.front() {
-                    Some((_, _, true)) => queue.pop_front(),
-                    _ => None,
-                }
+        self.run_deferred();
+    }
+
+    /// Runs up to [`DEFERRED_PER_PASS`] of the thread's deferred done-callbacks (those
+    /// queued meanwhile included). Returns `false` if a panic is to be propagated.
+    fn run_deferred(&self) -> bool {
+        for _ in 0..DEFERRED_PER_PASS {
+            let Some((task, loc)) = deferred::pop() else {
+                break;
             };
-            let Some((f, loc, _)) = next else { break };
-            self.guard(loc, f);
+            self.guard(loc, || task.run());
             self.count_callback();
             if self.panic.borrow().is_some() {
-                return;
+                return false;
             }
         }
+        true
     }
 
     fn count_callback(&self) {
@@ -383,48 +335,11 @@ impl Inner {
         c.set(c.get() + 1);
     }
 
-    pub(crate) fn borrowed_fd(fd: RawFd) -> BorrowedFd<'static> {
-        // SAFETY: only called with the descriptor of a source owned by a live slot; the
-        // slot deletes it from the poller before the source (and so the fd) is dropped.
-        unsafe { BorrowedFd::borrow_raw(fd) }
-    }
-
-    pub(crate) fn register(&self, fd: RawFd, interest: Interest, key: usize) -> Result<()> {
-        // SAFETY: the source is owned by its slot and deleted from the poller in
-        // `deregister` before the slot (and the source) is dropped.
-        unsafe {
-            self.poller
-                .add_with_mode(fd, interest.to_poll_event(key), PollMode::Level)?;
-        }
-        Ok(())
-    }
-
-    pub(crate) fn reregister(&self, fd: RawFd, interest: Interest, key: usize) -> Result<()> {
-        self.poller.modify_with_mode(
-            Self::borrowed_fd(fd),
-            interest.to_poll_event(key),
-            PollMode::Level,
-        )?;
-        Ok(())
-    }
-
-    pub(crate) fn deregister(&self, fd: RawFd) {
-        if let Err(e) = self.poller.delete(Self::borrowed_fd(fd)) {
-            log::debug!("epoll delete of fd {fd} failed: {e}");
-        }
-    }
-
     /// Drops everything the loop holds, outside any borrow (closures may capture handles).
     pub(crate) fn close(&self) {
         self.closed.set(true);
-        let slots: Vec<Slot> = {
-            let mut handlers = self.handlers.borrow_mut();
-            handlers.drain().collect()
-        };
-        for slot in &slots {
-            self.deregister(slot.fd);
-        }
-        drop(slots);
+        let handlers = self.handlers.borrow_mut().drain();
+        drop(handlers);
         let timers = self.timers.borrow_mut().drain();
         drop(timers);
         loop {
@@ -435,8 +350,8 @@ impl Inner {
             drop(batch);
         }
         drop(std::mem::take(&mut *self.spare.borrow_mut()));
-        let jobs: Vec<_> = self.jobs.borrow_mut().drain().collect();
-        drop(jobs);
+        let parked: Vec<_> = self.parked.borrow_mut().drain().collect();
+        drop(parked);
         self.remote.close();
     }
 }

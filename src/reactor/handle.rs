@@ -1,12 +1,13 @@
 //! [`Handle`]: every scheduling call on the loop.
 
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::panic::Location;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::core::{Bound, Inner, Slot};
+use super::core::Inner;
+use super::handlers::{Bound, Dispatch};
 use super::{Event, Interest, Remote, TimerId, Token};
 use crate::error::{Error, Result};
 
@@ -40,6 +41,9 @@ pub struct Stats {
     pub timers_pending: usize,
     /// Callbacks queued for the next iteration.
     pub callbacks_pending: usize,
+    /// Done-callbacks of futures waiting to run on this thread (one queue per thread,
+    /// drained by whichever reactor runs).
+    pub done_callbacks_pending: usize,
 }
 
 impl Handle {
@@ -60,6 +64,8 @@ impl Handle {
     }
 
     /// Runs `f` once, `delay` from now. Returns an id for [`cancel_timer`](Self::cancel_timer).
+    /// A `delay` too large for the clock (`Duration::MAX`) means never: the timer stays
+    /// pending (and cancellable) but never fires, and the loop never wakes for it.
     ///
     /// ```
     /// # fn main() -> squall::Result<()> {
@@ -72,26 +78,17 @@ impl Handle {
     /// ```
     #[track_caller]
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> TimerId {
-        let deadline = Instant::now()
-            .checked_add(delay)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400));
-        self.call_at_loc(deadline, Box::new(f), Location::caller())
+        let deadline = super::deadline_after(delay);
+        self.inner
+            .insert_timer(deadline, (Box::new(f), Location::caller()))
     }
 
     /// Runs `f` once at `deadline` (or on the next iteration if it has passed).
     /// Timers with equal deadlines fire in the order they were set.
     #[track_caller]
     pub fn call_at(&self, deadline: Instant, f: impl FnOnce() + 'static) -> TimerId {
-        self.call_at_loc(deadline, Box::new(f), Location::caller())
-    }
-
-    fn call_at_loc(
-        &self,
-        deadline: Instant,
-        f: Box<dyn FnOnce()>,
-        loc: &'static Location<'static>,
-    ) -> TimerId {
-        self.inner.insert_timer(deadline, (f, loc))
+        self.inner
+            .insert_timer(Some(deadline), (Box::new(f), Location::caller()))
     }
 
     /// Cancels a pending timer. Returns `true` if it was still pending (it will not run),
@@ -144,24 +141,16 @@ impl Handle {
         if self.inner.closed.get() {
             return Err(Error::invalid_state("the reactor was dropped"));
         }
-        let fd = source.as_fd().as_raw_fd();
-        let generation = self.inner.next_generation();
-        let location = Location::caller();
-        let index = self.inner.handlers.borrow_mut().insert(Slot {
-            generation,
-            fd,
-            interest,
-            handler: None,
-            location,
-        });
-        let token = Token::new(index, generation);
-        if let Err(e) = self.inner.register(fd, interest, token.0) {
-            self.inner.handlers.borrow_mut().remove(index);
-            return Err(e);
-        }
-        let bound: Box<dyn super::core::Dispatch> = Box::new(Bound { source, callback });
-        self.inner.handlers.borrow_mut()[index].handler = Some(bound);
-        Ok(token)
+        let bound: Box<dyn Dispatch> = Box::new(Bound { source, callback });
+        let inserted = self
+            .inner
+            .handlers
+            .borrow_mut()
+            .insert(bound, interest, Location::caller());
+        inserted.map_err(|(e, bound)| {
+            drop(bound); // outside the borrow: dropping the source may run user code
+            e
+        })
     }
 
     /// Changes what a handler waits for. [`Interest::NONE`] pauses it.
@@ -169,17 +158,7 @@ impl Handle {
     /// # Errors
     /// [`Error::InvalidState`] for a stale token; [`Error::Io`] if epoll refuses.
     pub fn update_handler(&self, token: Token, interest: Interest) -> Result<()> {
-        let mut handlers = self.inner.handlers.borrow_mut();
-        match handlers.get_mut(token.index()) {
-            Some(slot) if slot.generation == token.generation() => {
-                if slot.interest != interest {
-                    self.inner.reregister(slot.fd, interest, token.0)?;
-                    slot.interest = interest;
-                }
-                Ok(())
-            }
-            _ => Err(Error::invalid_state("no handler for this token")),
-        }
+        self.inner.handlers.borrow_mut().update(token, interest)
     }
 
     /// Removes a handler and drops its source (at once, or when its running callback
@@ -188,18 +167,16 @@ impl Handle {
     /// # Errors
     /// [`Error::InvalidState`] for a stale token.
     pub fn remove_handler(&self, token: Token) -> Result<()> {
-        let slot = {
-            let mut handlers = self.inner.handlers.borrow_mut();
-            match handlers.get(token.index()) {
-                Some(slot) if slot.generation == token.generation() => {
-                    self.inner.deregister(slot.fd);
-                    handlers.remove(token.index())
-                }
-                _ => return Err(Error::invalid_state("no handler for this token")),
-            }
-        };
-        drop(slot); // outside the borrow: dropping the source may run user code
+        let handler = self.inner.handlers.borrow_mut().remove(token)?;
+        drop(handler); // outside the borrow: dropping the source may run user code
         Ok(())
+    }
+
+    /// Parks `f` on this loop until [`Remote::fire`] names the returned key from any
+    /// thread; `None` if the reactor is gone. The building block of
+    /// [`Handle::remote_future`].
+    pub(crate) fn park(&self, f: Box<dyn FnOnce()>) -> Option<usize> {
+        self.inner.park(f)
     }
 
     /// A `Send + Sync` handle for other threads.
@@ -223,6 +200,7 @@ impl Handle {
             handlers: self.inner.handlers.borrow().len(),
             timers_pending: self.inner.timers.borrow().len(),
             callbacks_pending: self.inner.callbacks.borrow().len(),
+            done_callbacks_pending: super::deferred::pending(),
         }
     }
 }

@@ -3,11 +3,14 @@
 //!
 //! One iteration, in order: wait for I/O (no longer than the next timer, not at all if
 //! callbacks are queued), call ready handlers, run callbacks sent by other threads, run
-//! the timers that are due (collected before any runs), then run the callbacks queued
-//! before the iteration began. See `docs/architecture.md`.
+//! the timers that are due (one at a time, only those set before the phase began), then
+//! the callbacks phase: the thread's deferred done-callbacks, the callbacks queued before
+//! the phase began, and the done-callbacks those queued. See `docs/architecture.md`.
 
 mod core;
+mod deferred;
 mod handle;
+mod handlers;
 mod interest;
 mod periodic;
 mod remote;
@@ -19,18 +22,26 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use polling::Events;
 
-pub(crate) use self::core::{coarse_now, current, Inner, JobDone};
+pub(crate) use self::core::{coarse_now, Inner};
+pub(crate) use self::deferred::{defer, Deferred};
 pub use self::handle::{Handle, Stats};
 pub use self::interest::{Event, Interest};
 pub use self::periodic::PeriodicCallback;
 pub use self::remote::Remote;
 pub use self::token::{TimerId, Token};
-use crate::error::{Error, Result};
-use crate::future::Future;
+use crate::error::Result;
+
+/// The instant `delay` from now, or `None` ("never") when that is beyond what
+/// [`Instant`] can represent (`Duration::MAX` and similar huge values). Timers, timeouts
+/// and deadlines built from user-supplied durations use this instead of `now + delay`,
+/// which panics on overflow.
+pub(crate) fn deadline_after(delay: Duration) -> Option<Instant> {
+    Instant::now().checked_add(delay)
+}
 
 /// The event loop. Owns every handler, timer and queued callback; dropping it drops them
 /// all (so closures that captured a [`Handle`] are freed).
@@ -62,7 +73,18 @@ impl fmt::Debug for Reactor {
 }
 
 /// Options for a [`Reactor`]: `Reactor::builder().propagate_panics(true).build()?`.
+///
+/// ```
+/// # fn main() -> squall::Result<()> {
+/// let reactor = squall::Reactor::builder()
+///     .propagate_panics(true)
+///     .event_capacity(256)
+///     .build()?;
+/// # drop(reactor);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Builder {
     options: self::core::Options,
 }
@@ -92,13 +114,11 @@ impl Builder {
     /// Builds the reactor.
     ///
     /// # Errors
-    /// [`Error::Io`] if the OS poller cannot be created (e.g. out of descriptors).
+    /// [`Error::Io`](crate::Error::Io) if the OS poller cannot be created (e.g. out of descriptors).
     pub fn build(self) -> Result<Reactor> {
         let capacity = NonZeroUsize::new(self.options.event_capacity).unwrap_or(NonZeroUsize::MIN);
         let inner = Inner::new(self.options)?;
-        if current().is_none() {
-            self::core::set_current(Rc::downgrade(&inner));
-        }
+        deferred::reactor_built();
         Ok(Reactor {
             inner,
             events: Events::with_capacity(capacity),
@@ -110,7 +130,7 @@ impl Reactor {
     /// A reactor with default options.
     ///
     /// # Errors
-    /// [`Error::Io`] if the OS poller cannot be created.
+    /// [`Error::Io`](crate::Error::Io) if the OS poller cannot be created.
     pub fn new() -> Result<Reactor> {
         Builder::default().build()
     }
@@ -130,7 +150,7 @@ impl Reactor {
     /// Runs until [`Handle::stop`] or [`Remote::stop`].
     ///
     /// # Errors
-    /// [`Error::Io`] if waiting on the poller fails; [`Error::InvalidState`] if called
+    /// [`Error::Io`](crate::Error::Io) if waiting on the poller fails; [`Error::InvalidState`](crate::Error::InvalidState) if called
     /// from inside a callback of this reactor.
     pub fn run(&mut self) -> Result<()> {
         loop {
@@ -151,25 +171,9 @@ impl Reactor {
         self.inner.run_once(&mut self.events, timeout)
     }
 
-    /// Runs until `future` is done and returns its result (taken out of the future).
-    ///
-    /// # Errors
-    /// The future's error; [`Error::InvalidState`] if the loop was stopped first or the
-    /// result had already been taken.
-    pub fn run_until<T: 'static>(&mut self, future: &Future<T>) -> Result<T> {
-        while !future.is_done() {
-            if self.inner.stopping.replace(false) {
-                return Err(Error::invalid_state(
-                    "the loop stopped before the future was done",
-                ));
-            }
-            self.run_once(None)?;
-        }
-        future.take_result().unwrap_or_else(|| {
-            Err(Error::invalid_state(
-                "the future's result was already taken",
-            ))
-        })
+    /// Takes a pending stop request (`run_until` ends on it).
+    pub(crate) fn take_stop(&self) -> bool {
+        self.inner.stopping.replace(false)
     }
 }
 
@@ -188,8 +192,6 @@ impl AsRawFd for Reactor {
 impl Drop for Reactor {
     fn drop(&mut self) {
         self.inner.close();
-        if current().is_some_and(|c| Rc::ptr_eq(&c, &self.inner)) {
-            self::core::set_current(std::rc::Weak::new());
-        }
+        deferred::reactor_dropped();
     }
 }

@@ -111,7 +111,10 @@ impl Remote {
         self.shared.wake();
     }
 
-    pub(crate) fn send(&self, task: RemoteTask) -> bool {
-        self.shared.send(task)
+    /// Runs the closure parked under `key` (see `Handle::park`) on the loop thread.
+    /// Returns `false` if the reactor is gone.
+    pub(crate) fn fire(&self, key: usize) -> bool {
+        self.shared
+            .send(Box::new(move |inner: &Inner| inner.unpark(key)))
     }
 }

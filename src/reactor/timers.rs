@@ -81,6 +81,16 @@ impl Timers {
         TimerId { index, seq }
     }
 
+    /// Stores a timer that never fires (its deadline is beyond what `Instant` can
+    /// hold): it is pending and cancellable, but not in the heap, so the loop never
+    /// waits for it.
+    pub(crate) fn insert_never(&mut self, task: TimerTask) -> TimerId {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let index = self.entries.insert(Entry { seq, task });
+        TimerId { index, seq }
+    }
+
     /// Removes a pending timer; `None` if it already fired or was cancelled.
     pub(crate) fn cancel(&mut self, id: TimerId) -> Option<TimerTask> {
         match self.entries.get(id.index) {

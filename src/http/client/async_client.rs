@@ -323,7 +323,7 @@ fn start_hop(inner: &Rc<Inner>, plan: Plan, result: Future<HttpResponse>, starte
     // `Future::cancel` on the fetch's future cancels the fetch (without counting as a
     // look at its result).
     let (weak, f) = (Rc::downgrade(inner), Rc::downgrade(&fetch));
-    result.watch(move |r| {
+    result.add_done_callback_unobserved(move |r| {
         if let (true, Some(inner), Some(f)) = (r.is_cancelled(), weak.upgrade(), f.upgrade()) {
             on_cancel(&inner, &f);
         }
