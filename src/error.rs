@@ -66,6 +66,10 @@ pub enum Error {
     /// A feature that is not available in this build or not implemented yet (e.g. TLS).
     #[error("unsupported: {0}")]
     Unsupported(Cow<'static, str>),
+    /// A Redis server answered with an error reply (`ERR unknown command`), a reply broke
+    /// the RESP protocol, or a `redis://` URL was malformed.
+    #[error("redis: {0}")]
+    Redis(Cow<'static, str>),
 }
 
 /// `Result` with squall's [`Error`].

@@ -7,6 +7,7 @@ pub mod future;
 pub mod http;
 pub mod net;
 pub mod reactor;
+pub mod redis;
 pub mod stream;
 
 pub use error::{Error, Result};
