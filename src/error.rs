@@ -66,6 +66,12 @@ pub enum Error {
     /// A feature that is not available in this build or not implemented yet (e.g. TLS).
     #[error("unsupported: {0}")]
     Unsupported(Cow<'static, str>),
+    /// A queue at its `maxsize` refused an item without waiting (Tornado's `QueueFull`).
+    #[error("queue full")]
+    QueueFull,
+    /// An empty queue had no item to give without waiting (Tornado's `QueueEmpty`).
+    #[error("queue empty")]
+    QueueEmpty,
     /// A Redis server answered with an error reply (`ERR unknown command`), a reply broke
     /// the RESP protocol, or a `redis://` URL was malformed.
     #[error("redis: {0}")]

@@ -5,10 +5,13 @@ pub mod error;
 pub mod executor;
 pub mod future;
 pub mod http;
+pub mod locks;
 pub mod net;
+pub mod queues;
 pub mod reactor;
 pub mod redis;
 pub mod stream;
+pub mod web;
 
 pub use error::{Error, Result};
 pub use future::{chain_future, join_all, with_timeout, Future};

@@ -1,0 +1,390 @@
+//! Behaviour tests for `squall::web` over real sockets: routing, arguments, forms, JSON,
+//! error pages, panics, cookies, compression, answers given later.
+//!
+//! The application runs on a reactor in the test thread; the client is a raw
+//! `TcpStream` in another thread.
+
+mod http_util;
+
+use std::cell::RefCell;
+use std::io::Read;
+use std::rc::Rc;
+use std::time::Duration;
+
+use http_util::{run, Reader};
+use squall::http::HttpServer;
+use squall::web::{Application, Context, CookieOptions, SameSite, WebOptions};
+use squall::{Error, Handle};
+
+fn app_server(app: Application) -> impl FnOnce(&Handle) -> HttpServer {
+    move |h| app.server(h)
+}
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes()
+}
+
+fn post(path: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    req
+}
+
+fn routes() -> Application {
+    Application::new()
+        .get("/", |ctx: &mut Context| {
+            ctx.send_text("home");
+            Ok(())
+        })
+        .get("/users/{id}", |ctx: &mut Context| {
+            let id: u32 = ctx
+                .param("id")
+                .unwrap_or("")
+                .parse()
+                .map_err(|_| Error::http(400, "id must be a number"))?;
+            ctx.send_text(format!("user {id}"));
+            Ok(())
+        })
+        .post("/users/{id}", |ctx: &mut Context| {
+            let name = ctx.argument("name")?.to_string();
+            ctx.send_text(format!("renamed {} to {name}", ctx.param("id").unwrap()));
+            Ok(())
+        })
+        .get("/files/{*rest}", |ctx: &mut Context| {
+            let rest = ctx.param("rest").unwrap().to_string();
+            ctx.send_text(rest);
+            Ok(())
+        })
+        .get("/args", |ctx: &mut Context| {
+            let all = ctx.arguments("a").join(",");
+            let b = ctx.argument_or("b", "none").to_string();
+            ctx.send_text(format!("a={all} b={b}"));
+            Ok(())
+        })
+        .get("/nothing", |_ctx: &mut Context| Ok(()))
+}
+
+#[test]
+fn routes_match_methods_and_parameters() {
+    let out = run(app_server(routes()), |addr| {
+        let mut r = Reader::connect(addr);
+        let mut out = Vec::new();
+        for req in [
+            get("/"),
+            get("/users/42"),
+            get("/users/abc"),
+            post(
+                "/users/7",
+                "application/x-www-form-urlencoded",
+                b"name=J%C3%BCrgen+X",
+            ),
+            get("/files/a/b%20c.txt"),
+            get("/nope"),
+            b"DELETE /users/1 HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+            get("/args?a=1&a=%2F2&c"),
+            get("/nothing"),
+        ] {
+            r.send(&req);
+            out.push(r.response());
+        }
+        r.send(b"HEAD /users/5 HTTP/1.1\r\nHost: x\r\n\r\n");
+        out.push(r.response_to("HEAD"));
+        out
+    });
+    assert_eq!((out[0].status, out[0].body_str().as_str()), (200, "home"));
+    assert_eq!(
+        out[0].header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(out[1].body_str(), "user 42");
+    assert_eq!(out[2].status, 400);
+    assert_eq!(out[2].body_str(), "400 Bad Request: id must be a number\n");
+    assert_eq!(out[3].body_str(), "renamed 7 to Jürgen X");
+    assert_eq!(out[4].body_str(), "a/b c.txt");
+    assert_eq!(out[5].status, 404);
+    assert_eq!(out[6].status, 405);
+    assert_eq!(out[6].header("allow"), Some("GET, HEAD, POST"));
+    assert_eq!(out[7].body_str(), "a=1,/2 b=none");
+    assert_eq!((out[8].status, out[8].body.len()), (200, 0));
+    assert_eq!(out[9].status, 200);
+    assert_eq!(out[9].header("content-length"), Some("6"));
+    assert!(out[9].body.is_empty());
+}
+
+#[test]
+fn missing_argument_is_400_as_text_or_json_by_accept() {
+    let (text, json) = run(app_server(routes()), |addr| {
+        let mut r = Reader::connect(addr);
+        r.send(&post(
+            "/users/1",
+            "application/x-www-form-urlencoded",
+            b"other=1",
+        ));
+        let text = r.response();
+        r.send(b"POST /users/1 HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\nContent-Length: 0\r\n\r\n");
+        (text, r.response())
+    });
+    assert_eq!(text.status, 400);
+    assert_eq!(text.body_str(), "400 Bad Request: missing argument name\n");
+    assert_eq!(json.status, 400);
+    assert_eq!(
+        json.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"status": 400, "message": "missing argument name"})
+    );
+}
+
+#[test]
+fn multipart_upload_gives_fields_and_files() {
+    let app = Application::new().post("/up", |ctx: &mut Context| {
+        let title = ctx.argument("title")?.to_string();
+        let files = ctx.files("doc");
+        let f = files.first().ok_or_else(|| Error::http(400, "no file"))?;
+        let line = format!(
+            "{title}|{}|{}|{}",
+            f.filename,
+            f.content_type.as_deref().unwrap_or("-"),
+            String::from_utf8_lossy(&f.body)
+        );
+        ctx.send_text(line);
+        Ok(())
+    });
+    let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nmy doc\r\n\
+--XyZ\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nline1\r\nline2\r\n--XyZ--\r\n";
+    let (ok, bad) = run(app_server(app), move |addr| {
+        let mut r = Reader::connect(addr);
+        r.send(&post("/up", "multipart/form-data; boundary=XyZ", body));
+        let ok = r.response();
+        r.send(&post(
+            "/up",
+            "multipart/form-data; boundary=XyZ",
+            b"--XyZ\r\nbroken",
+        ));
+        (ok, r.response())
+    });
+    assert_eq!(ok.body_str(), "my doc|a.txt|text/plain|line1\r\nline2");
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body_str().contains("malformed multipart body"),
+        "{}",
+        bad.body_str()
+    );
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Item {
+    name: String,
+    qty: u32,
+}
+
+#[test]
+fn json_bodies_in_and_out() {
+    let app = Application::new().post("/items", |ctx: &mut Context| {
+        let mut item: Item = ctx.json()?;
+        item.qty *= 2;
+        ctx.send_json(&item)
+    });
+    let (ok, bad) = run(app_server(app), |addr| {
+        let mut r = Reader::connect(addr);
+        r.send(&post(
+            "/items",
+            "application/json",
+            br#"{"name":"x<y","qty":21}"#,
+        ));
+        let ok = r.response();
+        r.send(&post("/items", "application/json", br#"{"name":1}"#));
+        (ok, r.response())
+    });
+    assert_eq!(
+        ok.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    assert_eq!(ok.body_str(), r#"{"name":"x<y","qty":42}"#);
+    assert_eq!(bad.status, 400);
+    assert!(bad
+        .body_str()
+        .starts_with("400 Bad Request: invalid JSON body"));
+}
+
+#[test]
+fn errors_and_panics_become_500_without_details_and_serving_goes_on() {
+    let app = Application::new()
+        .get("/io", |_ctx: &mut Context| {
+            Err(Error::from(std::io::Error::other("secret path /etc/x")))
+        })
+        .get("/panic", |_ctx: &mut Context| panic!("secret panic detail"))
+        .get("/teapot", |_ctx: &mut Context| {
+            Err(Error::http(418, "short and stout"))
+        })
+        .get("/ok", |ctx: &mut Context| {
+            ctx.send_text("still here");
+            Ok(())
+        });
+    let out = run(app_server(app), |addr| {
+        let mut out = Vec::new();
+        for path in ["/io", "/panic", "/teapot", "/ok"] {
+            let mut r = Reader::connect(addr);
+            r.send(&get(path));
+            out.push(r.response());
+        }
+        out
+    });
+    for r in &out[..2] {
+        assert_eq!(r.status, 500);
+        assert_eq!(r.body_str(), "500 Internal Server Error\n");
+    }
+    assert_eq!(out[2].status, 418);
+    assert_eq!(out[2].body_str(), "418 I'm a teapot: short and stout\n");
+    assert_eq!(out[3].body_str(), "still here");
+}
+
+#[test]
+fn cookies_plain_and_signed() {
+    let app = Application::with_options(WebOptions::default().cookie_secret("k3y"))
+        .get("/set", |ctx: &mut Context| {
+            let o = CookieOptions::default()
+                .max_age(Duration::from_secs(60))
+                .http_only(true)
+                .same_site(SameSite::Lax);
+            ctx.set_cookie("plain", "v1", &o)?;
+            ctx.set_signed_cookie("user", b"alice")?;
+            Ok(())
+        })
+        .get("/get", |ctx: &mut Context| {
+            let plain = ctx.cookie("plain").unwrap_or("-").to_string();
+            let user = ctx
+                .signed_cookie("user")
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .unwrap_or_else(|| "-".into());
+            ctx.send_text(format!("{plain} {user}"));
+            Ok(())
+        });
+    let (set, good, forged) = run(app_server(app), |addr| {
+        let mut r = Reader::connect(addr);
+        r.send(&get("/set"));
+        let set = r.response();
+        let signed = set
+            .headers_named("set-cookie")
+            .into_iter()
+            .find_map(|c| c.strip_prefix("user="))
+            .map(|c| c.split(';').next().unwrap().to_string())
+            .expect("signed cookie set");
+        r.send(
+            format!("GET /get HTTP/1.1\r\nHost: x\r\nCookie: plain=v1; user={signed}\r\n\r\n")
+                .as_bytes(),
+        );
+        let good = r.response();
+        let forged = signed.replace("YWxpY2U=", "bWFsbG9y"); // "mallor"
+        r.send(format!("GET /get HTTP/1.1\r\nHost: x\r\nCookie: user={forged}\r\n\r\n").as_bytes());
+        (set, good, r.response())
+    });
+    let cookies = set.headers_named("set-cookie");
+    assert_eq!(
+        cookies[0],
+        "plain=v1; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+    );
+    assert!(cookies[1].starts_with("user=2|1:0|10:"), "{}", cookies[1]);
+    assert!(cookies[1].contains("|4:user|8:YWxpY2U=|"));
+    assert!(cookies[1].contains("; Expires="));
+    assert_eq!(good.body_str(), "v1 alice");
+    assert_eq!(forged.body_str(), "- -");
+}
+
+#[test]
+fn responses_are_gzipped_when_accepted_and_large_enough() {
+    let app = Application::with_options(WebOptions::default().compress_response(true))
+        .get("/big", |ctx: &mut Context| {
+            ctx.send_text("squall ".repeat(1000));
+            Ok(())
+        })
+        .get("/small", |ctx: &mut Context| {
+            ctx.send_text("tiny");
+            Ok(())
+        })
+        .get("/png", |ctx: &mut Context| {
+            ctx.set_header("content-type", "image/png");
+            ctx.send(vec![7u8; 5000]);
+            Ok(())
+        });
+    let out = run(app_server(app), |addr| {
+        let mut r = Reader::connect(addr);
+        let mut out = Vec::new();
+        for (path, ae) in [
+            ("/big", "gzip, deflate"),
+            ("/big", "identity"),
+            ("/small", "gzip"),
+            ("/png", "gzip"),
+        ] {
+            r.send(
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {ae}\r\n\r\n")
+                    .as_bytes(),
+            );
+            out.push(r.response());
+        }
+        out
+    });
+    assert_eq!(out[0].header("content-encoding"), Some("gzip"));
+    assert_eq!(out[0].header("vary"), Some("Accept-Encoding"));
+    assert!(
+        out[0].body.len() < 1000,
+        "compressed to {}",
+        out[0].body.len()
+    );
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(&out[0].body[..])
+        .read_to_string(&mut plain)
+        .unwrap();
+    assert_eq!(plain, "squall ".repeat(1000));
+    assert_eq!(out[1].header("content-encoding"), None);
+    assert_eq!(out[1].body.len(), 7000);
+    assert_eq!(out[2].header("content-encoding"), None);
+    assert_eq!(out[3].header("content-encoding"), None);
+    assert_eq!(out[3].body.len(), 5000);
+}
+
+#[test]
+fn a_detached_context_answers_later() {
+    let parked: Rc<RefCell<Vec<Context>>> = Rc::default();
+    let (p1, p2) = (parked.clone(), parked.clone());
+    let app = Application::new()
+        .get("/wait", move |ctx: &mut Context| {
+            p1.borrow_mut().push(ctx.detach());
+            Ok(())
+        })
+        .post("/wake", move |ctx: &mut Context| {
+            let msg = ctx.argument("msg")?.to_string();
+            for mut waiter in p2.borrow_mut().drain(..) {
+                waiter.send_text(msg.clone());
+            }
+            ctx.send_text("woken");
+            Ok(())
+        });
+    let (waited, woke) = run(app_server(app), |addr| {
+        let mut waiter = Reader::connect(addr);
+        waiter.send(&get("/wait"));
+        // The wait is parked: wake it from another connection. The waiter's request
+        // may reach the server after the wake-up, so wake until it answers.
+        let waiter_thread = std::thread::spawn(move || waiter.response());
+        let mut woke = None;
+        while !waiter_thread.is_finished() {
+            let mut r = Reader::connect(addr);
+            r.send(&post(
+                "/wake",
+                "application/x-www-form-urlencoded",
+                b"msg=hi",
+            ));
+            woke = Some(r.response());
+        }
+        (waiter_thread.join().unwrap(), woke.unwrap())
+    });
+    assert_eq!(waited.body_str(), "hi");
+    assert_eq!(woke.body_str(), "woken");
+}
