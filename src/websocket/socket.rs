@@ -85,6 +85,8 @@ struct State {
     close_sent: bool,
     /// Set once: the close code and reason reported.
     result: Option<(u16, String)>,
+    /// The peer's close frame arrived (the closing handshake completed).
+    clean: bool,
     closed_waiters: Vec<Future<(u16, String)>>,
     close_timer: Option<TimerId>,
     ping_timer: Option<TimerId>,
@@ -167,6 +169,7 @@ impl WebSocket {
                 waiter: None,
                 close_sent: false,
                 result: None,
+                clean: false,
                 closed_waiters: Vec::new(),
                 close_timer: None,
                 ping_timer: None,
@@ -340,7 +343,8 @@ impl WebSocket {
     /// Starts the closing handshake with `code` (1000 normal, 1001 going away, or
     /// 3000–4999 for applications) and `reason` (cut to 123 bytes): sends a close frame,
     /// waits up to `close_timeout` for the peer's, then drops the connection. Messages
-    /// arriving meanwhile are discarded. Idempotent.
+    /// arriving meanwhile still reach [`on_message`](Self::on_message) (pull style
+    /// discards them). Idempotent.
     ///
     /// # Errors
     /// [`Error::InvalidState`] for a code that may not be sent.
@@ -373,6 +377,13 @@ impl WebSocket {
     /// The close code and reason, once closed.
     pub fn close_reason(&self) -> Option<(u16, String)> {
         self.inner.st.borrow().result.clone()
+    }
+
+    /// True when the closing handshake completed: the peer's close frame arrived
+    /// (whoever started it), as opposed to a dropped connection or one we failed.
+    pub fn is_clean_close(&self) -> bool {
+        let st = self.inner.st.borrow();
+        st.clean && st.result.is_some()
     }
 
     /// The subprotocol agreed in the handshake, if any.
@@ -503,8 +514,8 @@ impl Inner {
             match next {
                 Ok(Some(Incoming::Message(m))) => {
                     let mut st = this.st.borrow_mut();
-                    if st.close_sent {
-                        continue; // closing: data is discarded
+                    if st.close_sent && this.cb.borrow().on_message.is_none() {
+                        continue; // closing in pull style: data is discarded
                     }
                     st.reading = false;
                     st.held = true;
@@ -527,7 +538,11 @@ impl Inner {
                     Inner::control_callback(this, data, false);
                 }
                 Ok(Some(Incoming::Close(c))) => {
-                    this.st.borrow_mut().reading = false;
+                    {
+                        let mut st = this.st.borrow_mut();
+                        st.reading = false;
+                        st.clean = true;
+                    }
                     let (code, reason) = match c {
                         Some((code, reason)) => {
                             this.send_close(Some((code, &reason)));
