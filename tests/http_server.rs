@@ -154,10 +154,7 @@ fn http10_keeps_alive_when_asked() {
 
 #[test]
 fn no_keep_alive_option_closes_after_each_response() {
-    let options = HttpServerOptions {
-        no_keep_alive: true,
-        ..Default::default()
-    };
+    let options = HttpServerOptions::default().no_keep_alive(true);
     let raw = run(server_with(options), |addr| exchange_to_eof(addr, GET));
     let rs = http_util::parse_all(raw.as_bytes());
     assert_eq!(rs.len(), 1);
@@ -227,10 +224,7 @@ fn expect_100_continue_is_answered_before_the_body() {
 
 #[test]
 fn expect_100_continue_is_not_sent_when_the_body_is_refused() {
-    let options = HttpServerOptions {
-        max_body_size: 10,
-        ..Default::default()
-    };
+    let options = HttpServerOptions::default().max_body_size(10);
     let raw = run(server_with(options), |addr| {
         exchange_to_eof(
             addr,
@@ -352,10 +346,7 @@ fn responses_carry_a_date_header() {
 
 #[test]
 fn server_header_is_sent_when_configured() {
-    let options = HttpServerOptions {
-        server_header: Some("squall-test".into()),
-        ..Default::default()
-    };
+    let options = HttpServerOptions::default().server_header(Some("squall-test".into()));
     let resp = run(server_with(options), |addr| {
         let mut r = Reader::connect(addr);
         r.send(GET);

@@ -22,10 +22,7 @@ const CHUNK: usize = 64 * 1024;
 const CHUNKS: usize = 64;
 
 fn limited_options() -> HttpServerOptions {
-    HttpServerOptions {
-        max_write_buffer_size: Some(LIMIT),
-        ..Default::default()
-    }
+    HttpServerOptions::default().max_write_buffer_size(Some(LIMIT))
 }
 
 /// Splits a raw response into its head and body.

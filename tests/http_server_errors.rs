@@ -175,12 +175,10 @@ fn content_length_list_of_equal_values_is_accepted_or_rejected_without_desync() 
 }
 
 fn small_limits() -> HttpServerOptions {
-    HttpServerOptions {
-        max_header_size: 1024,
-        max_headers: 8,
-        max_body_size: 100,
-        ..Default::default()
-    }
+    HttpServerOptions::default()
+        .max_header_size(1024)
+        .max_headers(8)
+        .max_body_size(100)
 }
 
 #[test]

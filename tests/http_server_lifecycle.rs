@@ -27,10 +27,7 @@ fn hello(_req: Request, resp: Responder) {
 
 #[test]
 fn slowloris_is_cut_off_by_header_timeout_while_others_are_served() {
-    let options = HttpServerOptions {
-        header_timeout: Some(Duration::from_millis(300)),
-        ..Default::default()
-    };
+    let options = HttpServerOptions::default().header_timeout(Some(Duration::from_millis(300)));
     let (slow, normal_served_while_slow_open, sent, elapsed) = run(
         move |h| HttpServer::with_options(h, options, hello),
         |addr| {
@@ -86,10 +83,8 @@ fn slowloris_is_cut_off_by_header_timeout_while_others_are_served() {
 
 #[test]
 fn idle_keep_alive_connection_is_closed_after_idle_timeout() {
-    let options = HttpServerOptions {
-        idle_connection_timeout: Some(Duration::from_millis(200)),
-        ..Default::default()
-    };
+    let options =
+        HttpServerOptions::default().idle_connection_timeout(Some(Duration::from_millis(200)));
     let (resp, after, idle_for) = run(
         move |h| HttpServer::with_options(h, options, hello),
         |addr| {
@@ -116,10 +111,7 @@ fn idle_keep_alive_connection_is_closed_after_idle_timeout() {
 
 #[test]
 fn body_timeout_answers_408_and_closes() {
-    let options = HttpServerOptions {
-        body_timeout: Some(Duration::from_millis(200)),
-        ..Default::default()
-    };
+    let options = HttpServerOptions::default().body_timeout(Some(Duration::from_millis(200)));
     let raw = run(
         move |h| HttpServer::with_options(h, options, hello),
         |addr| {
@@ -580,10 +572,7 @@ fn body_delegate_receives_a_chunked_upload_dechunked() {
 }
 
 fn ip_proto_server(xheaders: bool) -> impl FnOnce(&squall::Handle) -> HttpServer {
-    let options = HttpServerOptions {
-        xheaders,
-        ..Default::default()
-    };
+    let options = HttpServerOptions::default().xheaders(xheaders);
     move |h| {
         HttpServer::with_options(h, options, |req, resp| {
             let s = format!("{} {}", req.remote_ip, req.protocol);
@@ -644,11 +633,9 @@ mod gzip {
     }
 
     fn echo_server(decompress: bool) -> impl FnOnce(&squall::Handle) -> HttpServer {
-        let options = HttpServerOptions {
-            decompress_request: decompress,
-            max_body_size: 100_000,
-            ..Default::default()
-        };
+        let options = HttpServerOptions::default()
+            .decompress_request(decompress)
+            .max_body_size(100_000);
         move |h| HttpServer::with_options(h, options, |req, resp| resp.send(req.body))
     }
 
@@ -676,10 +663,7 @@ mod gzip {
     fn decompressed_request_headers_describe_the_decompressed_body() {
         let plain = "abc".repeat(1000);
         let packed = gzip(plain.as_bytes());
-        let options = HttpServerOptions {
-            decompress_request: true,
-            ..Default::default()
-        };
+        let options = HttpServerOptions::default().decompress_request(true);
         let server = move |h: &squall::Handle| {
             HttpServer::with_options(h, options, |req, resp| {
                 let seen = format!(

@@ -64,6 +64,8 @@ enum State {
 pub struct BodyDecoder {
     state: State,
     limits: HeadLimits,
+    /// Body bytes still allowed (see [`BodyDecoder::set_max_body`]).
+    allowed: u64,
 }
 
 impl BodyDecoder {
@@ -80,7 +82,30 @@ impl BodyDecoder {
             BodyKind::Chunked => State::Size,
             BodyKind::Close => State::Close,
         };
-        BodyDecoder { state, limits }
+        BodyDecoder {
+            state,
+            limits,
+            allowed: u64::MAX,
+        }
+    }
+
+    /// Bounds the body at `max` bytes: a `Content-Length` or a chunk size beyond what is
+    /// still allowed fails with 413 as soon as it is read, before any of its data.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use squall::http::h1::{BodyDecoder, BodyKind, Decoded};
+    ///
+    /// let mut dec = BodyDecoder::new(BodyKind::Chunked);
+    /// dec.set_max_body(10);
+    /// let mut buf = BytesMut::from(&b"6\r\nhello!\r\n80000000\r\n"[..]);
+    /// assert!(matches!(dec.decode(&mut buf)?, Decoded::Data(_)));
+    /// let e = dec.decode(&mut buf).unwrap_err();
+    /// assert!(matches!(e, squall::Error::Http { status: 413, .. }));
+    /// # Ok::<(), squall::Error>(())
+    /// ```
+    pub fn set_max_body(&mut self, max: u64) {
+        self.allowed = max;
     }
 
     /// Whether the whole body has been decoded.
@@ -115,8 +140,12 @@ impl BodyDecoder {
                     return Ok(Decoded::NeedMore)
                 }
                 State::Length(n) | State::Data(n) => {
+                    if n > self.allowed && matches!(self.state, State::Length(_)) {
+                        return Err(Error::http(413, "body too large"));
+                    }
                     let take = n.min(buf.len() as u64);
                     let left = n - take;
+                    self.allowed = self.allowed.saturating_sub(take);
                     self.state = match self.state {
                         State::Length(_) if left == 0 => State::Done,
                         State::Length(_) => State::Length(left),
@@ -130,6 +159,9 @@ impl BodyDecoder {
                     Some((line, 0)) => {
                         let _ = buf.split_to(line);
                         self.state = State::Trailers;
+                    }
+                    Some((_, size)) if size > self.allowed => {
+                        return Err(Error::http(413, "chunk larger than the body may still be"));
                     }
                     Some((line, size)) => {
                         let _ = buf.split_to(line);
@@ -192,28 +224,72 @@ fn chunk_size_line(buf: &[u8]) -> Result<Option<(usize, u64)>> {
         return bad("chunk-size line not ended by CRLF");
     };
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    if digits == 0 || digits > 16 {
+    // chunk-size = 1*HEXDIG: leading zeros are valid, only the value must fit.
+    let zeros = line[..digits].iter().take_while(|&&b| b == b'0').count();
+    if digits == 0 || digits - zeros > 16 {
         return bad("invalid chunk size");
     }
-    let size = line[..digits].iter().fold(0u64, |n, &b| {
+    let size = line[zeros..digits].iter().fold(0u64, |n, &b| {
         (n << 4) | u64::from((b as char).to_digit(16).unwrap_or(0))
     });
-    // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ): skipped, but only printable
-    // bytes and whitespace, starting with optional whitespace then ';'.
-    let rest = &line[digits..];
-    let ext = rest
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .map(|i| &rest[i..]);
-    match ext {
-        None if rest.is_empty() => {}
-        Some([b';', tail @ ..])
-            if tail
-                .iter()
-                .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80) => {}
-        _ => return bad("invalid chunk extension"),
+    if !valid_chunk_ext(&line[digits..]) {
+        return bad("invalid chunk extension");
     }
     Ok(Some((lf + 1, size)))
+}
+
+/// Whether `ext` is a valid (possibly empty) chunk-ext (RFC 9112 §7.1.1):
+/// `*( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`, where a name is a
+/// token and a value a token or a quoted-string. Extensions are ignored, but one without
+/// a name (`5;`) is malformed.
+fn valid_chunk_ext(mut ext: &[u8]) -> bool {
+    fn bws(s: &[u8]) -> &[u8] {
+        let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        &s[n..]
+    }
+    fn token(s: &[u8]) -> Option<&[u8]> {
+        let n = s.iter().take_while(|&&b| is_tchar(b)).count();
+        (n > 0).then(|| &s[n..])
+    }
+    fn quoted(s: &[u8]) -> Option<&[u8]> {
+        let mut i = 1; // after the opening quote
+        while i < s.len() {
+            match s[i] {
+                b'"' => return Some(&s[i + 1..]),
+                b'\\' if i + 1 < s.len() => i += 2,
+                b'\t' | b' '..=b'~' | 0x80.. if s[i] != 0x7f => i += 1,
+                _ => return None,
+            }
+        }
+        None
+    }
+    loop {
+        ext = bws(ext);
+        let Some((&b';', rest)) = ext.split_first() else {
+            return ext.is_empty();
+        };
+        let Some(rest) = token(bws(rest)) else {
+            return false;
+        };
+        ext = bws(rest);
+        if let Some((&b'=', rest)) = ext.split_first() {
+            let rest = bws(rest);
+            let value = if rest.first() == Some(&b'"') {
+                quoted(rest)
+            } else {
+                token(rest)
+            };
+            let Some(rest) = value else {
+                return false;
+            };
+            ext = rest;
+        }
+    }
+}
+
+/// RFC 9110 tchar.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Parses the trailer section after the last chunk: `Some(None)` for none, `Some(Some(map))`,
@@ -380,7 +456,7 @@ mod tests {
         assert_eq!(dec.state, State::Data(u64::MAX));
         for bad in [
             &b"10000000000000000\r\n"[..],
-            b"00000000000000001\r\n",
+            b"0010000000000000000\r\n",
             b"\r\n",
             b"-1\r\n",
             b"+1\r\n",
@@ -398,6 +474,85 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn chunk_size_with_leading_zeros_is_accepted_when_it_fits() {
+        // chunk-size = 1*HEXDIG: any number of leading zeros.
+        let input = b"000000000000000000005\r\nhello\r\n00000000000000000000\r\n\r\n";
+        assert_eq!(whole(BodyKind::Chunked, input).unwrap().0, b"hello");
+        assert_eq!(trickle(BodyKind::Chunked, input).unwrap().0, b"hello");
+        let mut dec = BodyDecoder::new(BodyKind::Chunked);
+        let mut buf = BytesMut::from(&b"0000FFFFFFFFFFFFFFFF\r\n"[..]);
+        assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::NeedMore);
+        assert_eq!(dec.state, State::Data(u64::MAX));
+    }
+
+    #[test]
+    fn chunk_extensions_follow_the_grammar() {
+        for good in [
+            &b"5;a\r\nhello\r\n0\r\n\r\n"[..],
+            b"5 ; a = b ;c\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"q;\\\" x\"\r\nhello\r\n0;last\r\n\r\n",
+        ] {
+            let got = whole(BodyKind::Chunked, good);
+            assert_eq!(
+                got.map(|r| r.0).ok().as_deref(),
+                Some(&b"hello"[..]),
+                "{:?}",
+                String::from_utf8_lossy(good)
+            );
+        }
+        for bad in [
+            &b"5;\r\nhello\r\n0\r\n\r\n"[..],
+            b"5; \r\nhello\r\n0\r\n\r\n",
+            b"5;=v\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\r\nhello\r\n0\r\n\r\n",
+            b"5;a;\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"open\r\nhello\r\n0\r\n\r\n",
+            b"5;a b\r\nhello\r\n0\r\n\r\n",
+        ] {
+            assert_eq!(
+                status(BodyKind::Chunked, bad),
+                400,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn max_body_refuses_a_chunk_size_before_its_data() {
+        let mut dec = BodyDecoder::new(BodyKind::Chunked);
+        dec.set_max_body(8);
+        let mut buf = BytesMut::from(&b"5\r\nhello\r\n3\r\nabc\r\n1\r\n"[..]);
+        assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::Data("hello".into()));
+        assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::Data("abc".into()));
+        let e = dec.decode(&mut buf).unwrap_err();
+        assert!(matches!(e, Error::Http { status: 413, .. }), "{e:?}");
+        // A 2 GiB chunk size is refused as soon as its line is read.
+        let mut dec = BodyDecoder::new(BodyKind::Chunked);
+        dec.set_max_body(100 * 1024 * 1024);
+        let mut buf = BytesMut::from(&b"80000000\r\n"[..]);
+        assert!(matches!(
+            dec.decode(&mut buf),
+            Err(Error::Http { status: 413, .. })
+        ));
+        // So is a Content-Length over the bound; one within it decodes.
+        let mut dec = BodyDecoder::new(BodyKind::Length(9));
+        dec.set_max_body(8);
+        let mut buf = BytesMut::from(&b"123456789"[..]);
+        assert!(matches!(
+            dec.decode(&mut buf),
+            Err(Error::Http { status: 413, .. })
+        ));
+        let mut dec = BodyDecoder::new(BodyKind::Length(8));
+        dec.set_max_body(8);
+        let mut buf = BytesMut::from(&b"12345678"[..]);
+        assert_eq!(
+            dec.decode(&mut buf).unwrap(),
+            Decoded::Data("12345678".into())
+        );
     }
 
     #[test]

@@ -71,6 +71,18 @@ impl RequestHead {
     }
 }
 
+/// The error for a head over `max_header_size`: 414 when the request line alone is over
+/// it (the target is what is too long), else 431 (the header fields are).
+fn head_too_large(buf: &[u8], limits: &HeadLimits) -> Error {
+    let scan = &buf[..buf.len().min(limits.max_header_size.saturating_add(1))];
+    let line = scan.iter().position(|&b| b == b'\n').unwrap_or(scan.len());
+    if line >= limits.max_header_size {
+        Error::http(414, "request-target too long")
+    } else {
+        Error::http(431, "request header section too large")
+    }
+}
+
 /// Parses a request head from the front of `buf`.
 ///
 /// Returns `Ok(None)` while the head is incomplete (read more and call again), or the head,
@@ -79,7 +91,7 @@ impl RequestHead {
 /// # Errors
 ///
 /// [`Error::Http`] with the status to answer before closing: 400 (malformed or ambiguous
-/// framing), 414 (target over 65534 bytes), 431 (head over `max_header_size` or more than
+/// framing), 414 (target over 65534 bytes, or a request line alone over `max_header_size`), 431 (head over `max_header_size` or more than
 /// `max_headers` fields), 501 (transfer-coding other than `chunked`), 505 (HTTP version
 /// other than 1.0 and 1.1).
 ///
@@ -136,7 +148,7 @@ pub fn parse_request_head_into(
     let len = match req.parse_with_uninit_headers(buf, parsed) {
         Ok(httparse::Status::Complete(len)) if len <= limits.max_header_size => len,
         Ok(httparse::Status::Partial) if buf.len() <= limits.max_header_size => return Ok(false),
-        Ok(_) => return Err(Error::http(431, "request header section too large")),
+        Ok(_) => return Err(head_too_large(buf, limits)),
         Err(httparse::Error::Version) => return Err(version_error(buf)),
         Err(e) => return Err(map_parse_error(e, 400)),
     };
@@ -519,10 +531,16 @@ mod tests {
             .is_some());
         let e = p(b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nY: 2\r\n\r\n").unwrap_err();
         assert!(matches!(e, Error::Http { status: 431, .. }));
+        // A request line alone over the limit: the target is too long (414, not 431),
+        // whether or not its end arrived.
         let long_target = format!("GET /{} HTTP/1.1\r\n", "a".repeat(40));
         assert!(matches!(
             p(long_target.as_bytes()),
-            Err(Error::Http { status: 431, .. })
+            Err(Error::Http { status: 414, .. })
+        ));
+        assert!(matches!(
+            p(format!("GET /{}", "a".repeat(40)).as_bytes()),
+            Err(Error::Http { status: 414, .. })
         ));
         assert!(p(&[b'\n'; 40]).unwrap().is_none());
         assert!(matches!(

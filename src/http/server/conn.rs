@@ -2,8 +2,9 @@
 //! decoder to an [`IoStream`], dispatches requests one at a time, and enforces limits
 //! and timeouts (Tornado's `HTTP1ServerConnection`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -57,10 +58,17 @@ struct State {
 pub(crate) struct Conn {
     pub(crate) stream: IoStream,
     shared: Weak<Shared>,
+    /// This connection's key in the server's slab.
+    key: usize,
     peer: SocketAddr,
     st: RefCell<State>,
     /// The parser callback handed to the stream for every request.
     reader: RefCell<Option<CustomRead>>,
+    /// The current responder's `on_connection_close` callback: taken and run (from the
+    /// loop) if the connection closes, dropped when the response finishes.
+    on_close: RefCell<Option<Box<dyn FnOnce()>>>,
+    /// Handed to the user by `Responder::detach`: the server has forgotten it.
+    detached: Cell<bool>,
 }
 
 #[allow(clippy::large_enum_variant)] // built and matched at once, never stored
@@ -74,6 +82,10 @@ enum Step {
     Dispatch(Request, bool, Option<Box<dyn BodyDelegate>>),
 }
 
+/// Queued response bytes beyond which the next pipelined request waits until the
+/// client has read what is queued.
+const WRITE_HIGH_WATER: usize = 64 * 1024;
+
 /// Capacity of the per-thread output buffer: corked pipelined responses share it, so
 /// it must hold many before it has to be replaced by a new allocation.
 const OUT_CAPACITY: usize = 16 * 1024;
@@ -86,31 +98,112 @@ thread_local! {
 
 impl Conn {
     pub(crate) fn start(shared: &Rc<Shared>, stream: IoStream, peer: SocketAddr) {
-        let conn = Rc::new(Conn {
-            stream,
-            shared: Rc::downgrade(shared),
-            peer,
-            reader: RefCell::new(None),
-            st: RefCell::new(State {
-                scanner: HeadScanner::new(&shared.limits),
-                phase: Phase::Head,
-                timer: None,
-                timer_at: Duration::ZERO,
-                deadline: None,
-            }),
-        });
-        let key = shared.conns.borrow_mut().insert(conn.clone());
-        let weak = Rc::downgrade(shared);
+        let conn = {
+            let mut conns = shared.conns.borrow_mut();
+            let entry = conns.vacant_entry();
+            let conn = Rc::new(Conn {
+                stream,
+                shared: Rc::downgrade(shared),
+                key: entry.key(),
+                peer,
+                reader: RefCell::new(None),
+                st: RefCell::new(State {
+                    scanner: HeadScanner::new(&shared.limits),
+                    phase: Phase::Head,
+                    timer: None,
+                    timer_at: Duration::ZERO,
+                    deadline: None,
+                }),
+                on_close: RefCell::new(None),
+                detached: Cell::new(false),
+            });
+            entry.insert(conn.clone());
+            conn
+        };
+        let weak = Rc::downgrade(&conn);
         conn.stream.set_close_callback(move |_| {
-            if let Some(shared) = weak.upgrade() {
-                shared.remove_conn(key);
+            if let Some(conn) = weak.upgrade() {
+                Conn::on_closed(&conn);
             }
         });
         {
+            // The first request head is due `header_timeout` after accept: a client
+            // that never sends a byte is not kept for the (long) idle timeout.
             let mut st = conn.st.borrow_mut();
-            Conn::set_deadline(&conn, &mut st, Timeout::Idle);
+            let first = if shared.options.header_timeout.is_some() {
+                Timeout::Header
+            } else {
+                Timeout::Idle
+            };
+            Conn::set_deadline(&conn, &mut st, first);
         }
         Conn::read_next(&conn);
+    }
+
+    /// The stream closed (run from the loop by its close callback): cancel the timer,
+    /// forget the connection, and tell a waiting responder.
+    fn on_closed(this: &Rc<Conn>) {
+        if this.detached.get() {
+            return;
+        }
+        this.cancel_timer();
+        let on_close = this.on_close.borrow_mut().take();
+        if let Some(shared) = this.shared.upgrade() {
+            shared.remove_conn(this.key);
+        }
+        if let Some(f) = on_close {
+            f();
+        }
+    }
+
+    /// Cancels the connection's timer, if armed.
+    fn cancel_timer(&self) {
+        if let Some(shared) = self.shared.upgrade() {
+            self.cancel_timer_on(&shared.handle);
+        }
+    }
+
+    /// Cancels the connection's timer on `handle` (the server's, also while it drops).
+    pub(crate) fn cancel_timer_on(&self, handle: &crate::reactor::Handle) {
+        if let Ok(mut st) = self.st.try_borrow_mut() {
+            st.deadline = None;
+            if let Some(t) = st.timer.take() {
+                handle.cancel_timer(t);
+            }
+        }
+    }
+
+    /// Sets the responder's close callback (see `Responder::on_connection_close`).
+    pub(crate) fn set_on_close(this: &Rc<Conn>, f: Box<dyn FnOnce()>) {
+        *this.on_close.borrow_mut() = Some(f);
+        if this.stream.is_closed() {
+            // Closed already: its close callback may have run. Run `f` from the loop,
+            // unless the response finishes first.
+            if let Some(shared) = this.shared.upgrade() {
+                let weak = Rc::downgrade(this);
+                shared.handle.add_callback(move || {
+                    let f = weak.upgrade().and_then(|c| c.on_close.borrow_mut().take());
+                    if let Some(f) = f {
+                        f();
+                    }
+                });
+            }
+        }
+    }
+
+    /// Hands the stream over (`Responder::detach`): the server forgets the connection.
+    pub(crate) fn detach(this: &Rc<Conn>) -> IoStream {
+        this.detached.set(true);
+        this.cancel_timer();
+        this.st.borrow_mut().phase = Phase::Busy;
+        drop(this.on_close.borrow_mut().take());
+        // Replaces the server's close callback (the stream keeps one slot).
+        this.stream.set_close_callback(|_| {});
+        this.stream.set_idle_timeout(None);
+        if let Some(shared) = this.shared.upgrade() {
+            shared.remove_conn(this.key);
+        }
+        this.stream.clone()
     }
 
     /// Reads the next request, with the connection's one parser callback (made on the
@@ -186,7 +279,14 @@ impl Conn {
                 Step::Headers(mut inc) => {
                     if let Some(factory) = shared.delegate_factory.borrow_mut().as_mut() {
                         let req = this.build_request(&shared, inc.head.clone(), Bytes::new(), None);
-                        inc.delegate = factory(&req);
+                        match catch_unwind(AssertUnwindSafe(|| factory(&req))) {
+                            Ok(d) => inc.delegate = d,
+                            Err(payload) => {
+                                this.fail(&Error::http(500, "body delegate factory panicked"));
+                                shared.report_panic(payload);
+                                return true;
+                            }
+                        }
                     }
                     if inc.head.expect_continue {
                         this.stream
@@ -202,7 +302,13 @@ impl Conn {
                         _ => None,
                     };
                     if let Some(mut d) = delegate {
-                        d.data_received(data);
+                        if let Err(payload) =
+                            catch_unwind(AssertUnwindSafe(|| d.data_received(data)))
+                        {
+                            this.fail(&Error::http(500, "body delegate panicked"));
+                            shared.report_panic(payload);
+                            return true;
+                        }
                         if let Phase::Body(inc) = &mut this.st.borrow_mut().phase {
                             inc.delegate = Some(d);
                         }
@@ -223,7 +329,7 @@ impl Conn {
         buf: &mut BytesMut,
         closed: bool,
     ) -> Step {
-        let max_body = shared.options.max_body_size;
+        let max_body = shared.options.max_body_size as u64;
         match &mut st.phase {
             Phase::Busy => Step::Stop,
             Phase::Head => {
@@ -258,7 +364,13 @@ impl Conn {
                                 Step::Fail(Error::http(413, "request body too large"))
                             }
                             kind => Step::Headers(Box::new(Incoming {
-                                decoder: BodyDecoder::with_limits(kind, shared.limits),
+                                decoder: {
+                                    let mut d = BodyDecoder::with_limits(kind, shared.limits);
+                                    // A chunk size beyond what the body may still be is
+                                    // refused at once, not after waiting for its data.
+                                    d.set_max_body(max_body);
+                                    d
+                                },
                                 head,
                                 first: None,
                                 rest: BytesMut::new(),
@@ -277,7 +389,8 @@ impl Conn {
                             if closed {
                                 return Step::Stop;
                             }
-                            buf.reserve((rem as usize).saturating_sub(buf.len()));
+                            // The buffer grows with the bytes that arrive: what
+                            // Content-Length declares is never reserved up front.
                             return Step::NeedMore;
                         }
                     }
@@ -379,6 +492,7 @@ impl Conn {
 
     /// Called by the [`Responder`] when the response is complete.
     pub(crate) fn response_done(this: &Rc<Conn>, keep_alive: bool) {
+        drop(this.on_close.borrow_mut().take());
         let mut st = this.st.borrow_mut();
         if !keep_alive || this.closing() {
             st.phase = Phase::Busy;
@@ -386,10 +500,72 @@ impl Conn {
             this.stream.close_after_writes();
             return;
         }
+        if this.stream.write_buffer_len() > WRITE_HIGH_WATER {
+            // The client is not reading its responses (yet): read no further request
+            // until they drained, so a pipelining client that never reads cannot pile
+            // responses up in memory.
+            st.phase = Phase::Busy;
+            st.deadline = None;
+            drop(st);
+            Conn::wait_for_drain(this);
+            return;
+        }
         st.phase = Phase::Head;
         Conn::set_deadline(this, &mut st, Timeout::Idle);
         drop(st);
-        Conn::read_next(this);
+        if this.stream.buffered() == 0 {
+            // Nothing to parse now (or we are inside the stream's read callback, which
+            // parses what is buffered once it returns): no user code runs in here.
+            Conn::read_next(this);
+        } else {
+            // A pipelined request is buffered: its handler must not run inside the
+            // caller's `send`/`finish`. Dispatch it from the loop.
+            Conn::read_next_later(this);
+        }
+    }
+
+    /// Reads the next request once every queued byte reached the kernel. A client that
+    /// makes no progress draining them for `idle_connection_timeout` is disconnected.
+    fn wait_for_drain(this: &Rc<Conn>) {
+        let Some(shared) = this.shared.upgrade() else {
+            return;
+        };
+        this.stream
+            .set_idle_timeout(shared.options.idle_connection_timeout);
+        let weak = Rc::downgrade(this);
+        // An empty write resolves once everything queued before it was written.
+        this.stream.write(Bytes::new()).add_done_callback(move |f| {
+            let Some(conn) = weak.upgrade() else {
+                return;
+            };
+            if conn.detached.get() || !matches!(f.result(), Some(Ok(()))) {
+                return;
+            }
+            conn.stream.set_idle_timeout(None);
+            if conn.closing() {
+                conn.stream.close_after_writes();
+                return;
+            }
+            {
+                let mut st = conn.st.borrow_mut();
+                st.phase = Phase::Head;
+                Conn::set_deadline(&conn, &mut st, Timeout::Idle);
+            }
+            // A done-callback runs from the loop: no user call is on the stack.
+            Conn::read_next(&conn);
+        });
+    }
+
+    fn read_next_later(this: &Rc<Conn>) {
+        let Some(shared) = this.shared.upgrade() else {
+            return;
+        };
+        let weak = Rc::downgrade(this);
+        shared.handle.add_callback(move || {
+            if let Some(conn) = weak.upgrade() {
+                Conn::read_next(&conn);
+            }
+        });
     }
 
     /// Answers a malformed or over-limit request and closes the connection.
@@ -482,7 +658,9 @@ impl Conn {
         let partial = !matches!(st.phase, Phase::Head) || this.stream.buffered() > 0;
         st.phase = Phase::Busy;
         drop(st);
-        if kind == Timeout::Idle && !partial {
+        if !partial {
+            // Nothing of a request arrived: close quietly (no 408 to a client that may
+            // have only opened a connection in advance).
             this.stream.close();
         } else {
             log::debug!("{kind:?} timeout for {}", this.peer);
@@ -502,7 +680,7 @@ fn decompress(shared: &Shared, headers: &mut HeaderMap, body: Bytes) -> crate::R
     if !shared.options.decompress_request || !crate::http::h1::is_gzip(headers) || body.is_empty() {
         return Ok(body);
     }
-    let limit = shared.options.max_body_size;
+    let limit = shared.options.max_body_size as u64;
     let mut out = Vec::new();
     let mut dec = flate2::read::GzDecoder::new(&body[..]).take(limit + 1);
     dec.read_to_end(&mut out)

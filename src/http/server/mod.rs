@@ -21,9 +21,11 @@ mod conn;
 mod request;
 mod responder;
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -40,19 +42,34 @@ use crate::net::{BindOptions, TcpServer};
 use crate::reactor::Handle;
 use crate::stream::StreamOptions;
 
-/// Limits, timeouts and behaviour of an [`HttpServer`].
+/// Limits, timeouts and behaviour of an [`HttpServer`]: start from `Default` and chain
+/// the setters (new settings may be added in later versions).
+///
+/// ```
+/// use std::time::Duration;
+/// use squall::http::HttpServerOptions;
+///
+/// let options = HttpServerOptions::default()
+///     .max_body_size(1024 * 1024)
+///     .header_timeout(Some(Duration::from_secs(5)))
+///     .no_keep_alive(true);
+/// assert_eq!(options.max_body_size, 1024 * 1024);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct HttpServerOptions {
     /// Largest request head (default 64 KiB); beyond it: 431.
     pub max_header_size: usize,
     /// Most header fields (default 100); beyond it: 431.
     pub max_headers: usize,
     /// Largest request body (default 100 MiB); beyond it: 413.
-    pub max_body_size: u64,
-    /// Close a keep-alive connection idle this long (default 1 hour, as Tornado).
+    pub max_body_size: usize,
+    /// Close a keep-alive connection idle this long (default 1 hour, as Tornado); also
+    /// how long a client that does not read its responses may make no progress.
     pub idle_connection_timeout: Option<Duration>,
-    /// A request head must be complete this long after its first byte (default 30 s);
-    /// then 408 and close. Cuts off slowloris clients.
+    /// A request head must be complete this long after the connection was accepted or
+    /// after the first byte of a later request (default 30 s); then 408 and close (or
+    /// a quiet close if nothing arrived). Cuts off slowloris clients.
     pub header_timeout: Option<Duration>,
     /// A request body must be complete this long after its head (default 5 min).
     pub body_timeout: Option<Duration>,
@@ -85,6 +102,45 @@ impl Default for HttpServerOptions {
             max_write_buffer_size: Some(64 * 1024 * 1024),
         }
     }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
+        impl HttpServerOptions {
+            $(
+                $(#[$doc])*
+                pub fn $name(mut self, value: $ty) -> Self {
+                    self.$name = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// Sets [`max_header_size`](Self::max_header_size).
+    max_header_size: usize;
+    /// Sets [`max_headers`](Self::max_headers).
+    max_headers: usize;
+    /// Sets [`max_body_size`](Self::max_body_size).
+    max_body_size: usize;
+    /// Sets [`idle_connection_timeout`](Self::idle_connection_timeout).
+    idle_connection_timeout: Option<Duration>;
+    /// Sets [`header_timeout`](Self::header_timeout).
+    header_timeout: Option<Duration>;
+    /// Sets [`body_timeout`](Self::body_timeout).
+    body_timeout: Option<Duration>;
+    /// Sets [`no_keep_alive`](Self::no_keep_alive).
+    no_keep_alive: bool;
+    /// Sets [`xheaders`](Self::xheaders).
+    xheaders: bool;
+    /// Sets [`decompress_request`](Self::decompress_request).
+    decompress_request: bool;
+    /// Sets [`server_header`](Self::server_header).
+    server_header: Option<Rc<str>>;
+    /// Sets [`max_write_buffer_size`](Self::max_write_buffer_size).
+    max_write_buffer_size: Option<usize>;
 }
 
 /// Receives a request body piece by piece instead of buffering it (Tornado's
@@ -131,17 +187,39 @@ impl Shared {
         responder: Responder,
         delegate: Option<Box<dyn BodyDelegate>>,
     ) {
-        if let Some(d) = delegate {
-            d.finish(req, responder);
-            return;
-        }
-        match this.handler.try_borrow_mut() {
-            Ok(mut handler) => handler(req, responder),
-            Err(_) => {
-                let me = this.clone();
-                this.handle
-                    .add_callback(move || Shared::call_handler(&me, req, responder, None));
+        let outcome = if let Some(d) = delegate {
+            catch_unwind(AssertUnwindSafe(|| d.finish(req, responder)))
+        } else {
+            match this.handler.try_borrow_mut() {
+                Ok(mut handler) => catch_unwind(AssertUnwindSafe(|| handler(req, responder))),
+                Err(_) => {
+                    let me = this.clone();
+                    this.handle
+                        .add_callback(move || Shared::call_handler(&me, req, responder, None));
+                    return;
+                }
             }
+        };
+        if let Err(payload) = outcome {
+            this.report_panic(payload);
+        }
+    }
+
+    /// A handler (or body delegate) panicked. The panic was caught where it happened, so
+    /// the connection's state stays consistent: the responder, dropped while unwinding,
+    /// answered 500 and closes the connection. The panic is raised again from a fresh
+    /// loop callback, so the reactor's policy applies (logged, or propagated from `run`).
+    pub(crate) fn report_panic(&self, payload: Box<dyn Any + Send>) {
+        self.handle
+            .add_callback(move || std::panic::resume_unwind(payload));
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Connections a parked responder keeps alive must not keep their timers pending.
+        for (_, conn) in self.conns.get_mut().iter() {
+            conn.cancel_timer_on(&self.handle);
         }
     }
 }
@@ -182,7 +260,8 @@ impl HttpServer {
             max_headers: options.max_headers,
         };
         let stream_options = StreamOptions {
-            max_buffer_size: (options.max_body_size as usize)
+            max_buffer_size: options
+                .max_body_size
                 .saturating_add(options.max_header_size)
                 .saturating_add(64 * 1024),
             max_write_buffer_size: options.max_write_buffer_size,

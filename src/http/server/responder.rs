@@ -11,6 +11,7 @@ use super::conn::Conn;
 use crate::error::Error;
 use crate::future::Future;
 use crate::http::h1::{write_response_head, ChunkedEncoder, Framing};
+use crate::stream::IoStream;
 
 /// Response header maps kept per thread for reuse (cleared, capacity kept): building a
 /// `HeaderMap` allocates twice (indices and entries) on its first insert.
@@ -72,6 +73,8 @@ pub struct Responder {
     head_request: bool,
     body: Body,
     chunked: ChunkedEncoder,
+    /// Body bytes still due under the handler's own `Content-Length` (streaming).
+    remaining: u64,
 }
 
 impl fmt::Debug for Responder {
@@ -99,6 +102,7 @@ impl Responder {
             head_request,
             body: Body::NotStarted,
             chunked: ChunkedEncoder::new(),
+            remaining: 0,
         }
     }
 
@@ -135,9 +139,91 @@ impl Responder {
         self
     }
 
-    /// True once the client is gone: further writes are dropped.
+    /// True once the client is gone: further writes are dropped. When it turns true
+    /// before the response finished, the [`on_connection_close`](Self::on_connection_close)
+    /// callback runs soon after, from the loop.
     pub fn is_closed(&self) -> bool {
         self.conn.stream.is_closed()
+    }
+
+    /// Calls `f` once if the client's connection closes before this response finished
+    /// (Tornado's `on_connection_close`): how a parked long-poll learns that its client
+    /// left. `f` runs from the loop, never inside a squall call you made (not even this
+    /// one when the connection is already closed), and is dropped unrun once the
+    /// response finishes. A second call replaces the first callback.
+    ///
+    /// Note: a client that only shuts down its writing side looks the same as one that
+    /// left (the server reads end-of-file either way), and is treated as gone.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use squall::http::server::{HttpServer, Responder};
+    /// use squall::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// // Parked long-polls, answered when news arrives.
+    /// let waiting: Rc<RefCell<Vec<Option<Responder>>>> = Rc::default();
+    /// let w = waiting.clone();
+    /// let server = HttpServer::new(&reactor.handle(), move |_req, mut resp| {
+    ///     let slot = w.borrow().len();
+    ///     let w2 = w.clone();
+    ///     // The client left: free its responder (dropping it is then a no-op).
+    ///     resp.on_connection_close(move || drop(w2.borrow_mut()[slot].take()));
+    ///     w.borrow_mut().push(Some(resp));
+    /// });
+    /// # let _ = server;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_connection_close(&mut self, f: impl FnOnce() + 'static) {
+        if self.body == Body::Finished {
+            return;
+        }
+        Conn::set_on_close(&self.conn, Box::new(f));
+    }
+
+    /// Hands the connection's [`IoStream`] to the caller (Tornado's
+    /// `HTTP1Connection.detach`), to speak another protocol on it (a WebSocket upgrade).
+    /// The server forgets the connection: no more timers, it no longer counts in
+    /// [`connection_count`](super::HttpServer::connection_count), nothing is sent when
+    /// the responder goes. Bytes the client sent after the request head stay readable
+    /// from the returned stream; its idle timeout is cleared and its close callback is
+    /// yours to set.
+    ///
+    /// # Errors
+    /// [`Error::StreamClosed`] if the connection is already closed;
+    /// [`Error::InvalidState`] if the response was started (head sent). The responder is
+    /// then dropped as usual (a 500, or the connection closed).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::http::server::HttpServer;
+    /// use squall::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let server = HttpServer::new(&reactor.handle(), |_req, resp| {
+    ///     if let Ok(stream) = resp.detach() {
+    ///         // Speak a protocol of your own; here, a raw answer and close.
+    ///         stream.write(&b"HTTP/1.1 418 I'm a teapot\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"[..]);
+    ///         stream.close_after_writes();
+    ///     }
+    /// });
+    /// # let _ = server;
+    /// # Ok(()) }
+    /// ```
+    pub fn detach(mut self) -> crate::Result<IoStream> {
+        if self.body != Body::NotStarted {
+            return Err(Error::invalid_state(
+                "detach: the response was already started",
+            ));
+        }
+        if self.conn.stream.is_closed() {
+            return Err(Error::StreamClosed);
+        }
+        // Nothing to send on drop: the connection is the caller's now.
+        self.body = Body::Finished;
+        Ok(Conn::detach(&self.conn))
     }
 
     /// Sends the whole response with `body` and a `Content-Length` (head and body in one
@@ -159,12 +245,29 @@ impl Responder {
             log::error!("Responder::send after the head was sent; ignored");
             return;
         }
+        self.check_final_status();
         let bodiless = self.bodiless();
         let framing = if self.status == StatusCode::NOT_MODIFIED {
             Framing::Unframed
         } else {
             Framing::Length(body.len() as u64)
         };
+        // The framing is ours: a Transfer-Encoding or a Content-Length that does not
+        // match the body (a proxy copying a decoded body with the upstream's length)
+        // would desynchronise the connection. A bodiless response (HEAD, 304) may keep
+        // the handler's Content-Length: it describes the representation.
+        self.drop_header(TRANSFER_ENCODING);
+        if let Some(cl) = self.headers.get(CONTENT_LENGTH) {
+            let matches = parse_length(cl) == Some(body.len() as u64);
+            let keep = (bodiless && self.status != StatusCode::NO_CONTENT) || matches;
+            if !keep {
+                log::warn!(
+                    "Responder: Content-Length {cl:?} does not match the {} byte body; sending the body's",
+                    body.len()
+                );
+                self.headers.remove(CONTENT_LENGTH);
+            }
+        }
         let mut out = self.conn.out_buffer();
         self.write_head(&mut out, framing);
         let stream = &self.conn.stream;
@@ -230,7 +333,20 @@ impl Responder {
                 stream.write_and_forget(chunk);
                 stream.write(Bytes::from_static(b"\r\n"))
             }
-            _ => stream.write(chunk),
+            Framing::Length(_) => {
+                let n = chunk.len() as u64;
+                if n > self.remaining {
+                    return Future::failed(Error::invalid_state(
+                        "write beyond the response's Content-Length",
+                    ));
+                }
+                let done = stream.write(chunk);
+                if !matches!(done.result(), Some(Err(Error::StreamBufferFull))) {
+                    self.remaining -= n;
+                }
+                done
+            }
+            Framing::Unframed => stream.write(chunk),
         }
     }
 
@@ -253,6 +369,15 @@ impl Responder {
                 } else {
                     Future::ready(())
                 };
+                if matches!(framing, Framing::Length(_)) && self.remaining > 0 && !self.bodiless() {
+                    // Fewer bytes than the Content-Length promised: the client would take
+                    // the next response for the rest of this body. Close instead.
+                    log::error!(
+                        "Responder: response finished {} bytes short of its Content-Length: closing",
+                        self.remaining
+                    );
+                    self.keep_alive = false;
+                }
                 self.body = Body::Finished;
                 Conn::response_done(&self.conn, self.keep_alive);
                 done
@@ -261,8 +386,23 @@ impl Responder {
     }
 
     fn start_streaming(&mut self) -> Framing {
-        let framing = if self.headers.contains_key(CONTENT_LENGTH) {
-            Framing::Unframed // the caller's own Content-Length frames it
+        self.check_final_status();
+        self.drop_header(TRANSFER_ENCODING);
+        let own_length = match self.headers.get(CONTENT_LENGTH) {
+            None => None,
+            Some(v) => match parse_length(v) {
+                Some(n) => Some(n),
+                None => {
+                    log::warn!("Responder: invalid Content-Length {v:?} dropped");
+                    self.headers.remove(CONTENT_LENGTH);
+                    None
+                }
+            },
+        };
+        let framing = if let Some(n) = own_length {
+            // The caller's own Content-Length frames it: writes are held to it.
+            self.remaining = n;
+            Framing::Length(n)
         } else if self.version == Version::HTTP_11 {
             Framing::Chunked
         } else {
@@ -277,6 +417,27 @@ impl Responder {
         framing
     }
 
+    /// A 1xx status cannot be a final response (the client would wait for the real
+    /// one): answer 500 and close instead.
+    fn check_final_status(&mut self) {
+        if self.status.is_informational() {
+            log::error!(
+                "Responder: {} is not a final status; sending 500",
+                self.status
+            );
+            self.status = StatusCode::INTERNAL_SERVER_ERROR;
+            self.headers.clear();
+            self.keep_alive = false;
+        }
+    }
+
+    /// Removes a framing header the handler set, with a warning.
+    fn drop_header(&mut self, name: http::header::HeaderName) {
+        if self.headers.remove(&name).is_some() {
+            log::warn!("Responder: the handler's {name} header dropped: squall frames the body");
+        }
+    }
+
     fn bodiless(&self) -> bool {
         self.head_request
             || self.status == StatusCode::NO_CONTENT
@@ -287,9 +448,6 @@ impl Responder {
     fn write_head(&mut self, out: &mut BytesMut, framing: Framing) {
         if self.conn.closing() {
             self.keep_alive = false;
-        }
-        if self.headers.contains_key(TRANSFER_ENCODING) {
-            self.headers.remove(CONTENT_LENGTH);
         }
         write_response_head(out, self.version, self.status, None, &self.headers, framing);
         // Connection management and the Server header go before the final CRLF.
@@ -330,4 +488,13 @@ impl Drop for Responder {
             }
         }
     }
+}
+
+/// A `Content-Length` value as a number (digits only).
+fn parse_length(v: &http::HeaderValue) -> Option<u64> {
+    let b = v.as_bytes();
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(b).ok()?.parse().ok()
 }

@@ -1,0 +1,459 @@
+//! The server never leaves a client hanging and never pins memory for one: handler
+//! panics answer 500, the next pipelined request never runs inside the caller's
+//! `send`, parked long-polls learn that their clients left, closed connections leave no
+//! timer behind, a client that does not read its pipelined responses stops being
+//! served and is timed out, a silent connection is cut by `header_timeout`, and the
+//! framing headers a handler sets never desynchronise the connection.
+
+mod http_util;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::TcpStream;
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use http_util::{connect, exchange_to_eof, parse_all, read_to_eof, run, status_of, Reader};
+use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
+use squall::{Error, Future, Handle, Reactor};
+
+const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// Runs the loop until `done()` or fails the test after a generous bound.
+fn run_while(reactor: &mut Reactor, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        reactor
+            .run_once(Some(Duration::from_millis(20)))
+            .expect("run_once");
+    }
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn panicking_handler_answers_500_and_closes() {
+    let raw = run(
+        |h| {
+            HttpServer::new(h, |req: Request, resp: Responder| {
+                if req.path() == "/boom" {
+                    panic!("handler failure (expected by this test)");
+                }
+                resp.send("fine");
+            })
+        },
+        |addr| {
+            let first = exchange_to_eof(addr, b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n");
+            // The loop survived: the next client is served.
+            let second = exchange_to_eof(
+                addr,
+                b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            );
+            (first, second)
+        },
+    );
+    let rs = parse_all(raw.0.as_bytes());
+    assert_eq!(rs.len(), 1, "{}", raw.0);
+    assert_eq!(rs[0].status, 500, "{}", raw.0);
+    assert!(rs[0].closes(), "{}", raw.0);
+    assert!(raw.1.ends_with("fine"), "{}", raw.1);
+}
+
+#[test]
+fn answering_parked_requests_never_runs_the_next_pipelined_handler_inside_send() {
+    // A long-poll broker holds a RefCell borrow while it answers its parked
+    // responders, from a timer. One client has a second request pipelined behind its
+    // parked one: its handler must run later, from the loop, not inside `send`.
+    let parked: Rc<RefCell<Vec<Responder>>> = Rc::default();
+    let answering = Rc::new(Cell::new(false));
+    let (p, a) = (parked.clone(), answering.clone());
+    let responses = run(
+        move |h: &Handle| {
+            let h2 = h.clone();
+            HttpServer::new(h, move |req: Request, resp: Responder| {
+                assert!(!a.get(), "handler ran inside send()");
+                // Panics with "already borrowed" when run inside the loop below.
+                let mut waiting = p.borrow_mut();
+                if req.path() == "/wait" {
+                    waiting.push(resp);
+                    let (p, a) = (p.clone(), a.clone());
+                    h2.call_later(Duration::from_millis(1), move || {
+                        let mut waiting = p.borrow_mut();
+                        a.set(true);
+                        for r in waiting.drain(..) {
+                            r.send("news");
+                        }
+                        a.set(false);
+                    });
+                } else {
+                    resp.send("next");
+                }
+            })
+        },
+        |addr| {
+            let mut r = Reader::connect(addr);
+            r.send(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+            (r.response(), r.response())
+        },
+    );
+    assert_eq!(
+        (responses.0.status, responses.0.body_str().as_str()),
+        (200, "news")
+    );
+    assert_eq!(
+        (responses.1.status, responses.1.body_str().as_str()),
+        (200, "next")
+    );
+}
+
+#[test]
+fn a_thousand_parked_long_polls_whose_clients_vanish_are_all_notified_and_freed() {
+    const N: usize = 1000;
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let parked: Rc<RefCell<HashMap<usize, Responder>>> = Rc::default();
+    let notified = Rc::new(Cell::new(0usize));
+    let next_id = Rc::new(Cell::new(0usize));
+    let (all_parked_tx, all_parked_rx) = mpsc::channel::<()>();
+    let (p, n, id) = (parked.clone(), notified.clone(), next_id.clone());
+    let server = HttpServer::new(&handle, move |_req, mut resp: Responder| {
+        let key = id.get();
+        id.set(key + 1);
+        let (p2, n2) = (p.clone(), n.clone());
+        resp.on_connection_close(move || {
+            n2.set(n2.get() + 1);
+            // Free the responder: dropping it sends nothing to a closed connection.
+            drop(p2.borrow_mut().remove(&key));
+        });
+        p.borrow_mut().insert(key, resp);
+        if key + 1 == N {
+            all_parked_tx.send(()).unwrap();
+        }
+    });
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let fds_before = open_fds();
+    let timers_before = handle.stats().timers_pending;
+    let client = std::thread::spawn(move || {
+        let mut conns: Vec<TcpStream> = Vec::with_capacity(N);
+        for _ in 0..N {
+            let mut s = TcpStream::connect(addr).expect("connect");
+            s.write_all(GET).unwrap();
+            conns.push(s);
+        }
+        all_parked_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("not all requests were parked");
+        drop(conns); // every client vanishes
+    });
+    run_while(&mut reactor, "all requests parked", || next_id.get() == N);
+    run_while(&mut reactor, "every parked responder notified", || {
+        notified.get() == N
+    });
+    client.join().unwrap();
+    assert!(parked.borrow().is_empty());
+    assert_eq!(server.connection_count(), 0);
+    assert_eq!(open_fds(), fds_before, "descriptors leaked");
+    assert_eq!(
+        handle.stats().timers_pending,
+        timers_before,
+        "timers leaked"
+    );
+}
+
+#[test]
+fn closed_connections_leave_no_timer_pending() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let server = HttpServer::new(&handle, |_req, resp: Responder| resp.send("ok"));
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let baseline = handle.stats().timers_pending;
+    let done = Rc::new(Cell::new(false));
+    let (tx, rx) = mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        for _ in 0..300 {
+            let raw = exchange_to_eof(
+                addr,
+                b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            );
+            assert!(raw.ends_with("ok"), "{raw}");
+        }
+        tx.send(()).unwrap();
+    });
+    let d = done.clone();
+    run_while(&mut reactor, "300 requests", || {
+        if rx.try_recv().is_ok() {
+            d.set(true);
+        }
+        d.get() && server.connection_count() == 0
+    });
+    client.join().unwrap();
+    assert_eq!(handle.stats().timers_pending, baseline);
+}
+
+#[test]
+fn pipelining_client_that_never_reads_stops_being_served_and_is_timed_out() {
+    const REQUESTS: usize = 200;
+    const SIZE: usize = 512 * 1024;
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let handled = Rc::new(Cell::new(0usize));
+    let h = handled.clone();
+    let options = HttpServerOptions::default()
+        .idle_connection_timeout(Some(Duration::from_millis(500)))
+        .header_timeout(Some(Duration::from_secs(2)))
+        .body_timeout(Some(Duration::from_secs(2)));
+    let body = bytes::Bytes::from(vec![b'x'; SIZE]);
+    let server = HttpServer::with_options(&handle, options, move |_req, resp: Responder| {
+        h.set(h.get() + 1);
+        resp.send(body.clone());
+    });
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let mut s = connect(addr);
+        let wire: Vec<u8> = GET.repeat(REQUESTS);
+        s.write_all(&wire).unwrap();
+        // Never read; hold the connection until the server has given up on it.
+        release_rx.recv_timeout(Duration::from_secs(60)).ok();
+    });
+    run_while(&mut reactor, "the first request", || handled.get() > 0);
+    run_while(&mut reactor, "the non-reading client timed out", || {
+        server.connection_count() == 0
+    });
+    release_tx.send(()).unwrap();
+    client.join().unwrap();
+    // Responses beyond what the kernel buffers took were never produced: each waits
+    // until the client read the previous ones (unbounded, all 100 MiB would be queued).
+    let n = handled.get();
+    assert!(
+        n < REQUESTS / 2,
+        "{n} of {REQUESTS} pipelined requests served"
+    );
+}
+
+#[test]
+fn a_connection_that_never_sends_a_byte_is_closed_by_header_timeout() {
+    let options = HttpServerOptions::default()
+        .header_timeout(Some(Duration::from_millis(200)))
+        .idle_connection_timeout(Some(Duration::from_secs(3600)));
+    let raw = run(
+        move |h| HttpServer::with_options(h, options, |_req, resp: Responder| resp.send("x")),
+        |addr| {
+            let mut s = connect(addr); // fails after READ_TIMEOUT if never closed
+            read_to_eof(&mut s)
+        },
+    );
+    // Nothing of a request arrived: a quiet close, no 408.
+    assert!(raw.is_empty(), "{:?}", String::from_utf8_lossy(&raw));
+}
+
+/// A server whose handler sets headers that contradict the body it sends.
+fn lying_server(h: &Handle) -> HttpServer {
+    HttpServer::new(h, |req: Request, mut resp: Responder| match req.path() {
+        // A proxy copying a gunzipped upstream body with the compressed length.
+        "/short-length" => {
+            resp.set_header("content-length", "3");
+            resp.send("decoded body, longer than 3")
+        }
+        "/long-length" => {
+            resp.set_header("content-length", "1000");
+            resp.send("tiny")
+        }
+        "/te" => {
+            resp.set_header("transfer-encoding", "chunked");
+            resp.send("not chunked")
+        }
+        "/1xx" => resp.respond(http::StatusCode::CONTINUE, "final?"),
+        "/stream-over" => {
+            resp.set_header("content-length", "5");
+            let over = resp.write("hello, world");
+            assert!(matches!(
+                over.take_result(),
+                Some(Err(Error::InvalidState(_)))
+            ));
+            let _ = resp.write("hello");
+            let _ = resp.finish();
+        }
+        "/stream-short" => {
+            resp.set_header("content-length", "10");
+            let _ = resp.write("hello");
+            let _ = resp.finish();
+        }
+        _ => resp.send("next"),
+    })
+}
+
+/// Sends `path` then a pipelined `/next`, reads what the server sends until it closes.
+fn lie_then_next(path: &str) -> String {
+    let wire = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    run(lying_server, move |addr| {
+        exchange_to_eof(addr, wire.as_bytes())
+    })
+}
+
+#[test]
+fn a_content_length_that_does_not_match_the_body_is_corrected() {
+    for (path, body) in [
+        ("/short-length", "decoded body, longer than 3"),
+        ("/long-length", "tiny"),
+        ("/te", "not chunked"),
+    ] {
+        let raw = lie_then_next(path);
+        let rs = parse_all(raw.as_bytes());
+        assert_eq!(rs.len(), 2, "{path}: {raw}");
+        assert_eq!(rs[0].body_str(), body, "{path}: {raw}");
+        assert_eq!(
+            rs[0].headers_named("content-length"),
+            vec![body.len().to_string()]
+        );
+        assert!(rs[0].header("transfer-encoding").is_none(), "{raw}");
+        assert_eq!(rs[1].body_str(), "next", "{path}: {raw}");
+    }
+}
+
+#[test]
+fn a_1xx_status_as_the_final_response_becomes_500_and_closes() {
+    let raw = lie_then_next("/1xx");
+    assert_eq!(status_of(&raw), 500, "{raw}");
+    let rs = parse_all(raw.as_bytes());
+    assert_eq!(rs.len(), 1, "{raw}");
+    assert!(rs[0].closes(), "{raw}");
+}
+
+#[test]
+fn streamed_writes_are_held_to_the_handlers_content_length() {
+    // Over: the write that would exceed it fails and sends nothing; the rest is in sync.
+    let raw = lie_then_next("/stream-over");
+    let rs = parse_all(raw.as_bytes());
+    assert_eq!(rs.len(), 2, "{raw}");
+    assert_eq!(rs[0].body_str(), "hello");
+    assert_eq!(rs[1].body_str(), "next");
+    // Short: the connection closes after the truncated body, nothing else is read.
+    let raw = lie_then_next("/stream-short");
+    assert!(raw.ends_with("\r\n\r\nhello"), "{raw}");
+    assert_eq!(raw.matches("HTTP/1.1 ").count(), 1, "{raw}");
+}
+
+#[test]
+fn a_chunk_size_over_what_the_body_may_still_be_is_refused_at_once() {
+    let options = HttpServerOptions::default().max_body_size(1024);
+    let raw = run(
+        move |h| HttpServer::with_options(h, options, |_req, resp: Responder| resp.send("x")),
+        |addr| {
+            // A 2 GiB chunk announced; its data never comes. The 413 must not wait.
+            exchange_to_eof(
+                addr,
+                b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n80000000\r\nabc",
+            )
+        },
+    );
+    assert_eq!(status_of(&raw), 413, "{raw}");
+}
+
+#[test]
+fn request_bodies_arrive_whole_across_many_reads() {
+    // The buffer grows with what arrives (nothing reserved from Content-Length): a body
+    // sent in small pieces still reaches the handler whole.
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let expected = body.clone();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = got.clone();
+    run(
+        move |h| {
+            HttpServer::new(h, move |req: Request, resp: Responder| {
+                *g.borrow_mut() = req.body.to_vec();
+                resp.send("ok")
+            })
+        },
+        move |addr| {
+            let mut s = connect(addr);
+            let head = format!(
+                "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            for piece in body.chunks(7000) {
+                s.write_all(piece).unwrap();
+            }
+            read_to_eof(&mut s)
+        },
+    );
+    assert!(*got.borrow() == expected);
+}
+
+#[test]
+fn an_overlong_request_target_gets_414() {
+    let options = HttpServerOptions::default().max_header_size(1024);
+    let raw = run(
+        move |h| HttpServer::with_options(h, options, |_req, resp: Responder| resp.send("x")),
+        |addr| {
+            let req = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(2000));
+            exchange_to_eof(addr, req.as_bytes())
+        },
+    );
+    assert_eq!(status_of(&raw), 414, "{raw}");
+}
+
+#[test]
+fn chunk_extension_without_a_name_is_400_and_leading_zeros_are_fine() {
+    let server = |h: &Handle| {
+        HttpServer::new(h, |req: Request, resp: Responder| {
+            resp.send(format!("body={}", String::from_utf8_lossy(&req.body)))
+        })
+    };
+    let raw = run(server, |addr| {
+        exchange_to_eof(
+            addr,
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n",
+        )
+    });
+    assert_eq!(status_of(&raw), 400, "{raw}");
+    let raw = run(server, |addr| {
+        exchange_to_eof(
+            addr,
+            b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n000000000000000000005\r\nhello\r\n0\r\n\r\n",
+        )
+    });
+    assert!(raw.ends_with("body=hello"), "{raw}");
+}
+
+#[test]
+fn finish_and_send_futures_stay_usable_after_a_vanished_client() {
+    // The responder's hooks and the server's bookkeeping agree: a parked responder
+    // whose client left reports is_closed, its write fails, and detach is refused.
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let slot: Rc<RefCell<Option<Responder>>> = Rc::default();
+    let gone = Future::<()>::new();
+    let (s2, g2) = (slot.clone(), gone.clone());
+    let (tx, rx) = mpsc::channel::<()>();
+    let server = HttpServer::new(&handle, move |_req, mut resp: Responder| {
+        let g = g2.clone();
+        resp.on_connection_close(move || g.set_result(()));
+        *s2.borrow_mut() = Some(resp);
+        tx.send(()).unwrap();
+    });
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let client = std::thread::spawn(move || {
+        let mut s = connect(addr);
+        s.write_all(GET).unwrap();
+        rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    });
+    run_while(&mut reactor, "client gone", || gone.is_done());
+    client.join().unwrap();
+    let mut resp = slot.borrow_mut().take().unwrap();
+    assert!(resp.is_closed());
+    let w = resp.write("late");
+    run_while(&mut reactor, "write settles", || w.is_done());
+    assert!(matches!(w.take_result(), Some(Err(Error::StreamClosed))));
+    assert!(resp.detach().is_err());
+}
