@@ -410,7 +410,6 @@ impl IoStream {
     }
 
     /// The reactor handle this stream is registered with.
-    #[allow(dead_code)] // TEMP: used by websocket::accept
     pub(crate) fn handle(&self) -> Handle {
         self.shared.state.borrow().handle.clone()
     }

@@ -46,7 +46,6 @@ fn has_token(headers: &HeaderMap, name: &str, token: &str) -> bool {
 }
 
 /// Joined values of every `name` field.
-#[allow(dead_code)] // TEMP: used by accept
 pub(crate) fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
     let v: Vec<&str> = headers
         .get_all(name)

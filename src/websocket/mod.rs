@@ -49,12 +49,12 @@ pub mod handshake;
 mod mask;
 mod message;
 mod options;
-//mod server;
+mod server;
 mod socket;
 mod utf8;
 
 pub use client::connect;
 pub use message::Message;
 pub use options::WebSocketOptions;
-//pub use server::accept;
+pub use server::accept;
 pub use socket::{Flow, WebSocket};

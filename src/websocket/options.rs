@@ -182,7 +182,6 @@ impl WebSocketOptions {
     }
 
     /// Whether `request`'s origin passes.
-    #[allow(dead_code)] // TEMP: used by accept
     pub(crate) fn origin_allowed(&self, request: &Request) -> bool {
         let origin = request.header("origin");
         match (&self.check_origin, origin) {

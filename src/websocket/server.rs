@@ -51,7 +51,10 @@ pub fn accept(
         Err(e) => return Err(refuse(responder, e)),
     };
     if !options.origin_allowed(request) {
-        return Err(refuse(responder, Error::http(403, "Cross origin websockets not allowed")));
+        return Err(refuse(
+            responder,
+            Error::http(403, "Cross origin websockets not allowed"),
+        ));
     }
     let protocol = tokens(&request.headers, "sec-websocket-protocol")
         .find(|p| options.subprotocols.iter().any(|s| s == p))

@@ -553,8 +553,8 @@ impl Inner {
                             (close::NO_STATUS, String::new())
                         }
                     };
-                    this.stream.close_after_writes();
                     Inner::finish(this, code, reason);
+                    this.stream.close_after_writes();
                     return true;
                 }
                 Ok(None) => {
@@ -578,8 +578,8 @@ impl Inner {
     fn fail(this: &Rc<Inner>, e: ProtocolError) {
         log::debug!("WebSocket failed: {e}");
         this.send_close(Some((e.code, e.reason)));
-        this.stream.close_after_writes();
         Inner::finish(this, e.code, e.reason.to_owned());
+        this.stream.close_after_writes();
     }
 
     fn control_callback(this: &Rc<Inner>, data: Bytes, ping: bool) {
