@@ -96,8 +96,8 @@ fn run(args: Args) -> squall::Result<()> {
         }
     };
     let s1 = shutdown.clone();
-    handle.add_signal_handler(signal_hook::consts::SIGINT, move || s1())?;
-    handle.add_signal_handler(signal_hook::consts::SIGTERM, move || shutdown())?;
+    handle.add_signal_handler(signal_hook::consts::SIGINT, s1)?;
+    handle.add_signal_handler(signal_hook::consts::SIGTERM, shutdown)?;
     // Ready only once the signal handlers are in place.
     let addr = server.listen((args.bind.as_str(), args.port))?;
     println!("listening on ws://{addr}");

@@ -49,7 +49,13 @@ fn echo_text_binary_empty_and_large() {
     ];
     for m in messages {
         ws.send(m.clone());
-        assert_eq!(reactor.run_until(&ws.read_message()).unwrap(), Some(m));
+        let got = reactor.run_until(&ws.read_message()).unwrap();
+        assert!(
+            got.as_ref() == Some(&m),
+            "{} bytes sent, got {:?} bytes",
+            m.len(),
+            got.map(|g| g.len())
+        );
     }
     ws.close(1000, "bye").unwrap();
     assert_eq!(
