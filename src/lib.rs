@@ -23,3 +23,4 @@ pub use reactor::{
 #[cfg(doctest)]
 #[doc = include_str!("../docs/guide.md")]
 mod guide_doctests {}
+pub mod websocket;
