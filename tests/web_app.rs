@@ -4,6 +4,8 @@
 //! The application runs on a reactor in the test thread; the client is a raw
 //! `TcpStream` in another thread.
 
+#![cfg(all(feature = "json", feature = "gzip"))]
+
 mod http_util;
 
 use std::cell::RefCell;
