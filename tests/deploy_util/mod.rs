@@ -47,6 +47,7 @@ pub struct Backend {
     pub addr: SocketAddr,
     /// Every line it wrote to stderr (its log), collected by a thread.
     pub log: Arc<Mutex<Vec<String>>>,
+    lines: Mutex<mpsc::Receiver<String>>,
 }
 
 impl Backend {
@@ -58,7 +59,8 @@ impl Backend {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn backend");
-        let log = collect(child.stderr.take().unwrap(), None);
+        let (line_tx, lines) = mpsc::channel();
+        let log = collect(child.stderr.take().unwrap(), None, Some(line_tx));
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -76,7 +78,27 @@ impl Backend {
             .strip_prefix("listening on http://")
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        Backend { child, addr, log }
+        Backend {
+            child,
+            addr,
+            log,
+            lines: Mutex::new(lines),
+        }
+    }
+
+    /// Waits (bounded) until the backend logs a line containing `text`.
+    pub fn wait_log(&self, text: &str) {
+        if self.log_text().contains(text) {
+            return;
+        }
+        let lines = self.lines.lock().unwrap();
+        loop {
+            match lines.recv_timeout(START_LIMIT) {
+                Ok(line) if line.contains(text) => return,
+                Ok(_) => {}
+                Err(_) => panic!("no log line with {text:?} in:\n{}", self.log_text()),
+            }
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -105,6 +127,7 @@ impl Drop for Backend {
 fn collect(
     pipe: impl Read + Send + 'static,
     ready: Option<(&'static str, mpsc::Sender<()>)>,
+    each: Option<mpsc::Sender<String>>,
 ) -> Arc<Mutex<Vec<String>>> {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
@@ -118,7 +141,10 @@ fn collect(
                     ready = None;
                 }
             }
-            sink.lock().unwrap().push(line);
+            sink.lock().unwrap().push(line.clone());
+            if let Some(tx) = &each {
+                let _ = tx.send(line);
+            }
         }
     });
     log
@@ -214,6 +240,7 @@ impl Nginx {
         let log = collect(
             child.stderr.take().unwrap(),
             Some(("start worker process", tx)),
+            None,
         );
         if rx.recv_timeout(START_LIMIT).is_err() {
             let _ = child.kill();
