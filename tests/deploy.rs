@@ -150,3 +150,132 @@ fn sigterm_drains_a_backend_while_nginx_sends_new_requests_to_the_other() {
     );
     drop(b);
 }
+
+mod redis_util;
+
+/// The documented deployment as a whole: `chat --xheaders --redis` twice behind nginx.
+#[cfg(feature = "json")]
+mod chat {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use super::deploy_util::{nginx_available, request, Backend, Nginx};
+    use super::redis_util::{available, RedisServer};
+    use super::util;
+    use squall::websocket::{connect, Message, WebSocket, WebSocketOptions};
+    use squall::{with_timeout, Reactor};
+
+    const LIMIT: Duration = Duration::from_secs(20);
+
+    fn join(reactor: &mut Reactor, addr: SocketAddr) -> WebSocket {
+        let url = format!("ws://{addr}/chatsocket");
+        let f = connect(&reactor.handle(), &url, WebSocketOptions::default());
+        reactor
+            .run_until(&with_timeout(&reactor.handle(), LIMIT, &f))
+            .expect("websocket join through nginx")
+    }
+
+    /// Bodies of the next batch, or None once the socket closed.
+    fn next(reactor: &mut Reactor, ws: &WebSocket) -> Option<Vec<String>> {
+        let m = reactor
+            .run_until(&with_timeout(&reactor.handle(), LIMIT, &ws.read_message()))
+            .expect("a message or the close");
+        let text = match m? {
+            Message::Text(t) => t,
+            other => panic!("unexpected {other:?}"),
+        };
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        Some(
+            v["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["body"].as_str().unwrap().to_string())
+                .collect(),
+        )
+    }
+
+    fn post(nginx: &Nginx, body: &str) {
+        let form = format!("body={body}");
+        let r = request(
+            nginx.addr(),
+            None,
+            "POST",
+            "/a/message/new",
+            form.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+
+    #[test]
+    fn websocket_users_reconnect_through_nginx_and_lose_nothing_when_a_backend_dies() {
+        let name = "websocket_users_reconnect_through_nginx_and_lose_nothing_when_a_backend_dies";
+        if !nginx_available(name) || !available(name) {
+            return;
+        }
+        let redis = RedisServer::start();
+        let url = redis.url();
+        let args = ["--port", "0", "--xheaders", "--redis", &url];
+        let binary = util::example_binary("chat");
+        let mut a = Backend::start(&binary, &args);
+        let b = Backend::start(&binary, &args);
+        a.wait_log("subscribed to squall-chat");
+        b.wait_log("subscribed to squall-chat");
+        let nginx = Nginx::start(&[a.port(), b.port()]);
+
+        // xheaders: the backends log the browser's address (127.0.0.2), not nginx's.
+        let page = request(nginx.addr(), Some([127, 0, 0, 2].into()), "GET", "/", b"").unwrap();
+        assert_eq!(page.status, 200);
+        assert!(String::from_utf8_lossy(&page.body).contains("chatsocket.js"));
+        let logged = |t: &str| a.log_text().contains(t) || b.log_text().contains(t);
+        assert!(
+            logged("GET / (127.0.0.2)"),
+            "{}\n{}",
+            a.log_text(),
+            b.log_text()
+        );
+
+        // Four users over WebSocket, spread over both backends by nginx.
+        let mut reactor = Reactor::new().unwrap();
+        let mut users: Vec<WebSocket> = (0..4).map(|_| join(&mut reactor, nginx.addr())).collect();
+        for ws in &users {
+            assert_eq!(next(&mut reactor, ws), Some(vec![]));
+        }
+        post(&nginx, "before");
+        for ws in &users {
+            assert_eq!(next(&mut reactor, ws), Some(vec!["before".to_string()]));
+        }
+
+        a.child.kill().unwrap();
+        a.child.wait().unwrap();
+        post(&nginx, "during"); // lands on b (a refuses; nginx tries the next)
+
+        // Each user either gets "during" live, or sees its socket close and reconnects
+        // (through nginx, to b) as the page does, and finds both messages on join.
+        let mut reconnected = 0;
+        for ws in &mut users {
+            let seen = match next(&mut reactor, ws) {
+                Some(live) => live,
+                None => {
+                    reconnected += 1;
+                    *ws = join(&mut reactor, nginx.addr());
+                    next(&mut reactor, ws).unwrap()
+                }
+            };
+            assert_eq!(seen.last().map(String::as_str), Some("during"), "{seen:?}");
+            if seen.len() > 1 {
+                assert_eq!(seen, ["before", "during"]);
+            }
+        }
+        println!(
+            "{reconnected} of {} users reconnected after their backend died",
+            users.len()
+        );
+        assert!(reconnected > 0, "nginx put no user on the killed backend");
+        post(&nginx, "after");
+        for ws in &users {
+            assert_eq!(next(&mut reactor, ws), Some(vec!["after".to_string()]));
+        }
+    }
+}
