@@ -10,6 +10,8 @@
 
 #![cfg(feature = "json")]
 
+mod deploy_util;
+mod redis_util;
 mod util;
 
 use std::path::Path;
@@ -28,26 +30,20 @@ fn missing() -> Option<String> {
     (!playwright).then(|| "the Python playwright package is not installed".to_string())
 }
 
-#[test]
-fn two_pages_chat_over_websocket_and_long_polling_and_survive_a_restart() {
-    if let Some(why) = missing() {
-        eprintln!("chat_browser: skipped: {why} (.ci/run installs it)");
-        return;
-    }
-    let chat = util::example_binary("chat");
+/// Runs the browser script with `args`; panics with its output if it failed.
+fn browse(args: &[&str]) -> String {
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chat_browser");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/chat.py");
     let out = Command::new("python3")
         .arg(&script)
-        .arg("--binary")
-        .arg(&chat)
+        .args(args)
         .arg("--screenshots")
         .arg(&shots)
         .arg("--chromium")
         .arg(CHROMIUM)
         .output()
         .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     assert!(
@@ -55,8 +51,49 @@ fn two_pages_chat_over_websocket_and_long_polling_and_survive_a_restart() {
         "the browser test failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
+    stdout
+}
+
+#[test]
+fn two_pages_chat_over_websocket_and_long_polling_and_survive_a_restart() {
+    if let Some(why) = missing() {
+        eprintln!("chat_browser: skipped: {why} (.ci/run installs it)");
+        return;
+    }
+    let chat = util::example_binary("chat");
+    let out = browse(&["--binary", chat.to_str().unwrap()]);
     assert!(
-        stdout.contains("websocket: ok") && stdout.contains("poll: ok"),
-        "{stdout}"
+        out.contains("websocket: ok") && out.contains("poll: ok"),
+        "{out}"
     );
+}
+
+#[test]
+fn pages_on_two_processes_chat_through_redis_and_through_nginx() {
+    let name = "pages_on_two_processes_chat_through_redis_and_through_nginx";
+    if let Some(why) = missing() {
+        eprintln!("{name}: skipped: {why} (.ci/run installs it)");
+        return;
+    }
+    if !redis_util::available(name) || !deploy_util::nginx_available(name) {
+        return;
+    }
+    let redis = redis_util::RedisServer::start();
+    let url = redis.url();
+    let args = ["--port", "0", "--xheaders", "--redis", &url];
+    let chat = util::example_binary("chat");
+    let a = deploy_util::Backend::start(&chat, &args);
+    let b = deploy_util::Backend::start(&chat, &args);
+    a.wait_log("subscribed to squall-chat");
+    b.wait_log("subscribed to squall-chat");
+    // One page on each process: only Redis connects them.
+    let pages = format!("http://{}/,http://{}/", a.addr, b.addr);
+    let out = browse(&["--pages", &pages]);
+    assert_eq!(out.matches(": ok").count(), 2, "{out}");
+    // Both pages through nginx, which spreads their requests over the two processes.
+    let nginx = deploy_util::Nginx::start(&[a.port(), b.port()]);
+    let proxied = format!("http://{0}/,http://{0}/", nginx.addr());
+    let out = browse(&["--pages", &proxied]);
+    assert_eq!(out.matches(": ok").count(), 2, "{out}");
+    drop(nginx);
 }

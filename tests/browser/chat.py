@@ -8,6 +8,7 @@ restarted on the same port and both pages must reconnect and keep chatting. On f
 screenshots of both pages are saved and the script exits 1.
 
 usage: chat.py --binary PATH_TO_CHAT --screenshots DIR
+       chat.py --pages URL1,URL2 --screenshots DIR   (servers run by the caller)
 """
 
 import argparse
@@ -179,9 +180,49 @@ def run(browser, binary, mode, shots):
         server.stop(graceful=False)
 
 
+def run_fixed(browser, urls, mode, shots):
+    """Pages on servers the caller runs (e.g. two processes sharing a room through Redis,
+    or nginx in front of them): they join, and each one's messages reach the other."""
+    pages = []
+    try:
+        for url in urls:
+            ctx = browser.new_context()
+            ctx.add_init_script(PROBE)
+            if mode == "poll":
+                ctx.add_init_script(NO_WEBSOCKET)
+            page = ctx.new_page()
+            page.goto(url)
+            page.wait_for_function(
+                "m => document.body.dataset.transport === m", arg=mode, timeout=WAIT_MS
+            )
+            pages.append(page)
+        a, b = pages
+        print(f"{mode} on {' and '.join(urls)}: both pages joined")
+        check_pair(a, b, f"first via {urls[0]} ({mode})", 10 * LIMIT_MS)
+        check_pair(b, a, f"reply via {urls[1]} ({mode})", LIMIT_MS)
+        check_pair(a, b, f"again via {urls[0]} ({mode})", LIMIT_MS)
+        print(f"{mode} on {' and '.join(urls)}: ok")
+    except Exception:
+        os.makedirs(shots, exist_ok=True)
+        for i, p in enumerate(pages):
+            path = os.path.join(shots, f"chat-fixed-{mode}-page{i}.png")
+            try:
+                p.screenshot(path=path)
+                print(f"screenshot: {path}", file=sys.stderr)
+            except Exception as e:
+                print(f"no screenshot of page {i}: {e}", file=sys.stderr)
+        raise
+    finally:
+        for p in pages:
+            p.context.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--binary", required=True)
+    ap.add_argument("--binary", help="the chat example: started and restarted here")
+    ap.add_argument(
+        "--pages", help="URL1,URL2: two pages on servers already running (no restart)"
+    )
     ap.add_argument("--screenshots", required=True)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     args = ap.parse_args()
@@ -191,7 +232,10 @@ def main():
         )
         try:
             for mode in ["websocket", "poll"]:
-                run(browser, args.binary, mode, args.screenshots)
+                if args.pages:
+                    run_fixed(browser, args.pages.split(","), mode, args.screenshots)
+                else:
+                    run(browser, args.binary, mode, args.screenshots)
         finally:
             browser.close()
 
