@@ -159,19 +159,20 @@ fn batch(messages: &[Message]) -> String {
     serde_json::json!({ "messages": messages }).to_string()
 }
 
-/// Sends each new message to every socket (and to Redis), then waits on the buffer's
+/// Sends each new message to Redis (if used) and to every socket, then waits on the buffer's
 /// condition for the next ones. Holds the room weakly: no cycle through the condition.
 fn pump(room: Weak<Room>, cursor: Option<String>) {
     let Some(r) = room.upgrade() else { return };
     let new = r.buf.borrow().since(cursor.as_deref());
     let cursor = new.last().map(|m| m.id.clone()).or(cursor);
     if !new.is_empty() {
+        // Other processes first: their users should not wait for ours.
+        if let Some(bus) = &r.bus {
+            bus.publish_local(&new);
+        }
         let text = batch(&new);
         for ws in r.sockets.borrow().values() {
             let _ = ws.send_text(text.clone()); // a failed send closes that socket
-        }
-        if let Some(bus) = &r.bus {
-            bus.publish_local(&new);
         }
     }
     let wait = r.buf.borrow().cond.wait();
