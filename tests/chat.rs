@@ -171,14 +171,18 @@ fn bad_arguments_are_usage_errors_and_a_busy_port_is_one_line() {
     ] {
         let out = Command::new(&bin).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("usage: chat"),
-            "{args:?}"
+            err.starts_with("chat: ") && err.contains("usage: chat"),
+            "{args:?}: {err}"
         );
+        assert!(out.stdout.is_empty(), "{args:?}");
     }
-    let help = Command::new(&bin).arg("--help").output().unwrap();
-    assert_eq!(help.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--port"));
+    for flag in ["--help", "-h"] {
+        let help = Command::new(&bin).arg(flag).output().unwrap();
+        assert_eq!(help.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: chat"));
+    }
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port().to_string();
     let out = Command::new(&bin)
@@ -243,4 +247,42 @@ fn waiters_whose_clients_leave_are_cancelled_and_freed() {
     watch.stop();
     client.join().unwrap();
     assert_eq!(open, 0, "every connection closed");
+}
+
+#[test]
+fn chat_load_delivers_to_every_client_and_follows_the_cli_conventions() {
+    let bin = util::example_binary("chat_load");
+    let help = Command::new(&bin).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: chat_load"));
+    let bad = Command::new(&bin)
+        .args(["--clients", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).starts_with("chat_load: "));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let refused = Command::new(&bin).args(["--port", &port]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&refused.stderr).lines().count(), 1);
+
+    let chat = start();
+    let port = chat.addr.port().to_string();
+    let out = Command::new(&bin)
+        .args(["--port", &port, "--clients", "50", "--timeout", "60"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("RESULT clients=50 delivered=50 "),
+        "{stdout}"
+    );
 }

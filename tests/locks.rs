@@ -228,6 +228,27 @@ fn condition_frees_many_cancelled_and_timed_out_waiters() {
 }
 
 #[test]
+fn condition_holds_ten_thousand_waiters_and_frees_the_ones_that_leave() {
+    // The long-poll scale: many parked waiters, half of them leave, one notify_all
+    // reaches every one still there.
+    let mut reactor = Reactor::new().unwrap();
+    let cond = Condition::new();
+    let waiters: Vec<_> = (0..10_000).map(|_| cond.wait()).collect();
+    for w in waiters.iter().step_by(2) {
+        w.cancel();
+    }
+    turn(&mut reactor);
+    assert_eq!(format!("{cond:?}"), "Condition { waiters: 5000 }");
+    cond.notify_all();
+    turn(&mut reactor);
+    for (i, w) in waiters.iter().enumerate() {
+        let r = w.take_result().expect("done");
+        assert_eq!(r.is_ok(), i % 2 == 1, "waiter {i}: {r:?}");
+    }
+    assert_eq!(format!("{cond:?}"), "Condition { waiters: 0 }");
+}
+
+#[test]
 fn condition_waiter_callback_may_notify_the_next_waiter() {
     // Tornado's test_nested_notify: re-entrancy from a done-callback.
     let mut reactor = Reactor::new().unwrap();

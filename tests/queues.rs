@@ -293,6 +293,24 @@ fn items_handed_to_getters_count_as_tasks() {
 }
 
 #[test]
+fn items_let_in_from_parked_putters_count_as_tasks() {
+    let mut reactor = Reactor::new().unwrap();
+    let q = Queue::new(1);
+    q.put_nowait("a").unwrap();
+    let waiting = q.put("b");
+    assert_eq!(q.get_nowait().unwrap(), "a"); // lets "b" in
+    wait(&mut reactor, &waiting).unwrap();
+    assert_eq!(q.get_nowait().unwrap(), "b");
+    q.task_done().unwrap();
+    let joined = q.join();
+    turn(&mut reactor);
+    assert!(!joined.is_done(), "b's task is not done yet");
+    q.task_done().unwrap();
+    wait(&mut reactor, &joined).unwrap();
+    assert!(matches!(q.task_done(), Err(Error::InvalidState(_))));
+}
+
+#[test]
 fn join_timeout_fails_with_timeout() {
     let mut reactor = Reactor::new().unwrap();
     let handle = reactor.handle();

@@ -353,40 +353,186 @@ fn responses_are_gzipped_when_accepted_and_large_enough() {
 }
 
 #[test]
-fn a_detached_context_answers_later() {
-    let parked: Rc<RefCell<Vec<Context>>> = Rc::default();
-    let (p1, p2) = (parked.clone(), parked.clone());
+fn a_detached_context_answers_later_and_learns_when_its_client_left() {
+    // Parked waiters, and news that arrived while nobody waited (so a waiter that
+    // arrives after the news still gets it: no race between the two clients).
+    #[derive(Default)]
+    struct Board {
+        parked: Vec<Option<Context>>,
+        news: Option<String>,
+        left: usize,
+    }
+    let board: Rc<RefCell<Board>> = Rc::default();
+    let (b1, b2, b3) = (board.clone(), board.clone(), board.clone());
     let app = Application::new()
         .get("/wait", move |ctx: &mut Context| {
-            p1.borrow_mut().push(ctx.detach());
+            let mut b = b1.borrow_mut();
+            if let Some(news) = b.news.take() {
+                ctx.send_text(news);
+                return Ok(());
+            }
+            let slot = b.parked.len();
+            let mut parked = ctx.detach();
+            let me = b1.clone();
+            parked.on_connection_close(move || {
+                let mut b = me.borrow_mut();
+                b.left += 1;
+                b.parked[slot] = None; // freed
+            });
+            b.parked.push(Some(parked));
             Ok(())
         })
-        .post("/wake", move |ctx: &mut Context| {
-            let msg = ctx.argument("msg")?.to_string();
-            for mut waiter in p2.borrow_mut().drain(..) {
-                waiter.send_text(msg.clone());
+        .post("/publish", move |ctx: &mut Context| {
+            let news = ctx.argument("news")?.to_string();
+            let waiters: Vec<Context> = b2.borrow_mut().parked.drain(..).flatten().collect();
+            if waiters.is_empty() {
+                b2.borrow_mut().news = Some(news.clone());
             }
-            ctx.send_text("woken");
+            for mut w in waiters {
+                w.send_text(news.clone());
+            }
+            ctx.send_text("published");
+            Ok(())
+        })
+        .get("/left", move |ctx: &mut Context| {
+            let b = b3.borrow();
+            let parked = b.parked.iter().flatten().count();
+            ctx.send_text(format!("{} {parked}", b.left));
             Ok(())
         });
-    let (waited, woke) = run(app_server(app), |addr| {
+    let (waited, published, left) = run(app_server(app), |addr| {
         let mut waiter = Reader::connect(addr);
         waiter.send(&get("/wait"));
-        // The wait is parked: wake it from another connection. The waiter's request
-        // may reach the server after the wake-up, so wake until it answers.
-        let waiter_thread = std::thread::spawn(move || waiter.response());
-        let mut woke = None;
-        while !waiter_thread.is_finished() {
-            let mut r = Reader::connect(addr);
-            r.send(&post(
-                "/wake",
-                "application/x-www-form-urlencoded",
-                b"msg=hi",
-            ));
-            woke = Some(r.response());
+        let mut r = Reader::connect(addr);
+        let published = post("/publish", "application/x-www-form-urlencoded", b"news=hi");
+        r.send(&published);
+        let published = r.response();
+        let waited = waiter.response();
+        // A second waiter leaves without an answer: its close callback runs and frees
+        // it. Ask until the server has seen the close (each ask is a round trip).
+        let mut leaver = Reader::connect(addr);
+        leaver.send(&get("/wait"));
+        r.send(&get("/left"));
+        let mut left = r.response().body_str();
+        drop(leaver);
+        for _ in 0..10_000 {
+            if left == "1 0" {
+                break;
+            }
+            r.send(&get("/left"));
+            left = r.response().body_str();
         }
-        (waiter_thread.join().unwrap(), woke.unwrap())
+        (waited, published, left)
     });
     assert_eq!(waited.body_str(), "hi");
-    assert_eq!(woke.body_str(), "woken");
+    assert_eq!(published.body_str(), "published");
+    assert_eq!(left, "1 0", "close callback ran and freed the waiter");
+    assert_eq!(board.borrow().left, 1);
+}
+
+/// Records the access-log lines of this test binary.
+struct AccessLog;
+
+static ACCESS_LINES: std::sync::Mutex<Vec<(log::Level, String)>> =
+    std::sync::Mutex::new(Vec::new());
+
+impl log::Log for AccessLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.target() == "squall::web::access"
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            ACCESS_LINES
+                .lock()
+                .unwrap()
+                .push((r.level(), r.args().to_string()));
+        }
+    }
+    fn flush(&self) {}
+}
+
+#[test]
+fn one_access_log_line_per_request_with_status_method_uri_ip_and_time() {
+    let _ = log::set_logger(&AccessLog);
+    log::set_max_level(log::LevelFilter::Info);
+    run(app_server(routes()), |addr| {
+        let mut r = Reader::connect(addr);
+        for path in ["/users/9?x=access-log", "/missing-access-log"] {
+            r.send(&get(path));
+            r.response();
+        }
+    });
+    let lines = ACCESS_LINES.lock().unwrap().clone();
+    let find = |needle: &str| {
+        lines
+            .iter()
+            .find(|(_, l)| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line for {needle} in {lines:?}"))
+            .clone()
+    };
+    let (level, ok) = find("x=access-log");
+    assert_eq!(level, log::Level::Info);
+    assert!(
+        ok.starts_with("200 GET /users/9?x=access-log (127.0.0.1) "),
+        "{ok}"
+    );
+    assert!(ok.ends_with("ms"), "{ok}");
+    let (level, missing) = find("/missing-access-log");
+    assert_eq!(level, log::Level::Warn);
+    assert!(
+        missing.starts_with("404 GET /missing-access-log (127.0.0.1) "),
+        "{missing}"
+    );
+}
+
+/// A parked context kept in a route's own state does not keep the application (and
+/// so that state) alive once the server and the reactor are gone.
+#[test]
+fn a_parked_context_in_route_state_is_freed_with_the_server() {
+    let parked: Rc<RefCell<Vec<Context>>> = Rc::default();
+    let weak = Rc::downgrade(&parked);
+    let p = parked.clone();
+    let app = Application::new().get("/park", move |ctx: &mut Context| {
+        p.borrow_mut().push(ctx.detach());
+        Ok(())
+    });
+    drop(parked);
+    let mut reactor = squall::Reactor::new().unwrap();
+    let server = app.server(&reactor.handle());
+    drop(app);
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let mut c = http_util::connect(addr);
+        std::io::Write::write_all(&mut c, &get("/park")).unwrap();
+        let _ = rx.recv_timeout(Duration::from_secs(60)); // keep the connection open
+    });
+    // Run until the request is parked (the state then holds one context).
+    let done = squall::Future::<()>::new();
+    let (d, w) = (done.clone(), weak.clone());
+    let watch =
+        squall::PeriodicCallback::new(&reactor.handle(), Duration::from_millis(2), move || {
+            if w.upgrade().is_some_and(|v| v.borrow().len() == 1) && !d.is_done() {
+                d.set_result(());
+            }
+        });
+    watch.start();
+    let h = reactor.handle();
+    let bound = h.call_later(Duration::from_secs(60), {
+        let h = h.clone();
+        move || h.stop()
+    });
+    reactor.run_until(&done).expect("parked in time");
+    h.cancel_timer(bound);
+    watch.stop();
+    drop(watch);
+    drop(server);
+    drop(h);
+    drop(reactor);
+    assert!(
+        weak.upgrade().is_none(),
+        "the parked context keeps its route alive"
+    );
+    tx.send(()).unwrap();
+    client.join().unwrap();
 }

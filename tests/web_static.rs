@@ -28,6 +28,11 @@ fn tree(name: &str) -> (PathBuf, Vec<u8>) {
     std::fs::write(base.join("secret.txt"), b"top secret").unwrap();
     std::os::unix::fs::symlink(base.join("secret.txt"), root.join("escape.txt")).unwrap();
     std::os::unix::fs::symlink(root.join("hello.txt"), root.join("alias.txt")).unwrap();
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(root.join("pipe"))
+        .status()
+        .expect("mkfifo");
+    assert!(fifo.success());
     (root, big)
 }
 
@@ -117,6 +122,7 @@ fn traversal_symlinks_out_and_missing_files_are_refused() {
         ("/static/alias.txt", 200),
         ("/static/missing.txt", 404),
         ("/static/sub", 403),
+        ("/static/pipe", 403),
         ("/static/", 403),
         ("/static/hello.txt%00.png", 403),
         ("/static//etc/passwd", 404),

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use polling::{Event, Events, Poller};
 
+const USAGE: &str = "usage: chat_load [--host HOST] [--port PORT] [--clients N] [--server-pid PID] [--timeout SECS]";
+
 struct Args {
     host: String,
     port: u16,
@@ -41,8 +43,8 @@ fn parse_args() -> Result<Args, lexopt::Error> {
             Long("clients") => a.clients = p.value()?.parse()?,
             Long("server-pid") => a.pid = Some(p.value()?.parse()?),
             Long("timeout") => a.timeout = p.value()?.parse()?,
-            Long("help") => {
-                println!("usage: chat_load [--host H] [--port P] [--clients N] [--server-pid PID] [--timeout SECS]");
+            Short('h') | Long("help") => {
+                println!("{USAGE}");
                 std::process::exit(0);
             }
             _ => return Err(arg.unexpected()),
@@ -101,11 +103,23 @@ fn exchange(addr: &str, req: &str) -> std::io::Result<Vec<u8>> {
     }
 }
 
-fn main() -> std::io::Result<()> {
+fn main() {
     let a = parse_args().unwrap_or_else(|e| {
-        eprintln!("chat_load: {e}");
+        eprintln!("chat_load: {e}\n{USAGE}");
         std::process::exit(2);
     });
+    match run(&a) {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("chat_load: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Runs the check; `Ok(false)` when some client got no answer in time.
+fn run(a: &Args) -> std::io::Result<bool> {
     let addr = format!("{}:{}", a.host, a.port);
     let rss_idle = a.pid.and_then(|p| proc_status(p, "VmRSS:"));
     let fds_idle = a.pid.map_or(0, open_fds);
@@ -186,8 +200,5 @@ fn main() -> std::io::Result<()> {
         line += &format!(" rss_idle_kb={idle} rss_parked_kb={parked} bytes_per_waiter={per:.0}");
     }
     println!("{line}");
-    if delivered < a.clients {
-        std::process::exit(1);
-    }
-    Ok(())
+    Ok(delivered == a.clients)
 }

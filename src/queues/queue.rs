@@ -132,15 +132,18 @@ impl<T: 'static, S: Store<T>> Shared<T, S> {
             let mut c = self.core.borrow_mut();
             match c.putters.pop_pending() {
                 // A pending putter means the queue is full: its item joins before one
-                // leaves, so a priority queue still hands out its smallest.
+                // leaves, so a priority queue still hands out its smallest. It counts
+                // as a task like any other put.
                 Some((putter, item)) => {
                     c.items.push(item);
+                    c.unfinished += 1;
                     (c.items.pop(), Some(putter))
                 }
                 None => (c.items.pop(), None),
             }
         };
         if let Some(putter) = putter {
+            self.finished.clear();
             putter.set_result(());
         }
         item.ok_or(Error::QueueEmpty)
@@ -281,6 +284,8 @@ macro_rules! queue_type {
 
             /// A future of the next item, waiting (FIFO among getters) while the queue
             /// is empty. Cancelling it withdraws the request; no item is lost to it.
+            /// Cancel a get you no longer want rather than only dropping its future: a
+            /// parked get that was merely dropped still receives the next item.
             #[track_caller]
             pub fn get(&self) -> Future<T> {
                 self.shared.get(None)

@@ -38,23 +38,64 @@ use self::buffer::{CORK_LIMIT, MAX_IOV};
 use self::read::ReadRequest;
 pub use self::socket::Socket;
 pub(crate) use self::state::CustomRead;
-use self::state::{Finish, PendingRead, Shared, State};
+use self::state::{Closing, Finish, PendingRead, Shared, State};
 use crate::error::{Error, Result};
 use crate::future::Future;
 use crate::reactor::{coarse_now, Event, Handle, Interest};
 
-/// Limits and timeouts of an [`IoStream`].
+/// Limits and timeouts of an [`IoStream`]. Start from `Default` and change what you
+/// need with the `with_*` builders (or assign the public fields): new settings can be
+/// added without breaking anyone.
+///
+/// ```
+/// use std::time::Duration;
+/// use squall::stream::StreamOptions;
+/// let options = StreamOptions::default()
+///     .with_max_buffer_size(64 * 1024)
+///     .with_idle_timeout(Some(Duration::from_secs(30)));
+/// assert_eq!(options.max_buffer_size, 64 * 1024);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct StreamOptions {
-    /// Most bytes the read buffer may hold (default 100 MiB, as Tornado). A read that
-    /// needs more fails with [`Error::StreamBufferFull`] and closes the stream.
+    /// Most bytes the read buffer may hold (default 100 MiB, as Tornado). The stream
+    /// takes from the socket only what fits and leaves the rest in the kernel, so many
+    /// small reads may consume far more than this in total; only a read that *needs*
+    /// more (a `read_bytes` larger than the limit, a delimiter not within it, a
+    /// `read_until_close` of a longer stream) fails with [`Error::StreamBufferFull`]
+    /// and closes the stream.
     pub max_buffer_size: usize,
     /// Most bytes queued for writing; a write beyond it fails with
     /// [`Error::StreamBufferFull`] (the stream stays open). `None`: unbounded.
     pub max_write_buffer_size: Option<usize>,
     /// Close the stream with [`Error::Timeout`] after this long without any read or
-    /// write progress. Costs one timer per stream, re-armed only when it fires.
+    /// write progress. Costs one timer per stream, re-armed only when it fires, and
+    /// cancelled when the stream closes. A huge value (up to `Duration::MAX`) means
+    /// "never".
     pub idle_timeout: Option<Duration>,
+}
+
+impl StreamOptions {
+    /// Sets [`max_buffer_size`](Self::max_buffer_size).
+    #[must_use]
+    pub fn with_max_buffer_size(mut self, bytes: usize) -> Self {
+        self.max_buffer_size = bytes;
+        self
+    }
+
+    /// Sets [`max_write_buffer_size`](Self::max_write_buffer_size).
+    #[must_use]
+    pub fn with_max_write_buffer_size(mut self, bytes: Option<usize>) -> Self {
+        self.max_write_buffer_size = bytes;
+        self
+    }
+
+    /// Sets [`idle_timeout`](Self::idle_timeout).
+    #[must_use]
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
 }
 
 impl Default for StreamOptions {
@@ -155,6 +196,7 @@ impl IoStream {
     /// Reads up to and including `delimiter`. With `max_bytes`, fails with
     /// [`Error::UnsatisfiableRead`] (and closes the stream) if the delimiter does not
     /// appear within that many bytes.
+    #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_until(&self, delimiter: &[u8], max_bytes: Option<usize>) -> Future<Bytes> {
         self.start_read(ReadRequest::Until {
             delimiter: delimiter.to_vec(),
@@ -165,11 +207,13 @@ impl IoStream {
 
     /// Reads exactly `n` bytes; with `partial`, resolves as soon as 1 to `n` bytes are
     /// there.
+    #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_bytes(&self, n: usize, partial: bool) -> Future<Bytes> {
         self.start_read(ReadRequest::Bytes { n, partial })
     }
 
     /// Reads everything until the peer closes (bounded by `max_buffer_size`).
+    #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_until_close(&self) -> Future<Bytes> {
         self.start_read(ReadRequest::UntilClose)
     }
@@ -179,6 +223,7 @@ impl IoStream {
     /// it consumes what it used (e.g. `buf.split_to(n)`) and returns `Ok(Some(v))` when
     /// done, `Ok(None)` for more data, or an error that fails the read and closes the
     /// stream. This is how the HTTP layer parses heads and bodies in place.
+    #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_with<T: 'static>(
         &self,
         parse: impl FnMut(&mut BytesMut, bool) -> Result<Option<T>> + 'static,
@@ -245,9 +290,20 @@ impl IoStream {
             }
             s.update_interest();
         }
-        finish.run();
-        self.drive_custom();
+        self.complete(finish);
         Ok(())
+    }
+
+    /// Settles what a state change finished, runs a custom read on what is buffered,
+    /// and only then schedules the close callback (so a custom read's last result is
+    /// processed before it, as a simple read's is).
+    fn complete(&self, mut finish: Finish) {
+        let mut closing = finish.closing.take();
+        finish.settle();
+        self.drive_custom(&mut closing);
+        if let Some(c) = closing {
+            c.schedule();
+        }
     }
 
     /// Queues `data`; the future resolves when all of it reached the kernel. Writes go
@@ -310,12 +366,78 @@ impl IoStream {
             }
         };
         finish.run();
+        self.settle_custom_read_later();
         accepted
     }
 
+    /// Resolves once at most `max_queued` bytes are still waiting to be written (on the
+    /// next iteration if that already holds); fails with [`Error::StreamClosed`] if the
+    /// stream closes first. This is backpressure in one line: stop producing (e.g.
+    /// reading from the peer you echo to) while [`write_buffer_len`](Self::write_buffer_len)
+    /// is above a high-water mark, resume when this resolves.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::{stream::IoStream, Reactor};
+    /// let mut reactor = Reactor::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = IoStream::new(&reactor.handle(), a)?;
+    /// a.write_and_forget(vec![0u8; 4 << 20]); // more than the kernel takes at once
+    /// assert!(a.write_buffer_len() > 0);
+    /// let drained = a.drained_to(0);
+    /// let reader = std::thread::spawn(move || {
+    ///     std::io::copy(&mut &b, &mut std::io::sink())
+    /// });
+    /// reactor.run_until(&drained)?;
+    /// assert_eq!(a.write_buffer_len(), 0);
+    /// drop(a);
+    /// assert_eq!(reader.join().unwrap()?, 4 << 20);
+    /// # Ok(()) }
+    /// ```
+    pub fn drained_to(&self, max_queued: usize) -> Future<()> {
+        let fut = Future::new();
+        let outcome = {
+            let mut s = self.shared.state.borrow_mut();
+            if s.closed {
+                Some(Err(Error::StreamClosed))
+            } else if s.write_queued <= max_queued {
+                Some(Ok(()))
+            } else {
+                // Written bytes are counted from the stream's start: at most `max_queued`
+                // are queued once `written` reaches this mark. The write futures resolve
+                // in order of their marks, so it goes in its sorted place.
+                let mark = s.accepted - max_queued as u64;
+                let at = s.write_futures.partition_point(|(end, _)| *end <= mark);
+                s.write_futures.insert(at, (mark, fut.clone()));
+                None
+            }
+        };
+        if let Some(r) = outcome {
+            fut.set(r);
+        }
+        fut
+    }
+
+    /// A write that failed closed the stream: a pending `read_with` parser gets the
+    /// data read before the close and the close itself from the loop (not inside the
+    /// caller's `write`), instead of waiting for an event that will never come.
+    fn settle_custom_read_later(&self) {
+        let s = self.shared.state.borrow();
+        if !(s.closed && matches!(s.read, Some(PendingRead::Custom(_)))) {
+            return;
+        }
+        let weak = Rc::downgrade(&self.shared);
+        s.handle.add_callback(move || {
+            if let Some(shared) = weak.upgrade() {
+                IoStream { shared }.complete(Finish::default());
+            }
+        });
+    }
+
     /// Closes the stream: pending reads fail with [`Error::StreamClosed`] (except
-    /// `read_until_close`, which gets what arrived), queued writes are dropped, the
-    /// close callback runs on the next iteration. Idempotent.
+    /// `read_until_close`, which gets what arrived), queued writes are dropped and their
+    /// futures fail, the idle timer is cancelled. The close callback runs from the loop,
+    /// after the done-callbacks of those reads and writes. Idempotent.
     pub fn close(&self) {
         self.close_with(None);
     }
@@ -323,8 +445,7 @@ impl IoStream {
     fn close_with(&self, error: Option<Error>) {
         let mut finish = Finish::default();
         self.shared.state.borrow_mut().close(error, &mut finish);
-        finish.run();
-        self.drive_custom();
+        self.complete(finish);
     }
 
     /// Closes the stream once every queued write reached the kernel (at once if none
@@ -343,8 +464,10 @@ impl IoStream {
     /// Runs a pending custom read (`read_with`) on the buffered data, outside the state
     /// borrow so the parser may call back into the stream (write, close, start the next
     /// read). A read started from inside the callback runs next, on what is left in the
-    /// buffer; writes made meanwhile go out together when the callback returns.
-    fn drive_custom(&self) {
+    /// buffer; writes made meanwhile go out together when the callback returns. If the
+    /// stream closes meanwhile, the close callback is left in `closing` for the caller
+    /// to schedule after the parser's last call.
+    fn drive_custom(&self, closing: &mut Option<Closing>) {
         loop {
             let (parse, mut buf, closed) = {
                 let mut s = self.shared.state.borrow_mut();
@@ -402,8 +525,13 @@ impl IoStream {
                 leftover
             };
             drop(leftover);
-            finish.run();
-            if !done {
+            if let Some(c) = finish.closing.take() {
+                *closing = Some(c);
+            }
+            finish.settle();
+            // A stream closed meanwhile calls a still pending parser once more, with
+            // `closed = true` (the loop's next turn).
+            if !done && !self.is_closed() {
                 return;
             }
         }
@@ -424,8 +552,10 @@ impl IoStream {
         self.shared.state.borrow().error.as_deref().cloned()
     }
 
-    /// Calls `f` once when the stream closes, with the error that closed it (if any).
-    /// If it is already closed, `f` runs on the next iteration.
+    /// Calls `f` once when the stream closes, with the error that closed it (if any),
+    /// from the loop and after the done-callbacks of the reads and writes the close
+    /// completed (so the last data is processed before teardown). If it is already
+    /// closed, `f` runs on the next iteration.
     pub fn set_close_callback(&self, f: impl FnOnce(Option<Error>) + 'static) {
         let mut s = self.shared.state.borrow_mut();
         if s.closed {
@@ -436,6 +566,24 @@ impl IoStream {
         } else {
             s.close_callback = Some(Box::new(f));
             s.update_interest();
+        }
+    }
+
+    /// Whether input is waiting that no read has taken: bytes buffered, or bytes or an
+    /// end of stream (or an error) in the kernel, checked now with a non-blocking peek,
+    /// without the loop running. For pools deciding whether an idle connection is clean.
+    pub(crate) fn has_unread_input(&self) -> bool {
+        let s = self.shared.state.borrow();
+        if !s.read_buf.is_empty() {
+            return true;
+        }
+        let Some(socket) = &s.socket else {
+            return true;
+        };
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+        match socket2::SockRef::from(&**socket).peek(&mut byte) {
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            Ok(_) => true, // data, or 0: the peer closed
         }
     }
 
@@ -454,23 +602,29 @@ impl IoStream {
         self.shared.state.borrow().read.is_some()
     }
 
-    /// Sets or clears the idle timeout (see [`StreamOptions::idle_timeout`]).
+    /// Sets or clears the idle timeout (see [`StreamOptions::idle_timeout`]). On a
+    /// closed stream it arms nothing.
     pub fn set_idle_timeout(&self, timeout: Option<Duration>) {
-        let old = {
+        let (old, closed) = {
             let mut s = self.shared.state.borrow_mut();
             s.options.idle_timeout = timeout;
             s.last_activity = coarse_now();
-            s.idle_timer.take().map(|t| (s.handle.clone(), t))
+            (s.idle_timer.take().map(|t| (s.handle.clone(), t)), s.closed)
         };
         if let Some((h, t)) = old {
             h.cancel_timer(t);
         }
-        if let Some(t) = timeout {
+        if let (Some(t), false) = (timeout, closed) {
             self.arm_idle_timer(t);
         }
     }
 
+    /// Arms the idle timer, unless `delay` reaches beyond any representable instant
+    /// (e.g. `Duration::MAX`): that timeout is "never", and needs no timer.
     fn arm_idle_timer(&self, delay: Duration) {
+        if std::time::Instant::now().checked_add(delay).is_none() {
+            return;
+        }
         let weak = Rc::downgrade(&self.shared);
         let handle = self.shared.state.borrow().handle.clone();
         let id = handle.call_later(delay, move || {
@@ -564,7 +718,6 @@ impl IoStream {
                 s.update_interest();
             }
         }
-        finish.run();
-        self.drive_custom();
+        self.complete(finish);
     }
 }

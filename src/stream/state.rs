@@ -66,16 +66,48 @@ pub(crate) struct Shared {
 pub(super) struct Finish {
     pub(super) read: Option<(Future<Bytes>, Result<Bytes>)>,
     pub(super) writes: Vec<(Future<()>, Result<()>)>,
+    /// The close callback, if the stream closed: it runs after the done-callbacks of
+    /// the reads and writes the close settled (see [`Closing`]).
+    pub(super) closing: Option<Closing>,
 }
 
 impl Finish {
+    /// Settles the futures, then schedules the close callback behind their
+    /// done-callbacks.
     pub(super) fn run(mut self) {
+        let closing = self.closing.take();
+        self.settle();
+        if let Some(c) = closing {
+            c.schedule();
+        }
+    }
+
+    /// Settles the futures only; the caller schedules `closing` itself (after a custom
+    /// read it still has to run).
+    pub(super) fn settle(mut self) {
         if let Some((f, r)) = self.read.take() {
             f.set(r);
         }
         for (f, r) in self.writes.drain(..) {
             f.set(r);
         }
+    }
+}
+
+/// A close callback waiting to be scheduled, with the error it gets.
+pub(super) struct Closing(CloseCallback, Option<Error>, Handle);
+
+impl Closing {
+    /// Queues the close callback behind the done-callbacks of every future settled
+    /// before it (as Tornado runs the last read's callbacks before the close callback:
+    /// the last data is processed before teardown code runs): a done-callback of a
+    /// future resolved now hands it to the loop, so it also never runs inside the
+    /// current call.
+    pub(super) fn schedule(self) {
+        let Closing(cb, error, handle) = self;
+        let fired = Future::new();
+        fired.add_done_callback(move |_: &Future<()>| handle.add_callback(move || cb(error)));
+        fired.set_result(());
     }
 }
 
@@ -89,7 +121,7 @@ impl State {
     pub(super) fn desired_interest(&self) -> Interest {
         let mut i = Interest::NONE;
         let wants_read = self.read.is_some()
-            || (self.close_callback.is_some() && self.read_buf.len() < IDLE_READ_LIMIT);
+            || (self.close_callback.is_some() && self.read_buf.len() < self.read_limit());
         if wants_read && !self.close_after_writes {
             i |= Interest::READABLE;
         }
@@ -128,14 +160,38 @@ impl State {
         }
     }
 
+    /// Most bytes the read buffer may hold now: `max_buffer_size` while a read is
+    /// pending; with none, enough to notice a close (and never more than the limit).
+    fn read_limit(&self) -> usize {
+        let max = self.options.max_buffer_size;
+        if self.read.is_some() {
+            max
+        } else {
+            max.min(IDLE_READ_LIMIT)
+        }
+    }
+
+    /// Reads from the socket at most what the buffer can still hold, leaving the rest
+    /// in the kernel (backpressure on the peer). A pending read that already saw a full
+    /// buffer needs more than `max_buffer_size`: one byte more tells whether the peer
+    /// has it (the read fails with `StreamBufferFull`) or closed (the read is settled
+    /// as closed, e.g. `read_until_close` gets the full buffer).
     pub(super) fn handle_read(&mut self, finish: &mut Finish) {
         let Some(socket) = self.socket.clone() else {
             return;
         };
-        for _ in 0..READS_PER_EVENT {
+        for i in 0..READS_PER_EVENT {
+            let room = self.read_limit().saturating_sub(self.read_buf.len());
+            let want = if room > 0 {
+                room.min(READ_CHUNK)
+            } else if i == 0 && self.read.is_some() {
+                1
+            } else {
+                break;
+            };
             let got = SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
-                let r = socket.read(&mut scratch);
+                let r = socket.read(&mut scratch[..want]);
                 if let Ok(n) = r {
                     if n > 0 && self.read_buf.capacity() == 0 {
                         self.read_buf = pool_take();
@@ -153,22 +209,20 @@ impl State {
                 Ok(n) => {
                     self.touch();
                     if self.read_buf.len() > self.options.max_buffer_size {
-                        self.try_read(finish);
-                        if self.read_buf.len() > self.options.max_buffer_size {
-                            // As documented, the read fails with the cause (closing
-                            // would fail it with StreamClosed, or hand read_until_close
-                            // a silently truncated buffer).
-                            if let Some(PendingRead::Simple(_, f)) =
-                                self.read.take_if(|r| matches!(r, PendingRead::Simple(..)))
-                            {
-                                finish.read = Some((f, Err(Error::StreamBufferFull)));
-                            }
-                            self.close(Some(Error::StreamBufferFull), finish);
-                            return;
+                        // Only the probe gets here: the pending read needs more than the
+                        // limit. As documented, it fails with the cause (closing would
+                        // fail it with StreamClosed, or hand read_until_close a silently
+                        // truncated buffer).
+                        if let Some(PendingRead::Simple(_, f)) =
+                            self.read.take_if(|r| matches!(r, PendingRead::Simple(..)))
+                        {
+                            finish.read = Some((f, Err(Error::StreamBufferFull)));
                         }
+                        self.close(Some(Error::StreamBufferFull), finish);
+                        return;
                     }
-                    if n < READ_CHUNK {
-                        break;
+                    if n < want {
+                        break; // the socket is drained
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -279,6 +333,11 @@ impl State {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
+                    // A peer that stopped reading may have answered first (an HTTP
+                    // server's early 413): a pending read gets what it sent.
+                    if self.read.is_some() {
+                        self.handle_read(finish);
+                    }
                     self.close(Some(e.into()), finish);
                     return;
                 }
@@ -323,8 +382,9 @@ impl State {
             self.handle.cancel_timer(t);
         }
         if let Some(cb) = self.close_callback.take() {
-            // Like Tornado, the close callback runs on the next iteration.
-            self.handle.add_callback(move || cb(error));
+            // Like Tornado, the close callback runs from the loop, after the read and
+            // write futures settled here (see `Closing::schedule`).
+            finish.closing = Some(Closing(cb, error, self.handle.clone()));
         }
     }
 }
@@ -344,9 +404,13 @@ impl Drop for Shared {
             }
             Err(_) => None,
         };
-        finish.run();
+        let closing = finish.closing.take();
+        finish.settle();
         if let Some((parse, mut buf)) = custom {
             parse(&mut buf, true);
+        }
+        if let Some(c) = closing {
+            c.schedule();
         }
     }
 }

@@ -70,6 +70,11 @@ impl WebOptions {
         self.compress_response = on;
         self
     }
+    /// Sets the smallest body worth compressing.
+    pub fn compress_min_length(mut self, bytes: usize) -> Self {
+        self.compress_min_length = bytes;
+        self
+    }
     /// Turns the access log on or off.
     pub fn access_log(mut self, on: bool) -> Self {
         self.access_log = on;
@@ -95,7 +100,7 @@ struct Route {
 
 pub(crate) struct AppInner {
     routes: Vec<Route>,
-    pub(crate) options: WebOptions,
+    options: Rc<WebOptions>,
 }
 
 /// A web application (Tornado's `Application`): routes of method + path pattern to
@@ -165,7 +170,7 @@ impl Application {
         Application {
             inner: Rc::new(AppInner {
                 routes: Vec::new(),
-                options,
+                options: Rc::new(options),
             }),
         }
     }
@@ -275,7 +280,7 @@ fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
             }
         }
     }
-    let mut ctx = Context::new(app.clone(), req, resp, start);
+    let mut ctx = Context::new(app.options.clone(), req, resp, start);
     let Some((handler, params)) = found else {
         if allowed.is_empty() {
             ctx.send_error(&Error::http(404, "Not Found"));

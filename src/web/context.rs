@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, CONTENT_TYPE, LOCATION, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::app::{error_status, AppInner};
+use super::app::{error_status, WebOptions};
 use super::args::Arguments;
 use super::cookie::{self, CookieOptions};
 use super::multipart::UploadedFile;
@@ -29,7 +29,9 @@ pub const SIGNED_COOKIE_EXPIRES_DAYS: u64 = 30;
 /// page. If it returns `Ok` without answering, an empty 200 (or the status set) is sent.
 /// To answer later (long polling), [`detach`](Self::detach) the context and keep it.
 pub struct Context {
-    app: Rc<AppInner>,
+    /// The settings only, not the routes: a parked context kept in a route's state
+    /// must not keep that route alive (an `Rc` cycle).
+    options: Rc<WebOptions>,
     request: Request,
     responder: Option<Responder>,
     status: StatusCode,
@@ -52,13 +54,13 @@ impl fmt::Debug for Context {
 
 impl Context {
     pub(crate) fn new(
-        app: Rc<AppInner>,
+        options: Rc<WebOptions>,
         request: Request,
         responder: Responder,
         start: Instant,
     ) -> Self {
         Context {
-            app,
+            options,
             request,
             responder: Some(responder),
             status: StatusCode::OK,
@@ -76,7 +78,7 @@ impl Context {
             self.request.query(),
             self.request.header("content-type"),
             &self.request.body,
-            &self.app.options.forms,
+            &self.options.forms,
         )?;
         Ok(())
     }
@@ -207,7 +209,7 @@ impl Context {
     /// A signed cookie's value if its signature (with [`WebOptions::cookie_secret`](super::WebOptions))
     /// and name match and it is at most 31 days old (Tornado's `get_signed_cookie`).
     pub fn signed_cookie(&self, name: &str) -> Option<Vec<u8>> {
-        let secret = self.app.options.cookie_secret.as_deref()?;
+        let secret = self.options.cookie_secret.as_deref()?;
         cookie::verify_now(secret, name, self.cookie(name)?, SIGNED_COOKIE_MAX_AGE_DAYS)
     }
 
@@ -218,7 +220,7 @@ impl Context {
     /// [`Error::InvalidState`] when no `cookie_secret` is configured or the name is
     /// invalid.
     pub fn set_signed_cookie(&mut self, name: &str, value: &[u8]) -> Result<()> {
-        let secret = self.app.options.cookie_secret.as_deref().ok_or_else(|| {
+        let secret = self.options.cookie_secret.as_deref().ok_or_else(|| {
             Error::invalid_state("set_signed_cookie needs WebOptions::cookie_secret")
         })?;
         let signed = cookie::sign_now(secret, name, value);
@@ -305,7 +307,7 @@ impl Context {
             protocol: r.protocol,
         };
         Context {
-            app: self.app.clone(),
+            options: self.options.clone(),
             request: std::mem::replace(&mut self.request, husk),
             responder: self.responder.take(),
             status: self.status,
@@ -328,13 +330,9 @@ impl Context {
             return;
         };
         let mut body = body.into();
-        if self.app.options.compress_response && self.status == StatusCode::OK {
-            body = super::compress::maybe_gzip(
-                &self.request,
-                resp.headers_mut(),
-                body,
-                &self.app.options,
-            );
+        if self.options.compress_response && self.status == StatusCode::OK {
+            body =
+                super::compress::maybe_gzip(&self.request, resp.headers_mut(), body, &self.options);
         }
         resp.set_status(self.status);
         resp.send(body);
@@ -457,7 +455,7 @@ impl Context {
     }
 
     fn log_access(&self) {
-        if !self.app.options.access_log {
+        if !self.options.access_log {
             return;
         }
         let ms = self.start.elapsed().as_secs_f64() * 1000.0;

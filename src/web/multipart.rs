@@ -76,20 +76,9 @@ fn bad(why: &str) -> Error {
     Error::http(400, format!("malformed multipart body: {why}"))
 }
 
-/// Position of `needle` in `hay` at or after `from`.
+/// Position of `needle` in `hay` at or after `from` (linear time, whatever the input).
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    let first = *needle.first()?;
-    let mut i = from;
-    while i + needle.len() <= hay.len() {
-        let at = i + hay[i..=hay.len() - needle.len()]
-            .iter()
-            .position(|&b| b == first)?;
-        if hay[at..at + needle.len()] == *needle {
-            return Some(at);
-        }
-        i = at + 1;
-    }
-    None
+    memchr::memmem::find(hay.get(from..)?, needle).map(|i| from + i)
 }
 
 /// Splits `body` into its parts.

@@ -56,6 +56,13 @@ impl StaticFiles {
     /// into error pages.
     pub fn serve(&self, ctx: &mut Context, path: &str) -> HandlerResult {
         let file = self.resolve(path)?;
+        // Checked before opening: opening a FIFO for reading would block the loop.
+        if !std::fs::metadata(&file)
+            .map_err(|e| io_status(&e))?
+            .is_file()
+        {
+            return Err(Error::http(403, "not a file"));
+        }
         let (mut file, meta) = match File::open(&file).and_then(|f| {
             let m = f.metadata()?;
             Ok((f, m))

@@ -620,7 +620,7 @@ impl Conn {
             st.deadline = None;
             return;
         };
-        let at = coarse_now() + after;
+        let at = coarse_now().saturating_add(after); // Duration::MAX: never
         st.deadline = Some((at, kind));
         if st.timer.is_some() && st.timer_at <= at {
             return;
