@@ -92,8 +92,11 @@ struct State {
     ping_timer: Option<TimerId>,
     pong_timer: Option<TimerId>,
     /// The reactor owns a live connection through this timer (it never fires): the
-    /// connection survives its handles being dropped and is freed with the reactor.
+    /// connection survives its handles being dropped, until its stream is closed (so a
+    /// queued close frame still goes out), and is freed with the reactor.
     owner: Option<TimerId>,
+    /// After the close: drops a stream whose last writes do not drain.
+    linger: Option<TimerId>,
 }
 
 struct Inner {
@@ -175,6 +178,7 @@ impl WebSocket {
                 ping_timer: None,
                 pong_timer: None,
                 owner: None,
+                linger: None,
             }),
             cb: RefCell::new(Callbacks::default()),
             reader: RefCell::new(None),
@@ -186,6 +190,13 @@ impl WebSocket {
         inner.stream.set_close_callback(move |_| {
             if let Some(inner) = weak.upgrade() {
                 Inner::finish(&inner, close::ABNORMAL, String::new());
+                let timers = {
+                    let mut st = inner.st.borrow_mut();
+                    [st.owner.take(), st.linger.take()]
+                };
+                for t in timers.into_iter().flatten() {
+                    inner.handle.cancel_timer(t);
+                }
             }
         });
         let weak = Rc::downgrade(&inner);
@@ -708,7 +719,6 @@ impl Inner {
                 st.close_timer.take(),
                 st.ping_timer.take(),
                 st.pong_timer.take(),
-                st.owner.take(),
             ]
             .into_iter()
             .flatten()
@@ -721,6 +731,18 @@ impl Inner {
         };
         for t in timers {
             this.handle.cancel_timer(t);
+        }
+        if !this.stream.is_closed() {
+            // The stream closes once its last writes (our close frame) are out; a peer
+            // that does not read them is dropped after the close timeout.
+            let weak = Rc::downgrade(this);
+            let t = this.handle.call_later(this.cfg.close_timeout, move || {
+                if let Some(inner) = weak.upgrade() {
+                    inner.st.borrow_mut().linger = None;
+                    inner.stream.close();
+                }
+            });
+            this.st.borrow_mut().linger = Some(t);
         }
         if let Some(w) = waiter {
             w.set_result(None);
