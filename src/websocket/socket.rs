@@ -686,24 +686,38 @@ impl Inner {
             if !waiting && !inner.st.borrow().close_sent {
                 let _ = inner.write_frame(Opcode::Ping, false, Bytes::new(), false);
                 if let Some(timeout) = inner.cfg.ping_timeout {
-                    let weak = Rc::downgrade(&inner);
-                    let pt = inner.handle.call_later(timeout, move || {
-                        if let Some(inner) = weak.upgrade() {
-                            inner.st.borrow_mut().pong_timer = None;
-                            log::debug!("WebSocket: ping not answered, closing");
-                            Inner::fail(
-                                &inner,
-                                ProtocolError::new(close::INTERNAL_ERROR, "ping timeout"),
-                            );
-                            inner.stream.close();
-                        }
-                    });
-                    inner.st.borrow_mut().pong_timer = Some(pt);
+                    Inner::arm_pong_timeout(&inner, timeout);
                 }
             }
             Inner::arm_ping(&inner);
         });
         this.st.borrow_mut().ping_timer = Some(t);
+    }
+
+    /// Fails the connection if no pong arrives within `timeout`. While the user holds a
+    /// message back nothing is read, so the pong may be waiting unread: the peer is not
+    /// blamed for that, the wait starts over.
+    fn arm_pong_timeout(this: &Rc<Inner>, timeout: Duration) {
+        let weak = Rc::downgrade(this);
+        let t = this.handle.call_later(timeout, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let held = {
+                let mut st = inner.st.borrow_mut();
+                st.pong_timer = None;
+                st.held && !st.reading
+            };
+            if held {
+                Inner::arm_pong_timeout(&inner, timeout);
+                return;
+            }
+            log::debug!("WebSocket: ping not answered, closing");
+            Inner::fail(
+                &inner,
+                ProtocolError::new(close::INTERNAL_ERROR, "ping timeout"),
+            );
+            inner.stream.close();
+        });
+        this.st.borrow_mut().pong_timer = Some(t);
     }
 
     /// Records the end of the connection once: wakes `read_message`, `closed()` and
