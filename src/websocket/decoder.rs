@@ -74,10 +74,12 @@ const BAD_UTF8: ProtocolError = ProtocolError::new(close::INVALID_PAYLOAD, "inva
 pub struct Decoder {
     role: Role,
     max_message_size: usize,
-    inflater: Option<Inflater>,
-    frame: Option<Frame>,
-    in_place: Option<InPlace>,
-    msg: Option<Partial>,
+    // Boxed: an idle connection's decoder is a few words (no message in progress, no
+    // deflate unless negotiated).
+    inflater: Option<Box<Inflater>>,
+    frame: Option<Box<Frame>>,
+    in_place: Option<Box<InPlace>>,
+    msg: Option<Box<Partial>>,
     done: bool,
 }
 
@@ -98,7 +100,7 @@ impl Decoder {
 
     /// Enables permessage-deflate (RSV1 marks a compressed message).
     pub fn set_inflater(&mut self, inflater: Inflater) {
-        self.inflater = Some(inflater);
+        self.inflater = Some(Box::new(inflater));
     }
 
     /// True while a message is partly received.
@@ -235,33 +237,33 @@ impl Decoder {
                     if h.fin && !h.rsv1 && h.len as usize <= IN_PLACE_MAX {
                         // Wait for the rest in the read buffer, sized for it at once.
                         buf.reserve(hlen + h.len as usize - buf.len());
-                        self.in_place = Some(InPlace {
+                        self.in_place = Some(Box::new(InPlace {
                             hlen,
                             len: h.len as usize,
                             mask: h.mask,
                             text,
                             done: 0,
                             utf8: Utf8Validator::default(),
-                        });
+                        }));
                         return self.in_place_step(buf);
                     }
                     let cap = uncompressed_len.min(64 * 1024) as usize;
-                    self.msg = Some(Partial {
+                    self.msg = Some(Box::new(Partial {
                         text,
                         compressed: h.rsv1,
                         data: BytesMut::with_capacity(cap),
                         checked: 0,
                         utf8: Utf8Validator::default(),
-                    });
+                    }));
                 }
             }
             buf.advance(hlen);
-            self.frame = Some(Frame {
+            self.frame = Some(Box::new(Frame {
                 remaining: h.len,
                 mask: h.mask,
                 offset: 0,
                 fin: h.fin,
-            });
+            }));
         }
     }
 

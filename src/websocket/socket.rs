@@ -74,7 +74,7 @@ struct Config {
 
 struct State {
     decoder: Decoder,
-    compressor: Option<Compressor>,
+    compressor: Option<Box<Compressor>>,
     /// A read is registered with the stream.
     reading: bool,
     /// A delivered message is not done with yet: reading waits.
@@ -88,15 +88,30 @@ struct State {
     /// The peer's close frame arrived (the closing handshake completed).
     clean: bool,
     closed_waiters: Vec<Future<(u16, String)>>,
-    close_timer: Option<TimerId>,
-    ping_timer: Option<TimerId>,
-    pong_timer: Option<TimerId>,
+    /// Timers most connections never arm (boxed: 8 bytes while idle).
+    timers: Option<Box<Timers>>,
     /// The reactor owns a live connection through this timer (it never fires): the
     /// connection survives its handles being dropped, until its stream is closed (so a
     /// queued close frame still goes out), and is freed with the reactor.
     owner: Option<TimerId>,
+}
+
+#[derive(Default)]
+struct Timers {
+    /// `close()` waits this long for the peer's close frame.
+    close: Option<TimerId>,
+    /// The next keep-alive ping.
+    ping: Option<TimerId>,
+    /// A ping's pong is due.
+    pong: Option<TimerId>,
     /// After the close: drops a stream whose last writes do not drain.
     linger: Option<TimerId>,
+}
+
+impl State {
+    fn t(&mut self) -> &mut Timers {
+        self.timers.get_or_insert_with(Default::default)
+    }
 }
 
 struct Inner {
@@ -149,7 +164,7 @@ impl WebSocket {
         let mut decoder = Decoder::new(role, options.max_message_size);
         let compressor = deflate.map(|p| {
             decoder.set_inflater(Inflater::new(&p, role));
-            Compressor::new(&p, role, options.compression_level)
+            Box::new(Compressor::new(&p, role, options.compression_level))
         });
         let inner = Rc::new(Inner {
             handle: handle.clone(),
@@ -174,11 +189,8 @@ impl WebSocket {
                 result: None,
                 clean: false,
                 closed_waiters: Vec::new(),
-                close_timer: None,
-                ping_timer: None,
-                pong_timer: None,
+                timers: None,
                 owner: None,
-                linger: None,
             }),
             cb: RefCell::new(Callbacks::default()),
             reader: RefCell::new(None),
@@ -192,7 +204,7 @@ impl WebSocket {
                 Inner::finish(&inner, close::ABNORMAL, String::new());
                 let timers = {
                     let mut st = inner.st.borrow_mut();
-                    [st.owner.take(), st.linger.take()]
+                    [st.owner.take(), st.t().linger.take()]
                 };
                 for t in timers.into_iter().flatten() {
                     inner.handle.cancel_timer(t);
@@ -370,12 +382,12 @@ impl WebSocket {
         let weak = Rc::downgrade(inner);
         let timer = inner.handle.call_later(inner.cfg.close_timeout, move || {
             if let Some(inner) = weak.upgrade() {
-                inner.st.borrow_mut().close_timer = None;
+                inner.st.borrow_mut().t().close = None;
                 inner.stream.close();
                 Inner::finish(&inner, close::ABNORMAL, "close timeout".into());
             }
         });
-        inner.st.borrow_mut().close_timer = Some(timer);
+        inner.st.borrow_mut().t().close = Some(timer);
         Inner::start_reading(inner);
         Ok(())
     }
@@ -542,7 +554,7 @@ impl Inner {
                     Inner::control_callback(this, data, true);
                 }
                 Ok(Some(Incoming::Pong(data))) => {
-                    let t = this.st.borrow_mut().pong_timer.take();
+                    let t = this.st.borrow_mut().t().pong.take();
                     if let Some(t) = t {
                         this.handle.cancel_timer(t);
                     }
@@ -678,11 +690,11 @@ impl Inner {
         let weak = Rc::downgrade(this);
         let t = this.handle.call_later(every, move || {
             let Some(inner) = weak.upgrade() else { return };
-            inner.st.borrow_mut().ping_timer = None;
+            inner.st.borrow_mut().t().ping = None;
             if inner.st.borrow().result.is_some() {
                 return;
             }
-            let waiting = inner.st.borrow().pong_timer.is_some();
+            let waiting = inner.st.borrow_mut().t().pong.is_some();
             if !waiting && !inner.st.borrow().close_sent {
                 let _ = inner.write_frame(Opcode::Ping, false, Bytes::new(), false);
                 if let Some(timeout) = inner.cfg.ping_timeout {
@@ -691,7 +703,7 @@ impl Inner {
             }
             Inner::arm_ping(&inner);
         });
-        this.st.borrow_mut().ping_timer = Some(t);
+        this.st.borrow_mut().t().ping = Some(t);
     }
 
     /// Fails the connection if no pong arrives within `timeout`. While the user holds a
@@ -703,7 +715,7 @@ impl Inner {
             let Some(inner) = weak.upgrade() else { return };
             let held = {
                 let mut st = inner.st.borrow_mut();
-                st.pong_timer = None;
+                st.t().pong = None;
                 st.held && !st.reading
             };
             if held {
@@ -717,7 +729,7 @@ impl Inner {
             );
             inner.stream.close();
         });
-        this.st.borrow_mut().pong_timer = Some(t);
+        this.st.borrow_mut().t().pong = Some(t);
     }
 
     /// Records the end of the connection once: wakes `read_message`, `closed()` and
@@ -729,14 +741,11 @@ impl Inner {
                 return;
             }
             st.result = Some((code, reason.clone()));
-            let timers: Vec<TimerId> = [
-                st.close_timer.take(),
-                st.ping_timer.take(),
-                st.pong_timer.take(),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
+            let t = st.t();
+            let timers: Vec<TimerId> = [t.close.take(), t.ping.take(), t.pong.take()]
+                .into_iter()
+                .flatten()
+                .collect();
             (
                 st.waiter.take(),
                 std::mem::take(&mut st.closed_waiters),
@@ -752,11 +761,11 @@ impl Inner {
             let weak = Rc::downgrade(this);
             let t = this.handle.call_later(this.cfg.close_timeout, move || {
                 if let Some(inner) = weak.upgrade() {
-                    inner.st.borrow_mut().linger = None;
+                    inner.st.borrow_mut().t().linger = None;
                     inner.stream.close();
                 }
             });
-            this.st.borrow_mut().linger = Some(t);
+            this.st.borrow_mut().t().linger = Some(t);
         }
         if let Some(w) = waiter {
             w.set_result(None);
@@ -785,5 +794,25 @@ impl Drop for Inner {
         // The last handle went away while open (only possible once the reactor
         // dropped the owner timer): the stream closes with us.
         self.stream.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn idle_connection_state_is_small() {
+        let sizes = (
+            std::mem::size_of::<super::Inner>(),
+            std::mem::size_of::<super::State>(),
+            std::mem::size_of::<super::Decoder>(),
+            std::mem::size_of::<super::Config>(),
+            std::mem::size_of::<super::Callbacks>(),
+        );
+        // An idle connection's own state (besides its stream): what is rarely used is
+        // boxed (timers, deflate, a message in progress). 656 B before that.
+        assert!(
+            sizes.0 <= 448,
+            "Inner, State, Decoder, Config, Callbacks: {sizes:?}"
+        );
     }
 }
