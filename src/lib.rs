@@ -24,3 +24,8 @@ pub use reactor::{
 #[doc = include_str!("../docs/guide.md")]
 mod guide_doctests {}
 pub mod websocket;
+
+/// The WebSocket chapter's examples are doc-tested too.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/websocket.md")]
+mod websocket_doctests {}

@@ -542,3 +542,48 @@ fn a_dropped_peer_is_reported_as_1006() {
     });
     assert_eq!(reactor.run_until(&closes.first).unwrap().0, 1006);
 }
+
+#[test]
+fn a_consumer_holding_a_message_is_not_blamed_for_unread_pongs() {
+    let mut reactor = Reactor::new().unwrap();
+    let gate: Future<()> = Future::new();
+    let arrived: Future<()> = Future::new();
+    let (g, a) = (gate.clone(), arrived.clone());
+    let server = HttpServer::new(&reactor.handle(), move |req, resp| {
+        let options = WebSocketOptions::default()
+            .ping_interval(Some(Duration::from_millis(20)))
+            .ping_timeout(Some(Duration::from_millis(40)));
+        let ws = accept(&req, resp, &options).unwrap();
+        let (g, a) = (g.clone(), a.clone());
+        ws.on_message(move |ws, m| {
+            let _ = a.try_set_result(());
+            let (ws, g2) = (ws.clone(), g.clone());
+            let done = Future::new();
+            let d = done.clone();
+            // Echo once the test opens the gate; the next message waits until then.
+            g2.add_done_callback(move |_| {
+                ws.send(m);
+                d.set_result(());
+            });
+            done
+        });
+    });
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let ws = client(&mut reactor, addr, WebSocketOptions::default());
+    ws.send_text("slow");
+    reactor.run_until(&arrived).unwrap();
+    // Hold the message for many ping timeouts: the server reads nothing meanwhile.
+    let later: Future<()> = Future::new();
+    let l = later.clone();
+    reactor
+        .handle()
+        .call_later(Duration::from_millis(300), move || l.set_result(()));
+    reactor.run_until(&later).unwrap();
+    assert!(!ws.is_closed());
+    gate.set_result(());
+    assert_eq!(
+        reactor.run_until(&ws.read_message()).unwrap(),
+        Some(Message::Text("slow".into()))
+    );
+    assert!(!ws.is_closed());
+}

@@ -34,6 +34,24 @@ struct Frame {
     fin: bool,
 }
 
+/// A whole-message frame of at most [`IN_PLACE_MAX`] bytes waiting in the read buffer
+/// (header at its front): its payload is unmasked and UTF-8-checked in place as it
+/// arrives, then split off without a copy.
+#[derive(Debug)]
+struct InPlace {
+    hlen: usize,
+    len: usize,
+    mask: Option<[u8; 4]>,
+    text: bool,
+    /// Payload bytes already unmasked (and checked, for text).
+    done: usize,
+    utf8: Utf8Validator,
+}
+
+/// Largest frame assembled in the read buffer itself; bigger ones are streamed into a
+/// message buffer piece by piece (the read buffer stays small).
+const IN_PLACE_MAX: usize = 64 * 1024;
+
 /// The message being assembled.
 #[derive(Debug)]
 struct Partial {
@@ -56,9 +74,12 @@ const BAD_UTF8: ProtocolError = ProtocolError::new(close::INVALID_PAYLOAD, "inva
 pub struct Decoder {
     role: Role,
     max_message_size: usize,
-    inflater: Option<Inflater>,
-    frame: Option<Frame>,
-    msg: Option<Partial>,
+    // Boxed: an idle connection's decoder is a few words (no message in progress, no
+    // deflate unless negotiated).
+    inflater: Option<Box<Inflater>>,
+    frame: Option<Box<Frame>>,
+    in_place: Option<Box<InPlace>>,
+    msg: Option<Box<Partial>>,
     done: bool,
 }
 
@@ -71,6 +92,7 @@ impl Decoder {
             max_message_size,
             inflater: None,
             frame: None,
+            in_place: None,
             msg: None,
             done: false,
         }
@@ -78,12 +100,12 @@ impl Decoder {
 
     /// Enables permessage-deflate (RSV1 marks a compressed message).
     pub fn set_inflater(&mut self, inflater: Inflater) {
-        self.inflater = Some(inflater);
+        self.inflater = Some(Box::new(inflater));
     }
 
     /// True while a message is partly received.
     pub fn in_message(&self) -> bool {
-        self.msg.is_some() || self.frame.is_some()
+        self.msg.is_some() || self.frame.is_some() || self.in_place.is_some()
     }
 
     /// Decodes from the front of `buf`: `Ok(Some(_))` for the next message or control
@@ -101,11 +123,15 @@ impl Decoder {
             self.done = true;
             self.msg = None;
             self.frame = None;
+            self.in_place = None;
         }
         r
     }
 
     fn step(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
+        if self.in_place.is_some() {
+            return self.in_place_step(buf);
+        }
         loop {
             if let Some(frame) = &mut self.frame {
                 let n = frame.remaining.min(buf.len() as u64) as usize;
@@ -208,24 +234,63 @@ impl Decoder {
                         }
                         return whole(text, payload).map(|m| Some(Incoming::Message(m)));
                     }
+                    if h.fin && !h.rsv1 && h.len as usize <= IN_PLACE_MAX {
+                        // Wait for the rest in the read buffer, sized for it at once.
+                        buf.reserve(hlen + h.len as usize - buf.len());
+                        self.in_place = Some(Box::new(InPlace {
+                            hlen,
+                            len: h.len as usize,
+                            mask: h.mask,
+                            text,
+                            done: 0,
+                            utf8: Utf8Validator::default(),
+                        }));
+                        return self.in_place_step(buf);
+                    }
                     let cap = uncompressed_len.min(64 * 1024) as usize;
-                    self.msg = Some(Partial {
+                    self.msg = Some(Box::new(Partial {
                         text,
                         compressed: h.rsv1,
                         data: BytesMut::with_capacity(cap),
                         checked: 0,
                         utf8: Utf8Validator::default(),
-                    });
+                    }));
                 }
             }
             buf.advance(hlen);
-            self.frame = Some(Frame {
+            self.frame = Some(Box::new(Frame {
                 remaining: h.len,
                 mask: h.mask,
                 offset: 0,
                 fin: h.fin,
-            });
+            }));
         }
+    }
+
+    /// Unmasks and checks what arrived of an in-place frame; hands it out once whole.
+    fn in_place_step(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
+        let Some(p) = &mut self.in_place else {
+            return Ok(None);
+        };
+        let avail = buf.len().saturating_sub(p.hlen).min(p.len);
+        if avail > p.done {
+            let new = &mut buf[p.hlen + p.done..p.hlen + avail];
+            if let Some(k) = p.mask {
+                apply_mask(new, k, p.done);
+            }
+            if p.text {
+                p.utf8.feed(new).map_err(|_| BAD_UTF8)?;
+            }
+            p.done = avail;
+        }
+        if p.done < p.len {
+            return Ok(None);
+        }
+        let (hlen, len, text) = (p.hlen, p.len, p.text);
+        self.in_place = None;
+        buf.advance(hlen);
+        let payload = buf.split_to(len);
+        whole(text, payload).map(|m| Some(Incoming::Message(m)))
     }
 
     /// Adds a piece of payload to the message: inflated if compressed, size-checked, and

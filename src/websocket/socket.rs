@@ -66,34 +66,79 @@ struct Callbacks {
 
 /// Per-connection settings taken from [`WebSocketOptions`].
 struct Config {
-    max_write_buffer_size: Option<usize>,
-    close_timeout: Duration,
-    ping_interval: Option<Duration>,
-    ping_timeout: Option<Duration>,
+    /// `usize::MAX`: unbounded.
+    max_write_buffer_size: usize,
+    /// Milliseconds (`u32`, not `Duration`: 12 bytes instead of 48 per connection).
+    close_timeout_ms: u32,
+    /// 0: no keep-alive pings.
+    ping_interval_ms: u32,
+    /// 0: no pong deadline.
+    ping_timeout_ms: u32,
+}
+
+fn millis(d: Duration) -> u32 {
+    d.as_millis().clamp(1, u128::from(u32::MAX)) as u32
+}
+
+fn ms(n: u32) -> Option<Duration> {
+    (n > 0).then(|| Duration::from_millis(u64::from(n)))
 }
 
 struct State {
     decoder: Decoder,
-    compressor: Option<Compressor>,
+    compressor: Option<Box<Compressor>>,
     /// A read is registered with the stream.
     reading: bool,
     /// A delivered message is not done with yet: reading waits.
     held: bool,
     /// Pull style: the one message read ahead, waiting for `read_message`.
-    queued: Option<Message>,
-    waiter: Option<Future<Option<Message>>>,
+    /// `read_message` and `closed()` state (boxed: most connections use callbacks).
+    pull: Option<Box<Pull>>,
     close_sent: bool,
     /// Set once: the close code and reason reported.
     result: Option<(u16, String)>,
     /// The peer's close frame arrived (the closing handshake completed).
     clean: bool,
-    closed_waiters: Vec<Future<(u16, String)>>,
-    close_timer: Option<TimerId>,
-    ping_timer: Option<TimerId>,
-    pong_timer: Option<TimerId>,
+    /// Timers most connections never arm (boxed: 8 bytes while idle).
+    timers: Option<Box<Timers>>,
     /// The reactor owns a live connection through this timer (it never fires): the
-    /// connection survives its handles being dropped and is freed with the reactor.
+    /// connection survives its handles being dropped, until its stream is closed (so a
+    /// queued close frame still goes out), and is freed with the reactor.
     owner: Option<TimerId>,
+}
+
+#[derive(Default)]
+struct Pull {
+    /// The one message read ahead, waiting for `read_message`.
+    queued: Option<Message>,
+    waiter: Option<Future<Option<Message>>>,
+    closed_waiters: Vec<Future<(u16, String)>>,
+}
+
+#[derive(Default)]
+struct Timers {
+    /// `close()` waits this long for the peer's close frame.
+    close: Option<TimerId>,
+    /// The next keep-alive ping.
+    ping: Option<TimerId>,
+    /// A ping's pong is due.
+    pong: Option<TimerId>,
+    /// After the close: drops a stream whose last writes do not drain.
+    linger: Option<TimerId>,
+}
+
+impl State {
+    fn t(&mut self) -> &mut Timers {
+        self.timers.get_or_insert_with(Default::default)
+    }
+
+    fn p(&mut self) -> &mut Pull {
+        self.pull.get_or_insert_with(Default::default)
+    }
+
+    fn take_queued(&mut self) -> Option<Message> {
+        self.pull.as_mut().and_then(|p| p.queued.take())
+    }
 }
 
 struct Inner {
@@ -146,7 +191,7 @@ impl WebSocket {
         let mut decoder = Decoder::new(role, options.max_message_size);
         let compressor = deflate.map(|p| {
             decoder.set_inflater(Inflater::new(&p, role));
-            Compressor::new(&p, role, options.compression_level)
+            Box::new(Compressor::new(&p, role, options.compression_level))
         });
         let inner = Rc::new(Inner {
             handle: handle.clone(),
@@ -155,25 +200,24 @@ impl WebSocket {
             protocol: protocol.map(Into::into),
             extensions: deflate.map(|p| p.to_header().into()),
             cfg: Config {
-                max_write_buffer_size: options.max_write_buffer_size,
-                close_timeout: options.close_timeout,
-                ping_interval: options.ping_interval,
-                ping_timeout: options.ping_timeout.or(options.ping_interval),
+                max_write_buffer_size: options.max_write_buffer_size.unwrap_or(usize::MAX),
+                close_timeout_ms: millis(options.close_timeout),
+                ping_interval_ms: options.ping_interval.map_or(0, millis),
+                ping_timeout_ms: options
+                    .ping_timeout
+                    .or(options.ping_interval)
+                    .map_or(0, millis),
             },
             st: RefCell::new(State {
                 decoder,
                 compressor,
                 reading: false,
                 held: false,
-                queued: None,
-                waiter: None,
+                pull: None,
                 close_sent: false,
                 result: None,
                 clean: false,
-                closed_waiters: Vec::new(),
-                close_timer: None,
-                ping_timer: None,
-                pong_timer: None,
+                timers: None,
                 owner: None,
             }),
             cb: RefCell::new(Callbacks::default()),
@@ -186,6 +230,13 @@ impl WebSocket {
         inner.stream.set_close_callback(move |_| {
             if let Some(inner) = weak.upgrade() {
                 Inner::finish(&inner, close::ABNORMAL, String::new());
+                let timers = {
+                    let mut st = inner.st.borrow_mut();
+                    [st.owner.take(), st.t().linger.take()]
+                };
+                for t in timers.into_iter().flatten() {
+                    inner.handle.cancel_timer(t);
+                }
             }
         });
         let weak = Rc::downgrade(&inner);
@@ -211,7 +262,7 @@ impl WebSocket {
     pub fn on_message<R: Flow>(&self, mut f: impl FnMut(&WebSocket, Message) -> R + 'static) {
         self.inner.cb.borrow_mut().on_message = Some(Box::new(move |ws, m| f(ws, m).into_wait()));
         // A message read ahead for `read_message` goes to the callback now.
-        let queued = self.inner.st.borrow_mut().queued.take();
+        let queued = self.inner.st.borrow_mut().take_queued();
         if let Some(m) = queued {
             let inner = self.inner.clone();
             self.inner
@@ -250,7 +301,7 @@ impl WebSocket {
             Some(r) => Future::ready(r.clone()),
             None => {
                 let f = Future::new();
-                st.closed_waiters.push(f.clone());
+                st.p().closed_waiters.push(f.clone());
                 f
             }
         }
@@ -262,7 +313,7 @@ impl WebSocket {
     pub fn read_message(&self) -> Future<Option<Message>> {
         let inner = &self.inner;
         let mut st = inner.st.borrow_mut();
-        if let Some(m) = st.queued.take() {
+        if let Some(m) = st.take_queued() {
             st.held = false;
             drop(st);
             Inner::start_reading(inner);
@@ -271,11 +322,11 @@ impl WebSocket {
         if st.result.is_some() {
             return Future::ready(None);
         }
-        if st.waiter.is_some() {
+        if st.pull.as_ref().is_some_and(|p| p.waiter.is_some()) {
             return Future::failed(Error::invalid_state("a read_message is already pending"));
         }
         let f = Future::new();
-        st.waiter = Some(f.clone());
+        st.p().waiter = Some(f.clone());
         f
     }
 
@@ -357,14 +408,15 @@ impl WebSocket {
             return Ok(());
         }
         let weak = Rc::downgrade(inner);
-        let timer = inner.handle.call_later(inner.cfg.close_timeout, move || {
+        let timeout = ms(inner.cfg.close_timeout_ms).unwrap_or_default();
+        let timer = inner.handle.call_later(timeout, move || {
             if let Some(inner) = weak.upgrade() {
-                inner.st.borrow_mut().close_timer = None;
+                inner.st.borrow_mut().t().close = None;
                 inner.stream.close();
                 Inner::finish(&inner, close::ABNORMAL, "close timeout".into());
             }
         });
-        inner.st.borrow_mut().close_timer = Some(timer);
+        inner.st.borrow_mut().t().close = Some(timer);
         Inner::start_reading(inner);
         Ok(())
     }
@@ -415,7 +467,8 @@ impl Inner {
         if self
             .cfg
             .max_write_buffer_size
-            .is_some_and(|max| self.stream.write_buffer_len() + total > max)
+            .checked_sub(self.stream.write_buffer_len())
+            .map_or(true, |room| total > room)
         {
             return Err(Error::StreamBufferFull);
         }
@@ -531,7 +584,7 @@ impl Inner {
                     Inner::control_callback(this, data, true);
                 }
                 Ok(Some(Incoming::Pong(data))) => {
-                    let t = this.st.borrow_mut().pong_timer.take();
+                    let t = this.st.borrow_mut().t().pong.take();
                     if let Some(t) = t {
                         this.handle.cancel_timer(t);
                     }
@@ -645,13 +698,18 @@ impl Inner {
             }
             return;
         }
-        let waiter = this.st.borrow_mut().waiter.take();
+        let waiter = this
+            .st
+            .borrow_mut()
+            .pull
+            .as_mut()
+            .and_then(|p| p.waiter.take());
         match waiter {
             Some(w) => {
                 w.set_result(Some(m));
                 Inner::release(this);
             }
-            None => this.st.borrow_mut().queued = Some(m),
+            None => this.st.borrow_mut().p().queued = Some(m),
         }
     }
 
@@ -661,38 +719,52 @@ impl Inner {
     }
 
     fn arm_ping(this: &Rc<Inner>) {
-        let Some(every) = this.cfg.ping_interval else {
+        let Some(every) = ms(this.cfg.ping_interval_ms) else {
             return;
         };
         let weak = Rc::downgrade(this);
         let t = this.handle.call_later(every, move || {
             let Some(inner) = weak.upgrade() else { return };
-            inner.st.borrow_mut().ping_timer = None;
+            inner.st.borrow_mut().t().ping = None;
             if inner.st.borrow().result.is_some() {
                 return;
             }
-            let waiting = inner.st.borrow().pong_timer.is_some();
+            let waiting = inner.st.borrow_mut().t().pong.is_some();
             if !waiting && !inner.st.borrow().close_sent {
                 let _ = inner.write_frame(Opcode::Ping, false, Bytes::new(), false);
-                if let Some(timeout) = inner.cfg.ping_timeout {
-                    let weak = Rc::downgrade(&inner);
-                    let pt = inner.handle.call_later(timeout, move || {
-                        if let Some(inner) = weak.upgrade() {
-                            inner.st.borrow_mut().pong_timer = None;
-                            log::debug!("WebSocket: ping not answered, closing");
-                            Inner::fail(
-                                &inner,
-                                ProtocolError::new(close::INTERNAL_ERROR, "ping timeout"),
-                            );
-                            inner.stream.close();
-                        }
-                    });
-                    inner.st.borrow_mut().pong_timer = Some(pt);
+                if let Some(timeout) = ms(inner.cfg.ping_timeout_ms) {
+                    Inner::arm_pong_timeout(&inner, timeout);
                 }
             }
             Inner::arm_ping(&inner);
         });
-        this.st.borrow_mut().ping_timer = Some(t);
+        this.st.borrow_mut().t().ping = Some(t);
+    }
+
+    /// Fails the connection if no pong arrives within `timeout`. While the user holds a
+    /// message back nothing is read, so the pong may be waiting unread: the peer is not
+    /// blamed for that, the wait starts over.
+    fn arm_pong_timeout(this: &Rc<Inner>, timeout: Duration) {
+        let weak = Rc::downgrade(this);
+        let t = this.handle.call_later(timeout, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let held = {
+                let mut st = inner.st.borrow_mut();
+                st.t().pong = None;
+                st.held && !st.reading
+            };
+            if held {
+                Inner::arm_pong_timeout(&inner, timeout);
+                return;
+            }
+            log::debug!("WebSocket: ping not answered, closing");
+            Inner::fail(
+                &inner,
+                ProtocolError::new(close::INTERNAL_ERROR, "ping timeout"),
+            );
+            inner.stream.close();
+        });
+        this.st.borrow_mut().t().pong = Some(t);
     }
 
     /// Records the end of the connection once: wakes `read_message`, `closed()` and
@@ -704,23 +776,35 @@ impl Inner {
                 return;
             }
             st.result = Some((code, reason.clone()));
-            let timers: Vec<TimerId> = [
-                st.close_timer.take(),
-                st.ping_timer.take(),
-                st.pong_timer.take(),
-                st.owner.take(),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
+            let t = st.t();
+            let timers: Vec<TimerId> = [t.close.take(), t.ping.take(), t.pong.take()]
+                .into_iter()
+                .flatten()
+                .collect();
             (
-                st.waiter.take(),
-                std::mem::take(&mut st.closed_waiters),
+                st.pull.as_mut().and_then(|p| p.waiter.take()),
+                st.pull
+                    .as_mut()
+                    .map(|p| std::mem::take(&mut p.closed_waiters))
+                    .unwrap_or_default(),
                 timers,
             )
         };
         for t in timers {
             this.handle.cancel_timer(t);
+        }
+        if !this.stream.is_closed() {
+            // The stream closes once its last writes (our close frame) are out; a peer
+            // that does not read them is dropped after the close timeout.
+            let weak = Rc::downgrade(this);
+            let linger = ms(this.cfg.close_timeout_ms).unwrap_or_default();
+            let t = this.handle.call_later(linger, move || {
+                if let Some(inner) = weak.upgrade() {
+                    inner.st.borrow_mut().t().linger = None;
+                    inner.stream.close();
+                }
+            });
+            this.st.borrow_mut().t().linger = Some(t);
         }
         if let Some(w) = waiter {
             w.set_result(None);
@@ -749,5 +833,26 @@ impl Drop for Inner {
         // The last handle went away while open (only possible once the reactor
         // dropped the owner timer): the stream closes with us.
         self.stream.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn idle_connection_state_is_small() {
+        let sizes = (
+            std::mem::size_of::<super::Inner>(),
+            std::mem::size_of::<super::State>(),
+            std::mem::size_of::<super::Decoder>(),
+            std::mem::size_of::<super::Config>(),
+            std::mem::size_of::<super::Callbacks>(),
+        );
+        // An idle connection's own state (besides its stream): what is rarely used is
+        // boxed (timers, deflate, pull-style state, a message in progress) and the settings
+        // are compact: 320 B, from 656 B.
+        assert!(
+            sizes.0 <= 336,
+            "Inner, State, Decoder, Config, Callbacks: {sizes:?}"
+        );
     }
 }

@@ -309,3 +309,11 @@ pub fn encode(masked: bool, opcode: u8, fin: bool, rsv1: bool, payload: &[u8]) -
 pub fn cf(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
     encode(true, opcode, fin, false, payload)
 }
+
+/// Number of descriptors open in this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .count()
+        - 1
+}
