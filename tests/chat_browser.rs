@@ -30,8 +30,13 @@ fn missing() -> Option<String> {
     (!playwright).then(|| "the Python playwright package is not installed".to_string())
 }
 
+/// One browser run at a time: two Chromiums side by side on a small machine would blur
+/// the delivery times each one checks.
+static BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs the browser script with `args`; panics with its output if it failed.
 fn browse(args: &[&str]) -> String {
+    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chat_browser");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/chat.py");
     let out = Command::new("python3")

