@@ -229,6 +229,12 @@ mod chat {
         assert_eq!(page.status, 200);
         assert!(String::from_utf8_lossy(&page.body).contains("chatsocket.js"));
         let logged = |t: &str| a.log_text().contains(t) || b.log_text().contains(t);
+        // The access-log line may reach the backend's stderr after the response.
+        let deadline = std::time::Instant::now() + LIMIT;
+        while !logged("GET / (127.0.0.2)") && std::time::Instant::now() < deadline {
+            a.next_line(Duration::from_millis(50));
+            b.next_line(Duration::from_millis(50));
+        }
         assert!(
             logged("GET / (127.0.0.2)"),
             "{}\n{}",

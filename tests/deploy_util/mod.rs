@@ -86,6 +86,11 @@ impl Backend {
         }
     }
 
+    /// Waits up to `timeout` for the backend's next log line.
+    pub fn next_line(&self, timeout: Duration) -> Option<String> {
+        self.lines.lock().unwrap().recv_timeout(timeout).ok()
+    }
+
     /// Waits (bounded) until the backend logs a line containing `text`.
     pub fn wait_log(&self, text: &str) {
         if self.log_text().contains(text) {
@@ -265,8 +270,11 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        // SIGQUIT would wait for open connections; the test is over.
-        let _ = self.child.kill();
+        // SIGTERM is nginx's fast shutdown: the master stops its workers, then exits.
+        // (SIGKILL would leave the workers running, orphaned, on the port; SIGQUIT would
+        // wait for open connections.)
+        // SAFETY: kill(2) on the pid of a child this test spawned and has not reaped.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.prefix);
     }
