@@ -15,7 +15,9 @@ mod redis_util;
 mod util;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -39,15 +41,32 @@ fn browse(args: &[&str]) -> String {
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chat_browser");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/chat.py");
-    let out = Command::new("python3")
+    let child = Command::new("python3")
         .arg(&script)
         .args(args)
         .arg("--screenshots")
         .arg(&shots)
         .arg("--chromium")
         .arg(CHROMIUM)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run python3");
+    // A failure bound: every wait in the script has its own, this catches a hung browser.
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(Duration::from_secs(300)) {
+        Ok(out) => out.expect("python3 output"),
+        Err(_) => {
+            // SAFETY: kill(2) on the pid of the child spawned above, not yet reaped
+            // (its waiting thread is still blocked).
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("the browser script did not finish within 300 s");
+        }
+    };
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
