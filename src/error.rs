@@ -97,6 +97,10 @@ pub enum Error {
     /// ([`TlsError::kind`](crate::tls::TlsError::kind)).
     #[error("{0}")]
     Tls(crate::tls::TlsError),
+    /// A Redis server answered with an error reply (`ERR unknown command`), a reply broke
+    /// the RESP protocol, or a `redis://` URL was malformed.
+    #[error("redis: {0}")]
+    Redis(Cow<'static, str>),
 }
 
 /// `Result` with squall's [`Error`].

@@ -16,6 +16,7 @@ pub mod locks;
 pub mod net;
 pub mod queues;
 pub mod reactor;
+pub mod redis;
 pub mod stream;
 pub mod tls;
 pub mod web;
@@ -30,3 +31,9 @@ pub use reactor::{
 #[cfg(doctest)]
 #[doc = include_str!("../docs/guide.md")]
 mod guide_doctests {}
+pub mod websocket;
+
+/// The WebSocket chapter's examples are doc-tested too.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/websocket.md")]
+mod websocket_doctests {}

@@ -1,7 +1,7 @@
 //! Tornado's chat demo on `squall::web`: a page, its static files, and long-polling.
 //!
 //! ```sh
-//! cargo run --example chat -- [--port 8888] [--bind 127.0.0.1]
+//! cargo run --example chat -- [--port 8888] [--bind 127.0.0.1] [--xheaders] [--redis URL]
 //! ```
 //! Prints `listening on http://HOST:PORT` once ready (port 0 picks a free port). Routes:
 //! - `GET /` the page, `GET /static/...` its files;
@@ -9,7 +9,9 @@
 //!   joins a cache of the last 200;
 //! - `POST /a/message/updates` with optional form field `cursor` (the id of the last
 //!   message seen) → `{"messages": [...]}`, every message after the cursor, waiting on a
-//!   `Condition` until there is one. A waiter whose client leaves is cancelled and freed.
+//!   `Condition` until there is one. A waiter whose client leaves is cancelled and freed;
+//! - `GET /chatsocket` the same room over WebSocket, `--redis` shares it between
+//!   processes, SIGTERM drains (see `ws.rs`; deployment behind nginx: docs/deployment.md).
 //!
 //! The page renders messages on the client from JSON; to render on the server instead,
 //! plug in a template engine (e.g. `minijinja`) and answer with `ctx.send_html(...)`.
@@ -19,6 +21,8 @@ use std::{cell::RefCell, process::exit, rc::Rc};
 use squall::locks::Condition;
 use squall::web::{escape_html, Application, Context, HandlerResult};
 use squall::Reactor;
+
+mod ws;
 
 const USAGE: &str = "usage: chat [--port PORT] [--bind ADDRESS]\n\
   --port PORT     port to listen on (default 8888; 0 picks a free one)\n\
@@ -50,7 +54,7 @@ impl MessageBuffer {
 
     fn add(&mut self, body: &str) -> Message {
         self.next_id += 1;
-        let id = format!("{:x}-{}", std::process::id(), self.next_id);
+        let id = format!("{}-{}", ws::process_tag(), self.next_id);
         let html = format!(
             "<div class=\"message\" id=\"m{id}\">{}</div>\n",
             escape_html(body)
@@ -113,33 +117,33 @@ pub fn app(static_dir: &str) -> (Application, Buffer) {
     (app, buf)
 }
 
-fn parse_args() -> Result<(String, u16), lexopt::Error> {
+fn parse_args() -> Result<(String, u16, ws::Extra), lexopt::Error> {
     use lexopt::prelude::*;
-    let (mut bind, mut port) = ("127.0.0.1".to_string(), 8888);
+    let (mut bind, mut port, mut extra) = ("127.0.0.1".to_string(), 8888, ws::Extra::default());
     let mut parser = lexopt::Parser::from_env();
     while let Some(arg) = parser.next()? {
         match arg {
             Long("port") => port = parser.value()?.parse()?,
             Long("bind") => bind = parser.value()?.string()?,
             Short('h') | Long("help") => {
-                println!("{USAGE}");
+                println!("{USAGE}{}", ws::USAGE);
                 exit(0);
             }
-            _ => return Err(arg.unexpected()),
+            arg => ws::arg(arg.unexpected(), &mut parser, &mut extra)?,
         }
     }
-    Ok((bind, port))
+    Ok((bind, port, extra))
 }
 
 fn main() -> squall::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let (bind, port) = parse_args().unwrap_or_else(|e| {
-        eprintln!("chat: {e}\n{USAGE}");
+    let (bind, port, extra) = parse_args().unwrap_or_else(|e| {
+        eprintln!("chat: {e}\n{USAGE}{}", ws::USAGE);
         exit(2);
     });
-    let (app, _) = app(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/chat/static"));
+    let (app, buf) = app(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/chat/static"));
     let mut reactor = Reactor::new()?;
-    let server = app.server(&reactor.handle());
+    let server = ws::server(&reactor.handle(), &app, &buf, &extra)?;
     let addr = server.listen((bind.as_str(), port)).unwrap_or_else(|e| {
         eprintln!("chat: cannot listen on {bind}:{port}: {e}");
         exit(1);

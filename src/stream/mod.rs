@@ -561,6 +561,11 @@ impl IoStream {
         }
     }
 
+    /// The reactor handle this stream is registered with.
+    pub(crate) fn handle(&self) -> Handle {
+        self.shared.state.borrow().handle.clone()
+    }
+
     /// True once the stream is closed (by us, the peer, an error or a timeout).
     pub fn is_closed(&self) -> bool {
         self.shared.state.borrow().closed

@@ -33,6 +33,10 @@ async function poll() {
 document.getElementById("messageform").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const input = document.getElementById("message");
+  if (window.sendOverSocket && sendOverSocket(input.value)) {
+    input.value = "";
+    return;
+  }
   const form = new URLSearchParams({ body: input.value });
   const resp = await fetch("/a/message/new", { method: "POST", body: form });
   if (resp.ok) {
@@ -41,4 +45,5 @@ document.getElementById("messageform").addEventListener("submit", async (ev) => 
   }
 });
 
-poll();
+// chatsocket.js (loaded first) picks WebSocket or long-polling.
+if (window.startChat) startChat(); else poll();

@@ -1,0 +1,101 @@
+//! `--redis`: every chat process publishes the messages posted on it to one Redis
+//! channel and adds what arrives on the channel to its own buffer, so long-poll and
+//! WebSocket users on every process share one room.
+//!
+//! A message is added where it is posted at once (its users see it without a round trip
+//! to Redis) and published; other processes add it when Redis delivers it. Ids carry
+//! the process that made them, so they never collide, and a message that comes back
+//! from the channel (our own publication, or one we already have) is not added twice.
+//! While Redis is unreachable each process keeps serving its own users; the client
+//! reconnects with back-off and renews the subscription.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use squall::redis::{Redis, RedisOptions, Subscriber};
+use squall::web::escape_html;
+use squall::Handle;
+
+use super::super::{Buffer, Message};
+
+/// The channel every process of the room publishes to.
+pub const CHANNEL: &str = "squall-chat";
+/// Messages kept in the cache (as `MessageBuffer::add` keeps them).
+const CACHE_SIZE: usize = 200;
+
+/// The Redis side of the room.
+pub struct Bus {
+    redis: Redis,
+    _subscriber: Subscriber,
+    /// Ids of messages that came from the channel: not to be published again.
+    foreign: Rc<RefCell<HashSet<String>>>,
+}
+
+impl Bus {
+    /// Connects (in the background: messages flow once Redis answers).
+    pub fn connect(handle: &Handle, url: &str, buf: &Buffer) -> squall::Result<Bus> {
+        let redis = Redis::connect(handle, url, RedisOptions::default())?;
+        let subscriber = Subscriber::connect(handle, url, RedisOptions::default())?;
+        let foreign = Rc::new(RefCell::new(HashSet::new()));
+        let (b, f) = (buf.clone(), foreign.clone());
+        subscriber.on_message(move |_, payload| receive(&b, &f, &payload));
+        subscriber
+            .subscribe(CHANNEL)
+            .add_done_callback(|f| match f.result() {
+                Some(Ok(())) => log::info!("redis: subscribed to {CHANNEL}"),
+                other => log::warn!("redis: subscribe: {other:?}"),
+            });
+        Ok(Bus {
+            redis,
+            _subscriber: subscriber,
+            foreign,
+        })
+    }
+
+    /// Publishes the messages of this process among `new` (the pump's latest batch).
+    pub fn publish_local(&self, new: &[Message]) {
+        for m in new {
+            if self.foreign.borrow_mut().remove(&m.id) {
+                continue;
+            }
+            let json = serde_json::json!({ "id": m.id, "body": m.body }).to_string();
+            self.redis.publish(CHANNEL, json).add_done_callback(|f| {
+                if let Some(Err(e)) = f.result() {
+                    log::warn!("redis: publish failed: {e}");
+                }
+            });
+        }
+    }
+}
+
+/// Adds a message from the channel unless it is known. Its HTML is made here from its
+/// body: nothing on the bus is trusted to be escaped.
+fn receive(buf: &Buffer, foreign: &RefCell<HashSet<String>>, payload: &[u8]) {
+    let parsed: Option<(String, String)> = serde_json::from_slice::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| {
+            Some((
+                v.get("id")?.as_str()?.to_owned(),
+                v.get("body")?.as_str()?.to_owned(),
+            ))
+        });
+    let Some((id, body)) = parsed else {
+        log::warn!("redis: ignored a malformed message on {CHANNEL}");
+        return;
+    };
+    let mut b = buf.borrow_mut();
+    if b.cache.iter().any(|m| m.id == id) {
+        return; // ours, back from the channel
+    }
+    let html = format!(
+        "<div class=\"message\" id=\"m{}\">{}</div>\n",
+        escape_html(&id),
+        escape_html(&body)
+    );
+    foreign.borrow_mut().insert(id.clone());
+    b.cache.push(Message { id, body, html });
+    let excess = b.cache.len().saturating_sub(CACHE_SIZE);
+    b.cache.drain(..excess);
+    b.cond.notify_all();
+}

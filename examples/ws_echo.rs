@@ -1,0 +1,105 @@
+//! WebSocket echo server: every path accepts upgrades and sends every message back with
+//! its opcode (text as text, binary as binary). Messages up to 16 MiB.
+//!
+//! ```sh
+//! cargo run --release --example ws_echo -- --port 8889 --bind 127.0.0.1 --deflate
+//! ```
+//! Prints `listening on ws://HOST:PORT` once ready (`--port 0` picks a free port).
+//! `--deflate` accepts permessage-deflate offers. SIGINT/SIGTERM close every connection
+//! with 1001 (going away) and exit 0.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use slab::Slab;
+use squall::http::server::HttpServer;
+use squall::websocket::{accept, WebSocket, WebSocketOptions};
+use squall::Reactor;
+
+struct Args {
+    port: u16,
+    bind: String,
+    deflate: bool,
+}
+
+fn parse_args() -> Result<Args, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut args = Args {
+        port: 8889,
+        bind: "127.0.0.1".into(),
+        deflate: false,
+    };
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("port") => args.port = parser.value()?.parse()?,
+            Long("bind") => args.bind = parser.value()?.string()?,
+            Long("deflate") => args.deflate = true,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(args)
+}
+
+type Open = Rc<RefCell<Slab<WebSocket>>>;
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ws_echo: {e}\nusage: ws_echo [--port 8889] [--bind 127.0.0.1] [--deflate]");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(args) {
+        eprintln!("ws_echo: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> squall::Result<()> {
+    let mut reactor = Reactor::new()?;
+    let handle = reactor.handle();
+    let options = WebSocketOptions::default()
+        .max_message_size(16 << 20)
+        .compression(args.deflate)
+        .check_origin(|_, _| true);
+    let open: Open = Rc::default();
+    let o = open.clone();
+    let server = HttpServer::new(&handle, move |req, resp| {
+        let Ok(ws) = accept(&req, resp, &options) else {
+            return; // refused with its HTTP status
+        };
+        let key = o.borrow_mut().insert(ws.clone());
+        let o = o.clone();
+        ws.on_close(move |_, _| {
+            o.borrow_mut().try_remove(key);
+        });
+        ws.on_message(|ws, msg| ws.send(msg));
+    });
+    let shutdown = {
+        let (h, open, server) = (handle.clone(), open.clone(), server.clone());
+        move || {
+            server.stop();
+            let all: Vec<WebSocket> = open.borrow().iter().map(|(_, ws)| ws.clone()).collect();
+            for ws in &all {
+                let _ = ws.close(1001, "server shutting down");
+            }
+            // Stop once every closing handshake is done (each waits at most its close
+            // timeout), or at once with none open.
+            let pending: Vec<_> = all.iter().map(WebSocket::closed).collect();
+            let h2 = h.clone();
+            squall::join_all(pending).add_done_callback(move |_| h2.stop());
+            let h3 = h.clone();
+            h.call_later(Duration::from_secs(6), move || h3.stop());
+        }
+    };
+    let s1 = shutdown.clone();
+    handle.add_signal_handler(signal_hook::consts::SIGINT, s1)?;
+    handle.add_signal_handler(signal_hook::consts::SIGTERM, shutdown)?;
+    // Ready only once the signal handlers are in place.
+    let addr = server.listen((args.bind.as_str(), args.port))?;
+    println!("listening on ws://{addr}");
+    reactor.run()
+}

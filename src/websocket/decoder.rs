@@ -1,0 +1,474 @@
+//! [`Decoder`]: frames in, messages and control frames out. Data frames are consumed as
+//! they arrive (not when complete), so invalid UTF-8 or an oversized message fails the
+//! connection at once, and a compressed message is inflated piece by piece under its
+//! limit.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::close::{self, parse_close_payload};
+use super::deflate::Inflater;
+use super::frame::{apply_mask, parse_header, Opcode, ProtocolError, Role};
+use super::message::Message;
+use super::utf8::Utf8Validator;
+
+/// What the decoder delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A complete data message.
+    Message(Message),
+    /// A ping with its payload (answer it with a pong carrying the same data).
+    Ping(Bytes),
+    /// A pong with its payload.
+    Pong(Bytes),
+    /// A close frame: its code and reason, or `None` when it had no payload. The decoder
+    /// ignores everything after it.
+    Close(Option<(u16, String)>),
+}
+
+/// The data frame being read.
+#[derive(Debug)]
+struct Frame {
+    remaining: u64,
+    mask: Option<[u8; 4]>,
+    offset: usize,
+    fin: bool,
+}
+
+/// A whole-message frame of at most [`IN_PLACE_MAX`] bytes waiting in the read buffer
+/// (header at its front): its payload is unmasked and UTF-8-checked in place as it
+/// arrives, then split off without a copy.
+#[derive(Debug)]
+struct InPlace {
+    hlen: usize,
+    len: usize,
+    mask: Option<[u8; 4]>,
+    text: bool,
+    /// Payload bytes already unmasked (and checked, for text).
+    done: usize,
+    utf8: Utf8Validator,
+}
+
+/// Largest frame assembled in the read buffer itself; bigger ones are streamed into a
+/// message buffer piece by piece (the read buffer stays small).
+const IN_PLACE_MAX: usize = 64 * 1024;
+
+/// The message being assembled.
+#[derive(Debug)]
+struct Partial {
+    text: bool,
+    compressed: bool,
+    data: BytesMut,
+    /// Bytes of `data` already checked as UTF-8.
+    checked: usize,
+    utf8: Utf8Validator,
+}
+
+const TOO_BIG: ProtocolError = ProtocolError::new(close::MESSAGE_TOO_BIG, "message too big");
+const BAD_UTF8: ProtocolError = ProtocolError::new(close::INVALID_PAYLOAD, "invalid UTF-8 in text");
+
+/// Decodes one direction of a connection (sans-IO).
+///
+/// Feed it the read buffer; it consumes what it used. After an error or a close frame
+/// it consumes and ignores everything.
+#[derive(Debug)]
+pub struct Decoder {
+    role: Role,
+    max_message_size: usize,
+    // Boxed: an idle connection's decoder is a few words (no message in progress, no
+    // deflate unless negotiated).
+    inflater: Option<Box<Inflater>>,
+    frame: Option<Box<Frame>>,
+    in_place: Option<Box<InPlace>>,
+    msg: Option<Box<Partial>>,
+    done: bool,
+}
+
+impl Decoder {
+    /// A decoder for `role` (a server requires masked frames, a client refuses them)
+    /// delivering messages of at most `max_message_size` bytes (after decompression).
+    pub fn new(role: Role, max_message_size: usize) -> Self {
+        Decoder {
+            role,
+            max_message_size,
+            inflater: None,
+            frame: None,
+            in_place: None,
+            msg: None,
+            done: false,
+        }
+    }
+
+    /// Enables permessage-deflate (RSV1 marks a compressed message).
+    pub fn set_inflater(&mut self, inflater: Inflater) {
+        self.inflater = Some(Box::new(inflater));
+    }
+
+    /// True while a message is partly received.
+    pub fn in_message(&self) -> bool {
+        self.msg.is_some() || self.frame.is_some() || self.in_place.is_some()
+    }
+
+    /// Decodes from the front of `buf`: `Ok(Some(_))` for the next message or control
+    /// frame, `Ok(None)` when more bytes are needed.
+    ///
+    /// # Errors
+    /// A [`ProtocolError`] with the close code to fail the connection with.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
+        if self.done {
+            buf.clear();
+            return Ok(None);
+        }
+        let r = self.step(buf);
+        if r.is_err() {
+            self.done = true;
+            self.msg = None;
+            self.frame = None;
+            self.in_place = None;
+        }
+        r
+    }
+
+    fn step(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
+        if self.in_place.is_some() {
+            return self.in_place_step(buf);
+        }
+        loop {
+            if let Some(frame) = &mut self.frame {
+                let n = frame.remaining.min(buf.len() as u64) as usize;
+                if n == 0 && frame.remaining > 0 {
+                    return Ok(None);
+                }
+                let mut chunk = buf.split_to(n);
+                if let Some(k) = frame.mask {
+                    apply_mask(&mut chunk, k, frame.offset);
+                }
+                frame.offset += n;
+                frame.remaining -= n as u64;
+                let end = frame.remaining == 0;
+                let fin = frame.fin;
+                self.feed(&chunk)?;
+                if end {
+                    self.frame = None;
+                    if fin {
+                        return self.finish_message().map(Some);
+                    }
+                }
+                continue;
+            }
+            let Some((h, hlen)) = parse_header(buf, self.inflater.is_some())? else {
+                return Ok(None);
+            };
+            match (self.role, h.mask.is_some()) {
+                (Role::Server, false) => {
+                    return Err(ProtocolError::new(
+                        close::PROTOCOL_ERROR,
+                        "unmasked client frame",
+                    ))
+                }
+                (Role::Client, true) => {
+                    return Err(ProtocolError::new(
+                        close::PROTOCOL_ERROR,
+                        "masked server frame",
+                    ))
+                }
+                _ => {}
+            }
+            if h.opcode.is_control() {
+                let total = hlen + h.len as usize;
+                if buf.len() < total {
+                    return Ok(None);
+                }
+                buf.advance(hlen);
+                let mut payload = buf.split_to(h.len as usize);
+                if let Some(k) = h.mask {
+                    apply_mask(&mut payload, k, 0);
+                }
+                return Ok(Some(match h.opcode {
+                    Opcode::Ping => Incoming::Ping(payload.freeze()),
+                    Opcode::Pong => Incoming::Pong(payload.freeze()),
+                    _ => {
+                        let c = parse_close_payload(&payload)?;
+                        self.done = true;
+                        buf.clear();
+                        Incoming::Close(c)
+                    }
+                }));
+            }
+            let uncompressed_len = if h.rsv1 { 0 } else { h.len };
+            match (h.opcode, &self.msg) {
+                (Opcode::Continuation, None) => {
+                    return Err(ProtocolError::new(
+                        close::PROTOCOL_ERROR,
+                        "continuation frame without a message",
+                    ))
+                }
+                (Opcode::Continuation, Some(m)) => {
+                    if h.rsv1 {
+                        return Err(ProtocolError::new(
+                            close::PROTOCOL_ERROR,
+                            "RSV1 on a continuation frame",
+                        ));
+                    }
+                    if !m.compressed && m.data.len() as u64 + h.len > self.max_message_size as u64 {
+                        return Err(TOO_BIG);
+                    }
+                }
+                (_, Some(_)) => {
+                    return Err(ProtocolError::new(
+                        close::PROTOCOL_ERROR,
+                        "new data frame inside a fragmented message",
+                    ))
+                }
+                (opcode, None) => {
+                    if uncompressed_len > self.max_message_size as u64 {
+                        return Err(TOO_BIG);
+                    }
+                    let text = opcode == Opcode::Text;
+                    // Fast path: a whole, uncompressed message in one buffered frame is
+                    // unmasked in place and handed out without a copy.
+                    if h.fin && !h.rsv1 && buf.len() as u64 >= hlen as u64 + h.len {
+                        buf.advance(hlen);
+                        let mut payload = buf.split_to(h.len as usize);
+                        if let Some(k) = h.mask {
+                            apply_mask(&mut payload, k, 0);
+                        }
+                        return whole(text, payload).map(|m| Some(Incoming::Message(m)));
+                    }
+                    if h.fin && !h.rsv1 && h.len as usize <= IN_PLACE_MAX {
+                        // Wait for the rest in the read buffer, sized for it at once.
+                        buf.reserve(hlen + h.len as usize - buf.len());
+                        self.in_place = Some(Box::new(InPlace {
+                            hlen,
+                            len: h.len as usize,
+                            mask: h.mask,
+                            text,
+                            done: 0,
+                            utf8: Utf8Validator::default(),
+                        }));
+                        return self.in_place_step(buf);
+                    }
+                    let cap = uncompressed_len.min(64 * 1024) as usize;
+                    self.msg = Some(Box::new(Partial {
+                        text,
+                        compressed: h.rsv1,
+                        data: BytesMut::with_capacity(cap),
+                        checked: 0,
+                        utf8: Utf8Validator::default(),
+                    }));
+                }
+            }
+            buf.advance(hlen);
+            self.frame = Some(Box::new(Frame {
+                remaining: h.len,
+                mask: h.mask,
+                offset: 0,
+                fin: h.fin,
+            }));
+        }
+    }
+
+    /// Unmasks and checks what arrived of an in-place frame; hands it out once whole.
+    fn in_place_step(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
+        let Some(p) = &mut self.in_place else {
+            return Ok(None);
+        };
+        let avail = buf.len().saturating_sub(p.hlen).min(p.len);
+        if avail > p.done {
+            let new = &mut buf[p.hlen + p.done..p.hlen + avail];
+            if let Some(k) = p.mask {
+                apply_mask(new, k, p.done);
+            }
+            if p.text {
+                p.utf8.feed(new).map_err(|_| BAD_UTF8)?;
+            }
+            p.done = avail;
+        }
+        if p.done < p.len {
+            return Ok(None);
+        }
+        let (hlen, len, text) = (p.hlen, p.len, p.text);
+        self.in_place = None;
+        buf.advance(hlen);
+        let payload = buf.split_to(len);
+        whole(text, payload).map(|m| Some(Incoming::Message(m)))
+    }
+
+    /// Adds a piece of payload to the message: inflated if compressed, size-checked, and
+    /// UTF-8-checked if text.
+    fn feed(&mut self, chunk: &[u8]) -> Result<(), ProtocolError> {
+        let max = self.max_message_size;
+        let Some(m) = &mut self.msg else {
+            return Ok(());
+        };
+        if m.compressed {
+            let inflater = self.inflater.as_mut().ok_or(TOO_BIG)?;
+            inflater.inflate(chunk, &mut m.data, max)?;
+        } else {
+            if m.data.len() + chunk.len() > max {
+                return Err(TOO_BIG);
+            }
+            m.data.extend_from_slice(chunk);
+        }
+        check_utf8(m)
+    }
+
+    fn finish_message(&mut self) -> Result<Incoming, ProtocolError> {
+        let mut m = self.msg.take().expect("a message is in progress");
+        if m.compressed {
+            let inflater = self.inflater.as_mut().ok_or(TOO_BIG)?;
+            inflater.finish(&mut m.data, self.max_message_size)?;
+            check_utf8(&mut m)?;
+        }
+        if m.text && !m.utf8.is_complete() {
+            return Err(BAD_UTF8);
+        }
+        whole(m.text, m.data).map(Incoming::Message)
+    }
+}
+
+fn check_utf8(m: &mut Partial) -> Result<(), ProtocolError> {
+    if m.text {
+        m.utf8.feed(&m.data[m.checked..]).map_err(|_| BAD_UTF8)?;
+        m.checked = m.data.len();
+    }
+    Ok(())
+}
+
+fn whole(text: bool, payload: BytesMut) -> Result<Message, ProtocolError> {
+    if text {
+        String::from_utf8(Vec::from(payload))
+            .map(Message::Text)
+            .map_err(|_| BAD_UTF8)
+    } else {
+        Ok(Message::Binary(payload.freeze()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::websocket::frame::encode_frame;
+
+    const K: Option<[u8; 4]> = Some([0xde, 0xad, 0xbe, 0xef]);
+
+    fn frame(op: Opcode, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        encode_frame(&mut out, op, fin, false, payload, K);
+        out.to_vec()
+    }
+
+    /// Decodes everything in `wire`, fed in pieces of `step` bytes.
+    fn decode_all(wire: &[u8], step: usize) -> Result<Vec<Incoming>, ProtocolError> {
+        let mut d = Decoder::new(Role::Server, 1000);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for piece in wire.chunks(step.max(1)) {
+            buf.extend_from_slice(piece);
+            while let Some(i) = d.decode(&mut buf)? {
+                out.push(i);
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn fragmented_text_with_interleaved_ping_in_every_split() {
+        let mut wire = frame(Opcode::Text, false, "κό".as_bytes());
+        wire.extend(frame(Opcode::Ping, true, b"p"));
+        wire.extend(frame(Opcode::Continuation, false, "σ".as_bytes()));
+        wire.extend(frame(Opcode::Continuation, true, "με".as_bytes()));
+        wire.extend(frame(Opcode::Binary, true, b""));
+        for step in 1..wire.len() {
+            let got = decode_all(&wire, step).unwrap();
+            assert_eq!(
+                got,
+                vec![
+                    Incoming::Ping(Bytes::from_static(b"p")),
+                    Incoming::Message(Message::Text("κόσμε".into())),
+                    Incoming::Message(Message::Binary(Bytes::new())),
+                ],
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn fragmentation_errors() {
+        let cont = frame(Opcode::Continuation, true, b"x");
+        assert_eq!(decode_all(&cont, 100).unwrap_err().code, 1002);
+        let mut two = frame(Opcode::Text, false, b"a");
+        two.extend(frame(Opcode::Binary, true, b"b"));
+        assert_eq!(decode_all(&two, 100).unwrap_err().code, 1002);
+    }
+
+    #[test]
+    fn masking_rules_by_role() {
+        let mut unmasked = BytesMut::new();
+        encode_frame(&mut unmasked, Opcode::Text, true, false, b"a", None);
+        assert_eq!(decode_all(&unmasked, 100).unwrap_err().code, 1002);
+        let mut client = Decoder::new(Role::Client, 100);
+        let mut masked = BytesMut::from(&frame(Opcode::Text, true, b"a")[..]);
+        assert_eq!(client.decode(&mut masked).unwrap_err().code, 1002);
+        let mut d = Decoder::new(Role::Client, 100);
+        assert_eq!(
+            d.decode(&mut unmasked).unwrap(),
+            Some(Incoming::Message(Message::Text("a".into())))
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_fails_fast_before_the_frame_ends() {
+        // Header announces 20 bytes; only the first 3 (one of them invalid) arrived.
+        let wire = frame(Opcode::Text, true, b"ab\xffxxxxxxxxxxxxxxxxx");
+        let mut d = Decoder::new(Role::Server, 1000);
+        let mut buf = BytesMut::from(&wire[..6 + 3]);
+        assert_eq!(d.decode(&mut buf).unwrap_err().code, 1007);
+        // Split sequence across fragments is fine; truncated at the end is not.
+        let mut wire = frame(Opcode::Text, false, &[0xe2, 0x82]);
+        wire.extend(frame(Opcode::Continuation, true, &[0xac]));
+        assert_eq!(
+            decode_all(&wire, 100).unwrap(),
+            vec![Incoming::Message(Message::Text("€".into()))]
+        );
+        let wire = frame(Opcode::Text, true, &[0xe2, 0x82]);
+        assert_eq!(decode_all(&wire, 100).unwrap_err().code, 1007);
+    }
+
+    #[test]
+    fn too_big_is_1009_from_the_header() {
+        let mut d = Decoder::new(Role::Server, 10);
+        let mut buf = BytesMut::from(&frame(Opcode::Binary, true, &[0; 11])[..6]);
+        assert_eq!(d.decode(&mut buf).unwrap_err().code, 1009);
+        let mut wire = frame(Opcode::Binary, false, &[0; 6]);
+        wire.extend(frame(Opcode::Continuation, true, &[0; 6]));
+        let mut d = Decoder::new(Role::Server, 10);
+        let mut buf = BytesMut::from(&wire[..]);
+        assert_eq!(d.decode(&mut buf).unwrap_err().code, 1009);
+    }
+
+    #[test]
+    fn close_frames_and_what_follows() {
+        let mut wire = frame(Opcode::Close, true, b"\x03\xe8ok");
+        wire.extend(frame(Opcode::Text, true, b"ignored"));
+        assert_eq!(
+            decode_all(&wire, 100).unwrap(),
+            vec![Incoming::Close(Some((1000, "ok".into())))]
+        );
+        assert_eq!(
+            decode_all(&frame(Opcode::Close, true, b"\x03"), 100)
+                .unwrap_err()
+                .code,
+            1002
+        );
+        assert_eq!(
+            decode_all(&frame(Opcode::Close, true, b"\x03\xed"), 100)
+                .unwrap_err()
+                .code,
+            1002
+        );
+        assert_eq!(
+            decode_all(&frame(Opcode::Close, true, b""), 100).unwrap(),
+            vec![Incoming::Close(None)]
+        );
+    }
+}

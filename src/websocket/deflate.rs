@@ -1,0 +1,486 @@
+//! permessage-deflate (RFC 7692): negotiation of its parameters, and the per-message
+//! compressor and inflater (raw deflate through `flate2`, feature `deflate`).
+//!
+//! The inflater is bounded *while* inflating: output is produced in 16 KiB steps and
+//! inflation stops as soon as the message would exceed its limit, so a deflate bomb never
+//! allocates its output. Without context takeover, neither side keeps deflate state
+//! between messages (an idle connection holds none).
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::frame::{ProtocolError, Role};
+
+/// The extension's token.
+pub const NAME: &str = "permessage-deflate";
+
+/// What was agreed for one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeflateParams {
+    /// The server resets its compressor after each message.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor after each message.
+    pub client_no_context_takeover: bool,
+    /// The server compresses with at most this LZ77 window (2^n bytes; default 15).
+    pub server_max_window_bits: Option<u8>,
+    /// The client compresses with at most this window (default 15).
+    pub client_max_window_bits: Option<u8>,
+}
+
+impl DeflateParams {
+    /// Whether `role`'s own compressor resets after each message.
+    pub fn compress_resets(&self, role: Role) -> bool {
+        match role {
+            Role::Server => self.server_no_context_takeover,
+            Role::Client => self.client_no_context_takeover,
+        }
+    }
+
+    /// Whether the peer's compressor resets (so `role`'s inflater may too).
+    pub fn inflate_resets(&self, role: Role) -> bool {
+        match role {
+            Role::Server => self.client_no_context_takeover,
+            Role::Client => self.server_no_context_takeover,
+        }
+    }
+
+    /// The window `role` compresses with.
+    pub fn compress_window_bits(&self, role: Role) -> u8 {
+        match role {
+            Role::Server => self.server_max_window_bits,
+            Role::Client => self.client_max_window_bits,
+        }
+        .unwrap_or(15)
+    }
+
+    /// The header value describing these parameters (a server's response).
+    pub fn to_header(&self) -> String {
+        let mut s = String::from(NAME);
+        if self.server_no_context_takeover {
+            s.push_str("; server_no_context_takeover");
+        }
+        if self.client_no_context_takeover {
+            s.push_str("; client_no_context_takeover");
+        }
+        if let Some(b) = self.server_max_window_bits {
+            s.push_str(&format!("; server_max_window_bits={b}"));
+        }
+        if let Some(b) = self.client_max_window_bits {
+            s.push_str(&format!("; client_max_window_bits={b}"));
+        }
+        s
+    }
+}
+
+/// One parsed offer or response: `Ok(params)` or `Err` when malformed (unknown or
+/// repeated parameter, bad value). `client_max_window_bits` without a value reads as
+/// `Some(0)` (the client merely supports it).
+fn parse_params<'a>(params: impl Iterator<Item = &'a str>) -> Result<DeflateParams, ()> {
+    let mut p = DeflateParams::default();
+    let mut seen = [false; 4];
+    for param in params {
+        let (name, value) = match param.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"'))),
+            None => (param.trim(), None),
+        };
+        let bits = |v: Option<&str>| -> Result<u8, ()> {
+            let v = v.ok_or(())?;
+            if v.is_empty() || v.len() > 2 || !v.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(());
+            }
+            let n: u8 = v.parse().map_err(|_| ())?;
+            if (8..=15).contains(&n) {
+                Ok(n)
+            } else {
+                Err(())
+            }
+        };
+        let slot = match name.to_ascii_lowercase().as_str() {
+            "server_no_context_takeover" if value.is_none() => {
+                p.server_no_context_takeover = true;
+                0
+            }
+            "client_no_context_takeover" if value.is_none() => {
+                p.client_no_context_takeover = true;
+                1
+            }
+            "server_max_window_bits" => {
+                p.server_max_window_bits = Some(bits(value)?);
+                2
+            }
+            "client_max_window_bits" => {
+                p.client_max_window_bits = Some(match value {
+                    None => 0,
+                    v => bits(v)?,
+                });
+                3
+            }
+            _ => return Err(()),
+        };
+        if std::mem::replace(&mut seen[slot], true) {
+            return Err(());
+        }
+    }
+    Ok(p)
+}
+
+/// The extensions of a `Sec-WebSocket-Extensions` value: name and parameter list.
+fn extensions(header: &str) -> impl Iterator<Item = (&str, std::str::Split<'_, char>)> {
+    header.split(',').filter_map(|ext| {
+        let mut parts = ext.split(';');
+        let name = parts.next()?.trim();
+        (!name.is_empty()).then_some((name, parts))
+    })
+}
+
+/// Server side: picks the first acceptable permessage-deflate offer in `offers` (the
+/// client's `Sec-WebSocket-Extensions`), or `None` (answer without compression).
+///
+/// `no_context_takeover`: ask both sides to reset after each message (less memory per
+/// connection, worse ratio). Offers asking for a 256-byte server window are declined
+/// (zlib cannot compress raw deflate with it).
+///
+/// ```
+/// use squall::websocket::deflate::negotiate;
+/// let (p, answer) = negotiate("permessage-deflate; client_max_window_bits", false).unwrap();
+/// assert_eq!(answer, "permessage-deflate");
+/// assert!(!p.server_no_context_takeover);
+/// let (_, answer) = negotiate("x-foo, permessage-deflate; server_max_window_bits=10", true).unwrap();
+/// assert_eq!(answer, "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10");
+/// assert!(negotiate("permessage-deflate; bogus=1", false).is_none());
+/// ```
+pub fn negotiate(offers: &str, no_context_takeover: bool) -> Option<(DeflateParams, String)> {
+    if !AVAILABLE {
+        return None;
+    }
+    for (name, params) in extensions(offers) {
+        if !name.eq_ignore_ascii_case(NAME) {
+            continue;
+        }
+        let Ok(offer) = parse_params(params) else {
+            continue;
+        };
+        if offer.server_max_window_bits == Some(8) {
+            continue;
+        }
+        let agreed = DeflateParams {
+            server_no_context_takeover: offer.server_no_context_takeover || no_context_takeover,
+            client_no_context_takeover: offer.client_no_context_takeover || no_context_takeover,
+            server_max_window_bits: offer.server_max_window_bits,
+            client_max_window_bits: None,
+        };
+        let header = agreed.to_header();
+        return Some((agreed, header));
+    }
+    None
+}
+
+/// Client side: the offer to send.
+pub fn client_offer(no_context_takeover: bool) -> String {
+    let mut s = format!("{NAME}; client_max_window_bits");
+    if no_context_takeover {
+        s.push_str("; server_no_context_takeover; client_no_context_takeover");
+    }
+    s
+}
+
+/// Client side: checks the server's `Sec-WebSocket-Extensions` answer to
+/// [`client_offer`].
+///
+/// # Errors
+/// A description when the answer is not one valid permessage-deflate response (the
+/// client then fails the connection).
+pub fn accept_response(header: &str) -> Result<DeflateParams, &'static str> {
+    let mut exts = extensions(header);
+    let Some((name, params)) = exts.next() else {
+        return Err("empty Sec-WebSocket-Extensions");
+    };
+    if exts.next().is_some() || !name.eq_ignore_ascii_case(NAME) {
+        return Err("server accepted an extension that was not offered");
+    }
+    let p = parse_params(params).map_err(|_| "invalid permessage-deflate parameters")?;
+    match p.client_max_window_bits {
+        Some(0) => Err("client_max_window_bits without a value in a response"),
+        Some(8) => Err("client_max_window_bits=8 is not supported"),
+        _ => Ok(p),
+    }
+}
+
+/// The tail every sync-flushed deflate block ends with (removed on the wire, RFC 7692
+/// §7.2.1).
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// Whether this build has the deflate codec (feature `deflate`).
+pub const AVAILABLE: bool = cfg!(feature = "deflate");
+
+/// Compresses outgoing messages.
+pub struct Compressor {
+    level: u32,
+    window_bits: u8,
+    reset: bool,
+    #[cfg(feature = "deflate")]
+    state: Option<flate2::Compress>,
+}
+
+impl std::fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compressor")
+            .field("level", &self.level)
+            .field("window_bits", &self.window_bits)
+            .field("reset", &self.reset)
+            .finish()
+    }
+}
+
+impl Compressor {
+    /// A compressor for `role` under `params`, at zlib `level` (0–9).
+    pub fn new(params: &DeflateParams, role: Role, level: u32) -> Self {
+        Compressor {
+            level: level.min(9),
+            window_bits: params.compress_window_bits(role).max(9),
+            reset: params.compress_resets(role),
+            #[cfg(feature = "deflate")]
+            state: None,
+        }
+    }
+
+    /// Compresses one whole message payload (the trailing `00 00 ff ff` removed).
+    pub fn compress(&mut self, data: &[u8]) -> Bytes {
+        #[cfg(feature = "deflate")]
+        {
+            use flate2::{Compress, Compression, FlushCompress};
+            let (level, bits) = (self.level, self.window_bits);
+            let c = self.state.get_or_insert_with(|| {
+                Compress::new_with_window_bits(Compression::new(level), false, bits)
+            });
+            let mut out = Vec::with_capacity(data.len() / 2 + 64);
+            let start = c.total_in();
+            loop {
+                let consumed = (c.total_in() - start) as usize;
+                if out.capacity() - out.len() < 64 {
+                    out.reserve(out.capacity().max(256));
+                }
+                // A sync flush into a buffer with room left is complete.
+                let _ = c.compress_vec(&data[consumed..], &mut out, FlushCompress::Sync);
+                if (c.total_in() - start) as usize == data.len() && out.len() < out.capacity() {
+                    break;
+                }
+            }
+            if out.ends_with(&TAIL) {
+                out.truncate(out.len() - 4);
+            }
+            if out.is_empty() {
+                out.push(0);
+            }
+            if self.reset {
+                // Without context takeover nothing is kept between messages.
+                self.state = None;
+            }
+            Bytes::from(out)
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = data;
+            unreachable!("permessage-deflate is never negotiated without the deflate feature")
+        }
+    }
+}
+
+/// Inflates incoming compressed messages, bounded while it inflates.
+pub struct Inflater {
+    reset: bool,
+    #[cfg(feature = "deflate")]
+    state: Option<flate2::Decompress>,
+}
+
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater")
+            .field("reset", &self.reset)
+            .finish()
+    }
+}
+
+const TOO_BIG: ProtocolError = ProtocolError::new(super::close::MESSAGE_TOO_BIG, "message too big");
+
+impl Inflater {
+    /// An inflater for `role` under `params`.
+    pub fn new(params: &DeflateParams, role: Role) -> Self {
+        Inflater {
+            reset: params.inflate_resets(role),
+            #[cfg(feature = "deflate")]
+            state: None,
+        }
+    }
+
+    /// Inflates a piece of a compressed message into `out`, which may not grow beyond
+    /// `limit` bytes in total.
+    ///
+    /// # Errors
+    /// 1009 as soon as the output would exceed `limit`; 1007 for corrupt data.
+    pub fn inflate(
+        &mut self,
+        input: &[u8],
+        out: &mut BytesMut,
+        limit: usize,
+    ) -> Result<(), ProtocolError> {
+        #[cfg(feature = "deflate")]
+        {
+            use flate2::{Decompress, FlushDecompress};
+            let d = self.state.get_or_insert_with(|| Decompress::new(false));
+            let mut scratch = [0u8; 16 * 1024];
+            let mut at = 0;
+            loop {
+                let room = (limit + 1).saturating_sub(out.len()).min(scratch.len());
+                if room == 0 {
+                    return Err(TOO_BIG);
+                }
+                let (in0, out0) = (d.total_in(), d.total_out());
+                d.decompress(&input[at..], &mut scratch[..room], FlushDecompress::Sync)
+                    .map_err(|_| {
+                        ProtocolError::new(super::close::INVALID_PAYLOAD, "invalid deflate data")
+                    })?;
+                let consumed = (d.total_in() - in0) as usize;
+                let produced = (d.total_out() - out0) as usize;
+                at += consumed;
+                out.put_slice(&scratch[..produced]);
+                if out.len() > limit {
+                    return Err(TOO_BIG);
+                }
+                if produced < room && (at == input.len() || consumed == 0 && produced == 0) {
+                    return Ok(());
+                }
+            }
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = (input, out, limit);
+            unreachable!("permessage-deflate is never negotiated without the deflate feature")
+        }
+    }
+
+    /// Ends a message: feeds the removed `00 00 ff ff` tail and drops the state if the
+    /// peer does not take context over.
+    ///
+    /// # Errors
+    /// As [`inflate`](Self::inflate).
+    pub fn finish(&mut self, out: &mut BytesMut, limit: usize) -> Result<(), ProtocolError> {
+        let r = self.inflate(&TAIL, out, limit);
+        if self.reset || r.is_err() {
+            self.drop_state();
+        }
+        r
+    }
+
+    fn drop_state(&mut self) {
+        #[cfg(feature = "deflate")]
+        {
+            self.state = None;
+        }
+    }
+}
+
+#[cfg(all(test, feature = "deflate"))]
+mod tests {
+    use super::*;
+
+    fn roundtrip(params: DeflateParams, msgs: &[&[u8]]) {
+        let mut c = Compressor::new(&params, Role::Server, 6);
+        let mut i = Inflater::new(&params, Role::Client);
+        for m in msgs {
+            let z = c.compress(m);
+            let mut out = BytesMut::new();
+            i.inflate(&z, &mut out, 1 << 20).unwrap();
+            i.finish(&mut out, 1 << 20).unwrap();
+            assert_eq!(&out[..], *m);
+        }
+    }
+
+    #[test]
+    fn roundtrips_with_and_without_context_takeover() {
+        let msgs: &[&[u8]] = &[
+            b"hello hello hello",
+            b"",
+            b"hello hello hello",
+            &[7u8; 100_000],
+        ];
+        roundtrip(DeflateParams::default(), msgs);
+        roundtrip(
+            DeflateParams {
+                server_no_context_takeover: true,
+                client_no_context_takeover: true,
+                server_max_window_bits: Some(9),
+                client_max_window_bits: None,
+            },
+            msgs,
+        );
+    }
+
+    #[test]
+    fn context_takeover_makes_repeats_smaller() {
+        let mut c = Compressor::new(&DeflateParams::default(), Role::Server, 6);
+        let msg = b"a message that repeats itself over and over, not short";
+        let first = c.compress(msg).len();
+        let second = c.compress(msg).len();
+        assert!(second < first, "{second} < {first}");
+    }
+
+    #[test]
+    fn rfc7692_hello_examples() {
+        // §7.2.3.1: "Hello" compressed, then §7.2.3.2 with context takeover.
+        let mut i = Inflater::new(&DeflateParams::default(), Role::Client);
+        let mut out = BytesMut::new();
+        i.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 100)
+            .unwrap();
+        i.finish(&mut out, 100).unwrap();
+        assert_eq!(&out[..], b"Hello");
+        out.clear();
+        i.inflate(&[0xf2, 0x00, 0x11, 0x00, 0x00], &mut out, 100)
+            .unwrap();
+        i.finish(&mut out, 100).unwrap();
+        assert_eq!(&out[..], b"Hello");
+    }
+
+    #[test]
+    fn bomb_is_stopped_while_inflating() {
+        let mut c = Compressor::new(&DeflateParams::default(), Role::Client, 9);
+        let bomb = c.compress(&vec![0u8; 16 << 20]); // 16 MiB of zeros: ~16 KiB
+        assert!(bomb.len() < 100_000);
+        let mut i = Inflater::new(&DeflateParams::default(), Role::Server);
+        let mut out = BytesMut::new();
+        let e = i.inflate(&bomb, &mut out, 1 << 20).unwrap_err();
+        assert_eq!(e.code, 1009);
+        assert!(
+            out.len() <= (1 << 20) + 1 && out.capacity() < 4 << 20,
+            "{}",
+            out.capacity()
+        );
+    }
+
+    #[test]
+    fn negotiation() {
+        assert!(negotiate("x-webkit-deflate-frame", false).is_none());
+        assert!(negotiate("permessage-deflate; server_max_window_bits=8", false).is_none());
+        assert!(negotiate("permessage-deflate; server_max_window_bits=16", false).is_none());
+        assert!(negotiate(
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            false
+        )
+        .is_none());
+        let (p, h) = negotiate(
+            "permessage-deflate; server_max_window_bits=8, permessage-deflate; client_no_context_takeover",
+            false,
+        )
+        .unwrap();
+        assert!(p.client_no_context_takeover && !p.server_no_context_takeover);
+        assert_eq!(h, "permessage-deflate; client_no_context_takeover");
+        let p = accept_response(
+            "permessage-deflate; server_no_context_takeover; client_max_window_bits=10",
+        )
+        .unwrap();
+        assert!(p.server_no_context_takeover);
+        assert_eq!(p.compress_window_bits(Role::Client), 10);
+        assert!(accept_response("permessage-deflate, permessage-deflate").is_err());
+        assert!(accept_response("x-foo").is_err());
+        assert!(accept_response("permessage-deflate; client_max_window_bits").is_err());
+    }
+}

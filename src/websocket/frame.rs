@@ -1,0 +1,318 @@
+//! The sans-IO WebSocket codec (RFC 6455 §5, RFC 7692): frame headers, masking,
+//! message reassembly with incremental UTF-8 validation, close payloads and
+//! permessage-deflate. Nothing here touches a socket; the connection layer
+//! ([`WebSocket`](super::WebSocket)) wires it to an [`IoStream`](crate::stream::IoStream).
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use squall::websocket::frame::{encode_frame, Decoder, Incoming, Opcode, Role};
+//! use squall::websocket::Message;
+//!
+//! // A client sends a masked text frame; the server decodes it.
+//! let mut wire = BytesMut::new();
+//! encode_frame(&mut wire, Opcode::Text, true, false, b"hi", Some([1, 2, 3, 4]));
+//! let mut server = Decoder::new(Role::Server, 1 << 20);
+//! match server.decode(&mut wire).unwrap() {
+//!     Some(Incoming::Message(Message::Text(t))) => assert_eq!(t, "hi"),
+//!     other => panic!("{other:?}"),
+//! }
+//! assert!(wire.is_empty());
+//! ```
+
+use std::fmt;
+
+use bytes::{BufMut, BytesMut};
+
+pub use super::decoder::{Decoder, Incoming};
+pub use super::mask::apply_mask;
+pub use super::utf8::{InvalidUtf8, Utf8Validator};
+
+/// Which end of the connection a codec serves: servers require masked frames, clients
+/// refuse them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The accepting end.
+    Server,
+    /// The connecting end.
+    Client,
+}
+
+/// A frame's opcode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opcode {
+    /// 0x0: continues a fragmented message.
+    Continuation,
+    /// 0x1: the first frame of a text message.
+    Text,
+    /// 0x2: the first frame of a binary message.
+    Binary,
+    /// 0x8: close.
+    Close,
+    /// 0x9: ping.
+    Ping,
+    /// 0xA: pong.
+    Pong,
+}
+
+impl Opcode {
+    /// The opcode for the low 4 bits of a frame's first byte, `None` if reserved.
+    pub fn from_bits(bits: u8) -> Option<Opcode> {
+        Some(match bits {
+            0x0 => Opcode::Continuation,
+            0x1 => Opcode::Text,
+            0x2 => Opcode::Binary,
+            0x8 => Opcode::Close,
+            0x9 => Opcode::Ping,
+            0xA => Opcode::Pong,
+            _ => return None,
+        })
+    }
+
+    /// The 4-bit value on the wire.
+    pub fn bits(self) -> u8 {
+        match self {
+            Opcode::Continuation => 0x0,
+            Opcode::Text => 0x1,
+            Opcode::Binary => 0x2,
+            Opcode::Close => 0x8,
+            Opcode::Ping => 0x9,
+            Opcode::Pong => 0xA,
+        }
+    }
+
+    /// Close, ping and pong.
+    pub fn is_control(self) -> bool {
+        matches!(self, Opcode::Close | Opcode::Ping | Opcode::Pong)
+    }
+}
+
+/// A violation of the protocol, with the close code the connection must be failed with
+/// (1002 protocol error, 1007 invalid payload, 1009 too big).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProtocolError {
+    /// The close code to send.
+    pub code: u16,
+    /// What was wrong (also the close reason sent).
+    pub reason: &'static str,
+}
+
+impl ProtocolError {
+    /// A violation failing the connection with `code`.
+    pub const fn new(code: u16, reason: &'static str) -> Self {
+        ProtocolError { code, reason }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.reason, self.code)
+    }
+}
+
+/// A parsed frame header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// Last frame of its message.
+    pub fin: bool,
+    /// RSV1: with permessage-deflate, "this message is compressed".
+    pub rsv1: bool,
+    /// The opcode.
+    pub opcode: Opcode,
+    /// The masking key, if the frame is masked.
+    pub mask: Option<[u8; 4]>,
+    /// Payload length.
+    pub len: u64,
+}
+
+const PROTOCOL: u16 = super::close::PROTOCOL_ERROR;
+
+/// Parses a frame header from the front of `buf` (nothing is consumed). Returns the
+/// header and its size in bytes, or `Ok(None)` until enough bytes are there.
+///
+/// `rsv1_allowed`: a compression extension was negotiated (RSV1 may be set on a data
+/// message's first frame).
+///
+/// # Errors
+/// Code 1002 for RSV2/RSV3, RSV1 without an extension or on a control frame, a reserved
+/// opcode, a fragmented or longer-than-125-byte control frame, a 64-bit length with its
+/// top bit set.
+///
+/// ```
+/// use squall::websocket::frame::{parse_header, Opcode};
+/// let (h, size) = parse_header(&[0x81, 0x05, b'H'], false).unwrap().unwrap();
+/// assert_eq!((h.fin, h.opcode, h.len, h.mask, size), (true, Opcode::Text, 5, None, 2));
+/// assert_eq!(parse_header(&[0x81], false).unwrap(), None);
+/// assert_eq!(parse_header(&[0x83, 0x00], false).unwrap_err().code, 1002); // opcode 3
+/// ```
+pub fn parse_header(
+    buf: &[u8],
+    rsv1_allowed: bool,
+) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
+    let [b0, b1, ..] = *buf else {
+        return Ok(None);
+    };
+    if b0 & 0x30 != 0 {
+        return Err(ProtocolError::new(PROTOCOL, "RSV2/RSV3 set"));
+    }
+    let fin = b0 & 0x80 != 0;
+    let rsv1 = b0 & 0x40 != 0;
+    let opcode =
+        Opcode::from_bits(b0 & 0x0f).ok_or(ProtocolError::new(PROTOCOL, "reserved opcode"))?;
+    if rsv1 && (!rsv1_allowed || opcode.is_control()) {
+        return Err(ProtocolError::new(
+            PROTOCOL,
+            "RSV1 set without an extension",
+        ));
+    }
+    let masked = b1 & 0x80 != 0;
+    let (len, mut at) = match b1 & 0x7f {
+        126 => match buf.get(2..4) {
+            Some(b) => (u64::from(u16::from_be_bytes([b[0], b[1]])), 4),
+            None => return Ok(None),
+        },
+        127 => match buf.get(2..10) {
+            Some(b) => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                (u64::from_be_bytes(a), 10)
+            }
+            None => return Ok(None),
+        },
+        n => (u64::from(n), 2),
+    };
+    if len > i64::MAX as u64 {
+        return Err(ProtocolError::new(
+            PROTOCOL,
+            "64-bit length with the top bit set",
+        ));
+    }
+    if opcode.is_control() {
+        if !fin {
+            return Err(ProtocolError::new(PROTOCOL, "fragmented control frame"));
+        }
+        if len > 125 {
+            return Err(ProtocolError::new(
+                PROTOCOL,
+                "control frame longer than 125 bytes",
+            ));
+        }
+    }
+    let mask = if masked {
+        let Some(k) = buf.get(at..at + 4) else {
+            return Ok(None);
+        };
+        at += 4;
+        Some([k[0], k[1], k[2], k[3]])
+    } else {
+        None
+    };
+    Ok(Some((
+        FrameHeader {
+            fin,
+            rsv1,
+            opcode,
+            mask,
+            len,
+        },
+        at,
+    )))
+}
+
+/// Writes a frame header (2 to 14 bytes).
+pub fn write_header(
+    dst: &mut BytesMut,
+    opcode: Opcode,
+    fin: bool,
+    rsv1: bool,
+    len: usize,
+    mask: Option<[u8; 4]>,
+) {
+    let b0 = (u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode.bits();
+    let m = if mask.is_some() { 0x80 } else { 0 };
+    dst.reserve(14);
+    dst.put_u8(b0);
+    if len < 126 {
+        dst.put_u8(m | len as u8);
+    } else if len <= 0xffff {
+        dst.put_u8(m | 126);
+        dst.put_u16(len as u16);
+    } else {
+        dst.put_u8(m | 127);
+        dst.put_u64(len as u64);
+    }
+    if let Some(k) = mask {
+        dst.put_slice(&k);
+    }
+}
+
+/// Writes a whole frame: header, then `payload` (masked with `mask` if given).
+///
+/// ```
+/// use squall::websocket::frame::{encode_frame, Opcode};
+/// let mut out = bytes::BytesMut::new();
+/// encode_frame(&mut out, Opcode::Text, true, false, b"Hello", None);
+/// assert_eq!(&out[..], b"\x81\x05Hello"); // RFC 6455 §5.7
+/// ```
+pub fn encode_frame(
+    dst: &mut BytesMut,
+    opcode: Opcode,
+    fin: bool,
+    rsv1: bool,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+) {
+    write_header(dst, opcode, fin, rsv1, payload.len(), mask);
+    let start = dst.len();
+    dst.extend_from_slice(payload);
+    if let Some(k) = mask {
+        apply_mask(&mut dst[start..], k, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(bytes: &[u8]) -> u16 {
+        parse_header(bytes, false).unwrap_err().code
+    }
+
+    #[test]
+    fn lengths_7_16_64_bit() {
+        for len in [0usize, 125, 126, 65535, 65536, 1 << 20] {
+            let mut out = BytesMut::new();
+            write_header(
+                &mut out,
+                Opcode::Binary,
+                true,
+                false,
+                len,
+                Some([9, 8, 7, 6]),
+            );
+            let (h, size) = parse_header(&out, false).unwrap().unwrap();
+            assert_eq!(
+                (h.len, size, h.mask),
+                (len as u64, out.len(), Some([9, 8, 7, 6]))
+            );
+            // Every shorter prefix is incomplete, never an error.
+            for cut in 0..out.len() {
+                assert_eq!(parse_header(&out[..cut], false).unwrap(), None);
+            }
+        }
+    }
+
+    #[test]
+    fn protocol_violations_are_1002() {
+        assert_eq!(err(&[0x91, 0]), 1002); // RSV3
+        assert_eq!(err(&[0xa1, 0]), 1002); // RSV2
+        assert_eq!(err(&[0xc1, 0]), 1002); // RSV1, no extension
+        assert_eq!(parse_header(&[0xc9, 0], true).unwrap_err().code, 1002); // RSV1 on ping
+        assert!(parse_header(&[0xc1, 0], true).unwrap().is_some());
+        for op in [3u8, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf] {
+            assert_eq!(err(&[0x80 | op, 0]), 1002, "opcode {op}");
+        }
+        assert_eq!(err(&[0x09, 0]), 1002); // fragmented ping
+        assert_eq!(err(&[0x89, 126, 0, 126]), 1002); // 126-byte ping
+        assert_eq!(err(&[0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0]), 1002);
+    }
+}

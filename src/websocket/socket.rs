@@ -1,0 +1,858 @@
+//! [`WebSocket`]: the connection layer over an upgraded [`IoStream`] (Tornado's
+//! `WebSocketHandler` / `WebSocketClientConnection` protocol core, shared by both roles).
+//!
+//! Reading is demand-driven: one message is decoded, handed to the user from the loop,
+//! and the next is read only once the user is done with it (the future `on_message`
+//! returned resolved, or `read_message` took it). A slow consumer therefore holds the
+//! peer back through TCP instead of queueing messages. Control frames are handled while
+//! reading: pings answered at once, close frames answered and the connection closed.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+
+use super::close::{self, is_valid_code, write_close_payload};
+use super::deflate::{Compressor, DeflateParams, Inflater};
+use super::frame::{write_header, Decoder, Incoming, Opcode, ProtocolError, Role};
+use super::mask::apply_mask;
+use super::message::Message;
+use super::options::WebSocketOptions;
+use crate::error::{Error, Result};
+use crate::future::Future;
+use crate::reactor::{Handle, TimerId};
+use crate::stream::{CustomRead, IoStream};
+
+/// What an [`on_message`](WebSocket::on_message) callback returns: `()` to take the next
+/// message at once, or a [`Future<()>`] to hold the next message back until it resolves
+/// (Tornado awaits what `on_message` returns). Returning the future of a
+/// [`send`](WebSocket::send) makes an echo wait until its reply was written.
+pub trait Flow {
+    /// The future to wait for, if any.
+    fn into_wait(self) -> Option<Future<()>>;
+}
+
+impl Flow for () {
+    fn into_wait(self) -> Option<Future<()>> {
+        None
+    }
+}
+
+impl Flow for Future<()> {
+    fn into_wait(self) -> Option<Future<()>> {
+        Some(self)
+    }
+}
+
+impl Flow for Option<Future<()>> {
+    fn into_wait(self) -> Option<Future<()>> {
+        self
+    }
+}
+
+type OnMessage = Box<dyn FnMut(&WebSocket, Message) -> Option<Future<()>>>;
+type OnControl = Box<dyn FnMut(&WebSocket, Bytes)>;
+type OnClose = Box<dyn FnOnce(u16, String)>;
+
+#[derive(Default)]
+struct Callbacks {
+    on_message: Option<OnMessage>,
+    on_ping: Option<OnControl>,
+    on_pong: Option<OnControl>,
+    on_close: Option<OnClose>,
+}
+
+/// Per-connection settings taken from [`WebSocketOptions`].
+struct Config {
+    /// `usize::MAX`: unbounded.
+    max_write_buffer_size: usize,
+    /// Milliseconds (`u32`, not `Duration`: 12 bytes instead of 48 per connection).
+    close_timeout_ms: u32,
+    /// 0: no keep-alive pings.
+    ping_interval_ms: u32,
+    /// 0: no pong deadline.
+    ping_timeout_ms: u32,
+}
+
+fn millis(d: Duration) -> u32 {
+    d.as_millis().clamp(1, u128::from(u32::MAX)) as u32
+}
+
+fn ms(n: u32) -> Option<Duration> {
+    (n > 0).then(|| Duration::from_millis(u64::from(n)))
+}
+
+struct State {
+    decoder: Decoder,
+    compressor: Option<Box<Compressor>>,
+    /// A read is registered with the stream.
+    reading: bool,
+    /// A delivered message is not done with yet: reading waits.
+    held: bool,
+    /// Pull style: the one message read ahead, waiting for `read_message`.
+    /// `read_message` and `closed()` state (boxed: most connections use callbacks).
+    pull: Option<Box<Pull>>,
+    close_sent: bool,
+    /// Set once: the close code and reason reported.
+    result: Option<(u16, String)>,
+    /// The peer's close frame arrived (the closing handshake completed).
+    clean: bool,
+    /// Timers most connections never arm (boxed: 8 bytes while idle).
+    timers: Option<Box<Timers>>,
+    /// The reactor owns a live connection through this timer (it never fires): the
+    /// connection survives its handles being dropped, until its stream is closed (so a
+    /// queued close frame still goes out), and is freed with the reactor.
+    owner: Option<TimerId>,
+}
+
+#[derive(Default)]
+struct Pull {
+    /// The one message read ahead, waiting for `read_message`.
+    queued: Option<Message>,
+    waiter: Option<Future<Option<Message>>>,
+    closed_waiters: Vec<Future<(u16, String)>>,
+}
+
+#[derive(Default)]
+struct Timers {
+    /// `close()` waits this long for the peer's close frame.
+    close: Option<TimerId>,
+    /// The next keep-alive ping.
+    ping: Option<TimerId>,
+    /// A ping's pong is due.
+    pong: Option<TimerId>,
+    /// After the close: drops a stream whose last writes do not drain.
+    linger: Option<TimerId>,
+}
+
+impl State {
+    fn t(&mut self) -> &mut Timers {
+        self.timers.get_or_insert_with(Default::default)
+    }
+
+    fn p(&mut self) -> &mut Pull {
+        self.pull.get_or_insert_with(Default::default)
+    }
+
+    fn take_queued(&mut self) -> Option<Message> {
+        self.pull.as_mut().and_then(|p| p.queued.take())
+    }
+}
+
+struct Inner {
+    handle: Handle,
+    stream: IoStream,
+    role: Role,
+    protocol: Option<Box<str>>,
+    extensions: Option<Box<str>>,
+    cfg: Config,
+    st: RefCell<State>,
+    cb: RefCell<Callbacks>,
+    reader: RefCell<Option<CustomRead>>,
+}
+
+/// An open WebSocket connection, server or client side. Clone it freely (clones share
+/// the connection). The connection lives until it is closed, whether or not handles are
+/// kept; callbacks run from the loop, never inside a call you made.
+///
+/// Receive with callbacks ([`on_message`](Self::on_message), [`on_ping`](Self::on_ping),
+/// [`on_pong`](Self::on_pong), [`on_close`](Self::on_close)) or in pull style with
+/// [`read_message`](Self::read_message); send with [`send_text`](Self::send_text),
+/// [`send_binary`](Self::send_binary), [`ping`](Self::ping), [`close`](Self::close).
+#[derive(Clone)]
+pub struct WebSocket {
+    inner: Rc<Inner>,
+}
+
+impl fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.inner.st.borrow();
+        f.debug_struct("WebSocket")
+            .field("role", &self.inner.role)
+            .field("protocol", &self.inner.protocol)
+            .field("close_sent", &st.close_sent)
+            .field("closed", &st.result)
+            .finish()
+    }
+}
+
+impl WebSocket {
+    /// Wraps an upgraded stream (the handshake is done).
+    pub(crate) fn start(
+        handle: &Handle,
+        stream: IoStream,
+        role: Role,
+        options: &WebSocketOptions,
+        deflate: Option<DeflateParams>,
+        protocol: Option<String>,
+    ) -> WebSocket {
+        let mut decoder = Decoder::new(role, options.max_message_size);
+        let compressor = deflate.map(|p| {
+            decoder.set_inflater(Inflater::new(&p, role));
+            Box::new(Compressor::new(&p, role, options.compression_level))
+        });
+        let inner = Rc::new(Inner {
+            handle: handle.clone(),
+            stream,
+            role,
+            protocol: protocol.map(Into::into),
+            extensions: deflate.map(|p| p.to_header().into()),
+            cfg: Config {
+                max_write_buffer_size: options.max_write_buffer_size.unwrap_or(usize::MAX),
+                close_timeout_ms: millis(options.close_timeout),
+                ping_interval_ms: options.ping_interval.map_or(0, millis),
+                ping_timeout_ms: options
+                    .ping_timeout
+                    .or(options.ping_interval)
+                    .map_or(0, millis),
+            },
+            st: RefCell::new(State {
+                decoder,
+                compressor,
+                reading: false,
+                held: false,
+                pull: None,
+                close_sent: false,
+                result: None,
+                clean: false,
+                timers: None,
+                owner: None,
+            }),
+            cb: RefCell::new(Callbacks::default()),
+            reader: RefCell::new(None),
+        });
+        let owned = inner.clone();
+        let owner = handle.call_later(Duration::MAX, move || drop(owned));
+        inner.st.borrow_mut().owner = Some(owner);
+        let weak = Rc::downgrade(&inner);
+        inner.stream.set_close_callback(move |_| {
+            if let Some(inner) = weak.upgrade() {
+                Inner::finish(&inner, close::ABNORMAL, String::new());
+                let timers = {
+                    let mut st = inner.st.borrow_mut();
+                    [st.owner.take(), st.t().linger.take()]
+                };
+                for t in timers.into_iter().flatten() {
+                    inner.handle.cancel_timer(t);
+                }
+            }
+        });
+        let weak = Rc::downgrade(&inner);
+        let reader: CustomRead = Rc::new(move |buf: &mut BytesMut, closed| match weak.upgrade() {
+            Some(inner) => Inner::on_data(&inner, buf, closed),
+            None => true,
+        });
+        *inner.reader.borrow_mut() = Some(reader);
+        Inner::arm_ping(&inner);
+        Inner::start_reading(&inner);
+        WebSocket { inner }
+    }
+
+    /// Calls `f` with each message, from the loop. What `f` returns decides when the
+    /// next message is read: see [`Flow`].
+    ///
+    /// ```no_run
+    /// # fn f(ws: squall::websocket::WebSocket) {
+    /// // An echo that reads the next message once the reply was written.
+    /// ws.on_message(|ws, msg| ws.send(msg));
+    /// # }
+    /// ```
+    pub fn on_message<R: Flow>(&self, mut f: impl FnMut(&WebSocket, Message) -> R + 'static) {
+        self.inner.cb.borrow_mut().on_message = Some(Box::new(move |ws, m| f(ws, m).into_wait()));
+        // A message read ahead for `read_message` goes to the callback now.
+        let queued = self.inner.st.borrow_mut().take_queued();
+        if let Some(m) = queued {
+            let inner = self.inner.clone();
+            self.inner
+                .handle
+                .add_callback(move || Inner::deliver(&inner, m));
+        }
+    }
+
+    /// Calls `f` with each ping's payload (the pong is sent already).
+    pub fn on_ping(&self, f: impl FnMut(&WebSocket, Bytes) + 'static) {
+        self.inner.cb.borrow_mut().on_ping = Some(Box::new(f));
+    }
+
+    /// Calls `f` with each pong's payload.
+    pub fn on_pong(&self, f: impl FnMut(&WebSocket, Bytes) + 'static) {
+        self.inner.cb.borrow_mut().on_pong = Some(Box::new(f));
+    }
+
+    /// Calls `f` once when the connection is closed, with the close code and reason: the
+    /// peer's close frame (1005 if it had no code), the code we failed the connection
+    /// with (1002, 1007, 1009, 1011), or 1006 when it dropped without a close frame. If
+    /// the connection is already closed, `f` runs on the next iteration.
+    pub fn on_close(&self, f: impl FnOnce(u16, String) + 'static) {
+        let done = self.inner.st.borrow().result.clone();
+        match done {
+            Some((code, reason)) => self.inner.handle.add_callback(move || f(code, reason)),
+            None => self.inner.cb.borrow_mut().on_close = Some(Box::new(f)),
+        }
+    }
+
+    /// A future resolved with the close code and reason once the connection is closed
+    /// (see [`on_close`](Self::on_close)).
+    pub fn closed(&self) -> Future<(u16, String)> {
+        let mut st = self.inner.st.borrow_mut();
+        match &st.result {
+            Some(r) => Future::ready(r.clone()),
+            None => {
+                let f = Future::new();
+                st.p().closed_waiters.push(f.clone());
+                f
+            }
+        }
+    }
+
+    /// Pull style (Tornado's `read_message`): the next message, or `None` once the
+    /// connection is closed. One read may be pending at a time; not for use together
+    /// with [`on_message`](Self::on_message).
+    pub fn read_message(&self) -> Future<Option<Message>> {
+        let inner = &self.inner;
+        let mut st = inner.st.borrow_mut();
+        if let Some(m) = st.take_queued() {
+            st.held = false;
+            drop(st);
+            Inner::start_reading(inner);
+            return Future::ready(Some(m));
+        }
+        if st.result.is_some() {
+            return Future::ready(None);
+        }
+        if st.pull.as_ref().is_some_and(|p| p.waiter.is_some()) {
+            return Future::failed(Error::invalid_state("a read_message is already pending"));
+        }
+        let f = Future::new();
+        st.p().waiter = Some(f.clone());
+        f
+    }
+
+    /// Sends a message; the future resolves when it reached the kernel.
+    ///
+    /// # Errors
+    /// The future fails with [`Error::StreamClosed`] once a close frame was sent or the
+    /// connection is gone, with [`Error::StreamBufferFull`] when the message would take
+    /// the queued bytes beyond `max_write_buffer_size` (nothing is sent then).
+    pub fn send(&self, message: impl Into<Message>) -> Future<()> {
+        match message.into() {
+            Message::Text(t) => self.send_frame(Opcode::Text, Bytes::from(t)),
+            Message::Binary(b) => self.send_frame(Opcode::Binary, b),
+        }
+    }
+
+    /// Sends a text message (see [`send`](Self::send)).
+    pub fn send_text(&self, text: impl Into<String>) -> Future<()> {
+        self.send_frame(Opcode::Text, Bytes::from(text.into()))
+    }
+
+    /// Sends a binary message (see [`send`](Self::send)).
+    pub fn send_binary(&self, data: impl Into<Bytes>) -> Future<()> {
+        self.send_frame(Opcode::Binary, data.into())
+    }
+
+    fn send_frame(&self, opcode: Opcode, payload: Bytes) -> Future<()> {
+        let inner = &self.inner;
+        let (payload, rsv1) = {
+            let mut st = inner.st.borrow_mut();
+            if st.close_sent || st.result.is_some() {
+                return Future::failed(Error::StreamClosed);
+            }
+            match &mut st.compressor {
+                Some(c) => (c.compress(&payload), true),
+                None => (payload, false),
+            }
+        };
+        match inner.write_frame(opcode, rsv1, payload, true) {
+            Ok(Some(f)) => f,
+            Ok(None) => Future::ready(()),
+            Err(e) => Future::failed(e),
+        }
+    }
+
+    /// Sends a ping with `data` (at most 125 bytes); the answer arrives at
+    /// [`on_pong`](Self::on_pong).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] for more than 125 bytes, [`Error::StreamClosed`] once
+    /// closing.
+    pub fn ping(&self, data: impl Into<Bytes>) -> Result<()> {
+        let data = data.into();
+        if data.len() > 125 {
+            return Err(Error::invalid_state("ping payload longer than 125 bytes"));
+        }
+        if self.inner.st.borrow().close_sent {
+            return Err(Error::StreamClosed);
+        }
+        self.inner
+            .write_frame(Opcode::Ping, false, data, false)
+            .map(drop)
+    }
+
+    /// Starts the closing handshake with `code` (1000 normal, 1001 going away, or
+    /// 3000–4999 for applications) and `reason` (cut to 123 bytes): sends a close frame,
+    /// waits up to `close_timeout` for the peer's, then drops the connection. Messages
+    /// arriving meanwhile still reach [`on_message`](Self::on_message) (pull style
+    /// discards them). Idempotent.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] for a code that may not be sent.
+    pub fn close(&self, code: u16, reason: &str) -> Result<()> {
+        if !is_valid_code(code) {
+            return Err(Error::invalid_state("invalid close code"));
+        }
+        let inner = &self.inner;
+        if !inner.send_close(Some((code, reason))) {
+            return Ok(());
+        }
+        let weak = Rc::downgrade(inner);
+        let timeout = ms(inner.cfg.close_timeout_ms).unwrap_or_default();
+        let timer = inner.handle.call_later(timeout, move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.st.borrow_mut().t().close = None;
+                inner.stream.close();
+                Inner::finish(&inner, close::ABNORMAL, "close timeout".into());
+            }
+        });
+        inner.st.borrow_mut().t().close = Some(timer);
+        Inner::start_reading(inner);
+        Ok(())
+    }
+
+    /// True once the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.st.borrow().result.is_some()
+    }
+
+    /// The close code and reason, once closed.
+    pub fn close_reason(&self) -> Option<(u16, String)> {
+        self.inner.st.borrow().result.clone()
+    }
+
+    /// True when the closing handshake completed: the peer's close frame arrived
+    /// (whoever started it), as opposed to a dropped connection or one we failed.
+    pub fn is_clean_close(&self) -> bool {
+        let st = self.inner.st.borrow();
+        st.clean && st.result.is_some()
+    }
+
+    /// The subprotocol agreed in the handshake, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.inner.protocol.as_deref()
+    }
+
+    /// The negotiated `Sec-WebSocket-Extensions` value (permessage-deflate), if any.
+    pub fn extensions(&self) -> Option<&str> {
+        self.inner.extensions.as_deref()
+    }
+
+    /// The underlying stream (addresses, `TCP_NODELAY`).
+    pub fn stream(&self) -> &IoStream {
+        &self.inner.stream
+    }
+}
+
+impl Inner {
+    /// Frames and queues `payload`. Returns the write's future when asked for one.
+    fn write_frame(
+        &self,
+        opcode: Opcode,
+        rsv1: bool,
+        payload: Bytes,
+        want_future: bool,
+    ) -> Result<Option<Future<()>>> {
+        let total = payload.len() + 14;
+        if self
+            .cfg
+            .max_write_buffer_size
+            .checked_sub(self.stream.write_buffer_len())
+            .map_or(true, |room| total > room)
+        {
+            return Err(Error::StreamBufferFull);
+        }
+        let mut out =
+            BytesMut::with_capacity(if self.role == Role::Client || payload.len() <= 16 * 1024 {
+                total
+            } else {
+                14
+            });
+        let (first, rest) = match self.role {
+            Role::Client => {
+                let key = fastrand::u32(..).to_ne_bytes();
+                write_header(&mut out, opcode, true, rsv1, payload.len(), Some(key));
+                let start = out.len();
+                out.extend_from_slice(&payload);
+                apply_mask(&mut out[start..], key, 0);
+                (out.freeze(), None)
+            }
+            Role::Server => {
+                write_header(&mut out, opcode, true, rsv1, payload.len(), None);
+                if payload.len() <= 16 * 1024 {
+                    out.extend_from_slice(&payload);
+                    (out.freeze(), None)
+                } else {
+                    // Large payloads go out as they are, without a copy.
+                    (out.freeze(), Some(payload))
+                }
+            }
+        };
+        let last = rest.unwrap_or_default();
+        let split = !last.is_empty();
+        let fut = if !split {
+            if want_future {
+                Some(self.stream.write(first))
+            } else {
+                self.stream.write_and_forget(first);
+                None
+            }
+        } else {
+            self.stream.write_and_forget(first);
+            let f = self.stream.write(last);
+            if matches!(f.result(), Some(Err(Error::StreamBufferFull))) {
+                // The header went out without its payload: the stream is unusable.
+                self.stream.close();
+            }
+            Some(f)
+        };
+        Ok(fut)
+    }
+
+    /// Sends a close frame unless one was sent. Returns whether it sent one.
+    fn send_close(&self, payload: Option<(u16, &str)>) -> bool {
+        {
+            let mut st = self.st.borrow_mut();
+            if st.close_sent || st.result.is_some() {
+                return false;
+            }
+            st.close_sent = true;
+        }
+        let mut p = BytesMut::new();
+        if let Some((code, reason)) = payload {
+            write_close_payload(&mut p, code, reason);
+        }
+        // Past the write limit or not: the close frame must go out.
+        let mut out = BytesMut::with_capacity(p.len() + 14);
+        let key = (self.role == Role::Client).then(|| fastrand::u32(..).to_ne_bytes());
+        write_header(&mut out, Opcode::Close, true, false, p.len(), key);
+        let start = out.len();
+        out.extend_from_slice(&p);
+        if let Some(k) = key {
+            apply_mask(&mut out[start..], k, 0);
+        }
+        self.stream.write_and_forget(out.freeze());
+        true
+    }
+
+    fn start_reading(this: &Rc<Inner>) {
+        let reader = {
+            let mut st = this.st.borrow_mut();
+            if st.reading || st.result.is_some() || (st.held && !st.close_sent) {
+                return;
+            }
+            st.reading = true;
+            this.reader.borrow().clone()
+        };
+        if let Some(r) = reader {
+            this.stream.read_callback(r);
+        }
+    }
+
+    /// The stream's read callback: decodes until a message is complete (then reading
+    /// pauses until the user is done with it) or the connection ends.
+    fn on_data(this: &Rc<Inner>, buf: &mut BytesMut, closed: bool) -> bool {
+        loop {
+            let next = this.st.borrow_mut().decoder.decode(buf);
+            match next {
+                Ok(Some(Incoming::Message(m))) => {
+                    let mut st = this.st.borrow_mut();
+                    if st.close_sent && this.cb.borrow().on_message.is_none() {
+                        continue; // closing in pull style: data is discarded
+                    }
+                    st.reading = false;
+                    st.held = true;
+                    drop(st);
+                    let inner = this.clone();
+                    this.handle.add_callback(move || Inner::deliver(&inner, m));
+                    return true;
+                }
+                Ok(Some(Incoming::Ping(data))) => {
+                    if !this.st.borrow().close_sent {
+                        let _ = this.write_frame(Opcode::Pong, false, data.clone(), false);
+                    }
+                    Inner::control_callback(this, data, true);
+                }
+                Ok(Some(Incoming::Pong(data))) => {
+                    let t = this.st.borrow_mut().t().pong.take();
+                    if let Some(t) = t {
+                        this.handle.cancel_timer(t);
+                    }
+                    Inner::control_callback(this, data, false);
+                }
+                Ok(Some(Incoming::Close(c))) => {
+                    {
+                        let mut st = this.st.borrow_mut();
+                        st.reading = false;
+                        st.clean = true;
+                    }
+                    let (code, reason) = match c {
+                        Some((code, reason)) => {
+                            this.send_close(Some((code, &reason)));
+                            (code, reason)
+                        }
+                        None => {
+                            this.send_close(None);
+                            (close::NO_STATUS, String::new())
+                        }
+                    };
+                    Inner::finish(this, code, reason);
+                    this.stream.close_after_writes();
+                    return true;
+                }
+                Ok(None) => {
+                    if closed {
+                        this.st.borrow_mut().reading = false;
+                        Inner::finish(this, close::ABNORMAL, String::new());
+                    }
+                    return closed;
+                }
+                Err(e) => {
+                    this.st.borrow_mut().reading = false;
+                    Inner::fail(this, e);
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7): a close frame with the error's code,
+    /// then the TCP connection closes.
+    fn fail(this: &Rc<Inner>, e: ProtocolError) {
+        log::debug!("WebSocket failed: {e}");
+        this.send_close(Some((e.code, e.reason)));
+        Inner::finish(this, e.code, e.reason.to_owned());
+        this.stream.close_after_writes();
+    }
+
+    fn control_callback(this: &Rc<Inner>, data: Bytes, ping: bool) {
+        let has = {
+            let cb = this.cb.borrow();
+            if ping {
+                cb.on_ping.is_some()
+            } else {
+                cb.on_pong.is_some()
+            }
+        };
+        if !has {
+            return;
+        }
+        let inner = this.clone();
+        this.handle.add_callback(move || {
+            let ws = WebSocket {
+                inner: inner.clone(),
+            };
+            let taken = {
+                let mut cb = inner.cb.borrow_mut();
+                if ping {
+                    cb.on_ping.take()
+                } else {
+                    cb.on_pong.take()
+                }
+            };
+            if let Some(mut f) = taken {
+                f(&ws, data);
+                let mut cb = inner.cb.borrow_mut();
+                let slot = if ping {
+                    &mut cb.on_ping
+                } else {
+                    &mut cb.on_pong
+                };
+                if slot.is_none() {
+                    *slot = Some(f);
+                }
+            }
+        });
+    }
+
+    /// Hands a message to the user (called from the loop).
+    fn deliver(this: &Rc<Inner>, m: Message) {
+        let taken = this.cb.borrow_mut().on_message.take();
+        if let Some(mut f) = taken {
+            let ws = WebSocket {
+                inner: this.clone(),
+            };
+            let wait = f(&ws, m);
+            {
+                let mut cb = this.cb.borrow_mut();
+                if cb.on_message.is_none() {
+                    cb.on_message = Some(f);
+                }
+            }
+            match wait {
+                Some(w) if !w.is_done() => {
+                    let inner = this.clone();
+                    w.add_done_callback(move |_| Inner::release(&inner));
+                }
+                _ => Inner::release(this),
+            }
+            return;
+        }
+        let waiter = this
+            .st
+            .borrow_mut()
+            .pull
+            .as_mut()
+            .and_then(|p| p.waiter.take());
+        match waiter {
+            Some(w) => {
+                w.set_result(Some(m));
+                Inner::release(this);
+            }
+            None => this.st.borrow_mut().p().queued = Some(m),
+        }
+    }
+
+    fn release(this: &Rc<Inner>) {
+        this.st.borrow_mut().held = false;
+        Inner::start_reading(this);
+    }
+
+    fn arm_ping(this: &Rc<Inner>) {
+        let Some(every) = ms(this.cfg.ping_interval_ms) else {
+            return;
+        };
+        let weak = Rc::downgrade(this);
+        let t = this.handle.call_later(every, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            inner.st.borrow_mut().t().ping = None;
+            if inner.st.borrow().result.is_some() {
+                return;
+            }
+            let waiting = inner.st.borrow_mut().t().pong.is_some();
+            if !waiting && !inner.st.borrow().close_sent {
+                let _ = inner.write_frame(Opcode::Ping, false, Bytes::new(), false);
+                if let Some(timeout) = ms(inner.cfg.ping_timeout_ms) {
+                    Inner::arm_pong_timeout(&inner, timeout);
+                }
+            }
+            Inner::arm_ping(&inner);
+        });
+        this.st.borrow_mut().t().ping = Some(t);
+    }
+
+    /// Fails the connection if no pong arrives within `timeout`. While the user holds a
+    /// message back nothing is read, so the pong may be waiting unread: the peer is not
+    /// blamed for that, the wait starts over.
+    fn arm_pong_timeout(this: &Rc<Inner>, timeout: Duration) {
+        let weak = Rc::downgrade(this);
+        let t = this.handle.call_later(timeout, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let held = {
+                let mut st = inner.st.borrow_mut();
+                st.t().pong = None;
+                st.held && !st.reading
+            };
+            if held {
+                Inner::arm_pong_timeout(&inner, timeout);
+                return;
+            }
+            log::debug!("WebSocket: ping not answered, closing");
+            Inner::fail(
+                &inner,
+                ProtocolError::new(close::INTERNAL_ERROR, "ping timeout"),
+            );
+            inner.stream.close();
+        });
+        this.st.borrow_mut().t().pong = Some(t);
+    }
+
+    /// Records the end of the connection once: wakes `read_message`, `closed()` and
+    /// `on_close`, cancels the timers and lets the reactor drop the connection.
+    fn finish(this: &Rc<Inner>, code: u16, reason: String) {
+        let (waiter, waiters, timers) = {
+            let mut st = this.st.borrow_mut();
+            if st.result.is_some() {
+                return;
+            }
+            st.result = Some((code, reason.clone()));
+            let t = st.t();
+            let timers: Vec<TimerId> = [t.close.take(), t.ping.take(), t.pong.take()]
+                .into_iter()
+                .flatten()
+                .collect();
+            (
+                st.pull.as_mut().and_then(|p| p.waiter.take()),
+                st.pull
+                    .as_mut()
+                    .map(|p| std::mem::take(&mut p.closed_waiters))
+                    .unwrap_or_default(),
+                timers,
+            )
+        };
+        for t in timers {
+            this.handle.cancel_timer(t);
+        }
+        if !this.stream.is_closed() {
+            // The stream closes once its last writes (our close frame) are out; a peer
+            // that does not read them is dropped after the close timeout.
+            let weak = Rc::downgrade(this);
+            let linger = ms(this.cfg.close_timeout_ms).unwrap_or_default();
+            let t = this.handle.call_later(linger, move || {
+                if let Some(inner) = weak.upgrade() {
+                    inner.st.borrow_mut().t().linger = None;
+                    inner.stream.close();
+                }
+            });
+            this.st.borrow_mut().t().linger = Some(t);
+        }
+        if let Some(w) = waiter {
+            w.set_result(None);
+        }
+        for w in waiters {
+            w.set_result((code, reason.clone()));
+        }
+        let on_close = this.cb.borrow_mut().on_close.take();
+        if let Some(f) = on_close {
+            this.handle.add_callback(move || f(code, reason));
+        }
+        // Callbacks may hold handles to this connection: drop them once it is over
+        // (after the pending deliveries, which take them out while they run).
+        let inner = this.clone();
+        this.handle.add_callback(move || {
+            let mut cb = inner.cb.borrow_mut();
+            cb.on_message = None;
+            cb.on_ping = None;
+            cb.on_pong = None;
+        });
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle went away while open (only possible once the reactor
+        // dropped the owner timer): the stream closes with us.
+        self.stream.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn idle_connection_state_is_small() {
+        let sizes = (
+            std::mem::size_of::<super::Inner>(),
+            std::mem::size_of::<super::State>(),
+            std::mem::size_of::<super::Decoder>(),
+            std::mem::size_of::<super::Config>(),
+            std::mem::size_of::<super::Callbacks>(),
+        );
+        // An idle connection's own state (besides its stream): what is rarely used is
+        // boxed (timers, deflate, pull-style state, a message in progress) and the settings
+        // are compact: 320 B, from 656 B.
+        assert!(
+            sizes.0 <= 336,
+            "Inner, State, Decoder, Config, Callbacks: {sizes:?}"
+        );
+    }
+}

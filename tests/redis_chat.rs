@@ -1,0 +1,164 @@
+//! The chat example with `--redis`: two processes, one room. A message posted on one
+//! reaches WebSocket and long-poll users on both; a socket joining gets the recent
+//! messages; user text arrives escaped.
+
+#![cfg(feature = "json")]
+
+mod deploy_util;
+mod redis_util;
+mod util;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use deploy_util::{request, Backend};
+use redis_util::{available, RedisServer};
+use squall::websocket::{connect, Message, WebSocket, WebSocketOptions};
+use squall::{with_timeout, Reactor};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+pub fn chat(args: &[&str]) -> Backend {
+    let mut all = vec!["--port", "0"];
+    all.extend_from_slice(args);
+    Backend::start(&util::example_binary("chat"), &all)
+}
+
+fn join(reactor: &mut Reactor, addr: SocketAddr) -> WebSocket {
+    let f = connect(
+        &reactor.handle(),
+        &format!("ws://{addr}/chatsocket"),
+        WebSocketOptions::default(),
+    );
+    reactor
+        .run_until(&with_timeout(&reactor.handle(), LIMIT, &f))
+        .expect("websocket join")
+}
+
+/// The next batch a socket receives: (id, body, html) of each message.
+fn batch(reactor: &mut Reactor, ws: &WebSocket) -> Vec<(String, String, String)> {
+    let m = reactor
+        .run_until(&with_timeout(&reactor.handle(), LIMIT, &ws.read_message()))
+        .expect("a message");
+    let Some(Message::Text(text)) = m else {
+        panic!("unexpected {m:?}")
+    };
+    messages(&text)
+}
+
+fn messages(json: &str) -> Vec<(String, String, String)> {
+    let v: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    v["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| {
+            let s = |k: &str| m[k].as_str().expect(k).to_string();
+            (s("id"), s("body"), s("html"))
+        })
+        .collect()
+}
+
+fn form(body: &str) -> Vec<u8> {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("body", body)
+        .finish()
+        .into_bytes()
+}
+
+#[test]
+fn two_processes_share_one_room_through_redis() {
+    if !available("two_processes_share_one_room_through_redis") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let a = chat(&["--redis", &url]);
+    let b = chat(&["--redis", &url]);
+    a.wait_log("subscribed to squall-chat");
+    b.wait_log("subscribed to squall-chat");
+
+    // A long-poll on B (parks until a message arrives), a WebSocket on A.
+    let b_addr = b.addr;
+    let poll = std::thread::spawn(move || request(b_addr, None, "POST", "/a/message/updates", b""));
+    let mut reactor = Reactor::new().unwrap();
+    let on_a = join(&mut reactor, a.addr);
+    assert!(
+        batch(&mut reactor, &on_a).is_empty(),
+        "an empty room on join"
+    );
+
+    let text = "<script>alert(1)</script> & \"bye\"";
+    let posted = request(a.addr, None, "POST", "/a/message/new", &form(text)).unwrap();
+    assert_eq!(posted.status, 200);
+    let posted: serde_json::Value = serde_json::from_slice(&posted.body).unwrap();
+    let id = posted["id"].as_str().unwrap().to_string();
+
+    let got = batch(&mut reactor, &on_a);
+    assert_eq!(got.len(), 1);
+    assert_eq!((&got[0].0, got[0].1.as_str()), (&id, text));
+    assert!(
+        !got[0].2.contains("<script>") && got[0].2.contains("&lt;script&gt;"),
+        "{}",
+        got[0].2
+    );
+
+    let polled = poll.join().unwrap().expect("long-poll on B answered");
+    assert_eq!(polled.status, 200);
+    let polled = messages(std::str::from_utf8(&polled.body).unwrap());
+    assert_eq!(polled.len(), 1);
+    assert_eq!(
+        polled[0], got[0],
+        "B holds the message as A made it, escaped by B"
+    );
+
+    // A socket joining B sees the recent messages, then posts over the socket.
+    let on_b = join(&mut reactor, b.addr);
+    assert_eq!(batch(&mut reactor, &on_b), got);
+    on_b.send_text(r#"{"body": "from b"}"#);
+    for ws in [&on_b, &on_a] {
+        let got = batch(&mut reactor, ws);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].1, "from b");
+    }
+    // Nothing twice: A's cache has both messages once.
+    let all = request(a.addr, None, "POST", "/a/message/updates", b"").unwrap();
+    let all = messages(std::str::from_utf8(&all.body).unwrap());
+    let bodies: Vec<_> = all.iter().map(|m| m.1.as_str()).collect();
+    assert_eq!(bodies, [text, "from b"]);
+}
+
+#[test]
+fn a_socket_is_told_to_go_away_on_sigterm_and_the_process_exits_cleanly() {
+    let mut a = chat(&[]);
+    let mut reactor = Reactor::new().unwrap();
+    let ws = join(&mut reactor, a.addr);
+    assert!(batch(&mut reactor, &ws).is_empty());
+    a.signal(libc::SIGTERM);
+    let closed = reactor
+        .run_until(&with_timeout(&reactor.handle(), LIMIT, &ws.closed()))
+        .unwrap();
+    assert_eq!(closed.0, 1001, "{closed:?}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(a.child.wait().map(|s| s.code()));
+        drop(a);
+    });
+    let code = rx.recv_timeout(LIMIT).expect("the process exited").unwrap();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn bad_redis_urls_are_usage_errors() {
+    for bad in ["http://127.0.0.1:6379", "127.0.0.1:6379", "redis://[::1"] {
+        let out = std::process::Command::new(util::example_binary("chat"))
+            .args(["--port", "0", "--redis", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--redis"),
+            "{bad}"
+        );
+    }
+}

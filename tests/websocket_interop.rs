@@ -1,0 +1,235 @@
+//! Interoperability with the Python `websockets` library, a real independent peer, in
+//! both directions: squall server ↔ `websockets` client, `websockets` server ↔ squall
+//! client. Text, binary, fragmented, 16 MiB, compressed, ping/pong, close codes.
+//! `.ci/run` installs `websockets`; without it these tests skip, saying so.
+
+mod ws_util;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use squall::http::server::HttpServer;
+use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
+use squall::Reactor;
+use ws_util::with_peer;
+
+fn have_websockets() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import websockets.asyncio.client"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!(
+            "SKIP: python3 with the websockets package is not installed (.ci/run installs it)"
+        );
+    }
+    ok
+}
+
+const CLIENT: &str = r#"
+import asyncio, sys
+from websockets.asyncio.client import connect
+async def main():
+    url, comp = sys.argv[1], (sys.argv[2] == "deflate")
+    async with connect(url, compression="deflate" if comp else None, max_size=None,
+                       ping_interval=None) as ws:
+        ext = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+        assert ext.startswith("permessage-deflate") == comp, ext
+        for m in ["hello", "κόσμε" * 1000, b"\x00\x01\xff", b"", "", b"z" * (16 << 20)]:
+            await ws.send(m)
+            r = await ws.recv()
+            assert r == m, (type(r), len(r), len(m))
+        await ws.send(["frag", "men", "ted"])
+        assert await ws.recv() == "fragmented"
+        await ws.send([b"bin", b"ary"])
+        assert await ws.recv() == b"binary"
+        latency = await (await ws.ping(b"are you there"))
+        await ws.send("close me")
+        try:
+            await ws.recv()
+            raise AssertionError("expected a close")
+        except Exception as e:
+            pass
+        assert ws.close_code == 4002 and ws.close_reason == "asked", (ws.close_code, ws.close_reason)
+    print("OK", flush=True)
+asyncio.run(main())
+"#;
+
+/// An echo server that closes with 4002 "asked" when told "close me".
+fn squall_server(reactor: &Reactor, compression: bool) -> (HttpServer, std::net::SocketAddr) {
+    let options = WebSocketOptions::default()
+        .compression(compression)
+        .max_message_size(17 << 20);
+    let server = HttpServer::new(&reactor.handle(), move |req, resp| {
+        if let Ok(ws) = accept(&req, resp, &options) {
+            ws.on_message(|ws: &WebSocket, msg| {
+                if msg.as_text() == Some("close me") {
+                    ws.close(4002, "asked").unwrap();
+                    None
+                } else {
+                    Some(ws.send(msg))
+                }
+            });
+        }
+    });
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    (server, addr)
+}
+
+fn python_client_against_squall(compression: bool) {
+    if !have_websockets() {
+        return;
+    }
+    let mut reactor = Reactor::new().unwrap();
+    let (_server, addr) = squall_server(&reactor, compression);
+    let url = format!("ws://{addr}/interop");
+    let mode = if compression { "deflate" } else { "plain" };
+    let out = with_peer(&mut reactor, move || {
+        Command::new("python3")
+            .args(["-c", CLIENT, &url, mode])
+            .output()
+            .expect("run python3")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("OK"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+}
+
+#[test]
+fn websockets_client_against_squall_server() {
+    python_client_against_squall(false);
+}
+
+#[test]
+fn websockets_client_against_squall_server_compressed() {
+    python_client_against_squall(true);
+}
+
+const SERVER: &str = r#"
+import asyncio, sys
+from websockets.asyncio.server import serve
+async def handler(ws):
+    async for m in ws:
+        if m == "fragment":
+            await ws.send(["frag", "men", "ted"])
+        elif m == "close":
+            await ws.close(4003, "done")
+        else:
+            await ws.send(m)
+async def main():
+    comp = sys.argv[1] == "deflate"
+    # Pings every 50 ms: a client that does not answer them is closed with 1011.
+    async with serve(handler, "127.0.0.1", 0, compression="deflate" if comp else None,
+                     max_size=None, ping_interval=0.05, ping_timeout=30) as s:
+        print(s.sockets[0].getsockname()[1], flush=True)
+        await asyncio.sleep(120)
+asyncio.run(main())
+"#;
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn squall_client_against_python(compression: bool) {
+    if !have_websockets() {
+        return;
+    }
+    let mode = if compression { "deflate" } else { "plain" };
+    let mut child = Kill(
+        Command::new("python3")
+            .args(["-c", SERVER, mode])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run python3"),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().expect("the server's port");
+    let mut reactor = Reactor::new().unwrap();
+    let options = WebSocketOptions::default()
+        .compression(compression)
+        .max_message_size(17 << 20);
+    let url = format!("ws://127.0.0.1:{port}/interop");
+    let ws = reactor
+        .run_until(&connect(&reactor.handle(), &url, options))
+        .unwrap();
+    assert_eq!(
+        ws.extensions().is_some(),
+        compression,
+        "{:?}",
+        ws.extensions()
+    );
+    let big: Bytes = (0..16 << 20)
+        .map(|i| (i % 253) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    let messages = [
+        Message::Text("hello".into()),
+        Message::Text("κόσμε".repeat(1000)),
+        Message::Binary(Bytes::from_static(b"\x00\x01\xff")),
+        Message::Binary(Bytes::new()),
+        Message::Text(String::new()),
+        Message::Binary(big),
+    ];
+    for m in messages {
+        ws.send(m.clone());
+        let got = reactor.run_until(&ws.read_message()).unwrap();
+        assert!(
+            got.as_ref() == Some(&m),
+            "{} bytes sent, got {:?} bytes",
+            m.len(),
+            got.map(|g| g.len())
+        );
+    }
+    ws.send_text("fragment");
+    assert_eq!(
+        reactor.run_until(&ws.read_message()).unwrap(),
+        Some(Message::Text("fragmented".into()))
+    );
+    // Our ping, their pong.
+    let pong: squall::Future<Bytes> = squall::Future::new();
+    let p = pong.clone();
+    ws.on_pong(move |_, data| {
+        let _ = p.try_set_result(data);
+    });
+    ws.ping(Bytes::from_static(b"ping?")).unwrap();
+    assert_eq!(&reactor.run_until(&pong).unwrap()[..], b"ping?");
+    // Their pings (every 50 ms) were answered all along, or they would have closed
+    // with 1011; now they close with 4003.
+    let seen_ping: squall::Future<()> = squall::Future::new();
+    let s = seen_ping.clone();
+    ws.on_ping(move |_, _| {
+        let _ = s.try_set_result(());
+    });
+    reactor.run_until(&seen_ping).unwrap();
+    ws.send_text("close");
+    assert_eq!(reactor.run_until(&ws.read_message()).unwrap(), None);
+    assert_eq!(
+        reactor.run_until(&ws.closed()).unwrap(),
+        (4003, "done".to_string())
+    );
+    assert!(ws.is_clean_close());
+    let _ = Duration::ZERO;
+}
+
+#[test]
+fn squall_client_against_websockets_server() {
+    squall_client_against_python(false);
+}
+
+#[test]
+fn squall_client_against_websockets_server_compressed() {
+    squall_client_against_python(true);
+}

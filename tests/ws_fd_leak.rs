@@ -1,0 +1,48 @@
+//! Ownership of WebSocket connections: a connection lives while open even when nobody
+//! keeps a handle, and dropping the reactor frees it (its socket is closed). Alone in its
+//! binary because it counts the process's descriptors.
+
+mod ws_util;
+
+use squall::websocket::{connect, Message, WebSocketOptions};
+use squall::{Future, Reactor};
+use ws_util::echo_server;
+
+#[test]
+fn connections_live_without_handles_and_die_with_the_reactor() {
+    let fds_before = ws_util::open_fds();
+    let mut reactor = Reactor::new().unwrap();
+    let (server, addr, closes) = echo_server(&reactor, WebSocketOptions::default());
+    let url = format!("ws://{addr}/");
+    let ws = reactor
+        .run_until(&connect(
+            &reactor.handle(),
+            &url,
+            WebSocketOptions::default(),
+        ))
+        .unwrap();
+    // The server side kept no handle (the echo closure only): it still answers.
+    ws.send_text("still there?");
+    assert_eq!(
+        reactor.run_until(&ws.read_message()).unwrap(),
+        Some(Message::Text("still there?".into()))
+    );
+    // Neither side's handles are kept, both connections are open: the reactor owns them.
+    let weak_probe = ws.closed();
+    drop(ws);
+    for _ in 0..5 {
+        let tick: Future<()> = Future::new();
+        let t = tick.clone();
+        reactor.handle().add_callback(move || t.set_result(()));
+        reactor.run_until(&tick).unwrap();
+    }
+    assert!(!weak_probe.is_done());
+    assert!(closes.all().is_empty());
+    drop(server);
+    drop(reactor);
+    assert_eq!(
+        ws_util::open_fds(),
+        fds_before,
+        "sockets of open connections were closed"
+    );
+}
