@@ -257,17 +257,6 @@ pub(super) fn parse_decimal(s: &[u8]) -> Option<u64> {
     })
 }
 
-/// Whether `Content-Encoding` is `gzip` (or its old alias `x-gzip`).
-#[cfg(feature = "gzip")]
-pub(crate) fn is_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_ENCODING)
-        .is_some_and(|v| {
-            let v = v.as_bytes();
-            v.eq_ignore_ascii_case(b"gzip") || v.eq_ignore_ascii_case(b"x-gzip")
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@
 //! | [`parse_response_head`] | client side: status line + headers, RFC 9112 §6.3 body framing |
 //! | [`HeadScanner`] | parse a trickling head once, not once per read |
 //! | [`BodyDecoder`] | `Content-Length`, chunked (with trailers) and close-delimited bodies |
+//! | [`BodyPipeline`], [`consume_gzip_encoding`] | after the decoder: limits, gunzip (bounded while inflating), buffer or stream; shared by server and client |
 //! | [`write_response_head`], [`write_request_head`], [`ChunkedEncoder`] | serialisation |
 //! | [`http_date`], [`write_date`] | the cached IMF-fixdate for the `Date` header |
 //!
@@ -35,6 +36,7 @@ mod date;
 mod encode;
 mod framing;
 mod limits;
+mod pipeline;
 mod request_head;
 mod response_head;
 mod scanner;
@@ -44,10 +46,9 @@ pub use date::{http_date, write_date, HTTP_DATE_LEN};
 pub use encode::{
     write_request_head, write_response, write_response_head, ChunkedEncoder, Framing, CONTINUE_100,
 };
-#[cfg(feature = "gzip")]
-pub(crate) use framing::is_gzip;
 pub use framing::BodyKind;
 pub use limits::HeadLimits;
+pub use pipeline::{consume_gzip_encoding, BodyFault, BodyPipeline, X_CONSUMED_CONTENT_ENCODING};
 pub use request_head::{parse_request_head, parse_request_head_into, RequestHead};
 pub use response_head::{parse_response_head, ResponseHead};
 pub use scanner::HeadScanner;

@@ -16,8 +16,8 @@ use super::responder::Responder;
 use super::{BodyDelegate, Shared};
 use crate::error::Error;
 use crate::http::h1::{
-    parse_request_head, write_response_head, BodyDecoder, BodyKind, Decoded, Framing, HeadScanner,
-    RequestHead, CONTINUE_100,
+    consume_gzip_encoding, parse_request_head, write_response_head, BodyDecoder, BodyFault,
+    BodyKind, BodyPipeline, Decoded, Framing, HeadScanner, RequestHead, CONTINUE_100,
 };
 use crate::reactor::{coarse_now, TimerId};
 use crate::stream::{CustomRead, IoStream};
@@ -32,9 +32,10 @@ enum Timeout {
 struct Incoming {
     head: RequestHead,
     decoder: BodyDecoder,
-    first: Option<Bytes>,
-    rest: BytesMut,
-    received: u64,
+    /// Limits, gunzip, and the buffer (or the pieces for the delegate).
+    pipe: BodyPipeline,
+    /// Pieces the pipeline handed on for the delegate, not delivered yet.
+    pending: Vec<Bytes>,
     delegate: Option<Box<dyn BodyDelegate>>,
 }
 
@@ -76,8 +77,11 @@ enum Step {
     Continue,
     Fail(Error),
     Headers(Box<Incoming>),
-    Chunk(Bytes),
-    Dispatch(Request, bool, Option<Box<dyn BodyDelegate>>),
+    /// Pieces are pending for the delegate.
+    Chunks,
+    /// The request is complete; the last pieces (a gunzip stage's tail) are still due to
+    /// the delegate.
+    Dispatch(Request, bool, Option<Box<dyn BodyDelegate>>, Vec<Bytes>),
 }
 
 /// Queued response bytes beyond which the next pipelined request waits until the
@@ -276,6 +280,9 @@ impl Conn {
                     return true;
                 }
                 Step::Headers(mut inc) => {
+                    // The gunzip stage rewrites the headers before anyone sees them.
+                    let gunzip = shared.options.decompress_request
+                        && consume_gzip_encoding(&mut inc.head.headers);
                     if let Some(factory) = shared.delegate_factory.borrow_mut().as_mut() {
                         let req = this.build_request(&shared, inc.head.clone(), Bytes::new(), None);
                         match catch_unwind(AssertUnwindSafe(|| factory(&req))) {
@@ -287,6 +294,14 @@ impl Conn {
                             }
                         }
                     }
+                    let max_body = shared.options.max_body_size as u64;
+                    inc.pipe = match inc.delegate {
+                        Some(_) => BodyPipeline::streamed(max_body),
+                        None => BodyPipeline::buffered(max_body),
+                    };
+                    if gunzip {
+                        inc.pipe.gunzip();
+                    }
                     if inc.head.expect_continue {
                         this.stream
                             .write_and_forget(Bytes::from_static(CONTINUE_100));
@@ -295,30 +310,50 @@ impl Conn {
                     st.phase = Phase::Body(inc);
                     Conn::set_deadline(this, &mut st, Timeout::Body);
                 }
-                Step::Chunk(data) => {
-                    let delegate = match &mut this.st.borrow_mut().phase {
-                        Phase::Body(inc) => inc.delegate.take(),
-                        _ => None,
+                Step::Chunks => {
+                    let (delegate, mut pending) = match &mut this.st.borrow_mut().phase {
+                        Phase::Body(inc) => (inc.delegate.take(), std::mem::take(&mut inc.pending)),
+                        _ => (None, Vec::new()),
                     };
                     if let Some(mut d) = delegate {
-                        if let Err(payload) =
-                            catch_unwind(AssertUnwindSafe(|| d.data_received(data)))
-                        {
-                            this.fail(&Error::http(500, "body delegate panicked"));
-                            shared.report_panic(payload);
+                        if !this.feed_delegate(&shared, &mut d, &mut pending) {
                             return true;
                         }
                         if let Phase::Body(inc) = &mut this.st.borrow_mut().phase {
                             inc.delegate = Some(d);
+                            inc.pending = pending; // empty, its capacity kept
                         }
                     }
                 }
-                Step::Dispatch(req, keep_alive, delegate) => {
+                Step::Dispatch(req, keep_alive, mut delegate, mut tail) => {
+                    if let Some(d) = &mut delegate {
+                        if !this.feed_delegate(&shared, d, &mut tail) {
+                            return true;
+                        }
+                    }
                     Conn::dispatch(this, &shared, req, keep_alive, delegate);
                     return true;
                 }
             }
         }
+    }
+
+    /// Hands `pieces` to the body delegate (drained); false if it panicked (the
+    /// connection is then answered with 500 and closed).
+    fn feed_delegate(
+        &self,
+        shared: &Shared,
+        d: &mut Box<dyn BodyDelegate>,
+        pieces: &mut Vec<Bytes>,
+    ) -> bool {
+        for data in pieces.drain(..) {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| d.data_received(data))) {
+                self.fail(&Error::http(500, "body delegate panicked"));
+                shared.report_panic(payload);
+                return false;
+            }
+        }
+        true
     }
 
     fn step(
@@ -357,7 +392,7 @@ impl Conn {
                                 st.deadline = None;
                                 let keep_alive = head.keep_alive;
                                 let req = this.build_request(shared, head, Bytes::new(), None);
-                                Step::Dispatch(req, keep_alive, None)
+                                Step::Dispatch(req, keep_alive, None, Vec::new())
                             }
                             BodyKind::Length(n) if n > max_body => {
                                 Step::Fail(Error::http(413, "request body too large"))
@@ -371,9 +406,9 @@ impl Conn {
                                     d
                                 },
                                 head,
-                                first: None,
-                                rest: BytesMut::new(),
-                                received: 0,
+                                // Chosen once the delegate factory has run.
+                                pipe: BodyPipeline::buffered(max_body),
+                                pending: Vec::new(),
                                 delegate: None,
                             })),
                         }
@@ -404,23 +439,15 @@ impl Conn {
                         }
                     }
                     Ok(Decoded::Data(d)) => {
-                        inc.received += d.len() as u64;
-                        if inc.received > max_body {
-                            return Step::Fail(Error::http(413, "request body too large"));
+                        let Incoming { pipe, pending, .. } = &mut **inc;
+                        if let Err(f) = pipe.push(d, &mut |b| pending.push(b)) {
+                            return Step::Fail(fault_error(f));
                         }
-                        if inc.delegate.is_some() {
-                            return Step::Chunk(d);
+                        if pending.is_empty() {
+                            Step::Continue
+                        } else {
+                            Step::Chunks
                         }
-                        match inc.first.take() {
-                            None if inc.rest.is_empty() => inc.first = Some(d),
-                            first => {
-                                if let Some(f) = first {
-                                    inc.rest.extend_from_slice(&f);
-                                }
-                                inc.rest.extend_from_slice(&d);
-                            }
-                        }
-                        Step::Continue
                     }
                     Ok(Decoded::Done { trailers }) => {
                         let Phase::Body(inc) = std::mem::replace(&mut st.phase, Phase::Busy) else {
@@ -429,19 +456,19 @@ impl Conn {
                         st.deadline = None;
                         let Incoming {
                             mut head,
-                            first,
-                            rest,
+                            mut pipe,
                             delegate,
                             ..
                         } = *inc;
-                        let body = first.unwrap_or_else(|| rest.freeze());
-                        let body = match decompress(shared, &mut head.headers, body) {
+                        let mut tail = Vec::new();
+                        let body = match pipe.finish(Some(&mut head.headers), &mut |b| tail.push(b))
+                        {
                             Ok(b) => b,
-                            Err(e) => return Step::Fail(e),
+                            Err(f) => return Step::Fail(fault_error(f)),
                         };
                         let keep_alive = head.keep_alive;
                         let req = this.build_request(shared, head, body, trailers);
-                        Step::Dispatch(req, keep_alive, delegate)
+                        Step::Dispatch(req, keep_alive, delegate, tail)
                     }
                 }
             }
@@ -670,35 +697,11 @@ impl Conn {
     }
 }
 
-/// With `decompress_request`, decodes a gzip body and rewrites the headers to describe
-/// what the handler gets (as Tornado: `Content-Encoding` removed,
-/// `X-Consumed-Content-Encoding: gzip`, `Content-Length` of the decoded body).
-#[cfg(feature = "gzip")]
-fn decompress(shared: &Shared, headers: &mut HeaderMap, body: Bytes) -> crate::Result<Bytes> {
-    use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
-    use http::HeaderValue;
-    use std::io::Read;
-    if !shared.options.decompress_request || !crate::http::h1::is_gzip(headers) || body.is_empty() {
-        return Ok(body);
+/// A body the pipeline refused, as the status to answer.
+fn fault_error(f: BodyFault) -> Error {
+    match f {
+        BodyFault::TooLarge { .. } => Error::http(413, "request body too large"),
+        BodyFault::InflatedTooLarge { .. } => Error::http(413, "decompressed body too large"),
+        f => Error::http(400, format!("bad request body: {f}")),
     }
-    let limit = shared.options.max_body_size as u64;
-    let mut out = Vec::new();
-    let mut dec = flate2::read::GzDecoder::new(&body[..]).take(limit.saturating_add(1));
-    dec.read_to_end(&mut out)
-        .map_err(|e| Error::http(400, format!("bad gzip body: {e}")))?;
-    if out.len() as u64 > limit {
-        return Err(Error::http(413, "decompressed body too large"));
-    }
-    headers.remove(CONTENT_ENCODING);
-    headers.insert(
-        "x-consumed-content-encoding",
-        HeaderValue::from_static("gzip"),
-    );
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(out.len()));
-    Ok(Bytes::from(out))
-}
-
-#[cfg(not(feature = "gzip"))]
-fn decompress(_: &Shared, _: &mut HeaderMap, body: Bytes) -> crate::Result<Bytes> {
-    Ok(body)
 }
