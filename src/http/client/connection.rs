@@ -185,9 +185,7 @@ impl ResponseReader {
                 )));
             }
         }
-        let redirect = self.follow_redirects
-            && matches!(head.status.as_u16(), 301 | 302 | 303 | 307 | 308)
-            && head.headers.contains_key(http::header::LOCATION);
+        let redirect = self.follow_redirects && head.is_redirect();
         let sink = match (&self.streaming, redirect) {
             (_, true) => Sink::Discard,
             (Some(cb), false) => Sink::Stream(cb.clone()),

@@ -199,7 +199,7 @@ impl Plan {
 
     /// Whether a response with `status` is a redirect this plan follows.
     pub(crate) fn follows(&self, status: StatusCode) -> bool {
-        self.follow_redirects && matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+        self.follow_redirects && crate::http::h1::is_redirect_status(status)
     }
 
     /// Turns this plan into the next hop of a redirect to `location`.

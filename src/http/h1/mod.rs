@@ -44,11 +44,12 @@ mod scanner;
 pub use body::{BodyDecoder, Decoded, MAX_CHUNK_LINE};
 pub use date::{http_date, write_date, HTTP_DATE_LEN};
 pub use encode::{
-    write_request_head, write_response, write_response_head, ChunkedEncoder, Framing, CONTINUE_100,
+    write_request_head, write_response, write_response_head, write_server_response_head,
+    ChunkedEncoder, Framing, ServerFields, CONTINUE_100,
 };
 pub use framing::BodyKind;
 pub use limits::HeadLimits;
 pub use pipeline::{consume_gzip_encoding, BodyFault, BodyPipeline, X_CONSUMED_CONTENT_ENCODING};
 pub use request_head::{parse_request_head, parse_request_head_into, RequestHead};
-pub use response_head::{parse_response_head, ResponseHead};
+pub use response_head::{is_redirect_status, parse_response_head, ResponseHead};
 pub use scanner::HeadScanner;

@@ -42,6 +42,27 @@ impl ResponseHead {
     pub fn is_interim(&self) -> bool {
         self.status.is_informational() && self.status != StatusCode::SWITCHING_PROTOCOLS
     }
+
+    /// A redirect a client may follow: 301, 302, 303, 307 or 308 with a `Location`.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use http::Method;
+    /// use squall::http::h1::{parse_response_head, HeadLimits};
+    ///
+    /// let mut buf = BytesMut::from(&b"HTTP/1.1 308 Moved\r\nLocation: /b\r\n\r\n"[..]);
+    /// let head = parse_response_head(&mut buf, &HeadLimits::default(), &Method::GET)?.unwrap();
+    /// assert!(head.is_redirect());
+    /// # Ok::<(), squall::Error>(())
+    /// ```
+    pub fn is_redirect(&self) -> bool {
+        is_redirect_status(self.status) && self.headers.contains_key(http::header::LOCATION)
+    }
+}
+
+/// Whether `status` is one a client follows as a redirect (301, 302, 303, 307, 308).
+pub fn is_redirect_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
 }
 
 /// Parses a response head from the front of `buf`, for a request made with

@@ -16,8 +16,8 @@ use super::responder::Responder;
 use super::{BodyDelegate, Shared};
 use crate::error::Error;
 use crate::http::h1::{
-    consume_gzip_encoding, parse_request_head, write_response_head, BodyDecoder, BodyFault,
-    BodyKind, BodyPipeline, Decoded, Framing, HeadScanner, RequestHead, CONTINUE_100,
+    consume_gzip_encoding, parse_request_head, write_server_response_head, BodyDecoder, BodyFault,
+    BodyKind, BodyPipeline, Decoded, Framing, HeadScanner, RequestHead, ServerFields, CONTINUE_100,
 };
 use crate::reactor::{coarse_now, TimerId};
 use crate::stream::{CustomRead, IoStream};
@@ -612,19 +612,14 @@ impl Conn {
         let reason = status.canonical_reason().unwrap_or("Error");
         let body = format!("{} {reason}\n", status.as_u16());
         let mut out = BytesMut::new();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         let framing = Framing::Length(body.len() as u64);
-        write_response_head(
-            &mut out,
-            Version::HTTP_11,
-            status,
-            None,
-            &HeaderMap::new(),
-            framing,
-        );
-        out.truncate(out.len() - 2); // add ours before the final CRLF
-        out.extend_from_slice(
-            b"Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n",
-        );
+        let fields = ServerFields::new(false, None);
+        write_server_response_head(&mut out, Version::HTTP_11, status, &headers, framing, fields);
         out.extend_from_slice(body.as_bytes());
         self.stream.write_and_forget(out.freeze());
         self.stream.close_after_writes();

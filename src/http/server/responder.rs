@@ -10,7 +10,7 @@ use http::{HeaderMap, StatusCode, Version};
 use super::conn::Conn;
 use crate::error::Error;
 use crate::future::Future;
-use crate::http::h1::{write_response_head, ChunkedEncoder, Framing};
+use crate::http::h1::{write_server_response_head, ChunkedEncoder, Framing, ServerFields};
 use crate::stream::IoStream;
 
 /// Response header maps kept per thread for reuse (cleared, capacity kept): building a
@@ -465,20 +465,9 @@ impl Responder {
         if self.conn.closing() {
             self.keep_alive = false;
         }
-        write_response_head(out, self.version, self.status, None, &self.headers, framing);
-        // Connection management and the Server header go before the final CRLF.
-        out.truncate(out.len() - 2);
-        if !self.keep_alive {
-            out.put_slice(b"Connection: close\r\n");
-        } else if self.version == Version::HTTP_10 {
-            out.put_slice(b"Connection: keep-alive\r\n");
-        }
-        if let Some(server) = self.conn.server_header() {
-            out.put_slice(b"Server: ");
-            out.put_slice(server.as_bytes());
-            out.put_slice(b"\r\n");
-        }
-        out.put_slice(b"\r\n");
+        let server = self.conn.server_header();
+        let fields = ServerFields::new(self.keep_alive, server.as_deref());
+        write_server_response_head(out, self.version, self.status, &self.headers, framing, fields);
         // The head is out: the map is not read again, give it back for the next response.
         recycle_header_map(std::mem::take(&mut self.headers));
     }
