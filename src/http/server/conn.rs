@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, StatusCode, Version};
 
 use super::request::{apply_xheaders, Request};
+use super::link::ResponseLink;
 use super::responder::Responder;
 use super::{BodyDelegate, Shared};
 use crate::error::Error;
@@ -88,16 +89,6 @@ enum Step {
 /// client has read what is queued.
 const WRITE_HIGH_WATER: usize = 64 * 1024;
 
-/// Capacity of the per-thread output buffer: corked pipelined responses share it, so
-/// it must hold many before it has to be replaced by a new allocation.
-const OUT_CAPACITY: usize = 16 * 1024;
-
-thread_local! {
-    /// One output buffer per thread: responses are encoded here and handed to the
-    /// stream as `Bytes`, so connections own no write memory between responses.
-    static OUT: RefCell<BytesMut> = RefCell::new(BytesMut::with_capacity(OUT_CAPACITY));
-}
-
 impl Conn {
     pub(crate) fn start(shared: &Rc<Shared>, stream: IoStream, peer: SocketAddr) {
         let conn = {
@@ -171,44 +162,6 @@ impl Conn {
         }
     }
 
-    /// Sets the responder's close callback (see `Responder::on_connection_close`).
-    pub(crate) fn set_on_close(this: &Rc<Conn>, f: Box<dyn FnOnce()>) {
-        this.st.borrow_mut().on_close = Some(f);
-        if this.stream.is_closed() {
-            // Closed already: its close callback may have run. Run `f` from the loop,
-            // unless the response finishes first.
-            if let Some(shared) = this.shared.upgrade() {
-                let weak = Rc::downgrade(this);
-                shared.handle.add_callback(move || {
-                    let f = weak
-                        .upgrade()
-                        .and_then(|c| c.st.borrow_mut().on_close.take());
-                    if let Some(f) = f {
-                        f();
-                    }
-                });
-            }
-        }
-    }
-
-    /// Hands the stream over (`Responder::detach`): the server forgets the connection.
-    pub(crate) fn detach(this: &Rc<Conn>) -> IoStream {
-        this.cancel_timer();
-        let on_close = {
-            let mut st = this.st.borrow_mut();
-            st.phase = Phase::Busy;
-            st.on_close.take()
-        };
-        drop(on_close);
-        // Replaces the server's close callback (the stream keeps one slot).
-        this.stream.set_close_callback(|_| {});
-        this.stream.set_idle_timeout(None);
-        if let Some(shared) = this.shared.upgrade() {
-            shared.remove_conn(this.key);
-        }
-        this.stream.clone()
-    }
-
     /// Reads the next request, with the connection's one parser callback (made on the
     /// first request, shared after that: no allocation per request).
     fn read_next(this: &Rc<Conn>) {
@@ -227,25 +180,8 @@ impl Conn {
     }
 
     /// Graceful shutdown is under way (or the server is gone): no more keep-alive.
-    pub(crate) fn closing(&self) -> bool {
+    fn closing(&self) -> bool {
         self.shared.upgrade().map_or(true, |s| s.closing.get())
-    }
-
-    /// The server's `max_write_buffer_size`, if any.
-    pub(crate) fn max_write_buffer_size(&self) -> Option<usize> {
-        self.shared.upgrade()?.options.max_write_buffer_size
-    }
-
-    pub(crate) fn server_header(&self) -> Option<Rc<str>> {
-        self.shared.upgrade()?.options.server_header.clone()
-    }
-
-    pub(crate) fn out_buffer(&self) -> BytesMut {
-        OUT.with(|o| std::mem::take(&mut *o.borrow_mut()))
-    }
-
-    pub(crate) fn return_out_buffer(&self, buf: BytesMut) {
-        OUT.with(|o| *o.borrow_mut() = buf);
     }
 
     /// Whether the connection sits between requests (nothing buffered, no handler).
@@ -508,7 +444,7 @@ impl Conn {
     ) {
         let keep_alive = keep_alive && !shared.options.no_keep_alive && !this.closing();
         let responder = Responder::new(
-            this.clone(),
+            this.clone() as Rc<dyn ResponseLink>,
             req.version,
             keep_alive,
             req.method == Method::HEAD,
@@ -517,7 +453,7 @@ impl Conn {
     }
 
     /// Called by the [`Responder`] when the response is complete.
-    pub(crate) fn response_done(this: &Rc<Conn>, keep_alive: bool) {
+    fn response_done(this: &Rc<Conn>, keep_alive: bool) {
         // The response is complete: its close callback will not be needed.
         let on_close = this.st.borrow_mut().on_close.take();
         drop(on_close);
@@ -689,6 +625,64 @@ impl Conn {
             log::debug!("{kind:?} timeout for {}", this.peer);
             this.send_error(StatusCode::REQUEST_TIMEOUT);
         }
+    }
+}
+
+impl ResponseLink for Conn {
+    fn stream(&self) -> &IoStream {
+        &self.stream
+    }
+
+    fn closing(&self) -> bool {
+        Conn::closing(self)
+    }
+
+    fn server_header(&self) -> Option<Rc<str>> {
+        self.shared.upgrade()?.options.server_header.clone()
+    }
+
+    fn max_write_buffer_size(&self) -> Option<usize> {
+        self.shared.upgrade()?.options.max_write_buffer_size
+    }
+
+    fn set_on_close(self: Rc<Self>, f: Box<dyn FnOnce()>) {
+        self.st.borrow_mut().on_close = Some(f);
+        if self.stream.is_closed() {
+            // Closed already: its close callback may have run. Run `f` from the loop,
+            // unless the response finishes first.
+            if let Some(shared) = self.shared.upgrade() {
+                let weak = Rc::downgrade(&self);
+                shared.handle.add_callback(move || {
+                    let f = weak
+                        .upgrade()
+                        .and_then(|c| c.st.borrow_mut().on_close.take());
+                    if let Some(f) = f {
+                        f();
+                    }
+                });
+            }
+        }
+    }
+
+    fn detach(self: Rc<Self>) -> IoStream {
+        self.cancel_timer();
+        let on_close = {
+            let mut st = self.st.borrow_mut();
+            st.phase = Phase::Busy;
+            st.on_close.take()
+        };
+        drop(on_close);
+        // Replaces the server's close callback (the stream keeps one slot).
+        self.stream.set_close_callback(|_| {});
+        self.stream.set_idle_timeout(None);
+        if let Some(shared) = self.shared.upgrade() {
+            shared.remove_conn(self.key);
+        }
+        self.stream.clone()
+    }
+
+    fn response_done(self: Rc<Self>, keep_alive: bool) {
+        Conn::response_done(&self, keep_alive);
     }
 }
 
