@@ -135,7 +135,7 @@ impl fmt::Debug for ClientOptions {
 /// [`fetch`](Self::fetch) returns a [`Future<HttpResponse>`]: it resolves `Ok` with any
 /// complete response (404 included) and fails with a matchable [`Error`] for transport
 /// failures ([`Error::Io`], [`Error::Resolve`]), timeouts ([`Error::HttpTimeout`]), protocol
-/// violations and limits ([`Error::Http`] with status 599) and `https://` URLs
+/// violations and limits ([`Error::HttpFetch`], Tornado's 599) and `https://` URLs
 /// ([`Error::Unsupported`]). Cloning gives another handle to the same client (same
 /// queue and pool).
 ///

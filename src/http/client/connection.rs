@@ -112,7 +112,7 @@ impl ResponseReader {
     ///
     /// # Errors
     /// [`Error::StreamClosed`] when the connection closed before any response byte (a
-    /// stale keep-alive connection), else [`Error::Http`] 599 for protocol violations,
+    /// stale keep-alive connection), else [`Error::HttpFetch`] for protocol violations,
     /// truncation and limits.
     pub(crate) fn feed(&mut self, buf: &mut BytesMut, closed: bool) -> Result<Option<Parsed>> {
         loop {
@@ -269,14 +269,10 @@ fn call_header_callback(cb: &HeaderCallback, head: &ResponseHead) {
     cb("\r\n");
 }
 
-/// Codec errors carry the status a server would answer with; on the client side they
-/// are all 599 (Tornado's convention).
+/// Parse errors from the codec fail the fetch (Tornado's 599).
 pub(crate) fn client_error(e: Error) -> Error {
     match e {
-        Error::Http { message, .. } => Error::Http {
-            status: 599,
-            message,
-        },
+        Error::HttpParse { kind, message } => e599(format!("bad response ({kind}): {message}")),
         e => e,
     }
 }
@@ -284,10 +280,10 @@ pub(crate) fn client_error(e: Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::client::request::{HttpRequest, RequestDefaults};
     use bytes::BufMut;
     #[cfg(feature = "gzip")]
     use http::header::CONTENT_ENCODING;
-    use crate::http::client::request::{HttpRequest, RequestDefaults};
 
     fn reader(req: HttpRequest) -> ResponseReader {
         let plan = Plan::new(req, &RequestDefaults::default()).unwrap();
@@ -352,20 +348,20 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort",
             true,
         );
-        assert!(matches!(e, Err(Error::Http { status: 599, .. })), "{e:?}");
+        assert!(matches!(e, Err(Error::HttpFetch { .. })), "{e:?}");
         let e = bytewise(
             &mut get(),
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
             true,
         );
-        assert!(matches!(e, Err(Error::Http { status: 599, .. })), "{e:?}");
+        assert!(matches!(e, Err(Error::HttpFetch { .. })), "{e:?}");
         assert!(matches!(
             bytewise(&mut get(), b"", true),
             Err(Error::StreamClosed)
         ));
         assert!(matches!(
             bytewise(&mut get(), b"HTTP/1.1 2", true),
-            Err(Error::Http { status: 599, .. })
+            Err(Error::HttpFetch { .. })
         ));
     }
 
@@ -402,17 +398,17 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n",
             false,
         );
-        assert!(matches!(e, Err(Error::Http { status: 599, .. })));
+        assert!(matches!(e, Err(Error::HttpFetch { .. })));
         let mut r = reader(HttpRequest::get("http://h/").max_body_size(3));
         let e = bytewise(&mut r, b"HTTP/1.1 200 OK\r\n\r\nabcd", false);
-        assert!(matches!(e, Err(Error::Http { status: 599, .. })));
+        assert!(matches!(e, Err(Error::HttpFetch { .. })));
         let mut r = reader(HttpRequest::get("http://h/").max_header_size(20));
         let e = bytewise(
             &mut r,
             b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaa\r\n\r\n",
             false,
         );
-        assert!(matches!(e, Err(Error::Http { status: 599, .. })), "{e:?}");
+        assert!(matches!(e, Err(Error::HttpFetch { .. })), "{e:?}");
     }
 
     #[test]

@@ -42,7 +42,9 @@ pub(crate) struct Plan {
 
 /// The error for anything wrong on the client side (Tornado's 599).
 pub(crate) fn e599(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
-    Error::http(599, message)
+    Error::HttpFetch {
+        message: message.into(),
+    }
 }
 
 /// Checks that `url` is something we can fetch; returns its port.
@@ -356,10 +358,7 @@ mod tests {
     #[test]
     fn validation() {
         let err = |r: HttpRequest| match plan(r) {
-            Err(Error::Http {
-                status: 599,
-                message,
-            }) => message.into_owned(),
+            Err(Error::HttpFetch { message }) => message.into_owned(),
             Err(e) => panic!("{e}"),
             Ok(_) => panic!("accepted"),
         };

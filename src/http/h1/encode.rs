@@ -7,6 +7,7 @@ use http::header::{CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{HeaderMap, Method, StatusCode, Version};
 
 use super::date::{write_date, HTTP_DATE_LEN};
+use super::error::{parse_error, ParseErrorKind};
 use crate::error::{Error, Result};
 
 /// The interim response a server sends to `Expect: 100-continue`.
@@ -96,8 +97,8 @@ impl<'a> ServerFields<'a> {
 /// let fields = ServerFields::new(false, Some("squall"));
 /// write_server_response_head(&mut out, Version::HTTP_11, StatusCode::OK, &HeaderMap::new(), Framing::Length(0), fields);
 /// let text = std::str::from_utf8(&out).unwrap();
-/// assert!(text.contains("\r\nConnection: close\r\nServer: squall\r\n"));
-/// assert!(text.ends_with(" GMT\r\n\r\n"));
+/// assert!(text.contains(" GMT\r\n"));
+/// assert!(text.ends_with("\r\nConnection: close\r\nServer: squall\r\n\r\n"));
 /// ```
 pub fn write_server_response_head(
     dst: &mut BytesMut,
@@ -180,7 +181,7 @@ pub fn write_response(
 ///
 /// # Errors
 ///
-/// [`Error::Http`] 400 when `target` is empty or holds spaces, control or non-ASCII bytes
+/// [`Error::HttpParse`] `Malformed` when `target` is empty or holds spaces, control or non-ASCII bytes
 /// (which would split the request line).
 ///
 /// ```
@@ -203,7 +204,10 @@ pub fn write_request_head(
     framing: Framing,
 ) -> Result<()> {
     if target.is_empty() || !target.bytes().all(|b| (0x21..0x7f).contains(&b)) {
-        return Err(Error::http(400, "invalid request-target"));
+        return Err(parse_error(
+            ParseErrorKind::Malformed,
+            "invalid request-target",
+        ));
     }
     dst.reserve(head_size(headers) + target.len() + 64);
     dst.put_slice(method.as_str().as_bytes());
@@ -500,7 +504,16 @@ mod tests {
                 &headers,
                 Framing::Unframed,
             );
-            assert!(matches!(e, Err(Error::Http { status: 400, .. })), "{bad:?}");
+            assert!(
+                matches!(
+                    e,
+                    Err(Error::HttpParse {
+                        kind: ParseErrorKind::Malformed,
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
         }
     }
 

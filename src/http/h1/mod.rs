@@ -14,9 +14,9 @@
 //! | [`write_response_head`], [`write_request_head`], [`ChunkedEncoder`] | serialisation |
 //! | [`http_date`], [`write_date`] | the cached IMF-fixdate for the `Date` header |
 //!
-//! Errors are [`Error::Http`](crate::Error::Http) whose `status` is what a server should
-//! answer (400, 413, 431, 501, 505); on the client side the parsers use 502 for a bad
-//! upstream response, and the client maps every protocol error to 599.
+//! Errors are [`Error::HttpParse`](crate::Error::HttpParse) with a [`ParseErrorKind`]:
+//! the server maps each kind to the status it answers (400, 413, 414, 431, 501, 505), the
+//! client maps them to a failed fetch ([`Error::HttpFetch`](crate::Error::HttpFetch)).
 //!
 //! [`IoStream`]: https://www.tornadoweb.org/en/stable/iostream.html
 //!
@@ -34,6 +34,7 @@
 mod body;
 mod date;
 mod encode;
+mod error;
 mod framing;
 mod limits;
 mod pipeline;
@@ -47,6 +48,7 @@ pub use encode::{
     write_request_head, write_response, write_response_head, write_server_response_head,
     ChunkedEncoder, Framing, ServerFields, CONTINUE_100,
 };
+pub use error::ParseErrorKind;
 pub use framing::BodyKind;
 pub use limits::HeadLimits;
 pub use pipeline::{consume_gzip_encoding, BodyFault, BodyPipeline, X_CONSUMED_CONTENT_ENCODING};

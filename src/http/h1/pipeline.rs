@@ -30,6 +30,18 @@ pub enum BodyFault {
     BadGzip(String),
 }
 
+impl BodyFault {
+    /// The parse-error kind this fault counts as (a server answers 413 or 400).
+    pub fn kind(&self) -> super::ParseErrorKind {
+        match self {
+            BodyFault::TooLarge { .. } | BodyFault::InflatedTooLarge { .. } => {
+                super::ParseErrorKind::BodyTooLarge
+            }
+            BodyFault::BadGzip(_) => super::ParseErrorKind::Malformed,
+        }
+    }
+}
+
 impl std::fmt::Display for BodyFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -408,9 +420,15 @@ mod tests {
         let packed = gzip(b"some text that is long enough");
         let mut p = BodyPipeline::buffered(1000);
         p.gunzip();
-        p.push(Bytes::copy_from_slice(&packed[..packed.len() - 4]), &mut |_| {})
-            .unwrap();
-        assert!(matches!(p.finish(None, &mut |_| {}), Err(BodyFault::BadGzip(_))));
+        p.push(
+            Bytes::copy_from_slice(&packed[..packed.len() - 4]),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(matches!(
+            p.finish(None, &mut |_| {}),
+            Err(BodyFault::BadGzip(_))
+        ));
         let mut p = BodyPipeline::buffered(1000);
         p.gunzip();
         let r = p

@@ -11,14 +11,15 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, StatusCode, Version};
 
-use super::request::{apply_xheaders, Request};
 use super::link::ResponseLink;
+use super::request::{apply_xheaders, Request};
 use super::responder::Responder;
 use super::{BodyDelegate, Shared};
 use crate::error::Error;
 use crate::http::h1::{
     consume_gzip_encoding, parse_request_head, write_server_response_head, BodyDecoder, BodyFault,
-    BodyKind, BodyPipeline, Decoded, Framing, HeadScanner, RequestHead, ServerFields, CONTINUE_100,
+    BodyKind, BodyPipeline, Decoded, Framing, HeadScanner, ParseErrorKind, RequestHead,
+    ServerFields, CONTINUE_100,
 };
 use crate::reactor::{coarse_now, TimerId};
 use crate::stream::{CustomRead, IoStream};
@@ -331,7 +332,7 @@ impl Conn {
                                 Step::Dispatch(req, keep_alive, None, Vec::new())
                             }
                             BodyKind::Length(n) if n > max_body => {
-                                Step::Fail(Error::http(413, "request body too large"))
+                                Step::Fail(fault_error(BodyFault::TooLarge { max: max_body }))
                             }
                             kind => Step::Headers(Box::new(Incoming {
                                 decoder: {
@@ -534,14 +535,9 @@ impl Conn {
 
     /// Answers a malformed or over-limit request and closes the connection.
     fn fail(&self, e: &Error) {
-        let status = match e {
-            Error::Http { status, .. } => *status,
-            _ => 400,
-        };
         log::debug!("bad request from {}: {e}", self.peer);
         self.st.borrow_mut().phase = Phase::Busy;
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-        self.send_error(status);
+        self.send_error(status_for(e));
     }
 
     fn send_error(&self, status: StatusCode) {
@@ -555,7 +551,14 @@ impl Conn {
         );
         let framing = Framing::Length(body.len() as u64);
         let fields = ServerFields::new(false, None);
-        write_server_response_head(&mut out, Version::HTTP_11, status, &headers, framing, fields);
+        write_server_response_head(
+            &mut out,
+            Version::HTTP_11,
+            status,
+            &headers,
+            framing,
+            fields,
+        );
         out.extend_from_slice(body.as_bytes());
         self.stream.write_and_forget(out.freeze());
         self.stream.close_after_writes();
@@ -686,11 +689,29 @@ impl ResponseLink for Conn {
     }
 }
 
-/// A body the pipeline refused, as the status to answer.
+/// A body the pipeline refused, as a parse error of its kind.
 fn fault_error(f: BodyFault) -> Error {
-    match f {
-        BodyFault::TooLarge { .. } => Error::http(413, "request body too large"),
-        BodyFault::InflatedTooLarge { .. } => Error::http(413, "decompressed body too large"),
-        f => Error::http(400, format!("bad request body: {f}")),
+    Error::HttpParse {
+        kind: f.kind(),
+        message: format!("request {f}").into(),
+    }
+}
+
+/// The status the server answers a request with that failed with `e`: the one place
+/// where parse-error kinds become statuses.
+fn status_for(e: &Error) -> StatusCode {
+    match e {
+        Error::HttpParse { kind, .. } => match kind {
+            ParseErrorKind::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ParseErrorKind::UriTooLong => StatusCode::URI_TOO_LONG,
+            ParseErrorKind::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ParseErrorKind::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
+            ParseErrorKind::UnsupportedVersion => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            _ => StatusCode::BAD_REQUEST,
+        },
+        Error::Http { status, .. } => {
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
+        }
+        _ => StatusCode::BAD_REQUEST,
     }
 }

@@ -486,7 +486,14 @@ impl Responder {
         }
         let server = self.conn.server_header();
         let fields = ServerFields::new(self.keep_alive, server.as_deref());
-        write_server_response_head(out, self.version, self.status, &self.headers, framing, fields);
+        write_server_response_head(
+            out,
+            self.version,
+            self.status,
+            &self.headers,
+            framing,
+            fields,
+        );
         // The head is out: the map is not read again, give it back for the next response.
         recycle_header_map(std::mem::take(&mut self.headers));
     }
