@@ -606,30 +606,17 @@ mod tests {
 
     #[test]
     fn chunked_line_endings_are_strict() {
-        assert_eq!(
-            status(BodyKind::Chunked, b"3\nabc\r\n0\r\n\r\n"),
-            ParseErrorKind::Malformed
-        );
-        assert_eq!(
-            status(BodyKind::Chunked, b"3\r\nabc\n0\r\n\r\n"),
-            ParseErrorKind::Malformed
-        );
-        assert_eq!(
-            status(BodyKind::Chunked, b"3\r\nabcX\r\n0\r\n\r\n"),
-            ParseErrorKind::Malformed
-        );
-        assert_eq!(
-            status(BodyKind::Chunked, b"3\r\nabc\r\n0\r\n\n"),
-            ParseErrorKind::Malformed
-        );
-        assert_eq!(
-            status(BodyKind::Chunked, b"3\r\nabc\r\n0\r\nX: 1\n\r\n"),
-            ParseErrorKind::Malformed
-        );
-        assert_eq!(
-            status(BodyKind::Chunked, b"3\r\nabc\r\n0\r\nX : 1\r\n\r\n"),
-            ParseErrorKind::Malformed
-        );
+        for input in [
+            &b"3\nabc\r\n0\r\n\r\n"[..],
+            &b"3\r\nabc\n0\r\n\r\n"[..],
+            &b"3\r\nabcX\r\n0\r\n\r\n"[..],
+            &b"3\r\nabc\r\n0\r\n\n"[..],
+            &b"3\r\nabc\r\n0\r\nX: 1\n\r\n"[..],
+            &b"3\r\nabc\r\n0\r\nX : 1\r\n\r\n"[..],
+        ] {
+            let kind = status(BodyKind::Chunked, input);
+            assert_eq!(kind, ParseErrorKind::Malformed, "{input:?}");
+        }
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub fn write_response_head(
     headers: &HeaderMap,
     framing: Framing,
 ) {
-    write_head(dst, version, status, reason, headers, framing, None);
+    write_head(dst, (version, status, reason), headers, framing, None);
 }
 
 /// What a server writes into every response head besides the handler's fields: the
@@ -108,14 +108,15 @@ pub fn write_server_response_head(
     framing: Framing,
     fields: ServerFields<'_>,
 ) {
-    write_head(dst, version, status, None, headers, framing, Some(fields));
+    write_head(dst, (version, status, None), headers, framing, Some(fields));
 }
+
+/// The status line's parts: version, status, reason phrase.
+type StatusLine<'a> = (Version, StatusCode, Option<&'a str>);
 
 fn write_head(
     dst: &mut BytesMut,
-    version: Version,
-    status: StatusCode,
-    reason: Option<&str>,
+    (version, status, reason): StatusLine<'_>,
     headers: &HeaderMap,
     framing: Framing,
     fields: Option<ServerFields<'_>>,
