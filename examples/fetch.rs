@@ -132,13 +132,13 @@ fn exit_code(e: &Error) -> u8 {
         Error::Tls(_) => 35,
         Error::Io(_) => 7,
         Error::Timeout | Error::HttpTimeout { .. } => 28,
-        Error::Http { message, .. } | Error::HttpResponse { message, .. }
+        Error::HttpFetch { message } | Error::HttpResponse { message, .. }
             if message.contains("redirect") && message.contains("too many") =>
         {
             47
         }
-        Error::Http { message, .. } if message.contains("max_body_size") => 63,
-        Error::Http { message, .. } if message.starts_with("invalid URL") => 3,
+        Error::HttpFetch { message } if message.contains("max_body_size") => 63,
+        Error::HttpFetch { message } if message.starts_with("invalid URL") => 3,
         _ => 8,
     }
 }

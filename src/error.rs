@@ -43,8 +43,9 @@ pub enum Error {
     /// (Tornado's `UnsatisfiableReadError`).
     #[error("unsatisfiable read: {0}")]
     UnsatisfiableRead(Cow<'static, str>),
-    /// An HTTP-level failure. `status` is the status a server answers with (400, 413,
-    /// 431, ...) or 599 for client-side failures (Tornado's convention).
+    /// An HTTP status to answer (Tornado's `HTTPError`): raised by server-side code that
+    /// wants the client to get `status`. Parse failures are [`Error::HttpParse`], failed
+    /// fetches [`Error::HttpFetch`], real responses [`Error::HttpResponse`].
     #[error("HTTP {status}: {message}")]
     Http {
         /// The HTTP status code that describes the failure.
@@ -85,6 +86,24 @@ pub enum Error {
         /// The response: status, headers and body.
         response: Box<crate::http::client::HttpResponse>,
     },
+    /// A message broke an HTTP/1.x rule or limit, as the sans-IO parsers and decoders in
+    /// [`http::h1`](crate::http::h1) report it: `kind` says which. The server answers
+    /// each kind with its status (400, 413, 414, 431, 501, 505).
+    #[error("HTTP parse error ({kind}): {message}")]
+    HttpParse {
+        /// Which rule or limit.
+        kind: crate::http::h1::ParseErrorKind,
+        /// What went wrong, for humans.
+        message: Cow<'static, str>,
+    },
+    /// An HTTP client fetch failed without a usable response: an invalid URL or request,
+    /// a protocol violation or limit in the response, a connection lost mid-response
+    /// (Tornado's code 599, which [`http_status`](Self::http_status) reports).
+    #[error("HTTP 599: {message}")]
+    HttpFetch {
+        /// What went wrong, for humans.
+        message: Cow<'static, str>,
+    },
     /// An HTTP client fetch timed out; `stage` says where (Tornado's "Timeout while
     /// connecting", "in request queue", "during request"). See also
     /// [`is_timeout`](Self::is_timeout).
@@ -118,6 +137,23 @@ impl Error {
         Error::Http {
             status,
             message: message.into(),
+        }
+    }
+
+    /// The HTTP status code this error stands for, if any: the status of an
+    /// [`Error::Http`] or [`Error::HttpResponse`], 599 for an [`Error::HttpFetch`]
+    /// (Tornado's convention).
+    ///
+    /// ```
+    /// use squall::Error;
+    /// assert_eq!(Error::http(404, "no such page").http_status(), Some(404));
+    /// assert_eq!(Error::Timeout.http_status(), None);
+    /// ```
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::Http { status, .. } | Error::HttpResponse { status, .. } => Some(*status),
+            Error::HttpFetch { .. } => Some(599),
+            _ => None,
         }
     }
 

@@ -21,7 +21,7 @@ fn blocking() -> HttpClient {
 }
 
 fn is_599(r: &squall::Result<impl std::fmt::Debug>) -> bool {
-    matches!(r, Err(Error::Http { status: 599, .. }))
+    matches!(r, Err(Error::HttpFetch { .. }))
 }
 
 #[test]

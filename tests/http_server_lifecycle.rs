@@ -710,6 +710,36 @@ mod gzip {
         assert_eq!(status_of(&raw), 400, "{raw}");
     }
 
+    /// With `decompress_request`, a body delegate gets the decompressed bytes (the same
+    /// body a buffered handler sees), and its headers already describe them.
+    #[test]
+    fn body_delegate_receives_decompressed_bytes() {
+        let plain = upload_data()[..300_000].to_vec();
+        let packed = gzip(&plain);
+        let (len, sum) = (plain.len(), checksum(&plain));
+        let server = |h: &squall::Handle| {
+            let options = HttpServerOptions::default()
+                .decompress_request(true)
+                .max_body_size(1_000_000);
+            let server = HttpServer::with_options(h, options, |_req, resp| resp.send("buffered"));
+            server.set_body_delegate_factory(|req| {
+                assert_eq!(req.header("x-consumed-content-encoding"), Some("gzip"));
+                assert_eq!(req.header("content-encoding"), None);
+                Some(Box::new(Counting {
+                    chunks: 0,
+                    bytes: 0,
+                    sum: 0,
+                }) as Box<dyn BodyDelegate>)
+            });
+            server
+        };
+        let raw = run(server, move |addr| post_gzip(addr, &packed));
+        let rs = http_util::parse_all(raw.as_bytes());
+        let (chunks, bytes, got_sum, buffered) = parse_counts(&rs[0].body_str());
+        assert!(chunks >= 1);
+        assert_eq!((bytes, got_sum, buffered), (len, sum, 0));
+    }
+
     #[test]
     fn gzip_bomb_over_max_body_size_gets_413() {
         let packed = gzip(&vec![0u8; 1_000_000]);

@@ -136,7 +136,7 @@ impl fmt::Debug for ClientOptions {
 /// [`fetch`](Self::fetch) returns a [`Future<HttpResponse>`]: it resolves `Ok` with any
 /// complete response (404 included) and fails with a matchable [`Error`] for transport
 /// failures ([`Error::Io`], [`Error::Resolve`]), timeouts ([`Error::HttpTimeout`]), protocol
-/// violations and limits ([`Error::Http`] with status 599) and TLS failures
+/// violations and limits ([`Error::HttpFetch`], Tornado's 599) and TLS failures
 /// ([`Error::Tls`], naming the cause). `https://` URLs are verified against the
 /// system roots unless [`RequestDefaults::tls`](super::RequestDefaults::tls) or the
 /// request says otherwise. Cloning gives another handle to the same client (same

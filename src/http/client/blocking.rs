@@ -60,7 +60,7 @@ impl HttpClient {
     ///
     /// # Errors
     /// As [`AsyncHttpClient::fetch`]: transport errors, [`Error::HttpTimeout`](crate::Error::HttpTimeout),
-    /// [`Error::Http`](crate::Error::Http) 599 for protocol violations and limits.
+    /// [`Error::HttpFetch`](crate::Error::HttpFetch) for protocol violations and limits.
     pub fn fetch(&mut self, request: impl Into<HttpRequest>) -> Result<HttpResponse> {
         let f = self.client.fetch(request);
         self.reactor.run_until(&f)

@@ -5,16 +5,15 @@
 
 use std::time::Instant;
 
-use bytes::{BufMut, Bytes, BytesMut};
-#[cfg(feature = "gzip")]
-use http::header::{HeaderName, CONTENT_ENCODING};
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, StatusCode, Version};
 
 use super::plan::{e599, Plan};
 use super::request::{HeaderCallback, StreamingCallback};
 use crate::error::{Error, Result};
 use crate::http::h1::{
-    parse_response_head, BodyDecoder, BodyKind, Decoded, HeadLimits, ResponseHead,
+    consume_gzip_encoding, parse_response_head, BodyDecoder, BodyFault, BodyKind, BodyPipeline,
+    Decoded, HeadLimits, ResponseHead,
 };
 
 /// `Content-Length` bodies up to this size are split off the read buffer in one piece
@@ -35,12 +34,10 @@ pub(crate) struct Parsed {
     pub first_byte: Option<Instant>,
 }
 
-/// Where body bytes go.
+/// Where the pipeline's pieces go.
 enum Sink {
-    Buffer {
-        first: Option<Bytes>,
-        rest: BytesMut,
-    },
+    /// Buffered inside the pipeline.
+    Buffer,
     Stream(StreamingCallback),
     /// The body of a redirect we follow: read and dropped.
     Discard,
@@ -50,49 +47,12 @@ struct Body {
     head: ResponseHead,
     decoder: BodyDecoder,
     sink: Sink,
-    wire: usize,
-    delivered: usize,
-    #[cfg(feature = "gzip")]
-    gunzip: Option<flate2::write::GzDecoder<Capped>>,
+    pipe: BodyPipeline,
 }
 
-/// Compressed input fed to the inflater at a time: its output (at most about 1 000
-/// times larger for deflate) is handed on before the next piece is inflated.
-#[cfg(feature = "gzip")]
-const INFLATE_STEP: usize = 4 * 1024;
-
-/// The inflater's output buffer; refuses to grow past `room` bytes in total, so a
-/// compression bomb fails after about `max_body_size` bytes, not after inflating all of
-/// it.
-#[cfg(feature = "gzip")]
-struct Capped {
-    out: Vec<u8>,
-    room: usize,
-    over: bool,
-}
-
-#[cfg(feature = "gzip")]
-impl std::io::Write for Capped {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if buf.len() > self.room {
-            self.over = true;
-            return Err(std::io::Error::other("max_body_size"));
-        }
-        self.room -= buf.len();
-        self.out.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The error for a body that inflates beyond `max`.
-fn inflated_too_large(max: usize) -> Error {
-    e599(format!(
-        "decompressed response body exceeds max_body_size ({max})"
-    ))
+/// A pipeline fault as the client's error (599, Tornado's convention).
+fn fault_error(f: BodyFault) -> Error {
+    e599(format!("response {f}"))
 }
 
 enum State {
@@ -106,7 +66,6 @@ pub(crate) struct ResponseReader {
     limits: HeadLimits,
     max_body: usize,
     follow_redirects: bool,
-    #[cfg_attr(not(feature = "gzip"), allow(dead_code))]
     decompress: bool,
     header_callback: Option<HeaderCallback>,
     streaming: Option<StreamingCallback>,
@@ -153,7 +112,7 @@ impl ResponseReader {
     ///
     /// # Errors
     /// [`Error::StreamClosed`] when the connection closed before any response byte (a
-    /// stale keep-alive connection), else [`Error::Http`] 599 for protocol violations,
+    /// stale keep-alive connection), else [`Error::HttpFetch`] for protocol violations,
     /// truncation and limits.
     pub(crate) fn feed(&mut self, buf: &mut BytesMut, closed: bool) -> Result<Option<Parsed>> {
         loop {
@@ -191,13 +150,17 @@ impl ResponseReader {
                 }
                 State::Body(body) => {
                     if let Some(n) = body.decoder.remaining() {
-                        let buffering = matches!(body.sink, Sink::Buffer { .. });
+                        let buffering = body.pipe.is_buffered();
                         if buffering && n <= WHOLE_BODY && (buf.len() as u64) < n && !closed {
                             return Ok(None);
                         }
                     }
                     match body.decoder.decode(buf).map_err(client_error)? {
-                        Decoded::Data(data) => body.deliver(data, self.max_body)?,
+                        Decoded::Data(data) => {
+                            let Body { pipe, sink, .. } = &mut **body;
+                            pipe.push(data, &mut |b| sink.take(b))
+                                .map_err(fault_error)?;
+                        }
                         Decoded::NeedMore if closed => {
                             body.decoder.eof().map_err(client_error)?;
                             return self.finish(None, false).map(Some);
@@ -213,7 +176,6 @@ impl ResponseReader {
         }
     }
 
-    #[cfg_attr(not(feature = "gzip"), allow(unused_mut))]
     fn start_body(&mut self, mut head: ResponseHead) -> Result<Body> {
         if let BodyKind::Length(n) = head.body {
             if n > self.max_body as u64 {
@@ -223,71 +185,45 @@ impl ResponseReader {
                 )));
             }
         }
-        let redirect = self.follow_redirects
-            && matches!(head.status.as_u16(), 301 | 302 | 303 | 307 | 308)
-            && head.headers.contains_key(http::header::LOCATION);
+        let redirect = self.follow_redirects && head.is_redirect();
         let sink = match (&self.streaming, redirect) {
             (_, true) => Sink::Discard,
             (Some(cb), false) => Sink::Stream(cb.clone()),
-            (None, false) => Sink::Buffer {
-                first: None,
-                rest: BytesMut::new(),
-            },
+            (None, false) => Sink::Buffer,
         };
         if let (Some(cb), false) = (&self.header_callback, redirect) {
             call_header_callback(cb, &head);
         }
-        #[cfg(feature = "gzip")]
-        let gunzip = if self.decompress && !redirect && crate::http::h1::is_gzip(&head.headers) {
-            let v = head.headers.remove(CONTENT_ENCODING);
-            if let Some(v) = v {
-                head.headers
-                    .insert(HeaderName::from_static("x-consumed-content-encoding"), v);
-            }
-            Some(flate2::write::GzDecoder::new(Capped {
-                out: Vec::new(),
-                room: self.max_body,
-                over: false,
-            }))
-        } else {
-            None
+        let max = self.max_body as u64;
+        let mut pipe = match sink {
+            Sink::Buffer => BodyPipeline::buffered(max),
+            _ => BodyPipeline::streamed(max),
         };
+        if self.decompress && !redirect && consume_gzip_encoding(&mut head.headers) {
+            pipe.gunzip();
+        }
         let decoder = BodyDecoder::with_limits(head.body, self.limits);
         Ok(Body {
             head,
             decoder,
             sink,
-            wire: 0,
-            delivered: 0,
-            #[cfg(feature = "gzip")]
-            gunzip,
+            pipe,
         })
     }
 
     fn finish(&mut self, trailers: Option<HeaderMap>, clean: bool) -> Result<Parsed> {
-        #[cfg_attr(not(feature = "gzip"), allow(unused_mut))]
-        let State::Body(mut body) = std::mem::replace(&mut self.state, State::Head) else {
+        let State::Body(body) = std::mem::replace(&mut self.state, State::Head) else {
             return Err(Error::invalid_state("response finished twice"));
         };
-        #[cfg(feature = "gzip")]
-        if let Some(mut gz) = body.gunzip.take() {
-            let max = self.max_body;
-            gz.try_finish().map_err(|e| match gz.get_ref().over {
-                true => inflated_too_large(max),
-                false => e599(format!("invalid gzip body: {e}")),
-            })?;
-            let rest = std::mem::take(&mut gz.get_mut().out);
-            body.emit(rest.into(), max)?;
-        }
-        let data = match body.sink {
-            Sink::Buffer {
-                first: Some(b),
-                rest,
-            } if rest.is_empty() => b,
-            Sink::Buffer { rest, .. } => rest.freeze(),
-            _ => Bytes::new(),
-        };
-        let head = body.head;
+        let Body {
+            mut head,
+            sink,
+            mut pipe,
+            ..
+        } = *body;
+        let data = pipe
+            .finish(Some(&mut head.headers), &mut |b| sink.take(b))
+            .map_err(fault_error)?;
         Ok(Parsed {
             status: head.status,
             reason: head.reason,
@@ -301,51 +237,12 @@ impl ResponseReader {
     }
 }
 
-impl Body {
-    /// Takes a decoded piece of the wire body: counts it, gunzips it, hands it on.
-    fn deliver(&mut self, data: Bytes, max: usize) -> Result<()> {
-        self.wire += data.len();
-        if self.wire > max {
-            return Err(e599(format!("response body exceeds max_body_size ({max})")));
+impl Sink {
+    /// Takes a piece the pipeline hands on (streamed and discarded bodies).
+    fn take(&self, data: Bytes) {
+        if let Sink::Stream(cb) = self {
+            (cb.borrow_mut())(data);
         }
-        #[cfg(feature = "gzip")]
-        if self.gunzip.is_some() {
-            use std::io::Write;
-            for piece in data.chunks(INFLATE_STEP) {
-                let Some(gz) = &mut self.gunzip else { break };
-                gz.write_all(piece).map_err(|e| match gz.get_ref().over {
-                    true => inflated_too_large(max),
-                    false => e599(format!("invalid gzip body: {e}")),
-                })?;
-                let out = std::mem::take(&mut gz.get_mut().out);
-                if !out.is_empty() {
-                    self.emit(out.into(), max)?;
-                }
-            }
-            return Ok(());
-        }
-        self.emit(data, max)
-    }
-
-    fn emit(&mut self, data: Bytes, max: usize) -> Result<()> {
-        self.delivered += data.len();
-        if self.delivered > max {
-            return Err(inflated_too_large(max));
-        }
-        match &mut self.sink {
-            Sink::Buffer { first, rest } => match first {
-                None if rest.is_empty() => *first = Some(data),
-                _ => {
-                    if let Some(f) = first.take() {
-                        rest.put_slice(&f);
-                    }
-                    rest.put_slice(&data);
-                }
-            },
-            Sink::Stream(cb) => (cb.borrow_mut())(data),
-            Sink::Discard => {}
-        }
-        Ok(())
     }
 }
 
@@ -372,14 +269,10 @@ fn call_header_callback(cb: &HeaderCallback, head: &ResponseHead) {
     cb("\r\n");
 }
 
-/// Codec errors carry the status a server would answer with; on the client side they
-/// are all 599 (Tornado's convention).
+/// Parse errors from the codec fail the fetch (Tornado's 599).
 pub(crate) fn client_error(e: Error) -> Error {
     match e {
-        Error::Http { message, .. } => Error::Http {
-            status: 599,
-            message,
-        },
+        Error::HttpParse { kind, message } => e599(format!("bad response ({kind}): {message}")),
         e => e,
     }
 }
@@ -388,6 +281,9 @@ pub(crate) fn client_error(e: Error) -> Error {
 mod tests {
     use super::*;
     use crate::http::client::request::{HttpRequest, RequestDefaults};
+    use bytes::BufMut;
+    #[cfg(feature = "gzip")]
+    use http::header::CONTENT_ENCODING;
 
     fn reader(req: HttpRequest) -> ResponseReader {
         let plan = Plan::new(req, &RequestDefaults::default()).unwrap();
@@ -452,20 +348,20 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort",
             true,
         );
-        assert!(matches!(e, Err(Error::Http { status: 599, .. })), "{e:?}");
+        assert!(matches!(e, Err(Error::HttpFetch { .. })), "{e:?}");
         let e = bytewise(
             &mut get(),
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
             true,
         );
-        assert!(matches!(e, Err(Error::Http { status: 599, .. })), "{e:?}");
+        assert!(matches!(e, Err(Error::HttpFetch { .. })), "{e:?}");
         assert!(matches!(
             bytewise(&mut get(), b"", true),
             Err(Error::StreamClosed)
         ));
         assert!(matches!(
             bytewise(&mut get(), b"HTTP/1.1 2", true),
-            Err(Error::Http { status: 599, .. })
+            Err(Error::HttpFetch { .. })
         ));
     }
 
@@ -502,17 +398,17 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n",
             false,
         );
-        assert!(matches!(e, Err(Error::Http { status: 599, .. })));
+        assert!(matches!(e, Err(Error::HttpFetch { .. })));
         let mut r = reader(HttpRequest::get("http://h/").max_body_size(3));
         let e = bytewise(&mut r, b"HTTP/1.1 200 OK\r\n\r\nabcd", false);
-        assert!(matches!(e, Err(Error::Http { status: 599, .. })));
+        assert!(matches!(e, Err(Error::HttpFetch { .. })));
         let mut r = reader(HttpRequest::get("http://h/").max_header_size(20));
         let e = bytewise(
             &mut r,
             b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaa\r\n\r\n",
             false,
         );
-        assert!(matches!(e, Err(Error::Http { status: 599, .. })), "{e:?}");
+        assert!(matches!(e, Err(Error::HttpFetch { .. })), "{e:?}");
     }
 
     #[test]

@@ -47,7 +47,9 @@ pub(crate) struct Plan {
 
 /// The error for anything wrong on the client side (Tornado's 599).
 pub(crate) fn e599(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
-    Error::http(599, message)
+    Error::HttpFetch {
+        message: message.into(),
+    }
 }
 
 /// Checks that `url` is something we can fetch; returns its port.
@@ -228,7 +230,7 @@ impl Plan {
 
     /// Whether a response with `status` is a redirect this plan follows.
     pub(crate) fn follows(&self, status: StatusCode) -> bool {
-        self.follow_redirects && matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+        self.follow_redirects && crate::http::h1::is_redirect_status(status)
     }
 
     /// Turns this plan into the next hop of a redirect to `location`.
@@ -386,10 +388,7 @@ mod tests {
     #[test]
     fn validation() {
         let err = |r: HttpRequest| match plan(r) {
-            Err(Error::Http {
-                status: 599,
-                message,
-            }) => message.into_owned(),
+            Err(Error::HttpFetch { message }) => message.into_owned(),
             Err(e) => panic!("{e}"),
             Ok(_) => panic!("accepted"),
         };

@@ -140,7 +140,7 @@ impl RequestDefaults {
 /// `&str`, `String` and [`Url`] convert into a `GET` request, so
 /// `client.fetch("http://example.com/")` works. Options left unset take the client's
 /// [`RequestDefaults`]. Invalid input (a bad URL or header) is reported when the request
-/// is fetched, as [`Error::Http`] with status 599.
+/// is fetched, as [`Error::HttpFetch`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -264,7 +264,7 @@ impl HttpRequest {
     }
 
     /// Appends a header field. An invalid name or value fails the fetch with
-    /// [`Error::Http`] 599.
+    /// [`Error::HttpFetch`].
     pub fn header<K, V>(mut self, name: K, value: V) -> Self
     where
         K: TryInto<HeaderName>,
@@ -276,7 +276,7 @@ impl HttpRequest {
             }
             _ => {
                 self.invalid
-                    .get_or_insert(Error::http(599, "invalid header name or value"));
+                    .get_or_insert(super::plan::e599("invalid header name or value"));
             }
         }
         self
@@ -314,7 +314,7 @@ impl HttpRequest {
         self
     }
 
-    /// Most redirects followed (default 5); one more fails with [`Error::Http`] 599.
+    /// Most redirects followed (default 5); one more fails with [`Error::HttpFetch`].
     pub fn max_redirects(mut self, n: u32) -> Self {
         self.max_redirects = Some(n);
         self
@@ -356,14 +356,14 @@ impl HttpRequest {
     }
 
     /// Largest response head accepted (default 64 KiB); beyond it the fetch fails with
-    /// [`Error::Http`] 599.
+    /// [`Error::HttpFetch`].
     pub fn max_header_size(mut self, n: usize) -> Self {
         self.max_header_size = Some(n);
         self
     }
 
     /// Largest response body accepted, on the wire and decompressed (default 100 MiB);
-    /// beyond it the fetch fails with [`Error::Http`] 599.
+    /// beyond it the fetch fails with [`Error::HttpFetch`].
     pub fn max_body_size(mut self, n: usize) -> Self {
         self.max_body_size = Some(n);
         self

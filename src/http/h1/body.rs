@@ -4,11 +4,12 @@
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 
+use super::error::{parse_error, ParseErrorKind};
 use super::framing::{
     build_map, header_slots, map_parse_error, slots, BodyKind, RawField, RawSlots, STACK_HEADERS,
 };
 use super::limits::HeadLimits;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Longest chunk-size line (size, extensions and CRLF); a longer one is a 400.
 pub const MAX_CHUNK_LINE: usize = 4096;
@@ -94,14 +95,14 @@ impl BodyDecoder {
     ///
     /// ```
     /// use bytes::BytesMut;
-    /// use squall::http::h1::{BodyDecoder, BodyKind, Decoded};
+    /// use squall::http::h1::{BodyDecoder, BodyKind, Decoded, ParseErrorKind};
     ///
     /// let mut dec = BodyDecoder::new(BodyKind::Chunked);
     /// dec.set_max_body(10);
     /// let mut buf = BytesMut::from(&b"6\r\nhello!\r\n80000000\r\n"[..]);
     /// assert!(matches!(dec.decode(&mut buf)?, Decoded::Data(_)));
     /// let e = dec.decode(&mut buf).unwrap_err();
-    /// assert!(matches!(e, squall::Error::Http { status: 413, .. }));
+    /// assert!(matches!(e, squall::Error::HttpParse { kind: ParseErrorKind::BodyTooLarge, .. }));
     /// # Ok::<(), squall::Error>(())
     /// ```
     pub fn set_max_body(&mut self, max: u64) {
@@ -128,8 +129,9 @@ impl BodyDecoder {
     ///
     /// # Errors
     ///
-    /// [`Error::Http`] with status 400 for malformed chunked framing (bad size, missing
-    /// CRLF, over-long size line, bad trailers) or 431 for a trailer section over the limits.
+    /// [`Error::HttpParse`](crate::Error::HttpParse) of kind `Malformed` for malformed chunked framing (bad size,
+    /// missing CRLF, over-long size line, bad trailers), `HeadTooLarge` for a trailer
+    /// section over the limits, `BodyTooLarge` past [`set_max_body`](Self::set_max_body).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded> {
         loop {
             match self.state {
@@ -141,7 +143,7 @@ impl BodyDecoder {
                 }
                 State::Length(n) | State::Data(n) => {
                     if n > self.allowed && matches!(self.state, State::Length(_)) {
-                        return Err(Error::http(413, "body too large"));
+                        return Err(parse_error(ParseErrorKind::BodyTooLarge, "body too large"));
                     }
                     let take = n.min(buf.len() as u64);
                     let left = n - take;
@@ -161,7 +163,10 @@ impl BodyDecoder {
                         self.state = State::Trailers;
                     }
                     Some((_, size)) if size > self.allowed => {
-                        return Err(Error::http(413, "chunk larger than the body may still be"));
+                        return Err(parse_error(
+                            ParseErrorKind::BodyTooLarge,
+                            "chunk larger than the body may still be",
+                        ));
                     }
                     Some((line, size)) => {
                         let _ = buf.split_to(line);
@@ -174,7 +179,12 @@ impl BodyDecoder {
                         self.state = State::Size;
                     }
                     b"" | b"\r" => return Ok(Decoded::NeedMore),
-                    _ => return Err(Error::http(400, "chunk data not followed by CRLF")),
+                    _ => {
+                        return Err(parse_error(
+                            ParseErrorKind::Malformed,
+                            "chunk data not followed by CRLF",
+                        ))
+                    }
                 },
                 State::Trailers => {
                     let trailers = match trailers(buf, &self.limits)? {
@@ -193,14 +203,14 @@ impl BodyDecoder {
     ///
     /// # Errors
     ///
-    /// [`Error::Http`] 400 "truncated body" when more body bytes were due.
+    /// [`Error::HttpParse`](crate::Error::HttpParse) `Malformed` "truncated body" when more body bytes were due.
     pub fn eof(&mut self) -> Result<()> {
         match self.state {
             State::Close | State::Done => {
                 self.state = State::Done;
                 Ok(())
             }
-            _ => Err(Error::http(400, "truncated body")),
+            _ => Err(parse_error(ParseErrorKind::Malformed, "truncated body")),
         }
     }
 }
@@ -208,7 +218,7 @@ impl BodyDecoder {
 /// Parses a chunk-size line at the front of `buf`: `Some((line length, size))`, or `None`
 /// when the line is not complete yet.
 fn chunk_size_line(buf: &[u8]) -> Result<Option<(usize, u64)>> {
-    let bad = |m| Err(Error::http(400, m));
+    let bad = |m| Err(parse_error(ParseErrorKind::Malformed, m));
     let scan = &buf[..buf.len().min(MAX_CHUNK_LINE)];
     let Some(lf) = scan.iter().position(|&b| b == b'\n') else {
         if buf.len() >= MAX_CHUNK_LINE {
@@ -301,13 +311,21 @@ fn trailers(buf: &mut BytesMut, limits: &HeadLimits) -> Result<Option<Option<Hea
             return Ok(Some(None));
         }
         b"" | b"\r" => return Ok(None),
-        [b'\n', ..] => return Err(Error::http(400, "bare LF in chunked body")),
+        [b'\n', ..] => {
+            return Err(parse_error(
+                ParseErrorKind::Malformed,
+                "bare LF in chunked body",
+            ))
+        }
         _ => {}
     }
     header_slots!(limits.max_headers, httparse::EMPTY_HEADER => parsed, raw);
     let (len, count) = match httparse::parse_headers(buf, parsed) {
         Ok(httparse::Status::Complete((len, _))) if len > limits.max_header_size => {
-            return Err(Error::http(431, "trailer section too large"))
+            return Err(parse_error(
+                ParseErrorKind::HeadTooLarge,
+                "trailer section too large",
+            ))
         }
         Ok(httparse::Status::Complete((len, fields))) => {
             for (slot, f) in raw.take(fields.len()).iter_mut().zip(fields) {
@@ -316,25 +334,35 @@ fn trailers(buf: &mut BytesMut, limits: &HeadLimits) -> Result<Option<Option<Hea
             (len, fields.len())
         }
         Ok(httparse::Status::Partial) if buf.len() <= limits.max_header_size => return Ok(None),
-        Ok(httparse::Status::Partial) => return Err(Error::http(431, "trailer section too large")),
-        Err(e) => return Err(map_parse_error(e, 400)),
+        Ok(httparse::Status::Partial) => {
+            return Err(parse_error(
+                ParseErrorKind::HeadTooLarge,
+                "trailer section too large",
+            ))
+        }
+        Err(e) => return Err(map_parse_error(e)),
     };
     if buf[..len]
         .iter()
         .enumerate()
         .any(|(i, &b)| b == b'\n' && (i == 0 || buf[i - 1] != b'\r'))
     {
-        return Err(Error::http(400, "bare LF in chunked body"));
+        return Err(parse_error(
+            ParseErrorKind::Malformed,
+            "bare LF in chunked body",
+        ));
     }
     let bytes = buf.split_to(len).freeze();
     let mut map = HeaderMap::new();
-    build_map(&bytes, &raw.take(count)[..], &mut map, 400)?;
+    build_map(&bytes, &raw.take(count)[..], &mut map)?;
     Ok(Some(Some(map)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::h1::ParseErrorKind;
+    use crate::Error;
 
     /// Feeds `input` one byte at a time; returns the body, the trailers and the leftovers.
     fn trickle(kind: BodyKind, input: &[u8]) -> Result<(Vec<u8>, Option<HeaderMap>, Vec<u8>)> {
@@ -378,9 +406,9 @@ mod tests {
         }
     }
 
-    fn status(kind: BodyKind, input: &[u8]) -> u16 {
+    fn status(kind: BodyKind, input: &[u8]) -> ParseErrorKind {
         let code = |r: Result<_>| match r {
-            Err(Error::Http { status, .. }) => status,
+            Err(Error::HttpParse { kind, .. }) => kind,
             other => panic!("expected an error for {input:?}, got {other:?}"),
         };
         let s = code(whole(kind, input));
@@ -403,7 +431,13 @@ mod tests {
         assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::Data("hel".into()));
         assert_eq!(dec.remaining(), Some(2));
         assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::NeedMore);
-        assert!(matches!(dec.eof(), Err(Error::Http { status: 400, .. })));
+        assert!(matches!(
+            dec.eof(),
+            Err(Error::HttpParse {
+                kind: ParseErrorKind::Malformed,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -469,7 +503,7 @@ mod tests {
         ] {
             assert_eq!(
                 status(BodyKind::Chunked, bad),
-                400,
+                ParseErrorKind::Malformed,
                 "{:?}",
                 String::from_utf8_lossy(bad)
             );
@@ -514,7 +548,7 @@ mod tests {
         ] {
             assert_eq!(
                 status(BodyKind::Chunked, bad),
-                400,
+                ParseErrorKind::Malformed,
                 "{:?}",
                 String::from_utf8_lossy(bad)
             );
@@ -529,14 +563,26 @@ mod tests {
         assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::Data("hello".into()));
         assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::Data("abc".into()));
         let e = dec.decode(&mut buf).unwrap_err();
-        assert!(matches!(e, Error::Http { status: 413, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::HttpParse {
+                    kind: ParseErrorKind::BodyTooLarge,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         // A 2 GiB chunk size is refused as soon as its line is read.
         let mut dec = BodyDecoder::new(BodyKind::Chunked);
         dec.set_max_body(100 * 1024 * 1024);
         let mut buf = BytesMut::from(&b"80000000\r\n"[..]);
         assert!(matches!(
             dec.decode(&mut buf),
-            Err(Error::Http { status: 413, .. })
+            Err(Error::HttpParse {
+                kind: ParseErrorKind::BodyTooLarge,
+                ..
+            })
         ));
         // So is a Content-Length over the bound; one within it decodes.
         let mut dec = BodyDecoder::new(BodyKind::Length(9));
@@ -544,7 +590,10 @@ mod tests {
         let mut buf = BytesMut::from(&b"123456789"[..]);
         assert!(matches!(
             dec.decode(&mut buf),
-            Err(Error::Http { status: 413, .. })
+            Err(Error::HttpParse {
+                kind: ParseErrorKind::BodyTooLarge,
+                ..
+            })
         ));
         let mut dec = BodyDecoder::new(BodyKind::Length(8));
         dec.set_max_body(8);
@@ -557,18 +606,17 @@ mod tests {
 
     #[test]
     fn chunked_line_endings_are_strict() {
-        assert_eq!(status(BodyKind::Chunked, b"3\nabc\r\n0\r\n\r\n"), 400);
-        assert_eq!(status(BodyKind::Chunked, b"3\r\nabc\n0\r\n\r\n"), 400);
-        assert_eq!(status(BodyKind::Chunked, b"3\r\nabcX\r\n0\r\n\r\n"), 400);
-        assert_eq!(status(BodyKind::Chunked, b"3\r\nabc\r\n0\r\n\n"), 400);
-        assert_eq!(
-            status(BodyKind::Chunked, b"3\r\nabc\r\n0\r\nX: 1\n\r\n"),
-            400
-        );
-        assert_eq!(
-            status(BodyKind::Chunked, b"3\r\nabc\r\n0\r\nX : 1\r\n\r\n"),
-            400
-        );
+        for input in [
+            &b"3\nabc\r\n0\r\n\r\n"[..],
+            &b"3\r\nabc\n0\r\n\r\n"[..],
+            &b"3\r\nabcX\r\n0\r\n\r\n"[..],
+            &b"3\r\nabc\r\n0\r\n\n"[..],
+            &b"3\r\nabc\r\n0\r\nX: 1\n\r\n"[..],
+            &b"3\r\nabc\r\n0\r\nX : 1\r\n\r\n"[..],
+        ] {
+            let kind = status(BodyKind::Chunked, input);
+            assert_eq!(kind, ParseErrorKind::Malformed, "{input:?}");
+        }
     }
 
     #[test]
@@ -579,7 +627,7 @@ mod tests {
         assert_eq!(whole(BodyKind::Chunked, &line).unwrap().0, b"Z");
         let mut line = b"1;".to_vec();
         line.resize(MAX_CHUNK_LINE + 10, b'x');
-        assert_eq!(status(BodyKind::Chunked, &line), 400);
+        assert_eq!(status(BodyKind::Chunked, &line), ParseErrorKind::Malformed);
         let mut dec = BodyDecoder::new(BodyKind::Chunked);
         let mut buf = BytesMut::from(&line[..MAX_CHUNK_LINE - 1]);
         assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::NeedMore);
@@ -602,12 +650,18 @@ mod tests {
         ));
         assert!(matches!(
             decode(b"0\r\nA: 1\r\nB: 2\r\n\r\n"),
-            Err(Error::Http { status: 431, .. })
+            Err(Error::HttpParse {
+                kind: ParseErrorKind::HeadTooLarge,
+                ..
+            })
         ));
         let long = format!("0\r\nA: {}", "x".repeat(40));
         assert!(matches!(
             decode(long.as_bytes()),
-            Err(Error::Http { status: 431, .. })
+            Err(Error::HttpParse {
+                kind: ParseErrorKind::HeadTooLarge,
+                ..
+            })
         ));
         assert!(matches!(decode(b"0\r\nA: 1"), Ok(Decoded::NeedMore)));
     }
@@ -620,7 +674,7 @@ mod tests {
             b"5\r\nhello\r\n0\r\n",
             b"5",
         ] {
-            assert_eq!(status(BodyKind::Chunked, input), 400);
+            assert_eq!(status(BodyKind::Chunked, input), ParseErrorKind::Malformed);
         }
     }
 }

@@ -7,6 +7,7 @@ use http::header::{CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{HeaderMap, Method, StatusCode, Version};
 
 use super::date::{write_date, HTTP_DATE_LEN};
+use super::error::{parse_error, ParseErrorKind};
 use crate::error::{Error, Result};
 
 /// The interim response a server sends to `Expect: 100-continue`.
@@ -52,6 +53,74 @@ pub fn write_response_head(
     headers: &HeaderMap,
     framing: Framing,
 ) {
+    write_head(dst, (version, status, reason), headers, framing, None);
+}
+
+/// What a server writes into every response head besides the handler's fields: the
+/// connection management (`Connection: close` when the connection ends after this
+/// response, `Connection: keep-alive` for an HTTP/1.0 client that keeps it) and its
+/// `Server` field.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerFields<'a> {
+    keep_alive: bool,
+    server: Option<&'a str>,
+}
+
+impl<'a> ServerFields<'a> {
+    /// The fields for a response after which the connection stays open (`keep_alive`)
+    /// or closes, with an optional `Server` value.
+    pub fn new(keep_alive: bool, server: Option<&'a str>) -> Self {
+        ServerFields { keep_alive, server }
+    }
+
+    fn write(&self, dst: &mut BytesMut, version: Version) {
+        if !self.keep_alive {
+            dst.put_slice(b"Connection: close\r\n");
+        } else if version == Version::HTTP_10 {
+            dst.put_slice(b"Connection: keep-alive\r\n");
+        }
+        if let Some(server) = self.server {
+            dst.put_slice(b"Server: ");
+            dst.put_slice(server.as_bytes());
+            dst.put_slice(b"\r\n");
+        }
+    }
+}
+
+/// [`write_response_head`] for a server: the head also carries its [`ServerFields`].
+///
+/// ```
+/// use http::{HeaderMap, StatusCode, Version};
+/// use squall::http::h1::{write_server_response_head, Framing, ServerFields};
+///
+/// let mut out = bytes::BytesMut::new();
+/// let fields = ServerFields::new(false, Some("squall"));
+/// write_server_response_head(&mut out, Version::HTTP_11, StatusCode::OK, &HeaderMap::new(), Framing::Length(0), fields);
+/// let text = std::str::from_utf8(&out).unwrap();
+/// assert!(text.contains(" GMT\r\n"));
+/// assert!(text.ends_with("\r\nConnection: close\r\nServer: squall\r\n\r\n"));
+/// ```
+pub fn write_server_response_head(
+    dst: &mut BytesMut,
+    version: Version,
+    status: StatusCode,
+    headers: &HeaderMap,
+    framing: Framing,
+    fields: ServerFields<'_>,
+) {
+    write_head(dst, (version, status, None), headers, framing, Some(fields));
+}
+
+/// The status line's parts: version, status, reason phrase.
+type StatusLine<'a> = (Version, StatusCode, Option<&'a str>);
+
+fn write_head(
+    dst: &mut BytesMut,
+    (version, status, reason): StatusLine<'_>,
+    headers: &HeaderMap,
+    framing: Framing,
+    fields: Option<ServerFields<'_>>,
+) {
     dst.reserve(head_size(headers) + 80);
     let v: &[u8] = if version == Version::HTTP_10 {
         b"HTTP/1.0 "
@@ -78,6 +147,9 @@ pub fn write_response_head(
         dst.put_slice(b"Date: ");
         write_date(dst);
         dst.put_slice(b"\r\n");
+    }
+    if let Some(f) = fields {
+        f.write(dst, version);
     }
     dst.put_slice(b"\r\n");
 }
@@ -110,7 +182,7 @@ pub fn write_response(
 ///
 /// # Errors
 ///
-/// [`Error::Http`] 400 when `target` is empty or holds spaces, control or non-ASCII bytes
+/// [`Error::HttpParse`] `Malformed` when `target` is empty or holds spaces, control or non-ASCII bytes
 /// (which would split the request line).
 ///
 /// ```
@@ -133,7 +205,10 @@ pub fn write_request_head(
     framing: Framing,
 ) -> Result<()> {
     if target.is_empty() || !target.bytes().all(|b| (0x21..0x7f).contains(&b)) {
-        return Err(Error::http(400, "invalid request-target"));
+        return Err(parse_error(
+            ParseErrorKind::Malformed,
+            "invalid request-target",
+        ));
     }
     dst.reserve(head_size(headers) + target.len() + 64);
     dst.put_slice(method.as_str().as_bytes());
@@ -430,7 +505,16 @@ mod tests {
                 &headers,
                 Framing::Unframed,
             );
-            assert!(matches!(e, Err(Error::Http { status: 400, .. })), "{bad:?}");
+            assert!(
+                matches!(
+                    e,
+                    Err(Error::HttpParse {
+                        kind: ParseErrorKind::Malformed,
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
         }
     }
 

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::error::{parse_error, ParseErrorKind};
 use crate::error::{Error, Result};
 
 /// How the body of a message is delimited.
@@ -89,35 +90,32 @@ pub(super) fn slots<'s, T>(
     }
 }
 
-/// Maps an `httparse` error to an [`Error::Http`] with `status` (400 or 502);
-/// too many headers is always 431.
-pub(super) fn map_parse_error(e: httparse::Error, status: u16) -> Error {
+/// Maps an `httparse` error to an [`Error::HttpParse`]: too many headers is
+/// [`ParseErrorKind::HeadTooLarge`], the rest [`ParseErrorKind::Malformed`].
+pub(super) fn map_parse_error(e: httparse::Error) -> Error {
     let msg = match e {
         httparse::Error::HeaderName => "invalid header name",
         httparse::Error::HeaderValue => "invalid header value",
         httparse::Error::NewLine => "invalid line ending",
         httparse::Error::Status => "invalid status line",
         httparse::Error::Token => "invalid token in start line",
-        httparse::Error::TooManyHeaders => return Error::http(431, "too many header fields"),
+        httparse::Error::TooManyHeaders => {
+            return parse_error(ParseErrorKind::HeadTooLarge, "too many header fields")
+        }
         httparse::Error::Version => "invalid HTTP version",
     };
-    Error::http(status, msg)
+    parse_error(ParseErrorKind::Malformed, msg)
 }
 
 /// Fills `map` (already cleared) from raw fields, sharing `head`'s bytes for values.
-pub(super) fn build_map(
-    head: &Bytes,
-    fields: &[RawField],
-    map: &mut HeaderMap,
-    status: u16,
-) -> Result<()> {
+pub(super) fn build_map(head: &Bytes, fields: &[RawField], map: &mut HeaderMap) -> Result<()> {
     map.reserve(fields.len());
     for f in fields {
         let (ns, nl, vs, vl) = (f.0 as usize, f.1 as usize, f.2 as usize, f.3 as usize);
         let name = HeaderName::from_bytes(&head[ns..ns + nl])
-            .map_err(|_| Error::http(status, "invalid header name"))?;
+            .map_err(|_| parse_error(ParseErrorKind::Malformed, "invalid header name"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(vs..vs + vl))
-            .map_err(|_| Error::http(status, "invalid header value"))?;
+            .map_err(|_| parse_error(ParseErrorKind::Malformed, "invalid header value"))?;
         map.append(name, value);
     }
     Ok(())
@@ -255,17 +253,6 @@ pub(super) fn parse_decimal(s: &[u8]) -> Option<u64> {
             None
         }
     })
-}
-
-/// Whether `Content-Encoding` is `gzip` (or its old alias `x-gzip`).
-#[cfg(feature = "gzip")]
-pub(crate) fn is_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_ENCODING)
-        .is_some_and(|v| {
-            let v = v.as_bytes();
-            v.eq_ignore_ascii_case(b"gzip") || v.eq_ignore_ascii_case(b"x-gzip")
-        })
 }
 
 #[cfg(test)]

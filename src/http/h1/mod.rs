@@ -10,12 +10,13 @@
 //! | [`parse_response_head`] | client side: status line + headers, RFC 9112 §6.3 body framing |
 //! | [`HeadScanner`] | parse a trickling head once, not once per read |
 //! | [`BodyDecoder`] | `Content-Length`, chunked (with trailers) and close-delimited bodies |
+//! | [`BodyPipeline`], [`consume_gzip_encoding`] | after the decoder: limits, gunzip (bounded while inflating), buffer or stream; shared by server and client |
 //! | [`write_response_head`], [`write_request_head`], [`ChunkedEncoder`] | serialisation |
 //! | [`http_date`], [`write_date`] | the cached IMF-fixdate for the `Date` header |
 //!
-//! Errors are [`Error::Http`](crate::Error::Http) whose `status` is what a server should
-//! answer (400, 413, 431, 501, 505); on the client side the parsers use 502 for a bad
-//! upstream response, and the client maps every protocol error to 599.
+//! Errors are [`Error::HttpParse`](crate::Error::HttpParse) with a [`ParseErrorKind`]:
+//! the server maps each kind to the status it answers (400, 413, 414, 431, 501, 505), the
+//! client maps them to a failed fetch ([`Error::HttpFetch`](crate::Error::HttpFetch)).
 //!
 //! [`IoStream`]: https://www.tornadoweb.org/en/stable/iostream.html
 //!
@@ -33,8 +34,10 @@
 mod body;
 mod date;
 mod encode;
+mod error;
 mod framing;
 mod limits;
+mod pipeline;
 mod request_head;
 mod response_head;
 mod scanner;
@@ -42,12 +45,13 @@ mod scanner;
 pub use body::{BodyDecoder, Decoded, MAX_CHUNK_LINE};
 pub use date::{http_date, write_date, HTTP_DATE_LEN};
 pub use encode::{
-    write_request_head, write_response, write_response_head, ChunkedEncoder, Framing, CONTINUE_100,
+    write_request_head, write_response, write_response_head, write_server_response_head,
+    ChunkedEncoder, Framing, ServerFields, CONTINUE_100,
 };
-#[cfg(feature = "gzip")]
-pub(crate) use framing::is_gzip;
+pub use error::ParseErrorKind;
 pub use framing::BodyKind;
 pub use limits::HeadLimits;
+pub use pipeline::{consume_gzip_encoding, BodyFault, BodyPipeline, X_CONSUMED_CONTENT_ENCODING};
 pub use request_head::{parse_request_head, parse_request_head_into, RequestHead};
-pub use response_head::{parse_response_head, ResponseHead};
+pub use response_head::{is_redirect_status, parse_response_head, ResponseHead};
 pub use scanner::HeadScanner;

@@ -5,6 +5,7 @@ use std::mem::MaybeUninit;
 use bytes::BytesMut;
 use http::{HeaderMap, Method, Uri, Version};
 
+use super::error::{parse_error, ParseErrorKind};
 use super::framing::{
     build_map, header_slots, map_parse_error, slots, BodyKind, RawField, RawSlots, Scan,
     STACK_HEADERS,
@@ -77,9 +78,12 @@ fn head_too_large(buf: &[u8], limits: &HeadLimits) -> Error {
     let scan = &buf[..buf.len().min(limits.max_header_size.saturating_add(1))];
     let line = scan.iter().position(|&b| b == b'\n').unwrap_or(scan.len());
     if line >= limits.max_header_size {
-        Error::http(414, "request-target too long")
+        parse_error(ParseErrorKind::UriTooLong, "request-target too long")
     } else {
-        Error::http(431, "request header section too large")
+        parse_error(
+            ParseErrorKind::HeadTooLarge,
+            "request header section too large",
+        )
     }
 }
 
@@ -90,10 +94,12 @@ fn head_too_large(buf: &[u8], limits: &HeadLimits) -> Error {
 ///
 /// # Errors
 ///
-/// [`Error::Http`] with the status to answer before closing: 400 (malformed or ambiguous
-/// framing), 414 (target over 65534 bytes, or a request line alone over `max_header_size`), 431 (head over `max_header_size` or more than
-/// `max_headers` fields), 501 (transfer-coding other than `chunked`), 505 (HTTP version
-/// other than 1.0 and 1.1).
+/// [`Error::HttpParse`] whose [`ParseErrorKind`](super::ParseErrorKind) the server
+/// answers before closing: `Malformed` (400: malformed or ambiguous framing),
+/// `UriTooLong` (414: target over 65534 bytes, or a request line alone over
+/// `max_header_size`), `HeadTooLarge` (431: head over `max_header_size` or more than
+/// `max_headers` fields), `UnsupportedTransferCoding` (501: a transfer-coding other than
+/// `chunked`), `UnsupportedVersion` (505: HTTP version other than 1.0 and 1.1).
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -150,7 +156,7 @@ pub fn parse_request_head_into(
         Ok(httparse::Status::Partial) if buf.len() <= limits.max_header_size => return Ok(false),
         Ok(_) => return Err(head_too_large(buf, limits)),
         Err(httparse::Error::Version) => return Err(version_error(buf)),
-        Err(e) => return Err(map_parse_error(e, 400)),
+        Err(e) => return Err(map_parse_error(e)),
     };
     let base = buf.as_ptr();
     let (method, target) = (req.method.unwrap_or(""), req.path.unwrap_or(""));
@@ -169,10 +175,16 @@ pub fn parse_request_head_into(
     let raw = &*raw;
     let body = request_body(&scan, version)?;
     if scan.hosts > 1 || (version == Version::HTTP_11 && scan.hosts == 0) || scan.bad_host {
-        return Err(Error::http(400, "missing, repeated or invalid Host"));
+        return Err(parse_error(
+            ParseErrorKind::Malformed,
+            "missing, repeated or invalid Host",
+        ));
     }
     if method_at.3 as usize > MAX_TARGET {
-        return Err(Error::http(414, "request-target too long"));
+        return Err(parse_error(
+            ParseErrorKind::UriTooLong,
+            "request-target too long",
+        ));
     }
 
     let bytes = buf.split_to(len).freeze();
@@ -182,13 +194,13 @@ pub fn parse_request_head_into(
         method_at.2 as usize,
         method_at.3 as usize,
     );
-    head.method =
-        Method::from_bytes(&bytes[ms..ms + ml]).map_err(|_| Error::http(400, "invalid method"))?;
+    head.method = Method::from_bytes(&bytes[ms..ms + ml])
+        .map_err(|_| parse_error(ParseErrorKind::Malformed, "invalid method"))?;
     let target = bytes.slice(ts..ts + tl);
     let is_star = &target[..] == b"*";
     let is_origin = target.first() == Some(&b'/');
-    head.uri =
-        Uri::from_maybe_shared(target).map_err(|_| Error::http(400, "invalid request-target"))?;
+    head.uri = Uri::from_maybe_shared(target)
+        .map_err(|_| parse_error(ParseErrorKind::Malformed, "invalid request-target"))?;
     let form_ok = if head.method == Method::CONNECT {
         head.uri.scheme().is_none()
             && head.uri.path_and_query().is_none()
@@ -197,14 +209,14 @@ pub fn parse_request_head_into(
         is_origin || (is_star && head.method == Method::OPTIONS) || head.uri.scheme().is_some()
     };
     if !form_ok {
-        return Err(Error::http(
-            400,
+        return Err(parse_error(
+            ParseErrorKind::Malformed,
             "request-target form does not match the method",
         ));
     }
     head.version = version;
     head.headers.clear();
-    build_map(&bytes, raw, &mut head.headers, 400)?;
+    build_map(&bytes, raw, &mut head.headers)?;
     head.body = body;
     head.keep_alive = match version {
         Version::HTTP_11 => !scan.conn_close,
@@ -226,14 +238,20 @@ fn request_body(scan: &Scan, version: Version) -> Result<BodyKind> {
         } else if scan.te_chunked > 1 {
             "chunked applied more than once"
         } else if scan.te_other {
-            return Err(Error::http(501, "unsupported transfer-coding"));
+            return Err(parse_error(
+                ParseErrorKind::UnsupportedTransferCoding,
+                "unsupported transfer-coding",
+            ));
         } else {
             return Ok(BodyKind::Chunked);
         };
-        return Err(Error::http(400, why));
+        return Err(parse_error(ParseErrorKind::Malformed, why));
     }
     match scan.content_length {
-        _ if scan.bad_content_length => Err(Error::http(400, "invalid Content-Length")),
+        _ if scan.bad_content_length => Err(parse_error(
+            ParseErrorKind::Malformed,
+            "invalid Content-Length",
+        )),
         None | Some(0) => Ok(BodyKind::Empty),
         Some(n) => Ok(BodyKind::Length(n)),
     }
@@ -250,14 +268,15 @@ fn version_error(buf: &[u8]) -> Error {
     // `method SP target SP version`: more spaces mean a malformed line (e.g. a space
     // inside the target), not an unsupported version.
     if line.iter().filter(|&&b| b == b' ').count() != 2 {
-        return Error::http(400, "malformed request line");
+        return parse_error(ParseErrorKind::Malformed, "malformed request line");
     }
     let version = line.rsplit(|&b| b == b' ').next().unwrap_or(&[]);
     match version {
-        [b'H', b'T', b'T', b'P', b'/', d, ..] if d.is_ascii_digit() => {
-            Error::http(505, "HTTP version not supported")
-        }
-        _ => Error::http(400, "invalid HTTP version"),
+        [b'H', b'T', b'T', b'P', b'/', d, ..] if d.is_ascii_digit() => parse_error(
+            ParseErrorKind::UnsupportedVersion,
+            "HTTP version not supported",
+        ),
+        _ => parse_error(ParseErrorKind::Malformed, "invalid HTTP version"),
     }
 }
 
@@ -282,14 +301,15 @@ mod tests {
     }
 
     use super::*;
+    use crate::http::h1::ParseErrorKind;
 
     fn parse(input: &[u8]) -> Result<Option<RequestHead>> {
         parse_request_head(&mut BytesMut::from(input), &HeadLimits::default())
     }
 
-    fn status(input: &[u8]) -> u16 {
+    fn status(input: &[u8]) -> ParseErrorKind {
         match parse(input) {
-            Err(Error::Http { status, .. }) => status,
+            Err(Error::HttpParse { kind, .. }) => kind,
             other => panic!(
                 "expected an error for {:?}, got {other:?}",
                 String::from_utf8_lossy(input)
@@ -365,49 +385,103 @@ mod tests {
 
     #[test]
     fn bare_cr_is_rejected() {
-        assert_eq!(status(b"GET / HTTP/1.1\rHost: a\r\n\r\n"), 400);
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n"), 400);
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nX: b\r\r\n\r\n"), 400);
-        assert_eq!(status(b"\rGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+        assert_eq!(
+            status(b"GET / HTTP/1.1\rHost: a\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nX: b\r\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"\rGET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
     }
 
     #[test]
     fn malformed_fields_are_rejected() {
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost : a\r\n\r\n"), 400);
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost : a\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
         assert_eq!(
             status(b"GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n  folded\r\n\r\n"),
-            400
+            ParseErrorKind::Malformed
         );
         assert_eq!(
             status(b"GET / HTTP/1.1\r\nHost: a\r\nX: b\x00c\r\n\r\n"),
-            400
+            ParseErrorKind::Malformed
         );
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nX(y): b\r\n\r\n"), 400);
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n"), 400);
-        assert_eq!(status(b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
-        assert_eq!(status(b"G@T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
-        assert_eq!(status(b"GET /\r\n\r\n"), 400);
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nX(y): b\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"G@T / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(status(b"GET /\r\n\r\n"), ParseErrorKind::Malformed);
     }
 
     #[test]
     fn versions() {
         assert_eq!(ok(b"GET / HTTP/1.0\r\n\r\n").version, Version::HTTP_10);
-        assert_eq!(status(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n"), 505);
-        assert_eq!(status(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
-        assert_eq!(status(b"GET / HTTP/0.9\r\n\r\n"), 505);
-        assert_eq!(status(b"GET / HTTP/2"), 505);
-        assert_eq!(status(b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
-        assert_eq!(status(b"GET / HTTX/1.1\r\n\r\n"), 400);
-        assert_eq!(status(b"GET / HTTP/1.1x\r\n\r\n"), 400);
+        assert_eq!(
+            status(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n"),
+            ParseErrorKind::UnsupportedVersion
+        );
+        assert_eq!(
+            status(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n"),
+            ParseErrorKind::UnsupportedVersion
+        );
+        assert_eq!(
+            status(b"GET / HTTP/0.9\r\n\r\n"),
+            ParseErrorKind::UnsupportedVersion
+        );
+        assert_eq!(status(b"GET / HTTP/2"), ParseErrorKind::UnsupportedVersion);
+        assert_eq!(
+            status(b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(status(b"GET / HTTX/1.1\r\n\r\n"), ParseErrorKind::Malformed);
+        assert_eq!(
+            status(b"GET / HTTP/1.1x\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
     }
 
     #[test]
     fn host_rules() {
-        assert_eq!(status(b"GET / HTTP/1.1\r\n\r\n"), 400);
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"), 400);
-        assert_eq!(status(b"GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n"), 400);
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400);
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400);
+        assert_eq!(status(b"GET / HTTP/1.1\r\n\r\n"), ParseErrorKind::Malformed);
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
         assert_eq!(ok(b"GET / HTTP/1.1\r\nHost:\r\n\r\n").headers["host"], "");
         assert_eq!(
             ok(b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n").path(),
@@ -425,10 +499,22 @@ mod tests {
             (h.uri.host(), h.path(), h.query()),
             (Some("a"), "/x", Some("y"))
         );
-        assert_eq!(status(b"GET * HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
-        assert_eq!(status(b"GET a:80 HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
-        assert_eq!(status(b"CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
-        assert_eq!(status(b"GET /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+        assert_eq!(
+            status(b"GET * HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"GET a:80 HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"GET /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
     }
 
     #[test]
@@ -451,11 +537,11 @@ mod tests {
             "5,",
         ] {
             let req = format!("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {bad}\r\n\r\n");
-            assert_eq!(status(req.as_bytes()), 400, "{bad}");
+            assert_eq!(status(req.as_bytes()), ParseErrorKind::Malformed, "{bad}");
         }
         assert_eq!(
             status(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
-            400
+            ParseErrorKind::Malformed
         );
     }
 
@@ -469,26 +555,26 @@ mod tests {
         assert_eq!(te("chunked").unwrap().unwrap().body, BodyKind::Chunked);
         assert_eq!(te("Chunked ").unwrap().unwrap().body, BodyKind::Chunked);
         for (v, want) in [
-            ("gzip", 400),
-            ("chunked, gzip", 400),
-            ("chunked, chunked", 400),
-            ("", 400),
-            ("gzip, chunked", 501),
-            ("chunked;x=1", 400),
+            ("gzip", ParseErrorKind::Malformed),
+            ("chunked, gzip", ParseErrorKind::Malformed),
+            ("chunked, chunked", ParseErrorKind::Malformed),
+            ("", ParseErrorKind::Malformed),
+            ("gzip, chunked", ParseErrorKind::UnsupportedTransferCoding),
+            ("chunked;x=1", ParseErrorKind::Malformed),
         ] {
             assert!(
-                matches!(te(v), Err(Error::Http { status, .. }) if status == want),
+                matches!(te(v), Err(Error::HttpParse { kind, .. }) if kind == want),
                 "{v}"
             );
         }
         let split = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n";
-        assert_eq!(status(split), 400);
-        assert_eq!(status(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"), 501);
-        assert_eq!(status(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
-        assert_eq!(status(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"), 400);
+        assert_eq!(status(split), ParseErrorKind::Malformed);
+        assert_eq!(status(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"), ParseErrorKind::UnsupportedTransferCoding);
+        assert_eq!(status(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"), ParseErrorKind::Malformed);
+        assert_eq!(status(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"), ParseErrorKind::Malformed);
         assert_eq!(
             status(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            400
+            ParseErrorKind::Malformed
         );
     }
 
@@ -504,7 +590,12 @@ mod tests {
             b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\rContent-Length: 2\r\n\r\n",
         ];
         for req in bad {
-            assert_eq!(status(req), 400, "{:?}", String::from_utf8_lossy(req));
+            assert_eq!(
+                status(req),
+                ParseErrorKind::Malformed,
+                "{:?}",
+                String::from_utf8_lossy(req)
+            );
         }
         let h = ok(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:  7 \r\n\r\n");
         assert_eq!(h.body, BodyKind::Length(7));
@@ -530,27 +621,45 @@ mod tests {
             .unwrap()
             .is_some());
         let e = p(b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nY: 2\r\n\r\n").unwrap_err();
-        assert!(matches!(e, Error::Http { status: 431, .. }));
-        // A request line alone over the limit: the target is too long (414, not 431),
+        assert!(matches!(
+            e,
+            Error::HttpParse {
+                kind: ParseErrorKind::HeadTooLarge,
+                ..
+            }
+        ));
+        // A request line alone over the limit: the target is too long (ParseErrorKind::UriTooLong, not ParseErrorKind::HeadTooLarge),
         // whether or not its end arrived.
         let long_target = format!("GET /{} HTTP/1.1\r\n", "a".repeat(40));
         assert!(matches!(
             p(long_target.as_bytes()),
-            Err(Error::Http { status: 414, .. })
+            Err(Error::HttpParse {
+                kind: ParseErrorKind::UriTooLong,
+                ..
+            })
         ));
         assert!(matches!(
             p(format!("GET /{}", "a".repeat(40)).as_bytes()),
-            Err(Error::Http { status: 414, .. })
+            Err(Error::HttpParse {
+                kind: ParseErrorKind::UriTooLong,
+                ..
+            })
         ));
         assert!(p(&[b'\n'; 40]).unwrap().is_none());
         assert!(matches!(
             p(&[b'\n'; 41]),
-            Err(Error::Http { status: 431, .. })
+            Err(Error::HttpParse {
+                kind: ParseErrorKind::HeadTooLarge,
+                ..
+            })
         ));
         let complete_but_long = b"GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789\r\n\r\n";
         assert!(matches!(
             p(complete_but_long),
-            Err(Error::Http { status: 431, .. })
+            Err(Error::HttpParse {
+                kind: ParseErrorKind::HeadTooLarge,
+                ..
+            })
         ));
         let many = HeadLimits {
             max_header_size: 1 << 20,
@@ -570,7 +679,13 @@ mod tests {
             "a".repeat(MAX_TARGET)
         );
         let e = parse_request_head(&mut BytesMut::from(huge.as_bytes()), &many).unwrap_err();
-        assert!(matches!(e, Error::Http { status: 414, .. }));
+        assert!(matches!(
+            e,
+            Error::HttpParse {
+                kind: ParseErrorKind::UriTooLong,
+                ..
+            }
+        ));
     }
 
     #[test]

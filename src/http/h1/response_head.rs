@@ -7,16 +7,13 @@ use bytes::{Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode, Version};
 
+use super::error::{parse_error, ParseErrorKind};
 use super::framing::{
     build_map, header_slots, map_parse_error, slots, BodyKind, RawField, RawSlots, Scan,
     STACK_HEADERS,
 };
 use super::limits::HeadLimits;
-use crate::error::{Error, Result};
-
-/// The status the response parser reports for a malformed response (the client maps every
-/// protocol error to 599).
-const BAD: u16 = 502;
+use crate::error::Result;
 
 /// A parsed response head.
 #[derive(Debug, Clone)]
@@ -42,6 +39,27 @@ impl ResponseHead {
     pub fn is_interim(&self) -> bool {
         self.status.is_informational() && self.status != StatusCode::SWITCHING_PROTOCOLS
     }
+
+    /// A redirect a client may follow: 301, 302, 303, 307 or 308 with a `Location`.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use http::Method;
+    /// use squall::http::h1::{parse_response_head, HeadLimits};
+    ///
+    /// let mut buf = BytesMut::from(&b"HTTP/1.1 308 Moved\r\nLocation: /b\r\n\r\n"[..]);
+    /// let head = parse_response_head(&mut buf, &HeadLimits::default(), &Method::GET)?.unwrap();
+    /// assert!(head.is_redirect());
+    /// # Ok::<(), squall::Error>(())
+    /// ```
+    pub fn is_redirect(&self) -> bool {
+        is_redirect_status(self.status) && self.headers.contains_key(http::header::LOCATION)
+    }
+}
+
+/// Whether `status` is one a client follows as a redirect (301, 302, 303, 307, 308).
+pub fn is_redirect_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
 }
 
 /// Parses a response head from the front of `buf`, for a request made with
@@ -53,9 +71,10 @@ impl ResponseHead {
 ///
 /// # Errors
 ///
-/// [`Error::Http`] with status 502 for a malformed response or ambiguous framing
+/// [`Error::HttpParse`](crate::Error::HttpParse) of kind `Malformed` for a malformed response or ambiguous framing
 /// (conflicting `Content-Length`, `Transfer-Encoding` in HTTP/1.0 or with codings other
-/// than `chunked` before the final `chunked`), 431 when the head exceeds `limits`.
+/// than `chunked` before the final `chunked`), `HeadTooLarge` when the head exceeds
+/// `limits`.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -86,8 +105,13 @@ pub fn parse_response_head(
     let len = match config.parse_response_with_uninit_headers(&mut resp, buf, parsed) {
         Ok(httparse::Status::Complete(len)) if len <= limits.max_header_size => len,
         Ok(httparse::Status::Partial) if buf.len() <= limits.max_header_size => return Ok(None),
-        Ok(_) => return Err(Error::http(431, "response header section too large")),
-        Err(e) => return Err(map_parse_error(e, BAD)),
+        Ok(_) => {
+            return Err(parse_error(
+                ParseErrorKind::HeadTooLarge,
+                "response header section too large",
+            ))
+        }
+        Err(e) => return Err(map_parse_error(e)),
     };
     let version = if resp.version == Some(0) {
         Version::HTTP_10
@@ -97,7 +121,7 @@ pub fn parse_response_head(
     let status = resp
         .code
         .and_then(|c| StatusCode::from_u16(c).ok())
-        .ok_or_else(|| Error::http(BAD, "invalid status code"))?;
+        .ok_or_else(|| parse_error(ParseErrorKind::Malformed, "invalid status code"))?;
     let reason = resp.reason.unwrap_or("").to_owned();
     let mut scan = Scan::default();
     let raw = raw.take(resp.headers.len());
@@ -123,7 +147,7 @@ pub fn parse_response_head(
     let bytes = buf.split_to(len).freeze();
     let mut headers = HeaderMap::new();
     if unfolded.is_empty() {
-        build_map(&bytes, raw, &mut headers, BAD)?;
+        build_map(&bytes, raw, &mut headers)?;
     } else {
         build_folded_map(&bytes, raw, &unfolded, &mut headers)?;
     }
@@ -163,7 +187,7 @@ fn build_folded_map(
     unfolded: &[(usize, Vec<u8>)],
     map: &mut HeaderMap,
 ) -> Result<()> {
-    let bad = |what| Error::http(BAD, what);
+    let bad = |what| parse_error(ParseErrorKind::Malformed, what);
     for (i, f) in fields.iter().enumerate() {
         let (ns, nl, vs, vl) = (f.0 as usize, f.1 as usize, f.2 as usize, f.3 as usize);
         let name =
@@ -196,8 +220,8 @@ fn response_body(
     }
     if scan.te_seen {
         if version == Version::HTTP_10 {
-            return Err(Error::http(
-                BAD,
+            return Err(parse_error(
+                ParseErrorKind::Malformed,
                 "Transfer-Encoding in an HTTP/1.0 response",
             ));
         }
@@ -205,14 +229,20 @@ fn response_body(
             return Ok((BodyKind::Close, false));
         }
         if scan.te_chunked > 1 || scan.te_other {
-            return Err(Error::http(BAD, "unsupported transfer-coding"));
+            return Err(parse_error(
+                ParseErrorKind::Malformed,
+                "unsupported transfer-coding",
+            ));
         }
         // A Content-Length beside chunked is overridden, but the connection is suspect.
         let has_length = scan.content_length.is_some() || scan.bad_content_length;
         return Ok((BodyKind::Chunked, !has_length));
     }
     match scan.content_length {
-        _ if scan.bad_content_length => Err(Error::http(BAD, "invalid Content-Length")),
+        _ if scan.bad_content_length => Err(parse_error(
+            ParseErrorKind::Malformed,
+            "invalid Content-Length",
+        )),
         Some(0) => Ok((BodyKind::Empty, true)),
         Some(n) => Ok((BodyKind::Length(n), true)),
         None => Ok((BodyKind::Close, false)),
@@ -222,6 +252,8 @@ fn response_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::h1::ParseErrorKind;
+    use crate::Error;
 
     fn parse_for(method: Method, input: &[u8]) -> Result<Option<ResponseHead>> {
         parse_response_head(&mut BytesMut::from(input), &HeadLimits::default(), &method)
@@ -233,9 +265,9 @@ mod tests {
             .expect("complete head")
     }
 
-    fn status(input: &[u8]) -> u16 {
+    fn status(input: &[u8]) -> ParseErrorKind {
         match parse_for(Method::GET, input) {
-            Err(Error::Http { status, .. }) => status,
+            Err(Error::HttpParse { kind, .. }) => kind,
             other => panic!("expected an error, got {other:?}"),
         }
     }
@@ -308,20 +340,23 @@ mod tests {
         );
         assert_eq!(
             status(b"HTTP/1.1 200 OK\r\nContent-Length: 7, 8\r\n\r\n"),
-            502
+            ParseErrorKind::Malformed
         );
-        assert_eq!(status(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"), 502);
+        assert_eq!(
+            status(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
         assert_eq!(
             status(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
-            502
+            ParseErrorKind::Malformed
         );
         assert_eq!(
             status(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"),
-            502
+            ParseErrorKind::Malformed
         );
         assert_eq!(
             status(b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            502
+            ParseErrorKind::Malformed
         );
     }
 
@@ -337,11 +372,23 @@ mod tests {
 
     #[test]
     fn malformed() {
-        assert_eq!(status(b"HTTP/1.1 20 OK\r\n\r\n"), 502);
-        assert_eq!(status(b"HTTP/1.1 099 Low\r\n\r\n"), 502);
-        assert_eq!(status(b"HTTP/2.0 200 OK\r\n\r\n"), 502);
-        assert_eq!(status(b"HTTP/1.1 200 OK\r\nX : y\r\n\r\n"), 502);
-        assert_eq!(status(b"HTTP/1.1 200 OK\rX: y\r\n\r\n"), 502);
+        assert_eq!(status(b"HTTP/1.1 20 OK\r\n\r\n"), ParseErrorKind::Malformed);
+        assert_eq!(
+            status(b"HTTP/1.1 099 Low\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"HTTP/2.0 200 OK\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"HTTP/1.1 200 OK\r\nX : y\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
+        assert_eq!(
+            status(b"HTTP/1.1 200 OK\rX: y\r\n\r\n"),
+            ParseErrorKind::Malformed
+        );
         assert_eq!(ok(b"HTTP/1.1 200\r\n\r\n").reason, "");
     }
 
@@ -381,11 +428,17 @@ mod tests {
         assert!(p(b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\n").unwrap().is_some());
         assert!(matches!(
             p(b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n"),
-            Err(Error::Http { status: 431, .. })
+            Err(Error::HttpParse {
+                kind: ParseErrorKind::HeadTooLarge,
+                ..
+            })
         ));
         assert!(matches!(
             p(b"HTTP/1.1 200 OK\r\nA: 0123456789abcdef"),
-            Err(Error::Http { status: 431, .. })
+            Err(Error::HttpParse {
+                kind: ParseErrorKind::HeadTooLarge,
+                ..
+            })
         ));
         assert!(p(b"HTTP/1.1 200 OK\r\nA: 0123").unwrap().is_none());
     }

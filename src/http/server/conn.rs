@@ -11,13 +11,15 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, StatusCode, Version};
 
+use super::link::ResponseLink;
 use super::request::{apply_xheaders, Request};
 use super::responder::Responder;
 use super::{BodyDelegate, Shared};
 use crate::error::Error;
 use crate::http::h1::{
-    parse_request_head, write_response_head, BodyDecoder, BodyKind, Decoded, Framing, HeadScanner,
-    RequestHead, CONTINUE_100,
+    consume_gzip_encoding, parse_request_head, write_server_response_head, BodyDecoder, BodyFault,
+    BodyKind, BodyPipeline, Decoded, Framing, HeadScanner, ParseErrorKind, RequestHead,
+    ServerFields, CONTINUE_100,
 };
 use crate::reactor::{coarse_now, TimerId};
 use crate::stream::{CustomRead, IoStream};
@@ -32,9 +34,10 @@ enum Timeout {
 struct Incoming {
     head: RequestHead,
     decoder: BodyDecoder,
-    first: Option<Bytes>,
-    rest: BytesMut,
-    received: u64,
+    /// Limits, gunzip, and the buffer (or the pieces for the delegate).
+    pipe: BodyPipeline,
+    /// Pieces the pipeline handed on for the delegate, not delivered yet.
+    pending: Vec<Bytes>,
     delegate: Option<Box<dyn BodyDelegate>>,
 }
 
@@ -78,23 +81,16 @@ enum Step {
     Continue,
     Fail(Error),
     Headers(Box<Incoming>),
-    Chunk(Bytes),
-    Dispatch(Request, bool, Option<Box<dyn BodyDelegate>>),
+    /// Pieces are pending for the delegate.
+    Chunks,
+    /// The request is complete; the last pieces (a gunzip stage's tail) are still due to
+    /// the delegate.
+    Dispatch(Request, bool, Option<Box<dyn BodyDelegate>>, Vec<Bytes>),
 }
 
 /// Queued response bytes beyond which the next pipelined request waits until the
 /// client has read what is queued.
 const WRITE_HIGH_WATER: usize = 64 * 1024;
-
-/// Capacity of the per-thread output buffer: corked pipelined responses share it, so
-/// it must hold many before it has to be replaced by a new allocation.
-const OUT_CAPACITY: usize = 16 * 1024;
-
-thread_local! {
-    /// One output buffer per thread: responses are encoded here and handed to the
-    /// stream as `Bytes`, so connections own no write memory between responses.
-    static OUT: RefCell<BytesMut> = RefCell::new(BytesMut::with_capacity(OUT_CAPACITY));
-}
 
 impl Conn {
     pub(crate) fn start(shared: &Rc<Shared>, stream: IoStream, peer: SocketAddr) {
@@ -206,47 +202,6 @@ impl Conn {
         }
     }
 
-    /// Sets the responder's close callback (see `Responder::on_connection_close`).
-    pub(crate) fn set_on_close(this: &Rc<Conn>, f: Box<dyn FnOnce()>) {
-        this.st.borrow_mut().on_close = Some(f);
-        if this.stream.is_closed() {
-            // Closed already: its close callback may have run. Run `f` from the loop,
-            // unless the response finishes first.
-            if let Some(shared) = this.shared.upgrade() {
-                let weak = Rc::downgrade(this);
-                shared.handle.add_callback(move || {
-                    let f = weak
-                        .upgrade()
-                        .and_then(|c| c.st.borrow_mut().on_close.take());
-                    if let Some(f) = f {
-                        f();
-                    }
-                });
-            }
-        }
-    }
-
-    /// Hands the stream over (`Responder::detach`): the server forgets the connection.
-    pub(crate) fn detach(this: &Rc<Conn>) -> IoStream {
-        this.cancel_timer();
-        let on_close = {
-            let mut st = this.st.borrow_mut();
-            st.phase = Phase::Busy;
-            st.responding = false;
-            st.on_close.take()
-        };
-        drop(on_close);
-        // Replaces the server's close callback (the stream keeps one slot), and gives
-        // end-of-file its default meaning again (it closes the stream).
-        this.stream.set_close_callback(|_| {});
-        this.stream.clear_eof_callback();
-        this.stream.set_idle_timeout(None);
-        if let Some(shared) = this.shared.upgrade() {
-            shared.remove_conn(this.key);
-        }
-        this.stream.clone()
-    }
-
     /// Reads the next request, with the connection's one parser callback (made on the
     /// first request, shared after that: no allocation per request).
     fn read_next(this: &Rc<Conn>) {
@@ -265,25 +220,8 @@ impl Conn {
     }
 
     /// Graceful shutdown is under way (or the server is gone): no more keep-alive.
-    pub(crate) fn closing(&self) -> bool {
+    fn closing(&self) -> bool {
         self.shared.upgrade().map_or(true, |s| s.closing.get())
-    }
-
-    /// The server's `max_write_buffer_size`, if any.
-    pub(crate) fn max_write_buffer_size(&self) -> Option<usize> {
-        self.shared.upgrade()?.options.max_write_buffer_size
-    }
-
-    pub(crate) fn server_header(&self) -> Option<Rc<str>> {
-        self.shared.upgrade()?.options.server_header.clone()
-    }
-
-    pub(crate) fn out_buffer(&self) -> BytesMut {
-        OUT.with(|o| std::mem::take(&mut *o.borrow_mut()))
-    }
-
-    pub(crate) fn return_out_buffer(&self, buf: BytesMut) {
-        OUT.with(|o| *o.borrow_mut() = buf);
     }
 
     /// Whether the connection sits between requests (nothing buffered, no handler).
@@ -324,6 +262,9 @@ impl Conn {
                     return true;
                 }
                 Step::Headers(mut inc) => {
+                    // The gunzip stage rewrites the headers before anyone sees them.
+                    let gunzip = shared.options.decompress_request
+                        && consume_gzip_encoding(&mut inc.head.headers);
                     if let Some(factory) = shared.delegate_factory.borrow_mut().as_mut() {
                         let req = this.build_request(&shared, inc.head.clone(), Bytes::new(), None);
                         match catch_unwind(AssertUnwindSafe(|| factory(&req))) {
@@ -335,6 +276,14 @@ impl Conn {
                             }
                         }
                     }
+                    let max_body = shared.options.max_body_size as u64;
+                    inc.pipe = match inc.delegate {
+                        Some(_) => BodyPipeline::streamed(max_body),
+                        None => BodyPipeline::buffered(max_body),
+                    };
+                    if gunzip {
+                        inc.pipe.gunzip();
+                    }
                     if inc.head.expect_continue {
                         this.stream
                             .write_and_forget(Bytes::from_static(CONTINUE_100));
@@ -343,25 +292,27 @@ impl Conn {
                     st.phase = Phase::Body(inc);
                     Conn::set_deadline(this, &mut st, Timeout::Body);
                 }
-                Step::Chunk(data) => {
-                    let delegate = match &mut this.st.borrow_mut().phase {
-                        Phase::Body(inc) => inc.delegate.take(),
-                        _ => None,
+                Step::Chunks => {
+                    let (delegate, mut pending) = match &mut this.st.borrow_mut().phase {
+                        Phase::Body(inc) => (inc.delegate.take(), std::mem::take(&mut inc.pending)),
+                        _ => (None, Vec::new()),
                     };
                     if let Some(mut d) = delegate {
-                        if let Err(payload) =
-                            catch_unwind(AssertUnwindSafe(|| d.data_received(data)))
-                        {
-                            this.fail(&Error::http(500, "body delegate panicked"));
-                            shared.report_panic(payload);
+                        if !this.feed_delegate(&shared, &mut d, &mut pending) {
                             return true;
                         }
                         if let Phase::Body(inc) = &mut this.st.borrow_mut().phase {
                             inc.delegate = Some(d);
+                            inc.pending = pending; // empty, its capacity kept
                         }
                     }
                 }
-                Step::Dispatch(req, keep_alive, delegate) => {
+                Step::Dispatch(req, keep_alive, mut delegate, mut tail) => {
+                    if let Some(d) = &mut delegate {
+                        if !this.feed_delegate(&shared, d, &mut tail) {
+                            return true;
+                        }
+                    }
                     // The last request before end-of-file: its response says the
                     // connection closes (pipelined ones still buffered are answered).
                     let keep_alive = keep_alive && !(closed && buf.is_empty());
@@ -370,6 +321,24 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Hands `pieces` to the body delegate (drained); false if it panicked (the
+    /// connection is then answered with 500 and closed).
+    fn feed_delegate(
+        &self,
+        shared: &Shared,
+        d: &mut Box<dyn BodyDelegate>,
+        pieces: &mut Vec<Bytes>,
+    ) -> bool {
+        for data in pieces.drain(..) {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| d.data_received(data))) {
+                self.fail(&Error::http(500, "body delegate panicked"));
+                shared.report_panic(payload);
+                return false;
+            }
+        }
+        true
     }
 
     fn step(
@@ -408,10 +377,10 @@ impl Conn {
                                 st.deadline = None;
                                 let keep_alive = head.keep_alive;
                                 let req = this.build_request(shared, head, Bytes::new(), None);
-                                Step::Dispatch(req, keep_alive, None)
+                                Step::Dispatch(req, keep_alive, None, Vec::new())
                             }
                             BodyKind::Length(n) if n > max_body => {
-                                Step::Fail(Error::http(413, "request body too large"))
+                                Step::Fail(fault_error(BodyFault::TooLarge { max: max_body }))
                             }
                             kind => Step::Headers(Box::new(Incoming {
                                 decoder: {
@@ -422,9 +391,9 @@ impl Conn {
                                     d
                                 },
                                 head,
-                                first: None,
-                                rest: BytesMut::new(),
-                                received: 0,
+                                // Chosen once the delegate factory has run.
+                                pipe: BodyPipeline::buffered(max_body),
+                                pending: Vec::new(),
                                 delegate: None,
                             })),
                         }
@@ -455,23 +424,15 @@ impl Conn {
                         }
                     }
                     Ok(Decoded::Data(d)) => {
-                        inc.received += d.len() as u64;
-                        if inc.received > max_body {
-                            return Step::Fail(Error::http(413, "request body too large"));
+                        let Incoming { pipe, pending, .. } = &mut **inc;
+                        if let Err(f) = pipe.push(d, &mut |b| pending.push(b)) {
+                            return Step::Fail(fault_error(f));
                         }
-                        if inc.delegate.is_some() {
-                            return Step::Chunk(d);
+                        if pending.is_empty() {
+                            Step::Continue
+                        } else {
+                            Step::Chunks
                         }
-                        match inc.first.take() {
-                            None if inc.rest.is_empty() => inc.first = Some(d),
-                            first => {
-                                if let Some(f) = first {
-                                    inc.rest.extend_from_slice(&f);
-                                }
-                                inc.rest.extend_from_slice(&d);
-                            }
-                        }
-                        Step::Continue
                     }
                     Ok(Decoded::Done { trailers }) => {
                         let Phase::Body(inc) = std::mem::replace(&mut st.phase, Phase::Busy) else {
@@ -480,19 +441,19 @@ impl Conn {
                         st.deadline = None;
                         let Incoming {
                             mut head,
-                            first,
-                            rest,
+                            mut pipe,
                             delegate,
                             ..
                         } = *inc;
-                        let body = first.unwrap_or_else(|| rest.freeze());
-                        let body = match decompress(shared, &mut head.headers, body) {
+                        let mut tail = Vec::new();
+                        let body = match pipe.finish(Some(&mut head.headers), &mut |b| tail.push(b))
+                        {
                             Ok(b) => b,
-                            Err(e) => return Step::Fail(e),
+                            Err(f) => return Step::Fail(fault_error(f)),
                         };
                         let keep_alive = head.keep_alive;
                         let req = this.build_request(shared, head, body, trailers);
-                        Step::Dispatch(req, keep_alive, delegate)
+                        Step::Dispatch(req, keep_alive, delegate, tail)
                     }
                 }
             }
@@ -537,7 +498,7 @@ impl Conn {
         let keep_alive = keep_alive && !shared.options.no_keep_alive && !this.closing();
         this.st.borrow_mut().responding = true;
         let responder = Responder::new(
-            this.clone(),
+            this.clone() as Rc<dyn ResponseLink>,
             req.version,
             keep_alive,
             req.method == Method::HEAD,
@@ -546,7 +507,7 @@ impl Conn {
     }
 
     /// Called by the [`Responder`] when the response is complete.
-    pub(crate) fn response_done(this: &Rc<Conn>, keep_alive: bool) {
+    fn response_done(this: &Rc<Conn>, keep_alive: bool) {
         // The response is complete: its close callback will not be needed.
         let on_close = {
             let mut st = this.st.borrow_mut();
@@ -631,32 +592,29 @@ impl Conn {
 
     /// Answers a malformed or over-limit request and closes the connection.
     fn fail(&self, e: &Error) {
-        let status = match e {
-            Error::Http { status, .. } => *status,
-            _ => 400,
-        };
         log::debug!("bad request from {}: {e}", self.peer);
         self.st.borrow_mut().phase = Phase::Busy;
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-        self.send_error(status);
+        self.send_error(status_for(e));
     }
 
     fn send_error(&self, status: StatusCode) {
         let reason = status.canonical_reason().unwrap_or("Error");
         let body = format!("{} {reason}\n", status.as_u16());
         let mut out = BytesMut::new();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         let framing = Framing::Length(body.len() as u64);
-        write_response_head(
+        let fields = ServerFields::new(false, None);
+        write_server_response_head(
             &mut out,
             Version::HTTP_11,
             status,
-            None,
-            &HeaderMap::new(),
+            &headers,
             framing,
-        );
-        out.truncate(out.len() - 2); // add ours before the final CRLF
-        out.extend_from_slice(
-            b"Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n",
+            fields,
         );
         out.extend_from_slice(body.as_bytes());
         self.stream.write_and_forget(out.freeze());
@@ -730,35 +688,90 @@ impl Conn {
     }
 }
 
-/// With `decompress_request`, decodes a gzip body and rewrites the headers to describe
-/// what the handler gets (as Tornado: `Content-Encoding` removed,
-/// `X-Consumed-Content-Encoding: gzip`, `Content-Length` of the decoded body).
-#[cfg(feature = "gzip")]
-fn decompress(shared: &Shared, headers: &mut HeaderMap, body: Bytes) -> crate::Result<Bytes> {
-    use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
-    use http::HeaderValue;
-    use std::io::Read;
-    if !shared.options.decompress_request || !crate::http::h1::is_gzip(headers) || body.is_empty() {
-        return Ok(body);
+impl ResponseLink for Conn {
+    fn stream(&self) -> &IoStream {
+        &self.stream
     }
-    let limit = shared.options.max_body_size as u64;
-    let mut out = Vec::new();
-    let mut dec = flate2::read::GzDecoder::new(&body[..]).take(limit.saturating_add(1));
-    dec.read_to_end(&mut out)
-        .map_err(|e| Error::http(400, format!("bad gzip body: {e}")))?;
-    if out.len() as u64 > limit {
-        return Err(Error::http(413, "decompressed body too large"));
+
+    fn closing(&self) -> bool {
+        Conn::closing(self)
     }
-    headers.remove(CONTENT_ENCODING);
-    headers.insert(
-        "x-consumed-content-encoding",
-        HeaderValue::from_static("gzip"),
-    );
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(out.len()));
-    Ok(Bytes::from(out))
+
+    fn server_header(&self) -> Option<Rc<str>> {
+        self.shared.upgrade()?.options.server_header.clone()
+    }
+
+    fn max_write_buffer_size(&self) -> Option<usize> {
+        self.shared.upgrade()?.options.max_write_buffer_size
+    }
+
+    fn set_on_close(self: Rc<Self>, f: Box<dyn FnOnce()>) {
+        self.st.borrow_mut().on_close = Some(f);
+        if self.stream.is_closed() {
+            // Closed already: its close callback may have run. Run `f` from the loop,
+            // unless the response finishes first.
+            if let Some(shared) = self.shared.upgrade() {
+                let weak = Rc::downgrade(&self);
+                shared.handle.add_callback(move || {
+                    let f = weak
+                        .upgrade()
+                        .and_then(|c| c.st.borrow_mut().on_close.take());
+                    if let Some(f) = f {
+                        f();
+                    }
+                });
+            }
+        }
+    }
+
+    fn detach(self: Rc<Self>) -> IoStream {
+        self.cancel_timer();
+        let on_close = {
+            let mut st = self.st.borrow_mut();
+            st.phase = Phase::Busy;
+            st.responding = false;
+            st.on_close.take()
+        };
+        drop(on_close);
+        // Replaces the server's close callback (the stream keeps one slot), and gives
+        // end-of-file its default meaning again (it closes the stream).
+        self.stream.set_close_callback(|_| {});
+        self.stream.clear_eof_callback();
+        self.stream.set_idle_timeout(None);
+        if let Some(shared) = self.shared.upgrade() {
+            shared.remove_conn(self.key);
+        }
+        self.stream.clone()
+    }
+
+    fn response_done(self: Rc<Self>, keep_alive: bool) {
+        Conn::response_done(&self, keep_alive);
+    }
 }
 
-#[cfg(not(feature = "gzip"))]
-fn decompress(_: &Shared, _: &mut HeaderMap, body: Bytes) -> crate::Result<Bytes> {
-    Ok(body)
+/// A body the pipeline refused, as a parse error of its kind.
+fn fault_error(f: BodyFault) -> Error {
+    Error::HttpParse {
+        kind: f.kind(),
+        message: format!("request {f}").into(),
+    }
+}
+
+/// The status the server answers a request with that failed with `e`: the one place
+/// where parse-error kinds become statuses.
+fn status_for(e: &Error) -> StatusCode {
+    match e {
+        Error::HttpParse { kind, .. } => match kind {
+            ParseErrorKind::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ParseErrorKind::UriTooLong => StatusCode::URI_TOO_LONG,
+            ParseErrorKind::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ParseErrorKind::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
+            ParseErrorKind::UnsupportedVersion => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            _ => StatusCode::BAD_REQUEST,
+        },
+        Error::Http { status, .. } => {
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
+        }
+        _ => StatusCode::BAD_REQUEST,
+    }
 }

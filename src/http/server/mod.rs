@@ -18,6 +18,7 @@
 //! ```
 
 mod conn;
+mod link;
 mod request;
 mod responder;
 

@@ -7,10 +7,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, StatusCode, Version};
 
-use super::conn::Conn;
+use super::link::ResponseLink;
 use crate::error::Error;
 use crate::future::Future;
-use crate::http::h1::{write_response_head, ChunkedEncoder, Framing};
+use crate::http::h1::{write_server_response_head, ChunkedEncoder, Framing, ServerFields};
 use crate::stream::IoStream;
 
 /// Response header maps kept per thread for reuse (cleared, capacity kept): building a
@@ -22,6 +22,25 @@ const SPARE_MAX_CAPACITY: usize = 64;
 thread_local! {
     static SPARE_HEADERS: std::cell::RefCell<Vec<HeaderMap>> =
         const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Capacity of the per-thread output buffer: corked pipelined responses share it, so
+/// it must hold many before it has to be replaced by a new allocation.
+const OUT_CAPACITY: usize = 16 * 1024;
+
+thread_local! {
+    /// One output buffer per thread: responses are encoded here and handed to the
+    /// stream as `Bytes`, so connections own no write memory between responses.
+    static OUT: std::cell::RefCell<BytesMut> =
+        std::cell::RefCell::new(BytesMut::with_capacity(OUT_CAPACITY));
+}
+
+fn out_buffer() -> BytesMut {
+    OUT.with(|o| std::mem::take(&mut *o.borrow_mut()))
+}
+
+fn return_out_buffer(buf: BytesMut) {
+    OUT.with(|o| *o.borrow_mut() = buf);
 }
 
 fn take_header_map() -> HeaderMap {
@@ -74,7 +93,7 @@ enum Body {
 /// final and is answered as `500` with the connection closed (for `101 Switching
 /// Protocols`, [`detach`](Self::detach) and write the head yourself).
 pub struct Responder {
-    conn: Rc<Conn>,
+    conn: Rc<dyn ResponseLink>,
     status: StatusCode,
     headers: HeaderMap,
     version: Version,
@@ -97,7 +116,7 @@ impl fmt::Debug for Responder {
 
 impl Responder {
     pub(crate) fn new(
-        conn: Rc<Conn>,
+        conn: Rc<dyn ResponseLink>,
         version: Version,
         keep_alive: bool,
         head_request: bool,
@@ -152,7 +171,7 @@ impl Responder {
     /// before the response finished, the [`on_connection_close`](Self::on_connection_close)
     /// callback runs soon after, from the loop.
     pub fn is_closed(&self) -> bool {
-        self.conn.stream.is_closed()
+        self.conn.stream().is_closed()
     }
 
     /// Calls `f` once if the client's connection closes before this response finished
@@ -194,7 +213,7 @@ impl Responder {
         if self.body == Body::Finished {
             return;
         }
-        Conn::set_on_close(&self.conn, Box::new(f));
+        self.conn.clone().set_on_close(Box::new(f));
     }
 
     /// Hands the connection's [`IoStream`] to the caller (Tornado's
@@ -232,12 +251,12 @@ impl Responder {
                 "detach: the response was already started",
             ));
         }
-        if self.conn.stream.is_closed() {
+        if self.conn.stream().is_closed() {
             return Err(Error::StreamClosed);
         }
         // Nothing to send on drop: the connection is the caller's now.
         self.body = Body::Finished;
-        Ok(Conn::detach(&self.conn))
+        Ok(self.conn.clone().detach())
     }
 
     /// Sends the whole response with `body` and a `Content-Length` (head and body in one
@@ -282,9 +301,9 @@ impl Responder {
                 self.headers.remove(CONTENT_LENGTH);
             }
         }
-        let mut out = self.conn.out_buffer();
+        let mut out = out_buffer();
         self.write_head(&mut out, framing);
-        let stream = &self.conn.stream;
+        let stream = self.conn.stream();
         let accepted = if !bodiless && !body.is_empty() {
             if body.len() <= 16 * 1024 {
                 out.put_slice(&body);
@@ -295,7 +314,7 @@ impl Responder {
         } else {
             stream.write_and_forget(out.split().freeze())
         };
-        self.conn.return_out_buffer(out);
+        return_out_buffer(out);
         if !accepted && !stream.is_closed() {
             // Over `max_write_buffer_size`: the response cannot go out whole, and a
             // head without its body would leave the client waiting on an open
@@ -305,7 +324,7 @@ impl Responder {
             stream.close_after_writes();
         }
         self.body = Body::Finished;
-        Conn::response_done(&self.conn, self.keep_alive);
+        self.conn.clone().response_done(self.keep_alive);
     }
 
     /// Sends a body chunk, sending the head first if needed. The future resolves when
@@ -327,7 +346,7 @@ impl Responder {
         if self.bodiless() || chunk.is_empty() {
             return Future::ready(());
         }
-        let stream = &self.conn.stream;
+        let stream = self.conn.stream();
         match framing {
             Framing::Chunked => {
                 let mut size = BytesMut::with_capacity(18);
@@ -384,7 +403,7 @@ impl Responder {
                 let done = if framing == Framing::Chunked && !self.bodiless() {
                     let mut last = BytesMut::with_capacity(5);
                     match self.chunked.finish(&mut last) {
-                        Ok(()) => self.conn.stream.write(last.freeze()),
+                        Ok(()) => self.conn.stream().write(last.freeze()),
                         Err(e) => Future::failed(e),
                     }
                 } else {
@@ -400,7 +419,7 @@ impl Responder {
                     self.keep_alive = false;
                 }
                 self.body = Body::Finished;
-                Conn::response_done(&self.conn, self.keep_alive);
+                self.conn.clone().response_done(self.keep_alive);
                 done
             }
         }
@@ -430,10 +449,10 @@ impl Responder {
             self.keep_alive = false; // HTTP/1.0: the body ends when we close
             Framing::Unframed
         };
-        let mut out = self.conn.out_buffer();
+        let mut out = out_buffer();
         self.write_head(&mut out, framing);
-        self.conn.stream.write_and_forget(out.split().freeze());
-        self.conn.return_out_buffer(out);
+        self.conn.stream().write_and_forget(out.split().freeze());
+        return_out_buffer(out);
         self.body = Body::Streaming(framing);
         framing
     }
@@ -470,20 +489,16 @@ impl Responder {
         if self.conn.closing() {
             self.keep_alive = false;
         }
-        write_response_head(out, self.version, self.status, None, &self.headers, framing);
-        // Connection management and the Server header go before the final CRLF.
-        out.truncate(out.len() - 2);
-        if !self.keep_alive {
-            out.put_slice(b"Connection: close\r\n");
-        } else if self.version == Version::HTTP_10 {
-            out.put_slice(b"Connection: keep-alive\r\n");
-        }
-        if let Some(server) = self.conn.server_header() {
-            out.put_slice(b"Server: ");
-            out.put_slice(server.as_bytes());
-            out.put_slice(b"\r\n");
-        }
-        out.put_slice(b"\r\n");
+        let server = self.conn.server_header();
+        let fields = ServerFields::new(self.keep_alive, server.as_deref());
+        write_server_response_head(
+            out,
+            self.version,
+            self.status,
+            &self.headers,
+            framing,
+            fields,
+        );
         // The head is out: the map is not read again, give it back for the next response.
         recycle_header_map(std::mem::take(&mut self.headers));
     }
@@ -494,7 +509,7 @@ impl Drop for Responder {
         match self.body {
             Body::Finished => {}
             Body::NotStarted => {
-                if !self.conn.stream.is_closed() {
+                if !self.conn.stream().is_closed() {
                     log::error!("Responder dropped without a response: sending 500");
                 }
                 self.status = StatusCode::INTERNAL_SERVER_ERROR;
@@ -505,7 +520,7 @@ impl Drop for Responder {
             Body::Streaming(_) => {
                 log::error!("Responder dropped in the middle of a streamed response: closing");
                 self.body = Body::Finished;
-                self.conn.stream.close_after_writes();
+                self.conn.stream().close_after_writes();
             }
         }
     }
