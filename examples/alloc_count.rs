@@ -14,6 +14,7 @@
 //! connection. `--sites`: also print allocation sites (slow; use a small `--n`).
 //!
 //! Prints `RESULT mode=.. allocs_per_req=.. reallocs_per_req=.. bytes_per_req=..`.
+//! `--help` lists the options; a bad one is a usage error (exit 2).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
@@ -178,12 +179,62 @@ fn snapshot() -> [u64; 4] {
     ]
 }
 
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+const USAGE: &str = "\
+usage: alloc_count [--n N] [--warmup N] [--pipeline N] [--echo] [--sites]
+       alloc_count --idle N [--no-get] [--echo]
+  --n N          requests measured (default 100000)
+  --warmup N     requests before measuring (default 10000)
+  --pipeline N   requests written back to back before reading (default 1, at least 1)
+  --echo         measure the TCP echo loop instead of the HTTP server
+  --sites        also print allocation sites (slow; use a small --n)
+  --idle N       instead: heap held per idle connection, over N connections
+  --no-get       with --idle: connections that never sent a request
+  -h, --help     this help
+";
+
+/// What the command line asked for.
+struct Args {
+    n: u64,
+    warmup: u64,
+    pipeline: usize,
+    echo: bool,
+    sites: bool,
+    idle: usize,
+    no_get: bool,
+}
+
+fn parse() -> Result<Args, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut a = Args {
+        n: 100_000,
+        warmup: 10_000,
+        pipeline: 1,
+        echo: false,
+        sites: false,
+        idle: 0,
+        no_get: false,
+    };
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("n") => a.n = parser.value()?.parse()?,
+            Long("warmup") => a.warmup = parser.value()?.parse()?,
+            Long("pipeline") => a.pipeline = parser.value()?.parse()?,
+            Long("echo") => a.echo = true,
+            Long("sites") => a.sites = true,
+            Long("idle") => a.idle = parser.value()?.parse()?,
+            Long("no-get") => a.no_get = true,
+            Short('h') | Long("help") => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    if a.pipeline == 0 {
+        return Err("--pipeline must be at least 1".into());
+    }
+    Ok(a)
 }
 
 /// Reads the echo_server example's loop (the same code, so the count is the example's).
@@ -274,13 +325,31 @@ fn idle_conns(
     remote.stop();
 }
 
-fn main() -> squall::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let n: u64 = arg(&args, "--n", 100_000);
-    let warmup: u64 = arg(&args, "--warmup", 10_000);
-    let pipeline: usize = arg(&args, "--pipeline", 1).max(1);
-    let echo_mode = args.iter().any(|a| a == "--echo");
-    let sites = args.iter().any(|a| a == "--sites");
+fn main() {
+    env_logger::init();
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprint!("alloc_count: {e}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(args) {
+        eprintln!("alloc_count: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> squall::Result<()> {
+    let Args {
+        n,
+        warmup,
+        pipeline,
+        echo: echo_mode,
+        sites,
+        idle,
+        no_get,
+    } = args;
 
     let mut reactor = Reactor::new()?;
     let handle = reactor.handle();
@@ -303,9 +372,8 @@ fn main() -> squall::Result<()> {
         _tcp = None;
     }
     let remote = handle.remote();
-    let idle: usize = arg(&args, "--idle", 0);
     if idle > 0 {
-        let get = !args.iter().any(|a| a == "--no-get");
+        let get = !no_get;
         let client =
             std::thread::spawn(move || idle_conns(addr, idle, get && !echo_mode, remote, sites));
         reactor.run()?;

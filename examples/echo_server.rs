@@ -4,7 +4,9 @@
 //! ```sh
 //! cargo run --release --example echo_server -- --port 9000 --threads 2
 //! ```
-//! Prints `listening on HOST:PORT` once every thread is ready.
+//! Prints `listening on HOST:PORT` once every thread is ready. Each connection has
+//! backpressure: while more than 1 MiB waits to be sent to a client, nothing more is read
+//! from it.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -14,6 +16,12 @@ use squall::net::{BindOptions, TcpServer};
 use squall::stream::IoStream;
 use squall::{Future, Reactor};
 
+/// Bytes queued for a peer above which the server stops reading from it, and the level
+/// they must drain to before it reads again. Without this, a client that sends without
+/// reading makes the server buffer everything it sends.
+const HIGH_WATER: usize = 1024 * 1024;
+const LOW_WATER: usize = 256 * 1024;
+
 /// Reads whatever arrives and writes it back, until the peer closes.
 fn echo(stream: IoStream) {
     let s = stream.clone();
@@ -22,7 +30,15 @@ fn echo(stream: IoStream) {
         .add_done_callback(move |f: &Future<Bytes>| {
             if let Some(Ok(data)) = f.take_result() {
                 s.write_and_forget(data);
-                echo(s.clone());
+                if s.write_buffer_len() > HIGH_WATER {
+                    // Backpressure: no reads (the kernel's buffers fill and TCP slows the
+                    // sender) until the peer has taken most of what we owe it.
+                    let next = s.clone();
+                    s.drained_to(LOW_WATER)
+                        .add_done_callback(move |_| echo(next));
+                } else {
+                    echo(s.clone());
+                }
             }
         });
 }
@@ -45,11 +61,9 @@ fn serve(
         let _ = stream.set_nodelay(true);
         echo(stream);
     });
-    let options = BindOptions {
-        reuse_port,
-        backlog: 4096,
-        ..BindOptions::default()
-    };
+    let options = BindOptions::default()
+        .with_reuse_port(reuse_port)
+        .with_backlog(4096);
     let addr = server.listen_with((bind.as_str(), port), &options)?;
     let _ = ready.send(addr.port());
     let h = handle.clone();

@@ -6,7 +6,8 @@
 //! host waits on the reactor's descriptor (`Reactor` implements `AsFd`) with `poll(2)`,
 //! then runs one iteration with `run_once(Some(Duration::ZERO))`.
 //!
-//! Run with `cargo run --example embed`; it ends by itself after one second.
+//! Run with `cargo run --example embed`; it ends by itself after one second. It takes no
+//! arguments (`--help` says so; anything else is a usage error, exit 2).
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
@@ -20,7 +21,41 @@ use squall::{Interest, Reactor};
 const FRAME: Duration = Duration::from_micros(16_667);
 const FRAMES: u32 = 60;
 
-fn main() -> squall::Result<()> {
+const USAGE: &str = "\
+usage: embed
+  runs a 60 Hz host loop for one second that gives squall its idle time, while squall
+  serves a TCP echo on 127.0.0.1 (a free port); takes no arguments
+  -h, --help  this help
+";
+
+fn parse() -> Result<(), lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_env();
+    if let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    env_logger::init();
+    if let Err(e) = parse() {
+        eprint!("embed: {e}\n{USAGE}");
+        std::process::exit(2);
+    }
+    if let Err(e) = run() {
+        eprintln!("embed: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> squall::Result<()> {
     let mut reactor = Reactor::new()?;
     let handle = reactor.handle();
 

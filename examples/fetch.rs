@@ -109,8 +109,8 @@ fn exit_code(e: &Error) -> u8 {
         Error::Unsupported(_) => 1,
         Error::Resolve { .. } => 6,
         Error::Io(_) => 7,
-        Error::Timeout => 28,
-        Error::Http { message, .. }
+        Error::Timeout | Error::HttpTimeout { .. } => 28,
+        Error::Http { message, .. } | Error::HttpResponse { message, .. }
             if message.contains("redirect") && message.contains("too many") =>
         {
             47

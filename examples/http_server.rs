@@ -69,11 +69,9 @@ fn serve(bind: &str, port: u16, reuse_port: bool, ready: mpsc::Sender<u16>) -> s
     let handle = reactor.handle();
     let h = handle.clone();
     let server = HttpServer::new(&handle, move |req, resp| route(&h, req, resp));
-    let options = BindOptions {
-        reuse_port,
-        backlog: 4096,
-        ..BindOptions::default()
-    };
+    let options = BindOptions::default()
+        .with_reuse_port(reuse_port)
+        .with_backlog(4096);
     let addr = server.listen_with((bind, port), &options)?;
     let _ = ready.send(addr.port());
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

@@ -8,7 +8,13 @@
 //!
 //! While it runs, a progress line on stderr (only when stderr is a terminal). The last
 //! stdout line is a machine-readable summary:
-//! `requests=N errors=E secs=S req_per_s=R p50_ms=.. p90_ms=.. p99_ms=..`.
+//! `requests=N errors=E secs=S req_per_s=R p50_ms=.. p90_ms=.. p99_ms=.. bad_status=B`
+//! (`errors`: requests that got no response; `bad_status`: responses with a status of 400
+//! or more).
+//!
+//! Exit status: 0 when every request got a response below 400, 1 when some did not (or
+//! the run could not start), 2 for a usage error. `RUST_LOG` sets the log level
+//! (e.g. `RUST_LOG=squall=debug`).
 
 use std::cell::RefCell;
 use std::io::IsTerminal;
@@ -25,34 +31,58 @@ struct Run {
     started: usize,
     finished: usize,
     errors: usize,
+    bad_status: usize,
     latencies: Vec<Duration>,
     done: Future<()>,
     first_error: Option<String>,
 }
 
-fn parse() -> Result<(usize, usize, String), String> {
-    let mut args = std::env::args().skip(1);
+const USAGE: &str = "\
+usage: load [-c CONCURRENCY] [-n REQUESTS] URL
+  -c, --c N      requests in flight at once (default 10, at least 1)
+  -n, --n N      requests in total (default 1000)
+      --url URL  the URL to GET (or give it as the last argument; http:// or https://)
+  -h, --help     this help
+";
+
+/// What the command line asked for.
+struct Args {
+    concurrency: usize,
+    requests: usize,
+    url: String,
+}
+
+fn parse() -> Result<Args, lexopt::Error> {
+    use lexopt::prelude::*;
     let (mut c, mut n, mut url) = (10usize, 1000usize, None);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "-c" | "--c" => {
-                c = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("-c needs a number")?
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('c') | Long("c") => c = parser.value()?.parse()?,
+            Short('n') | Long("n") => n = parser.value()?.parse()?,
+            Long("url") => url = Some(parser.value()?.string()?),
+            Short('h') | Long("help") => {
+                print!("{USAGE}");
+                std::process::exit(0);
             }
-            "-n" | "--n" => {
-                n = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("-n needs a number")?
-            }
-            "--url" => url = Some(args.next().ok_or("--url needs a URL")?),
-            s if s.starts_with('-') => return Err(format!("unknown option {s}")),
-            _ => url = Some(a),
+            Value(v) if url.is_none() => url = Some(v.string()?),
+            _ => return Err(arg.unexpected()),
         }
     }
-    Ok((c.max(1), n, url.ok_or("no URL given")?))
+    if c == 0 {
+        return Err("-c must be at least 1".into());
+    }
+    let url = url.ok_or("no URL given")?;
+    match url::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        Ok(u) => return Err(format!("{url}: unsupported scheme {}", u.scheme()).into()),
+        Err(e) => return Err(format!("{url}: {e}").into()),
+    }
+    Ok(Args {
+        concurrency: c,
+        requests: n,
+        url,
+    })
 }
 
 fn issue(run: &Rc<RefCell<Run>>) {
@@ -66,8 +96,12 @@ fn issue(run: &Rc<RefCell<Run>>) {
     };
     let run2 = run.clone();
     fut.add_done_callback(move |f| {
+        let mut bad_status = false;
         let error = match f.take_result() {
-            Some(Ok(_)) => None,
+            Some(Ok(response)) => {
+                bad_status = response.status.as_u16() >= 400;
+                None
+            }
             Some(Err(e)) => Some(e.to_string()),
             None => Some("no result".to_string()),
         };
@@ -75,6 +109,7 @@ fn issue(run: &Rc<RefCell<Run>>) {
             let mut r = run2.borrow_mut();
             r.finished += 1;
             r.latencies.push(t0.elapsed());
+            r.bad_status += usize::from(bad_status);
             if let Some(e) = error {
                 r.errors += 1;
                 r.first_error.get_or_insert(e);
@@ -116,21 +151,35 @@ fn progress(handle: &Handle, run: &Rc<RefCell<Run>>, start: Instant) -> Option<P
     Some(pc)
 }
 
-fn main() -> squall::Result<()> {
-    let (c, n, url) = match parse() {
+fn main() {
+    env_logger::init();
+    let args = match parse() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("load: {e}\nusage: load -c CONCURRENCY -n REQUESTS URL");
+            eprint!("load: {e}\n{USAGE}");
             std::process::exit(2);
         }
     };
+    match run(args) {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("load: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Runs the load; `Ok(false)` when some request failed.
+fn run(args: Args) -> squall::Result<bool> {
+    let Args {
+        concurrency: c,
+        requests: n,
+        url,
+    } = args;
     let mut reactor = Reactor::new()?;
     let handle = reactor.handle();
-    let options = ClientOptions {
-        max_clients: c,
-        max_idle_per_host: c,
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default().max_clients(c).max_idle_per_host(c);
     let client = AsyncHttpClient::with_options(&handle, options);
     let done = Future::new();
     let run = Rc::new(RefCell::new(Run {
@@ -140,6 +189,7 @@ fn main() -> squall::Result<()> {
         started: 0,
         finished: 0,
         errors: 0,
+        bad_status: 0,
         latencies: Vec::with_capacity(n),
         done: done.clone(),
         first_error: None,
@@ -164,7 +214,7 @@ fn main() -> squall::Result<()> {
     }
     r.latencies.sort_unstable();
     println!(
-        "requests={} errors={} secs={:.3} req_per_s={:.0} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3}",
+        "requests={} errors={} secs={:.3} req_per_s={:.0} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} bad_status={}",
         r.finished,
         r.errors,
         secs,
@@ -172,6 +222,13 @@ fn main() -> squall::Result<()> {
         percentile(&r.latencies, 0.50),
         percentile(&r.latencies, 0.90),
         percentile(&r.latencies, 0.99),
+        r.bad_status,
     );
-    Ok(())
+    if r.bad_status > 0 {
+        eprintln!(
+            "load: {} responses had a status of 400 or more",
+            r.bad_status
+        );
+    }
+    Ok(r.errors == 0 && r.bad_status == 0)
 }

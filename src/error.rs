@@ -66,6 +66,33 @@ pub enum Error {
     /// A feature that is not available in this build or not implemented yet (e.g. TLS).
     #[error("unsupported: {0}")]
     Unsupported(Cow<'static, str>),
+    /// A queue at its `maxsize` refused an item without waiting (Tornado's `QueueFull`).
+    #[error("queue full")]
+    QueueFull,
+    /// An empty queue had no item to give without waiting (Tornado's `QueueEmpty`).
+    #[error("queue empty")]
+    QueueEmpty,
+    /// A complete HTTP response that counts as a failure, kept whole (Tornado's
+    /// `HTTPClientError.response`): a 4xx/5xx turned into an error by
+    /// [`HttpResponse::error_for_status`](crate::http::client::HttpResponse::error_for_status),
+    /// or the last 3xx when `max_redirects` ran out.
+    #[error("HTTP {status}: {message}")]
+    HttpResponse {
+        /// The response's status code.
+        status: u16,
+        /// What went wrong, for humans (the reason phrase, or "too many redirects").
+        message: Cow<'static, str>,
+        /// The response: status, headers and body.
+        response: Box<crate::http::client::HttpResponse>,
+    },
+    /// An HTTP client fetch timed out; `stage` says where (Tornado's "Timeout while
+    /// connecting", "in request queue", "during request"). See also
+    /// [`is_timeout`](Self::is_timeout).
+    #[error("{stage}")]
+    HttpTimeout {
+        /// Where the fetch was when its time ran out.
+        stage: crate::http::client::TimeoutStage,
+    },
 }
 
 /// `Result` with squall's [`Error`].
@@ -97,6 +124,19 @@ impl Error {
             Error::Io(e) => Some(e.kind()),
             _ => None,
         }
+    }
+
+    /// True for [`Error::Timeout`] and [`Error::HttpTimeout`].
+    ///
+    /// ```
+    /// use squall::{http::client::TimeoutStage, Error};
+    /// assert!(Error::Timeout.is_timeout());
+    /// let e = Error::HttpTimeout { stage: TimeoutStage::Connecting };
+    /// assert!(e.is_timeout());
+    /// assert_eq!(e.to_string(), "Timeout while connecting");
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout | Error::HttpTimeout { .. })
     }
 
     /// Turns a caught panic payload into [`Error::Panicked`].

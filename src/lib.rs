@@ -5,9 +5,13 @@ pub mod error;
 pub mod executor;
 pub mod future;
 pub mod http;
+pub mod locks;
 pub mod net;
+pub mod queues;
 pub mod reactor;
 pub mod stream;
+pub mod web;
+pub mod websocket;
 
 pub use error::{Error, Result};
 pub use future::{chain_future, join_all, with_timeout, Future};
@@ -19,7 +23,6 @@ pub use reactor::{
 #[cfg(doctest)]
 #[doc = include_str!("../docs/guide.md")]
 mod guide_doctests {}
-pub mod websocket;
 
 /// The WebSocket chapter's examples are doc-tested too.
 #[cfg(doctest)]

@@ -224,7 +224,7 @@ fn server_that_never_answers_times_out_with_exit_28() {
     let start = std::time::Instant::now();
     let o = fetch(&["--timeout", "0.3", &s.url("/never")]);
     let err = assert_fails_with(&o, 28);
-    assert!(err.contains("timed out"), "{err}");
+    assert!(err.contains("Timeout during request"), "{err}");
     assert!(
         start.elapsed() < std::time::Duration::from_secs(15),
         "took {:?}",

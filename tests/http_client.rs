@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use http_client_util::{raw_server, read_request, response, serve, Req};
-use squall::http::client::{AsyncHttpClient, ClientOptions, HttpClient, HttpRequest};
+use squall::http::client::{AsyncHttpClient, ClientOptions, HttpClient, HttpRequest, TimeoutStage};
 use squall::{Error, Future, Reactor};
 
 fn blocking() -> HttpClient {
@@ -143,10 +143,19 @@ fn any_complete_status_is_ok_and_error_for_status_turns_it_into_an_error() {
         (503, "Busy Now", &b"later"[..])
     );
     match r.error_for_status() {
-        Err(Error::Http {
+        Err(Error::HttpResponse {
             status: 503,
             message,
-        }) => assert_eq!(message, "Busy Now"),
+            response,
+        }) => {
+            assert_eq!(message, "Busy Now");
+            // The whole response stays reachable (Tornado's HTTPClientError.response).
+            assert_eq!(
+                (response.status.as_u16(), &response.body[..]),
+                (503, &b"later"[..])
+            );
+            assert_eq!(response.headers["content-length"], "5");
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -167,7 +176,7 @@ fn redirect_server() -> http_client_util::RawServer {
                 let status = format!("{code} Redirect");
                 response(&status, &format!("Location: {loc}\r\n"), b"redirect body")
             }
-            ["", "loop"] => response("302 Found", "Location: /loop\r\n", b""),
+            ["", "loop"] => response("302 Found", "Location: /loop\r\n", b"loop body"),
             ["", "ftp"] => response("302 Found", "Location: ftp://example.com/\r\n", b""),
             _ => {
                 let body = format!(
@@ -213,15 +222,26 @@ fn redirect_loops_stop_at_max_redirects_and_only_http_targets() {
     let srv = redirect_server();
     let mut client = blocking();
     let r = client.fetch(srv.url("/loop"));
-    assert!(
-        matches!(&r, Err(Error::Http { status: 599, message }) if message.contains("too many redirects")),
-        "{r:?}"
-    );
+    match &r {
+        Err(Error::HttpResponse {
+            status: 302,
+            message,
+            response,
+        }) => {
+            assert!(message.contains("too many redirects"), "{message}");
+            // The last 3xx stays reachable, body included.
+            assert_eq!(response.headers["location"], "/loop");
+            assert_eq!(&response.body[..], b"loop body");
+            assert_eq!(response.effective_url.path(), "/loop");
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(client
         .fetch(HttpRequest::new(&srv.url("/r/302/3")).max_redirects(3))
         .is_ok());
-    assert!(is_599(
-        &client.fetch(HttpRequest::new(&srv.url("/r/302/3")).max_redirects(2))
+    assert!(matches!(
+        client.fetch(HttpRequest::new(&srv.url("/r/302/3")).max_redirects(2)),
+        Err(Error::HttpResponse { status: 302, .. })
     ));
     assert!(is_599(&client.fetch(srv.url("/ftp"))));
 }
@@ -243,13 +263,8 @@ fn max_clients_queues_in_fifo_order() {
         response("200 OK", "", b"")
     });
     let mut reactor = Reactor::new().unwrap();
-    let client = AsyncHttpClient::with_options(
-        &reactor.handle(),
-        ClientOptions {
-            max_clients: 1,
-            ..ClientOptions::default()
-        },
-    );
+    let client =
+        AsyncHttpClient::with_options(&reactor.handle(), ClientOptions::default().max_clients(1));
     let futures: Vec<_> = (0..6)
         .map(|i| client.fetch(srv.url(&format!("/{i}"))))
         .collect();
@@ -267,25 +282,39 @@ fn request_timeout_counts_time_spent_queued() {
         drop(s);
     });
     let mut reactor = Reactor::new().unwrap();
-    let client = AsyncHttpClient::with_options(
-        &reactor.handle(),
-        ClientOptions {
-            max_clients: 1,
-            ..ClientOptions::default()
-        },
-    );
+    let client =
+        AsyncHttpClient::with_options(&reactor.handle(), ClientOptions::default().max_clients(1));
     let slow =
         client.fetch(HttpRequest::new(&srv.url("/")).request_timeout(Duration::from_secs(2)));
     let queued =
         client.fetch(HttpRequest::new(&srv.url("/")).request_timeout(Duration::from_millis(200)));
     let t = std::time::Instant::now();
-    assert!(matches!(reactor.run_until(&queued), Err(Error::Timeout)));
+    let r = reactor.run_until(&queued);
+    assert!(
+        matches!(
+            r,
+            Err(Error::HttpTimeout {
+                stage: TimeoutStage::Queue
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(r.unwrap_err().to_string(), "Timeout in request queue");
     assert!(t.elapsed() < Duration::from_secs(1));
     assert!(
         !slow.is_done(),
         "the queued request timed out, not the running one"
     );
-    assert!(matches!(reactor.run_until(&slow), Err(Error::Timeout)));
+    let r = reactor.run_until(&slow);
+    assert!(
+        matches!(
+            r,
+            Err(Error::HttpTimeout {
+                stage: TimeoutStage::Request
+            })
+        ),
+        "{r:?}"
+    );
     assert_eq!(
         srv.connections(),
         1,
@@ -318,7 +347,16 @@ fn connect_timeout_against_a_full_backlog() {
         HttpRequest::new(&format!("http://{addr}/")).connect_timeout(Duration::from_millis(300));
     let t = std::time::Instant::now();
     let r = blocking().fetch(req);
-    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(Error::HttpTimeout {
+                stage: TimeoutStage::Connecting
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(r.unwrap_err().to_string(), "Timeout while connecting");
     assert!(t.elapsed() < Duration::from_secs(3));
 }
 
@@ -332,7 +370,16 @@ fn request_timeout_when_the_server_never_answers_and_the_connection_is_dropped()
     let mut client = blocking();
     let r =
         client.fetch(HttpRequest::new(&srv.url("/")).request_timeout(Duration::from_millis(200)));
-    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(Error::HttpTimeout {
+                stage: TimeoutStage::Request
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(r.unwrap_err().to_string(), "Timeout during request");
     assert_eq!(client.async_client().idle_connections(), 0);
 }
 
@@ -353,7 +400,7 @@ fn a_response_not_read_to_the_end_never_goes_back_to_the_pool() {
     let mut client = blocking();
     let r =
         client.fetch(HttpRequest::new(&srv.url("/")).request_timeout(Duration::from_millis(200)));
-    assert!(matches!(r, Err(Error::Timeout)));
+    assert!(r.as_ref().is_err_and(Error::is_timeout), "{r:?}");
     assert_eq!(client.fetch(srv.url("/")).unwrap().body, "second");
     assert_eq!(srv.connections(), 2);
 }
@@ -529,11 +576,9 @@ fn max_connections_per_host_bounds_parallel_connections() {
         response("200 OK", "", b"ok")
     });
     let mut reactor = Reactor::new().unwrap();
-    let options = ClientOptions {
-        max_clients: 8,
-        max_connections_per_host: Some(2),
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default()
+        .max_clients(8)
+        .max_connections_per_host(Some(2));
     let client = AsyncHttpClient::with_options(&reactor.handle(), options);
     let all: Vec<Future<_>> = (0..8).map(|_| client.fetch(srv.url("/"))).collect();
     let results = reactor.run_until(&squall::join_all(all)).unwrap();
@@ -550,10 +595,7 @@ fn resolver_override_and_time_info() {
         srv.port,
         format!("127.0.0.1:{}", srv.port).parse().unwrap(),
     );
-    let options = ClientOptions {
-        resolver: Some(Rc::new(resolver)),
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default().resolver(Rc::new(resolver));
     let mut client = HttpClient::with_options(options).unwrap();
     let r = client
         .fetch(format!("http://api.test:{}/", srv.port))

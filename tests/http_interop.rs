@@ -281,10 +281,7 @@ fn max_clients_queues_requests_behind_deferred_responses() {
     let seen_at_release: Rc<Cell<Option<usize>>> = Rc::default();
     let held: Rc<RefCell<Vec<Responder>>> = Rc::default();
     let (a, s, h) = (arrivals.clone(), seen_at_release.clone(), held.clone());
-    let options = ClientOptions {
-        max_clients: N,
-        ..Default::default()
-    };
+    let options = ClientOptions::default().max_clients(N);
     let reactor_handle: Rc<RefCell<Option<squall::Handle>>> = Rc::default();
     let rh = reactor_handle.clone();
     let (mut reactor, _server, client, base) = setup(options, move |req, resp| {
@@ -367,7 +364,12 @@ fn request_timeout_is_reported_before_the_dropped_responders_500() {
         HttpRequest::new(&format!("{base}/never")).request_timeout(Duration::from_millis(200));
     let r = wait(&mut reactor, &client.fetch(req));
     assert!(
-        matches!(r, Err(Error::Timeout)),
+        matches!(
+            r,
+            Err(Error::HttpTimeout {
+                stage: squall::http::client::TimeoutStage::Request
+            })
+        ),
         "{:?}",
         r.map(|r| r.status)
     );

@@ -207,3 +207,37 @@ fn detach_after_the_response_started_is_refused() {
     let outcome = outcome.borrow().clone().unwrap();
     assert!(outcome.contains("InvalidState"), "{outcome}");
 }
+
+#[test]
+fn detach_from_a_timer_later_still_finds_the_bytes_after_the_head() {
+    // The handler parks the responder and detaches it from a timer, outside the
+    // parser: the bytes that followed the head wait in the stream's buffer.
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let finished = Future::<Vec<u8>>::new();
+    let t = bound(&handle, &finished);
+    let (h, f) = (handle.clone(), finished.clone());
+    let server = HttpServer::new(&handle, move |_req, resp: Responder| {
+        let f = f.clone();
+        h.call_later(Duration::from_millis(5), move || {
+            let stream = resp.detach().expect("detach");
+            stream.read_bytes(4, false).add_done_callback(move |r| {
+                f.set_result(r.take_result().unwrap().unwrap().to_vec());
+            });
+        });
+    });
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let (tx, rx) = mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let mut s = connect(addr);
+        s.write_all(b"GET /upgrade HTTP/1.1\r\nHost: x\r\n\r\nPING")
+            .unwrap();
+        rx.recv_timeout(Duration::from_secs(30)).ok();
+    });
+    let got = reactor.run_until(&finished).expect("detached read");
+    handle.cancel_timer(t);
+    tx.send(()).unwrap();
+    client.join().unwrap();
+    assert_eq!(got, b"PING");
+    assert_eq!(server.connection_count(), 0);
+}

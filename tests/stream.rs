@@ -445,10 +445,7 @@ fn slow_reader_hits_max_write_buffer_size_instead_of_growing() {
     for kind in KINDS {
         let mut reactor = Reactor::new().unwrap();
         let h = reactor.handle();
-        let options = StreamOptions {
-            max_write_buffer_size: Some(LIMIT),
-            ..StreamOptions::default()
-        };
+        let options = StreamOptions::default().with_max_write_buffer_size(Some(LIMIT));
         let (stream, mut peer) = stream_and_peer_with(&h, kind, options);
         let chunk = Bytes::from(vec![b'x'; CHUNK]);
         let mut accepted = 0usize;
@@ -581,10 +578,7 @@ fn idle_timeout_closes_with_timeout_error() {
     for kind in KINDS {
         let mut reactor = Reactor::new().unwrap();
         let h = reactor.handle();
-        let options = StreamOptions {
-            idle_timeout: Some(IDLE),
-            ..StreamOptions::default()
-        };
+        let options = StreamOptions::default().with_idle_timeout(Some(IDLE));
         let start = Instant::now();
         let (stream, _peer) = stream_and_peer_with(&h, kind, options);
         let (closed, count) = on_close(&stream);
@@ -610,10 +604,7 @@ fn idle_timeout_is_postponed_by_activity() {
     for kind in KINDS {
         let mut reactor = Reactor::new().unwrap();
         let h = reactor.handle();
-        let options = StreamOptions {
-            idle_timeout: Some(IDLE),
-            ..StreamOptions::default()
-        };
+        let options = StreamOptions::default().with_idle_timeout(Some(IDLE));
         let (stream, peer) = stream_and_peer_with(&h, kind, options);
         let (closed, _) = on_close(&stream);
         let peer = shared(peer);
@@ -663,10 +654,7 @@ fn read_needing_more_than_max_buffer_size_fails_with_stream_buffer_full() {
             let ctx = format!("{kind:?} {name}");
             let mut reactor = Reactor::new().unwrap();
             let h = reactor.handle();
-            let options = StreamOptions {
-                max_buffer_size: 4096,
-                ..StreamOptions::default()
-            };
+            let options = StreamOptions::default().with_max_buffer_size(4096);
             let (stream, peer) = stream_and_peer_with(&h, kind, options);
             let (closed, _) = on_close(&stream);
             let peer = shared(peer);
@@ -677,6 +665,349 @@ fn read_needing_more_than_max_buffer_size_fails_with_stream_buffer_full() {
             assert!(stream.is_closed(), "{ctx}");
             let e = wait(&mut reactor, &closed).unwrap();
             assert!(matches!(e, Some(Error::StreamBufferFull)), "{ctx}: {e:?}");
+        }
+    }
+}
+
+/// Writes `data` from `peer` on a thread (blocking, so the kernel's buffers need not
+/// hold all of it at once); returns how much the peer wrote before an error.
+fn write_from_thread(mut peer: Peer, data: Vec<u8>) -> std::thread::JoinHandle<(Peer, usize)> {
+    std::thread::spawn(move || {
+        let _ = match &peer {
+            Peer::Tcp(s) => s.set_write_timeout(Some(WAIT_LIMIT)),
+            Peer::Unix(s) => s.set_write_timeout(Some(WAIT_LIMIT)),
+        };
+        let written = match std::io::Write::write_all(&mut peer, &data) {
+            Ok(()) => data.len(),
+            Err(_) => 0,
+        };
+        (peer, written)
+    })
+}
+
+/// Chains `count` reads made by `start`, collecting what each returned and the most
+/// bytes the stream held buffered at any done-callback.
+fn chain_reads(
+    stream: &squall::stream::IoStream,
+    count: usize,
+    start: fn(&squall::stream::IoStream) -> Future<Bytes>,
+) -> Future<(Vec<Bytes>, usize)> {
+    fn step(
+        stream: squall::stream::IoStream,
+        left: usize,
+        start: fn(&squall::stream::IoStream) -> Future<Bytes>,
+        mut acc: Vec<Bytes>,
+        most: usize,
+        out: Future<(Vec<Bytes>, usize)>,
+    ) {
+        if left == 0 {
+            out.set_result((acc, most));
+            return;
+        }
+        let s = stream.clone();
+        start(&stream).add_done_callback(move |f| match f.take_result() {
+            Some(Ok(piece)) => {
+                acc.push(piece);
+                let most = most.max(s.buffered());
+                step(s, left - 1, start, acc, most, out);
+            }
+            Some(Err(e)) => out.set_error(e),
+            None => out.set_error(Error::invalid_state("read result taken")),
+        });
+    }
+    let out = Future::new();
+    step(stream.clone(), count, start, Vec::new(), 0, out.clone());
+    out
+}
+
+/// Tornado's `test_small_reads_from_large_buffer`: a buffer limit bounds what the
+/// stream takes from the socket, not what a peer may send in total.
+#[test]
+fn small_reads_from_a_large_buffer_all_succeed() {
+    const MAX: usize = 10 * 1024;
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let options = StreamOptions::default().with_max_buffer_size(MAX);
+        let (stream, peer) = stream_and_peer_with(&h, kind, options);
+        let data: Vec<u8> = (0..100 * 1024).map(|i| (i % 251) as u8).collect();
+        let writer = write_from_thread(peer, data.clone());
+        let reads = chain_reads(&stream, 100, |s| s.read_bytes(1024, false));
+        let (pieces, most) = wait(&mut reactor, &reads).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert!(pieces.iter().all(|p| p.len() == 1024), "{kind:?}");
+        assert_eq!(pieces.concat(), data, "{kind:?}");
+        assert!(most <= MAX, "{kind:?}: buffered {most} > {MAX}");
+        assert!(!stream.is_closed(), "{kind:?}");
+        let (_peer, written) = writer.join().unwrap();
+        assert_eq!(written, data.len());
+    }
+}
+
+/// Tornado's `test_small_read_untils_from_large_buffer`.
+#[test]
+fn small_read_untils_from_a_large_buffer_all_succeed() {
+    const MAX: usize = 10 * 1024;
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let options = StreamOptions::default().with_max_buffer_size(MAX);
+        let (stream, peer) = stream_and_peer_with(&h, kind, options);
+        let mut data = Vec::new();
+        for i in 0..100u8 {
+            data.extend(std::iter::repeat_n(b'a' + i % 26, 1023));
+            data.push(b'\n');
+        }
+        let writer = write_from_thread(peer, data.clone());
+        let reads = chain_reads(&stream, 100, |s| s.read_until(b"\n", Some(4096)));
+        let (lines, most) = wait(&mut reactor, &reads).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert!(
+            lines.iter().all(|l| l.len() == 1024 && l.ends_with(b"\n")),
+            "{kind:?}"
+        );
+        assert_eq!(lines.concat(), data, "{kind:?}");
+        assert!(most <= MAX, "{kind:?}: buffered {most} > {MAX}");
+        let (_peer, written) = writer.join().unwrap();
+        assert_eq!(written, data.len());
+    }
+}
+
+/// A read that fits is served even when the peer sent far more than the limit, and
+/// the bytes beyond it stay in the kernel until a read wants them.
+#[test]
+fn bytes_beyond_the_buffer_limit_stay_in_the_kernel_until_read() {
+    const MAX: usize = 4096;
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let options = StreamOptions::default().with_max_buffer_size(MAX);
+        let (stream, peer) = stream_and_peer_with(&h, kind, options);
+        let (_closed, _) = on_close(&stream); // reads ahead while idle, to notice a close
+        let peer = shared(peer);
+        send(&h, &peer, &[b'q'; 32 * 1024], Delivery::Burst, true);
+        let first = wait(&mut reactor, &stream.read_bytes(100, false)).unwrap();
+        assert_eq!(first.len(), 100);
+        run_until_true(&mut reactor, || {
+            stream.buffered() == MAX || stream.is_closed()
+        });
+        // Idle, with the buffer at its limit: nothing more is taken and nothing fails,
+        // though the socket stays readable (a stream that wanted more would take it on
+        // any of these iterations).
+        for _ in 0..10 {
+            reactor.run_once(Some(Duration::ZERO)).unwrap();
+        }
+        assert!(stream.buffered() <= MAX, "{kind:?}: {}", stream.buffered());
+        assert!(!stream.is_closed(), "{kind:?}: {:?}", stream.error());
+        let rest = wait(&mut reactor, &stream.read_until_close());
+        // 32 KiB > MAX: the peer's close cannot be reached within the limit.
+        assert!(
+            matches!(rest, Err(Error::StreamBufferFull)),
+            "{kind:?}: {rest:?}"
+        );
+    }
+}
+
+/// The last data is processed before teardown: a read (or write) that the close
+/// completes runs its done-callbacks before the close callback.
+#[test]
+fn read_done_callbacks_run_before_the_close_callback() {
+    type Start = fn(&squall::stream::IoStream) -> Future<Bytes>;
+    let cases: [(&str, Start); 3] = [
+        ("read_until_close", |s| s.read_until_close()),
+        ("read_bytes exact", |s| s.read_bytes(100, false)),
+        ("read_until", |s| s.read_until(b"\n", None)),
+    ];
+    for kind in KINDS {
+        for (name, start) in cases {
+            let ctx = format!("{kind:?} {name}");
+            let mut reactor = Reactor::new().unwrap();
+            let h = reactor.handle();
+            let (stream, peer) = stream_and_peer(&h, kind);
+            let order = Rc::new(RefCell::new(Vec::new()));
+            let o = order.clone();
+            stream.set_close_callback(move |_| o.borrow_mut().push("close"));
+            let o = order.clone();
+            let read = start(&stream);
+            read.add_done_callback(move |_| o.borrow_mut().push("read"));
+            let peer = shared(peer);
+            send(&h, &peer, b"last words", Delivery::Burst, true);
+            run_until_true(&mut reactor, || order.borrow().len() == 2);
+            assert_eq!(*order.borrow(), ["read", "close"], "{ctx}");
+        }
+    }
+}
+
+#[test]
+fn read_with_done_callbacks_run_before_the_close_callback() {
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let (stream, peer) = stream_and_peer(&h, kind);
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let o = order.clone();
+        stream.set_close_callback(move |_| o.borrow_mut().push("close"));
+        let read = stream.read_with(|buf, closed| -> squall::Result<Option<usize>> {
+            Ok(closed.then(|| buf.split().len()))
+        });
+        let o = order.clone();
+        read.add_done_callback(move |_| o.borrow_mut().push("read"));
+        let peer = shared(peer);
+        send(&h, &peer, b"last words", Delivery::Burst, true);
+        run_until_true(&mut reactor, || order.borrow().len() == 2);
+        assert_eq!(*order.borrow(), ["read", "close"], "{kind:?}");
+        assert_eq!(wait(&mut reactor, &read).unwrap(), 10);
+    }
+}
+
+#[test]
+fn write_done_callbacks_run_before_the_close_callback() {
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let (writer, _reader) = stream_pair_small_buffers(&h, kind, 4096);
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let o = order.clone();
+        writer.set_close_callback(move |_| o.borrow_mut().push("close"));
+        // Far more than the kernel takes: the write stays queued until the close.
+        let write = writer.write(vec![b'w'; 4 * 1024 * 1024]);
+        let o = order.clone();
+        write.add_done_callback(move |_| o.borrow_mut().push("write"));
+        assert!(!write.is_done(), "{kind:?}: the kernel took it all");
+        writer.close();
+        run_until_true(&mut reactor, || order.borrow().len() == 2);
+        assert_eq!(*order.borrow(), ["write", "close"], "{kind:?}");
+        assert!(matches!(
+            wait(&mut reactor, &write),
+            Err(Error::StreamClosed)
+        ));
+    }
+}
+
+#[test]
+fn drained_to_resolves_once_the_write_queue_is_down_to_the_mark() {
+    const TOTAL: usize = 256 * 1024;
+    for kind in KINDS {
+        let mut reactor = Reactor::new().unwrap();
+        let h = reactor.handle();
+        let (writer, reader) = stream_pair_small_buffers(&h, kind, 16 * 1024);
+        writer.write_and_forget(vec![b'd'; TOTAL]);
+        let queued = writer.write_buffer_len();
+        assert!(
+            queued > TOTAL / 2,
+            "{kind:?}: the kernel took {}",
+            TOTAL - queued
+        );
+        // Asked out of order: each resolves when its own mark is reached.
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        for mark in [0, queued / 2, queued - 1] {
+            let (w, seen) = (writer.clone(), seen.clone());
+            writer.drained_to(mark).add_done_callback(move |f| {
+                seen.borrow_mut()
+                    .push((mark, w.write_buffer_len(), f.take_result()))
+            });
+        }
+        let all = reader.read_bytes(TOTAL, false);
+        assert!(
+            seen.borrow().is_empty(),
+            "{kind:?}: resolved inside the call"
+        );
+        assert_eq!(wait(&mut reactor, &all).unwrap().len(), TOTAL, "{kind:?}");
+        run_until_true(&mut reactor, || seen.borrow().len() == 3);
+        let seen = seen.borrow();
+        let marks: Vec<usize> = seen.iter().map(|s| s.0).collect();
+        assert_eq!(marks, [queued - 1, queued / 2, 0], "{kind:?}");
+        for (mark, len, r) in seen.iter() {
+            assert!(matches!(r, Some(Ok(()))), "{kind:?} {mark}: {r:?}");
+            assert!(len <= mark, "{kind:?}: {len} bytes queued at mark {mark}");
+        }
+        // Already there: resolves (on the loop); closed: fails.
+        assert!(wait(&mut reactor, &writer.drained_to(0)).is_ok());
+        writer.write_and_forget(vec![b'e'; TOTAL]);
+        let pending = writer.drained_to(0);
+        writer.close();
+        assert!(matches!(
+            wait(&mut reactor, &pending),
+            Err(Error::StreamClosed)
+        ));
+        assert!(matches!(
+            wait(&mut reactor, &writer.drained_to(0)),
+            Err(Error::StreamClosed)
+        ));
+    }
+}
+
+/// The limit is exact: a read of `max_buffer_size` bytes succeeds, one byte more fails,
+/// and `read_until_close` of a stream exactly that long gets all of it.
+#[test]
+fn buffer_limit_is_exact_at_the_boundary() {
+    const MAX: usize = 4096;
+    type Start = fn(&squall::stream::IoStream) -> Future<Bytes>;
+    // The read, what the peer sends (then closes or not), the expected length or None
+    // for StreamBufferFull.
+    type Case = (&'static str, Start, usize, bool, Option<usize>);
+    let cases: [Case; 6] = [
+        (
+            "read_bytes max",
+            |s| s.read_bytes(MAX, false),
+            2 * MAX,
+            false,
+            Some(MAX),
+        ),
+        (
+            "read_bytes max+1",
+            |s| s.read_bytes(MAX + 1, false),
+            2 * MAX,
+            false,
+            None,
+        ),
+        (
+            "read_until at max",
+            |s| s.read_until(b"\n", None),
+            MAX,
+            false,
+            Some(MAX),
+        ),
+        (
+            "read_until beyond",
+            |s| s.read_until(b"\n", None),
+            MAX + 1,
+            false,
+            None,
+        ),
+        (
+            "read_until_close max",
+            |s| s.read_until_close(),
+            MAX,
+            true,
+            Some(MAX),
+        ),
+        (
+            "read_until_close max+1",
+            |s| s.read_until_close(),
+            MAX + 1,
+            true,
+            None,
+        ),
+    ];
+    for kind in KINDS {
+        for (name, start, len, close, expect) in cases {
+            let ctx = format!("{kind:?} {name}");
+            let mut reactor = Reactor::new().unwrap();
+            let h = reactor.handle();
+            let options = StreamOptions::default().with_max_buffer_size(MAX);
+            let (stream, peer) = stream_and_peer_with(&h, kind, options);
+            let peer = shared(peer);
+            let mut data = vec![b'b'; len];
+            if name.starts_with("read_until ") {
+                // The delimiter is the last byte: at the limit, or one beyond it.
+                *data.last_mut().unwrap() = b'\n';
+            }
+            let read = start(&stream);
+            send(&h, &peer, &data, Delivery::Burst, close);
+            let r = wait(&mut reactor, &read);
+            match expect {
+                Some(n) => assert_eq!(r.expect(&ctx).len(), n, "{ctx}"),
+                None => assert!(matches!(r, Err(Error::StreamBufferFull)), "{ctx}: {r:?}"),
+            }
         }
     }
 }

@@ -128,10 +128,9 @@ fn server_applies_its_stream_options_to_accepted_streams() {
         stream.set_close_callback(move |e| sc.set_result(e));
         keep.borrow_mut().push(stream); // dropping the last handle would close it
     });
-    server.set_stream_options(StreamOptions {
-        idle_timeout: Some(Duration::from_millis(50)),
-        ..StreamOptions::default()
-    });
+    server.set_stream_options(
+        StreamOptions::default().with_idle_timeout(Some(Duration::from_millis(50))),
+    );
     let addr = server.listen("127.0.0.1:0").unwrap();
     let client = TcpClient::new(&reactor.handle());
     let stream = wait(
@@ -203,4 +202,51 @@ fn dropping_the_last_server_handle_stops_it() {
     assert!(spins < 100, "{spins} loop iterations in 100 ms");
     let e = connected.map(|_| ()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+}
+
+/// Tornado's `test_stop_in_callback`: `stop()` inside the stream callback of a batch of
+/// accepted connections stops at once, not after the rest of the batch.
+#[test]
+fn stop_inside_the_stream_callback_stops_the_rest_of_the_batch() {
+    const CLIENTS: usize = 40;
+    let mut reactor = Reactor::new().unwrap();
+    let calls = Rc::new(std::cell::Cell::new(0));
+    let me: Rc<RefCell<Option<TcpServer>>> = Rc::new(RefCell::new(None));
+    let (c, m) = (calls.clone(), me.clone());
+    let server = TcpServer::new(&reactor.handle(), move |stream, _peer| {
+        c.set(c.get() + 1);
+        if let Some(s) = m.borrow().as_ref() {
+            s.stop();
+        }
+        stream.close();
+    });
+    *me.borrow_mut() = Some(server.clone());
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    // Every client is connected (in the kernel's accept queue) before the loop runs.
+    let clients: Vec<TcpStream> = (0..CLIENTS)
+        .map(|_| TcpStream::connect(addr).expect("connect"))
+        .collect();
+    let readers = std::thread::spawn(move || {
+        clients
+            .into_iter()
+            .map(|mut c| {
+                c.set_read_timeout(Some(WAIT_LIMIT)).unwrap();
+                let mut buf = [0u8; 16];
+                match std::io::Read::read(&mut c, &mut buf) {
+                    Ok(0) => Ok(()),
+                    Ok(n) => Err(format!("{n} unexpected bytes")),
+                    Err(e) if e.kind() == ErrorKind::ConnectionReset => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+            .collect::<Vec<_>>()
+    });
+    run_until_true(&mut reactor, || readers.is_finished());
+    let outcomes = readers.join().unwrap();
+    // Every client was closed: the one handed over by the callback, the rest by stop().
+    for (i, o) in outcomes.iter().enumerate() {
+        assert!(o.is_ok(), "client {i}: {o:?}");
+    }
+    assert_eq!(calls.get(), 1, "stream callback ran after stop()");
+    me.borrow_mut().take();
 }

@@ -241,7 +241,11 @@ impl<T: 'static> Future<T> {
         if self.is_done() {
             return false;
         }
-        self.state.borrow_mut().cancelled = true;
+        {
+            let mut s = self.state.borrow_mut();
+            s.cancelled = true;
+            s.retrieved = true; // whoever cancels knows the outcome: no "never retrieved"
+        }
         self.set(Err(Error::Cancelled));
         true
     }
@@ -271,6 +275,20 @@ impl<T: 'static> Future<T> {
     pub fn add_done_callback(&self, f: impl FnOnce(&Future<T>) + 'static) {
         let mut s = self.state.borrow_mut();
         s.retrieved = true;
+        if !s.is_done() {
+            s.callbacks.push(Box::new(f));
+            return;
+        }
+        drop(s);
+        self.schedule(Callbacks::One(Box::new(f)));
+    }
+
+    /// Like [`add_done_callback`](Self::add_done_callback), but does not count as
+    /// looking at the result: for an operation that watches its own future (e.g. for
+    /// [`cancel`](Self::cancel)) without hiding an error nobody retrieved.
+    #[track_caller]
+    pub(crate) fn watch(&self, f: impl FnOnce(&Future<T>) + 'static) {
+        let mut s = self.state.borrow_mut();
         if !s.is_done() {
             s.callbacks.push(Box::new(f));
             return;

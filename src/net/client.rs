@@ -73,8 +73,11 @@ impl TcpClient {
     /// first family one after another, the other family starting after 300 ms (or as
     /// soon as the first family is exhausted). The first connection wins.
     ///
-    /// Fails with [`Error::Timeout`] after `timeout`, with [`Error::Io`] naming the
-    /// address when every attempt failed (e.g. refused), or [`Error::Resolve`].
+    /// Fails with [`Error::Timeout`] after `timeout` (`None`, or one too large for any
+    /// deadline such as `Duration::MAX`: never), with [`Error::Io`] naming the address
+    /// when every attempt failed (e.g. refused), or [`Error::Resolve`]. Every timer it
+    /// armed is cancelled once it resolves.
+    #[must_use = "the connected stream is closed when the future holding it is dropped"]
     pub fn connect(&self, host: &str, port: u16, timeout: Option<Duration>) -> Future<IoStream> {
         let result = Future::new();
         let connector = Rc::new(RefCell::new(Connector {
@@ -87,6 +90,8 @@ impl TcpClient {
             last_error: None,
             timers: Vec::new(),
         }));
+        // A deadline beyond any representable instant (e.g. `Duration::MAX`) is "never".
+        let timeout = timeout.filter(|t| std::time::Instant::now().checked_add(*t).is_some());
         if let Some(t) = timeout {
             let c = connector.clone();
             let id = self

@@ -13,6 +13,7 @@ use crate::reactor::Handle;
 pub trait Resolver {
     /// Resolves `host:port`. The future fails with [`Error::Resolve`] when the name is
     /// unknown.
+    #[must_use = "the addresses are only available through the future"]
     fn resolve(&self, handle: &Handle, host: &str, port: u16) -> Future<Vec<SocketAddr>>;
 }
 

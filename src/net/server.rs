@@ -135,7 +135,10 @@ impl TcpServer {
         Ok(())
     }
 
-    /// Stops accepting and closes the listening sockets. Open streams go on.
+    /// Stops accepting at once and closes the listening sockets: called from the
+    /// stream callback, no further connection of the batch being accepted is handed
+    /// over (those still queued in the kernel are refused). Open streams go on.
+    /// Idempotent.
     pub fn stop(&self) {
         let tokens = std::mem::take(&mut *self.inner.listeners.borrow_mut());
         for t in tokens {
@@ -155,6 +158,12 @@ impl Drop for Inner {
 
 fn accept_some(inner: &Rc<Inner>, listener: &mut TcpListener, token: Token) {
     for _ in 0..ACCEPTS_PER_EVENT {
+        // `stop()` (e.g. from the stream callback) ends the batch at once: nothing more
+        // is accepted, and the connections still queued are refused when the listener
+        // closes.
+        if !inner.listeners.borrow().contains(&token) {
+            return;
+        }
         match listener.accept() {
             Ok((sock, peer)) => {
                 inner.starved.set(false);

@@ -21,6 +21,8 @@
 //! ```
 
 mod buffer;
+#[cfg(test)]
+mod half_close_tests;
 mod read;
 mod socket;
 mod state;
@@ -38,23 +40,64 @@ use self::buffer::{CORK_LIMIT, MAX_IOV};
 use self::read::ReadRequest;
 pub use self::socket::Socket;
 pub(crate) use self::state::CustomRead;
-use self::state::{Finish, PendingRead, Shared, State};
+use self::state::{Closing, Finish, PendingRead, Shared, State};
 use crate::error::{Error, Result};
 use crate::future::Future;
-use crate::reactor::{coarse_now, Event, Handle, Interest};
+use crate::reactor::{coarse_now, Event, Handle, Interest, Token};
 
-/// Limits and timeouts of an [`IoStream`].
+/// Limits and timeouts of an [`IoStream`]. Start from `Default` and change what you
+/// need with the `with_*` builders (or assign the public fields): new settings can be
+/// added without breaking anyone.
+///
+/// ```
+/// use std::time::Duration;
+/// use squall::stream::StreamOptions;
+/// let options = StreamOptions::default()
+///     .with_max_buffer_size(64 * 1024)
+///     .with_idle_timeout(Some(Duration::from_secs(30)));
+/// assert_eq!(options.max_buffer_size, 64 * 1024);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct StreamOptions {
-    /// Most bytes the read buffer may hold (default 100 MiB, as Tornado). A read that
-    /// needs more fails with [`Error::StreamBufferFull`] and closes the stream.
+    /// Most bytes the read buffer may hold (default 100 MiB, as Tornado). The stream
+    /// takes from the socket only what fits and leaves the rest in the kernel, so many
+    /// small reads may consume far more than this in total; only a read that *needs*
+    /// more (a `read_bytes` larger than the limit, a delimiter not within it, a
+    /// `read_until_close` of a longer stream) fails with [`Error::StreamBufferFull`]
+    /// and closes the stream.
     pub max_buffer_size: usize,
     /// Most bytes queued for writing; a write beyond it fails with
     /// [`Error::StreamBufferFull`] (the stream stays open). `None`: unbounded.
     pub max_write_buffer_size: Option<usize>,
     /// Close the stream with [`Error::Timeout`] after this long without any read or
-    /// write progress. Costs one timer per stream, re-armed only when it fires.
+    /// write progress. Costs one timer per stream, re-armed only when it fires, and
+    /// cancelled when the stream closes. A huge value (up to `Duration::MAX`) means
+    /// "never".
     pub idle_timeout: Option<Duration>,
+}
+
+impl StreamOptions {
+    /// Sets [`max_buffer_size`](Self::max_buffer_size).
+    #[must_use]
+    pub fn with_max_buffer_size(mut self, bytes: usize) -> Self {
+        self.max_buffer_size = bytes;
+        self
+    }
+
+    /// Sets [`max_write_buffer_size`](Self::max_write_buffer_size).
+    #[must_use]
+    pub fn with_max_write_buffer_size(mut self, bytes: Option<usize>) -> Self {
+        self.max_write_buffer_size = bytes;
+        self
+    }
+
+    /// Sets [`idle_timeout`](Self::idle_timeout).
+    #[must_use]
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
 }
 
 impl Default for StreamOptions {
@@ -69,6 +112,20 @@ impl Default for StreamOptions {
 
 const ALREADY_READING: &str = "a read is already pending";
 
+/// Registers the stream's socket with the reactor; the handler holds the stream weakly.
+fn register(
+    handle: &Handle,
+    socket: Rc<Socket>,
+    interest: Interest,
+    weak: Weak<Shared>,
+) -> Result<Token> {
+    handle.add_handler(socket, interest, move |_s, ev| {
+        if let Some(shared) = weak.upgrade() {
+            IoStream { shared }.on_event(ev);
+        }
+    })
+}
+
 /// A buffered non-blocking stream. Cloning gives another handle to the same stream;
 /// dropping the last handle closes it.
 #[derive(Clone)]
@@ -81,6 +138,7 @@ impl fmt::Debug for IoStream {
         let s = self.shared.state.borrow();
         f.debug_struct("IoStream")
             .field("closed", &s.closed)
+            .field("read_eof", &s.read_eof)
             .field("buffered", &s.read_buf.len())
             .field("write_queued", &s.write_queued)
             .finish()
@@ -115,8 +173,9 @@ impl IoStream {
     ) -> Result<IoStream> {
         socket.set_nonblocking()?;
         let idle = options.idle_timeout;
-        let shared = Rc::new(Shared {
+        let shared = Rc::new_cyclic(|me| Shared {
             state: RefCell::new(State {
+                me: me.clone(),
                 handle: handle.clone(),
                 socket: Some(socket.clone()),
                 token: None,
@@ -136,14 +195,11 @@ impl IoStream {
                 idle_timer: None,
                 in_read_callback: false,
                 close_after_writes: false,
+                eof_callback: None,
+                read_eof: false,
             }),
         });
-        let weak: Weak<Shared> = Rc::downgrade(&shared);
-        let token = handle.add_handler(socket, Interest::NONE, move |_s, ev| {
-            if let Some(shared) = weak.upgrade() {
-                IoStream { shared }.on_event(ev);
-            }
-        })?;
+        let token = register(handle, socket, Interest::NONE, Rc::downgrade(&shared))?;
         shared.state.borrow_mut().token = Some(token);
         let stream = IoStream { shared };
         if let Some(t) = idle {
@@ -155,6 +211,7 @@ impl IoStream {
     /// Reads up to and including `delimiter`. With `max_bytes`, fails with
     /// [`Error::UnsatisfiableRead`] (and closes the stream) if the delimiter does not
     /// appear within that many bytes.
+    #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_until(&self, delimiter: &[u8], max_bytes: Option<usize>) -> Future<Bytes> {
         self.start_read(ReadRequest::Until {
             delimiter: delimiter.to_vec(),
@@ -165,11 +222,13 @@ impl IoStream {
 
     /// Reads exactly `n` bytes; with `partial`, resolves as soon as 1 to `n` bytes are
     /// there.
+    #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_bytes(&self, n: usize, partial: bool) -> Future<Bytes> {
         self.start_read(ReadRequest::Bytes { n, partial })
     }
 
     /// Reads everything until the peer closes (bounded by `max_buffer_size`).
+    #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_until_close(&self) -> Future<Bytes> {
         self.start_read(ReadRequest::UntilClose)
     }
@@ -179,6 +238,7 @@ impl IoStream {
     /// it consumes what it used (e.g. `buf.split_to(n)`) and returns `Ok(Some(v))` when
     /// done, `Ok(None)` for more data, or an error that fails the read and closes the
     /// stream. This is how the HTTP layer parses heads and bodies in place.
+    #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_with<T: 'static>(
         &self,
         parse: impl FnMut(&mut BytesMut, bool) -> Result<Option<T>> + 'static,
@@ -240,14 +300,29 @@ impl IoStream {
             }
             s.read = Some(pending);
             s.try_read(&mut finish);
-            if s.closed {
+            if s.closed || s.read_eof {
                 s.settle_read_after_close(&mut finish);
             }
             s.update_interest();
         }
-        finish.run();
-        self.drive_custom();
+        self.complete(finish);
         Ok(())
+    }
+
+    /// Settles what a state change finished, runs a custom read on what is buffered,
+    /// and only then schedules the close callback (so a custom read's last result is
+    /// processed before it, as a simple read's is).
+    fn complete(&self, mut finish: Finish) {
+        let mut closing = finish.closing.take();
+        let eof = finish.eof.take();
+        finish.settle();
+        self.drive_custom(&mut closing);
+        if let Some(e) = eof {
+            e.schedule();
+        }
+        if let Some(c) = closing {
+            c.schedule();
+        }
     }
 
     /// Queues `data`; the future resolves when all of it reached the kernel. Writes go
@@ -310,12 +385,78 @@ impl IoStream {
             }
         };
         finish.run();
+        self.settle_custom_read_later();
         accepted
     }
 
+    /// Resolves once at most `max_queued` bytes are still waiting to be written (on the
+    /// next iteration if that already holds); fails with [`Error::StreamClosed`] if the
+    /// stream closes first. This is backpressure in one line: stop producing (e.g.
+    /// reading from the peer you echo to) while [`write_buffer_len`](Self::write_buffer_len)
+    /// is above a high-water mark, resume when this resolves.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::{stream::IoStream, Reactor};
+    /// let mut reactor = Reactor::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = IoStream::new(&reactor.handle(), a)?;
+    /// a.write_and_forget(vec![0u8; 4 << 20]); // more than the kernel takes at once
+    /// assert!(a.write_buffer_len() > 0);
+    /// let drained = a.drained_to(0);
+    /// let reader = std::thread::spawn(move || {
+    ///     std::io::copy(&mut &b, &mut std::io::sink())
+    /// });
+    /// reactor.run_until(&drained)?;
+    /// assert_eq!(a.write_buffer_len(), 0);
+    /// drop(a);
+    /// assert_eq!(reader.join().unwrap()?, 4 << 20);
+    /// # Ok(()) }
+    /// ```
+    pub fn drained_to(&self, max_queued: usize) -> Future<()> {
+        let fut = Future::new();
+        let outcome = {
+            let mut s = self.shared.state.borrow_mut();
+            if s.closed {
+                Some(Err(Error::StreamClosed))
+            } else if s.write_queued <= max_queued {
+                Some(Ok(()))
+            } else {
+                // Written bytes are counted from the stream's start: at most `max_queued`
+                // are queued once `written` reaches this mark. The write futures resolve
+                // in order of their marks, so it goes in its sorted place.
+                let mark = s.accepted - max_queued as u64;
+                let at = s.write_futures.partition_point(|(end, _)| *end <= mark);
+                s.write_futures.insert(at, (mark, fut.clone()));
+                None
+            }
+        };
+        if let Some(r) = outcome {
+            fut.set(r);
+        }
+        fut
+    }
+
+    /// A write that failed closed the stream: a pending `read_with` parser gets the
+    /// data read before the close and the close itself from the loop (not inside the
+    /// caller's `write`), instead of waiting for an event that will never come.
+    fn settle_custom_read_later(&self) {
+        let s = self.shared.state.borrow();
+        if !(s.closed && matches!(s.read, Some(PendingRead::Custom(_)))) {
+            return;
+        }
+        let weak = Rc::downgrade(&self.shared);
+        s.handle.add_callback(move || {
+            if let Some(shared) = weak.upgrade() {
+                IoStream { shared }.complete(Finish::default());
+            }
+        });
+    }
+
     /// Closes the stream: pending reads fail with [`Error::StreamClosed`] (except
-    /// `read_until_close`, which gets what arrived), queued writes are dropped, the
-    /// close callback runs on the next iteration. Idempotent.
+    /// `read_until_close`, which gets what arrived), queued writes are dropped and their
+    /// futures fail, the idle timer is cancelled. The close callback runs from the loop,
+    /// after the done-callbacks of those reads and writes. Idempotent.
     pub fn close(&self) {
         self.close_with(None);
     }
@@ -323,8 +464,7 @@ impl IoStream {
     fn close_with(&self, error: Option<Error>) {
         let mut finish = Finish::default();
         self.shared.state.borrow_mut().close(error, &mut finish);
-        finish.run();
-        self.drive_custom();
+        self.complete(finish);
     }
 
     /// Closes the stream once every queued write reached the kernel (at once if none
@@ -343,16 +483,19 @@ impl IoStream {
     /// Runs a pending custom read (`read_with`) on the buffered data, outside the state
     /// borrow so the parser may call back into the stream (write, close, start the next
     /// read). A read started from inside the callback runs next, on what is left in the
-    /// buffer; writes made meanwhile go out together when the callback returns.
-    fn drive_custom(&self) {
+    /// buffer; writes made meanwhile go out together when the callback returns. If the
+    /// stream closes meanwhile, the close callback is left in `closing` for the caller
+    /// to schedule after the parser's last call.
+    fn drive_custom(&self, closing: &mut Option<Closing>) {
         loop {
             let (parse, mut buf, closed) = {
                 let mut s = self.shared.state.borrow_mut();
                 if s.in_read_callback {
                     return;
                 }
+                let ended = s.closed || s.read_eof;
                 let runnable = matches!(s.read, Some(PendingRead::Custom(_)))
-                    && (!s.read_buf.is_empty() || s.closed);
+                    && (!s.read_buf.is_empty() || ended);
                 if !runnable {
                     return;
                 }
@@ -360,7 +503,7 @@ impl IoStream {
                     return;
                 };
                 s.in_read_callback = true;
-                (parse, std::mem::take(&mut s.read_buf), s.closed)
+                (parse, std::mem::take(&mut s.read_buf), ended)
             };
             let done = parse(&mut buf, closed) || closed;
             let mut finish = Finish::default();
@@ -402,8 +545,13 @@ impl IoStream {
                 leftover
             };
             drop(leftover);
-            finish.run();
-            if !done {
+            if let Some(c) = finish.closing.take() {
+                *closing = Some(c);
+            }
+            finish.settle();
+            // A stream closed meanwhile calls a still pending parser once more, with
+            // `closed = true` (the loop's next turn).
+            if !done && !self.is_closed() {
                 return;
             }
         }
@@ -424,8 +572,10 @@ impl IoStream {
         self.shared.state.borrow().error.as_deref().cloned()
     }
 
-    /// Calls `f` once when the stream closes, with the error that closed it (if any).
-    /// If it is already closed, `f` runs on the next iteration.
+    /// Calls `f` once when the stream closes, with the error that closed it (if any),
+    /// from the loop and after the done-callbacks of the reads and writes the close
+    /// completed (so the last data is processed before teardown). If it is already
+    /// closed, `f` runs on the next iteration.
     pub fn set_close_callback(&self, f: impl FnOnce(Option<Error>) + 'static) {
         let mut s = self.shared.state.borrow_mut();
         if s.closed {
@@ -437,6 +587,98 @@ impl IoStream {
             s.close_callback = Some(Box::new(f));
             s.update_interest();
         }
+    }
+
+    /// Whether input is waiting that no read has taken: bytes buffered, or bytes or an
+    /// end of stream (or an error) in the kernel, checked now with a non-blocking peek,
+    /// without the loop running. For pools deciding whether an idle connection is clean.
+    pub(crate) fn has_unread_input(&self) -> bool {
+        let s = self.shared.state.borrow();
+        if !s.read_buf.is_empty() {
+            return true;
+        }
+        let Some(socket) = &s.socket else {
+            return true;
+        };
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+        match socket2::SockRef::from(&**socket).peek(&mut byte) {
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            Ok(_) => true, // data, or 0: the peer closed
+        }
+    }
+
+    /// Keeps the stream open for writing when the peer shuts down its writing side
+    /// (half-close: `shutdown(SHUT_WR)`), and calls `f` once when that end-of-file is
+    /// read. Without it, end-of-file closes the stream.
+    ///
+    /// At end-of-file the stream stops reading and ends the pending read as a close
+    /// would (`read_until_close` gets what arrived, a `read_with` parser is called with
+    /// `closed = true`, other reads are served from the buffer or fail with
+    /// [`Error::StreamClosed`]; so do reads started later), but it stays open: writes go
+    /// on until you [`close`](Self::close) it (or
+    /// [`close_after_writes`](Self::close_after_writes)). `f` runs from the loop, after
+    /// the done-callbacks of the read it ended. End-of-file is noticed while a read is
+    /// pending or a close callback or this callback is set.
+    ///
+    /// The trade-off: on the wire a half-close is the same FIN as a peer that left. Such
+    /// a stream learns that the peer is gone only when a write fails (the peer's kernel
+    /// answers it with a reset); then it closes with that error as usual. Set this only
+    /// if you will write soon after end-of-file or close the stream.
+    ///
+    /// A second call replaces the callback. If end-of-file was already read, `f` runs on
+    /// the next iteration; on a closed stream it never runs (the close callback tells).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::io::{Read, Write};
+    /// use squall::{stream::IoStream, Future, Reactor};
+    /// let mut reactor = Reactor::new()?;
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = IoStream::new(&reactor.handle(), a)?;
+    /// let eof = Future::new();
+    /// let e = eof.clone();
+    /// a.set_eof_callback(move || e.set_result(()));
+    /// b.write_all(b"question")?;
+    /// b.shutdown(std::net::Shutdown::Write)?; // the peer is done sending
+    /// assert_eq!(&reactor.run_until(&a.read_until_close())?[..], b"question");
+    /// reactor.run_until(&eof)?;
+    /// assert!(a.is_read_closed() && !a.is_closed());
+    /// reactor.run_until(&a.write(&b"answer"[..]))?; // still writable
+    /// a.close();
+    /// let mut got = String::new();
+    /// b.read_to_string(&mut got)?;
+    /// assert_eq!(got, "answer");
+    /// # Ok(()) }
+    /// ```
+    pub fn set_eof_callback(&self, f: impl FnOnce() + 'static) {
+        let mut s = self.shared.state.borrow_mut();
+        if s.closed {
+            return;
+        }
+        if s.read_eof {
+            let handle = s.handle.clone();
+            drop(s);
+            handle.add_callback(f);
+        } else {
+            let old = s.eof_callback.replace(Box::new(f));
+            s.update_interest();
+            drop(s);
+            drop(old);
+        }
+    }
+
+    /// Removes the end-of-file callback: end-of-file closes the stream again (an
+    /// end-of-file already read stays read, see [`is_read_closed`](Self::is_read_closed)).
+    pub fn clear_eof_callback(&self) {
+        let old = self.shared.state.borrow_mut().eof_callback.take();
+        drop(old);
+    }
+
+    /// True once nothing more will be read: the peer's end-of-file was read (see
+    /// [`set_eof_callback`](Self::set_eof_callback)) or the stream is closed.
+    pub fn is_read_closed(&self) -> bool {
+        let s = self.shared.state.borrow();
+        s.read_eof || s.closed
     }
 
     /// Bytes buffered and not yet consumed by a read.
@@ -454,23 +696,29 @@ impl IoStream {
         self.shared.state.borrow().read.is_some()
     }
 
-    /// Sets or clears the idle timeout (see [`StreamOptions::idle_timeout`]).
+    /// Sets or clears the idle timeout (see [`StreamOptions::idle_timeout`]). On a
+    /// closed stream it arms nothing.
     pub fn set_idle_timeout(&self, timeout: Option<Duration>) {
-        let old = {
+        let (old, closed) = {
             let mut s = self.shared.state.borrow_mut();
             s.options.idle_timeout = timeout;
             s.last_activity = coarse_now();
-            s.idle_timer.take().map(|t| (s.handle.clone(), t))
+            (s.idle_timer.take().map(|t| (s.handle.clone(), t)), s.closed)
         };
         if let Some((h, t)) = old {
             h.cancel_timer(t);
         }
-        if let Some(t) = timeout {
+        if let (Some(t), false) = (timeout, closed) {
             self.arm_idle_timer(t);
         }
     }
 
+    /// Arms the idle timer, unless `delay` reaches beyond any representable instant
+    /// (e.g. `Duration::MAX`): that timeout is "never", and needs no timer.
     fn arm_idle_timer(&self, delay: Duration) {
+        if std::time::Instant::now().checked_add(delay).is_none() {
+            return;
+        }
         let weak = Rc::downgrade(&self.shared);
         let handle = self.shared.state.borrow().handle.clone();
         let id = handle.call_later(delay, move || {
@@ -564,7 +812,6 @@ impl IoStream {
                 s.update_interest();
             }
         }
-        finish.run();
-        self.drive_custom();
+        self.complete(finish);
     }
 }

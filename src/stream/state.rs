@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -23,6 +23,7 @@ use crate::reactor::{coarse_now, Handle, Interest, TimerId, Token};
 /// (the HTTP connection) installs the same one each time without allocating.
 pub(crate) type CustomRead = Rc<dyn Fn(&mut BytesMut, bool) -> bool>;
 pub(super) type CloseCallback = Box<dyn FnOnce(Option<Error>)>;
+pub(super) type EofCallback = Box<dyn FnOnce()>;
 
 pub(super) enum PendingRead {
     Simple(ReadRequest, Future<Bytes>),
@@ -32,6 +33,8 @@ pub(super) enum PendingRead {
 }
 
 pub(crate) struct State {
+    /// The stream itself, for registering its socket again (see `set_interest`).
+    pub(super) me: Weak<Shared>,
     pub(super) handle: Handle,
     pub(super) socket: Option<Rc<Socket>>,
     pub(super) token: Option<Token>,
@@ -55,6 +58,11 @@ pub(crate) struct State {
     pub(super) in_read_callback: bool,
     /// Close once the write queue is flushed.
     pub(super) close_after_writes: bool,
+    /// Set by `IoStream::set_eof_callback`: the peer's end-of-file does not close the
+    /// stream, it runs this instead (once).
+    pub(super) eof_callback: Option<EofCallback>,
+    /// End-of-file was read and the stream kept open for writing: nothing more is read.
+    pub(super) read_eof: bool,
 }
 
 pub(crate) struct Shared {
@@ -66,16 +74,64 @@ pub(crate) struct Shared {
 pub(super) struct Finish {
     pub(super) read: Option<(Future<Bytes>, Result<Bytes>)>,
     pub(super) writes: Vec<(Future<()>, Result<()>)>,
+    /// The close callback, if the stream closed: it runs after the done-callbacks of
+    /// the reads and writes the close settled (see [`Closing`]).
+    pub(super) closing: Option<Closing>,
+    /// The end-of-file callback, if the peer shut down its side: scheduled like the
+    /// close callback, and before it.
+    pub(super) eof: Option<Closing>,
+    /// An end-of-file callback the stream no longer needs (it closed): dropped after the
+    /// state borrow is released, in case its captures hold the stream.
+    pub(super) unused_eof: Option<EofCallback>,
 }
 
 impl Finish {
+    /// Settles the futures, then schedules the close callback behind their
+    /// done-callbacks.
     pub(super) fn run(mut self) {
+        let eof = self.eof.take();
+        let closing = self.closing.take();
+        self.settle();
+        if let Some(e) = eof {
+            e.schedule();
+        }
+        if let Some(c) = closing {
+            c.schedule();
+        }
+    }
+
+    /// Settles the futures only; the caller schedules `closing` itself (after a custom
+    /// read it still has to run).
+    pub(super) fn settle(mut self) {
         if let Some((f, r)) = self.read.take() {
             f.set(r);
         }
         for (f, r) in self.writes.drain(..) {
             f.set(r);
         }
+        drop(self.unused_eof.take());
+    }
+}
+
+/// A close callback waiting to be scheduled, with the error it gets.
+pub(super) struct Closing(CloseCallback, Option<Error>, Handle);
+
+impl Closing {
+    /// The end-of-file callback, to be scheduled as a close callback is.
+    pub(super) fn eof(cb: EofCallback, handle: Handle) -> Closing {
+        Closing(Box::new(move |_| cb()), None, handle)
+    }
+
+    /// Queues the close callback behind the done-callbacks of every future settled
+    /// before it (as Tornado runs the last read's callbacks before the close callback:
+    /// the last data is processed before teardown code runs): a done-callback of a
+    /// future resolved now hands it to the loop, so it also never runs inside the
+    /// current call.
+    pub(super) fn schedule(self) {
+        let Closing(cb, error, handle) = self;
+        let fired = Future::new();
+        fired.add_done_callback(move |_: &Future<()>| handle.add_callback(move || cb(error)));
+        fired.set_result(());
     }
 }
 
@@ -88,9 +144,10 @@ impl State {
 
     pub(super) fn desired_interest(&self) -> Interest {
         let mut i = Interest::NONE;
-        let wants_read = self.read.is_some()
-            || (self.close_callback.is_some() && self.read_buf.len() < IDLE_READ_LIMIT);
-        if wants_read && !self.close_after_writes {
+        let watches_peer = self.close_callback.is_some() || self.eof_callback.is_some();
+        let wants_read =
+            self.read.is_some() || (watches_peer && self.read_buf.len() < self.read_limit());
+        if wants_read && !self.close_after_writes && !self.read_eof {
             i |= Interest::READABLE;
         }
         if !self.write_queue.is_empty() {
@@ -115,27 +172,75 @@ impl State {
             return;
         }
         let mut want = self.desired_interest();
-        if lazy && self.interest.is_readable() && !self.close_after_writes {
+        if lazy && self.interest.is_readable() && !self.close_after_writes && !self.read_eof {
             want |= Interest::READABLE;
         }
-        if want != self.interest {
-            if let Some(token) = self.token {
-                match self.handle.update_handler(token, want) {
-                    Ok(()) => self.interest = want,
-                    Err(e) => log::error!("could not update stream interest: {e}"),
+        if self.read_eof && want == Interest::NONE {
+            // Half-closed with nothing to write: leave the poller. A silent registration
+            // is not silent here, epoll reports a peer's reset or hang-up whatever the
+            // interest (level-triggered: on every poll). The next write finds that out.
+            if let Some(token) = self.token.take() {
+                if let Err(e) = self.handle.remove_handler(token) {
+                    log::debug!("stream handler already gone: {e}");
+                }
+            }
+            self.interest = Interest::NONE;
+            return;
+        }
+        match self.token {
+            Some(token) if want != self.interest => match self.handle.update_handler(token, want) {
+                Ok(()) => self.interest = want,
+                Err(e) => log::error!("could not update stream interest: {e}"),
+            },
+            Some(_) => {}
+            None => {
+                // Left the poller while half-closed (above): register again.
+                let Some(socket) = self.socket.clone() else {
+                    return;
+                };
+                match super::register(&self.handle, socket, want, self.me.clone()) {
+                    Ok(token) => {
+                        self.token = Some(token);
+                        self.interest = want;
+                    }
+                    Err(e) => log::error!("could not register the stream again: {e}"),
                 }
             }
         }
     }
 
+    /// Most bytes the read buffer may hold now: `max_buffer_size` while a read is
+    /// pending; with none, enough to notice a close (and never more than the limit).
+    fn read_limit(&self) -> usize {
+        let max = self.options.max_buffer_size;
+        if self.read.is_some() {
+            max
+        } else {
+            max.min(IDLE_READ_LIMIT)
+        }
+    }
+
+    /// Reads from the socket at most what the buffer can still hold, leaving the rest
+    /// in the kernel (backpressure on the peer). A pending read that already saw a full
+    /// buffer needs more than `max_buffer_size`: one byte more tells whether the peer
+    /// has it (the read fails with `StreamBufferFull`) or closed (the read is settled
+    /// as closed, e.g. `read_until_close` gets the full buffer).
     pub(super) fn handle_read(&mut self, finish: &mut Finish) {
         let Some(socket) = self.socket.clone() else {
             return;
         };
-        for _ in 0..READS_PER_EVENT {
+        for i in 0..READS_PER_EVENT {
+            let room = self.read_limit().saturating_sub(self.read_buf.len());
+            let want = if room > 0 {
+                room.min(READ_CHUNK)
+            } else if i == 0 && self.read.is_some() {
+                1
+            } else {
+                break;
+            };
             let got = SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
-                let r = socket.read(&mut scratch);
+                let r = socket.read(&mut scratch[..want]);
                 if let Ok(n) = r {
                     if n > 0 && self.read_buf.capacity() == 0 {
                         self.read_buf = pool_take();
@@ -147,28 +252,33 @@ impl State {
             match got {
                 Ok(0) => {
                     self.try_read(finish);
-                    self.close(None, finish);
+                    if let Some(cb) = self.eof_callback.take() {
+                        // Half-close: reads end as at a close, writes go on.
+                        self.read_eof = true;
+                        self.settle_read_after_close(finish);
+                        finish.eof = Some(Closing::eof(cb, self.handle.clone()));
+                    } else {
+                        self.close(None, finish);
+                    }
                     return;
                 }
                 Ok(n) => {
                     self.touch();
                     if self.read_buf.len() > self.options.max_buffer_size {
-                        self.try_read(finish);
-                        if self.read_buf.len() > self.options.max_buffer_size {
-                            // As documented, the read fails with the cause (closing
-                            // would fail it with StreamClosed, or hand read_until_close
-                            // a silently truncated buffer).
-                            if let Some(PendingRead::Simple(_, f)) =
-                                self.read.take_if(|r| matches!(r, PendingRead::Simple(..)))
-                            {
-                                finish.read = Some((f, Err(Error::StreamBufferFull)));
-                            }
-                            self.close(Some(Error::StreamBufferFull), finish);
-                            return;
+                        // Only the probe gets here: the pending read needs more than the
+                        // limit. As documented, it fails with the cause (closing would
+                        // fail it with StreamClosed, or hand read_until_close a silently
+                        // truncated buffer).
+                        if let Some(PendingRead::Simple(_, f)) =
+                            self.read.take_if(|r| matches!(r, PendingRead::Simple(..)))
+                        {
+                            finish.read = Some((f, Err(Error::StreamBufferFull)));
                         }
+                        self.close(Some(Error::StreamBufferFull), finish);
+                        return;
                     }
-                    if n < READ_CHUNK {
-                        break;
+                    if n < want {
+                        break; // the socket is drained
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -217,8 +327,9 @@ impl State {
         }
     }
 
-    /// A read started or still pending on a closed stream: serve it from the buffer,
-    /// or fail it.
+    /// A read started or still pending on a closed stream (or one that read the peer's
+    /// end-of-file): serve it from the buffer, or fail it. A custom read stays pending:
+    /// its parser is called with `closed = true`.
     pub(super) fn settle_read_after_close(&mut self, finish: &mut Finish) {
         match self.read.take() {
             None => {}
@@ -279,6 +390,11 @@ impl State {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
+                    // A peer that stopped reading may have answered first (an HTTP
+                    // server's early 413): a pending read gets what it sent.
+                    if self.read.is_some() {
+                        self.handle_read(finish);
+                    }
                     self.close(Some(e.into()), finish);
                     return;
                 }
@@ -322,9 +438,11 @@ impl State {
         if let Some(t) = self.idle_timer.take() {
             self.handle.cancel_timer(t);
         }
+        finish.unused_eof = self.eof_callback.take();
         if let Some(cb) = self.close_callback.take() {
-            // Like Tornado, the close callback runs on the next iteration.
-            self.handle.add_callback(move || cb(error));
+            // Like Tornado, the close callback runs from the loop, after the read and
+            // write futures settled here (see `Closing::schedule`).
+            finish.closing = Some(Closing(cb, error, self.handle.clone()));
         }
     }
 }
@@ -344,9 +462,13 @@ impl Drop for Shared {
             }
             Err(_) => None,
         };
-        finish.run();
+        let closing = finish.closing.take();
+        finish.settle();
         if let Some((parse, mut buf)) = custom {
             parse(&mut buf, true);
+        }
+        if let Some(c) = closing {
+            c.schedule();
         }
     }
 }

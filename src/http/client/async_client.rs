@@ -14,18 +14,33 @@ use super::connection::{Parsed, ResponseReader};
 use super::plan::Plan;
 use super::pool::{Conn, Pool};
 use super::request::{HttpRequest, RequestDefaults};
-use super::response::{HttpResponse, TimeInfo};
+use super::response::{HttpResponse, TimeInfo, TimeoutStage};
 use crate::error::{Error, Result};
 use crate::future::Future;
 use crate::net::{Resolver, TcpClient};
 use crate::reactor::{Handle, TimerId};
 use crate::stream::IoStream;
 
-/// Options of an [`AsyncHttpClient`].
+/// Options of an [`AsyncHttpClient`]: `Default` plus chained setters (the struct is
+/// `#[non_exhaustive]`, so a new option breaks nobody).
+///
+/// ```
+/// use std::time::Duration;
+/// use squall::http::client::{ClientOptions, RequestDefaults};
+///
+/// let options = ClientOptions::default()
+///     .max_clients(50)
+///     .max_connections_per_host(Some(8))
+///     .idle_timeout(Duration::from_secs(30))
+///     .defaults(RequestDefaults::default().request_timeout(Duration::from_secs(5)));
+/// assert_eq!(options.max_clients, 50);
+/// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct ClientOptions {
     /// Requests in flight at once (default 10, as Tornado); more wait in a FIFO queue,
-    /// and the time they wait counts against their `request_timeout`.
+    /// at most `min(connect_timeout, request_timeout)`, and the time they wait counts
+    /// against their `request_timeout`.
     pub max_clients: usize,
     /// Connections open at once to one `host:port` (default: no limit beyond
     /// `max_clients`). Requests over the limit wait in the queue.
@@ -57,6 +72,50 @@ impl Default for ClientOptions {
     }
 }
 
+impl ClientOptions {
+    /// Sets [`max_clients`](Self::max_clients) (at least 1 is used).
+    pub fn max_clients(mut self, n: usize) -> Self {
+        self.max_clients = n;
+        self
+    }
+
+    /// Sets [`max_connections_per_host`](Self::max_connections_per_host).
+    pub fn max_connections_per_host(mut self, n: Option<usize>) -> Self {
+        self.max_connections_per_host = n;
+        self
+    }
+
+    /// Sets [`keep_alive`](Self::keep_alive).
+    pub fn keep_alive(mut self, yes: bool) -> Self {
+        self.keep_alive = yes;
+        self
+    }
+
+    /// Sets [`idle_timeout`](Self::idle_timeout).
+    pub fn idle_timeout(mut self, t: Duration) -> Self {
+        self.idle_timeout = t;
+        self
+    }
+
+    /// Sets [`max_idle_per_host`](Self::max_idle_per_host).
+    pub fn max_idle_per_host(mut self, n: usize) -> Self {
+        self.max_idle_per_host = n;
+        self
+    }
+
+    /// Sets [`defaults`](Self::defaults).
+    pub fn defaults(mut self, defaults: RequestDefaults) -> Self {
+        self.defaults = defaults;
+        self
+    }
+
+    /// Sets [`resolver`](Self::resolver).
+    pub fn resolver(mut self, resolver: Rc<dyn Resolver>) -> Self {
+        self.resolver = Some(resolver);
+        self
+    }
+}
+
 impl fmt::Debug for ClientOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientOptions")
@@ -75,7 +134,7 @@ impl fmt::Debug for ClientOptions {
 ///
 /// [`fetch`](Self::fetch) returns a [`Future<HttpResponse>`]: it resolves `Ok` with any
 /// complete response (404 included) and fails with a matchable [`Error`] for transport
-/// failures ([`Error::Io`], [`Error::Resolve`]), timeouts ([`Error::Timeout`]), protocol
+/// failures ([`Error::Io`], [`Error::Resolve`]), timeouts ([`Error::HttpTimeout`]), protocol
 /// violations and limits ([`Error::Http`] with status 599) and `https://` URLs
 /// ([`Error::Unsupported`]). Cloning gives another handle to the same client (same
 /// queue and pool).
@@ -196,6 +255,22 @@ impl AsyncHttpClient {
     /// [`HttpRequest`]); the future resolves with the complete response.
     ///
     /// Never panics and never blocks; invalid requests fail the future.
+    /// [`Future::cancel`] on the returned future cancels the fetch (see the
+    /// [module docs](super)): its connection is closed or it leaves the
+    /// queue, and its slot is freed on the next loop iteration.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::http::client::AsyncHttpClient;
+    /// let mut reactor = squall::Reactor::new()?;
+    /// let client = AsyncHttpClient::new(&reactor.handle());
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let url = format!("http://{}/", listener.local_addr()?);
+    /// let f = client.fetch(url.as_str());
+    /// assert!(f.cancel());
+    /// assert!(matches!(reactor.run_until(&f), Err(squall::Error::Cancelled)));
+    /// # Ok(()) }
+    /// ```
     pub fn fetch(&self, request: impl Into<HttpRequest>) -> Future<HttpResponse> {
         let result = Future::new();
         match Plan::new(request.into(), &self.inner.options.defaults) {
@@ -230,7 +305,7 @@ impl AsyncHttpClient {
 fn start_hop(inner: &Rc<Inner>, plan: Plan, result: Future<HttpResponse>, started: Instant) {
     let fetch = Rc::new(RefCell::new(Fetch {
         plan,
-        result,
+        result: result.clone(),
         started,
         hop_start: started,
         dispatched: None,
@@ -239,21 +314,43 @@ fn start_hop(inner: &Rc<Inner>, plan: Plan, result: Future<HttpResponse>, starte
         phase: Phase::Queued,
         retried: false,
     }));
+    // `Future::cancel` on the fetch's future cancels the fetch (without counting as a
+    // look at its result).
+    let (weak, f) = (Rc::downgrade(inner), Rc::downgrade(&fetch));
+    result.watch(move |r| {
+        if let (true, Some(inner), Some(f)) = (r.is_cancelled(), weak.upgrade(), f.upgrade()) {
+            on_cancel(&inner, &f);
+        }
+    });
     queue_hop(inner, fetch);
 }
 
-/// Arms the hop's request timeout and queues it.
+/// Arms the hop's queue timeout (`min(connect_timeout, request_timeout)`, as Tornado)
+/// and queues it.
 fn queue_hop(inner: &Rc<Inner>, fetch: FetchRef) {
-    let timeout = fetch.borrow().plan.request_timeout;
-    let (weak, f) = (Rc::downgrade(inner), fetch.clone());
-    let timer = inner.handle.call_later(timeout, move || {
-        if let Some(inner) = weak.upgrade() {
-            on_timeout(&inner, &f);
-        }
-    });
-    fetch.borrow_mut().timer = Some(timer);
-    inner.state.borrow_mut().queue.push_back(fetch);
+    inner.state.borrow_mut().queue.push_back(fetch.clone());
     dispatch(inner);
+    // Still waiting for a slot (one that started has its request timer instead).
+    let mut fb = fetch.borrow_mut();
+    if matches!(fb.phase, Phase::Queued) {
+        let wait = fb.plan.request_timeout.min(fb.plan.connect_timeout);
+        let deadline = fb.hop_start.checked_add(wait);
+        arm_timer(inner, &fetch, &mut fb, deadline);
+    }
+}
+
+/// Replaces the fetch's timer with one at `deadline` (none if it is too far to
+/// represent).
+fn arm_timer(inner: &Rc<Inner>, f: &FetchRef, fb: &mut Fetch, deadline: Option<Instant>) {
+    cancel_timer(inner, fb);
+    if let Some(at) = deadline {
+        let (weak, f) = (Rc::downgrade(inner), f.clone());
+        fb.timer = Some(inner.handle.call_at(at, move || {
+            if let Some(inner) = weak.upgrade() {
+                on_timeout(&inner, &f);
+            }
+        }));
+    }
 }
 
 /// Starts queued fetches while slots are free, in FIFO order (a fetch whose host is at
@@ -289,6 +386,9 @@ fn dispatch(inner: &Rc<Inner>) {
 fn start(inner: &Rc<Inner>, f: FetchRef) {
     let mut fb = f.borrow_mut();
     fb.dispatched.get_or_insert_with(Instant::now);
+    // Out of the queue: the request timeout runs from the start of the hop.
+    let deadline = fb.hop_start.checked_add(fb.plan.request_timeout);
+    arm_timer(inner, &f, &mut fb, deadline);
     let conn = {
         let mut st = inner.state.borrow_mut();
         let key = fb.plan.key();
@@ -328,7 +428,14 @@ fn on_connected(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<IoStream>>) {
             fb.phase = Phase::Done;
             drop(fb);
             release(inner, f, None);
+            let e = match e {
+                Error::Timeout => Error::HttpTimeout {
+                    stage: TimeoutStage::Connecting,
+                },
+                e => e,
+            };
             fail(inner, f, e);
+            dispatch(inner);
             return;
         }
     };
@@ -380,13 +487,9 @@ fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
             return;
         }
     };
-    stream.write_and_forget(out.freeze());
-    let held = match rest {
-        Some(body) if !fb.plan.expect_continue => {
-            stream.write_and_forget(body);
-            None
-        }
-        held => held,
+    let (now, held) = match rest {
+        Some(body) if !fb.plan.expect_continue => (Some(body), None),
+        held => (None, held),
     };
     let mut reader = ResponseReader::new(&fb.plan, held);
     let writer = fb
@@ -403,6 +506,13 @@ fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
         }
         r
     });
+    // Written after the read is pending: a server that answers early and stops reading
+    // (a 413 during an upload) makes a write fail, and the stream then hands the read
+    // what the server sent before closing.
+    stream.write_and_forget(out.freeze());
+    if let Some(body) = now {
+        stream.write_and_forget(body);
+    }
     let (inner, f) = (inner.clone(), f.clone());
     response.add_done_callback(move |r| on_response(&inner, &f, r.take_result()));
 }
@@ -520,7 +630,9 @@ fn fail(inner: &Rc<Inner>, f: &FetchRef, e: Error) {
 fn complete(inner: &Rc<Inner>, f: &FetchRef, parsed: Parsed) {
     let mut fb = f.borrow_mut();
     cancel_timer(inner, &mut fb);
-    if fb.plan.follows(parsed.status) && parsed.headers.contains_key(http::header::LOCATION) {
+    let redirect =
+        fb.plan.follows(parsed.status) && parsed.headers.contains_key(http::header::LOCATION);
+    if redirect && fb.plan.redirects_left > 0 {
         let location = parsed.headers.get(http::header::LOCATION);
         if let Err(e) = fb.plan.redirect(parsed.status, location) {
             let result = fb.result.clone();
@@ -561,24 +673,57 @@ fn complete(inner: &Rc<Inner>, f: &FetchRef, parsed: Parsed) {
         time_info,
     };
     let result = fb.result.clone();
+    let max_redirects = fb.plan.max_redirects;
     drop(fb);
-    result.set_result(response);
+    if redirect {
+        // Out of redirects: the last 3xx stays reachable inside the error.
+        let message = format!("too many redirects (max_redirects = {max_redirects})");
+        result.set_error(response.into_error(message));
+    } else {
+        result.set_result(response);
+    }
 }
 
 fn on_timeout(inner: &Rc<Inner>, f: &FetchRef) {
-    let phase = {
-        let mut fb = f.borrow_mut();
-        fb.timer = None;
-        std::mem::replace(&mut fb.phase, Phase::Done)
+    f.borrow_mut().timer = None;
+    let Some(stage) = abandon(inner, f) else {
+        return;
     };
-    match phase {
-        Phase::Done => return,
-        Phase::Queued => inner.state.borrow_mut().queue.retain(|q| !Rc::ptr_eq(q, f)),
-        Phase::Connecting => release(inner, f, None),
-        Phase::Exchanging { conn, .. } => release(inner, f, Some(conn)),
-    }
-    fail(inner, f, Error::Timeout);
+    fail(inner, f, Error::HttpTimeout { stage });
     dispatch(inner);
+}
+
+/// The fetch's future was cancelled: leave the queue or close the connection, free the
+/// slot, let the next fetch start.
+fn on_cancel(inner: &Rc<Inner>, f: &FetchRef) {
+    if abandon(inner, f).is_some() {
+        let mut fb = f.borrow_mut();
+        fb.phase = Phase::Done;
+        cancel_timer(inner, &mut fb);
+        drop(fb);
+        dispatch(inner);
+    }
+}
+
+/// Stops a fetch wherever it is (queue, connect, exchange), freeing its slot and
+/// closing its connection; `None` if it was already done.
+fn abandon(inner: &Rc<Inner>, f: &FetchRef) -> Option<TimeoutStage> {
+    let phase = std::mem::replace(&mut f.borrow_mut().phase, Phase::Done);
+    match phase {
+        Phase::Done => None,
+        Phase::Queued => {
+            inner.state.borrow_mut().queue.retain(|q| !Rc::ptr_eq(q, f));
+            Some(TimeoutStage::Queue)
+        }
+        Phase::Connecting => {
+            release(inner, f, None);
+            Some(TimeoutStage::Connecting)
+        }
+        Phase::Exchanging { conn, .. } => {
+            release(inner, f, Some(conn));
+            Some(TimeoutStage::Request)
+        }
+    }
 }
 
 /// Keeps one timer that closes connections idle for `idle_timeout`.

@@ -59,7 +59,7 @@ impl HttpClient {
     /// `Ok`, whatever its status (see [`HttpResponse::error_for_status`]).
     ///
     /// # Errors
-    /// As [`AsyncHttpClient::fetch`]: transport errors, [`Error::Timeout`](crate::Error::Timeout),
+    /// As [`AsyncHttpClient::fetch`]: transport errors, [`Error::HttpTimeout`](crate::Error::HttpTimeout),
     /// [`Error::Http`](crate::Error::Http) 599 for protocol violations and limits.
     pub fn fetch(&mut self, request: impl Into<HttpRequest>) -> Result<HttpResponse> {
         let f = self.client.fetch(request);

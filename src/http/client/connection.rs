@@ -53,7 +53,46 @@ struct Body {
     wire: usize,
     delivered: usize,
     #[cfg(feature = "gzip")]
-    gunzip: Option<flate2::write::GzDecoder<Vec<u8>>>,
+    gunzip: Option<flate2::write::GzDecoder<Capped>>,
+}
+
+/// Compressed input fed to the inflater at a time: its output (at most about 1 000
+/// times larger for deflate) is handed on before the next piece is inflated.
+#[cfg(feature = "gzip")]
+const INFLATE_STEP: usize = 4 * 1024;
+
+/// The inflater's output buffer; refuses to grow past `room` bytes in total, so a
+/// compression bomb fails after about `max_body_size` bytes, not after inflating all of
+/// it.
+#[cfg(feature = "gzip")]
+struct Capped {
+    out: Vec<u8>,
+    room: usize,
+    over: bool,
+}
+
+#[cfg(feature = "gzip")]
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.room {
+            self.over = true;
+            return Err(std::io::Error::other("max_body_size"));
+        }
+        self.room -= buf.len();
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The error for a body that inflates beyond `max`.
+fn inflated_too_large(max: usize) -> Error {
+    e599(format!(
+        "decompressed response body exceeds max_body_size ({max})"
+    ))
 }
 
 enum State {
@@ -92,7 +131,8 @@ impl ResponseReader {
                 ..HeadLimits::default()
             },
             max_body: plan.max_body_size,
-            follow_redirects: plan.follow_redirects,
+            // Out of redirects, the last 3xx is kept whole (with its body) for the error.
+            follow_redirects: plan.follow_redirects && plan.redirects_left > 0,
             decompress: plan.decompress,
             header_callback: plan.header_callback.clone(),
             streaming: plan.streaming_callback.clone(),
@@ -204,7 +244,11 @@ impl ResponseReader {
                 head.headers
                     .insert(HeaderName::from_static("x-consumed-content-encoding"), v);
             }
-            Some(flate2::write::GzDecoder::new(Vec::new()))
+            Some(flate2::write::GzDecoder::new(Capped {
+                out: Vec::new(),
+                room: self.max_body,
+                over: false,
+            }))
         } else {
             None
         };
@@ -227,10 +271,13 @@ impl ResponseReader {
         };
         #[cfg(feature = "gzip")]
         if let Some(mut gz) = body.gunzip.take() {
-            gz.try_finish()
-                .map_err(|e| e599(format!("invalid gzip body: {e}")))?;
-            let rest = std::mem::take(gz.get_mut());
-            body.emit(rest.into(), self.max_body)?;
+            let max = self.max_body;
+            gz.try_finish().map_err(|e| match gz.get_ref().over {
+                true => inflated_too_large(max),
+                false => e599(format!("invalid gzip body: {e}")),
+            })?;
+            let rest = std::mem::take(&mut gz.get_mut().out);
+            body.emit(rest.into(), max)?;
         }
         let data = match body.sink {
             Sink::Buffer {
@@ -262,15 +309,20 @@ impl Body {
             return Err(e599(format!("response body exceeds max_body_size ({max})")));
         }
         #[cfg(feature = "gzip")]
-        if let Some(gz) = &mut self.gunzip {
+        if self.gunzip.is_some() {
             use std::io::Write;
-            gz.write_all(&data)
-                .map_err(|e| e599(format!("invalid gzip body: {e}")))?;
-            let out = std::mem::take(gz.get_mut());
-            if out.is_empty() {
-                return Ok(());
+            for piece in data.chunks(INFLATE_STEP) {
+                let Some(gz) = &mut self.gunzip else { break };
+                gz.write_all(piece).map_err(|e| match gz.get_ref().over {
+                    true => inflated_too_large(max),
+                    false => e599(format!("invalid gzip body: {e}")),
+                })?;
+                let out = std::mem::take(&mut gz.get_mut().out);
+                if !out.is_empty() {
+                    self.emit(out.into(), max)?;
+                }
             }
-            return self.emit(out.into(), max);
+            return Ok(());
         }
         self.emit(data, max)
     }
@@ -278,9 +330,7 @@ impl Body {
     fn emit(&mut self, data: Bytes, max: usize) -> Result<()> {
         self.delivered += data.len();
         if self.delivered > max {
-            return Err(e599(format!(
-                "decompressed response body exceeds max_body_size ({max})"
-            )));
+            return Err(inflated_too_large(max));
         }
         match &mut self.sink {
             Sink::Buffer { first, rest } => match first {

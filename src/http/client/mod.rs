@@ -48,6 +48,38 @@
 //! 307/308 keep method and body) up to `max_redirects`; `Host`, `Content-Length`,
 //! `User-Agent` and `Accept-Encoding: gzip` set automatically; a connection goes back to
 //! the pool only after its response was read completely.
+//!
+//! Rules the client keeps, whatever the server does:
+//!
+//! - **Credentials stay with their origin.** Credentials in the URL
+//!   (`http://user:pass@host/`) are sent as `Authorization: Basic` (percent-decoded) and
+//!   removed from the URL: never in `Host`, the request line or `effective_url`. A redirect
+//!   to another scheme, host or port drops `Authorization`, `Cookie` and
+//!   `Proxy-Authorization` (curl's rule).
+//! - **Failures keep what is known.** [`HttpResponse::error_for_status`] and running out
+//!   of `max_redirects` fail with [`Error::HttpResponse`](crate::Error::HttpResponse),
+//!   which holds the whole response (Tornado's `HTTPClientError.response`). Timeouts say
+//!   where the fetch was ([`Error::HttpTimeout`](crate::Error::HttpTimeout) with a
+//!   [`TimeoutStage`]): in the queue (which counts against
+//!   `min(connect_timeout, request_timeout)`), connecting, or during the request.
+//! - **Cancellation.** [`Future::cancel`](crate::Future::cancel) on the future of
+//!   [`AsyncHttpClient::fetch`] cancels the fetch: it leaves the queue, or its connection
+//!   is closed, and its `max_clients` slot goes to the next queued fetch on the next loop
+//!   iteration (not when a timeout fires). A cancelled future logs no "never retrieved"
+//!   warning.
+//! - **Memory stays bounded.** `max_body_size` bounds the body on the wire and
+//!   decompressed; gzip is inflated in small steps into a capped buffer, so a compression
+//!   bomb fails after about `max_body_size` bytes.
+//! - **A connection is reused only when clean.** Before a pooled connection carries another
+//!   request, its socket is checked (without the loop): unsolicited bytes or a close
+//!   waiting there mean it is closed instead. A response with both `Content-Length` and
+//!   `Transfer-Encoding` (RFC 9112 §6.3: "ought to be handled as an error") is read as
+//!   chunked, then its connection is closed, never reused.
+//! - **Early answers are heard.** A final response that arrives while the request body is
+//!   still being sent (a `413` for an upload) is reported as that response, even if the
+//!   server then stops reading and the upload fails.
+//! - **Lenient where RFC 9112 says so.** A header line continued on the next line
+//!   (obs-fold) is accepted in responses, each fold replaced by one space (§5.2).
 
 mod async_client;
 mod blocking;
@@ -60,4 +92,4 @@ mod response;
 pub use async_client::{AsyncHttpClient, ClientOptions};
 pub use blocking::HttpClient;
 pub use request::{HeaderCallback, HttpRequest, RequestDefaults, StreamingCallback};
-pub use response::{HttpResponse, TimeInfo};
+pub use response::{HttpResponse, TimeInfo, TimeoutStage};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{
     HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE,
-    HOST, TRANSFER_ENCODING, USER_AGENT,
+    COOKIE, HOST, PROXY_AUTHORIZATION, TRANSFER_ENCODING, USER_AGENT,
 };
 use http::{HeaderMap, Method, StatusCode, Version};
 use url::{Position, Url};
@@ -63,9 +63,12 @@ impl Plan {
         if let Some(e) = req.invalid {
             return Err(e);
         }
-        let url = req
+        let mut url = req
             .url
             .map_err(|(raw, e)| e599(format!("invalid URL {raw:?}: {e}")))?;
+        // Credentials in the URL become `Authorization: Basic` (percent-decoded) and leave
+        // the URL, so they never reach `Host`, the request line or `effective_url`.
+        let url_auth = take_url_credentials(&mut url);
         let port = check_url(&url)?;
         if !req.allow_nonstandard_methods {
             let m = &req.method;
@@ -105,9 +108,13 @@ impl Plan {
                 headers.insert(USER_AGENT, v);
             }
         }
-        if let Some((user, pass)) = &req.auth {
+        let auth = match &req.auth {
+            Some((user, pass)) => Some(format!("{user}:{pass}").into_bytes()),
+            None => url_auth,
+        };
+        if let Some(credentials) = auth {
             let mut v = b"Basic ".to_vec();
-            base64(format!("{user}:{pass}").as_bytes(), &mut v);
+            base64(&credentials, &mut v);
             let v = HeaderValue::from_bytes(&v).map_err(|_| e599("invalid credentials"))?;
             headers.insert(AUTHORIZATION, v);
         }
@@ -198,7 +205,9 @@ impl Plan {
     /// Turns this plan into the next hop of a redirect to `location`.
     ///
     /// 301 (for POST), 302 and 303 become GET without body (HEAD stays HEAD); 307 and
-    /// 308 keep method and body. Credentials are dropped when the host changes.
+    /// 308 keep method and body. Credentials (`Authorization`, `Cookie`,
+    /// `Proxy-Authorization`) are dropped when the scheme, host or port changes (curl's
+    /// rule), and never taken from the `Location`'s own user information.
     pub(crate) fn redirect(
         &mut self,
         status: StatusCode,
@@ -214,10 +223,11 @@ impl Plan {
         let location = location
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| e599("redirect without a valid Location"))?;
-        let next = self
+        let mut next = self
             .url
             .join(location)
             .map_err(|e| e599(format!("invalid redirect Location {location:?}: {e}")))?;
+        let _ = take_url_credentials(&mut next);
         let port = check_url(&next)?;
         let code = status.as_u16();
         if code == 302 || code == 303 || (code == 301 && self.method == Method::POST) {
@@ -236,8 +246,13 @@ impl Plan {
             }
             self.headers.remove(http::header::EXPECT);
         }
-        if next.host_str() != self.url.host_str() || port != self.port {
-            self.headers.remove(AUTHORIZATION);
+        let same_origin = next.scheme() == self.url.scheme()
+            && next.host_str() == self.url.host_str()
+            && port == self.port;
+        if !same_origin {
+            for h in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION] {
+                self.headers.remove(h);
+            }
         }
         self.headers.remove(HOST);
         self.user_host = false;
@@ -245,6 +260,22 @@ impl Plan {
         self.port = port;
         Ok(())
     }
+}
+
+/// Removes `user:password@` from `url`; returns `user:password` percent-decoded, if the
+/// URL had a user name or a password.
+fn take_url_credentials(url: &mut Url) -> Option<Vec<u8>> {
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
+    let mut out = decode(url.username());
+    out.push(b':');
+    out.extend(decode(url.password().unwrap_or("")));
+    // Cannot fail for http(s) URLs, which have a host.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Some(out)
 }
 
 /// Standard base64 with padding (for `Authorization: Basic`).

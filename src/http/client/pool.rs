@@ -56,7 +56,10 @@ impl Pool {
         while let Some(idle) = host.idle.pop() {
             self.idle_total -= 1;
             let s = &idle.conn.stream;
-            if !s.is_closed() && s.buffered() == 0 && now.duration_since(idle.since) < max_idle {
+            // Unsolicited bytes (or a close) waiting in the kernel are seen here even
+            // when the loop did not run since the connection went idle.
+            if !s.is_closed() && !s.has_unread_input() && now.duration_since(idle.since) < max_idle
+            {
                 return Some(idle.conn);
             }
             s.close();

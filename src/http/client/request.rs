@@ -22,8 +22,21 @@ pub type HeaderCallback = Rc<RefCell<dyn FnMut(&str)>>;
 pub type StreamingCallback = Rc<RefCell<dyn FnMut(Bytes)>>;
 
 /// Options a request does not set fall back to these (the client's `defaults`, as
-/// Tornado's `AsyncHTTPClient(defaults=...)`).
+/// Tornado's `AsyncHTTPClient(defaults=...)`): `Default` plus chained setters (the
+/// struct is `#[non_exhaustive]`).
+///
+/// ```
+/// use std::time::Duration;
+/// use squall::http::client::RequestDefaults;
+///
+/// let d = RequestDefaults::default()
+///     .connect_timeout(Duration::from_secs(2))
+///     .max_body_size(1 << 20)
+///     .header(http::header::ACCEPT, http::HeaderValue::from_static("application/json"));
+/// assert_eq!(d.max_body_size, 1 << 20);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct RequestDefaults {
     /// Time allowed for the TCP connection (default 20 s).
     pub connect_timeout: Duration,
@@ -58,6 +71,62 @@ impl Default for RequestDefaults {
             max_body_size: 100 * 1024 * 1024,
             headers: HeaderMap::new(),
         }
+    }
+}
+
+impl RequestDefaults {
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.connect_timeout = t;
+        self
+    }
+
+    /// Sets [`request_timeout`](Self::request_timeout).
+    pub fn request_timeout(mut self, t: Duration) -> Self {
+        self.request_timeout = t;
+        self
+    }
+
+    /// Sets [`follow_redirects`](Self::follow_redirects).
+    pub fn follow_redirects(mut self, yes: bool) -> Self {
+        self.follow_redirects = yes;
+        self
+    }
+
+    /// Sets [`max_redirects`](Self::max_redirects).
+    pub fn max_redirects(mut self, n: u32) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
+    /// Sets [`decompress_response`](Self::decompress_response).
+    pub fn decompress_response(mut self, yes: bool) -> Self {
+        self.decompress_response = yes;
+        self
+    }
+
+    /// Sets [`user_agent`](Self::user_agent) (`None`: send no `User-Agent`).
+    pub fn user_agent(mut self, ua: Option<String>) -> Self {
+        self.user_agent = ua;
+        self
+    }
+
+    /// Sets [`max_header_size`](Self::max_header_size).
+    pub fn max_header_size(mut self, n: usize) -> Self {
+        self.max_header_size = n;
+        self
+    }
+
+    /// Sets [`max_body_size`](Self::max_body_size).
+    pub fn max_body_size(mut self, n: usize) -> Self {
+        self.max_body_size = n;
+        self
+    }
+
+    /// Adds a field to [`headers`](Self::headers) (sent with every request).
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
     }
 }
 
@@ -257,7 +326,9 @@ impl HttpRequest {
         self
     }
 
-    /// HTTP basic authentication (`Authorization: Basic ...`).
+    /// HTTP basic authentication (`Authorization: Basic ...`). Without it, credentials in
+    /// the URL (`http://user:pass@host/`, percent-decoded) are sent the same way. Either
+    /// is dropped by a redirect to another scheme, host or port.
     pub fn basic_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
         self.auth = Some((username.into(), password.into()));
         self

@@ -1,5 +1,6 @@
 //! [`HttpResponse`]: a complete response (Tornado's `HTTPResponse`).
 
+use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +21,33 @@ pub struct TimeInfo {
     pub first_byte: Duration,
     /// From the start of the fetch until the response was complete.
     pub total: Duration,
+}
+
+/// Where a fetch was when its time ran out ([`Error::HttpTimeout`]).
+///
+/// A fetch waits in the client's queue (for a `max_clients` slot) at most
+/// `min(connect_timeout, request_timeout)`, connects within `connect_timeout`, and
+/// completes within `request_timeout` counted from [`fetch`](super::AsyncHttpClient::fetch)
+/// (as Tornado).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutStage {
+    /// Waiting for a free slot in the client's queue ("Timeout in request queue").
+    Queue,
+    /// Opening the TCP connection ("Timeout while connecting").
+    Connecting,
+    /// Sending the request or reading the response ("Timeout during request").
+    Request,
+}
+
+impl fmt::Display for TimeoutStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutStage::Queue => "Timeout in request queue",
+            TimeoutStage::Connecting => "Timeout while connecting",
+            TimeoutStage::Request => "Timeout during request",
+        })
+    }
 }
 
 /// A complete HTTP response of any status: 404 and 500 resolve `Ok` too; use
@@ -49,14 +77,22 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
-    /// `Ok(self)` for statuses below 400, else [`Error::Http`] with the status and reason.
+    /// `Ok(self)` for statuses below 400, else [`Error::HttpResponse`] with the status,
+    /// the reason and the whole response (Tornado's `HTTPClientError.response`).
     ///
     /// # Errors
-    /// [`Error::Http`] for 4xx and 5xx.
+    /// [`Error::HttpResponse`] for 4xx and 5xx.
     ///
     /// ```
+    /// # use squall::Error;
     /// # fn demo(r: squall::http::client::HttpResponse) -> squall::Result<()> {
-    /// let body = r.error_for_status()?.body;
+    /// match r.error_for_status() {
+    ///     Ok(r) => println!("{} bytes", r.body.len()),
+    ///     Err(Error::HttpResponse { status: 404, response, .. }) => {
+    ///         println!("not found: {}", response.text())
+    ///     }
+    ///     Err(e) => return Err(e),
+    /// }
     /// # Ok(()) }
     /// ```
     pub fn error_for_status(self) -> Result<Self> {
@@ -64,11 +100,20 @@ impl HttpResponse {
             let reason = if self.reason.is_empty() {
                 self.status.canonical_reason().unwrap_or("").to_string()
             } else {
-                self.reason
+                self.reason.clone()
             };
-            return Err(Error::http(self.status.as_u16(), reason));
+            return Err(self.into_error(reason));
         }
         Ok(self)
+    }
+
+    /// This response as an [`Error::HttpResponse`] with `message`.
+    pub(crate) fn into_error(self, message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
+        Error::HttpResponse {
+            status: self.status.as_u16(),
+            message: message.into(),
+            response: Box::new(self),
+        }
     }
 
     /// The body as text (lossy UTF-8).

@@ -3,7 +3,8 @@
 
 use std::mem::MaybeUninit;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode, Version};
 
 use super::framing::{
@@ -78,7 +79,10 @@ pub fn parse_response_head(
     header_slots!(limits.max_headers, MaybeUninit::uninit() => parsed, raw);
 
     let mut resp = httparse::Response::new(&mut []);
-    let config = httparse::ParserConfig::default();
+    let mut config = httparse::ParserConfig::default();
+    // RFC 9112 §5.2: a user agent MUST accept obs-fold in a response (each fold becomes
+    // one SP, below).
+    config.allow_obsolete_multiline_headers_in_responses(true);
     let len = match config.parse_response_with_uninit_headers(&mut resp, buf, parsed) {
         Ok(httparse::Status::Complete(len)) if len <= limits.max_header_size => len,
         Ok(httparse::Status::Partial) if buf.len() <= limits.max_header_size => return Ok(None),
@@ -97,8 +101,16 @@ pub fn parse_response_head(
     let reason = resp.reason.unwrap_or("").to_owned();
     let mut scan = Scan::default();
     let raw = raw.take(resp.headers.len());
-    for (slot, h) in raw.iter_mut().zip(resp.headers.iter()) {
-        scan.field(h.name, h.value);
+    // Values continued on further lines (obs-fold), unfolded: (field index, value).
+    let mut unfolded: Vec<(usize, Vec<u8>)> = Vec::new();
+    for (i, (slot, h)) in raw.iter_mut().zip(resp.headers.iter()).enumerate() {
+        if h.value.contains(&b'\n') {
+            let value = unfold(h.value);
+            scan.field(h.name, &value);
+            unfolded.push((i, value));
+        } else {
+            scan.field(h.name, h.value);
+        }
         *slot = RawField::new(buf.as_ptr(), h.name.as_bytes(), h.value);
     }
     let raw = &*raw;
@@ -110,7 +122,11 @@ pub fn parse_response_head(
 
     let bytes = buf.split_to(len).freeze();
     let mut headers = HeaderMap::new();
-    build_map(&bytes, raw, &mut headers, BAD)?;
+    if unfolded.is_empty() {
+        build_map(&bytes, raw, &mut headers, BAD)?;
+    } else {
+        build_folded_map(&bytes, raw, &unfolded, &mut headers)?;
+    }
     Ok(Some(ResponseHead {
         version,
         status,
@@ -119,6 +135,47 @@ pub fn parse_response_head(
         body,
         keep_alive,
     }))
+}
+
+/// An obs-fold value (`a\r\n  b`) as one line: each fold, with the whitespace around
+/// it, becomes one SP (RFC 9112 §5.2).
+fn unfold(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        let line = rest[..nl].strip_suffix(b"\r").unwrap_or(&rest[..nl]);
+        out.extend_from_slice(line.trim_ascii_end());
+        out.push(b' ');
+        rest = rest[nl + 1..].trim_ascii_start();
+    }
+    out.extend_from_slice(rest);
+    let end = out.trim_ascii_end().len();
+    out.truncate(end);
+    let start = out.len() - out.trim_ascii_start().len();
+    out.drain(..start);
+    out
+}
+
+/// Like `build_map`, with the values of the fields in `unfolded` replaced.
+fn build_folded_map(
+    head: &Bytes,
+    fields: &[RawField],
+    unfolded: &[(usize, Vec<u8>)],
+    map: &mut HeaderMap,
+) -> Result<()> {
+    let bad = |what| Error::http(BAD, what);
+    for (i, f) in fields.iter().enumerate() {
+        let (ns, nl, vs, vl) = (f.0 as usize, f.1 as usize, f.2 as usize, f.3 as usize);
+        let name =
+            HeaderName::from_bytes(&head[ns..ns + nl]).map_err(|_| bad("invalid header name"))?;
+        let value = match unfolded.iter().find(|(j, _)| *j == i) {
+            Some((_, v)) => HeaderValue::from_bytes(v),
+            None => HeaderValue::from_maybe_shared(head.slice(vs..vs + vl)),
+        }
+        .map_err(|_| bad("invalid header value"))?;
+        map.append(name, value);
+    }
+    Ok(())
 }
 
 /// Response body framing (RFC 9112 §6.3) and whether it still allows keep-alive.
@@ -284,9 +341,34 @@ mod tests {
         assert_eq!(status(b"HTTP/1.1 099 Low\r\n\r\n"), 502);
         assert_eq!(status(b"HTTP/2.0 200 OK\r\n\r\n"), 502);
         assert_eq!(status(b"HTTP/1.1 200 OK\r\nX : y\r\n\r\n"), 502);
-        assert_eq!(status(b"HTTP/1.1 200 OK\r\nX: y\r\n folded\r\n\r\n"), 502);
         assert_eq!(status(b"HTTP/1.1 200 OK\rX: y\r\n\r\n"), 502);
         assert_eq!(ok(b"HTTP/1.1 200\r\n\r\n").reason, "");
+    }
+
+    #[test]
+    fn obs_fold_is_accepted_and_each_fold_becomes_one_space() {
+        let h = ok(b"HTTP/1.1 200 OK\r\nX-Long: first \r\n second\r\n\t\tthird\r\nY: plain\r\nZ:\r\n z\r\nContent-Length: 1\r\n\r\n");
+        assert_eq!(h.headers["x-long"], "first second third");
+        assert_eq!(h.headers["y"], "plain");
+        assert_eq!(h.headers["z"], "z");
+        assert_eq!(h.headers.len(), 4);
+        // A folded framing field is read unfolded.
+        let te = ok(b"HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n chunked\r\n\r\n");
+        assert_eq!(te.body, BodyKind::Chunked);
+        let cl = ok(b"HTTP/1.1 200 OK\r\nContent-Length:\r\n 7\r\n\r\n");
+        assert_eq!(cl.body, BodyKind::Length(7));
+        // Byte by byte, the head completes at the same place.
+        let input = b"HTTP/1.1 204 No\r\nA: 1\r\n 2\r\n\r\nrest";
+        let mut buf = BytesMut::new();
+        let mut done = None;
+        for &b in input.iter() {
+            buf.extend_from_slice(&[b]);
+            if done.is_none() {
+                done = parse_response_head(&mut buf, &HeadLimits::default(), &Method::GET).unwrap();
+            }
+        }
+        assert_eq!(done.unwrap().headers["a"], "1 2");
+        assert_eq!(&buf[..], b"rest");
     }
 
     #[test]

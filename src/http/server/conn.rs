@@ -2,7 +2,7 @@
 //! decoder to an [`IoStream`], dispatches requests one at a time, and enforces limits
 //! and timeouts (Tornado's `HTTP1ServerConnection`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
@@ -53,6 +53,11 @@ struct State {
     timer: Option<TimerId>,
     timer_at: Duration,
     deadline: Option<(Duration, Timeout)>,
+    /// The current responder's `on_connection_close` callback: taken and run (from the
+    /// loop) if the connection closes, dropped when the response finishes.
+    on_close: Option<Box<dyn FnOnce()>>,
+    /// A request was dispatched and its response is not finished yet.
+    responding: bool,
 }
 
 pub(crate) struct Conn {
@@ -64,11 +69,6 @@ pub(crate) struct Conn {
     st: RefCell<State>,
     /// The parser callback handed to the stream for every request.
     reader: RefCell<Option<CustomRead>>,
-    /// The current responder's `on_connection_close` callback: taken and run (from the
-    /// loop) if the connection closes, dropped when the response finishes.
-    on_close: RefCell<Option<Box<dyn FnOnce()>>>,
-    /// Handed to the user by `Responder::detach`: the server has forgotten it.
-    detached: Cell<bool>,
 }
 
 #[allow(clippy::large_enum_variant)] // built and matched at once, never stored
@@ -113,9 +113,9 @@ impl Conn {
                     timer: None,
                     timer_at: Duration::ZERO,
                     deadline: None,
+                    on_close: None,
+                    responding: false,
                 }),
-                on_close: RefCell::new(None),
-                detached: Cell::new(false),
             });
             entry.insert(conn.clone());
             conn
@@ -124,6 +124,15 @@ impl Conn {
         conn.stream.set_close_callback(move |_| {
             if let Some(conn) = weak.upgrade() {
                 Conn::on_closed(&conn);
+            }
+        });
+        // End-of-file does not close the stream: the requests that came before it are
+        // answered first (the parser sees `closed = true`), and `on_eof` decides about a
+        // response still owed.
+        let weak = Rc::downgrade(&conn);
+        conn.stream.set_eof_callback(move || {
+            if let Some(conn) = weak.upgrade() {
+                Conn::on_eof(&conn);
             }
         });
         {
@@ -143,17 +152,41 @@ impl Conn {
     /// The stream closed (run from the loop by its close callback): cancel the timer,
     /// forget the connection, and tell a waiting responder.
     fn on_closed(this: &Rc<Conn>) {
-        if this.detached.get() {
-            return;
-        }
         this.cancel_timer();
-        let on_close = this.on_close.borrow_mut().take();
+        let on_close = this.st.borrow_mut().on_close.take();
         if let Some(shared) = this.shared.upgrade() {
             shared.remove_conn(this.key);
         }
         if let Some(f) = on_close {
             f();
         }
+    }
+
+    /// The client shut down its writing side, or left (the same FIN). A request being
+    /// read was handled by the parser; here, a response still owed is the question.
+    /// Without `half_close` the client is taken as gone: close, which tells a parked
+    /// responder. With it, the response goes out and the connection closes after it.
+    fn on_eof(this: &Rc<Conn>) {
+        let Some(shared) = this.shared.upgrade() else {
+            return;
+        };
+        let owed = this.st.borrow().responding;
+        if owed && !shared.options.half_close {
+            this.stream.close();
+        }
+    }
+
+    /// End-of-file with no request left to answer: close once the responses already
+    /// queued went out. A client that does not read them is cut off after
+    /// `idle_connection_timeout` without progress.
+    fn finish_after_eof(this: &Rc<Conn>) {
+        this.cancel_timer();
+        this.st.borrow_mut().phase = Phase::Busy;
+        if let Some(shared) = this.shared.upgrade() {
+            this.stream
+                .set_idle_timeout(shared.options.idle_connection_timeout);
+        }
+        this.stream.close_after_writes();
     }
 
     /// Cancels the connection's timer, if armed.
@@ -175,14 +208,16 @@ impl Conn {
 
     /// Sets the responder's close callback (see `Responder::on_connection_close`).
     pub(crate) fn set_on_close(this: &Rc<Conn>, f: Box<dyn FnOnce()>) {
-        *this.on_close.borrow_mut() = Some(f);
+        this.st.borrow_mut().on_close = Some(f);
         if this.stream.is_closed() {
             // Closed already: its close callback may have run. Run `f` from the loop,
             // unless the response finishes first.
             if let Some(shared) = this.shared.upgrade() {
                 let weak = Rc::downgrade(this);
                 shared.handle.add_callback(move || {
-                    let f = weak.upgrade().and_then(|c| c.on_close.borrow_mut().take());
+                    let f = weak
+                        .upgrade()
+                        .and_then(|c| c.st.borrow_mut().on_close.take());
                     if let Some(f) = f {
                         f();
                     }
@@ -193,12 +228,18 @@ impl Conn {
 
     /// Hands the stream over (`Responder::detach`): the server forgets the connection.
     pub(crate) fn detach(this: &Rc<Conn>) -> IoStream {
-        this.detached.set(true);
         this.cancel_timer();
-        this.st.borrow_mut().phase = Phase::Busy;
-        drop(this.on_close.borrow_mut().take());
-        // Replaces the server's close callback (the stream keeps one slot).
+        let on_close = {
+            let mut st = this.st.borrow_mut();
+            st.phase = Phase::Busy;
+            st.responding = false;
+            st.on_close.take()
+        };
+        drop(on_close);
+        // Replaces the server's close callback (the stream keeps one slot), and gives
+        // end-of-file its default meaning again (it closes the stream).
         this.stream.set_close_callback(|_| {});
+        this.stream.clear_eof_callback();
         this.stream.set_idle_timeout(None);
         if let Some(shared) = this.shared.upgrade() {
             shared.remove_conn(this.key);
@@ -270,7 +311,13 @@ impl Conn {
             };
             match step {
                 Step::NeedMore => return false,
-                Step::Stop => return true,
+                Step::Stop => {
+                    if closed {
+                        // End-of-file: nothing (complete) is left to answer.
+                        Conn::finish_after_eof(this);
+                    }
+                    return true;
+                }
                 Step::Continue => {}
                 Step::Fail(e) => {
                     this.fail(&e);
@@ -315,6 +362,9 @@ impl Conn {
                     }
                 }
                 Step::Dispatch(req, keep_alive, delegate) => {
+                    // The last request before end-of-file: its response says the
+                    // connection closes (pipelined ones still buffered are answered).
+                    let keep_alive = keep_alive && !(closed && buf.is_empty());
                     Conn::dispatch(this, &shared, req, keep_alive, delegate);
                     return true;
                 }
@@ -481,6 +531,7 @@ impl Conn {
         delegate: Option<Box<dyn BodyDelegate>>,
     ) {
         let keep_alive = keep_alive && !shared.options.no_keep_alive && !this.closing();
+        this.st.borrow_mut().responding = true;
         let responder = Responder::new(
             this.clone(),
             req.version,
@@ -492,7 +543,13 @@ impl Conn {
 
     /// Called by the [`Responder`] when the response is complete.
     pub(crate) fn response_done(this: &Rc<Conn>, keep_alive: bool) {
-        drop(this.on_close.borrow_mut().take());
+        // The response is complete: its close callback will not be needed.
+        let on_close = {
+            let mut st = this.st.borrow_mut();
+            st.responding = false;
+            st.on_close.take()
+        };
+        drop(on_close);
         let mut st = this.st.borrow_mut();
         if !keep_alive || this.closing() {
             st.phase = Phase::Busy;
@@ -538,7 +595,7 @@ impl Conn {
             let Some(conn) = weak.upgrade() else {
                 return;
             };
-            if conn.detached.get() || !matches!(f.result(), Some(Ok(()))) {
+            if !matches!(f.result(), Some(Ok(()))) {
                 return;
             }
             conn.stream.set_idle_timeout(None);
@@ -619,7 +676,7 @@ impl Conn {
             st.deadline = None;
             return;
         };
-        let at = coarse_now() + after;
+        let at = coarse_now().saturating_add(after); // Duration::MAX: never
         st.deadline = Some((at, kind));
         if st.timer.is_some() && st.timer_at <= at {
             return;
@@ -682,7 +739,7 @@ fn decompress(shared: &Shared, headers: &mut HeaderMap, body: Bytes) -> crate::R
     }
     let limit = shared.options.max_body_size as u64;
     let mut out = Vec::new();
-    let mut dec = flate2::read::GzDecoder::new(&body[..]).take(limit + 1);
+    let mut dec = flate2::read::GzDecoder::new(&body[..]).take(limit.saturating_add(1));
     dec.read_to_end(&mut out)
         .map_err(|e| Error::http(400, format!("bad gzip body: {e}")))?;
     if out.len() as u64 > limit {

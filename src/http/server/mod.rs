@@ -84,6 +84,26 @@ pub struct HttpServerOptions {
     pub server_header: Option<Rc<str>>,
     /// Most bytes queued for a slow client before writes fail (default 64 MiB).
     pub max_write_buffer_size: Option<usize>,
+    /// Keep a connection open for writing when the client shuts down its writing side
+    /// after a complete request, until the owed response went out (hyper's
+    /// `http1_half_close`; default `false`). The connection closes after that response:
+    /// no keep-alive after end-of-file.
+    ///
+    /// Either way, a client that half-closes gets every response the handler gives
+    /// *at once* (within its call), also to the pipelined requests that arrived before
+    /// its end-of-file. The option decides what happens to a response that is still
+    /// owed when end-of-file arrives (a parked long-poll, an answer from a timer), and
+    /// so to the pipelined requests behind it:
+    ///
+    /// - `false`: a half-close is taken for a client that left (on the wire both are
+    ///   the same FIN). The connection closes at once and a parked responder is told
+    ///   through [`Responder::on_connection_close`]; its late response is dropped.
+    /// - `true`: the late response is delivered. The trade-off: a parked responder
+    ///   whose client really left learns it only when a write to it fails (the client's
+    ///   kernel answers the first write with a reset), not at the FIN; until then the
+    ///   connection is held. Use it when clients half-close on purpose and responses
+    ///   are never parked for long.
+    pub half_close: bool,
 }
 
 impl Default for HttpServerOptions {
@@ -100,6 +120,7 @@ impl Default for HttpServerOptions {
             decompress_request: false,
             server_header: None,
             max_write_buffer_size: Some(64 * 1024 * 1024),
+            half_close: false,
         }
     }
 }
@@ -109,6 +130,7 @@ macro_rules! setters {
         impl HttpServerOptions {
             $(
                 $(#[$doc])*
+                #[must_use]
                 pub fn $name(mut self, value: $ty) -> Self {
                     self.$name = value;
                     self
@@ -141,6 +163,8 @@ setters! {
     server_header: Option<Rc<str>>;
     /// Sets [`max_write_buffer_size`](Self::max_write_buffer_size).
     max_write_buffer_size: Option<usize>;
+    /// Sets [`half_close`](Self::half_close).
+    half_close: bool;
 }
 
 /// Receives a request body piece by piece instead of buffering it (Tornado's

@@ -64,6 +64,15 @@ enum Body {
 ///
 /// Dropping an unfinished `Responder` sends `500 Internal Server Error` (or closes the
 /// connection if the head already went out) and logs it.
+///
+/// The framing is the responder's, so a handler's headers can never desynchronise the
+/// connection: a `Transfer-Encoding` the handler set is dropped; with
+/// [`send`](Self::send) a `Content-Length` that does not match the body is replaced by
+/// the body's (a `HEAD` or `304` answer keeps yours); a streamed response with your own
+/// `Content-Length` is held to it (a [`write`](Self::write) beyond it fails, a
+/// [`finish`](Self::finish) short of it closes the connection); a 1xx status cannot be
+/// final and is answered as `500` with the connection closed (for `101 Switching
+/// Protocols`, [`detach`](Self::detach) and write the head yourself).
 pub struct Responder {
     conn: Rc<Conn>,
     status: StatusCode,
@@ -153,7 +162,12 @@ impl Responder {
     /// response finishes. A second call replaces the first callback.
     ///
     /// Note: a client that only shuts down its writing side looks the same as one that
-    /// left (the server reads end-of-file either way), and is treated as gone.
+    /// left (the server reads end-of-file either way). By default it is treated as gone:
+    /// `f` runs and the connection closes. With
+    /// [`HttpServerOptions::half_close`](super::HttpServerOptions::half_close) the
+    /// connection stays open for this response instead, so `f` runs only once a write
+    /// to a client that really left fails (its kernel answers the first write with a
+    /// reset), not when it leaves.
     ///
     /// ```
     /// # fn main() -> squall::Result<()> {
@@ -298,7 +312,9 @@ impl Responder {
     /// the chunk reached the kernel, or fails with [`Error::StreamClosed`] once the client
     /// is gone, or with [`Error::StreamBufferFull`] when the chunk would take the queued
     /// bytes beyond the server's `max_write_buffer_size` (nothing of it is queued then;
-    /// the response stays intact and may go on once earlier writes are done).
+    /// the response stays intact and may go on once earlier writes are done), or with
+    /// [`Error::InvalidState`] when it would exceed the `Content-Length` you set (nothing
+    /// of it is sent either).
     pub fn write(&mut self, chunk: impl Into<Bytes>) -> Future<()> {
         let chunk = chunk.into();
         let framing = match self.body {
@@ -340,11 +356,16 @@ impl Responder {
                         "write beyond the response's Content-Length",
                     ));
                 }
-                let done = stream.write(chunk);
-                if !matches!(done.result(), Some(Err(Error::StreamBufferFull))) {
-                    self.remaining -= n;
+                if !stream.is_closed()
+                    && self
+                        .conn
+                        .max_write_buffer_size()
+                        .is_some_and(|max| stream.write_buffer_len() + chunk.len() > max)
+                {
+                    return Future::failed(Error::StreamBufferFull);
                 }
-                done
+                self.remaining -= n;
+                stream.write(chunk)
             }
             Framing::Unframed => stream.write(chunk),
         }

@@ -1,0 +1,149 @@
+//! Tornado's chat demo on `squall::web`: a page, its static files, and long-polling.
+//!
+//! ```sh
+//! cargo run --example chat -- [--port 8888] [--bind 127.0.0.1]
+//! ```
+//! Prints `listening on http://HOST:PORT` once ready (port 0 picks a free port). Routes:
+//! - `GET /` the page, `GET /static/...` its files;
+//! - `POST /a/message/new` with form field `body` → `{"id", "body", "html"}`; the message
+//!   joins a cache of the last 200;
+//! - `POST /a/message/updates` with optional form field `cursor` (the id of the last
+//!   message seen) → `{"messages": [...]}`, every message after the cursor, waiting on a
+//!   `Condition` until there is one. A waiter whose client leaves is cancelled and freed.
+//!
+//! The page renders messages on the client from JSON; to render on the server instead,
+//! plug in a template engine (e.g. `minijinja`) and answer with `ctx.send_html(...)`.
+
+use std::{cell::RefCell, process::exit, rc::Rc};
+
+use squall::locks::Condition;
+use squall::web::{escape_html, Application, Context, HandlerResult};
+use squall::Reactor;
+
+const USAGE: &str = "usage: chat [--port PORT] [--bind ADDRESS]\n\
+  --port PORT     port to listen on (default 8888; 0 picks a free one)\n\
+  --bind ADDRESS  address to listen on (default 127.0.0.1)";
+
+#[derive(Clone, serde::Serialize)]
+struct Message {
+    id: String,
+    body: String,
+    html: String,
+}
+
+#[derive(Default)]
+pub struct MessageBuffer {
+    cond: Condition,
+    cache: Vec<Message>,
+    next_id: u64,
+}
+
+impl MessageBuffer {
+    /// Every cached message after `cursor` (all of them for no or an unknown cursor).
+    fn since(&self, cursor: Option<&str>) -> Vec<Message> {
+        let start = self
+            .cache
+            .iter()
+            .rposition(|m| Some(m.id.as_str()) == cursor);
+        self.cache[start.map_or(0, |i| i + 1)..].to_vec()
+    }
+
+    fn add(&mut self, body: &str) -> Message {
+        self.next_id += 1;
+        let id = format!("{:x}-{}", std::process::id(), self.next_id);
+        let html = format!(
+            "<div class=\"message\" id=\"m{id}\">{}</div>\n",
+            escape_html(body)
+        );
+        let msg = Message {
+            id,
+            body: body.to_string(),
+            html,
+        };
+        self.cache.push(msg.clone());
+        let excess = self.cache.len().saturating_sub(200); // keep the newest 200
+        self.cache.drain(..excess);
+        self.cond.notify_all();
+        msg
+    }
+}
+
+pub type Buffer = Rc<RefCell<MessageBuffer>>;
+
+fn new_message(buf: &Buffer, ctx: &mut Context) -> HandlerResult {
+    let msg = buf.borrow_mut().add(ctx.argument("body")?);
+    ctx.send_json(&msg)
+}
+
+fn updates(buf: &Buffer, ctx: &mut Context) -> HandlerResult {
+    let cursor = ctx.body_argument("cursor").map(str::to_string);
+    wait_for_messages(buf.clone(), ctx.detach(), cursor);
+    Ok(())
+}
+
+/// Answers with the messages after `cursor`, or parks on the condition until some arrive.
+fn wait_for_messages(buf: Buffer, mut ctx: Context, cursor: Option<String>) {
+    let messages = buf.borrow().since(cursor.as_deref());
+    if !messages.is_empty() {
+        let _ = ctx.send_json(&serde_json::json!({ "messages": messages }));
+        return;
+    }
+    let wait = buf.borrow().cond.wait();
+    let on_close = wait.clone();
+    ctx.on_connection_close(move || {
+        on_close.cancel();
+    });
+    wait.add_done_callback(move |w| {
+        if !w.is_cancelled() {
+            wait_for_messages(buf, ctx, cursor);
+        } // else the client left: dropping `ctx` frees the waiter
+    });
+}
+
+/// The application and its message buffer.
+pub fn app(static_dir: &str) -> (Application, Buffer) {
+    let buf = Buffer::default();
+    let (b1, b2) = (buf.clone(), buf.clone());
+    let index = squall::web::StaticFiles::new(static_dir);
+    let app = Application::new()
+        .get("/", move |ctx| index.serve(ctx, "index.html"))
+        .static_files("/static", static_dir)
+        .post("/a/message/new", move |ctx| new_message(&b1, ctx))
+        .post("/a/message/updates", move |ctx| updates(&b2, ctx));
+    (app, buf)
+}
+
+fn parse_args() -> Result<(String, u16), lexopt::Error> {
+    use lexopt::prelude::*;
+    let (mut bind, mut port) = ("127.0.0.1".to_string(), 8888);
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("port") => port = parser.value()?.parse()?,
+            Long("bind") => bind = parser.value()?.string()?,
+            Short('h') | Long("help") => {
+                println!("{USAGE}");
+                exit(0);
+            }
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok((bind, port))
+}
+
+fn main() -> squall::Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let (bind, port) = parse_args().unwrap_or_else(|e| {
+        eprintln!("chat: {e}\n{USAGE}");
+        exit(2);
+    });
+    let (app, _) = app(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/chat/static"));
+    let mut reactor = Reactor::new()?;
+    let server = app.server(&reactor.handle());
+    let addr = server.listen((bind.as_str(), port)).unwrap_or_else(|e| {
+        eprintln!("chat: cannot listen on {bind}:{port}: {e}");
+        exit(1);
+    });
+    println!("listening on http://{addr}");
+    reactor.run()
+}

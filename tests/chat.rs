@@ -1,0 +1,288 @@
+//! The chat demo (`examples/chat/`): the binary as a user runs it (its routes, long
+//! polling, the 200-message cache, command-line errors), and the same application
+//! in-process to see that waiters whose clients leave are cancelled and freed.
+
+#![cfg(feature = "json")]
+
+mod http_util;
+mod util;
+
+#[path = "../examples/chat/main.rs"]
+#[allow(dead_code)]
+mod chat;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use http_util::{connect, Reader, Response};
+use squall::{PeriodicCallback, Reactor};
+
+/// The running chat binary; killed when dropped.
+struct Chat {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Chat {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> Chat {
+    let mut child = Command::new(util::example_binary("chat"))
+        .args(["--port", "0", "--bind", "127.0.0.1"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn chat");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("chat printed nothing");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .expect("HOST:PORT");
+    Chat { child, addr }
+}
+
+fn post_form(r: &mut Reader, path: &str, form: &str) -> Response {
+    r.send(
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        )
+        .as_bytes(),
+    );
+    r.response()
+}
+
+fn json(r: &Response) -> serde_json::Value {
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body_str()))
+}
+
+#[test]
+fn page_static_files_and_new_messages() {
+    let chat = start();
+    let mut r = Reader::connect(chat.addr);
+    r.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let page = r.response();
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-type"), Some("text/html"));
+    assert!(page.body_str().contains("messageform"));
+    r.send(b"GET /static/chat.js HTTP/1.1\r\nHost: x\r\n\r\n");
+    let js = r.response();
+    assert_eq!(js.status, 200);
+    assert!(js.body_str().contains("/a/message/updates"));
+    r.send(b"GET /static/../main.rs HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.response().status, 403);
+
+    let m = json(&post_form(
+        &mut r,
+        "/a/message/new",
+        "body=%3Cb%3Ehi+%26+bye%3C%2Fb%3E",
+    ));
+    assert_eq!(m["body"], "<b>hi & bye</b>");
+    let id = m["id"].as_str().unwrap();
+    assert_eq!(
+        m["html"],
+        format!("<div class=\"message\" id=\"m{id}\">&lt;b&gt;hi &amp; bye&lt;/b&gt;</div>\n")
+    );
+    let missing = post_form(&mut r, "/a/message/new", "other=1");
+    assert_eq!(missing.status, 400);
+    r.send(b"GET /a/message/new HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.response().status, 405);
+}
+
+#[test]
+fn long_poll_waits_for_the_next_message_and_the_cache_keeps_200() {
+    let chat = start();
+    let mut r = Reader::connect(chat.addr);
+    let mut ids = Vec::new();
+    for i in 0..205 {
+        ids.push(
+            json(&post_form(&mut r, "/a/message/new", &format!("body=m{i}")))["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    // No cursor: the whole cache, the newest 200.
+    let all = json(&post_form(&mut r, "/a/message/updates", ""));
+    let all = all["messages"].as_array().unwrap();
+    assert_eq!(all.len(), 200);
+    assert_eq!(all[0]["body"], "m5");
+    assert_eq!(all[199]["body"], "m204");
+    // A cursor in the middle: what follows it.
+    let some = json(&post_form(
+        &mut r,
+        "/a/message/updates",
+        &format!("cursor={}", ids[202]),
+    ));
+    let bodies: Vec<&str> = some["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["m203", "m204"]);
+    // The newest as cursor: the poll waits until a message arrives. Whether it parks
+    // before or after the post below, it answers with exactly that message.
+    let last = ids[204].clone();
+    let addr = chat.addr;
+    let waiter = std::thread::spawn(move || {
+        let mut w = Reader::connect(addr);
+        json(&post_form(
+            &mut w,
+            "/a/message/updates",
+            &format!("cursor={last}"),
+        ))
+    });
+    let m = json(&post_form(&mut r, "/a/message/new", "body=news"));
+    let got = waiter.join().unwrap();
+    assert_eq!(got["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(got["messages"][0], m);
+}
+
+#[test]
+fn bad_arguments_are_usage_errors_and_a_busy_port_is_one_line() {
+    let bin = util::example_binary("chat");
+    for args in [
+        &["--port", "99999"][..],
+        &["--port", "abc"],
+        &["--nope"],
+        &["--port"],
+    ] {
+        let out = Command::new(&bin).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("chat: ") && err.contains("usage: chat"),
+            "{args:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    for flag in ["--help", "-h"] {
+        let help = Command::new(&bin).arg(flag).output().unwrap();
+        assert_eq!(help.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: chat"));
+    }
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let out = Command::new(&bin)
+        .args(["--port", &port])
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("chat: cannot listen on 127.0.0.1:"),
+        "{err}"
+    );
+}
+
+/// Waiters hold a reference to the message buffer; when their clients leave they are
+/// cancelled and freed, so the count falls back to what the routes hold.
+#[test]
+fn waiters_whose_clients_leave_are_cancelled_and_freed() {
+    const CLIENTS: usize = 50;
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let (app, buf) = chat::app(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/chat/static"));
+    let server = app.server(&handle);
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let base = Rc::strong_count(&buf);
+    let (close_tx, close_rx) = mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let mut conns: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let mut s = connect(addr);
+                s.write_all(
+                    b"POST /a/message/updates HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+                )
+                .unwrap();
+                s
+            })
+            .collect();
+        close_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("parked in time");
+        conns.clear(); // every client leaves
+    });
+    // Watch the count from the loop: all parked, then all freed.
+    let done = squall::Future::<usize>::new();
+    let (d, b) = (done.clone(), buf.clone());
+    let mut close_tx = Some(close_tx);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let watch = PeriodicCallback::new(&handle, Duration::from_millis(5), move || {
+        let waiters = Rc::strong_count(&b) - base - 1;
+        if close_tx.is_some() && waiters == CLIENTS {
+            close_tx.take().unwrap().send(()).unwrap();
+        } else if close_tx.is_none() && waiters == 0 && !d.is_done() {
+            d.set_result(server.connection_count());
+        } else if Instant::now() > deadline && !d.is_done() {
+            d.set_error(squall::Error::Timeout);
+        }
+    });
+    watch.start();
+    let open = reactor.run_until(&done).expect("waiters freed in time");
+    watch.stop();
+    client.join().unwrap();
+    assert_eq!(open, 0, "every connection closed");
+}
+
+#[test]
+fn chat_load_delivers_to_every_client_and_follows_the_cli_conventions() {
+    let bin = util::example_binary("chat_load");
+    let help = Command::new(&bin).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: chat_load"));
+    let bad = Command::new(&bin)
+        .args(["--clients", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).starts_with("chat_load: "));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let refused = Command::new(&bin).args(["--port", &port]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&refused.stderr).lines().count(), 1);
+
+    let chat = start();
+    let port = chat.addr.port().to_string();
+    let out = Command::new(&bin)
+        .args(["--port", &port, "--clients", "50", "--timeout", "60"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("RESULT clients=50 delivered=50 "),
+        "{stdout}"
+    );
+}
