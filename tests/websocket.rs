@@ -587,3 +587,41 @@ fn a_consumer_holding_a_message_is_not_blamed_for_unread_pongs() {
     );
     assert!(!ws.is_closed());
 }
+
+#[test]
+fn upgrade_from_a_web_application_route() {
+    use squall::web::{Application, Context};
+    use squall::websocket::accept_context;
+    let mut reactor = Reactor::new().unwrap();
+    let options = WebSocketOptions::default();
+    let app = Application::new().get("/rooms/{name}", move |ctx: &mut Context| {
+        let room = ctx.param("name").unwrap_or("").to_string();
+        if let Ok(ws) = accept_context(ctx, &options) {
+            ws.on_message(move |ws, msg| {
+                let text = format!("{room}: {}", msg.as_text().unwrap_or(""));
+                ws.send_text(text)
+            });
+        }
+        Ok(())
+    });
+    let server = app.server(&reactor.handle());
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let url = format!("ws://{addr}/rooms/lobby");
+    let ws = reactor
+        .run_until(&connect(
+            &reactor.handle(),
+            &url,
+            WebSocketOptions::default(),
+        ))
+        .unwrap();
+    ws.send_text("hi");
+    assert_eq!(
+        reactor.run_until(&ws.read_message()).unwrap(),
+        Some(Message::Text("lobby: hi".into()))
+    );
+    // A plain GET on the route is refused by the upgrade checks.
+    let head = with_peer(&mut reactor, move || {
+        status_of(addr, "GET /rooms/lobby HTTP/1.1\r\nHost: a\r\n\r\n")
+    });
+    assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
+}
