@@ -17,6 +17,7 @@ use bytes::{Bytes, BytesMut};
 use super::close::{self, is_valid_code, write_close_payload};
 use super::deflate::{Compressor, DeflateParams, Inflater};
 use super::frame::{write_header, Decoder, Incoming, Opcode, ProtocolError, Role};
+use super::handshake::mask_key;
 use super::mask::apply_mask;
 use super::message::Message;
 use super::options::WebSocketOptions;
@@ -480,7 +481,7 @@ impl Inner {
             });
         let (first, rest) = match self.role {
             Role::Client => {
-                let key = fastrand::u32(..).to_ne_bytes();
+                let key = mask_key();
                 write_header(&mut out, opcode, true, rsv1, payload.len(), Some(key));
                 let start = out.len();
                 out.extend_from_slice(&payload);
@@ -534,7 +535,7 @@ impl Inner {
         }
         // Past the write limit or not: the close frame must go out.
         let mut out = BytesMut::with_capacity(p.len() + 14);
-        let key = (self.role == Role::Client).then(|| fastrand::u32(..).to_ne_bytes());
+        let key = (self.role == Role::Client).then(mask_key);
         write_header(&mut out, Opcode::Close, true, false, p.len(), key);
         let start = out.len();
         out.extend_from_slice(&p);
