@@ -625,3 +625,40 @@ fn upgrade_from_a_web_application_route() {
     });
     assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
 }
+
+#[test]
+fn frames_sent_right_behind_the_upgrade_request_are_read() {
+    let mut reactor = Reactor::new().unwrap();
+    let (_server, addr, _) = echo_server(&reactor, WebSocketOptions::default());
+    let echo = with_peer(&mut reactor, move || {
+        // Request and first frame in one write, before the 101 arrived.
+        let mut bytes = Raw::upgrade_request("").into_bytes();
+        bytes.extend(cf(1, true, b"eager"));
+        let (mut raw, head) = Raw::request(addr, &bytes);
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        raw.read_frame().unwrap()
+    });
+    assert_eq!((echo.opcode, &echo.payload[..]), (1, &b"eager"[..]));
+}
+
+#[test]
+fn accept_later_from_a_timer_still_reads_what_followed_the_request() {
+    let mut reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    let server = HttpServer::new(&reactor.handle(), move |req, resp| {
+        // An asynchronous check (say, a session lookup) before accepting.
+        h.call_later(Duration::from_millis(20), move || {
+            let ws = accept(&req, resp, &WebSocketOptions::default()).unwrap();
+            ws.on_message(|ws, m| ws.send(m));
+        });
+    });
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let echo = with_peer(&mut reactor, move || {
+        let mut bytes = Raw::upgrade_request("").into_bytes();
+        bytes.extend(cf(2, true, b"early bird"));
+        let (mut raw, head) = Raw::request(addr, &bytes);
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        raw.read_frame().unwrap()
+    });
+    assert_eq!((echo.opcode, &echo.payload[..]), (2, &b"early bird"[..]));
+}
