@@ -20,6 +20,7 @@ pub mod redis;
 pub mod stream;
 pub mod tls;
 pub mod web;
+pub mod websocket;
 
 pub use error::{Error, Result};
 pub use future::{chain_future, join_all, with_timeout, Future, RemoteSetter};
@@ -31,7 +32,6 @@ pub use reactor::{
 #[cfg(doctest)]
 #[doc = include_str!("../docs/guide.md")]
 mod guide_doctests {}
-pub mod websocket;
 
 /// The WebSocket chapter's examples are doc-tested too.
 #[cfg(doctest)]

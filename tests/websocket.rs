@@ -506,7 +506,7 @@ fn connect_failures() {
     ));
     assert!(matches!(r, Err(Error::Unsupported(_))), "{r:?}");
     let r = reactor.run_until(&connect(&h, "not a url", WebSocketOptions::default()));
-    assert!(matches!(r, Err(Error::Http { status: 599, .. })), "{r:?}");
+    assert!(matches!(r, Err(Error::HttpFetch { .. })), "{r:?}");
     // A server that accepts and never answers: the connect timeout.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("ws://{}/", silent.local_addr().unwrap());
@@ -586,4 +586,79 @@ fn a_consumer_holding_a_message_is_not_blamed_for_unread_pongs() {
         Some(Message::Text("slow".into()))
     );
     assert!(!ws.is_closed());
+}
+
+#[test]
+fn upgrade_from_a_web_application_route() {
+    use squall::web::{Application, Context};
+    use squall::websocket::accept_context;
+    let mut reactor = Reactor::new().unwrap();
+    let options = WebSocketOptions::default();
+    let app = Application::new().get("/rooms/{name}", move |ctx: &mut Context| {
+        let room = ctx.param("name").unwrap_or("").to_string();
+        if let Ok(ws) = accept_context(ctx, &options) {
+            ws.on_message(move |ws, msg| {
+                let text = format!("{room}: {}", msg.as_text().unwrap_or(""));
+                ws.send_text(text)
+            });
+        }
+        Ok(())
+    });
+    let server = app.server(&reactor.handle());
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let url = format!("ws://{addr}/rooms/lobby");
+    let ws = reactor
+        .run_until(&connect(
+            &reactor.handle(),
+            &url,
+            WebSocketOptions::default(),
+        ))
+        .unwrap();
+    ws.send_text("hi");
+    assert_eq!(
+        reactor.run_until(&ws.read_message()).unwrap(),
+        Some(Message::Text("lobby: hi".into()))
+    );
+    // A plain GET on the route is refused by the upgrade checks.
+    let head = with_peer(&mut reactor, move || {
+        status_of(addr, "GET /rooms/lobby HTTP/1.1\r\nHost: a\r\n\r\n")
+    });
+    assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
+}
+
+#[test]
+fn frames_sent_right_behind_the_upgrade_request_are_read() {
+    let mut reactor = Reactor::new().unwrap();
+    let (_server, addr, _) = echo_server(&reactor, WebSocketOptions::default());
+    let echo = with_peer(&mut reactor, move || {
+        // Request and first frame in one write, before the 101 arrived.
+        let mut bytes = Raw::upgrade_request("").into_bytes();
+        bytes.extend(cf(1, true, b"eager"));
+        let (mut raw, head) = Raw::request(addr, &bytes);
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        raw.read_frame().unwrap()
+    });
+    assert_eq!((echo.opcode, &echo.payload[..]), (1, &b"eager"[..]));
+}
+
+#[test]
+fn accept_later_from_a_timer_still_reads_what_followed_the_request() {
+    let mut reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    let server = HttpServer::new(&reactor.handle(), move |req, resp| {
+        // An asynchronous check (say, a session lookup) before accepting.
+        h.call_later(Duration::from_millis(20), move || {
+            let ws = accept(&req, resp, &WebSocketOptions::default()).unwrap();
+            ws.on_message(|ws, m| ws.send(m));
+        });
+    });
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let echo = with_peer(&mut reactor, move || {
+        let mut bytes = Raw::upgrade_request("").into_bytes();
+        bytes.extend(cf(2, true, b"early bird"));
+        let (mut raw, head) = Raw::request(addr, &bytes);
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        raw.read_frame().unwrap()
+    });
+    assert_eq!((echo.opcode, &echo.payload[..]), (2, &b"early bird"[..]));
 }

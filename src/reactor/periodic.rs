@@ -93,7 +93,7 @@ impl fmt::Debug for PeriodicCallback {
 /// `fastrand`'s own seeding if the OS source fails.
 fn os_seeded_rng() -> fastrand::Rng {
     let mut seed = [0u8; 8];
-    match getrandom::getrandom(&mut seed) {
+    match getrandom::fill(&mut seed) {
         Ok(()) => fastrand::Rng::with_seed(u64::from_ne_bytes(seed)),
         Err(e) => {
             log::debug!("getrandom failed ({e}); jitter seeded by fastrand");

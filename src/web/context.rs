@@ -268,6 +268,12 @@ impl Context {
         }
     }
 
+    /// Takes the responder away for a protocol upgrade (`websocket::accept_context`):
+    /// the answer is then the taker's.
+    pub(crate) fn take_responder(&mut self) -> Option<crate::http::server::Responder> {
+        self.responder.take()
+    }
+
     /// True once the response was sent or finished (or handed to a detached context).
     pub fn is_finished(&self) -> bool {
         self.responder.is_none()

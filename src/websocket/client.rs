@@ -20,7 +20,9 @@ use crate::reactor::{Handle, TimerId};
 use crate::stream::{IoStream, StreamOptions};
 
 fn e599(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
-    Error::http(599, message)
+    Error::HttpFetch {
+        message: message.into(),
+    }
 }
 
 struct Attempt {
@@ -193,7 +195,7 @@ fn handshake(
     let limits = HeadLimits::default();
     let head = stream.read_with(move |buf, _closed| {
         parse_response_head(buf, &limits, &Method::GET).map_err(|e| match e {
-            Error::Http { message, .. } => e599(message),
+            Error::HttpParse { message, .. } | Error::Http { message, .. } => e599(message),
             e => e,
         })
     });

@@ -247,7 +247,15 @@ impl Decoder {
                         }));
                         return self.in_place_step(buf);
                     }
-                    let cap = uncompressed_len.min(64 * 1024) as usize;
+                    // A whole message in one frame: its size is known (and within the
+                    // limit), so up to 1 MiB is allocated at once; beyond, the buffer
+                    // grows as the payload arrives (a peer announcing a big frame and
+                    // sending nothing does not get memory reserved for it).
+                    let cap = if h.fin {
+                        uncompressed_len.min(1 << 20)
+                    } else {
+                        uncompressed_len.min(64 * 1024)
+                    } as usize;
                     self.msg = Some(Box::new(Partial {
                         text,
                         compressed: h.rsv1,

@@ -6,7 +6,7 @@
 //! allocates its output. Without context takeover, neither side keeps deflate state
 //! between messages (an idle connection holds none).
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use super::frame::{ProtocolError, Role};
 
@@ -300,6 +300,7 @@ impl std::fmt::Debug for Inflater {
     }
 }
 
+#[cfg(feature = "deflate")]
 const TOO_BIG: ProtocolError = ProtocolError::new(super::close::MESSAGE_TOO_BIG, "message too big");
 
 impl Inflater {
@@ -325,6 +326,7 @@ impl Inflater {
     ) -> Result<(), ProtocolError> {
         #[cfg(feature = "deflate")]
         {
+            use bytes::BufMut;
             use flate2::{Decompress, FlushDecompress};
             let d = self.state.get_or_insert_with(|| Decompress::new(false));
             let mut scratch = [0u8; 16 * 1024];

@@ -23,11 +23,26 @@ pub fn accept_key(key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(h.finalize())
 }
 
-/// A fresh random `Sec-WebSocket-Key` (16 random bytes, base64).
+/// A fresh random `Sec-WebSocket-Key` (16 bytes from the OS's random source, base64).
 pub fn new_key() -> String {
     let mut k = [0u8; 16];
-    fastrand::fill(&mut k);
+    random_bytes(&mut k);
     base64::engine::general_purpose::STANDARD.encode(k)
+}
+
+/// Fills `buf` from the operating system's random source (`getrandom`). Should that
+/// ever fail, the bytes come from a seeded PRNG instead of failing the connection.
+pub(crate) fn random_bytes(buf: &mut [u8]) {
+    if getrandom::fill(buf).is_err() {
+        fastrand::fill(buf);
+    }
+}
+
+/// A client frame's masking key: unpredictable, as RFC 6455 §5.3 asks.
+pub(crate) fn mask_key() -> [u8; 4] {
+    let mut k = [0u8; 4];
+    random_bytes(&mut k);
+    k
 }
 
 /// The comma-separated tokens of every `name` field, trimmed.
@@ -187,6 +202,13 @@ mod tests {
         assert_eq!(status(check_request(&get, &headers(&ok[..3]))), 400);
         let short = [ok[0], ok[1], ok[2], ("sec-websocket-key", "c2hvcnQ=")];
         assert_eq!(status(check_request(&get, &headers(&short))), 400);
+    }
+
+    #[test]
+    fn every_frame_gets_a_fresh_mask_key() {
+        let keys: std::collections::HashSet<[u8; 4]> = (0..1000).map(|_| mask_key()).collect();
+        assert!(keys.len() >= 998, "{} distinct of 1000", keys.len());
+        assert_ne!(new_key(), new_key());
     }
 
     #[test]

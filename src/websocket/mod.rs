@@ -1,8 +1,10 @@
 //! WebSocket (RFC 6455) with permessage-deflate (RFC 7692), server and client (Tornado's
 //! `tornado.websocket`).
 //!
-//! - [`accept`] upgrades a request of an [`HttpServer`](crate::http::server::HttpServer);
-//!   [`connect`] opens a client connection (`ws://`). Both give a [`WebSocket`].
+//! - [`accept`] upgrades a request of an [`HttpServer`](crate::http::server::HttpServer)
+//!   ([`accept_context`] one routed by the web layer's
+//!   [`Application`](crate::web::Application)); [`connect`] opens a client connection
+//!   (`ws://`). All give a [`WebSocket`].
 //! - Receive with callbacks ([`WebSocket::on_message`], `on_ping`, `on_pong`,
 //!   `on_close`) or pull style ([`WebSocket::read_message`]); the next message is read
 //!   only when the previous one is done with, so a slow consumer is not flooded.
@@ -56,5 +58,5 @@ mod utf8;
 pub use client::connect;
 pub use message::Message;
 pub use options::WebSocketOptions;
-pub use server::accept;
+pub use server::{accept, accept_context};
 pub use socket::{Flow, WebSocket};

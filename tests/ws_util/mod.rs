@@ -109,7 +109,7 @@ pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 impl Raw {
     /// Connects and sends `request` as is; returns the peer and the response head.
-    pub fn request(addr: SocketAddr, request: &str) -> (Raw, String) {
+    pub fn request(addr: SocketAddr, request: impl AsRef<[u8]>) -> (Raw, String) {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(LIMIT)).unwrap();
         stream.set_write_timeout(Some(LIMIT)).unwrap();
@@ -118,7 +118,7 @@ impl Raw {
             buf: Vec::new(),
             masked: true,
         };
-        raw.stream.write_all(request.as_bytes()).unwrap();
+        raw.stream.write_all(request.as_ref()).unwrap();
         let head = raw.read_head();
         (raw, head)
     }
@@ -133,7 +133,7 @@ impl Raw {
 
     /// Connects and completes the handshake (panics unless 101).
     pub fn connect(addr: SocketAddr, extra: &str) -> (Raw, String) {
-        let (raw, head) = Raw::request(addr, &Raw::upgrade_request(extra));
+        let (raw, head) = Raw::request(addr, Raw::upgrade_request(extra));
         assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
         assert!(head.contains(&accept_key(KEY)), "{head}");
         (raw, head)
