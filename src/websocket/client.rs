@@ -127,15 +127,15 @@ pub fn connect(handle: &Handle, url: &str, options: WebSocketOptions) -> Future<
         None => tcp.connect(&host, port, options.connect_timeout),
     };
     connecting.add_done_callback(move |f| {
-            let r = match f.take_result() {
-                Some(Ok(stream)) => handshake(&h, &a, stream, &url, options),
-                Some(Err(e)) => Err(e),
-                None => Err(Error::Cancelled),
-            };
-            if let Err(e) = r {
-                done(&h, &a, Err(e));
-            }
-        });
+        let r = match f.take_result() {
+            Some(Ok(stream)) => handshake(&h, &a, stream, &url, options),
+            Some(Err(e)) => Err(e),
+            None => Err(Error::Cancelled),
+        };
+        if let Err(e) = r {
+            done(&h, &a, Err(e));
+        }
+    });
     result
 }
 
