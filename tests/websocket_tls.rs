@@ -232,6 +232,23 @@ fn wss_to_a_plain_server_says_it_does_not_speak_tls_and_ws_to_a_tls_one_fails_cl
     assert!(r.is_err() && !matches!(r, Err(Error::Timeout)), "{r:?}");
 }
 
+#[test]
+fn a_server_that_never_answers_the_tls_handshake_hits_the_connect_timeout() {
+    let mut reactor = Reactor::new().unwrap();
+    let ca = TestCa::new("wss-silent");
+    // Accepts (the kernel's backlog does) and never speaks.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let options = trusting(&ca).connect_timeout(Some(std::time::Duration::from_millis(200)));
+    let r = reactor.run_until(&connect(
+        &reactor.handle(),
+        &url("localhost", addr),
+        options,
+    ));
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    drop(silent);
+}
+
 fn client_auth_config(ca: &TestCa, leaf: &Leaf) -> TlsConfig {
     let provider = squall::tls::provider();
     let verifier =
