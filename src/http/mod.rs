@@ -11,6 +11,6 @@ pub use server::{HttpServer, HttpServerOptions, Request, Responder};
 /// application needs no extra dependency for them.
 pub use ::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
-/// Bodies are [`Bytes`](bytes::Bytes) (from the `bytes` crate), re-exported here and at
+/// Bodies are [`Bytes`] (from the `bytes` crate), re-exported here and at
 /// the crate root.
 pub use bytes::Bytes;
