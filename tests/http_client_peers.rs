@@ -143,7 +143,7 @@ fn tornado_python() -> Option<String> {
     }
     candidates.push("python3".into());
     let root = env!("CARGO_MANIFEST_DIR");
-    candidates.push(format!("{root}/../shared/bench/.venv/bin/python"));
+    candidates.push(format!("{root}/benches/peers/.venv/bin/python"));
     candidates.push("/tmp/squall-bench/.venv/bin/python".into());
     candidates.into_iter().find(|p| {
         Command::new(p)

@@ -6,7 +6,7 @@
 # Environment: ROUNDS [3], CONNS ["1 10 100 1000"], SECS [5], SIZE [64], BENCH.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BENCH=${BENCH:-$(cd "$ROOT/../shared/bench" 2>/dev/null && pwd || echo /work/shared/bench)}
+BENCH=${BENCH:-$ROOT/benches/peers/scripts}
 source "$BENCH/lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # benches/net/idle.sh: server RSS growth and CPU per idle connection, several servers
-# measured one after another in the same run (same method as ../shared/bench/measure_idle.sh,
+# measured one after another in the same run (same method as benches/peers/scripts/measure_idle.sh,
 # plus CPU use over IDLE_SECS of idleness once every connection is up).
 #
 #   benches/net/idle.sh "name=port=mode=command args..." ...
 #
 # mode: get   (each connection sends one keep-alive GET and reads the reply first)
 #       noget (connect only: the only mode an echo server can take)
-# Environment: NS ["10000 19000"], IDLE_SECS [5], SETTLE [2], BENCH [../shared/bench].
+# Environment: NS ["10000 19000"], IDLE_SECS [5], SETTLE [2], BENCH [benches/peers/scripts].
 # Prints RESULT lines: label n mode rss_before_kb rss_after_kb bytes_per_conn idle_cpu_pct.
 set -euo pipefail
-BENCH=${BENCH:-$(cd "$(dirname "$0")/../../../shared/bench" 2>/dev/null && pwd || echo /work/shared/bench)}
+BENCH=${BENCH:-$(cd "$(dirname "$0")/../peers/scripts" && pwd)}
 source "$BENCH/lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -7,7 +7,7 @@
 # Environment: CONNS [100], SECS [5], PIPELINE [1], BENCH.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BENCH=${BENCH:-$(cd "$ROOT/../shared/bench" 2>/dev/null && pwd || echo /work/shared/bench)}
+BENCH=${BENCH:-$ROOT/benches/peers/scripts}
 source "$BENCH/lib.sh"
 trap cleanup EXIT
 kind=$1 name=$2 port=$3; shift 3
