@@ -5,7 +5,10 @@
 //! ```sh
 //! cargo run --example ws_client -- ws://127.0.0.1:8889/
 //! cargo run --example ws_client -- --echo --deflate ws://127.0.0.1:8889/
+//! cargo run --example ws_client -- --cacert ca.pem wss://localhost:8889/
 //! ```
+//! `wss://` URLs verify the server's certificate against the system's trust roots, or
+//! against the PEM file given with `--cacert FILE`; `-k`/`--insecure` skips the check.
 //! At the end of stdin it closes (code 1000) once each line had a reply, or after the
 //! server has been quiet for a second. Exits 0 when the closing handshake completed, 1 when the connection failed or was
 //! not closed cleanly, 2 on bad arguments.
@@ -18,6 +21,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use squall::stream::IoStream;
+use squall::tls::ClientTlsOptions;
 use squall::websocket::{connect, Message, WebSocket, WebSocketOptions};
 use squall::{Future, Reactor};
 
@@ -25,22 +29,33 @@ struct Args {
     url: String,
     echo: bool,
     deflate: bool,
+    cacert: Option<std::path::PathBuf>,
+    insecure: bool,
 }
 
 fn parse_args() -> Result<Args, lexopt::Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
     let (mut url, mut echo, mut deflate) = (None, false, false);
+    let (mut cacert, mut insecure) = (None, false);
     while let Some(arg) = parser.next()? {
         match arg {
             Long("echo") => echo = true,
             Long("deflate") => deflate = true,
+            Long("cacert") => cacert = Some(parser.value()?.into()),
+            Short('k') | Long("insecure") => insecure = true,
             Value(v) if url.is_none() => url = Some(v.string()?),
             _ => return Err(arg.unexpected()),
         }
     }
     let url = url.ok_or("missing URL")?;
-    Ok(Args { url, echo, deflate })
+    Ok(Args {
+        url,
+        echo,
+        deflate,
+        cacert,
+        insecure,
+    })
 }
 
 /// Feeds stdin to the loop through a socket pair (a thread copies it), so lines are
@@ -117,7 +132,9 @@ fn main() {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("ws_client: {e}\nusage: ws_client [--echo] [--deflate] URL");
+            eprintln!(
+                "ws_client: {e}\nusage: ws_client [--echo] [--deflate] [--cacert FILE] [-k] URL"
+            );
             std::process::exit(2);
         }
     };
@@ -134,7 +151,12 @@ fn main() {
 fn run(args: Args) -> squall::Result<bool> {
     let mut reactor = Reactor::new()?;
     let handle = reactor.handle();
+    let mut tls = ClientTlsOptions::default().validate_cert(!args.insecure);
+    if let Some(ca) = args.cacert {
+        tls = tls.ca_certs(ca);
+    }
     let options = WebSocketOptions::default()
+        .tls(tls)
         .max_message_size(64 << 20)
         .compression(args.deflate)
         .connect_timeout(Some(Duration::from_secs(10)));

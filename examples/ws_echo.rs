@@ -5,6 +5,8 @@
 //! cargo run --release --example ws_echo -- --port 8889 --bind 127.0.0.1 --deflate
 //! ```
 //! Prints `listening on ws://HOST:PORT` once ready (`--port 0` picks a free port).
+//! With `--tls-cert FILE --tls-key FILE` (PEM) it serves `wss://` and prints
+//! `listening on wss://HOST:PORT`.
 //! `--deflate` accepts permessage-deflate offers. SIGINT/SIGTERM close every connection
 //! with 1001 (going away) and exit 0.
 
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use slab::Slab;
 use squall::http::server::HttpServer;
+use squall::tls::TlsConfig;
 use squall::websocket::{accept, WebSocket, WebSocketOptions};
 use squall::Reactor;
 
@@ -21,6 +24,8 @@ struct Args {
     port: u16,
     bind: String,
     deflate: bool,
+    tls_cert: Option<std::path::PathBuf>,
+    tls_key: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Args, lexopt::Error> {
@@ -29,6 +34,8 @@ fn parse_args() -> Result<Args, lexopt::Error> {
         port: 8889,
         bind: "127.0.0.1".into(),
         deflate: false,
+        tls_cert: None,
+        tls_key: None,
     };
     let mut parser = lexopt::Parser::from_env();
     while let Some(arg) = parser.next()? {
@@ -36,8 +43,13 @@ fn parse_args() -> Result<Args, lexopt::Error> {
             Long("port") => args.port = parser.value()?.parse()?,
             Long("bind") => args.bind = parser.value()?.string()?,
             Long("deflate") => args.deflate = true,
+            Long("tls-cert") => args.tls_cert = Some(parser.value()?.into()),
+            Long("tls-key") => args.tls_key = Some(parser.value()?.into()),
             _ => return Err(arg.unexpected()),
         }
+    }
+    if args.tls_cert.is_some() != args.tls_key.is_some() {
+        return Err("--tls-cert and --tls-key go together".into());
     }
     Ok(args)
 }
@@ -48,7 +60,7 @@ fn main() {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("ws_echo: {e}\nusage: ws_echo [--port 8889] [--bind 127.0.0.1] [--deflate]");
+            eprintln!("ws_echo: {e}\nusage: ws_echo [--port 8889] [--bind 127.0.0.1] [--deflate] [--tls-cert FILE --tls-key FILE]");
             std::process::exit(2);
         }
     };
@@ -78,6 +90,13 @@ fn run(args: Args) -> squall::Result<()> {
         });
         ws.on_message(|ws, msg| ws.send(msg));
     });
+    let scheme = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            server.set_tls(TlsConfig::server_from_pem_files(cert, key)?)?;
+            "wss"
+        }
+        _ => "ws",
+    };
     let shutdown = {
         let (h, open, server) = (handle.clone(), open.clone(), server.clone());
         move || {
@@ -100,6 +119,6 @@ fn run(args: Args) -> squall::Result<()> {
     handle.add_signal_handler(signal_hook::consts::SIGTERM, shutdown)?;
     // Ready only once the signal handlers are in place.
     let addr = server.listen((args.bind.as_str(), args.port))?;
-    println!("listening on ws://{addr}");
+    println!("listening on {scheme}://{addr}");
     reactor.run()
 }

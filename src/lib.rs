@@ -22,6 +22,7 @@ pub mod tls;
 pub mod web;
 pub mod websocket;
 
+pub use bytes::Bytes;
 pub use error::{Error, Result};
 pub use future::{chain_future, join_all, with_timeout, Future, RemoteSetter};
 pub use reactor::{

@@ -6,7 +6,9 @@
 //! or take a ready `rustls::ServerConfig`; clients verify against the system roots by
 //! default, or against [`ClientTlsOptions::ca_certs`], or not at all
 //! ([`ClientTlsOptions::validate_cert`] `= false`). Failures are [`Error::Tls`] with a
-//! [`TlsErrorKind`] naming the cause.
+//! [`TlsErrorKind`] naming the cause. The same [`ClientTlsOptions`] configure the HTTP
+//! client's `https://` and the WebSocket client's `wss://`
+//! ([`WebSocketOptions::tls`](crate::websocket::WebSocketOptions::tls)).
 //!
 //! The crypto provider is rustls' `ring`.
 //!

@@ -555,3 +555,30 @@ fn callbacks_added_to_a_done_future_after_its_run_was_queued_still_run_in_order(
     reactor.run_once(NOW).unwrap();
     assert_eq!(*order.borrow(), vec![0, 1, 2, 10]);
 }
+
+#[test]
+fn done_callbacks_queued_when_the_last_reactor_is_dropped_are_freed_unrun() {
+    let reactor = Reactor::new().unwrap();
+    let fut: Future<u32> = Future::new();
+    let token = Rc::new(());
+    let held = token.clone();
+    let ran = Rc::new(std::cell::Cell::new(0));
+    let r = ran.clone();
+    fut.add_done_callback(move |_| {
+        let _ = &held;
+        r.set(r.get() + 1);
+    });
+    fut.set_result(1); // a reactor exists: queued for it
+    assert_eq!(Rc::strong_count(&token), 2);
+    drop(reactor);
+    assert_eq!(
+        Rc::strong_count(&token),
+        1,
+        "what the queued callback captured is freed with the last reactor"
+    );
+    assert_eq!(ran.get(), 0, "dropping a reactor runs no done-callback");
+    // The future still takes callbacks: with no reactor left, the trampoline runs them.
+    let r = ran.clone();
+    fut.add_done_callback(move |_| r.set(r.get() + 10));
+    assert_eq!(ran.get(), 10);
+}

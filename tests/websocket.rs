@@ -498,10 +498,10 @@ fn connect_failures() {
         WebSocketOptions::default(),
     ));
     assert!(matches!(r, Err(Error::Io(_))), "{r:?}");
-    // No TLS, other schemes, bad URLs.
+    // Other schemes, bad URLs (wss:// is in tests/websocket_tls.rs).
     let r = reactor.run_until(&connect(
         &h,
-        "wss://127.0.0.1/",
+        &format!("ftp://{addr}/"),
         WebSocketOptions::default(),
     ));
     assert!(matches!(r, Err(Error::Unsupported(_))), "{r:?}");

@@ -431,6 +431,15 @@ impl<T: 'static> Future<T> {
 
 /// A queued run of a done future's callbacks (see [`Future::schedule`]).
 impl<T: 'static> reactor::Deferred for RefCell<State<T>> {
+    fn discard(self: Rc<Self>) {
+        let callbacks = {
+            let mut s = self.borrow_mut();
+            s.scheduled = false;
+            std::mem::take(&mut s.callbacks)
+        };
+        drop(callbacks);
+    }
+
     fn run(self: Rc<Self>) {
         let fut = Future { state: self };
         let callbacks = {

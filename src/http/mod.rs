@@ -6,3 +6,11 @@ pub mod server;
 
 pub use client::{AsyncHttpClient, HttpClient, HttpRequest, HttpResponse};
 pub use server::{HttpServer, HttpServerOptions, Request, Responder};
+
+/// The `http` crate's types that squall's HTTP API takes and returns, re-exported so an
+/// application needs no extra dependency for them.
+pub use ::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+
+/// Bodies are [`Bytes`] (from the `bytes` crate), re-exported here and at
+/// the crate root.
+pub use bytes::Bytes;

@@ -22,6 +22,9 @@ use crate::error::panic_message;
 /// Work deferred to the loop: run once, by value.
 pub(crate) trait Deferred {
     fn run(self: Rc<Self>);
+    /// Drops the work unrun (the last reactor on the thread was dropped), leaving its
+    /// owner able to schedule again.
+    fn discard(self: Rc<Self>);
 }
 
 /// A deferred task and where it was scheduled from.
@@ -97,8 +100,24 @@ pub(crate) fn reactor_built() {
     let _ = QUEUE.try_with(|q| q.reactors.set(q.reactors.get() + 1));
 }
 
-/// Counts a reactor dropped. Closures still queued stay queued: the next reactor to run
-/// on this thread, or the next trampoline, runs them — never the code that dropped it.
+/// Counts a reactor dropped. While another reactor lives on the thread, closures still
+/// queued stay queued for whichever runs next. When the last one goes, they are dropped
+/// unrun, as the reactor drops its own callbacks: nothing would run them, and what they
+/// captured (streams, sockets) is freed now — never run by the code that dropped it.
 pub(crate) fn reactor_dropped() {
-    let _ = QUEUE.try_with(|q| q.reactors.set(q.reactors.get().saturating_sub(1)));
+    let _ = QUEUE.try_with(|q| {
+        let left = q.reactors.get().saturating_sub(1);
+        q.reactors.set(left);
+        if left > 0 || q.draining.get() {
+            return;
+        }
+        // Dropping a task may resolve more futures: they queue here, and are dropped too.
+        q.draining.set(true);
+        loop {
+            let next = q.tasks.borrow_mut().pop_front();
+            let Some((f, _)) = next else { break };
+            f.discard();
+        }
+        q.draining.set(false);
+    });
 }

@@ -18,6 +18,7 @@ use crate::http::h1::{parse_response_head, write_request_head, Framing, HeadLimi
 use crate::net::TcpClient;
 use crate::reactor::{Handle, TimerId};
 use crate::stream::{IoStream, StreamOptions};
+use crate::tls::TlsConfig;
 
 fn e599(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
     Error::HttpFetch {
@@ -31,15 +32,19 @@ struct Attempt {
     timer: Option<TimerId>,
 }
 
-/// Opens a WebSocket connection to a `ws://` URL: connects, sends the upgrade request
-/// (with `options.headers`, subprotocols and a permessage-deflate offer when
-/// `options.compression`), checks the `101` answer. Redirects are not followed.
+/// Opens a WebSocket connection to a `ws://` or `wss://` URL: connects (for `wss://`,
+/// with TLS configured by `options.tls`, the URL host as SNI and as the name the
+/// certificate must carry), sends the upgrade request (with `options.headers`,
+/// subprotocols and a permessage-deflate offer when `options.compression`), checks the
+/// `101` answer. Redirects are not followed.
 ///
 /// The future fails with [`Error::Http`] carrying the server's status when it answered
 /// something else than `101` (599 for a malformed or mismatched answer),
 /// [`Error::Timeout`] after `options.connect_timeout`, [`Error::Io`] /
-/// [`Error::Resolve`] when connecting fails, and [`Error::Unsupported`] for `wss://`
-/// (no TLS in this build) or another scheme.
+/// [`Error::Resolve`] when connecting fails, [`Error::Tls`] when the TLS configuration
+/// cannot be built or the handshake fails (e.g. an untrusted certificate, see
+/// [`TlsError::kind`](crate::tls::TlsError::kind)), and [`Error::Unsupported`] for
+/// another scheme.
 ///
 /// ```no_run
 /// # fn main() -> squall::Result<()> {
@@ -61,12 +66,9 @@ pub fn connect(handle: &Handle, url: &str, options: WebSocketOptions) -> Future<
             return result;
         }
     };
-    let port = match url.scheme() {
-        "ws" | "http" => url.port().unwrap_or(80),
-        "wss" | "https" => {
-            result.set_error(Error::Unsupported("wss:// needs TLS".into()));
-            return result;
-        }
+    let (port, secure) = match url.scheme() {
+        "ws" | "http" => (url.port().unwrap_or(80), false),
+        "wss" | "https" => (url.port().unwrap_or(443), true),
         other => {
             result.set_error(Error::Unsupported(format!("URL scheme {other}").into()));
             return result;
@@ -78,6 +80,21 @@ pub fn connect(handle: &Handle, url: &str, options: WebSocketOptions) -> Future<
     else {
         result.set_error(e599("URL without a host"));
         return result;
+    };
+    let tls = if secure {
+        // The same configuration builder as the HTTP client's `https://`.
+        match TlsConfig::client(&options.tls) {
+            Ok(c) => Some(match options.connect_timeout {
+                Some(t) => c.handshake_timeout(t),
+                None => c,
+            }),
+            Err(e) => {
+                result.set_error(e);
+                return result;
+            }
+        }
+    } else {
+        None
     };
     let attempt = Rc::new(RefCell::new(Attempt {
         result: result.clone(),
@@ -105,17 +122,20 @@ pub fn connect(handle: &Handle, url: &str, options: WebSocketOptions) -> Future<
         ..StreamOptions::default()
     });
     let (h, a) = (handle.clone(), attempt);
-    tcp.connect(&host, port, options.connect_timeout)
-        .add_done_callback(move |f| {
-            let r = match f.take_result() {
-                Some(Ok(stream)) => handshake(&h, &a, stream, &url, options),
-                Some(Err(e)) => Err(e),
-                None => Err(Error::Cancelled),
-            };
-            if let Err(e) = r {
-                done(&h, &a, Err(e));
-            }
-        });
+    let connecting = match &tls {
+        Some(config) => tcp.connect_tls(&host, port, options.connect_timeout, config),
+        None => tcp.connect(&host, port, options.connect_timeout),
+    };
+    connecting.add_done_callback(move |f| {
+        let r = match f.take_result() {
+            Some(Ok(stream)) => handshake(&h, &a, stream, &url, options),
+            Some(Err(e)) => Err(e),
+            None => Err(Error::Cancelled),
+        };
+        if let Err(e) = r {
+            done(&h, &a, Err(e));
+        }
+    });
     result
 }
 

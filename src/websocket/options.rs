@@ -8,6 +8,7 @@ use std::time::Duration;
 use http::HeaderMap;
 
 use crate::http::server::Request;
+use crate::tls::ClientTlsOptions;
 
 type OriginCheck = Rc<dyn Fn(&str, &Request) -> bool>;
 
@@ -55,6 +56,10 @@ pub struct WebSocketOptions {
     pub headers: HeaderMap,
     /// Client: how long resolving, connecting and the handshake may take (default 20 s).
     pub connect_timeout: Option<Duration>,
+    /// Client, `wss://`: how the server's certificate is verified and which client
+    /// certificate is presented, as for the HTTP client's `https://` (default: verify
+    /// against the system's trust roots, the URL host as SNI and expected name).
+    pub tls: ClientTlsOptions,
     check_origin: Option<OriginCheck>,
 }
 
@@ -72,6 +77,7 @@ impl Default for WebSocketOptions {
             subprotocols: Vec::new(),
             headers: HeaderMap::new(),
             connect_timeout: Some(Duration::from_secs(20)),
+            tls: ClientTlsOptions::default(),
             check_origin: None,
         }
     }
@@ -86,6 +92,7 @@ impl fmt::Debug for WebSocketOptions {
             .field("compression", &self.compression)
             .field("compression_level", &self.compression_level)
             .field("subprotocols", &self.subprotocols)
+            .field("tls", &self.tls)
             .field("custom_origin_check", &self.check_origin.is_some())
             .finish_non_exhaustive()
     }
@@ -163,6 +170,20 @@ impl WebSocketOptions {
     /// Sets [`connect_timeout`](Self::connect_timeout).
     pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`tls`](Self::tls), the client's `wss://` settings.
+    ///
+    /// ```
+    /// use squall::tls::ClientTlsOptions;
+    /// use squall::websocket::WebSocketOptions;
+    /// let options =
+    ///     WebSocketOptions::default().tls(ClientTlsOptions::default().ca_certs("ca.pem"));
+    /// assert!(options.tls.validates_cert());
+    /// ```
+    pub fn tls(mut self, options: ClientTlsOptions) -> Self {
+        self.tls = options;
         self
     }
 

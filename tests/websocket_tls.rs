@@ -1,0 +1,549 @@
+//! WebSocket over TLS (`wss://`), both sides: squall's client ↔ squall's server with a
+//! TLS `HttpServer` (text, binary, 1 MiB, close codes both ways, SNI = the URL host),
+//! certificate failures reported as `Error::Tls` with their cause, `validate_cert(false)`,
+//! client certificates, the `ws_echo` / `ws_client` examples over TLS, and interop with
+//! Python `websockets` over TLS in both directions (skipped, saying so, without it).
+
+mod common_tls;
+mod util;
+mod ws_util;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use common_tls::{Leaf, TestCa, Validity};
+use squall::http::server::HttpServer;
+use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
+use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
+use squall::{Error, Reactor, Result};
+use ws_util::{with_peer, Closes};
+
+/// What the server saw of each connection: the request's scheme and the SNI name.
+type Seen = std::rc::Rc<std::cell::RefCell<Vec<(String, Option<String>)>>>;
+
+/// A squall `wss://` echo server; "close me CODE" makes it close with CODE "asked".
+fn wss_server(reactor: &Reactor, tls: TlsConfig) -> (HttpServer, SocketAddr, Closes, Seen) {
+    let closes = Closes::default();
+    let seen = Seen::default();
+    let (c, s) = (closes.clone(), seen.clone());
+    let options = WebSocketOptions::default().max_message_size(4 << 20);
+    let server = HttpServer::new(&reactor.handle(), move |req, resp| {
+        let scheme = req.scheme().to_owned();
+        if let Ok(ws) = accept(&req, resp, &options) {
+            let sni = ws.stream().tls_info().and_then(|i| i.server_name);
+            s.borrow_mut().push((scheme, sni));
+            let c = c.clone();
+            ws.on_close(move |code, reason| c.record(code, reason));
+            ws.on_message(|ws: &WebSocket, msg| {
+                if let Some(code) = msg.as_text().and_then(|t| t.strip_prefix("close me ")) {
+                    ws.close(code.parse().unwrap(), "asked").unwrap();
+                    None
+                } else {
+                    Some(ws.send(msg))
+                }
+            });
+        }
+    });
+    server.set_tls(tls).unwrap();
+    let addr = server.listen("127.0.0.1:0").expect("listen");
+    (server, addr, closes, seen)
+}
+
+fn url(host: &str, addr: SocketAddr) -> String {
+    format!("wss://{host}:{}/echo?x=1", addr.port())
+}
+
+fn trusting(ca: &TestCa) -> WebSocketOptions {
+    WebSocketOptions::default()
+        .tls(ca.client_options())
+        .max_message_size(4 << 20)
+}
+
+fn tls_kind(r: &Result<WebSocket>) -> Option<TlsErrorKind> {
+    match r {
+        Err(Error::Tls(e)) => Some(e.kind()),
+        _ => None,
+    }
+}
+
+fn round_trip(reactor: &mut Reactor, ws: &WebSocket, m: Message) {
+    reactor.run_until(&ws.send(m.clone())).unwrap();
+    let got = reactor.run_until(&ws.read_message()).unwrap();
+    assert!(
+        got.as_ref() == Some(&m),
+        "sent {} bytes, got {:?} bytes",
+        m.len(),
+        got.map(|g| g.len())
+    );
+}
+
+#[test]
+fn squall_client_and_server_over_wss_text_binary_1mib_and_close_codes() {
+    let mut reactor = Reactor::new().unwrap();
+    let ca = TestCa::new("wss-both");
+    let leaf = ca.leaf(&["localhost"]);
+    let (_server, addr, closes, seen) = wss_server(&reactor, leaf.server_config());
+    let h = reactor.handle();
+    let ws = reactor
+        .run_until(&connect(&h, &url("localhost", addr), trusting(&ca)))
+        .unwrap();
+    let info = ws.stream().tls_info().expect("a TLS stream");
+    assert!(info.version.is_some());
+    assert_eq!(info.server_name.as_deref(), Some("localhost"));
+    let big: Bytes = (0..1 << 20)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    for m in [
+        Message::Text("hello".into()),
+        Message::Text("κόσμε".repeat(1000)),
+        Message::Binary(Bytes::from_static(b"\x00\x01\xff")),
+        Message::Binary(Bytes::new()),
+        Message::Binary(big),
+        Message::Text("z".repeat(1 << 20)),
+    ] {
+        round_trip(&mut reactor, &ws, m);
+    }
+    // The server saw an https request and the URL host as SNI.
+    assert_eq!(
+        seen.borrow().clone(),
+        vec![("https".to_owned(), Some("localhost".to_owned()))]
+    );
+    // The client closes: the server gets its code and reason, both sides clean.
+    ws.close(4001, "bye").unwrap();
+    assert_eq!(
+        reactor.run_until(&ws.closed()).unwrap(),
+        (4001, "bye".into())
+    );
+    assert!(ws.is_clean_close());
+    assert_eq!(
+        reactor.run_until(&closes.first).unwrap(),
+        (4001, "bye".into())
+    );
+    // The server closes: the client gets its code and reason.
+    let ws = reactor
+        .run_until(&connect(&h, &url("localhost", addr), trusting(&ca)))
+        .unwrap();
+    ws.send_text("close me 4002");
+    assert_eq!(reactor.run_until(&ws.read_message()).unwrap(), None);
+    assert_eq!(
+        reactor.run_until(&ws.closed()).unwrap(),
+        (4002, "asked".into())
+    );
+    assert!(ws.is_clean_close());
+    // 1000 from the client, and the server reports it too.
+    let ws = reactor
+        .run_until(&connect(&h, &url("localhost", addr), trusting(&ca)))
+        .unwrap();
+    ws.close(1000, "").unwrap();
+    assert_eq!(reactor.run_until(&ws.closed()).unwrap().0, 1000);
+    let log = closes.all();
+    assert_eq!(log[0], (4001, "bye".into()));
+    assert!(log.contains(&(4002, "asked".into())), "{log:?}");
+}
+
+#[test]
+fn an_ip_address_url_is_verified_against_the_certificates_ip() {
+    let mut reactor = Reactor::new().unwrap();
+    let ca = TestCa::new("wss-ip");
+    let leaf = ca.leaf(&["127.0.0.1"]);
+    let (_server, addr, _, _) = wss_server(&reactor, leaf.server_config());
+    let h = reactor.handle();
+    let ws = reactor
+        .run_until(&connect(&h, &url("127.0.0.1", addr), trusting(&ca)))
+        .unwrap();
+    round_trip(&mut reactor, &ws, Message::Text("by address".into()));
+    // The same certificate does not name "localhost".
+    let r = reactor.run_until(&connect(&h, &url("localhost", addr), trusting(&ca)));
+    assert_eq!(tls_kind(&r), Some(TlsErrorKind::HostnameMismatch), "{r:?}");
+}
+
+#[test]
+fn untrusted_certificates_fail_with_error_tls_and_their_cause_and_insecure_connects() {
+    let mut reactor = Reactor::new().unwrap();
+    let ca = TestCa::new("wss-untrusted");
+    let other = TestCa::new("wss-other");
+    let (_good, good, _, _) = wss_server(&reactor, ca.leaf(&["localhost"]).server_config());
+    let expired = ca.issue(
+        &["localhost"],
+        Validity::Expired,
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let (_old, old, _, _) = wss_server(&reactor, expired.server_config());
+    let (_wrong, wrong, _, _) = wss_server(&reactor, ca.leaf(&["elsewhere.test"]).server_config());
+    let h = reactor.handle();
+    // Default options: the system's roots do not know the test CA.
+    let r = reactor.run_until(&connect(
+        &h,
+        &url("localhost", good),
+        WebSocketOptions::default(),
+    ));
+    assert_eq!(tls_kind(&r), Some(TlsErrorKind::UnknownIssuer), "{r:?}");
+    let message = r.unwrap_err().to_string();
+    assert!(message.contains("unknown issuer"), "{message}");
+    // Another CA.
+    let r = reactor.run_until(&connect(&h, &url("localhost", good), trusting(&other)));
+    assert_eq!(tls_kind(&r), Some(TlsErrorKind::UnknownIssuer), "{r:?}");
+    // Expired, and a certificate for another name.
+    let r = reactor.run_until(&connect(&h, &url("localhost", old), trusting(&ca)));
+    assert_eq!(tls_kind(&r), Some(TlsErrorKind::Expired), "{r:?}");
+    let r = reactor.run_until(&connect(&h, &url("localhost", wrong), trusting(&ca)));
+    assert_eq!(tls_kind(&r), Some(TlsErrorKind::HostnameMismatch), "{r:?}");
+    // A missing CA file is a configuration error naming it.
+    let options = WebSocketOptions::default()
+        .tls(ClientTlsOptions::default().ca_certs("/nonexistent/ca.pem"));
+    let r = reactor.run_until(&connect(&h, &url("localhost", good), options));
+    assert_eq!(tls_kind(&r), Some(TlsErrorKind::Config), "{r:?}");
+    assert!(r.unwrap_err().to_string().contains("/nonexistent/ca.pem"));
+    // Without verification each of them connects and echoes; the servers survived the
+    // failed handshakes.
+    for addr in [good, old, wrong] {
+        let options =
+            WebSocketOptions::default().tls(ClientTlsOptions::default().validate_cert(false));
+        let ws = reactor
+            .run_until(&connect(&h, &url("localhost", addr), options))
+            .unwrap();
+        round_trip(&mut reactor, &ws, Message::Text("insecure".into()));
+        ws.close(1000, "").unwrap();
+        reactor.run_until(&ws.closed()).unwrap();
+    }
+}
+
+#[test]
+fn wss_to_a_plain_server_says_it_does_not_speak_tls_and_ws_to_a_tls_one_fails_cleanly() {
+    let mut reactor = Reactor::new().unwrap();
+    let ca = TestCa::new("wss-plain");
+    let (_plain, plain, _) = ws_util::echo_server(&reactor, WebSocketOptions::default());
+    let (_tls, tls, _, _) = wss_server(&reactor, ca.leaf(&["localhost"]).server_config());
+    let h = reactor.handle();
+    let r = reactor.run_until(&connect(&h, &url("localhost", plain), trusting(&ca)));
+    assert_eq!(tls_kind(&r), Some(TlsErrorKind::NotTls), "{r:?}");
+    // Plain ws:// to the TLS server: an error, not a hang.
+    let options =
+        WebSocketOptions::default().connect_timeout(Some(std::time::Duration::from_secs(20)));
+    let r = reactor.run_until(&connect(
+        &h,
+        &format!("ws://127.0.0.1:{}/", tls.port()),
+        options,
+    ));
+    assert!(r.is_err() && !matches!(r, Err(Error::Timeout)), "{r:?}");
+}
+
+#[test]
+fn a_server_that_never_answers_the_tls_handshake_hits_the_connect_timeout() {
+    let mut reactor = Reactor::new().unwrap();
+    let ca = TestCa::new("wss-silent");
+    // Accepts (the kernel's backlog does) and never speaks.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let options = trusting(&ca).connect_timeout(Some(std::time::Duration::from_millis(200)));
+    let r = reactor.run_until(&connect(
+        &reactor.handle(),
+        &url("localhost", addr),
+        options,
+    ));
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    drop(silent);
+}
+
+fn client_auth_config(ca: &TestCa, leaf: &Leaf) -> TlsConfig {
+    let provider = squall::tls::provider();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(ca.roots(), provider.clone())
+            .build()
+            .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(leaf.certs(), leaf.key())
+        .unwrap();
+    TlsConfig::server(Arc::new(config))
+}
+
+#[test]
+fn a_client_certificate_is_presented_when_the_server_asks() {
+    let mut reactor = Reactor::new().unwrap();
+    let ca = TestCa::new("wss-clientcert");
+    let me = ca.client_leaf("client.test");
+    let config = client_auth_config(&ca, &ca.leaf(&["localhost"]));
+    let (_server, addr, _, _) = wss_server(&reactor, config);
+    let h = reactor.handle();
+    let options = WebSocketOptions::default()
+        .tls(ca.client_options().client_cert(&me.cert_path, &me.key_path));
+    let ws = reactor
+        .run_until(&connect(&h, &url("localhost", addr), options))
+        .unwrap();
+    round_trip(&mut reactor, &ws, Message::Text("it is me".into()));
+    // Without one the server refuses: the connection fails (during or right after the
+    // handshake, as TLS 1.3 lets the server decide after the client finished).
+    let r = reactor.run_until(&connect(&h, &url("localhost", addr), trusting(&ca)));
+    assert!(r.is_err(), "accepted without a client certificate");
+}
+
+// ---- the examples over TLS ----
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `ws_client` with `args`, `stdin` fed in; returns (exit code, stdout, stderr),
+/// killing it after the tests' bound.
+fn run_ws_client(
+    reactor: &mut Reactor,
+    args: Vec<String>,
+    stdin: &'static str,
+) -> (i32, String, String) {
+    let bin = util::example_binary("ws_client");
+    with_peer(reactor, move || {
+        let mut child = Command::new(bin)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ws_client");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let pid = child.id() as libc::pid_t;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            let out = child.wait_with_output();
+            let _ = tx.send(());
+            out
+        });
+        if rx.recv_timeout(ws_util::LIMIT).is_err() {
+            // SAFETY: kill(2) on our child, not reaped yet (wait has not returned).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = waiter.join();
+            panic!("ws_client did not finish");
+        }
+        let out = waiter.join().unwrap().expect("wait");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+}
+
+#[test]
+fn ws_client_speaks_wss_with_cacert_or_insecure_and_refuses_an_untrusted_server() {
+    let mut reactor = Reactor::new().unwrap();
+    let ca = TestCa::new("wss-wsclient");
+    let (_server, addr, _, _) = wss_server(&reactor, ca.leaf(&["localhost"]).server_config());
+    let u = url("localhost", addr);
+    let ca_path = ca.cert_path.to_str().unwrap().to_owned();
+    let (code, out, err) = run_ws_client(
+        &mut reactor,
+        vec!["--cacert".into(), ca_path, u.clone()],
+        "one\ntwo\n",
+    );
+    assert_eq!((code, out.as_str()), (0, "one\ntwo\n"), "stderr: {err}");
+    let (code, out, err) = run_ws_client(&mut reactor, vec!["-k".into(), u.clone()], "three\n");
+    assert_eq!((code, out.as_str()), (0, "three\n"), "stderr: {err}");
+    let (code, out, err) =
+        run_ws_client(&mut reactor, vec!["--insecure".into(), u.clone()], "four\n");
+    assert_eq!((code, out.as_str()), (0, "four\n"), "stderr: {err}");
+    let (code, out, err) = run_ws_client(&mut reactor, vec![u], "never\n");
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.contains("unknown issuer"), "{err}");
+}
+
+#[test]
+fn ws_echo_serves_wss_with_tls_cert_and_key() {
+    let ca = TestCa::new("wss-wsecho");
+    let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
+    let mut child = Command::new(util::example_binary("ws_echo"))
+        .args(["--port", "0", "--tls-cert"])
+        .arg(&leaf.cert_path)
+        .arg("--tls-key")
+        .arg(&leaf.key_path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start ws_echo");
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let u = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    assert!(u.starts_with("wss://127.0.0.1:"), "{u}");
+    let mut reactor = Reactor::new().unwrap();
+    let ws = reactor
+        .run_until(&connect(&reactor.handle(), &u, trusting(&ca)))
+        .unwrap();
+    round_trip(&mut reactor, &ws, Message::Text("echo".into()));
+    round_trip(
+        &mut reactor,
+        &ws,
+        Message::Binary(Bytes::from_static(b"\x00bin")),
+    );
+    ws.close(1000, "").unwrap();
+    assert_eq!(reactor.run_until(&ws.closed()).unwrap().0, 1000);
+    drop(running);
+    // A certificate without its key is a usage error.
+    let status = Command::new(util::example_binary("ws_echo"))
+        .args(["--port", "0", "--tls-cert"])
+        .arg(&leaf.cert_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+}
+
+// ---- Python `websockets` over TLS ----
+
+fn have_websockets() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import websockets.asyncio.client"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!(
+            "SKIP: python3 with the websockets package is not installed (.ci/run installs it)"
+        );
+    }
+    ok
+}
+
+const PY_CLIENT: &str = r#"
+import asyncio, ssl, sys
+from websockets.asyncio.client import connect
+async def main():
+    url, cafile = sys.argv[1], sys.argv[2]
+    ctx = ssl.create_default_context(cafile=cafile)
+    async with connect(url, ssl=ctx, max_size=None, ping_interval=None) as ws:
+        for m in ["hello", "κόσμε" * 1000, b"\x00\x01\xff", b"", b"z" * (1 << 20)]:
+            await ws.send(m)
+            r = await ws.recv()
+            assert r == m, (type(r), len(r), len(m))
+        await ws.send(["frag", "men", "ted"])
+        assert await ws.recv() == "fragmented"
+        await ws.ping(b"are you there")
+        await ws.send("close me 4002")
+        try:
+            await ws.recv()
+            raise AssertionError("expected a close")
+        except Exception:
+            pass
+        assert ws.close_code == 4002 and ws.close_reason == "asked", (ws.close_code, ws.close_reason)
+    # An untrusted certificate is refused by Python too.
+    try:
+        async with connect(url, ssl=ssl.create_default_context()) as ws:
+            raise AssertionError("connected to an untrusted server")
+    except ssl.SSLCertVerificationError:
+        pass
+    print("OK", flush=True)
+asyncio.run(main())
+"#;
+
+#[test]
+fn websockets_client_over_tls_against_squall_wss_server() {
+    if !have_websockets() {
+        return;
+    }
+    let mut reactor = Reactor::new().unwrap();
+    let ca = TestCa::new("wss-pyclient");
+    let (_server, addr, closes, seen) =
+        wss_server(&reactor, ca.leaf(&["localhost"]).server_config());
+    let (u, cafile) = (url("localhost", addr), ca.cert_path.clone());
+    let out = with_peer(&mut reactor, move || {
+        Command::new("python3")
+            .args(["-c", PY_CLIENT, &u])
+            .arg(cafile)
+            .output()
+            .expect("run python3")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("OK"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert_eq!(seen.borrow()[0], ("https".into(), Some("localhost".into())));
+    assert_eq!(closes.all()[0], (4002, "asked".into()));
+}
+
+const PY_SERVER: &str = r#"
+import asyncio, ssl, sys
+from websockets.asyncio.server import serve
+async def handler(ws):
+    async for m in ws:
+        if m == "close":
+            await ws.close(4003, "done")
+        else:
+            await ws.send(m)
+async def main():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+    async with serve(handler, "127.0.0.1", 0, ssl=ctx, max_size=None,
+                     ping_interval=None) as s:
+        print(s.sockets[0].getsockname()[1], flush=True)
+        await asyncio.sleep(120)
+asyncio.run(main())
+"#;
+
+#[test]
+fn squall_wss_client_against_websockets_server_over_tls() {
+    if !have_websockets() {
+        return;
+    }
+    let ca = TestCa::new("wss-pyserver");
+    let leaf = ca.leaf(&["localhost"]);
+    let mut child = Command::new("python3")
+        .args(["-c", PY_SERVER])
+        .arg(&leaf.cert_path)
+        .arg(&leaf.key_path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let stdout = child.stdout.take().unwrap();
+    let _running = Running(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let port: u16 = line.trim().parse().expect("the server's port");
+    let u = format!("wss://localhost:{port}/interop");
+    let mut reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    let big: Bytes = (0..1 << 20)
+        .map(|i| (i % 253) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    let ws = reactor.run_until(&connect(&h, &u, trusting(&ca))).unwrap();
+    for m in [
+        Message::Text("hello".into()),
+        Message::Text("κόσμε".repeat(1000)),
+        Message::Binary(Bytes::from_static(b"\x00\x01\xff")),
+        Message::Binary(big),
+    ] {
+        round_trip(&mut reactor, &ws, m);
+    }
+    ws.send_text("close");
+    assert_eq!(reactor.run_until(&ws.read_message()).unwrap(), None);
+    assert_eq!(
+        reactor.run_until(&ws.closed()).unwrap(),
+        (4003, "done".into())
+    );
+    assert!(ws.is_clean_close());
+    // Python's certificate is not trusted by the system's roots.
+    let r = reactor.run_until(&connect(&h, &u, WebSocketOptions::default()));
+    assert_eq!(tls_kind(&r), Some(TlsErrorKind::UnknownIssuer), "{r:?}");
+}
