@@ -44,8 +44,11 @@ pub enum Error {
     #[error("unsatisfiable read: {0}")]
     UnsatisfiableRead(Cow<'static, str>),
     /// An HTTP status to answer (Tornado's `HTTPError`): raised by server-side code that
-    /// wants the client to get `status`. Parse failures are [`Error::HttpParse`], failed
-    /// fetches [`Error::HttpFetch`], real responses [`Error::HttpResponse`].
+    /// wants the client to get `status`, and the status of a refused WebSocket upgrade
+    /// (by [`websocket::accept`](crate::websocket::accept) on the server side, by
+    /// [`websocket::connect`](crate::websocket::connect) when the server answered it with
+    /// a status other than 101). Parse failures are [`Error::HttpParse`], failed fetches
+    /// [`Error::HttpFetch`], real HTTP client responses [`Error::HttpResponse`].
     #[error("HTTP {status}: {message}")]
     Http {
         /// The HTTP status code that describes the failure.
@@ -64,7 +67,8 @@ pub enum Error {
     /// A callback or executor job panicked; the payload's message is kept.
     #[error("panicked: {0}")]
     Panicked(String),
-    /// A feature that is not available in this build or not implemented yet.
+    /// A feature or URL scheme that squall does not provide (a WebSocket URL whose scheme
+    /// is not a WebSocket one, for example).
     #[error("unsupported: {0}")]
     Unsupported(Cow<'static, str>),
     /// A queue at its `maxsize` refused an item without waiting (Tornado's `QueueFull`).

@@ -345,3 +345,108 @@ fn run_in_executor_after_the_reactor_is_dropped_fails_at_once() {
         "the future of a job on a dropped reactor never resolves"
     );
 }
+
+/// Waits (at most 5 s, a failure bound) until `fd` reports an error or hang-up.
+fn wait_for_hangup(fd: std::os::fd::RawFd) {
+    let mut p = libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(&mut p, 1, 5000) };
+    assert_eq!(n, 1, "the peer's reset never arrived");
+    assert!(p.revents & (libc::POLLHUP | libc::POLLERR) != 0);
+}
+
+/// A TCP stream whose peer reset the connection (error and hang-up pending on it).
+fn reset_stream() -> std::net::TcpStream {
+    let (local, peer) = util::tcp_pair();
+    socket2::SockRef::from(&peer)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(peer); // linger 0: close sends a reset
+    wait_for_hangup(local.as_raw_fd());
+    local
+}
+
+#[test]
+fn hung_up_source_with_no_interest_does_not_spin_the_loop() {
+    // epoll always reports errors and hang-ups, whatever was asked for: a paused source
+    // (Interest::NONE) whose peer reset must not wake the loop again and again.
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let called = Counter::new();
+    let c = called.clone();
+    let _token = handle
+        .add_handler(reset_stream(), Interest::NONE, move |_s, _ev| c.bump())
+        .unwrap();
+    let before = handle.stats().iterations;
+    let h = handle.clone();
+    handle.call_later(Duration::from_millis(300), move || h.stop());
+    reactor.run().unwrap();
+    let turns = handle.stats().iterations - before;
+    assert_eq!(called.get(), 0, "a handler with no interest was called");
+    // Idle, the loop turns for the timer only (a spinning loop turns thousands of
+    // times in this window, however loaded the machine is).
+    assert!(turns < 50, "the loop spun {turns} times while idle");
+}
+
+#[test]
+fn paused_hung_up_source_reports_the_hangup_once_interest_returns() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let seen = Rc::new(Cell::new(None));
+    let s = seen.clone();
+    let token = handle
+        .add_handler(reset_stream(), Interest::NONE, move |_s, ev| {
+            s.set(Some(ev))
+        })
+        .unwrap();
+    // Paused: an iteration that would have reported the hang-up reports nothing.
+    reactor.run_once(NOW).unwrap();
+    reactor.run_once(NOW).unwrap();
+    assert_eq!(seen.get(), None);
+    // Pause and resume: level-triggered again, the hang-up is reported as readable.
+    handle.update_handler(token, Interest::READABLE).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.get().is_none() && Instant::now() < deadline {
+        reactor.run_once(Some(Duration::from_secs(1))).unwrap();
+    }
+    let ev = seen
+        .take()
+        .expect("hang-up not reported after interest returned");
+    assert!(ev.is_readable() && !ev.is_writable());
+    // Still reported (level-triggered) while nobody reads the error...
+    reactor.run_once(Some(Duration::from_secs(5))).unwrap();
+    assert!(seen.take().is_some());
+    // ...and paused again, silent again.
+    handle.update_handler(token, Interest::NONE).unwrap();
+    reactor.run_once(NOW).unwrap();
+    reactor.run_once(NOW).unwrap();
+    assert_eq!(seen.get(), None);
+    // Writable interest alone sees it too.
+    handle.update_handler(token, Interest::WRITABLE).unwrap();
+    reactor.run_once(Some(Duration::from_secs(5))).unwrap();
+    let ev = seen
+        .take()
+        .expect("hang-up not reported to writable interest");
+    assert!(ev.is_writable() && !ev.is_readable());
+}
+
+#[test]
+fn idle_stream_whose_peer_reset_does_not_spin_the_loop() {
+    // An IoStream with no read pending and no close callback registers no interest.
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let stream = squall::stream::IoStream::new(&handle, reset_stream()).unwrap();
+    let before = handle.stats().iterations;
+    let h = handle.clone();
+    handle.call_later(Duration::from_millis(300), move || h.stop());
+    reactor.run().unwrap();
+    let turns = handle.stats().iterations - before;
+    assert!(turns < 50, "the loop spun {turns} times while idle");
+    // The reset is still there for the next read to find.
+    let read = stream.read_bytes(1, false);
+    assert!(reactor.run_until(&read).is_err());
+}

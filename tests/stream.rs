@@ -598,9 +598,11 @@ fn idle_timeout_closes_with_timeout_error() {
 
 #[test]
 fn idle_timeout_is_postponed_by_activity() {
-    const IDLE: Duration = Duration::from_millis(200);
-    const TICK: Duration = Duration::from_millis(30);
-    const BYTES: usize = 20; // 20 ticks of 30 ms: 600 ms of activity, 3x the timeout
+    // A tick 20x shorter than the timeout: on a loaded machine a timer may fire late by
+    // hundreds of ms and a slipped tick must not pass for idleness.
+    const IDLE: Duration = Duration::from_millis(1000);
+    const TICK: Duration = Duration::from_millis(50);
+    const BYTES: usize = 40; // 40 ticks of 50 ms: 2 s of activity, twice the timeout
     for kind in KINDS {
         let mut reactor = Reactor::new().unwrap();
         let h = reactor.handle();

@@ -140,7 +140,7 @@ impl Handlers {
             // SAFETY: a live slot's source is alive: in the slot, or in its `Running`.
             let fd = unsafe { source_fd(slot.fd) };
             self.poller
-                .modify_with_mode(fd, interest.to_poll_event(token.0), PollMode::Level)?;
+                .modify_with_mode(fd, interest.to_poll_event(token.0), mode(interest))?;
             slot.interest = interest;
         }
         Ok(())
@@ -220,14 +220,28 @@ fn live(slots: &mut Slab<Slot>, token: Token) -> Result<&mut Slot> {
     }
 }
 
-/// Registers `fd` (level-triggered) under `token`.
+/// The poll mode for `interest`: level-triggered, or oneshot for no interest.
+///
+/// epoll reports errors and hang-ups whatever was asked for, so a paused source whose
+/// peer reset would be reported (and filtered out) on every wait: the loop would spin.
+/// Oneshot lets the kernel report it at most once and then disables the descriptor until
+/// the next `modify` re-arms it with the interest that returned.
+fn mode(interest: Interest) -> PollMode {
+    if interest.is_none() {
+        PollMode::Oneshot
+    } else {
+        PollMode::Level
+    }
+}
+
+/// Registers `fd` (level-triggered, see [`mode`]) under `token`.
 ///
 /// # Safety
 /// `fd` must be open, and must be deleted from `poller` before it is closed (polling's
 /// `Poller::add` contract).
 unsafe fn add(poller: &Poller, fd: RawFd, interest: Interest, token: Token) -> Result<()> {
     // SAFETY: forwarded to our caller.
-    unsafe { poller.add_with_mode(fd, interest.to_poll_event(token.0), PollMode::Level)? };
+    unsafe { poller.add_with_mode(fd, interest.to_poll_event(token.0), mode(interest))? };
     Ok(())
 }
 

@@ -17,7 +17,8 @@ use std::ops::{BitOr, BitOrAssign};
 pub struct Interest(u8);
 
 impl Interest {
-    /// No interest: the source stays registered but produces no events.
+    /// No interest: the source stays registered but produces no events, not even an
+    /// error or hang-up (those are reported once interest returns).
     pub const NONE: Interest = Interest(0);
     /// Interest in readability (data to read, a connection to accept, EOF or an error).
     pub const READABLE: Interest = Interest(1);

@@ -130,24 +130,32 @@ pub fn same_origin(origin: Option<&str>, host: Option<&str>) -> bool {
     host.is_some_and(|host| origin_host.eq_ignore_ascii_case(host.trim()))
 }
 
+/// A client-side handshake failure: the fetch failed (Tornado's 599), it is no status
+/// for anyone to answer.
+fn fetch_error(message: &'static str) -> Error {
+    Error::HttpFetch {
+        message: message.into(),
+    }
+}
+
 /// Client side: checks a `101` answer's `Upgrade`, `Connection` and
 /// `Sec-WebSocket-Accept` against the `key` sent.
 ///
 /// # Errors
-/// [`Error::Http`] (status 599) naming what is wrong.
+/// [`Error::HttpFetch`] (a failed fetch: status 599) naming what is wrong.
 pub fn check_response(headers: &HeaderMap, key: &str) -> Result<()> {
     if !has_token(headers, "upgrade", "websocket") {
-        return Err(Error::http(599, "response lacks Upgrade: websocket"));
+        return Err(fetch_error("response lacks Upgrade: websocket"));
     }
     if !has_token(headers, "connection", "upgrade") {
-        return Err(Error::http(599, "response lacks Connection: upgrade"));
+        return Err(fetch_error("response lacks Connection: upgrade"));
     }
     let accept = headers
         .get("sec-websocket-accept")
         .and_then(|v| v.to_str().ok())
         .map(str::trim);
     if accept != Some(accept_key(key).as_str()) {
-        return Err(Error::http(599, "invalid Sec-WebSocket-Accept"));
+        return Err(fetch_error("invalid Sec-WebSocket-Accept"));
     }
     Ok(())
 }
@@ -220,6 +228,10 @@ mod tests {
             ("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
         ]);
         check_response(&good, key).unwrap();
-        assert!(check_response(&good, &new_key()).is_err());
+        let err = check_response(&good, &new_key()).unwrap_err();
+        assert!(matches!(err, Error::HttpFetch { .. }), "{err:?}");
+        assert_eq!(err.http_status(), Some(599));
+        let err = check_response(&headers(&[("connection", "Upgrade")]), key).unwrap_err();
+        assert!(matches!(err, Error::HttpFetch { .. }), "{err:?}");
     }
 }
