@@ -39,7 +39,8 @@ struct Attempt {
 /// `101` answer. Redirects are not followed.
 ///
 /// The future fails with [`Error::Http`] carrying the server's status when it answered
-/// something else than `101` (599 for a malformed or mismatched answer),
+/// something else than `101`, [`Error::HttpFetch`] (599) for a malformed or mismatched
+/// answer,
 /// [`Error::Timeout`] after `options.connect_timeout`, [`Error::Io`] /
 /// [`Error::Resolve`] when connecting fails, [`Error::Tls`] when the TLS configuration
 /// cannot be built or the handshake fails (e.g. an untrusted certificate, see
