@@ -13,14 +13,17 @@
 # ("MB/s per core"); 1 MB = 10^6 bytes.
 #
 # Knobs: ROUNDS (3), REPS downloads per measurement (3), SERVER_CPU (1) and CLIENT_CPU (0)
-# for taskset (empty: no pinning), PORT0 (first of three ports, 9443), WORK (a temp dir).
+# for taskset (empty: no pinning), PORT0 (first of three ports, 9443), WORK (default: a
+# temporary directory, removed at the end).
 # Stops only the processes it started, by PID.
 set -euo pipefail
 SQUALL=${1:?usage: run_tls_bulk.sh SQUALL_HTTP_SERVER HYPER_TLS_BULK}
 HYPER=${2:?usage: run_tls_bulk.sh SQUALL_HTTP_SERVER HYPER_TLS_BULK}
+SQUALL=$(realpath "$SQUALL"); HYPER=$(realpath "$HYPER")
 ROUNDS=${ROUNDS:-3}; REPS=${REPS:-3}; SERVER_CPU=${SERVER_CPU-1}; CLIENT_CPU=${CLIENT_CPU-0}
 PORT0=${PORT0:-9443}
-WORK=${WORK:-$(mktemp -d /tmp/tls_bulk.XXXXXX)}
+MADE_WORK=0
+if [[ -z "${WORK:-}" ]]; then WORK=$(mktemp -d /tmp/tls_bulk.XXXXXX); MADE_WORK=1; fi
 mkdir -p "$WORK"; chmod 755 "$WORK"
 SIZE=$((100 * 1024 * 1024))
 pin() { if [[ -n "$1" ]]; then echo "taskset -c $1"; fi; }
@@ -63,7 +66,11 @@ http {
 EOF
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [[ $MADE_WORK == 1 ]]; then rm -rf "$WORK"; fi
+}
 trap cleanup EXIT
 $(pin "$SERVER_CPU") "$SQUALL" --port "$P_SQUALL" --tls-cert server.pem --tls-key server.key >squall.out 2>squall.err &
 pids+=($!); PID_SQUALL=$!
