@@ -26,7 +26,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-const USAGE: &str = "hyper_tls_bulk --tls-cert FILE --tls-key FILE [--port 8443] [--host 127.0.0.1]";
+const USAGE: &str =
+    "hyper_tls_bulk --tls-cert FILE --tls-key FILE [--port 8443] [--host 127.0.0.1]";
 const MAX_CHUNKS: u64 = 1_000_000;
 const MAX_CHUNK_SIZE: usize = 1 << 20;
 
@@ -109,8 +110,12 @@ fn server_config(cert: &str, key: &str) -> Result<rustls::ServerConfig, String> 
 }
 
 fn main() {
-    let (mut port, mut host, mut cert, mut key) =
-        (8443u16, "127.0.0.1".to_string(), String::new(), String::new());
+    let (mut port, mut host, mut cert, mut key) = (
+        8443u16,
+        "127.0.0.1".to_string(),
+        String::new(),
+        String::new(),
+    );
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().unwrap_or_default();

@@ -155,7 +155,10 @@ fn main() {
         .max_frame_size(Some(MAX_MESSAGE))
         .read_buffer_size(args.get("read-buffer", 16 * 1024));
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let listener = match TcpListener::bind((bind.as_str(), port)).await {
