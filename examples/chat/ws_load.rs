@@ -9,8 +9,10 @@
 //! ```
 //! Speaks only what Tornado's websocket chat demo speaks too (send `{"body": ...}`,
 //! receive text frames containing it), so it measures that demo the same way.
-//! Prints `RESULT clients=.. rounds=.. p50_ms=.. p99_ms=.. all_ms=.. [per port]
-//! [rss_per_user_b=.. idle_cpu_pct=..]`; exits 1 if a user missed a message.
+//! Prints `RESULT clients=.. rounds=.. p50_ms=.. p99_ms=.. all_ms=.. last_ms=R1/R2/..
+//! [per port] [rss_per_user_b=.. idle_cpu_pct=.. bcast_cpu_ms=..]`; exits 1 if a user
+//! missed a message. `last_ms`: per round, when the last user got the message;
+//! `bcast_cpu_ms`: the server's CPU time (utime + stime) over all the rounds, ÷ rounds.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -238,6 +240,8 @@ fn main() -> squall::Result<()> {
     let mut all: Vec<Duration> = Vec::new();
     let mut per_port: Vec<Vec<Duration>> = vec![Vec::new(); a.ports.len()];
     let mut missed = 0;
+    let mut last_ms: Vec<String> = Vec::new();
+    let cpu_start = a.pid.and_then(cpu_ticks);
     for n in 0..a.rounds {
         let done = Future::new();
         {
@@ -252,6 +256,8 @@ fn main() -> squall::Result<()> {
         sender.send_text(body);
         let _ = run_until_timeout(&mut reactor, &done, 60);
         let r = round.borrow();
+        let last = r.got.iter().flatten().max().copied().unwrap_or_default();
+        last_ms.push(format!("{:.0}", last.as_secs_f64() * 1000.0));
         for (i, g) in r.got.iter().enumerate() {
             match g {
                 Some(d) => {
@@ -261,6 +267,10 @@ fn main() -> squall::Result<()> {
                 None => missed += 1,
             }
         }
+    }
+    if let (Some(c0), Some(c1)) = (cpu_start, a.pid.and_then(cpu_ticks)) {
+        let ms = (c1 - c0) as f64 * 10.0 / a.rounds.max(1) as f64; // 100 ticks/s
+        extra += &format!(" bcast_cpu_ms={ms:.0}");
     }
     all.sort();
     let ports: String = per_port
@@ -284,12 +294,13 @@ fn main() -> squall::Result<()> {
         std::process::exit(1);
     }
     println!(
-        "RESULT clients={} rounds={} p50_ms={:.1} p99_ms={:.1} all_ms={:.1}{ports}{extra} missed={missed}",
+        "RESULT clients={} rounds={} p50_ms={:.1} p99_ms={:.1} all_ms={:.1} last_ms={}{ports}{extra} missed={missed}",
         a.clients,
         a.rounds,
         percentile(&all, 0.5),
         percentile(&all, 0.99),
         all.last().unwrap().as_secs_f64() * 1000.0,
+        last_ms.join("/"),
     );
     drop(users);
     std::process::exit(i32::from(missed > 0));
