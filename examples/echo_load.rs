@@ -76,10 +76,18 @@ fn parse() -> Result<Args, lexopt::Error> {
     // A day at most: NaN, negatives and huge values are usage errors, not panics.
     const DAY: f64 = 86_400.0;
     if !(a.secs > 0.0 && a.secs <= DAY) {
-        return Err(format!("--secs {}: not a number of seconds between 0 and {DAY}", a.secs).into());
+        return Err(format!(
+            "--secs {}: not a number of seconds between 0 and {DAY}",
+            a.secs
+        )
+        .into());
     }
     if !(a.warmup >= 0.0 && a.warmup <= DAY) {
-        return Err(format!("--warmup {}: not a number of seconds from 0 to {DAY}", a.warmup).into());
+        return Err(format!(
+            "--warmup {}: not a number of seconds from 0 to {DAY}",
+            a.warmup
+        )
+        .into());
     }
     if !(1..=100_000).contains(&a.conns) {
         return Err("--conns must be between 1 and 100000".into());

@@ -208,7 +208,10 @@ fn run(args: Args) -> Result<(), String> {
     if threads == 1 {
         println!("listening on {}", host_port(&bind, port));
     } else {
-        println!("listening on {} ({threads} threads)", host_port(&bind, port));
+        println!(
+            "listening on {} ({threads} threads)",
+            host_port(&bind, port)
+        );
     }
     // Every thread must stop cleanly; the first failure ends the process.
     let mut stopped = 0;

@@ -114,9 +114,7 @@ fn parse_args() -> Result<Args, lexopt::Error> {
             }
             Long("max-redirects") => max_redirects = Some(number(&mut parser, "--max-redirects")?),
             Long("max-body-size") => max_body = Some(number(&mut parser, "--max-body-size")?),
-            Long("max-header-size") => {
-                max_header = Some(number(&mut parser, "--max-header-size")?)
-            }
+            Long("max-header-size") => max_header = Some(number(&mut parser, "--max-header-size")?),
             Long("cacert") => tls = tls.ca_certs(parser.value()?.string()?),
             Short('k') | Long("insecure") => tls = tls.validate_cert(false),
             Long("cert") => cert = Some(parser.value()?.string()?),

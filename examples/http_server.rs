@@ -137,8 +137,7 @@ where
 {
     use lexopt::prelude::*;
     let v = parser.value()?.string()?;
-    v.parse()
-        .map_err(|e| format!("{flag} {v:?}: {e}").into())
+    v.parse().map_err(|e| format!("{flag} {v:?}: {e}").into())
 }
 
 /// What a server thread tells the main thread.
@@ -151,9 +150,14 @@ enum Event {
     Stopped,
 }
 
-fn serve(bind: &str, port: u16, reuse_port: bool, tls: Option<TlsConfig>, events: &mpsc::Sender<Event>) {
-    let listening = |p| events.send(Event::Ready(p)).map_err(|_| squall::Error::Cancelled);
-    let result = run_reactor(bind, port, reuse_port, tls, listening);
+fn serve(
+    bind: &str,
+    port: u16,
+    reuse_port: bool,
+    tls: Option<TlsConfig>,
+    events: &mpsc::Sender<Event>,
+) {
+    let result = run_reactor(bind, port, reuse_port, tls, events).map_err(|e| e.to_string());
     let _ = events.send(match result {
         Ok(()) => Event::Stopped,
         Err(e) => Event::Failed(e),
@@ -165,37 +169,31 @@ fn run_reactor(
     port: u16,
     reuse_port: bool,
     tls: Option<TlsConfig>,
-    listening: impl FnOnce(u16) -> squall::Result<()>,
-) -> Result<(), String> {
-    let mut reactor = Reactor::new().map_err(|e| e.to_string())?;
+    events: &mpsc::Sender<Event>,
+) -> squall::Result<()> {
+    let mut reactor = Reactor::new()?;
     let handle = reactor.handle();
     let h = handle.clone();
     let server = HttpServer::new(&handle, move |req, resp| route(&h, req, resp));
     if let Some(config) = tls {
-        server.set_tls(config).map_err(|e| e.to_string())?;
+        server.set_tls(config)?;
     }
     let options = BindOptions::default()
         .with_reuse_port(reuse_port)
         .with_backlog(4096);
-    let addr = server
-        .listen_with((bind, port), &options)
-        .map_err(|e| e.to_string())?;
+    let addr = server.listen_with((bind, port), &options)?;
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let (h, s) = (handle.clone(), server.clone());
-        handle
-            .add_signal_handler(signal, move || {
-                let h = h.clone();
-                s.close_all_connections()
-                    .add_done_callback(move |_| h.stop());
-            })
-            .map_err(|e| e.to_string())?;
+        handle.add_signal_handler(signal, move || {
+            let h = h.clone();
+            s.close_all_connections()
+                .add_done_callback(move |_| h.stop());
+        })?;
     }
-    listening(addr.port()).map_err(|e| e.to_string())?;
-    reactor.run().map_err(|e| e.to_string())
-}
-
-fn cannot_listen(bind: &str, port: u16, e: &dyn std::fmt::Display) -> String {
-    format!("cannot listen on {}: {e}", host_port(bind, port))
+    if events.send(Event::Ready(addr.port())).is_err() {
+        return Ok(()); // the main thread is gone
+    }
+    reactor.run()
 }
 
 fn host_port(host: &str, port: u16) -> String {
@@ -238,7 +236,8 @@ fn run(args: Args) -> Result<(), String> {
     if threads > 1 && port != 0 {
         // SO_REUSEPORT would let our listeners join those of another process already on
         // the port (and take half its connections): a plain bind first tells a busy port.
-        TcpListener::bind((bind.as_str(), port)).map_err(|e| cannot_listen(&bind, port, &e))?;
+        TcpListener::bind((bind.as_str(), port))
+            .map_err(|e| format!("cannot listen on {}: {e}", host_port(&bind, port)))?;
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
     let (tx, rx) = mpsc::channel();

@@ -62,7 +62,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[track_caller]
 fn assert_usage_error(example: &str, args: &[&str]) {
-    let o = run(example, args);
+    let o = run_bounded(example, args);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{example} {args:?}: {err}");
     assert!(err.starts_with(&format!("{example}: ")), "{err}");
@@ -73,7 +73,7 @@ fn assert_usage_error(example: &str, args: &[&str]) {
 #[track_caller]
 fn assert_help(example: &str) {
     for flag in ["--help", "-h"] {
-        let o = run(example, &[flag]);
+        let o = run_bounded(example, &[flag]);
         assert_eq!(o.status.code(), Some(0), "{example} {flag}");
         assert!(text(&o.stdout).starts_with("usage:"), "{}", text(&o.stdout));
         assert!(o.stderr.is_empty(), "{}", text(&o.stderr));
@@ -237,7 +237,11 @@ fn assert_start_fails(example: &str, args: &[&str], needle: &str) {
     assert_eq!(err.lines().count(), 1, "one clear line: {err:?}");
     assert!(err.starts_with(&format!("{example}: ")), "{err}");
     assert!(err.contains(needle), "{err}");
-    assert!(o.stdout.is_empty(), "{example} {args:?}: {}", text(&o.stdout));
+    assert!(
+        o.stdout.is_empty(),
+        "{example} {args:?}: {}",
+        text(&o.stdout)
+    );
 }
 
 /// A listener on 127.0.0.1 with `SO_REUSEPORT` set, as another server using the option
@@ -280,7 +284,13 @@ fn assert_server_conventions(example: &str) {
     // A port held by a SO_REUSEPORT listener of another process: --threads N sets the
     // option too, yet must not join it and take half its connections.
     let shared = reuse_port_listener();
-    let port = shared.local_addr().unwrap().as_socket().unwrap().port().to_string();
+    let port = shared
+        .local_addr()
+        .unwrap()
+        .as_socket()
+        .unwrap()
+        .port()
+        .to_string();
     assert_start_fails(
         example,
         &["--port", &port, "--threads", "2"],
@@ -335,7 +345,10 @@ impl Running {
     fn terminate(&mut self, example: &str) -> Output {
         let child = self.child.take().expect("running");
         // SAFETY: kill(2) on a child we spawned and have not reaped.
-        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);
+        assert_eq!(
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+            0
+        );
         wait_bounded(child, example, &[])
     }
 }
@@ -380,7 +393,11 @@ fn http_server_with_threads_serves_on_the_port_it_prints() {
             .unwrap();
         let mut answer = Vec::new();
         s.read_to_end(&mut answer).unwrap();
-        assert!(answer.ends_with(b"\r\n\r\nHello, world"), "{}", text(&answer));
+        assert!(
+            answer.ends_with(b"\r\n\r\nHello, world"),
+            "{}",
+            text(&answer)
+        );
     }
     let o = server.terminate("http_server");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -393,7 +410,11 @@ fn http_server_logs_through_env_logger_as_rust_log_says() {
     send_garbage(server.addr("listening on http://"));
     let o = server.terminate("http_server");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("bad request from"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("bad request from"),
+        "{}",
+        text(&o.stderr)
+    );
     // By default (warn), that debug line stays out.
     let mut server = Running::start("http_server", &["--port", "0"], None);
     send_garbage(server.addr("listening on http://"));
@@ -412,7 +433,11 @@ fn echo_server_help_usage_errors_and_busy_port() {
 #[test]
 fn echo_server_with_threads_echoes_on_the_port_it_prints() {
     let mut server = Running::start("echo_server", &["--port", "0", "--threads", "2"], None);
-    assert!(server.line.trim_end().ends_with(" (2 threads)"), "{}", server.line);
+    assert!(
+        server.line.trim_end().ends_with(" (2 threads)"),
+        "{}",
+        server.line
+    );
     let addr = server.addr("listening on ");
     assert_ne!(addr.port(), 0);
     for i in 0..4u8 {
@@ -450,11 +475,17 @@ fn echo_load_help_usage_errors_and_unreachable_server() {
     }
     let port = closed_port_url();
     let port = port.rsplit(':').next().unwrap().trim_end_matches('/');
-    let o = run_bounded("echo_load", &["--port", port, "--conns", "1", "--secs", "1"]);
+    let o = run_bounded(
+        "echo_load",
+        &["--port", port, "--conns", "1", "--secs", "1"],
+    );
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "one clear line: {err:?}");
-    assert!(err.starts_with("echo_load: cannot connect to 127.0.0.1:"), "{err}");
+    assert!(
+        err.starts_with("echo_load: cannot connect to 127.0.0.1:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -463,7 +494,9 @@ fn echo_load_measures_against_echo_server() {
     let port = server.addr("listening on ").port().to_string();
     let o = run_bounded(
         "echo_load",
-        &["--port", &port, "--conns", "2", "--secs", "0.3", "--warmup", "0"],
+        &[
+            "--port", &port, "--conns", "2", "--secs", "0.3", "--warmup", "0",
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let line = text(&o.stdout);
@@ -537,14 +570,22 @@ fn fetch_exit_codes_are_the_documented_ones() {
     }
     assert!(returned.len() > 10, "parsed {returned:?}");
     for code in &returned {
-        assert!(documented.contains(code), "{code} is not documented: {documented:?}");
+        assert!(
+            documented.contains(code),
+            "{code} is not documented: {documented:?}"
+        );
     }
     // And the table matches what a user sees, for the cases that need no special peer
     // (tests/fetch_cli.rs and tests/tls_http_client.rs cover 7, 28, 63 and the TLS codes).
     let check = |args: &[&str], code: u8| {
         assert!(documented.contains(&code), "{code} undocumented");
         let o = run("fetch", args);
-        assert_eq!(o.status.code(), Some(i32::from(code)), "{args:?}: {}", text(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(i32::from(code)),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
     };
     check(&["ftp://127.0.0.1/"], 1);
     check(&["--timeout", "-1", "http://127.0.0.1:1/"], 2);
