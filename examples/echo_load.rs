@@ -8,6 +8,12 @@
 //! ```
 //! Prints one line: `RESULT msgs=.. secs=.. msgs_per_s=.. client_us_per_msg=..` and, with
 //! `--server-pid`, `srv_cpu_pct=.. srv_us_per_msg=..` (utime+stime from `/proc/PID/stat`).
+//!
+//! Flags: `--host HOST` (default 127.0.0.1), `--port N` (default 9000), `--conns N`
+//! (default 100), `--secs S` (default 10), `--warmup S` (default 1, not measured),
+//! `--size BYTES` (default 64, at most 65536), `--server-pid PID`, `--help`. Exit status:
+//! 0 after a run, 2 for a usage error (a message and the usage on stderr), 1 when the
+//! server cannot be reached or closes a connection (one line on stderr).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -15,12 +21,93 @@ use std::time::{Duration, Instant};
 
 use polling::{Event, Events, PollMode, Poller};
 
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+const USAGE: &str = "\
+usage: echo_load [--host HOST] [--port N] [--conns N] [--secs S] [--warmup S] [--size BYTES]
+                 [--server-pid PID]
+      --host HOST        the echo server's host (default 127.0.0.1)
+      --port N           its port (default 9000)
+      --conns N          connections, each with one message in flight (default 100)
+      --secs S           seconds measured (default 10)
+      --warmup S         seconds run before measuring (default 1)
+      --size BYTES       message size, 1 to 65536 (default 64)
+      --server-pid PID   also report this process's CPU time per message
+  -h, --help             this help
+";
+
+/// What the command line asked for.
+struct Args {
+    host: String,
+    port: u16,
+    conns: usize,
+    secs: f64,
+    warmup: f64,
+    size: usize,
+    server_pid: Option<u32>,
+}
+
+fn parse() -> Result<Args, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut a = Args {
+        host: "127.0.0.1".into(),
+        port: 9000,
+        conns: 100,
+        secs: 10.0,
+        warmup: 1.0,
+        size: 64,
+        server_pid: None,
+    };
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("host") => a.host = parser.value()?.string()?,
+            Long("port") => a.port = number(&mut parser, "--port")?,
+            Long("conns") => a.conns = number(&mut parser, "--conns")?,
+            Long("secs") => a.secs = number(&mut parser, "--secs")?,
+            Long("warmup") => a.warmup = number(&mut parser, "--warmup")?,
+            Long("size") => a.size = number(&mut parser, "--size")?,
+            Long("server-pid") => a.server_pid = Some(number(&mut parser, "--server-pid")?),
+            Short('h') | Long("help") => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    // A day at most: NaN, negatives and huge values are usage errors, not panics.
+    const DAY: f64 = 86_400.0;
+    if !(a.secs > 0.0 && a.secs <= DAY) {
+        return Err(format!(
+            "--secs {}: not a number of seconds between 0 and {DAY}",
+            a.secs
+        )
+        .into());
+    }
+    if !(a.warmup >= 0.0 && a.warmup <= DAY) {
+        return Err(format!(
+            "--warmup {}: not a number of seconds from 0 to {DAY}",
+            a.warmup
+        )
+        .into());
+    }
+    if !(1..=100_000).contains(&a.conns) {
+        return Err("--conns must be between 1 and 100000".into());
+    }
+    // A message must fit an empty socket send buffer: writes never wait.
+    if !(1..=65_536).contains(&a.size) {
+        return Err("--size must be between 1 and 65536".into());
+    }
+    Ok(a)
+}
+
+/// The value of `flag` as a number; the error names the flag.
+fn number<T>(parser: &mut lexopt::Parser, flag: &str) -> Result<T, lexopt::Error>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    use lexopt::prelude::*;
+    let v = parser.value()?.string()?;
+    v.parse().map_err(|e| format!("{flag} {v:?}: {e}").into())
 }
 
 /// utime+stime of a process in clock ticks.
@@ -45,29 +132,53 @@ struct Conn {
     got: usize,
 }
 
-fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let host: String = arg(&args, "--host", "127.0.0.1".to_string());
-    let port: u16 = arg(&args, "--port", 9000);
-    let conns: usize = arg(&args, "--conns", 100);
-    let secs: f64 = arg(&args, "--secs", 10.0);
-    let warmup: f64 = arg(&args, "--warmup", 1.0);
-    let size: usize = arg(&args, "--size", 64);
-    let server_pid: u32 = arg(&args, "--server-pid", 0);
-    let msg = vec![b'x'; size];
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprint!("echo_load: {e}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(args) {
+        eprintln!("echo_load: {e}");
+        std::process::exit(1);
+    }
+}
 
-    let poller = Poller::new()?;
+/// Runs the load and prints the result line; `Err` is the line to print.
+fn run(args: Args) -> Result<(), String> {
+    let Args {
+        host,
+        port,
+        conns,
+        secs,
+        warmup,
+        size,
+        server_pid,
+    } = args;
+    let msg = vec![b'x'; size];
+    let target = format!("{host}:{port}");
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |e: std::io::Error| format!("{what}: {e}")
+    };
+
+    let poller = Poller::new().map_err(io("epoll"))?;
     let mut cs = Vec::with_capacity(conns);
     for i in 0..conns {
-        let s = TcpStream::connect((host.as_str(), port))?;
-        s.set_nodelay(true)?;
-        s.set_nonblocking(true)?;
+        let s = TcpStream::connect((host.as_str(), port))
+            .map_err(io(&format!("cannot connect to {target}")))?;
+        s.set_nodelay(true).map_err(io("setsockopt"))?;
+        s.set_nonblocking(true).map_err(io("fcntl"))?;
         // SAFETY: the stream outlives its registration (level-triggered; deleted below).
-        unsafe { poller.add_with_mode(&s, Event::readable(i), PollMode::Level)? };
+        unsafe { poller.add_with_mode(&s, Event::readable(i), PollMode::Level) }
+            .map_err(io("epoll"))?;
         cs.push(Conn { s, got: 0 });
     }
     for c in &mut cs {
-        c.s.write_all(&msg)?;
+        c.s.write_all(&msg).map_err(io("write"))?;
     }
     let mut events = Events::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -83,32 +194,33 @@ fn main() -> std::io::Result<()> {
             measuring = true;
             t0 = now;
             c0 = self_cpu();
-            s0 = ticks(server_pid);
+            s0 = server_pid.and_then(ticks);
             n0 = count;
         }
         if now >= end {
             break;
         }
         events.clear();
-        poller.wait(&mut events, Some(Duration::from_millis(100)))?;
+        poller
+            .wait(&mut events, Some(Duration::from_millis(100)))
+            .map_err(io("epoll"))?;
         for ev in events.iter() {
             let c = &mut cs[ev.key];
             loop {
                 match c.s.read(&mut buf) {
-                    Ok(0) => {
-                        eprintln!("server closed connection {}", ev.key);
-                        std::process::exit(1);
-                    }
+                    Ok(0) => return Err(format!("{target} closed connection {}", ev.key)),
                     Ok(n) => {
                         c.got += n;
                         if c.got >= size {
                             c.got -= size;
                             count += 1;
-                            c.s.write_all(&msg)?; // 64 bytes always fit the socket buffer
+                            // The previous message came back whole: the send buffer is
+                            // empty, and a message (at most 64 KiB) fits it.
+                            c.s.write_all(&msg).map_err(io("write"))?;
                         }
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(format!("read from {target}: {e}")),
                 }
             }
         }
@@ -121,7 +233,7 @@ fn main() -> std::io::Result<()> {
         msgs as f64 / wall,
         1e6 * ccpu / msgs as f64
     );
-    if let (Some(a), Some(b)) = (s0, ticks(server_pid)) {
+    if let (Some(a), Some(b)) = (s0, server_pid.and_then(ticks)) {
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
         let cpu = (b - a) as f64 / hz;
@@ -133,7 +245,7 @@ fn main() -> std::io::Result<()> {
     }
     println!("{line}");
     for c in &cs {
-        poller.delete(&c.s)?;
+        poller.delete(&c.s).map_err(io("epoll"))?;
     }
     Ok(())
 }

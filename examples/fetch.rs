@@ -8,15 +8,30 @@
 //! ```
 //!
 //! The body goes to stdout byte for byte (nothing for HEAD); with `-i` the status line
-//! and header fields go to stderr. Redirects are followed. Exit status, like curl's: 0
-//! for any complete response (22 for 4xx/5xx with `--fail`), 2 for bad usage, 1 for an
-//! unsupported URL, 6 when the host does not resolve, 7 when the connection fails, 28
-//! on timeout, 47 for too many redirects, 63 for a body over the limit, 60 for a
-//! certificate problem (unknown issuer, hostname mismatch, expired), 35 for another TLS
-//! handshake failure (e.g. a server that does not speak TLS), 58 for an unusable local
-//! certificate, key or CA file, 8 for other protocol errors. Errors are one line on
-//! stderr. `https://` servers are verified against the system roots, or the CA
-//! certificates of `--cacert`; `-k` skips verification.
+//! and header fields go to stderr. Redirects are followed. `https://` servers are
+//! verified against the system roots, or the CA certificates of `--cacert`; `-k` skips
+//! verification. `--help` prints the usage. `RUST_LOG` sets the log level (default
+//! `warn`).
+//!
+//! Exit status, like curl's (errors are one line on stderr):
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | a complete response (any status, unless `--fail`) |
+//! | 1 | unsupported URL scheme (not `http://` or `https://`) |
+//! | 2 | bad usage (a message and the usage on stderr), e.g. `--timeout -1` |
+//! | 3 | malformed URL |
+//! | 6 | the host does not resolve |
+//! | 7 | the connection fails |
+//! | 8 | another protocol error (e.g. a malformed response) |
+//! | 22 | a status of 400 or more, with `--fail` |
+//! | 23 | the body could not be written to stdout |
+//! | 28 | timeout |
+//! | 35 | another TLS handshake failure (e.g. a server that does not speak TLS) |
+//! | 47 | too many redirects |
+//! | 58 | an unusable local certificate, key or CA file |
+//! | 60 | a certificate problem (unknown issuer, hostname mismatch, expired) |
+//! | 63 | a body over `--max-body-size` |
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -26,10 +41,27 @@ use squall::http::client::{HttpClient, HttpRequest};
 use squall::tls::{ClientTlsOptions, TlsErrorKind};
 use squall::Error;
 
-const USAGE: &str =
-    "usage: fetch [-i] [-X METHOD] [-H 'Name: value']... [-d DATA] [--timeout SECS] \
-[--max-redirects N] [--max-body-size BYTES] [--max-header-size BYTES] [--fail] \
-[--cacert FILE] [-k|--insecure] [--cert FILE --key FILE] URL";
+const USAGE: &str = "\
+usage: fetch [-i] [-X METHOD] [-H 'Name: value']... [-d DATA] [--timeout SECS]
+             [--max-redirects N] [--max-body-size BYTES] [--max-header-size BYTES] [--fail]
+             [--cacert FILE] [-k|--insecure] [--cert FILE --key FILE] URL
+  -i, --include              status line and header fields to stderr
+  -X, --request METHOD       the method (default GET, or POST with -d)
+  -H, --header 'Name: value' an extra header field (repeatable)
+  -d, --data DATA            send DATA as the body
+      --timeout SECS         connect and request timeout (a positive number of seconds)
+      --max-redirects N      redirects to follow at most
+      --max-body-size BYTES  longest response body accepted
+      --max-header-size BYTES longest response head accepted
+  -f, --fail                 exit 22 for a status of 400 or more
+      --cacert FILE          trust the CA certificates in FILE (PEM)
+  -k, --insecure             do not verify the server's certificate
+      --cert FILE, --key FILE  client certificate chain and key (PEM)
+  -h, --help                 this help
+";
+
+/// Longest `--timeout` accepted: a year.
+const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
 
 struct Args {
     include: bool,
@@ -37,47 +69,63 @@ struct Args {
     request: HttpRequest,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = std::env::args().skip(1);
+/// The value of `flag` as a number; the error names the flag.
+fn number<T>(parser: &mut lexopt::Parser, flag: &str) -> Result<T, lexopt::Error>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    use lexopt::prelude::*;
+    let v = parser.value()?.string()?;
+    v.parse().map_err(|e| format!("{flag} {v:?}: {e}").into())
+}
+
+fn parse_args() -> Result<Args, lexopt::Error> {
+    use lexopt::prelude::*;
     let (mut include, mut fail) = (false, false);
     let mut method = None;
     let mut headers = Vec::new();
     let mut data: Option<String> = None;
     let mut timeout = None;
-    let mut max_redirects = None;
-    let mut max_body = None;
-    let mut max_header = None;
+    let mut max_redirects: Option<u32> = None;
+    let mut max_body: Option<usize> = None;
+    let mut max_header: Option<usize> = None;
     let mut url = None;
     let mut tls = ClientTlsOptions::default();
     let (mut cert, mut key) = (None, None);
-    let num = |v: Option<String>, what: &str| -> Result<u64, String> {
-        v.ok_or(format!("{what} needs a value"))?
-            .parse()
-            .map_err(|_| format!("{what}: not a number"))
-    };
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "-i" | "--include" => include = true,
-            "-f" | "--fail" => fail = true,
-            "-X" | "--request" => method = Some(args.next().ok_or("-X needs a method")?),
-            "-H" | "--header" => headers.push(args.next().ok_or("-H needs a header")?),
-            "-d" | "--data" => data = Some(args.next().ok_or("-d needs data")?),
-            "--timeout" => {
-                let v = args.next().ok_or("--timeout needs seconds")?;
-                let secs: f64 = v.parse().map_err(|_| "--timeout: not a number")?;
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('i') | Long("include") => include = true,
+            Short('f') | Long("fail") => fail = true,
+            Short('X') | Long("request") => method = Some(parser.value()?.string()?),
+            Short('H') | Long("header") => headers.push(parser.value()?.string()?),
+            Short('d') | Long("data") => data = Some(parser.value()?.string()?),
+            Long("timeout") => {
+                let secs: f64 = number(&mut parser, "--timeout")?;
+                // NaN, infinities, negatives and huge values are usage errors, not panics.
+                if !(secs > 0.0 && secs <= MAX_TIMEOUT_SECS) {
+                    return Err(format!(
+                        "--timeout {secs}: not a number of seconds between 0 and {MAX_TIMEOUT_SECS}"
+                    )
+                    .into());
+                }
                 timeout = Some(Duration::from_secs_f64(secs));
             }
-            "--max-redirects" => max_redirects = Some(num(args.next(), &a)? as u32),
-            "--max-body-size" => max_body = Some(num(args.next(), &a)? as usize),
-            "--max-header-size" => max_header = Some(num(args.next(), &a)? as usize),
-            "--cacert" => tls = tls.ca_certs(args.next().ok_or("--cacert needs a file")?),
-            "-k" | "--insecure" => tls = tls.validate_cert(false),
-            "--cert" => cert = Some(args.next().ok_or("--cert needs a file")?),
-            "--key" => key = Some(args.next().ok_or("--key needs a file")?),
-            "-h" | "--help" => return Err(String::new()),
-            s if s.starts_with('-') => return Err(format!("unknown option {s}")),
-            _ if url.is_some() => return Err("only one URL".into()),
-            _ => url = Some(a),
+            Long("max-redirects") => max_redirects = Some(number(&mut parser, "--max-redirects")?),
+            Long("max-body-size") => max_body = Some(number(&mut parser, "--max-body-size")?),
+            Long("max-header-size") => max_header = Some(number(&mut parser, "--max-header-size")?),
+            Long("cacert") => tls = tls.ca_certs(parser.value()?.string()?),
+            Short('k') | Long("insecure") => tls = tls.validate_cert(false),
+            Long("cert") => cert = Some(parser.value()?.string()?),
+            Long("key") => key = Some(parser.value()?.string()?),
+            Short('h') | Long("help") => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            Value(v) if url.is_none() => url = Some(v.string()?),
+            Value(_) => return Err("only one URL".into()),
+            _ => return Err(arg.unexpected()),
         }
     }
     let url = url.ok_or("no URL given")?;
@@ -86,7 +134,8 @@ fn parse_args() -> Result<Args, String> {
         (None, Some(_)) => "POST".to_string(),
         (None, None) => "GET".to_string(),
     };
-    let method = http::Method::from_bytes(method.as_bytes()).map_err(|_| "invalid method")?;
+    let method = http::Method::from_bytes(method.as_bytes())
+        .map_err(|_| format!("invalid method {method:?}"))?;
     match (cert, key) {
         (Some(c), Some(k)) => tls = tls.client_cert(c, k),
         (None, None) => {}
@@ -122,7 +171,7 @@ fn parse_args() -> Result<Args, String> {
     })
 }
 
-/// curl's exit codes for the failures we can tell apart.
+/// curl's exit codes for the failures we can tell apart (the table in the header).
 fn exit_code(e: &Error) -> u8 {
     match e {
         Error::Unsupported(_) => 1,
@@ -139,18 +188,17 @@ fn exit_code(e: &Error) -> u8 {
         }
         Error::HttpFetch { message } if message.contains("max_body_size") => 63,
         Error::HttpFetch { message } if message.starts_with("invalid URL") => 3,
+        Error::HttpFetch { message } if message.starts_with("unsupported URL scheme") => 1,
         _ => 8,
     }
 }
 
 fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            if !e.is_empty() {
-                eprintln!("fetch: {e}");
-            }
-            eprintln!("{USAGE}");
+            eprint!("fetch: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };

@@ -13,7 +13,15 @@
 //! - `GET /stream?chunks=N&size=S` → N chunks of S bytes of `x`, chunked, with backpressure
 //! - `GET /sleep?ms=M` → `slept M` after M ms, from a timer
 //! - anything else → 404
+//!
+//! `--threads N` runs N reactors, each on its own thread with its own `SO_REUSEPORT`
+//! listener on the same port. `--help` prints the usage. Exit status: 0 after a clean
+//! stop, 2 for a usage error (a message and the usage on stderr), 1 when the server
+//! cannot start (e.g. the port is in use: one line on stderr) or a reactor fails.
+//! `RUST_LOG` sets the log level (default `warn`, so squall's warnings are shown; e.g.
+//! `RUST_LOG=squall=debug`).
 
+use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -68,12 +76,100 @@ fn stream_chunks(mut resp: Responder, chunk: Bytes, left: u64) {
         });
 }
 
+const USAGE: &str = "\
+usage: http_server [--port N] [--bind HOST] [--threads N] [--tls-cert FILE --tls-key FILE]
+      --port N          port to listen on (default 8888; 0 picks a free port)
+      --bind HOST       address to listen on (default 127.0.0.1)
+      --threads N       reactors, one per thread, sharing the port (default 1, at most 256)
+      --tls-cert FILE   serve https with this PEM certificate chain ...
+      --tls-key FILE    ... and this PEM private key
+  -h, --help            this help
+";
+
+/// What the command line asked for.
+struct Args {
+    port: u16,
+    bind: String,
+    threads: usize,
+    tls: Option<(String, String)>,
+}
+
+fn parse() -> Result<Args, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut args = Args {
+        port: 8888,
+        bind: "127.0.0.1".into(),
+        threads: 1,
+        tls: None,
+    };
+    let (mut cert, mut key) = (None, None);
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("port") => args.port = number(&mut parser, "--port")?,
+            Long("bind") => args.bind = parser.value()?.string()?,
+            Long("threads") => args.threads = number(&mut parser, "--threads")?,
+            Long("tls-cert") => cert = Some(parser.value()?.string()?),
+            Long("tls-key") => key = Some(parser.value()?.string()?),
+            Short('h') | Long("help") => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    if !(1..=256).contains(&args.threads) {
+        return Err("--threads must be between 1 and 256".into());
+    }
+    args.tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
+    Ok(args)
+}
+
+/// The value of `flag` as a number; the error names the flag.
+fn number<T>(parser: &mut lexopt::Parser, flag: &str) -> Result<T, lexopt::Error>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    use lexopt::prelude::*;
+    let v = parser.value()?.string()?;
+    v.parse().map_err(|e| format!("{flag} {v:?}: {e}").into())
+}
+
+/// What a server thread tells the main thread.
+enum Event {
+    /// Listening on this port, signal handlers installed.
+    Ready(u16),
+    /// Could not start, or the reactor failed: the line to print.
+    Failed(String),
+    /// The reactor stopped cleanly (SIGINT/SIGTERM).
+    Stopped,
+}
+
 fn serve(
     bind: &str,
     port: u16,
     reuse_port: bool,
     tls: Option<TlsConfig>,
-    ready: mpsc::Sender<u16>,
+    events: &mpsc::Sender<Event>,
+) {
+    let result = run_reactor(bind, port, reuse_port, tls, events).map_err(|e| e.to_string());
+    let _ = events.send(match result {
+        Ok(()) => Event::Stopped,
+        Err(e) => Event::Failed(e),
+    });
+}
+
+fn run_reactor(
+    bind: &str,
+    port: u16,
+    reuse_port: bool,
+    tls: Option<TlsConfig>,
+    events: &mpsc::Sender<Event>,
 ) -> squall::Result<()> {
     let mut reactor = Reactor::new()?;
     let handle = reactor.handle();
@@ -86,7 +182,6 @@ fn serve(
         .with_reuse_port(reuse_port)
         .with_backlog(4096);
     let addr = server.listen_with((bind, port), &options)?;
-    let _ = ready.send(addr.port());
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let (h, s) = (handle.clone(), server.clone());
         handle.add_signal_handler(signal, move || {
@@ -95,62 +190,89 @@ fn serve(
                 .add_done_callback(move |_| h.stop());
         })?;
     }
+    if events.send(Event::Ready(addr.port())).is_err() {
+        return Ok(()); // the main thread is gone
+    }
     reactor.run()
 }
 
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let port: u16 = flag(&args, "--port")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(8888);
-    let threads: usize = flag(&args, "--threads")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .max(1);
-    let bind = flag(&args, "--bind").unwrap_or_else(|| "127.0.0.1".into());
-    let tls = match (flag(&args, "--tls-cert"), flag(&args, "--tls-key")) {
-        (Some(cert), Some(key)) => match TlsConfig::server_from_pem_files(cert, key) {
-            Ok(config) => Some(config),
-            Err(e) => {
-                eprintln!("http_server: {e}");
-                std::process::exit(1);
-            }
-        },
-        (None, None) => None,
-        _ => {
-            eprintln!("http_server: --tls-cert and --tls-key go together");
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprint!("http_server: {e}\n{USAGE}");
             std::process::exit(2);
         }
     };
+    if let Err(e) = run(args) {
+        eprintln!("http_server: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Starts the server threads and waits for them; `Err` is the line to print.
+fn run(args: Args) -> Result<(), String> {
+    let Args {
+        port,
+        bind,
+        threads,
+        tls,
+    } = args;
+    let tls = match tls {
+        Some((cert, key)) => {
+            Some(TlsConfig::server_from_pem_files(cert, key).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    if threads > 1 && port != 0 {
+        // SO_REUSEPORT would let our listeners join those of another process already on
+        // the port (and take half its connections): a plain bind first tells a busy port.
+        TcpListener::bind((bind.as_str(), port))
+            .map_err(|e| format!("cannot listen on {}: {e}", host_port(&bind, port)))?;
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     let (tx, rx) = mpsc::channel();
-    let (b, t) = (bind.clone(), tls.clone());
-    let first = std::thread::spawn(move || serve(&b, port, threads > 1, t, tx));
-    let Ok(port) = rx.recv() else {
-        if let Ok(Err(e)) = first.join() {
-            eprintln!("http_server: {e}");
-        }
-        std::process::exit(1);
+    let start = |port: u16| {
+        let (b, t, tx) = (bind.clone(), tls.clone(), tx.clone());
+        std::thread::spawn(move || serve(&b, port, threads > 1, t, &tx));
     };
-    // Further threads: own reactor, own SO_REUSEPORT listener on the same port.
-    let mut workers = vec![first];
+    // The first thread picks the port (when 0); the others join it.
+    start(port);
+    let port = match rx.recv() {
+        Ok(Event::Ready(p)) => p,
+        Ok(Event::Failed(e)) => return Err(e),
+        _ => return Err("the server thread ended before listening".into()),
+    };
     for _ in 1..threads {
-        let (b, t, tx) = (bind.clone(), tls.clone(), mpsc::channel().0);
-        workers.push(std::thread::spawn(move || serve(&b, port, true, t, tx)));
+        start(port);
     }
-    println!("listening on {scheme}://{bind}:{port}");
-    let mut failed = false;
-    for w in workers {
-        if let Ok(Err(e)) = w.join() {
-            eprintln!("http_server: {e}");
-            failed = true;
+    drop(tx);
+    for _ in 1..threads {
+        match rx.recv() {
+            Ok(Event::Ready(_)) => {}
+            Ok(Event::Failed(e)) => return Err(e),
+            _ => return Err("a server thread ended before listening".into()),
         }
     }
-    std::process::exit(i32::from(failed));
+    println!("listening on {scheme}://{}", host_port(&bind, port));
+    // Every thread must stop cleanly; the first failure ends the process.
+    let mut stopped = 0;
+    while stopped < threads {
+        match rx.recv() {
+            Ok(Event::Stopped) => stopped += 1,
+            Ok(Event::Failed(e)) => return Err(e),
+            Ok(Event::Ready(_)) => {}
+            Err(_) => return Err("a server thread ended unexpectedly".into()),
+        }
+    }
+    Ok(())
 }

@@ -1,14 +1,16 @@
-//! Command-line conventions of the `load`, `async_fetch_manual`, `embed` and
-//! `alloc_count` examples, run as a user runs them: `--help` prints usage and exits 0,
-//! bad arguments print usage and exit 2 (never a silent default), a failed run exits 1
-//! with one clear line, and `load` exits non-zero when requests failed.
+//! Command-line conventions of the examples, run as a user runs them: `--help` prints
+//! usage and exits 0, bad arguments print usage and exit 2 (never a silent default), a
+//! failed run (a busy port, an unreachable server) exits 1 with one clear line, `load`
+//! exits non-zero when requests failed, and `fetch`'s exit codes are the documented ones.
 
 mod util;
 
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use http::StatusCode;
 use squall::http::HttpServer;
@@ -22,13 +24,45 @@ fn run(example: &str, args: &[&str]) -> Output {
         .expect("run example")
 }
 
+/// Like `run`, for commands that might not end (a server that started although it
+/// should not have): killed, and the test fails, after 60 s.
+fn run_bounded(example: &str, args: &[&str]) -> Output {
+    let child = Command::new(util::example_binary(example))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run example");
+    wait_bounded(child, example, args)
+}
+
+/// Waits at most 60 s for `child` to exit; kills it and fails the test after that.
+fn wait_bounded(child: Child, example: &str, args: &[&str]) -> Output {
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(out) => out.expect("wait for example"),
+        Err(_) => {
+            // SAFETY: kill(2) on a child we spawned and have not reaped (wait has not returned).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = waiter.join();
+            panic!("{example} {args:?} still running after 60 s");
+        }
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[track_caller]
 fn assert_usage_error(example: &str, args: &[&str]) {
-    let o = run(example, args);
+    let o = run_bounded(example, args);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{example} {args:?}: {err}");
     assert!(err.starts_with(&format!("{example}: ")), "{err}");
@@ -39,7 +73,7 @@ fn assert_usage_error(example: &str, args: &[&str]) {
 #[track_caller]
 fn assert_help(example: &str) {
     for flag in ["--help", "-h"] {
-        let o = run(example, &[flag]);
+        let o = run_bounded(example, &[flag]);
         assert_eq!(o.status.code(), Some(0), "{example} {flag}");
         assert!(text(&o.stdout).starts_with("usage:"), "{}", text(&o.stdout));
         assert!(o.stderr.is_empty(), "{}", text(&o.stderr));
@@ -191,4 +225,376 @@ fn alloc_count_help_and_usage_errors() {
     assert_usage_error("alloc_count", &["--pipeline", "0"]);
     assert_usage_error("alloc_count", &["--idle"]);
     assert_usage_error("alloc_count", &["--bogus"]);
+}
+
+/// `example args` failed to start its server: exit 1, one line on stderr naming the
+/// problem, nothing on stdout (no `listening on` line).
+#[track_caller]
+fn assert_start_fails(example: &str, args: &[&str], needle: &str) {
+    let o = run_bounded(example, args);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{example} {args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "one clear line: {err:?}");
+    assert!(err.starts_with(&format!("{example}: ")), "{err}");
+    assert!(err.contains(needle), "{err}");
+    assert!(
+        o.stdout.is_empty(),
+        "{example} {args:?}: {}",
+        text(&o.stdout)
+    );
+}
+
+/// A listener on 127.0.0.1 with `SO_REUSEPORT` set, as another server using the option
+/// (e.g. a second copy of the example with `--threads 2`) holds its port.
+fn reuse_port_listener() -> socket2::Socket {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    s.set_reuse_port(true).unwrap();
+    s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    s.listen(16).unwrap();
+    s
+}
+
+#[track_caller]
+fn assert_server_conventions(example: &str) {
+    assert_help(example);
+    for args in [
+        &["--port", "99999"][..],
+        &["--port", "abc"],
+        &["--port", "-1"],
+        &["--port"],
+        &["--threads", "0"],
+        &["--threads", "x"],
+        &["--bogus"],
+        &["extra"],
+    ] {
+        assert_usage_error(example, args);
+    }
+    // A busy port: one line, exit 1; with --threads 2 too (no fallback to another port).
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    for threads in ["1", "2", "3"] {
+        assert_start_fails(
+            example,
+            &["--port", &port, "--threads", threads],
+            "Address already in use",
+        );
+    }
+    // A port held by a SO_REUSEPORT listener of another process: --threads N sets the
+    // option too, yet must not join it and take half its connections.
+    let shared = reuse_port_listener();
+    let port = shared
+        .local_addr()
+        .unwrap()
+        .as_socket()
+        .unwrap()
+        .port()
+        .to_string();
+    assert_start_fails(
+        example,
+        &["--port", &port, "--threads", "2"],
+        "Address already in use",
+    );
+}
+
+/// A running example server; its first stdout line was `listening on ...`.
+struct Running {
+    child: Option<Child>,
+    line: String,
+}
+
+impl Running {
+    fn start(example: &str, args: &[&str], rust_log: Option<&str>) -> Running {
+        let mut cmd = Command::new(util::example_binary(example));
+        cmd.args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(level) = rust_log {
+            cmd.env("RUST_LOG", level);
+        }
+        let mut child = cmd.spawn().expect("spawn example");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = stdout.read_line(&mut line);
+            let _ = tx.send(line);
+            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+        });
+        let mut running = Running {
+            child: Some(child),
+            line: String::new(),
+        };
+        running.line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the example printed nothing within 60 s");
+        running
+    }
+
+    fn addr(&self, prefix: &str) -> SocketAddr {
+        let rest = self.line.trim().strip_prefix(prefix);
+        let hostport = rest.unwrap_or_else(|| panic!("unexpected first line {:?}", self.line));
+        let hostport = hostport.split(' ').next().unwrap();
+        hostport.parse().expect("HOST:PORT")
+    }
+
+    /// SIGTERM, then the exit status and stderr (at most 60 s).
+    fn terminate(&mut self, example: &str) -> Output {
+        let child = self.child.take().expect("running");
+        // SAFETY: kill(2) on a child we spawned and have not reaped.
+        assert_eq!(
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+            0
+        );
+        wait_bounded(child, example, &[])
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Sends a request line the server rejects and reads until it closes.
+fn send_garbage(addr: SocketAddr) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(b"NOT HTTP AT ALL\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    assert!(answer.starts_with(b"HTTP/1.1 400"), "{}", text(&answer));
+}
+
+// ---- http_server ----
+
+#[test]
+fn http_server_help_usage_errors_and_busy_port() {
+    assert_server_conventions("http_server");
+    assert_usage_error("http_server", &["--tls-cert", "only-the-cert.pem"]);
+    assert_usage_error("http_server", &["--tls-key", "only-the-key.pem"]);
+}
+
+#[test]
+fn http_server_with_threads_serves_on_the_port_it_prints() {
+    let mut server = Running::start("http_server", &["--port", "0", "--threads", "2"], None);
+    let addr = server.addr("listening on http://");
+    assert_ne!(addr.port(), 0);
+    for _ in 0..4 {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).unwrap();
+        assert!(
+            answer.ends_with(b"\r\n\r\nHello, world"),
+            "{}",
+            text(&answer)
+        );
+    }
+    let o = server.terminate("http_server");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
+
+#[test]
+fn http_server_logs_through_env_logger_as_rust_log_says() {
+    // RUST_LOG=squall=debug: squall's own debug line about the bad request reaches stderr.
+    let mut server = Running::start("http_server", &["--port", "0"], Some("squall=debug"));
+    send_garbage(server.addr("listening on http://"));
+    let o = server.terminate("http_server");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("bad request from"),
+        "{}",
+        text(&o.stderr)
+    );
+    // By default (warn), that debug line stays out.
+    let mut server = Running::start("http_server", &["--port", "0"], None);
+    send_garbage(server.addr("listening on http://"));
+    let o = server.terminate("http_server");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(o.stderr.is_empty(), "{}", text(&o.stderr));
+}
+
+// ---- echo_server ----
+
+#[test]
+fn echo_server_help_usage_errors_and_busy_port() {
+    assert_server_conventions("echo_server");
+}
+
+#[test]
+fn echo_server_with_threads_echoes_on_the_port_it_prints() {
+    let mut server = Running::start("echo_server", &["--port", "0", "--threads", "2"], None);
+    assert!(
+        server.line.trim_end().ends_with(" (2 threads)"),
+        "{}",
+        server.line
+    );
+    let addr = server.addr("listening on ");
+    assert_ne!(addr.port(), 0);
+    for i in 0..4u8 {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(&[i; 100]).unwrap();
+        let mut back = [0u8; 100];
+        s.read_exact(&mut back).unwrap();
+        assert_eq!(back, [i; 100]);
+    }
+    let o = server.terminate("echo_server");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
+
+// ---- echo_load ----
+
+#[test]
+fn echo_load_help_usage_errors_and_unreachable_server() {
+    assert_help("echo_load");
+    for args in [
+        &["--port", "99999"][..],
+        &["--port", "abc"],
+        &["--conns", "0"],
+        &["--secs", "-1"],
+        &["--secs", "nan"],
+        &["--secs", "1e30"],
+        &["--warmup", "inf"],
+        &["--size", "0"],
+        &["--size", "1000000"],
+        &["--server-pid", "x"],
+        &["--bogus"],
+        &["extra"],
+    ] {
+        assert_usage_error("echo_load", args);
+    }
+    let port = closed_port_url();
+    let port = port.rsplit(':').next().unwrap().trim_end_matches('/');
+    let o = run_bounded(
+        "echo_load",
+        &["--port", port, "--conns", "1", "--secs", "1"],
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "one clear line: {err:?}");
+    assert!(
+        err.starts_with("echo_load: cannot connect to 127.0.0.1:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn echo_load_measures_against_echo_server() {
+    let mut server = Running::start("echo_server", &["--port", "0"], None);
+    let port = server.addr("listening on ").port().to_string();
+    let o = run_bounded(
+        "echo_load",
+        &[
+            "--port", &port, "--conns", "2", "--secs", "0.3", "--warmup", "0",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let line = text(&o.stdout);
+    assert!(line.starts_with("RESULT conns=2 size=64 msgs="), "{line}");
+    let msgs: u64 = line["RESULT conns=2 size=64 msgs=".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(msgs > 0, "{line}");
+    let o = server.terminate("echo_server");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
+
+// ---- fetch ----
+
+#[test]
+fn fetch_help_and_usage_errors() {
+    assert_help("fetch");
+    for args in [
+        &["--timeout", "-1", "http://127.0.0.1:1/"][..],
+        &["--timeout", "nan", "http://127.0.0.1:1/"],
+        &["--timeout", "NaN", "http://127.0.0.1:1/"],
+        &["--timeout", "1e30", "http://127.0.0.1:1/"],
+        &["--timeout", "inf", "http://127.0.0.1:1/"],
+        &["--timeout", "0", "http://127.0.0.1:1/"],
+        &["--timeout", "abc", "http://127.0.0.1:1/"],
+        &["--max-redirects", "4294967297", "http://127.0.0.1:1/"],
+        &["--max-body-size", "-1", "http://127.0.0.1:1/"],
+        &["-X", "NOT A METHOD", "http://127.0.0.1:1/"],
+        &["-H", "no colon", "http://127.0.0.1:1/"],
+        &["--cert", "c.pem", "http://127.0.0.1:1/"],
+        &["--port", "99999"],
+        &["--bogus", "http://127.0.0.1:1/"],
+        &["http://127.0.0.1:1/", "http://127.0.0.1:2/"],
+        &[],
+    ] {
+        assert_usage_error("fetch", args);
+    }
+}
+
+/// The exit codes of the header's table, from the source.
+fn documented_fetch_codes() -> Vec<u8> {
+    let source = include_str!("../examples/fetch.rs");
+    source
+        .lines()
+        .filter_map(|l| l.strip_prefix("//! | "))
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn fetch_exit_codes_are_the_documented_ones() {
+    let documented = documented_fetch_codes();
+    // Every code the program can return is in the table.
+    let source = include_str!("../examples/fetch.rs");
+    let mut returned: Vec<u8> = Vec::new();
+    for piece in source.split("ExitCode::from(").skip(1) {
+        if let Ok(n) = piece.split(')').next().unwrap().parse() {
+            returned.push(n);
+        }
+    }
+    let body = &source[source.find("fn exit_code(").unwrap()..];
+    let body = &body[..body.find("\n}\n").unwrap()];
+    for arm in body.split("=>").skip(1) {
+        let token = arm.trim_start().split([',', '\n']).next().unwrap().trim();
+        if let Ok(n) = token.parse() {
+            returned.push(n);
+        }
+    }
+    assert!(returned.len() > 10, "parsed {returned:?}");
+    for code in &returned {
+        assert!(
+            documented.contains(code),
+            "{code} is not documented: {documented:?}"
+        );
+    }
+    // And the table matches what a user sees, for the cases that need no special peer
+    // (tests/fetch_cli.rs and tests/tls_http_client.rs cover 7, 28, 63 and the TLS codes).
+    let check = |args: &[&str], code: u8| {
+        assert!(documented.contains(&code), "{code} undocumented");
+        let o = run("fetch", args);
+        assert_eq!(
+            o.status.code(),
+            Some(i32::from(code)),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    };
+    check(&["ftp://127.0.0.1/"], 1);
+    check(&["--timeout", "-1", "http://127.0.0.1:1/"], 2);
+    check(&["http://[bad"], 3);
+    check(&["not a url"], 3);
+    check(&["http://name.invalid/"], 6);
+    check(&[&closed_port_url()], 7);
+    let server = Server::start();
+    check(&[&server.url("/")], 0);
+    check(&[&server.url("/missing")], 0);
+    check(&["--fail", &server.url("/missing")], 22);
 }

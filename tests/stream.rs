@@ -400,7 +400,7 @@ fn ten_thousand_queued_writes_arrive_in_order() {
         // the kernel buffers hold, so most of it waits in the stream's queue.
         for i in 0..N {
             let mut rec = format!("{i:06}:").into_bytes();
-            rec.extend(std::iter::repeat(b'a' + (i % 26) as u8).take(i % 600));
+            rec.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, i % 600));
             total += rec.len();
             let o = order.clone();
             writer.write(rec).add_done_callback(move |f| {

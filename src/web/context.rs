@@ -281,7 +281,7 @@ impl Context {
 
     /// True once the client is gone.
     pub fn is_closed(&self) -> bool {
-        self.responder.as_ref().map_or(true, Responder::is_closed)
+        self.responder.as_ref().is_none_or(Responder::is_closed)
     }
 
     /// Calls `f` once, from the loop, if the client's connection closes before the

@@ -298,7 +298,7 @@ mod tests {
         );
         assert!(parse(&two, "b0", &limits).is_err());
         let mut big = b"--b0\r\nContent-Disposition: form-data; name=a\r\nX-Pad: ".to_vec();
-        big.extend(std::iter::repeat(b'x').take(100));
+        big.extend(std::iter::repeat_n(b'x', 100));
         big.extend_from_slice(b"\r\n\r\n1\r\n--b0--");
         assert!(parse(&Bytes::from(big), "b0", &limits).is_err());
     }

@@ -93,7 +93,7 @@ impl StaticFiles {
         }
         // If-Range: a range only for the version the client has; otherwise all of it.
         let range = ctx.header("range").filter(|_| {
-            ctx.header("if-range").map_or(true, |v| {
+            ctx.header("if-range").is_none_or(|v| {
                 v == etag || httpdate::parse_http_date(v).is_ok_and(|t| secs(t) == secs(mtime))
             })
         });

@@ -485,7 +485,7 @@ impl Inner {
             .cfg
             .max_write_buffer_size
             .checked_sub(self.stream.write_buffer_len())
-            .map_or(true, |room| total > room)
+            .is_none_or(|room| total > room)
         {
             return Err(Error::StreamBufferFull);
         }

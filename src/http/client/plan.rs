@@ -58,7 +58,7 @@ pub(crate) fn check_url(url: &Url) -> Result<u16> {
         "http" | "https" => {}
         other => return Err(e599(format!("unsupported URL scheme {other:?}"))),
     }
-    if url.host_str().map_or(true, str::is_empty) {
+    if url.host_str().is_none_or(str::is_empty) {
         return Err(e599("URL has no host"));
     }
     Ok(url.port_or_known_default().unwrap_or(80))

@@ -221,7 +221,7 @@ impl Conn {
 
     /// Graceful shutdown is under way (or the server is gone): no more keep-alive.
     fn closing(&self) -> bool {
-        self.shared.upgrade().map_or(true, |s| s.closing.get())
+        self.shared.upgrade().is_none_or(|s| s.closing.get())
     }
 
     /// Whether the connection sits between requests (nothing buffered, no handler).
