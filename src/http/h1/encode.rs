@@ -489,6 +489,35 @@ mod tests {
     }
 
     #[test]
+    fn framing_and_date_found_among_many_fields() {
+        // Past the small-map scan too: the caller's framing field and Date are still
+        // seen, so none is written twice.
+        let mut pairs: Vec<(&'static str, &'static str)> = vec![
+            ("x-a", "1"),
+            ("x-b", "2"),
+            ("x-c", "3"),
+            ("x-d", "4"),
+            ("x-e", "5"),
+            ("x-f", "6"),
+            ("x-g", "7"),
+            ("x-h", "8"),
+            ("x-i", "9"),
+        ];
+        pairs.push(("content-length", "3"));
+        pairs.push(("date", "today"));
+        let h = with(&pairs);
+        assert!(has_field(&h, &CONTENT_LENGTH) && has_field(&h, &DATE));
+        assert!(!has_field(&h, &TRANSFER_ENCODING));
+        let small = with(&[("transfer-encoding", "chunked")]);
+        assert!(has_field(&small, &TRANSFER_ENCODING) && !has_field(&small, &DATE));
+        let text = head(StatusCode::OK, None, &h, Framing::Length(3));
+        assert_eq!(text.matches("ontent-").count(), 1, "{text}");
+        assert_eq!(text.matches("ate: ").count(), 1, "{text}");
+        let text = head(StatusCode::OK, None, &small, Framing::Length(3));
+        assert!(!text.contains("Content-Length"), "{text}");
+    }
+
+    #[test]
     fn integers() {
         for n in [0u64, 7, 10, 99, 100, 65535, u64::MAX] {
             let mut d = BytesMut::new();
