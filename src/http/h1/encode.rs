@@ -3,7 +3,7 @@
 //! single write.
 
 use bytes::{BufMut, BytesMut};
-use http::header::{CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use http::header::{HeaderName, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{HeaderMap, Method, StatusCode, Version};
 
 use super::date::{write_date, HTTP_DATE_LEN};
@@ -138,12 +138,12 @@ fn write_head(
         dst.put_slice(reason.as_bytes());
         dst.put_slice(b"\r\n");
     }
-    write_fields(dst, headers);
+    let seen = write_fields(dst, headers);
     let interim = status.is_informational();
     if !interim && status != StatusCode::NO_CONTENT {
-        write_framing(dst, headers, framing);
+        write_framing(dst, seen, framing);
     }
-    if !interim && !headers.contains_key(DATE) {
+    if !interim && !seen.date {
         dst.put_slice(b"Date: ");
         write_date(dst);
         dst.put_slice(b"\r\n");
@@ -220,8 +220,8 @@ pub fn write_request_head(
         b" HTTP/1.1\r\n"
     };
     dst.put_slice(v);
-    write_fields(dst, headers);
-    write_framing(dst, headers, framing);
+    let seen = write_fields(dst, headers);
+    write_framing(dst, seen, framing);
     dst.put_slice(b"\r\n");
     Ok(())
 }
@@ -235,17 +235,43 @@ fn head_size(headers: &HeaderMap) -> usize {
         + HTTP_DATE_LEN
 }
 
-fn write_fields(dst: &mut BytesMut, headers: &HeaderMap) {
+/// Which of the fields the encoder adds itself were already among the caller's.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    date: bool,
+    framing: bool,
+}
+
+/// Writes the fields and notes, in the same pass, whether `Date` or a framing field is
+/// among them: cheaper than a hashed lookup per name for every response.
+fn write_fields(dst: &mut BytesMut, headers: &HeaderMap) -> Seen {
+    let mut seen = Seen::default();
     for (name, value) in headers {
+        if *name == DATE {
+            seen.date = true;
+        } else if *name == CONTENT_LENGTH || *name == TRANSFER_ENCODING {
+            seen.framing = true;
+        }
         dst.put_slice(name.as_str().as_bytes());
         dst.put_slice(b": ");
         dst.put_slice(value.as_bytes());
         dst.put_slice(b"\r\n");
     }
+    seen
 }
 
-fn write_framing(dst: &mut BytesMut, headers: &HeaderMap, framing: Framing) {
-    if headers.contains_key(CONTENT_LENGTH) || headers.contains_key(TRANSFER_ENCODING) {
+/// Whether `headers` holds a field `name`. A response's map is small: comparing names
+/// (a tag compare for standard ones) beats hashing `name` for a lookup.
+pub(crate) fn has_field(headers: &HeaderMap, name: &HeaderName) -> bool {
+    if headers.keys_len() <= 8 {
+        headers.keys().any(|k| k == name)
+    } else {
+        headers.contains_key(name)
+    }
+}
+
+fn write_framing(dst: &mut BytesMut, seen: Seen, framing: Framing) {
+    if seen.framing {
         return;
     }
     match framing {
@@ -460,6 +486,35 @@ mod tests {
             Framing::Unframed,
         );
         assert_eq!(text, "HTTP/1.1 200 OK\r\ndate: yesterday\r\n\r\n");
+    }
+
+    #[test]
+    fn framing_and_date_found_among_many_fields() {
+        // Past the small-map scan too: the caller's framing field and Date are still
+        // seen, so none is written twice.
+        let mut pairs: Vec<(&'static str, &'static str)> = vec![
+            ("x-a", "1"),
+            ("x-b", "2"),
+            ("x-c", "3"),
+            ("x-d", "4"),
+            ("x-e", "5"),
+            ("x-f", "6"),
+            ("x-g", "7"),
+            ("x-h", "8"),
+            ("x-i", "9"),
+        ];
+        pairs.push(("content-length", "3"));
+        pairs.push(("date", "today"));
+        let h = with(&pairs);
+        assert!(has_field(&h, &CONTENT_LENGTH) && has_field(&h, &DATE));
+        assert!(!has_field(&h, &TRANSFER_ENCODING));
+        let small = with(&[("transfer-encoding", "chunked")]);
+        assert!(has_field(&small, &TRANSFER_ENCODING) && !has_field(&small, &DATE));
+        let text = head(StatusCode::OK, None, &h, Framing::Length(3));
+        assert_eq!(text.matches("ontent-").count(), 1, "{text}");
+        assert_eq!(text.matches("ate: ").count(), 1, "{text}");
+        let text = head(StatusCode::OK, None, &small, Framing::Length(3));
+        assert!(!text.contains("Content-Length"), "{text}");
     }
 
     #[test]

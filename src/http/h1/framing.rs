@@ -226,12 +226,31 @@ impl Scan {
 
 /// Whether a `Host` value is empty or `uri-host [":" port]` (RFC 3986 characters, an
 /// IP-literal in brackets); checked without allocating.
+/// Bytes of an RFC 3986 `reg-name` (unreserved, sub-delims, `%`): a table, because the
+/// `Host` of every request is checked byte by byte.
+const REG_NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric();
+        b += 1;
+    }
+    let extra = b"-._~%!$&'()*+,;=";
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 fn valid_host(v: &[u8]) -> bool {
     let (host, port) = match v.iter().rposition(|&b| b == b':' || b == b']') {
         Some(i) if v[i] == b':' => (&v[..i], &v[i + 1..]),
         _ => (v, &b""[..]),
     };
-    let reg = |b: &u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(b);
+    let reg = |b: &u8| REG_NAME[*b as usize];
     let host_ok = match host {
         [b'[', inner @ .., b']'] => inner
             .iter()

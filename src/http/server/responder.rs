@@ -10,7 +10,9 @@ use http::{HeaderMap, StatusCode, Version};
 use super::link::ResponseLink;
 use crate::error::Error;
 use crate::future::Future;
-use crate::http::h1::{write_server_response_head, ChunkedEncoder, Framing, ServerFields};
+use crate::http::h1::{
+    has_field, write_server_response_head, ChunkedEncoder, Framing, ServerFields,
+};
 use crate::stream::IoStream;
 
 /// Response header maps kept per thread for reuse (cleared, capacity kept): building a
@@ -290,7 +292,10 @@ impl Responder {
         // would desynchronise the connection. A bodiless response (HEAD, 304) may keep
         // the handler's Content-Length: it describes the representation.
         self.drop_header(TRANSFER_ENCODING);
-        if let Some(cl) = self.headers.get(CONTENT_LENGTH) {
+        let cl = has_field(&self.headers, &CONTENT_LENGTH)
+            .then(|| self.headers.get(CONTENT_LENGTH))
+            .flatten();
+        if let Some(cl) = cl {
             let matches = parse_length(cl) == Some(body.len() as u64);
             let keep = (bodiless && self.status != StatusCode::NO_CONTENT) || matches;
             if !keep {
@@ -473,7 +478,7 @@ impl Responder {
 
     /// Removes a framing header the handler set, with a warning.
     fn drop_header(&mut self, name: http::header::HeaderName) {
-        if self.headers.remove(&name).is_some() {
+        if has_field(&self.headers, &name) && self.headers.remove(&name).is_some() {
             log::warn!("Responder: the handler's {name} header dropped: squall frames the body");
         }
     }
