@@ -45,6 +45,10 @@ fn parse_args() -> Result<Args, lexopt::Error> {
             Long("cacert") => cacert = Some(parser.value()?.into()),
             Short('k') | Long("insecure") => insecure = true,
             Value(v) if url.is_none() => url = Some(v.string()?),
+            Short('h') | Long("help") => {
+                println!("usage: ws_client [--echo] [--deflate] [--cacert FILE] [-k] URL");
+                std::process::exit(0);
+            }
             _ => return Err(arg.unexpected()),
         }
     }
@@ -129,6 +133,7 @@ fn pump_lines(handle: squall::Handle, lines: IoStream, ws: WebSocket, tally: Sha
 }
 
 fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {

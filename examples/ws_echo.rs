@@ -45,6 +45,10 @@ fn parse_args() -> Result<Args, lexopt::Error> {
             Long("deflate") => args.deflate = true,
             Long("tls-cert") => args.tls_cert = Some(parser.value()?.into()),
             Long("tls-key") => args.tls_key = Some(parser.value()?.into()),
+            Short('h') | Long("help") => {
+                println!("usage: ws_echo [--port 8889] [--bind 127.0.0.1] [--deflate] [--tls-cert FILE --tls-key FILE]");
+                std::process::exit(0);
+            }
             _ => return Err(arg.unexpected()),
         }
     }
@@ -57,6 +61,7 @@ fn parse_args() -> Result<Args, lexopt::Error> {
 type Open = Rc<RefCell<Slab<WebSocket>>>;
 
 fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {

@@ -219,6 +219,17 @@ fn embed_help_and_usage_errors() {
 }
 
 #[test]
+fn ws_examples_help_and_usage_errors() {
+    assert_help("ws_echo");
+    assert_usage_error("ws_echo", &["--port", "99999"]);
+    assert_usage_error("ws_echo", &["--port", "abc"]);
+    assert_usage_error("ws_echo", &["--tls-cert", "cert.pem"]);
+    assert_help("ws_client");
+    assert_usage_error("ws_client", &[]);
+    assert_usage_error("ws_client", &["--bogus", "ws://127.0.0.1:1/"]);
+}
+
+#[test]
 fn alloc_count_help_and_usage_errors() {
     assert_help("alloc_count");
     assert_usage_error("alloc_count", &["--n", "abc"]);
