@@ -421,3 +421,48 @@ fn dropping_the_server_cancels_the_timers_of_connections_a_responder_keeps() {
     client.join().unwrap();
     slot.borrow_mut().take();
 }
+
+#[test]
+fn a_chunk_size_followed_by_whitespace_is_400() {
+    let server = |h: &Handle| {
+        HttpServer::new(h, |req: Request, resp: Responder| {
+            resp.send(format!("body={}", String::from_utf8_lossy(&req.body)))
+        })
+    };
+    let raw = run(server, |addr| {
+        exchange_to_eof(
+            addr,
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
+        )
+    });
+    assert_eq!(status_of(&raw), 400, "{raw}");
+    // Whitespace before an extension is the grammar's BWS: accepted.
+    let raw = run(server, |addr| {
+        exchange_to_eof(
+            addr,
+            b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5 ;ext=1\r\nhello\r\n0\r\n\r\n",
+        )
+    });
+    assert!(raw.ends_with("body=hello"), "{raw}");
+}
+
+#[test]
+fn idle_connection_timeout_also_closes_a_connection_that_never_sent_a_request() {
+    // Tornado bounds the first request's head by the idle timeout: a silent client is
+    // let go after it even when header_timeout is much longer.
+    let options = HttpServerOptions::default()
+        .idle_connection_timeout(Some(Duration::from_millis(200)))
+        .header_timeout(Some(Duration::from_secs(60)));
+    let (raw, waited) = run(
+        move |h| HttpServer::with_options(h, options, |_req, resp: Responder| resp.send("x")),
+        |addr| {
+            let mut s = connect(addr); // fails after READ_TIMEOUT (10 s) if never closed
+            let t = Instant::now();
+            let raw = read_to_eof(&mut s);
+            (raw, t.elapsed())
+        },
+    );
+    eprintln!("silent connection closed after {waited:?}");
+    assert!(raw.is_empty(), "{:?}", String::from_utf8_lossy(&raw));
+    assert!(waited < Duration::from_secs(10), "closed after {waited:?}");
+}
