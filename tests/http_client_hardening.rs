@@ -316,6 +316,27 @@ fn a_response_with_content_length_and_transfer_encoding_fails_the_fetch() {
     assert_eq!(srv.connections(), 2, "the suspect connection was reused");
 }
 
+#[test]
+fn a_chunk_size_followed_by_whitespace_fails_the_fetch() {
+    // The client reads chunked bodies with the server's decoder: the same wire rule.
+    let srv = serve(|req| match req.path.as_str() {
+        "/space" => {
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"
+                .to_vec()
+        }
+        _ => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 ;a=b\r\nhello\r\n0\r\n\r\n"
+            .to_vec(),
+    });
+    let mut client = HttpClient::new().unwrap();
+    let r = client.fetch(srv.url("/space"));
+    let Err(Error::HttpFetch { message, .. }) = &r else {
+        panic!("expected the fetch to fail, got {r:?}");
+    };
+    assert!(message.contains("chunk"), "{message}");
+    // Whitespace before an extension is allowed.
+    assert_eq!(client.fetch(srv.url("/ext")).unwrap().body, "hello");
+}
+
 /// Waits until the peer's kernel acknowledged everything written on `s` (so it sits in
 /// the peer's receive queue), bounded by 20 s.
 fn wait_until_acked(s: &std::net::TcpStream) {
