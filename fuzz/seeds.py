@@ -49,6 +49,8 @@ CHUNKED = [
     b"000000000000000000005\r\nhello\r\n0\r\n\r\n",
     b"A\r\n0123456789\r\nFFFFFFFFFFFFFFFF\r\n",
     b"1\r\nx\r\n1\r\ny\r\n1\r\nz\r\n0\r\n\r\n",
+    b"5 ;a = b\t;c\r\nhello\r\n0\r\n\r\n",
+    b"5 \r\nhello\r\n0\r\n\r\n",
 ]
 
 

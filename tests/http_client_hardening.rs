@@ -292,11 +292,10 @@ fn a_folded_response_header_is_read_as_one_line() {
 }
 
 #[test]
-fn a_response_with_content_length_and_transfer_encoding_is_read_chunked_and_its_connection_never_reused(
-) {
-    // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, and such a message
-    // "ought to be handled as an error": the body is read as chunked, then the
-    // connection is closed rather than trusted with another request.
+fn a_response_with_content_length_and_transfer_encoding_fails_the_fetch() {
+    // RFC 9112 §6.3: such a message "ought to be handled as an error" (it is how a
+    // response is split or smuggled); Tornado fails the fetch, and so does the client.
+    // Its connection is never reused: the next fetch opens a new one.
     let srv = serve(|req| {
         match req.path.as_str() {
         "/both" => b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".to_vec(),
@@ -304,11 +303,38 @@ fn a_response_with_content_length_and_transfer_encoding_is_read_chunked_and_its_
     }
     });
     let mut client = HttpClient::new().unwrap();
-    let r = client.fetch(srv.url("/both")).unwrap();
-    assert_eq!(r.body, "hello");
+    let r = client.fetch(srv.url("/both"));
+    let Err(Error::HttpFetch { message, .. }) = &r else {
+        panic!("expected the fetch to fail, got {r:?}");
+    };
+    assert!(
+        message.contains("Content-Length") && message.contains("Transfer-Encoding"),
+        "{message}"
+    );
     assert_eq!(client.async_client().idle_connections(), 0);
     assert_eq!(client.fetch(srv.url("/next")).unwrap().body, "clean");
     assert_eq!(srv.connections(), 2, "the suspect connection was reused");
+}
+
+#[test]
+fn a_chunk_size_followed_by_whitespace_fails_the_fetch() {
+    // The client reads chunked bodies with the server's decoder: the same wire rule.
+    let srv = serve(|req| match req.path.as_str() {
+        "/space" => {
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"
+                .to_vec()
+        }
+        _ => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 ;a=b\r\nhello\r\n0\r\n\r\n"
+            .to_vec(),
+    });
+    let mut client = HttpClient::new().unwrap();
+    let r = client.fetch(srv.url("/space"));
+    let Err(Error::HttpFetch { message, .. }) = &r else {
+        panic!("expected the fetch to fail, got {r:?}");
+    };
+    assert!(message.contains("chunk"), "{message}");
+    // Whitespace before an extension is allowed.
+    assert_eq!(client.fetch(srv.url("/ext")).unwrap().body, "hello");
 }
 
 /// Waits until the peer's kernel acknowledged everything written on `s` (so it sits in

@@ -251,7 +251,8 @@ fn chunk_size_line(buf: &[u8]) -> Result<Option<(usize, u64)>> {
 /// Whether `ext` is a valid (possibly empty) chunk-ext (RFC 9112 §7.1.1):
 /// `*( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`, where a name is a
 /// token and a value a token or a quoted-string. Extensions are ignored, but one without
-/// a name (`5;`) is malformed.
+/// a name (`5;`) is malformed, and so is whitespace right before the line's CRLF (`5 `,
+/// `5;a `): the grammar allows it only before a `;` or around a `=`.
 fn valid_chunk_ext(mut ext: &[u8]) -> bool {
     fn bws(s: &[u8]) -> &[u8] {
         let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
@@ -274,15 +275,17 @@ fn valid_chunk_ext(mut ext: &[u8]) -> bool {
         None
     }
     loop {
-        ext = bws(ext);
-        let Some((&b';', rest)) = ext.split_first() else {
-            return ext.is_empty();
+        if ext.is_empty() {
+            return true;
+        }
+        let Some((&b';', rest)) = bws(ext).split_first() else {
+            return false;
         };
         let Some(rest) = token(bws(rest)) else {
             return false;
         };
-        ext = bws(rest);
-        if let Some((&b'=', rest)) = ext.split_first() {
+        ext = rest;
+        if let Some((&b'=', rest)) = bws(ext).split_first() {
             let rest = bws(rest);
             let value = if rest.first() == Some(&b'"') {
                 quoted(rest)
@@ -552,6 +555,53 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    #[test]
+    fn a_chunk_size_line_may_not_end_in_whitespace() {
+        // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ): whitespace is allowed
+        // only where an extension follows, never right before the CRLF. Whole bodies, so
+        // each fails on its size line (not for being truncated).
+        for bad in [
+            &b"5 \r\nhello\r\n0\r\n\r\n"[..],
+            b"5\t\r\nhello\r\n0\r\n\r\n",
+            b"5  \t \r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhello\r\n0 \r\n\r\n",
+            b"5;a \r\nhello\r\n0\r\n\r\n",
+            b"5;a=b\t\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"q\" \r\nhello\r\n0\r\n\r\n",
+        ] {
+            assert_eq!(
+                status(BodyKind::Chunked, bad),
+                ParseErrorKind::Malformed,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+            let mut dec = BodyDecoder::new(BodyKind::Chunked);
+            let line = bad.iter().position(|&b| b == b'\n').unwrap() + 1;
+            let first = dec.decode(&mut BytesMut::from(&bad[..line]));
+            if !bad.starts_with(b"5\r\n") {
+                assert!(
+                    first.is_err(),
+                    "{:?}: {first:?}",
+                    String::from_utf8_lossy(bad)
+                );
+            }
+        }
+        for good in [
+            &b"5 ;a\r\nhello\r\n0\r\n\r\n"[..],
+            b"5\t; a =\tb\r\nhello\r\n0 ;last\r\n\r\n",
+        ] {
+            for f in [whole, trickle] {
+                let got = f(BodyKind::Chunked, good).map(|r| r.0);
+                assert_eq!(
+                    got.ok().as_deref(),
+                    Some(&b"hello"[..]),
+                    "{:?}",
+                    String::from_utf8_lossy(good)
+                );
+            }
         }
     }
 

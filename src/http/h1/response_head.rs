@@ -219,6 +219,14 @@ fn response_body(
         return Ok((BodyKind::Empty, true));
     }
     if scan.te_seen {
+        if scan.content_length.is_some() || scan.bad_content_length {
+            // Both framings at once: how a response is split or smuggled. RFC 9112 §6.3
+            // says it "ought to be handled as an error"; Tornado fails the fetch.
+            return Err(parse_error(
+                ParseErrorKind::Malformed,
+                "response with both Content-Length and Transfer-Encoding",
+            ));
+        }
         if version == Version::HTTP_10 {
             return Err(parse_error(
                 ParseErrorKind::Malformed,
@@ -234,9 +242,7 @@ fn response_body(
                 "unsupported transfer-coding",
             ));
         }
-        // A Content-Length beside chunked is overridden, but the connection is suspect.
-        let has_length = scan.content_length.is_some() || scan.bad_content_length;
-        return Ok((BodyKind::Chunked, !has_length));
+        return Ok((BodyKind::Chunked, true));
     }
     match scan.content_length {
         _ if scan.bad_content_length => Err(parse_error(
@@ -323,9 +329,16 @@ mod tests {
     fn framing() {
         let te = ok(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
         assert_eq!((te.body, te.keep_alive), (BodyKind::Chunked, true));
+        // Both framings at once signal response splitting (RFC 9112 §6.3): an error,
+        // whatever the coding, unless the response has no body anyway.
+        for te in ["chunked", "gzip"] {
+            let both =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: {te}\r\n\r\n");
+            assert_eq!(status(both.as_bytes()), ParseErrorKind::Malformed, "{te}");
+        }
         let both =
-            ok(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
-        assert_eq!((both.body, both.keep_alive), (BodyKind::Chunked, false));
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(ok(both).body, BodyKind::Empty);
         let gz = ok(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n");
         assert_eq!((gz.body, gz.keep_alive), (BodyKind::Close, false));
         let close = ok(b"HTTP/1.1 200 OK\r\n\r\n");

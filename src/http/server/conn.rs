@@ -132,13 +132,16 @@ impl Conn {
             }
         });
         {
-            // The first request head is due `header_timeout` after accept: a client
-            // that never sends a byte is not kept for the (long) idle timeout.
+            // A connection that has not sent a byte yet is bounded by both timeouts,
+            // whichever ends first: `header_timeout` (a client is not kept for a long idle
+            // timeout) and `idle_connection_timeout` (Tornado's header timeout for the
+            // first request). Once bytes of a head arrive, `header_timeout` alone applies.
             let mut st = conn.st.borrow_mut();
-            let first = if shared.options.header_timeout.is_some() {
-                Timeout::Header
-            } else {
-                Timeout::Idle
+            let o = &shared.options;
+            let first = match (o.idle_connection_timeout, o.header_timeout) {
+                (Some(idle), Some(header)) if idle < header => Timeout::Idle,
+                (Some(_), None) => Timeout::Idle,
+                _ => Timeout::Header,
             };
             Conn::set_deadline(&conn, &mut st, first);
         }

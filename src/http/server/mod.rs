@@ -66,11 +66,14 @@ pub struct HttpServerOptions {
     /// Largest request body (default 100 MiB); beyond it: 413.
     pub max_body_size: usize,
     /// Close a keep-alive connection idle this long (default 1 hour, as Tornado); also
-    /// how long a client that does not read its responses may make no progress.
+    /// how long a client that does not read its responses may make no progress, and
+    /// (with `header_timeout`, whichever is shorter) how long a new connection may stay
+    /// silent before its first request.
     pub idle_connection_timeout: Option<Duration>,
     /// A request head must be complete this long after the connection was accepted or
     /// after the first byte of a later request (default 30 s); then 408 and close (or
-    /// a quiet close if nothing arrived). Cuts off slowloris clients.
+    /// a quiet close if nothing arrived, also after a shorter `idle_connection_timeout`).
+    /// Cuts off slowloris clients.
     pub header_timeout: Option<Duration>,
     /// A request body must be complete this long after its head (default 5 min).
     pub body_timeout: Option<Duration>,
