@@ -35,25 +35,31 @@
 
 mod app;
 mod args;
+mod auth;
 pub(crate) mod compress;
 mod context;
 mod cookie;
 mod escape;
+mod hooks;
 pub mod multipart;
 mod route;
 mod static_files;
+mod xsrf;
 
 pub use app::{Application, HandlerResult, WebOptions};
 pub use args::{Arguments, FormLimits};
+pub use auth::authenticated;
 pub use compress::{accepts_gzip, is_compressible};
 pub use context::{Context, SIGNED_COOKIE_EXPIRES_DAYS, SIGNED_COOKIE_MAX_AGE_DAYS};
 pub use cookie::{
     create_signed_value, decode_signed_value, parse_cookies, CookieOptions, SameSite,
 };
 pub use escape::escape_html;
+pub use hooks::Finished;
 pub use multipart::{MultipartLimits, UploadedFile};
 pub use route::Pattern;
 pub use static_files::{StaticFiles, CHUNK_SIZE};
+pub use xsrf::XSRF_COOKIE;
 
 /// Types of the `http` and `bytes` crates that this module's API takes and returns,
 /// re-exported so an application needs no extra dependency for them.
