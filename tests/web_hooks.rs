@@ -245,3 +245,68 @@ fn an_error_returned_after_detach_is_sent_with_its_status() {
         (200, "answered by the detached context".to_string())
     );
 }
+
+#[test]
+fn automatic_etags_answer_304_when_they_match() {
+    let app = Application::with_options(WebOptions::default().etag(true))
+        .get("/page", |ctx: &mut Context| {
+            ctx.send_text("the same page every time");
+            Ok(())
+        })
+        .get("/own", |ctx: &mut Context| {
+            ctx.set_header("etag", "\"v1\"");
+            ctx.send_text("own tag");
+            Ok(())
+        })
+        .post("/page", |ctx: &mut Context| {
+            ctx.send_text("posted");
+            Ok(())
+        });
+    let out = run(
+        move |h| app.server(h),
+        |addr| {
+            let mut r = Reader::connect(addr);
+            r.send(&get("/page", ""));
+            let first = r.response();
+            let tag = first.header("etag").unwrap().to_string();
+            r.send(&get(
+                "/page",
+                &format!("If-None-Match: \"zzz\", W/{tag}\r\n"),
+            ));
+            let second = r.response();
+            r.send(&get("/page", "If-None-Match: \"other\"\r\n"));
+            let third = r.response();
+            r.send(&get("/own", "If-None-Match: \"v1\"\r\n"));
+            let own = r.response();
+            r.send(b"POST /page HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+            let post = r.response();
+            (first, tag, second, third, own, post)
+        },
+    );
+    let (first, tag, second, third, own, post) = out;
+    assert_eq!(first.status, 200);
+    assert_eq!(tag.len(), 42, "a quoted SHA-1: {tag}");
+    assert_eq!((second.status, second.body.len()), (304, 0));
+    assert_eq!(second.header("etag"), Some(tag.as_str()));
+    assert_eq!(
+        (third.status, third.body_str().as_str()),
+        (200, "the same page every time")
+    );
+    assert_eq!((own.status, own.header("etag")), (304, Some("\"v1\"")));
+    assert_eq!((post.status, post.header("etag")), (200, None));
+}
+
+#[test]
+fn a_missing_cookie_secret_is_reported_before_serving() {
+    let app = Application::new().current_user_cookie("user");
+    let err = app.validate().unwrap_err();
+    assert!(err.to_string().contains("cookie_secret"), "{err}");
+    let reactor = squall::Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app.server(&handle)));
+    assert!(panic.is_err(), "server() refuses the misconfigured app");
+    let ok = Application::with_options(WebOptions::default().cookie_secret("k"))
+        .current_user_cookie("user");
+    assert!(ok.validate().is_ok());
+    drop(ok.server(&handle));
+}

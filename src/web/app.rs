@@ -4,6 +4,7 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderValue, Method, StatusCode};
@@ -14,6 +15,7 @@ use super::cookie::CookieOptions;
 use super::hooks::Shared;
 use super::route::Pattern;
 use super::static_files::StaticFiles;
+use super::static_url::StaticUrls;
 use crate::error::{panic_message, Error, Result};
 use crate::http::server::{HttpServer, HttpServerOptions, Request, Responder};
 use crate::reactor::Handle;
@@ -58,6 +60,19 @@ pub struct WebOptions {
     /// Error pages as JSON `{"status", "message"}` whatever the client accepts (default
     /// off: JSON only for clients that accept `application/json`, plain text otherwise).
     pub json_errors: bool,
+    /// An `ETag` (a SHA-1 of the body) on every whole `200` answer to a `GET` or
+    /// `HEAD` that has none, and `304 Not Modified` without a body when it matches the
+    /// request's `If-None-Match` (Tornado's `compute_etag`; default off).
+    pub etag: bool,
+    /// Directory of the templates of [`Context::render`] (Tornado's `template_path`;
+    /// needs the `templates` feature).
+    pub template_path: Option<PathBuf>,
+    /// Directory of static files (Tornado's `static_path`): served under
+    /// [`static_url_prefix`](Self::static_url_prefix) by a [`StaticFiles`] route the
+    /// application adds, with content-hashed URLs from [`Context::static_url`].
+    pub static_path: Option<PathBuf>,
+    /// URL prefix of the static files (default `/static/`).
+    pub static_url_prefix: String,
 }
 
 impl Default for WebOptions {
@@ -73,6 +88,10 @@ impl Default for WebOptions {
             xsrf_cookie_options: CookieOptions::default(),
             login_url: None,
             json_errors: false,
+            etag: false,
+            template_path: None,
+            static_path: None,
+            static_url_prefix: "/static/".to_string(),
         }
     }
 }
@@ -116,6 +135,26 @@ impl WebOptions {
     /// Turns JSON error pages for every client on or off.
     pub fn json_errors(mut self, on: bool) -> Self {
         self.json_errors = on;
+        self
+    }
+    /// Turns automatic `ETag`s and `304`s on or off.
+    pub fn etag(mut self, on: bool) -> Self {
+        self.etag = on;
+        self
+    }
+    /// Sets the template directory.
+    pub fn template_path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.template_path = Some(dir.into());
+        self
+    }
+    /// Sets the static file directory.
+    pub fn static_path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.static_path = Some(dir.into());
+        self
+    }
+    /// Sets the static files' URL prefix (ends with `/`).
+    pub fn static_url_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.static_url_prefix = prefix.into();
         self
     }
     /// Sets the login page's URL.
@@ -204,15 +243,28 @@ impl Application {
     }
 
     /// An application with `options`.
+    ///
+    /// With [`WebOptions::static_path`] set, a route serving it under
+    /// [`WebOptions::static_url_prefix`] comes first.
     pub fn with_options(options: WebOptions) -> Self {
-        Application {
+        let statics = options.static_path.clone();
+        let prefix = options.static_url_prefix.clone();
+        let static_urls = statics
+            .clone()
+            .map(|dir| Arc::new(StaticUrls::new(dir, &prefix)));
+        let app = Application {
             inner: Rc::new(AppInner {
                 routes: Vec::new(),
                 shared: Rc::new(Shared {
                     options,
+                    static_urls,
                     ..Shared::default()
                 }),
             }),
+        };
+        match statics {
+            Some(dir) => app.static_files(&prefix, dir),
+            None => app,
         }
     }
 
@@ -467,13 +519,69 @@ impl Application {
 
     /// The request handler for an [`HttpServer`] of your own (with
     /// [`HttpServer::new`]).
+    ///
+    /// # Panics
+    /// When [`validate`](Self::validate) fails (a misconfiguration, caught at start-up
+    /// rather than as a 500 on the first request).
     pub fn handler(&self) -> impl FnMut(Request, Responder) + 'static {
+        if let Err(e) = self.validate() {
+            panic!("{e}");
+        }
         let inner = self.inner.clone();
         move |req, resp| dispatch(&inner, req, resp)
     }
 
+    /// Checks the settings: a [`current_user_cookie`](Self::current_user_cookie) needs
+    /// a non-empty [`WebOptions::cookie_secret`]. [`server`](Self::server) and
+    /// [`handler`](Self::handler) call it and panic on an error; call it first to report
+    /// the error your own way.
+    ///
+    /// ```
+    /// use squall::web::{Application, WebOptions};
+    /// assert!(Application::new().current_user_cookie("user").validate().is_err());
+    /// let app = Application::with_options(WebOptions::default().cookie_secret("k"))
+    ///     .current_user_cookie("user");
+    /// assert!(app.validate().is_ok());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] naming the missing setting.
+    pub fn validate(&self) -> Result<()> {
+        let shared = &self.inner.shared;
+        let has_secret = shared
+            .options
+            .cookie_secret
+            .as_ref()
+            .is_some_and(|s| !s.is_empty());
+        if shared.signed_cookies && !has_secret {
+            return Err(Error::invalid_state(
+                "signed cookies are used (current_user_cookie) but WebOptions::cookie_secret is not set",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads the signed-in user from the signed cookie `name` (set at login with
+    /// [`Context::set_signed_cookie`]): a [`current_user`](Self::current_user) hook
+    /// for the common case. Needs [`WebOptions::cookie_secret`], checked by
+    /// [`validate`](Self::validate).
+    ///
+    /// # Panics
+    /// Once the application serves.
+    pub fn current_user_cookie(mut self, name: &str) -> Self {
+        let name = name.to_string();
+        self.shared_mut().signed_cookies = true;
+        self.current_user(move |ctx: &Context| {
+            ctx.signed_cookie(&name)
+                .and_then(|v| String::from_utf8(v).ok())
+        })
+    }
+
     /// An [`HttpServer`] on `handle` serving this application with
     /// [`WebOptions::server`]; call [`HttpServer::listen`] on it.
+    ///
+    /// # Panics
+    /// As [`handler`](Self::handler).
     pub fn server(&self, handle: &Handle) -> HttpServer {
         HttpServer::with_options(
             handle,

@@ -119,6 +119,91 @@ impl Context {
         self.app.reverse_url(name, args)
     }
 
+    /// The URL of static file `path` (relative to
+    /// [`WebOptions::static_path`](super::WebOptions::static_path)) with a hash of its
+    /// content, `/static/app.css?v=…` (Tornado's `static_url`): served with a ten-year
+    /// cache lifetime, and a new URL whenever the file changes (hashes are computed once
+    /// per path and kept, up to [`STATIC_URL_CACHE_ENTRIES`](super::STATIC_URL_CACHE_ENTRIES)).
+    /// `path` should name one of the application's files, not come from the request.
+    /// Without a static path, `path` as given.
+    pub fn static_url(&self, path: &str) -> String {
+        match &self.app.static_urls {
+            Some(u) => u.url(path),
+            None => path.to_string(),
+        }
+    }
+
+    /// Renders template `name` with `values` (any `Serialize`, typically
+    /// `minijinja::context!` or a struct) and sends it as HTML (Tornado's `render`). See
+    /// [`render_string`](Self::render_string).
+    ///
+    /// ```no_run
+    /// use squall::web::{Application, Context, WebOptions};
+    /// #[derive(serde::Serialize)]
+    /// struct Page<'a> { title: &'a str, items: Vec<&'a str> }
+    /// // templates/list.html: {% extends "base.html" %}{% block body %}
+    /// //   <h1>{{ title }}</h1>{% for i in items %}<li>{{ i }}</li>{% endfor %}
+    /// //   <form method="post">{{ xsrf_form_html }}<button>Add</button></form>
+    /// // {% endblock %}
+    /// let app = Application::with_options(
+    ///         WebOptions::default().template_path("templates").xsrf_cookies(true))
+    ///     .get("/", |ctx: &mut Context| {
+    ///         ctx.render("list.html", Page { title: "<Todo>", items: vec!["a & b"] })
+    ///     });
+    /// # let _ = app;
+    /// ```
+    ///
+    /// # Errors
+    /// As [`render_string`](Self::render_string); nothing is sent then (returned from a
+    /// handler: a 500 page, the cause logged).
+    #[cfg(feature = "templates")]
+    pub fn render<T: serde::Serialize>(&mut self, name: &str, values: T) -> Result<()> {
+        let html = self.render_string(name, values)?;
+        self.send_html(html);
+        Ok(())
+    }
+
+    /// Renders template `name` from [`WebOptions::template_path`](super::WebOptions::template_path)
+    /// with `values` and the per-request globals `current_user`, `request_path`, and
+    /// with XSRF protection on, `xsrf_token` and `xsrf_form_html` (`values` win over
+    /// them). `.html`, `.htm` and `.xml` templates escape every `{{ value }}` for HTML
+    /// (`|safe` opts out). Templates are compiled at first use and kept.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] without a template path, for a missing template, a
+    /// syntax error or a failed render (the message names the template and line).
+    #[cfg(feature = "templates")]
+    pub fn render_string<T: serde::Serialize>(&mut self, name: &str, values: T) -> Result<String> {
+        use minijinja::Value;
+        let dir = self
+            .app
+            .options
+            .template_path
+            .clone()
+            .ok_or_else(|| Error::invalid_state("render needs WebOptions::template_path"))?;
+        let mut extra = std::collections::BTreeMap::new();
+        extra.insert(
+            "current_user",
+            Value::from(self.current_user().map(str::to_string)),
+        );
+        extra.insert(
+            "request_path",
+            Value::from(self.request.uri.path().to_string()),
+        );
+        if self.app.options.xsrf_cookies {
+            extra.insert("xsrf_token", Value::from(self.xsrf_token()));
+            extra.insert(
+                "xsrf_form_html",
+                Value::from_safe_string(self.xsrf_form_html()),
+            );
+        }
+        let app = self.app.clone();
+        let templates = app.templates.get_or_init(|| {
+            super::templates::Templates::new(dir, app.static_urls.clone(), app.names.clone())
+        });
+        templates.render(name, Value::from_serialize(&values), Value::from(extra))
+    }
+
     /// The signed-in user, as the application's
     /// [`current_user`](super::Application::current_user) hook says (asked once per
     /// request, then remembered); `None` without a hook.
@@ -509,6 +594,14 @@ impl Context {
             return;
         };
         let mut body = body.into();
+        if self.app.options.etag
+            && self.status == StatusCode::OK
+            && matches!(self.request.method, http::Method::GET | http::Method::HEAD)
+            && super::etag::not_modified(&self.request, resp.headers_mut(), &body)
+        {
+            self.status = StatusCode::NOT_MODIFIED;
+            body = Bytes::new();
+        }
         if self.app.options.compress_response && self.status == StatusCode::OK {
             body = super::compress::maybe_gzip(
                 &self.request,

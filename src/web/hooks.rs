@@ -31,6 +31,13 @@ pub(crate) struct Shared {
     pub(crate) write_error: Option<WriteError>,
     pub(crate) on_finish: Option<OnFinish>,
     pub(crate) default_headers: HeaderMap,
+    /// Some setting reads signed cookies: `cookie_secret` is required.
+    pub(crate) signed_cookies: bool,
+    /// Hashes for `static_url`, with `static_path`.
+    pub(crate) static_urls: Option<std::sync::Arc<super::static_url::StaticUrls>>,
+    /// The compiled templates, made at the first render.
+    #[cfg(feature = "templates")]
+    pub(crate) templates: std::cell::OnceCell<super::templates::Templates>,
 }
 
 impl fmt::Debug for Shared {

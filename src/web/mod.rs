@@ -29,8 +29,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Templates: squall has no template engine; render on the client from JSON, or plug
-//! in one such as `minijinja` and send its output with [`Context::send_html`], escaping
+//! Templates (the default `templates` feature): `minijinja` templates from
+//! [`WebOptions::template_path`], rendered with [`Context::render`] — HTML-escaped,
+//! with inheritance, `static_url(...)`, `reverse_url(...)` and the XSRF form field.
+//! Without the feature, send any engine's output with [`Context::send_html`], escaping
 //! with [`escape_html`] where text goes into markup.
 
 mod app;
@@ -40,10 +42,14 @@ pub(crate) mod compress;
 mod context;
 mod cookie;
 mod escape;
+mod etag;
 mod hooks;
 pub mod multipart;
 mod route;
 mod static_files;
+mod static_url;
+#[cfg(feature = "templates")]
+mod templates;
 mod xsrf;
 
 pub use app::{Application, HandlerResult, WebOptions};
@@ -59,6 +65,7 @@ pub use hooks::Finished;
 pub use multipart::{MultipartLimits, UploadedFile};
 pub use route::Pattern;
 pub use static_files::{StaticFiles, CHUNK_SIZE};
+pub use static_url::STATIC_URL_CACHE_ENTRIES;
 pub use xsrf::XSRF_COOKIE;
 
 /// Types of the `http` and `bytes` crates that this module's API takes and returns,
