@@ -798,22 +798,38 @@ impl Context {
     }
 
     fn log_access(&self) {
-        if !self.app.options.access_log {
-            return;
+        self.log_line(self.status.as_u16(), "");
+    }
+
+    /// An access-log line for this request with `status` and a `note`.
+    pub(crate) fn log_line(&self, status: u16, note: &str) {
+        if self.app.options.access_log {
+            access_line(
+                &self.request.method,
+                &self.request.uri,
+                self.request.remote_ip,
+                self.start,
+                status,
+                note,
+            );
         }
-        let ms = self.start.elapsed().as_secs_f64() * 1000.0;
-        let (method, uri, ip, status) = (
-            &self.request.method,
-            &self.request.uri,
+    }
+
+    /// A function writing this request's access-log line later (when an upgraded
+    /// connection ends), the duration counted from the request's arrival.
+    pub(crate) fn log_later(&self) -> impl FnOnce(u16, &str) + 'static {
+        let on = self.app.options.access_log;
+        let (method, uri, ip, start) = (
+            self.request.method.clone(),
+            self.request.uri.clone(),
             self.request.remote_ip,
-            self.status.as_u16(),
+            self.start,
         );
-        let level = match status {
-            500.. => log::Level::Error,
-            400.. => log::Level::Warn,
-            _ => log::Level::Info,
-        };
-        log::log!(target: "squall::web::access", level, "{status} {method} {uri} ({ip}) {ms:.2}ms");
+        move |status, note| {
+            if on {
+                access_line(&method, &uri, ip, start, status, note);
+            }
+        }
     }
 }
 
@@ -825,8 +841,40 @@ impl Drop for Context {
         if let (Some(slot), Some(r)) = (&self.slot, self.responder.take()) {
             if Rc::strong_count(slot) > 1 {
                 *slot.borrow_mut() = Some(r);
+                return;
+            }
+            self.responder = Some(r);
+        }
+        // Dropped unanswered: the responder sends a 500, or the client is gone.
+        if let Some(r) = &self.responder {
+            if r.is_closed() {
+                self.log_line(499, "client left");
+            } else {
+                self.log_line(500, "dropped unanswered");
             }
         }
+    }
+}
+
+/// Writes one access-log line (target `squall::web::access`).
+fn access_line(
+    method: &http::Method,
+    uri: &http::Uri,
+    ip: std::net::IpAddr,
+    start: Instant,
+    status: u16,
+    note: &str,
+) {
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let level = match status {
+        500.. => log::Level::Error,
+        400.. => log::Level::Warn,
+        _ => log::Level::Info,
+    };
+    if note.is_empty() {
+        log::log!(target: "squall::web::access", level, "{status} {method} {uri} ({ip}) {ms:.2}ms");
+    } else {
+        log::log!(target: "squall::web::access", level, "{status} {method} {uri} ({ip}) {ms:.2}ms ({note})");
     }
 }
 

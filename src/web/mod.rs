@@ -50,6 +50,7 @@ mod static_files;
 mod static_url;
 #[cfg(feature = "templates")]
 mod templates;
+mod ws_route;
 mod xsrf;
 
 pub use app::{Application, HandlerResult, WebOptions};
