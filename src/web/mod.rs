@@ -2,13 +2,21 @@
 //! [`HttpServer`](crate::http::HttpServer):
 //!
 //! - [`Application`]: routes of method + path pattern (`/users/{id}`, `/static/{*path}`)
-//!   to handler closures; 404 / 405 with `Allow`; handler errors and panics become error
-//!   pages (plain text, or JSON when the client accepts it) that never show internals.
+//!   to handler closures (`get`, `post`, `put`, `delete`, `patch`, any method with
+//!   `route`), named routes and `reverse_url`, WebSocket routes
+//!   ([`Application::websocket`]); 404 / 405 with `Allow`; handler errors and panics
+//!   become error pages (plain text, JSON, or your own with
+//!   [`Application::write_error`]) that never show internals; `prepare` / `on_finish`
+//!   hooks and default headers.
+//! - Security as Tornado's: XSRF cookies ([`WebOptions::xsrf_cookies`],
+//!   [`Context::xsrf_form_html`]), a `current_user` hook and the [`authenticated`]
+//!   guard.
 //! - [`Context`]: the request with decoded arguments (query, urlencoded and multipart
 //!   forms with file uploads, JSON), cookies (plain and signed, Tornado's format), and
 //!   the response (text, HTML, JSON, streamed, or answered later after
 //!   [`detach`](Context::detach)).
-//! - [`StaticFiles`]: a directory with conditional requests, ranges and streaming.
+//! - [`StaticFiles`]: a directory with conditional requests, ranges and streaming;
+//!   content-hashed URLs with [`Context::static_url`].
 //! - Gzip compression of responses ([`WebOptions::compress_response`]) and an access-log
 //!   line per request through `log` (target `squall::web::access`).
 //!
