@@ -229,3 +229,74 @@ fn tokens_interoperate_with_tornado() {
         assert_eq!(status, want, "{what}");
     }
 }
+
+const TORNADO_COOKIES: &str = r#"
+class SetUser(tornado.web.RequestHandler):
+    def get(self):
+        self.set_signed_cookie("user", self.get_argument("name"))
+class Whoami(tornado.web.RequestHandler):
+    def get(self):
+        v = self.get_signed_cookie("user")
+        self.write(v if v is not None else b"nobody")
+serve(tornado.web.Application([("/set", SetUser), ("/whoami", Whoami)], cookie_secret="shared secret"))
+"#;
+
+/// Signed cookies (the usual `current_user`) read across: Tornado's by squall's
+/// `current_user_cookie`, squall's by Tornado's `get_signed_cookie`.
+#[test]
+fn signed_user_cookies_interoperate_with_tornado() {
+    let Some(python) = tornado_util::tornado_python() else {
+        println!(
+            "SKIPPED signed_user_cookies_interoperate_with_tornado: no python3 with `tornado`"
+        );
+        return;
+    };
+    let script = format!("{}{TORNADO_COOKIES}", tornado_util::PRELUDE);
+    let peer = tornado_util::spawn_tornado(&python, "signed", &script);
+    let tornado: SocketAddr = ([127, 0, 0, 1], peer.port).into();
+    let app = Application::with_options(WebOptions::default().cookie_secret("shared secret"))
+        .current_user_cookie("user")
+        .get("/set", |ctx: &mut Context| {
+            let name = ctx.argument("name")?.to_string();
+            ctx.set_signed_cookie("user", name.as_bytes())?;
+            Ok(())
+        })
+        .get("/whoami", |ctx: &mut Context| {
+            let who = ctx.current_user().unwrap_or("nobody").to_string();
+            ctx.send_text(who);
+            Ok(())
+        });
+    let out = run(
+        move |h| app.server(h),
+        move |squall| {
+            let fetch = |addr: SocketAddr, path: &str, cookie: Option<&str>| {
+                let cookie = cookie
+                    .map(|c| format!("Cookie: user={c}\r\n"))
+                    .unwrap_or_default();
+                let req =
+                    format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{cookie}\r\n");
+                parse_all(exchange_to_eof(addr, req.as_bytes()).as_bytes())
+                    .pop()
+                    .unwrap()
+            };
+            let user_cookie = |r: &Response| {
+                r.headers_named("set-cookie").iter().find_map(|h| {
+                    let v = h.strip_prefix("user=")?;
+                    Some(v.split(';').next().unwrap().trim_matches('"').to_string())
+                })
+            };
+            let from_tornado =
+                user_cookie(&fetch(tornado, "/set?name=alice", None)).expect("tornado cookie");
+            let from_squall =
+                user_cookie(&fetch(squall, "/set?name=bob", None)).expect("squall cookie");
+            let forged = from_squall.replace("Ym9i", "ZXZl"); // "bob" → "eve"
+            [
+                fetch(squall, "/whoami", Some(&from_tornado)).body_str(),
+                fetch(tornado, "/whoami", Some(&from_squall)).body_str(),
+                fetch(squall, "/whoami", Some(&forged)).body_str(),
+                fetch(tornado, "/whoami", Some(&forged)).body_str(),
+            ]
+        },
+    );
+    assert_eq!(out, ["alice", "bob", "nobody", "nobody"]);
+}
