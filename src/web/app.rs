@@ -4,14 +4,18 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderValue, Method, StatusCode};
 
 use super::args::FormLimits;
 use super::context::Context;
+use super::cookie::CookieOptions;
+use super::hooks::Shared;
 use super::route::Pattern;
 use super::static_files::StaticFiles;
+use super::static_url::StaticUrls;
 use crate::error::{panic_message, Error, Result};
 use crate::http::server::{HttpServer, HttpServerOptions, Request, Responder};
 use crate::reactor::Handle;
@@ -44,6 +48,31 @@ pub struct WebOptions {
     pub forms: FormLimits,
     /// Options of the [`HttpServer`] made by [`Application::server`].
     pub server: HttpServerOptions,
+    /// Cross-site request forgery protection (Tornado's `xsrf_cookies`; default off):
+    /// every request but `GET`, `HEAD` and `OPTIONS` must carry the token of the `_xsrf`
+    /// cookie ([`Context::xsrf_token`]) or is refused with 403.
+    pub xsrf_cookies: bool,
+    /// Attributes of the `_xsrf` cookie (default `Path=/` only, as Tornado's).
+    pub xsrf_cookie_options: CookieOptions,
+    /// Where [`authenticated`](super::authenticated) sends a `GET` from a visitor who is
+    /// not signed in (Tornado's `login_url`); none by default (then: 403).
+    pub login_url: Option<String>,
+    /// Error pages as JSON `{"status", "message"}` whatever the client accepts (default
+    /// off: JSON only for clients that accept `application/json`, plain text otherwise).
+    pub json_errors: bool,
+    /// An `ETag` (a SHA-1 of the body) on every whole `200` answer to a `GET` or
+    /// `HEAD` that has none, and `304 Not Modified` without a body when it matches the
+    /// request's `If-None-Match` (Tornado's `compute_etag`; default off).
+    pub etag: bool,
+    /// Directory of the templates of [`Context::render`] (Tornado's `template_path`;
+    /// needs the `templates` feature).
+    pub template_path: Option<PathBuf>,
+    /// Directory of static files (Tornado's `static_path`): served under
+    /// [`static_url_prefix`](Self::static_url_prefix) by a [`StaticFiles`] route the
+    /// application adds, with content-hashed URLs from [`Context::static_url`].
+    pub static_path: Option<PathBuf>,
+    /// URL prefix of the static files (default `/static/`).
+    pub static_url_prefix: String,
 }
 
 impl Default for WebOptions {
@@ -55,6 +84,14 @@ impl Default for WebOptions {
             access_log: true,
             forms: FormLimits::default(),
             server: HttpServerOptions::default(),
+            xsrf_cookies: false,
+            xsrf_cookie_options: CookieOptions::default(),
+            login_url: None,
+            json_errors: false,
+            etag: false,
+            template_path: None,
+            static_path: None,
+            static_url_prefix: "/static/".to_string(),
         }
     }
 }
@@ -85,6 +122,46 @@ impl WebOptions {
         self.forms = forms;
         self
     }
+    /// Turns XSRF protection on or off.
+    pub fn xsrf_cookies(mut self, on: bool) -> Self {
+        self.xsrf_cookies = on;
+        self
+    }
+    /// Sets the attributes of the `_xsrf` cookie.
+    pub fn xsrf_cookie_options(mut self, options: CookieOptions) -> Self {
+        self.xsrf_cookie_options = options;
+        self
+    }
+    /// Turns JSON error pages for every client on or off.
+    pub fn json_errors(mut self, on: bool) -> Self {
+        self.json_errors = on;
+        self
+    }
+    /// Turns automatic `ETag`s and `304`s on or off.
+    pub fn etag(mut self, on: bool) -> Self {
+        self.etag = on;
+        self
+    }
+    /// Sets the template directory.
+    pub fn template_path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.template_path = Some(dir.into());
+        self
+    }
+    /// Sets the static file directory.
+    pub fn static_path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.static_path = Some(dir.into());
+        self
+    }
+    /// Sets the static files' URL prefix (ends with `/`).
+    pub fn static_url_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.static_url_prefix = prefix.into();
+        self
+    }
+    /// Sets the login page's URL.
+    pub fn login_url(mut self, url: impl Into<String>) -> Self {
+        self.login_url = Some(url.into());
+        self
+    }
     /// Sets the server options.
     pub fn server(mut self, server: HttpServerOptions) -> Self {
         self.server = server;
@@ -100,7 +177,7 @@ struct Route {
 
 pub(crate) struct AppInner {
     routes: Vec<Route>,
-    options: Rc<WebOptions>,
+    shared: Rc<Shared>,
 }
 
 /// A web application (Tornado's `Application`): routes of method + path pattern to
@@ -166,17 +243,38 @@ impl Application {
     }
 
     /// An application with `options`.
+    ///
+    /// With [`WebOptions::static_path`] set, a route serving it under
+    /// [`WebOptions::static_url_prefix`] comes first.
     pub fn with_options(options: WebOptions) -> Self {
-        Application {
+        let statics = options.static_path.clone();
+        let prefix = options.static_url_prefix.clone();
+        let static_urls = statics
+            .clone()
+            .map(|dir| Arc::new(StaticUrls::new(dir, &prefix)));
+        let app = Application {
             inner: Rc::new(AppInner {
                 routes: Vec::new(),
-                options: Rc::new(options),
+                shared: Rc::new(Shared {
+                    options,
+                    static_urls,
+                    ..Shared::default()
+                }),
             }),
+        };
+        match statics {
+            Some(dir) => app.static_files(&prefix, dir),
+            None => app,
         }
     }
 
     fn inner_mut(&mut self) -> &mut AppInner {
         Rc::get_mut(&mut self.inner).expect("routes are added before the application is shared")
+    }
+
+    pub(crate) fn shared_mut(&mut self) -> &mut Shared {
+        Rc::get_mut(&mut self.inner_mut().shared)
+            .expect("settings are made before the application is shared")
     }
 
     /// Adds a route for `methods` and `pattern` (see [`Pattern`]). Routes are tried in the
@@ -225,6 +323,181 @@ impl Application {
         self.route(&[Method::POST], pattern, handler)
     }
 
+    /// A `PUT` route.
+    ///
+    /// # Panics
+    /// As [`route`](Self::route).
+    pub fn put(
+        self,
+        pattern: &str,
+        handler: impl Fn(&mut Context) -> HandlerResult + 'static,
+    ) -> Self {
+        self.route(&[Method::PUT], pattern, handler)
+    }
+
+    /// A `DELETE` route.
+    ///
+    /// # Panics
+    /// As [`route`](Self::route).
+    pub fn delete(
+        self,
+        pattern: &str,
+        handler: impl Fn(&mut Context) -> HandlerResult + 'static,
+    ) -> Self {
+        self.route(&[Method::DELETE], pattern, handler)
+    }
+
+    /// A `PATCH` route.
+    ///
+    /// # Panics
+    /// As [`route`](Self::route).
+    pub fn patch(
+        self,
+        pattern: &str,
+        handler: impl Fn(&mut Context) -> HandlerResult + 'static,
+    ) -> Self {
+        self.route(&[Method::PATCH], pattern, handler)
+    }
+
+    /// Names the route added last, for [`reverse_url`](Self::reverse_url) and
+    /// [`Context::reverse_url`] (Tornado's `url(..., name=...)`). Several routes of one
+    /// pattern (a `GET` and a `POST`) may share a name.
+    ///
+    /// ```
+    /// use squall::web::{Application, Context};
+    /// let app = Application::new()
+    ///     .get("/entry/{slug}", |ctx: &mut Context| Ok(()))
+    ///     .name("entry");
+    /// assert_eq!(app.reverse_url("entry", &["hello world"]).unwrap(), "/entry/hello%20world");
+    /// ```
+    ///
+    /// # Panics
+    /// With no route added yet, or when another pattern already has this name (programming
+    /// errors, caught at start-up), or once the application serves.
+    pub fn name(mut self, name: &str) -> Self {
+        let pattern = self
+            .inner
+            .routes
+            .last()
+            .unwrap_or_else(|| panic!("name({name:?}) before any route"))
+            .pattern
+            .clone();
+        let names = &mut self.shared_mut().names;
+        match names.iter().find(|(n, _)| n == name) {
+            Some((_, p)) if *p == pattern => {}
+            Some((_, p)) => panic!("route name {name:?} already names {}", p.as_str()),
+            None => names.push((name.to_string(), pattern)),
+        }
+        self
+    }
+
+    /// The path of the route named `name` with its parameters set to `args` in order,
+    /// each percent-encoded (Tornado's `reverse_url`; see [`Pattern::reverse`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] for an unknown name or the wrong number of arguments.
+    pub fn reverse_url(&self, name: &str, args: &[&str]) -> Result<String> {
+        self.inner.shared.reverse_url(name, args)
+    }
+
+    /// Sets the hook telling who is signed in (Tornado's `get_current_user`), read by
+    /// [`Context::current_user`] and the [`authenticated`](super::authenticated) guard:
+    /// typically a signed cookie set at login. It runs at most once per request, when
+    /// first asked.
+    ///
+    /// # Panics
+    /// Once the application serves.
+    pub fn current_user(mut self, hook: impl Fn(&Context) -> Option<String> + 'static) -> Self {
+        self.shared_mut().current_user = Some(Rc::new(hook));
+        self
+    }
+
+    /// Sets a hook run before every handler, after the XSRF check (Tornado's `prepare`):
+    /// it may answer the request itself (then the handler does not run), return an error
+    /// for an error page, or return `Ok` to let the handler run.
+    ///
+    /// ```
+    /// use squall::web::{Application, Context};
+    /// let app = Application::new()
+    ///     .prepare(|ctx: &mut Context| {
+    ///         if ctx.header("x-maintenance").is_some() {
+    ///             ctx.set_status(squall::web::StatusCode::SERVICE_UNAVAILABLE);
+    ///             ctx.send_text("back soon");
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .get("/", |ctx: &mut Context| { ctx.send_text("hi"); Ok(()) });
+    /// # let _ = app;
+    /// ```
+    ///
+    /// # Panics
+    /// Once the application serves.
+    pub fn prepare(mut self, hook: impl Fn(&mut Context) -> HandlerResult + 'static) -> Self {
+        self.shared_mut().prepare = Some(Rc::new(hook));
+        self
+    }
+
+    /// Sets a hook run, from the loop, after every response went out — error pages and
+    /// answers of detached contexts included (Tornado's `on_finish`): for metrics or
+    /// clean-up.
+    ///
+    /// # Panics
+    /// Once the application serves.
+    pub fn on_finish(mut self, hook: impl Fn(&super::Finished) + 'static) -> Self {
+        self.shared_mut().on_finish = Some(Rc::new(hook));
+        self
+    }
+
+    /// Sets headers every response starts with, error pages included (Tornado's
+    /// `set_default_headers`); a handler may replace or remove them.
+    ///
+    /// ```
+    /// use squall::web::{header, Application, HeaderMap, HeaderValue};
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(header::SERVER, HeaderValue::from_static("squall"));
+    /// headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    /// let app = Application::new().default_headers(headers);
+    /// # let _ = app;
+    /// ```
+    ///
+    /// # Panics
+    /// Once the application serves.
+    pub fn default_headers(mut self, headers: http::HeaderMap) -> Self {
+        self.shared_mut().default_headers = headers;
+        self
+    }
+
+    /// Sets the hook that renders error pages (Tornado's `write_error`): it gets the
+    /// context — status already set from the error, handler headers dropped — and the
+    /// error, and answers (with [`Context::send_html`], say). If it does not answer, or
+    /// fails, squall's own page is sent. Errors that are not [`Error::Http`] carry
+    /// internals: show their status only.
+    ///
+    /// ```
+    /// use squall::web::{escape_html, Application, Context};
+    /// use squall::Error;
+    /// let app = Application::new().write_error(|ctx: &mut Context, e: &Error| {
+    ///     let status = ctx.status();
+    ///     let text = match e {
+    ///         Error::Http { message, .. } => escape_html(message),
+    ///         _ => "Something went wrong".to_string(),
+    ///     };
+    ///     ctx.send_html(format!("<h1>{}</h1><p>{text}</p>", status.as_u16()));
+    ///     Ok(())
+    /// });
+    /// # let _ = app;
+    /// ```
+    ///
+    /// # Panics
+    /// Once the application serves.
+    pub fn write_error(
+        mut self,
+        hook: impl Fn(&mut Context, &Error) -> HandlerResult + 'static,
+    ) -> Self {
+        self.shared_mut().write_error = Some(Rc::new(hook));
+        self
+    }
+
     /// Serves the files under directory `root` at `prefix/...` with a [`StaticFiles`]
     /// handler (`GET` and `HEAD`).
     ///
@@ -241,20 +514,80 @@ impl Application {
 
     /// The options.
     pub fn options(&self) -> &WebOptions {
-        &self.inner.options
+        &self.inner.shared.options
     }
 
     /// The request handler for an [`HttpServer`] of your own (with
     /// [`HttpServer::new`]).
+    ///
+    /// # Panics
+    /// When [`validate`](Self::validate) fails (a misconfiguration, caught at start-up
+    /// rather than as a 500 on the first request).
     pub fn handler(&self) -> impl FnMut(Request, Responder) + 'static {
+        if let Err(e) = self.validate() {
+            panic!("{e}");
+        }
         let inner = self.inner.clone();
         move |req, resp| dispatch(&inner, req, resp)
     }
 
+    /// Checks the settings: a [`current_user_cookie`](Self::current_user_cookie) needs
+    /// a non-empty [`WebOptions::cookie_secret`]. [`server`](Self::server) and
+    /// [`handler`](Self::handler) call it and panic on an error; call it first to report
+    /// the error your own way.
+    ///
+    /// ```
+    /// use squall::web::{Application, WebOptions};
+    /// assert!(Application::new().current_user_cookie("user").validate().is_err());
+    /// let app = Application::with_options(WebOptions::default().cookie_secret("k"))
+    ///     .current_user_cookie("user");
+    /// assert!(app.validate().is_ok());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] naming the missing setting.
+    pub fn validate(&self) -> Result<()> {
+        let shared = &self.inner.shared;
+        let has_secret = shared
+            .options
+            .cookie_secret
+            .as_ref()
+            .is_some_and(|s| !s.is_empty());
+        if shared.signed_cookies && !has_secret {
+            return Err(Error::invalid_state(
+                "signed cookies are used (current_user_cookie) but WebOptions::cookie_secret is not set",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads the signed-in user from the signed cookie `name` (set at login with
+    /// [`Context::set_signed_cookie`]): a [`current_user`](Self::current_user) hook
+    /// for the common case. Needs [`WebOptions::cookie_secret`], checked by
+    /// [`validate`](Self::validate).
+    ///
+    /// # Panics
+    /// Once the application serves.
+    pub fn current_user_cookie(mut self, name: &str) -> Self {
+        let name = name.to_string();
+        self.shared_mut().signed_cookies = true;
+        self.current_user(move |ctx: &Context| {
+            ctx.signed_cookie(&name)
+                .and_then(|v| String::from_utf8(v).ok())
+        })
+    }
+
     /// An [`HttpServer`] on `handle` serving this application with
     /// [`WebOptions::server`]; call [`HttpServer::listen`] on it.
+    ///
+    /// # Panics
+    /// As [`handler`](Self::handler).
     pub fn server(&self, handle: &Handle) -> HttpServer {
-        HttpServer::with_options(handle, self.inner.options.server.clone(), self.handler())
+        HttpServer::with_options(
+            handle,
+            self.inner.shared.options.server.clone(),
+            self.handler(),
+        )
     }
 }
 
@@ -280,7 +613,7 @@ fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
             }
         }
     }
-    let mut ctx = Context::new(app.options.clone(), req, resp, start);
+    let mut ctx = Context::new(app.shared.clone(), req, resp, start);
     let Some((handler, params)) = found else {
         if allowed.is_empty() {
             ctx.send_error(&Error::http(404, "Not Found"));
@@ -297,32 +630,66 @@ fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
         ctx.send_error(&e);
         return;
     }
-    match catch_unwind(AssertUnwindSafe(|| handler(&mut ctx))) {
-        Ok(Ok(())) => ctx.finish_if_pending(),
-        Ok(Err(e)) => {
-            if !matches!(e, Error::Http { .. }) {
-                log::error!(
-                    "handler for {} {} failed: {e}",
-                    ctx.request().method,
-                    ctx.request().uri
-                );
-            }
+    let safe = matches!(
+        ctx.request().method,
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if app.shared.options.xsrf_cookies && !safe {
+        if let Err(e) = ctx.check_xsrf_cookie() {
             ctx.send_error(&e);
-        }
-        Err(payload) => {
-            log::error!(
-                "handler for {} {} panicked: {}",
-                ctx.request().method,
-                ctx.request().uri,
-                panic_message(&*payload)
-            );
-            ctx.send_error(&Error::http(500, "Internal Server Error"));
-            // The page is out; the panic goes on to the server, which raises it again
-            // from a loop callback so the reactor's panic policy applies.
-            drop(ctx);
-            std::panic::resume_unwind(payload);
+            return;
         }
     }
+    if let Some(prepare) = app.shared.prepare.clone() {
+        match catch_unwind(AssertUnwindSafe(|| prepare(&mut ctx))) {
+            Ok(Ok(())) if ctx.is_finished() => return,
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return handler_failed(&mut ctx, e),
+            Err(payload) => handler_panicked(ctx, payload),
+        }
+    }
+    let result = catch_unwind(AssertUnwindSafe(|| handler(&mut ctx)));
+    let reclaimed = ctx.reclaim_detached();
+    match result {
+        Ok(Ok(())) if reclaimed => {
+            log::error!(
+                "handler for {} {} dropped its detached context unanswered",
+                ctx.request().method,
+                ctx.request().uri
+            );
+            ctx.send_error(&Error::http(500, "Internal Server Error"));
+        }
+        Ok(Ok(())) => ctx.finish_if_pending(),
+        Ok(Err(e)) => handler_failed(&mut ctx, e),
+        Err(payload) => handler_panicked(ctx, payload),
+    }
+}
+
+/// A handler (or hook) returned `e`: the error page, logged unless it is an HTTP error.
+fn handler_failed(ctx: &mut Context, e: Error) {
+    if !matches!(e, Error::Http { .. }) {
+        log::error!(
+            "handler for {} {} failed: {e}",
+            ctx.request().method,
+            ctx.request().uri
+        );
+    }
+    ctx.send_error(&e);
+}
+
+/// A handler (or hook) panicked: a 500 page, then the panic goes on.
+fn handler_panicked(mut ctx: Context, payload: Box<dyn std::any::Any + Send>) -> ! {
+    log::error!(
+        "handler for {} {} panicked: {}",
+        ctx.request().method,
+        ctx.request().uri,
+        panic_message(&*payload)
+    );
+    ctx.send_error(&Error::http(500, "Internal Server Error"));
+    // The page is out; the panic goes on to the server, which raises it again
+    // from a loop callback so the reactor's panic policy applies.
+    drop(ctx);
+    std::panic::resume_unwind(payload);
 }
 
 /// The status an error page gets for `e`.

@@ -1,6 +1,8 @@
 //! [`Context`]: one request and the means to answer it (Tornado's `RequestHandler`).
 
+use std::cell::RefCell;
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -8,10 +10,12 @@ use bytes::Bytes;
 use http::header::{HeaderName, CONTENT_TYPE, LOCATION, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::app::{error_status, WebOptions};
+use super::app::error_status;
 use super::args::Arguments;
 use super::cookie::{self, CookieOptions};
+use super::hooks::{Finished, Shared};
 use super::multipart::UploadedFile;
+use super::xsrf::{self, RawToken, XSRF_COOKIE};
 use crate::error::{Error, Result};
 use crate::future::Future;
 use crate::http::server::{Request, Responder};
@@ -31,7 +35,7 @@ pub const SIGNED_COOKIE_EXPIRES_DAYS: u64 = 30;
 pub struct Context {
     /// The settings only, not the routes: a parked context kept in a route's state
     /// must not keep that route alive (an `Rc` cycle).
-    options: Rc<WebOptions>,
+    app: Rc<Shared>,
     request: Request,
     responder: Option<Responder>,
     status: StatusCode,
@@ -39,6 +43,16 @@ pub struct Context {
     args: Arguments,
     start: Instant,
     spare: HeaderMap,
+    /// This request's XSRF token (from the cookie, or new) and its masked form.
+    xsrf: Option<(RawToken, String)>,
+    /// The `current_user` hook's answer, asked once.
+    current_user: std::cell::OnceCell<Option<String>>,
+    /// The `write_error` hook is running (an error inside it gets the default page).
+    in_write_error: bool,
+    /// Between a context detached during its handler and the husk the handler still
+    /// holds: a detached context dropped unanswered before the handler returned leaves
+    /// its responder here, so the handler's error is still sent with its status.
+    slot: Option<Rc<RefCell<Option<Responder>>>>,
 }
 
 impl fmt::Debug for Context {
@@ -54,13 +68,17 @@ impl fmt::Debug for Context {
 
 impl Context {
     pub(crate) fn new(
-        options: Rc<WebOptions>,
+        app: Rc<Shared>,
         request: Request,
         responder: Responder,
         start: Instant,
     ) -> Self {
+        let mut responder = responder;
+        for (name, value) in &app.default_headers {
+            responder.headers_mut().append(name, value.clone());
+        }
         Context {
-            options,
+            app,
             request,
             responder: Some(responder),
             status: StatusCode::OK,
@@ -68,6 +86,10 @@ impl Context {
             args: Arguments::default(),
             start,
             spare: HeaderMap::new(),
+            xsrf: None,
+            current_user: std::cell::OnceCell::new(),
+            in_write_error: false,
+            slot: None,
         }
     }
 
@@ -78,7 +100,7 @@ impl Context {
             self.request.query(),
             self.request.header("content-type"),
             &self.request.body,
-            &self.options.forms,
+            &self.app.options.forms,
         )?;
         Ok(())
     }
@@ -86,6 +108,120 @@ impl Context {
     /// The request.
     pub fn request(&self) -> &Request {
         &self.request
+    }
+
+    /// The path of the application's route named `name` with its parameters set to
+    /// `args` (Tornado's `reverse_url`; see [`Application::name`](super::Application::name)).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] for an unknown name or the wrong number of arguments.
+    pub fn reverse_url(&self, name: &str, args: &[&str]) -> Result<String> {
+        self.app.reverse_url(name, args)
+    }
+
+    /// The URL of static file `path` (relative to
+    /// [`WebOptions::static_path`](super::WebOptions::static_path)) with a hash of its
+    /// content, `/static/app.css?v=…` (Tornado's `static_url`): served with a ten-year
+    /// cache lifetime, and a new URL whenever the file changes (hashes are computed once
+    /// per path and kept, up to [`STATIC_URL_CACHE_ENTRIES`](super::STATIC_URL_CACHE_ENTRIES)).
+    /// `path` should name one of the application's files, not come from the request.
+    /// Without a static path, `path` as given.
+    pub fn static_url(&self, path: &str) -> String {
+        match &self.app.static_urls {
+            Some(u) => u.url(path),
+            None => path.to_string(),
+        }
+    }
+
+    /// Renders template `name` with `values` (any `Serialize`, typically
+    /// `minijinja::context!` or a struct) and sends it as HTML (Tornado's `render`). See
+    /// [`render_string`](Self::render_string).
+    ///
+    /// ```no_run
+    /// use squall::web::{Application, Context, WebOptions};
+    /// #[derive(serde::Serialize)]
+    /// struct Page<'a> { title: &'a str, items: Vec<&'a str> }
+    /// // templates/list.html: {% extends "base.html" %}{% block body %}
+    /// //   <h1>{{ title }}</h1>{% for i in items %}<li>{{ i }}</li>{% endfor %}
+    /// //   <form method="post">{{ xsrf_form_html }}<button>Add</button></form>
+    /// // {% endblock %}
+    /// let app = Application::with_options(
+    ///         WebOptions::default().template_path("templates").xsrf_cookies(true))
+    ///     .get("/", |ctx: &mut Context| {
+    ///         ctx.render("list.html", Page { title: "<Todo>", items: vec!["a & b"] })
+    ///     });
+    /// # let _ = app;
+    /// ```
+    ///
+    /// # Errors
+    /// As [`render_string`](Self::render_string); nothing is sent then (returned from a
+    /// handler: a 500 page, the cause logged).
+    #[cfg(feature = "templates")]
+    pub fn render<T: serde::Serialize>(&mut self, name: &str, values: T) -> Result<()> {
+        let html = self.render_string(name, values)?;
+        self.send_html(html);
+        Ok(())
+    }
+
+    /// Renders template `name` from [`WebOptions::template_path`](super::WebOptions::template_path)
+    /// with `values` and the per-request globals `current_user`, `request_path`, and
+    /// with XSRF protection on, `xsrf_token` and `xsrf_form_html` (`values` win over
+    /// them). `.html`, `.htm` and `.xml` templates escape every `{{ value }}` for HTML
+    /// (`|safe` opts out). Templates are compiled at first use and kept.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] without a template path, for a missing template, a
+    /// syntax error or a failed render (the message names the template and line).
+    #[cfg(feature = "templates")]
+    pub fn render_string<T: serde::Serialize>(&mut self, name: &str, values: T) -> Result<String> {
+        use minijinja::Value;
+        let dir = self
+            .app
+            .options
+            .template_path
+            .clone()
+            .ok_or_else(|| Error::invalid_state("render needs WebOptions::template_path"))?;
+        let mut extra = std::collections::BTreeMap::new();
+        extra.insert(
+            "current_user",
+            Value::from(self.current_user().map(str::to_string)),
+        );
+        extra.insert(
+            "request_path",
+            Value::from(self.request.uri.path().to_string()),
+        );
+        if self.app.options.xsrf_cookies {
+            extra.insert("xsrf_token", Value::from(self.xsrf_token()));
+            extra.insert(
+                "xsrf_form_html",
+                Value::from_safe_string(self.xsrf_form_html()),
+            );
+        }
+        let app = self.app.clone();
+        let templates = app.templates.get_or_init(|| {
+            super::templates::Templates::new(dir, app.static_urls.clone(), app.names.clone())
+        });
+        templates.render(name, Value::from_serialize(&values), Value::from(extra))
+    }
+
+    /// The signed-in user, as the application's
+    /// [`current_user`](super::Application::current_user) hook says (asked once per
+    /// request, then remembered); `None` without a hook.
+    pub fn current_user(&self) -> Option<&str> {
+        self.current_user
+            .get_or_init(|| self.app.current_user.clone().and_then(|hook| hook(self)))
+            .as_deref()
+    }
+
+    /// Sets the signed-in user for the rest of this request (after a login form, say),
+    /// in place of what the hook would say.
+    pub fn set_current_user(&mut self, user: Option<String>) {
+        self.current_user = std::cell::OnceCell::from(user);
+    }
+
+    /// [`WebOptions::login_url`](super::WebOptions::login_url).
+    pub fn login_url(&self) -> Option<&str> {
+        self.app.options.login_url.as_deref()
     }
 
     /// A request header as text.
@@ -135,6 +271,38 @@ impl Context {
             .rev()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of argument `name` from the query string, in order (Tornado's
+    /// `get_query_arguments`).
+    ///
+    /// ```
+    /// # use squall::web::{Application, Context};
+    /// let app = Application::new().get("/search", |ctx: &mut Context| {
+    ///     let tags = ctx.query_arguments("tag").join(","); // ?tag=a&tag=b → "a,b"
+    ///     ctx.send_text(tags);
+    ///     Ok(())
+    /// });
+    /// # let _ = app;
+    /// ```
+    pub fn query_arguments(&self, name: &str) -> Vec<&str> {
+        self.args
+            .query
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Every value of argument `name` from the form body, in order (Tornado's
+    /// `get_body_arguments`).
+    pub fn body_arguments(&self, name: &str) -> Vec<&str> {
+        self.args
+            .body
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// Argument `name` from the form body only.
@@ -210,7 +378,7 @@ impl Context {
     /// A signed cookie's value if its signature (with [`WebOptions::cookie_secret`](super::WebOptions))
     /// and name match and it is at most 31 days old (Tornado's `get_signed_cookie`).
     pub fn signed_cookie(&self, name: &str) -> Option<Vec<u8>> {
-        let secret = self.options.cookie_secret.as_deref()?;
+        let secret = self.app.options.cookie_secret.as_deref()?;
         cookie::verify_now(secret, name, self.cookie(name)?, SIGNED_COOKIE_MAX_AGE_DAYS)
     }
 
@@ -221,13 +389,98 @@ impl Context {
     /// [`Error::InvalidState`] when no `cookie_secret` is configured or the name is
     /// invalid.
     pub fn set_signed_cookie(&mut self, name: &str, value: &[u8]) -> Result<()> {
-        let secret = self.options.cookie_secret.as_deref().ok_or_else(|| {
+        let secret = self.app.options.cookie_secret.as_deref().ok_or_else(|| {
             Error::invalid_state("set_signed_cookie needs WebOptions::cookie_secret")
         })?;
         let signed = cookie::sign_now(secret, name, value);
         let days = std::time::Duration::from_secs(SIGNED_COOKIE_EXPIRES_DAYS * 86_400);
         let opts = CookieOptions::default().expires(std::time::SystemTime::now() + days);
         self.set_cookie(name, &signed, &opts)
+    }
+
+    /// The raw XSRF token of this request: the `_xsrf` cookie's, or a new one.
+    fn raw_xsrf_token(&self) -> Option<RawToken> {
+        let now = cookie::unix_now();
+        self.cookie(XSRF_COOKIE)
+            .filter(|c| !c.is_empty())
+            .and_then(|c| xsrf::decode(c, now))
+    }
+
+    /// The XSRF token for this request's pages (Tornado's `xsrf_token`): the token of the
+    /// `_xsrf` cookie masked afresh (so it is safe in compressed pages), in Tornado's
+    /// version-2 form. Without a valid cookie a new token is made and the cookie set
+    /// with this response. Put it in every form as the `_xsrf` field
+    /// ([`xsrf_form_html`](Self::xsrf_form_html)) or send it as an `X-XSRFToken` header;
+    /// with [`WebOptions::xsrf_cookies`](super::WebOptions::xsrf_cookies) a `POST`,
+    /// `PUT`, `PATCH` or `DELETE` without it is refused with 403.
+    ///
+    /// ```
+    /// use squall::web::{Application, Context, WebOptions};
+    /// let app = Application::with_options(WebOptions::default().xsrf_cookies(true))
+    ///     .get("/form", |ctx: &mut Context| {
+    ///         let field = ctx.xsrf_form_html();
+    ///         ctx.send_html(format!("<form method=post>{field}<button>Go</button></form>"));
+    ///         Ok(())
+    ///     })
+    ///     .post("/form", |ctx: &mut Context| { // only reached with a matching token
+    ///         ctx.send_text("done");
+    ///         Ok(())
+    ///     });
+    /// # let _ = app;
+    /// ```
+    pub fn xsrf_token(&mut self) -> String {
+        if let Some((_, masked)) = &self.xsrf {
+            return masked.clone();
+        }
+        let (raw, new) = match self.raw_xsrf_token() {
+            Some(raw) if !raw.token.is_empty() => (raw, false),
+            _ => (xsrf::new_token(cookie::unix_now()), true),
+        };
+        let masked = xsrf::mask(&raw);
+        if new {
+            let opts = self.app.options.xsrf_cookie_options.clone();
+            if let Err(e) = self.set_cookie(XSRF_COOKIE, &masked, &opts) {
+                log::error!("cannot set the _xsrf cookie: {e}");
+            }
+        }
+        self.xsrf = Some((raw, masked.clone()));
+        masked
+    }
+
+    /// A hidden form field carrying [`xsrf_token`](Self::xsrf_token):
+    /// `<input type="hidden" name="_xsrf" value="…"/>`, to put in every `POST` form.
+    pub fn xsrf_form_html(&mut self) -> String {
+        let token = super::escape_html(&self.xsrf_token());
+        format!("<input type=\"hidden\" name=\"_xsrf\" value=\"{token}\"/>")
+    }
+
+    /// Checks the submitted XSRF token (the `_xsrf` argument, else the `X-XSRFToken` or
+    /// `X-CSRFToken` header) against the `_xsrf` cookie, as Tornado's
+    /// `check_xsrf_cookie`. The application calls it for every request but `GET`, `HEAD`
+    /// and `OPTIONS` when [`WebOptions::xsrf_cookies`](super::WebOptions::xsrf_cookies)
+    /// is on; a handler may call it itself otherwise.
+    ///
+    /// # Errors
+    /// [`Error::Http`] 403 when the token is missing, malformed or does not match.
+    pub fn check_xsrf_cookie(&self) -> Result<()> {
+        let submitted = self
+            .args
+            .last(XSRF_COOKIE)
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.header("x-xsrftoken").filter(|s| !s.is_empty()))
+            .or_else(|| self.header("x-csrftoken"));
+        let expected = match &self.xsrf {
+            Some((raw, _)) => Some(raw.clone()),
+            None => self.raw_xsrf_token(),
+        };
+        let Some(expected) = expected.filter(|r| !r.token.is_empty()) else {
+            // No cookie: Tornado compares with a new random token, which never matches.
+            return match submitted {
+                None | Some("") => Err(Error::http(403, "'_xsrf' argument missing from POST")),
+                Some(_) => Err(Error::http(403, "XSRF cookie does not match POST argument")),
+            };
+        };
+        xsrf::check(submitted, &expected, cookie::unix_now())
     }
 
     /// Sets the response status (default 200).
@@ -314,7 +567,7 @@ impl Context {
             protocol: r.protocol,
         };
         Context {
-            options: self.options.clone(),
+            app: self.app.clone(),
             request: std::mem::replace(&mut self.request, husk),
             responder: self.responder.take(),
             status: self.status,
@@ -322,6 +575,10 @@ impl Context {
             args: std::mem::take(&mut self.args),
             start: self.start,
             spare: HeaderMap::new(),
+            xsrf: self.xsrf.take(),
+            current_user: std::mem::take(&mut self.current_user),
+            in_write_error: false,
+            slot: Some(self.slot.get_or_insert_with(Default::default).clone()),
         }
     }
 
@@ -337,13 +594,26 @@ impl Context {
             return;
         };
         let mut body = body.into();
-        if self.options.compress_response && self.status == StatusCode::OK {
-            body =
-                super::compress::maybe_gzip(&self.request, resp.headers_mut(), body, &self.options);
+        if self.app.options.etag
+            && self.status == StatusCode::OK
+            && matches!(self.request.method, http::Method::GET | http::Method::HEAD)
+            && super::etag::not_modified(&self.request, resp.headers_mut(), &body)
+        {
+            self.status = StatusCode::NOT_MODIFIED;
+            body = Bytes::new();
+        }
+        if self.app.options.compress_response && self.status == StatusCode::OK {
+            body = super::compress::maybe_gzip(
+                &self.request,
+                resp.headers_mut(),
+                body,
+                &self.app.options,
+            );
         }
         resp.set_status(self.status);
+        let handle = resp.handle();
         resp.send(body);
-        self.log_access();
+        self.finished(&handle);
     }
 
     /// Sends `text` as `text/plain; charset=utf-8`.
@@ -404,11 +674,28 @@ impl Context {
         match self.responder.take() {
             Some(mut r) => {
                 r.set_status(self.status);
+                let handle = r.handle();
                 let f = r.finish();
-                self.log_access();
+                self.finished(&handle);
                 f
             }
             None => Future::failed(Error::invalid_state("response already finished")),
+        }
+    }
+
+    /// After the handler returned: takes back the responder of a context it detached and
+    /// dropped unanswered. True if there was one.
+    pub(crate) fn reclaim_detached(&mut self) -> bool {
+        let Some(slot) = self.slot.take() else {
+            return false;
+        };
+        let back = slot.borrow_mut().take();
+        match back {
+            Some(r) if self.responder.is_none() => {
+                self.responder = Some(r);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -418,29 +705,63 @@ impl Context {
         }
     }
 
-    /// Sends an error page for `e`: its status (500 for errors that are not
-    /// [`Error::Http`], whose text is not shown), as JSON `{"status", "message"}` when the
-    /// client accepts `application/json`, else plain text. Headers set so far are dropped.
+    /// Sends an error page for `e` with its status (500 for errors that are not
+    /// [`Error::Http`], whose text is not shown). Headers set so far are dropped (but the
+    /// application's default headers and `Allow`). The page is the application's
+    /// [`write_error`](super::Application::write_error) hook's if it has one (run inside
+    /// this call); else JSON `{"status", "message"}` when the client accepts
+    /// `application/json` or [`WebOptions::json_errors`](super::WebOptions::json_errors)
+    /// is on, plain text otherwise.
     pub fn send_error(&mut self, e: &Error) {
         let Some(resp) = self.responder.as_mut() else {
             return;
         };
+        // Keep Allow (405); drop the handler's other headers, cookies included.
+        let allow = resp.headers_mut().remove(http::header::ALLOW);
+        resp.headers_mut().clear();
+        for (name, value) in &self.app.default_headers {
+            resp.headers_mut().append(name, value.clone());
+        }
+        if let Some(allow) = allow {
+            resp.headers_mut().insert(http::header::ALLOW, allow);
+        }
+        self.status = error_status(e);
+        if let Some(hook) = self.app.write_error.clone() {
+            if !self.in_write_error {
+                self.in_write_error = true;
+                let r = catch_unwind(AssertUnwindSafe(|| hook(self, e)));
+                self.in_write_error = false;
+                match r {
+                    Ok(Ok(())) if self.is_finished() => return,
+                    Ok(Ok(())) => {}
+                    Ok(Err(e2)) => log::error!("write_error hook failed: {e2}"),
+                    Err(p) => log::error!(
+                        "write_error hook panicked: {}",
+                        crate::error::panic_message(&*p)
+                    ),
+                }
+                self.status = error_status(e);
+            }
+        }
+        self.send_default_error_page(e);
+    }
+
+    /// squall's own error page for `e` (see [`send_error`](Self::send_error)).
+    pub fn send_default_error_page(&mut self, e: &Error) {
         let status = error_status(e);
         let message = match e {
             Error::Http { message, .. } => message.to_string(),
             _ => "Internal Server Error".to_string(),
         };
-        // Keep Allow (405); drop the handler's other headers, cookies included.
-        let allow = resp.headers_mut().remove(http::header::ALLOW);
-        resp.headers_mut().clear();
-        if let Some(allow) = allow {
-            resp.headers_mut().insert(http::header::ALLOW, allow);
-        }
-        let wants_json = self
-            .request
-            .header("accept")
-            .is_some_and(|a| a.contains("application/json"));
+        let wants_json = self.app.options.json_errors
+            || self
+                .request
+                .header("accept")
+                .is_some_and(|a| a.contains("application/json"));
         self.status = status;
+        if let Some(r) = self.responder.as_mut() {
+            r.headers_mut().remove(CONTENT_TYPE);
+        }
         if wants_json {
             self.set_content_type("application/json; charset=utf-8");
             let body = format!(
@@ -461,23 +782,99 @@ impl Context {
         }
     }
 
-    fn log_access(&self) {
-        if !self.options.access_log {
-            return;
+    /// The response went out: the access log line, and the `on_finish` hook from the loop.
+    fn finished(&self, handle: &crate::reactor::Handle) {
+        self.log_access();
+        if let Some(hook) = self.app.on_finish.clone() {
+            let done = Finished {
+                method: self.request.method.clone(),
+                uri: self.request.uri.clone(),
+                status: self.status,
+                remote_ip: self.request.remote_ip,
+                duration: self.start.elapsed(),
+            };
+            handle.add_callback(move || hook(&done));
         }
-        let ms = self.start.elapsed().as_secs_f64() * 1000.0;
-        let (method, uri, ip, status) = (
-            &self.request.method,
-            &self.request.uri,
+    }
+
+    fn log_access(&self) {
+        self.log_line(self.status.as_u16(), "");
+    }
+
+    /// An access-log line for this request with `status` and a `note`.
+    pub(crate) fn log_line(&self, status: u16, note: &str) {
+        if self.app.options.access_log {
+            access_line(
+                &self.request.method,
+                &self.request.uri,
+                self.request.remote_ip,
+                self.start,
+                status,
+                note,
+            );
+        }
+    }
+
+    /// A function writing this request's access-log line later (when an upgraded
+    /// connection ends), the duration counted from the request's arrival.
+    pub(crate) fn log_later(&self) -> impl FnOnce(u16, &str) + 'static {
+        let on = self.app.options.access_log;
+        let (method, uri, ip, start) = (
+            self.request.method.clone(),
+            self.request.uri.clone(),
             self.request.remote_ip,
-            self.status.as_u16(),
+            self.start,
         );
-        let level = match status {
-            500.. => log::Level::Error,
-            400.. => log::Level::Warn,
-            _ => log::Level::Info,
-        };
+        move |status, note| {
+            if on {
+                access_line(&method, &uri, ip, start, status, note);
+            }
+        }
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // A detached context dropped unanswered while its handler runs: hand the
+        // responder back to the handler's context (see `reclaim_detached`). Otherwise the
+        // responder's own drop sends a 500.
+        if let (Some(slot), Some(r)) = (&self.slot, self.responder.take()) {
+            if Rc::strong_count(slot) > 1 {
+                *slot.borrow_mut() = Some(r);
+                return;
+            }
+            self.responder = Some(r);
+        }
+        // Dropped unanswered: the responder sends a 500, or the client is gone.
+        if let Some(r) = &self.responder {
+            if r.is_closed() {
+                self.log_line(499, "client left");
+            } else {
+                self.log_line(500, "dropped unanswered");
+            }
+        }
+    }
+}
+
+/// Writes one access-log line (target `squall::web::access`).
+fn access_line(
+    method: &http::Method,
+    uri: &http::Uri,
+    ip: std::net::IpAddr,
+    start: Instant,
+    status: u16,
+    note: &str,
+) {
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let level = match status {
+        500.. => log::Level::Error,
+        400.. => log::Level::Warn,
+        _ => log::Level::Info,
+    };
+    if note.is_empty() {
         log::log!(target: "squall::web::access", level, "{status} {method} {uri} ({ip}) {ms:.2}ms");
+    } else {
+        log::log!(target: "squall::web::access", level, "{status} {method} {uri} ({ip}) {ms:.2}ms ({note})");
     }
 }
 

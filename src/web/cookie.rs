@@ -183,7 +183,7 @@ pub fn parse_cookies(header: &str) -> Vec<(&str, &str)> {
         .collect()
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

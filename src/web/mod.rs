@@ -2,13 +2,21 @@
 //! [`HttpServer`](crate::http::HttpServer):
 //!
 //! - [`Application`]: routes of method + path pattern (`/users/{id}`, `/static/{*path}`)
-//!   to handler closures; 404 / 405 with `Allow`; handler errors and panics become error
-//!   pages (plain text, or JSON when the client accepts it) that never show internals.
+//!   to handler closures (`get`, `post`, `put`, `delete`, `patch`, any method with
+//!   `route`), named routes and `reverse_url`, WebSocket routes
+//!   ([`Application::websocket`]); 404 / 405 with `Allow`; handler errors and panics
+//!   become error pages (plain text, JSON, or your own with
+//!   [`Application::write_error`]) that never show internals; `prepare` / `on_finish`
+//!   hooks and default headers.
+//! - Security as Tornado's: XSRF cookies ([`WebOptions::xsrf_cookies`],
+//!   [`Context::xsrf_form_html`]), a `current_user` hook and the [`authenticated`]
+//!   guard.
 //! - [`Context`]: the request with decoded arguments (query, urlencoded and multipart
 //!   forms with file uploads, JSON), cookies (plain and signed, Tornado's format), and
 //!   the response (text, HTML, JSON, streamed, or answered later after
 //!   [`detach`](Context::detach)).
-//! - [`StaticFiles`]: a directory with conditional requests, ranges and streaming.
+//! - [`StaticFiles`]: a directory with conditional requests, ranges and streaming;
+//!   content-hashed URLs with [`Context::static_url`].
 //! - Gzip compression of responses ([`WebOptions::compress_response`]) and an access-log
 //!   line per request through `log` (target `squall::web::access`).
 //!
@@ -29,31 +37,45 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Templates: squall has no template engine; render on the client from JSON, or plug
-//! in one such as `minijinja` and send its output with [`Context::send_html`], escaping
+//! Templates (the default `templates` feature): `minijinja` templates from
+//! [`WebOptions::template_path`], rendered with [`Context::render`] — HTML-escaped,
+//! with inheritance, `static_url(...)`, `reverse_url(...)` and the XSRF form field.
+//! Without the feature, send any engine's output with [`Context::send_html`], escaping
 //! with [`escape_html`] where text goes into markup.
 
 mod app;
 mod args;
+mod auth;
 pub(crate) mod compress;
 mod context;
 mod cookie;
 mod escape;
+mod etag;
+mod hooks;
 pub mod multipart;
 mod route;
 mod static_files;
+mod static_url;
+#[cfg(feature = "templates")]
+mod templates;
+mod ws_route;
+mod xsrf;
 
 pub use app::{Application, HandlerResult, WebOptions};
 pub use args::{Arguments, FormLimits};
+pub use auth::authenticated;
 pub use compress::{accepts_gzip, is_compressible};
 pub use context::{Context, SIGNED_COOKIE_EXPIRES_DAYS, SIGNED_COOKIE_MAX_AGE_DAYS};
 pub use cookie::{
     create_signed_value, decode_signed_value, parse_cookies, CookieOptions, SameSite,
 };
 pub use escape::escape_html;
+pub use hooks::Finished;
 pub use multipart::{MultipartLimits, UploadedFile};
 pub use route::Pattern;
 pub use static_files::{StaticFiles, CHUNK_SIZE};
+pub use static_url::STATIC_URL_CACHE_ENTRIES;
+pub use xsrf::XSRF_COOKIE;
 
 /// Types of the `http` and `bytes` crates that this module's API takes and returns,
 /// re-exported so an application needs no extra dependency for them.

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::error::{Error, Result};
 
@@ -120,6 +120,68 @@ impl Pattern {
     }
 }
 
+impl Pattern {
+    /// The path this pattern matches with its parameters set to `args`, in order
+    /// (Tornado's `reverse_url`): each is percent-encoded (a `{*rest}` one keeps its `/`).
+    ///
+    /// ```
+    /// use squall::web::Pattern;
+    /// let p = Pattern::parse("/users/{id}/files/{*path}").unwrap();
+    /// assert_eq!(p.reverse(&["j d", "a/b?.txt"]).unwrap(), "/users/j%20d/files/a/b%3F.txt");
+    /// assert!(p.reverse(&["7"]).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] when `args` does not hold one value per parameter, or a
+    /// value for a `{name}` parameter is empty.
+    pub fn reverse(&self, args: &[&str]) -> Result<String> {
+        let wanted = self
+            .segments
+            .iter()
+            .filter(|s| !matches!(s, Segment::Literal(_)))
+            .count();
+        if args.len() != wanted {
+            return Err(Error::invalid_state(format!(
+                "route {:?} takes {wanted} arguments, got {}",
+                self.source,
+                args.len()
+            )));
+        }
+        let mut out = String::new();
+        let mut args = args.iter();
+        for seg in &self.segments {
+            out.push('/');
+            match seg {
+                Segment::Literal(lit) => out.push_str(lit),
+                Segment::Param(name) => {
+                    let v = args.next().copied().unwrap_or("");
+                    if v.is_empty() {
+                        return Err(Error::invalid_state(format!(
+                            "route {:?}: empty value for {{{name}}}",
+                            self.source
+                        )));
+                    }
+                    out.extend(utf8_percent_encode(v, SEGMENT));
+                }
+                Segment::Rest(_) => {
+                    let v = args.next().copied().unwrap_or("");
+                    out.extend(utf8_percent_encode(v, REST));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Characters escaped in a path segment: all but RFC 3986's unreserved ones.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+/// As [`SEGMENT`], keeping `/` (the rest of a path).
+const REST: &AsciiSet = &SEGMENT.remove(b'/');
+
 /// Percent-decodes `s` as UTF-8 (`None` if it is not).
 fn decode(s: &str) -> Option<String> {
     percent_decode_str(s)
@@ -181,6 +243,23 @@ mod tests {
             vec![("p".into(), "../x".into())]
         );
         assert_eq!(m("/static/{*p}", "/other/a"), None);
+    }
+
+    #[test]
+    fn reverse_fills_parameters_and_round_trips() {
+        let p = Pattern::parse("/entry/{slug}/{*rest}").unwrap();
+        let url = p.reverse(&["a/b é", "x/y z"]).unwrap();
+        assert_eq!(url, "/entry/a%2Fb%20%C3%A9/x/y%20z");
+        assert_eq!(
+            p.matches(&url).unwrap(),
+            vec![
+                ("slug".into(), "a/b é".into()),
+                ("rest".into(), "x/y z".into())
+            ]
+        );
+        assert_eq!(Pattern::parse("/").unwrap().reverse(&[]).unwrap(), "/");
+        assert!(p.reverse(&["", "x"]).is_err());
+        assert!(p.reverse(&["a", "b", "c"]).is_err());
     }
 
     #[test]

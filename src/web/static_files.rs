@@ -54,8 +54,15 @@ impl StaticFiles {
     /// # Errors
     /// [`Error::Http`] 403 / 404 as described on the type; the application turns them
     /// into error pages.
+    ///
+    /// A request with a `v` query argument (a [`Context::static_url`]) is answered with a
+    /// ten-year cache lifetime: its URL changes with the file.
     pub fn serve(&self, ctx: &mut Context, path: &str) -> HandlerResult {
         let file = self.resolve(path)?;
+        if ctx.query_argument("v").is_some() {
+            let age = super::static_url::VERSIONED_MAX_AGE_SECS;
+            ctx.set_header("cache-control", &format!("max-age={age}, public"));
+        }
         // Checked before opening: opening a FIFO for reading would block the loop.
         if !std::fs::metadata(&file)
             .map_err(|e| io_status(&e))?

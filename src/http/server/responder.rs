@@ -136,6 +136,11 @@ impl Responder {
         }
     }
 
+    /// The loop this response's connection lives on.
+    pub(crate) fn handle(&self) -> crate::reactor::Handle {
+        self.conn.stream().handle()
+    }
+
     /// Sets the status (default 200). No effect once the head went out.
     pub fn set_status(&mut self, status: StatusCode) -> &mut Self {
         self.status = status;
