@@ -34,7 +34,7 @@ impl Reaper {
             child: RefCell::new(Some(child)),
             exit: Future::new(),
         });
-        match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+        match open_pidfd(pid) {
             Ok(pidfd) => {
                 let token: Rc<Cell<Option<Token>>> = Rc::default();
                 let (r, t, h) = (reaper.clone(), token.clone(), handle.clone());
@@ -100,6 +100,20 @@ impl Reaper {
     }
 }
 
+/// A descriptor that becomes readable when the child exits (Linux 5.3 and later).
+#[cfg(target_os = "linux")]
+fn open_pidfd(pid: Pid) -> io::Result<std::os::fd::OwnedFd> {
+    Ok(rustix::process::pidfd_open(
+        pid,
+        rustix::process::PidfdFlags::empty(),
+    )?)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_pidfd(_pid: Pid) -> io::Result<std::os::fd::OwnedFd> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
 /// The fallback watcher: checks the child on a timer until it is reaped.
 fn poll_later(handle: &Handle, reaper: Rc<Reaper>) {
     let h = handle.clone();
@@ -128,5 +142,30 @@ impl Drop for Reaper {
         if let Err(e) = spawned {
             log::warn!("cannot start a thread to reap a child process: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Reactor;
+
+    /// The fallback for kernels without `pidfd_open`: the timer watcher reaps too.
+    #[test]
+    fn polling_fallback_reaps() {
+        let mut reactor = Reactor::new().unwrap();
+        let handle = reactor.handle();
+        let child = std::process::Command::new("sh")
+            .args(["-c", "exit 9"])
+            .spawn()
+            .unwrap();
+        let reaper = Rc::new(Reaper {
+            child: RefCell::new(Some(child)),
+            exit: Future::new(),
+        });
+        poll_later(&handle, reaper.clone());
+        let status = reactor.run_until(&reaper.exit()).unwrap();
+        assert_eq!(status.code(), Some(9));
+        assert!(reaper.child.borrow().is_none(), "not reaped");
     }
 }
