@@ -14,6 +14,7 @@ pub mod future;
 pub mod http;
 pub mod locks;
 pub mod net;
+pub mod process;
 pub mod queues;
 pub mod reactor;
 pub mod redis;

@@ -239,7 +239,7 @@ impl Connector {
             move |s: &mut Rc<Socket>, _ev| {
                 let err = match s.as_ref() {
                     Socket::Tcp(t) => t.take_error(),
-                    Socket::Unix(_) | Socket::Tls(_) => Ok(None),
+                    Socket::Unix(_) | Socket::Tls(_) | Socket::Pipe(_) => Ok(None),
                 };
                 let outcome = match err {
                     Ok(None) => Ok(()),

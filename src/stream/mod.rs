@@ -748,14 +748,14 @@ impl IoStream {
         self.shared.state.borrow_mut().idle_timer = Some(id);
     }
 
-    /// Sets `TCP_NODELAY` (no-op for Unix sockets).
+    /// Sets `TCP_NODELAY` (no-op for Unix sockets and pipes).
     ///
     /// # Errors
     /// [`Error::Io`] from `setsockopt`; [`Error::StreamClosed`] if closed.
     pub fn set_nodelay(&self, yes: bool) -> Result<()> {
         match self.socket()?.as_ref() {
             Socket::Tcp(s) => Ok(s.set_nodelay(yes)?),
-            Socket::Unix(_) => Ok(()),
+            Socket::Unix(_) | Socket::Pipe(_) => Ok(()),
             Socket::Tls(t) => match t.inner() {
                 Socket::Tcp(s) => Ok(s.set_nodelay(yes)?),
                 _ => Ok(()),

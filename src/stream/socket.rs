@@ -1,5 +1,6 @@
 //! The sockets an [`IoStream`](super::IoStream) can wrap.
 
+use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -7,7 +8,8 @@ use std::os::unix::net::UnixStream;
 
 use super::tls::TlsSocket;
 
-/// A connected stream socket: TCP or Unix-domain. `IoStream` is one type over both
+/// A connected stream socket: TCP or Unix-domain (or one end of a pipe). `IoStream` is one
+/// type over all of them
 /// (an enum rather than a generic, so servers and clients pass streams around freely).
 #[derive(Debug)]
 pub enum Socket {
@@ -18,6 +20,10 @@ pub enum Socket {
     /// A TLS session over a TCP or Unix connection (made by
     /// [`IoStream::start_tls`](super::IoStream::start_tls)).
     Tls(Box<TlsSocket>),
+    /// One end of a pipe (a subprocess's stdin, stdout or stderr, as
+    /// [`Subprocess`](crate::process::Subprocess) makes them): reads on the read end,
+    /// writes on the write end. A pipe has no half-close; close the stream instead.
+    Pipe(File),
 }
 
 impl Socket {
@@ -26,6 +32,7 @@ impl Socket {
             Socket::Tcp(s) => (&*s).read(buf),
             Socket::Unix(s) => (&*s).read(buf),
             Socket::Tls(t) => t.read(buf),
+            Socket::Pipe(s) => (&*s).read(buf),
         }
     }
 
@@ -34,6 +41,7 @@ impl Socket {
             Socket::Tcp(s) => (&*s).write_vectored(bufs),
             Socket::Unix(s) => (&*s).write_vectored(bufs),
             Socket::Tls(t) => t.write_vectored(bufs),
+            Socket::Pipe(s) => (&*s).write_vectored(bufs),
         }
     }
 
@@ -42,6 +50,7 @@ impl Socket {
             Socket::Tcp(s) => (&*s).write(buf),
             Socket::Unix(s) => (&*s).write(buf),
             Socket::Tls(t) => t.write(buf),
+            Socket::Pipe(s) => (&*s).write(buf),
         }
     }
 
@@ -50,6 +59,7 @@ impl Socket {
             Socket::Tcp(s) => s.set_nonblocking(true),
             Socket::Unix(s) => s.set_nonblocking(true),
             Socket::Tls(t) => t.inner().set_nonblocking(),
+            Socket::Pipe(s) => Ok(rustix::io::ioctl_fionbio(s, true)?),
         }
     }
 
@@ -58,23 +68,27 @@ impl Socket {
             Socket::Tcp(s) => s.shutdown(Shutdown::Write),
             Socket::Unix(s) => s.shutdown(Shutdown::Write),
             Socket::Tls(t) => t.shutdown_write(),
+            Socket::Pipe(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a pipe has no half-close: close the stream",
+            )),
         }
     }
 
-    /// The peer's address (`None` for Unix sockets).
+    /// The peer's address (`None` for Unix sockets and pipes).
     pub fn peer_addr(&self) -> io::Result<Option<SocketAddr>> {
         match self {
             Socket::Tcp(s) => s.peer_addr().map(Some),
-            Socket::Unix(_) => Ok(None),
+            Socket::Unix(_) | Socket::Pipe(_) => Ok(None),
             Socket::Tls(t) => t.inner().peer_addr(),
         }
     }
 
-    /// The local address (`None` for Unix sockets).
+    /// The local address (`None` for Unix sockets and pipes).
     pub fn local_addr(&self) -> io::Result<Option<SocketAddr>> {
         match self {
             Socket::Tcp(s) => s.local_addr().map(Some),
-            Socket::Unix(_) => Ok(None),
+            Socket::Unix(_) | Socket::Pipe(_) => Ok(None),
             Socket::Tls(t) => t.inner().local_addr(),
         }
     }
@@ -86,6 +100,7 @@ impl AsFd for Socket {
             Socket::Tcp(s) => s.as_fd(),
             Socket::Unix(s) => s.as_fd(),
             Socket::Tls(t) => t.inner().as_fd(),
+            Socket::Pipe(s) => s.as_fd(),
         }
     }
 }
