@@ -91,7 +91,10 @@ pub(crate) fn coarse_now() -> Duration {
     // SAFETY: `ts` is a valid, writable `timespec` for the duration of the call, the only
     // memory `clock_gettime` writes.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    debug_assert_eq!(rc, 0, "CLOCK_MONOTONIC_COARSE exists on every supported kernel");
+    debug_assert_eq!(
+        rc, 0,
+        "CLOCK_MONOTONIC_COARSE exists on every supported kernel"
+    );
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
