@@ -261,9 +261,8 @@ fn chat_load_delivers_to_every_client_and_follows_the_cli_conventions() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).starts_with("chat_load: "));
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port().to_string();
-    drop(closed);
+    let closed = util::ReservedPort::closed();
+    let port = closed.port().to_string();
     let refused = Command::new(&bin).args(["--port", &port]).output().unwrap();
     assert_eq!(refused.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&refused.stderr).lines().count(), 1);

@@ -80,12 +80,9 @@ fn assert_help(example: &str) {
     }
 }
 
-/// A port nothing listens on (bound, then closed).
-fn closed_port_url() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    drop(l);
-    format!("http://{addr}/")
+/// The URL of `port`, where nothing listens.
+fn closed_port_url(port: &util::ReservedPort) -> String {
+    format!("http://{}/", port.addr())
 }
 
 /// An HTTP server on its own reactor in a background thread: `/` answers 200, anything
@@ -166,7 +163,8 @@ fn load_exits_0_when_every_request_succeeds() {
 
 #[test]
 fn load_exits_1_when_requests_fail() {
-    let o = run("load", &["-c", "2", "-n", "4", &closed_port_url()]);
+    let closed = util::ReservedPort::closed();
+    let o = run("load", &["-c", "2", "-n", "4", &closed_port_url(&closed)]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stdout).contains("errors=4 "), "{}", text(&o.stdout));
     assert!(
@@ -197,7 +195,8 @@ fn async_fetch_manual_help_usage_errors_and_exit_codes() {
     assert_usage_error("async_fetch_manual", &["http://[bad"]);
     assert_usage_error("async_fetch_manual", &["http://a/", "http://b/"]);
 
-    let o = run("async_fetch_manual", &[&closed_port_url()]);
+    let closed = util::ReservedPort::closed();
+    let o = run("async_fetch_manual", &[&closed_port_url(&closed)]);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "one clear line: {err}");
@@ -484,8 +483,8 @@ fn echo_load_help_usage_errors_and_unreachable_server() {
     ] {
         assert_usage_error("echo_load", args);
     }
-    let port = closed_port_url();
-    let port = port.rsplit(':').next().unwrap().trim_end_matches('/');
+    let closed = util::ReservedPort::closed();
+    let port = &closed.port().to_string();
     let o = run_bounded(
         "echo_load",
         &["--port", port, "--conns", "1", "--secs", "1"],
@@ -603,7 +602,8 @@ fn fetch_exit_codes_are_the_documented_ones() {
     check(&["http://[bad"], 3);
     check(&["not a url"], 3);
     check(&["http://name.invalid/"], 6);
-    check(&[&closed_port_url()], 7);
+    let closed = util::ReservedPort::closed();
+    check(&[&closed_port_url(&closed)], 7);
     let server = Server::start();
     check(&[&server.url("/")], 0);
     check(&[&server.url("/missing")], 0);

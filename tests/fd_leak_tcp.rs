@@ -4,10 +4,10 @@
 //! closes descriptors while it counts them.
 
 mod common_net;
+mod util;
 
 use std::cell::Cell;
 use std::io::ErrorKind;
-use std::net::TcpListener;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -77,11 +77,8 @@ fn connect_close_cycles_leak_no_descriptors() {
     });
     let port = server.listen("127.0.0.1:0").unwrap().port();
     let client = TcpClient::new(&h);
-    let refused_port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let refused = util::ReservedPort::closed();
+    let refused_port = refused.port();
     let (_hung, hung_addr, _fillers) = unanswered_listener("127.0.0.1:0").expect("listener");
 
     // Warm up (lazily created descriptors, thread-locals), then count.

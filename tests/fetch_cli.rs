@@ -6,7 +6,7 @@
 mod util;
 
 use std::cell::RefCell;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::mpsc;
@@ -196,11 +196,8 @@ fn not_found_exits_zero_unless_fail_is_given() {
 
 #[test]
 fn refused_connection_exits_7_with_one_line() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = util::ReservedPort::closed();
+    let port = closed.port();
     let o = fetch(&[&format!("http://127.0.0.1:{port}/")]);
     let err = assert_fails_with(&o, 7);
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");

@@ -1,15 +1,17 @@
 //! The Redis client against a real `redis-server` (started per test on a free port).
 
 mod redis_util;
+mod util;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis_util::{available, free_port, RedisServer};
+use redis_util::{available, RedisServer};
 use squall::redis::{Redis, RedisOptions, Subscriber, Value};
 use squall::{with_timeout, Error, Future, Handle, Reactor};
+use util::ReservedPort;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -186,8 +188,8 @@ fn both_clients_reconnect_and_resubscribe_after_a_server_restart() {
     if !available("both_clients_reconnect_and_resubscribe_after_a_server_restart") {
         return;
     }
-    let port = free_port();
-    let server = RedisServer::start_on(port, &[]);
+    let port = ReservedPort::for_child();
+    let server = RedisServer::start_on(&port, &[]);
     let mut reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
     let inbox = Inbox::default();
@@ -208,7 +210,7 @@ fn both_clients_reconnect_and_resubscribe_after_a_server_restart() {
     assert!(wait(&mut reactor, &during).is_err());
     assert!(!redis.is_connected());
 
-    let _server = RedisServer::start_on(port, &[]);
+    let _server = RedisServer::start_on(&port, &[]);
     publish_until_heard(&mut reactor, &redis, "room", "after");
     assert!(redis.is_connected() && sub.is_connected());
     inbox.wait_for(&mut reactor, 2);
@@ -220,7 +222,8 @@ fn both_clients_reconnect_and_resubscribe_after_a_server_restart() {
 #[test]
 fn commands_fail_promptly_when_no_server_listens() {
     let mut reactor = Reactor::new().unwrap();
-    let url = format!("redis://127.0.0.1:{}", free_port());
+    let closed = ReservedPort::closed();
+    let url = format!("redis://{}", closed.addr());
     let redis = Redis::connect(&reactor.handle(), &url, fast()).unwrap();
     let f = redis.ping();
     assert!(matches!(wait(&mut reactor, &f), Err(Error::Io(_))));
@@ -240,7 +243,8 @@ fn password_and_database_from_the_url() {
     if !available("password_and_database_from_the_url") {
         return;
     }
-    let server = RedisServer::start_on(free_port(), &["--requirepass", "s3cr@t"]);
+    let port = ReservedPort::for_child();
+    let server = RedisServer::start_on(&port, &["--requirepass", "s3cr@t"]);
     let mut reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
     let url = |pw: &str, db: u32| format!("redis://:{pw}@127.0.0.1:{}/{db}", server.port);

@@ -2,6 +2,7 @@
 //! timeouts, happy eyeballs across addresses, and names answered without the executor.
 
 mod common_net;
+mod util;
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
@@ -11,12 +12,6 @@ use std::time::{Duration, Instant};
 use common_net::*;
 use squall::net::{DefaultResolver, OverrideResolver, Resolver, TcpClient};
 use squall::{Error, Future, Handle, Reactor};
-
-/// A port on 127.0.0.1 where nothing listens (bound, then released).
-fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 #[test]
 fn connect_succeeds_and_cancels_its_timeout() {
@@ -45,7 +40,8 @@ fn connect_succeeds_and_cancels_its_timeout() {
 #[test]
 fn connect_refused_fails_with_io_error_naming_the_address() {
     let mut reactor = Reactor::new().unwrap();
-    let port = closed_port();
+    let closed = util::ReservedPort::closed();
+    let port = closed.port();
     let client = TcpClient::new(&reactor.handle());
     let r = wait(
         &mut reactor,
@@ -108,7 +104,8 @@ fn happy_eyeballs_moves_past_a_refused_address_to_an_open_one() {
     let mut reactor = Reactor::new().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let open: SocketAddr = listener.local_addr().unwrap();
-    let refused: SocketAddr = format!("127.0.0.1:{}", closed_port()).parse().unwrap();
+    let closed = util::ReservedPort::closed();
+    let refused = closed.addr();
     let resolver = OverrideResolver::new()
         .with_addr("svc.test", 80, refused)
         .with_addr("svc.test", 80, open);
@@ -128,8 +125,11 @@ fn happy_eyeballs_moves_past_a_refused_address_to_an_open_one() {
 #[test]
 fn happy_eyeballs_reports_the_last_failure_when_every_address_is_refused() {
     let mut reactor = Reactor::new().unwrap();
-    let a: SocketAddr = format!("127.0.0.1:{}", closed_port()).parse().unwrap();
-    let b: SocketAddr = format!("127.0.0.2:{}", closed_port()).parse().unwrap();
+    let (closed_a, closed_b) = (
+        util::ReservedPort::closed(),
+        util::ReservedPort::closed_on("127.0.0.2:0"),
+    );
+    let (a, b) = (closed_a.addr(), closed_b.addr());
     let resolver = OverrideResolver::new()
         .with_addr("svc.test", 80, a)
         .with_addr("svc.test", 80, b);

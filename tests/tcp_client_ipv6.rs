@@ -5,6 +5,7 @@
 //! Every test is skipped (with a message) where `[::1]` cannot be bound.
 
 mod common_net;
+mod util;
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
@@ -26,14 +27,6 @@ fn v6_listener(test: &str) -> Option<TcpListener> {
             None
         }
     }
-}
-
-fn closed_port(addr: &str) -> u16 {
-    TcpListener::bind(addr)
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn client(reactor: &Reactor, addrs: &[SocketAddr]) -> TcpClient {
@@ -87,7 +80,8 @@ fn refused_primary_hands_over_to_the_other_family_at_once() {
     drop(v6);
     let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
     let a4 = v4.local_addr().unwrap();
-    let refused6: SocketAddr = format!("[::1]:{}", closed_port("[::1]:0")).parse().unwrap();
+    let closed6 = util::ReservedPort::closed_on("[::1]:0");
+    let refused6 = closed6.addr();
     let mut reactor = Reactor::new().unwrap();
     let c = client(&reactor, &[refused6, a4]);
     let start = Instant::now();
@@ -105,9 +99,8 @@ fn refused_primary_hands_over_to_the_other_family_at_once() {
     // And the other way round: refused IPv4 first, IPv6 answers.
     let v6 = v6_listener("refused_primary_hands_over").unwrap();
     let a6 = v6.local_addr().unwrap();
-    let refused4: SocketAddr = format!("127.0.0.1:{}", closed_port("127.0.0.1:0"))
-        .parse()
-        .unwrap();
+    let closed4 = util::ReservedPort::closed();
+    let refused4 = closed4.addr();
     let c = client(&reactor, &[refused4, a6]);
     let start = Instant::now();
     let stream = wait(

@@ -75,9 +75,26 @@ pub(crate) struct Inner {
     last_tick: Cell<Duration>,
 }
 
-/// Reads a cheap monotonic clock (millisecond resolution) used to spot slow callbacks.
+/// Reads a cheap monotonic clock (millisecond resolution) used to spot slow callbacks
+/// and to date stream activity.
+///
+/// Through the C library's `clock_gettime(CLOCK_MONOTONIC_COARSE)`, which answers from
+/// the vDSO without a system call, and which tools that run the program on a synthetic
+/// CPU (valgrind, which hides the vDSO) or preload an allocator (heaptrack) support. A
+/// vDSO lookup of our own (as rustix's) finds the real vDSO through `PR_GET_AUXV` and
+/// crashes under valgrind.
 pub(crate) fn coarse_now() -> Duration {
-    let ts = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable `timespec` for the duration of the call, the only
+    // memory `clock_gettime` writes.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    debug_assert_eq!(
+        rc, 0,
+        "CLOCK_MONOTONIC_COARSE exists on every supported kernel"
+    );
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 

@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
+use crate::util::ReservedPort;
+
 /// Longest a process may take to start before the test fails.
 pub const START_LIMIT: Duration = Duration::from_secs(60);
 
@@ -33,11 +35,6 @@ pub fn nginx_available(test: &str) -> bool {
         eprintln!("{test}: skipped: nginx is not installed (.ci/run installs it)");
     }
     ok
-}
-
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 /// A squall example process that prints `listening on http://HOST:PORT` when ready.
@@ -170,6 +167,7 @@ pub fn documented_config() -> String {
 pub struct Nginx {
     child: Child,
     pub port: u16,
+    _reserved: ReservedPort,
     pub prefix: PathBuf,
     /// nginx's error log (stderr), line by line.
     pub log: Arc<Mutex<Vec<String>>>,
@@ -177,7 +175,9 @@ pub struct Nginx {
 
 impl Nginx {
     pub fn start(backends: &[u16]) -> Nginx {
-        let port = free_port();
+        // nginx cannot report a port it picked: it listens on one held for it.
+        let reserved = ReservedPort::for_child();
+        let port = reserved.port();
         let prefix =
             std::env::temp_dir().join(format!("squall-nginx-{}-{port}", std::process::id()));
         std::fs::create_dir_all(prefix.join("logs")).unwrap();
@@ -254,6 +254,7 @@ impl Nginx {
         Nginx {
             child,
             port,
+            _reserved: reserved,
             prefix,
             log,
         }

@@ -1,4 +1,4 @@
-//! A real `redis-server` for tests: started on a free 127.0.0.1 port with no persistence,
+//! A real `redis-server` for tests: started on a 127.0.0.1 port held for it with no persistence,
 //! ready once it says so on stdout, killed on drop.
 #![allow(dead_code)]
 
@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+
+use crate::util::ReservedPort;
 
 /// Longest a server may take to start before the test fails.
 const START_LIMIT: Duration = Duration::from_secs(20);
@@ -15,6 +17,8 @@ const START_LIMIT: Duration = Duration::from_secs(20);
 pub struct RedisServer {
     child: Child,
     pub port: u16,
+    /// The port held for the server's lifetime when [`RedisServer::start`] chose it.
+    _reserved: Option<ReservedPort>,
 }
 
 /// True if `redis-server` can run here; prints why a test skips otherwise.
@@ -30,19 +34,20 @@ pub fn available(test: &str) -> bool {
     ok
 }
 
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 impl RedisServer {
-    /// Starts a server on a free port.
+    /// Starts a server on a port held for its lifetime.
     pub fn start() -> RedisServer {
-        Self::start_on(free_port(), &[])
+        let reserved = ReservedPort::for_child();
+        let mut server = Self::start_on(&reserved, &[]);
+        server._reserved = Some(reserved);
+        server
     }
 
-    /// Starts a server on `port` with extra arguments (e.g. `--requirepass x`).
-    pub fn start_on(port: u16, extra: &[&str]) -> RedisServer {
+    /// Starts a server on `port` (held by the caller, so a restarted server gets it back)
+    /// with extra arguments (e.g. `--requirepass x`). `redis-server --port 0` would not
+    /// listen on TCP at all, hence the reservation.
+    pub fn start_on(port: &ReservedPort, extra: &[&str]) -> RedisServer {
+        let port = port.port();
         let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -65,7 +70,11 @@ impl RedisServer {
             let _ = child.kill();
             panic!("redis-server on port {port} did not become ready");
         }
-        RedisServer { child, port }
+        RedisServer {
+            child,
+            port,
+            _reserved: None,
+        }
     }
 
     pub fn url(&self) -> String {
