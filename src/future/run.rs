@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::Future;
 use crate::error::{Error, Result};
-use crate::reactor::{deadline_after, Reactor};
+use crate::reactor::Reactor;
 
 impl Reactor {
     /// Runs until `future` is done and returns its result (taken out of the future).
@@ -59,14 +59,15 @@ impl Reactor {
         future: &Future<T>,
         timeout: Duration,
     ) -> Result<T> {
-        let Some(deadline) = deadline_after(timeout) else {
+        let handle = self.handle();
+        let Some(deadline) = handle.deadline_after(timeout) else {
             return self.run_until(future);
         };
         while !future.is_done() {
             if self.take_stop() {
                 return Err(stopped());
             }
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.saturating_duration_since(handle.now());
             if left.is_zero() {
                 return Err(Error::Timeout);
             }
