@@ -290,3 +290,22 @@ fn redis_reconnect_back_off_follows_its_sequence_step_by_step() {
     redis.close();
     drop(attempts);
 }
+
+#[test]
+fn run_until_timeout_counts_virtual_time_and_auto_advance_stops_at_it() {
+    let mut reactor = Reactor::builder().auto_advance(true).build().unwrap();
+    let handle = reactor.handle();
+    let start = handle.now();
+    let late = Rc::new(Cell::new(false));
+    let l = late.clone();
+    handle.call_later(60 * SEC, move || l.set(true));
+    let never: squall::Future<()> = squall::Future::new();
+    let r = reactor.run_until_timeout(&never, 10 * SEC);
+    assert!(matches!(r, Err(squall::Error::Timeout)), "{r:?}");
+    assert_eq!(
+        handle.now() - start,
+        10 * SEC,
+        "auto-advance jumped past the timeout"
+    );
+    assert!(!late.get(), "a later timer ran before the timeout");
+}

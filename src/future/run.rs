@@ -39,6 +39,11 @@ impl Reactor {
     /// is (not cancelled) and the loop stays usable: run it again to go on waiting.
     /// A `timeout` too large to represent waits without limit.
     ///
+    /// The timeout is measured by the loop's clock: under a
+    /// [virtual clock](crate::reactor::Builder::virtual_clock) it passes when
+    /// [`Handle::advance`](crate::Handle::advance) or auto-advance moves time past it
+    /// (auto-advance stops at it), never by waiting in real time.
+    ///
     /// ```
     /// # fn main() -> squall::Result<()> {
     /// use std::time::Duration;
@@ -63,6 +68,24 @@ impl Reactor {
         let Some(deadline) = handle.deadline_after(timeout) else {
             return self.run_until(future);
         };
+        // A virtual clock moves only by advancing: a timer at the deadline makes
+        // auto-advance stop there rather than jump past it.
+        let marker = handle
+            .is_virtual_clock()
+            .then(|| handle.call_at(deadline, || {}));
+        let result = self.run_until_deadline(future, deadline);
+        if let Some(id) = marker {
+            handle.cancel_timer(id);
+        }
+        result
+    }
+
+    fn run_until_deadline<T: 'static>(
+        &mut self,
+        future: &Future<T>,
+        deadline: std::time::Instant,
+    ) -> Result<T> {
+        let handle = self.handle();
         while !future.is_done() {
             if self.take_stop() {
                 return Err(stopped());
