@@ -99,7 +99,9 @@ impl Builder {
     }
 
     /// Callbacks that block the loop longer than this are logged with the place they
-    /// were scheduled from (default 100 ms; `None` turns the check off).
+    /// were scheduled from (default 100 ms; `None` turns the check off). Measured in
+    /// real time even under a [virtual clock](Self::virtual_clock): advancing the clock
+    /// inside a callback is not a stall.
     pub fn slow_callback_threshold(mut self, limit: Option<Duration>) -> Self {
         self.options.slow_callback = limit;
         self
