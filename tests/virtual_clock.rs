@@ -309,3 +309,73 @@ fn run_until_timeout_counts_virtual_time_and_auto_advance_stops_at_it() {
     );
     assert!(!late.get(), "a later timer ran before the timeout");
 }
+
+#[test]
+fn stream_idle_timeout_follows_the_virtual_clock() {
+    let mut reactor = Reactor::builder().virtual_clock(true).build().unwrap();
+    let handle = reactor.handle();
+    let (a, b) = stream_pair(&handle).unwrap();
+    a.set_idle_timeout(Some(60 * SEC));
+    let _ = b.write(&b"x\n"[..]);
+    let line = a.read_until(b"\n", Some(16));
+    reactor.run_until(&line).unwrap();
+    handle.advance(30 * SEC); // activity at 0 s: idle 30 s
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    let _ = b.write(&b"y\n"[..]);
+    let line = a.read_until(b"\n", Some(16));
+    reactor.run_until(&line).unwrap(); // activity at 30 s
+    handle.advance(59 * SEC); // idle 59 s
+    for _ in 0..3 {
+        reactor.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(!a.is_closed(), "closed after 59 s idle");
+    handle.advance(SEC);
+    for _ in 0..3 {
+        reactor.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(a.is_closed(), "open after 60 s idle");
+    assert!(
+        matches!(a.error(), Some(squall::Error::Timeout)),
+        "{:?}",
+        a.error()
+    );
+}
+
+#[test]
+fn test_server_fetch_under_auto_advance_sees_a_slow_handler_answer_in_virtual_time() {
+    let wall = Instant::now();
+    let mut server = TestServer::builder()
+        .auto_advance(true)
+        .handler(|_, resp| {
+            let h = resp_handle();
+            h.call_later(10 * SEC, move || resp.send("late"));
+        })
+        .unwrap();
+    HANDLE.with(|h| *h.borrow_mut() = Some(server.handle()));
+    let start = server.handle().now();
+    let response = server.fetch("/").unwrap();
+    assert_eq!(&response.body[..], b"late");
+    assert_eq!(server.handle().now() - start, 10 * SEC);
+    assert!(
+        response.request_time >= 10 * SEC,
+        "{:?}",
+        response.request_time
+    );
+    // The client's own request timeout is virtual too: 5 s, shorter than the handler's
+    // 10 s, fails the fetch after 5 s of virtual time, at once.
+    let impatient =
+        squall::http::HttpRequest::new(&server.url("/")).request_timeout(Duration::from_secs(5));
+    let start = server.handle().now();
+    let r = server.fetch(impatient);
+    assert!(matches!(r, Err(squall::Error::HttpTimeout { .. })), "{r:?}");
+    assert_eq!(server.handle().now() - start, 5 * SEC);
+    assert!(wall.elapsed() < WALL_BOUND, "took {:?}", wall.elapsed());
+}
+
+thread_local! {
+    static HANDLE: RefCell<Option<squall::Handle>> = const { RefCell::new(None) };
+}
+
+fn resp_handle() -> squall::Handle {
+    HANDLE.with(|h| h.borrow().clone().expect("handle set"))
+}
