@@ -207,3 +207,75 @@ fn a_client_leaving_mid_file_does_not_stop_the_server() {
     });
     assert_eq!(after.body_str(), "hello, world\n");
 }
+
+/// Bytes this thread has read through `read`-like system calls so far (files and
+/// sockets), from the kernel's per-thread I/O accounting.
+fn thread_read_bytes() -> u64 {
+    let io = std::fs::read_to_string("/proc/thread-self/io").expect("/proc/thread-self/io");
+    io.lines()
+        .find_map(|l| l.strip_prefix("rchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("rchar in /proc/thread-self/io")
+}
+
+#[test]
+fn non_reading_downloads_read_one_chunk_each_per_loop_turn() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    const CLIENTS: usize = 200;
+    let base = http_util::temp_path("fair");
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(base.join("large.bin"), vec![7u8; 4 << 20]).unwrap();
+    std::fs::write(base.join("small.txt"), b"small\n").unwrap();
+
+    // The server runs on this thread's loop, one iteration at a time, so the file bytes
+    // it reads in each iteration are this thread's `rchar` growth across `run_once`.
+    let mut reactor = squall::Reactor::new().unwrap();
+    let server = server(&base, HttpServerOptions::default())(&reactor.handle());
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let mut stalled = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
+        let mut s = connect(addr);
+        s.write_all(&req("/static/large.bin", "")).unwrap();
+        stalled.push(s); // never read
+    }
+    let mut normal = connect(addr);
+    normal
+        .write_all(&req("/static/small.txt", "Connection: close\r\n"))
+        .unwrap();
+    normal.set_nonblocking(true).unwrap();
+
+    // Per turn: one chunk for each connection, plus the requests themselves.
+    let bound = (CLIENTS as u64 + 1) * squall::web::CHUNK_SIZE + 64 * 1024;
+    let deadline = Instant::now() + Duration::from_secs(60); // hang guard only
+    let (mut reply, mut turns, mut most) = (Vec::new(), 0u32, 0u64);
+    loop {
+        let mut buf = [0u8; 4096];
+        match normal.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => reply.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("normal client: {e}"),
+        }
+        assert!(Instant::now() < deadline, "no answer after {turns} turns");
+        let before = thread_read_bytes();
+        reactor.run_once(Some(Duration::from_millis(100))).unwrap();
+        let read = thread_read_bytes() - before;
+        turns += 1;
+        most = most.max(read);
+        assert!(
+            read <= bound,
+            "turn {turns}: the loop read {read} bytes, more than one {} B chunk for each \
+             of {CLIENTS} connections ({bound} B)",
+            squall::web::CHUNK_SIZE
+        );
+    }
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.ends_with("\r\n\r\nsmall\n"), "{text}");
+    eprintln!("answered after {turns} turns; at most {most} bytes read in one turn");
+    drop(stalled);
+    drop(server);
+}

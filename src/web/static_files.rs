@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::{
     ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED,
@@ -13,9 +13,11 @@ use http::{HeaderValue, Method, StatusCode};
 use super::app::HandlerResult;
 use super::context::Context;
 use crate::error::Error;
+use crate::reactor::Handle;
 
 /// Files up to this size are read whole and sent at once; larger ones are streamed in
-/// pieces of this size, the next read only once the previous piece reached the kernel.
+/// pieces of this size: at most one piece per response per loop iteration, the next one
+/// read only once the previous piece reached the kernel.
 pub const CHUNK_SIZE: u64 = 64 * 1024;
 
 /// Serves the files under a root directory: `Content-Type` from the extension,
@@ -27,6 +29,13 @@ pub const CHUNK_SIZE: u64 = 64 * 1024;
 ///
 /// The `ETag` is made of the file's size and modification time, so it changes when the
 /// file does without reading it.
+///
+/// Files are read on the loop thread with plain blocking reads (quick for files in the
+/// page cache), a bounded amount at a time: a file larger than [`CHUNK_SIZE`] is read one
+/// piece per loop iteration per response, and not at all while the previous piece waits
+/// for a slow client. So a thousand clients that request a large file and never read it
+/// cost the loop a thousand pieces per iteration at most, and hold one piece each in
+/// memory; other requests are answered in between.
 ///
 /// Usually mounted with [`Application::static_files`](super::Application::static_files).
 #[derive(Debug, Clone)]
@@ -134,7 +143,10 @@ impl StaticFiles {
             file.read_exact(&mut buf).map_err(|e| io_status(&e))?;
             ctx.send(buf);
         } else {
-            pump(ctx.detach(), file, len);
+            let ctx = ctx.detach();
+            if let Some(handle) = ctx.handle() {
+                pump(ctx, handle, file, len);
+            }
         }
         Ok(())
     }
@@ -249,8 +261,9 @@ fn parse_range(header: Option<&str>, size: u64) -> Span {
 }
 
 /// Sends `remaining` bytes of `file` in [`CHUNK_SIZE`] pieces, each read once the
-/// previous one reached the kernel; stops when the client leaves.
-fn pump(mut ctx: Context, mut file: File, remaining: u64) {
+/// previous one reached the kernel, and in a later loop iteration than it; stops when
+/// the client leaves.
+fn pump(mut ctx: Context, handle: Handle, mut file: File, remaining: u64) {
     if remaining == 0 {
         let _ = ctx.finish();
         return;
@@ -264,7 +277,16 @@ fn pump(mut ctx: Context, mut file: File, remaining: u64) {
         return;
     }
     ctx.write(buf).add_done_callback(move |f| match f.result() {
-        Some(Ok(())) => pump(ctx, file, remaining - n as u64),
+        // A fast client's write resolves at once, and done-callbacks run in the same
+        // iteration: going on here would read the file as fast as the kernel takes it,
+        // megabytes per client, while every other connection waits. A zero-delay timer
+        // runs in the next iteration (a plain callback could still run in this one).
+        Some(Ok(())) => {
+            let next = handle.clone();
+            handle.call_later(Duration::ZERO, move || {
+                pump(ctx, next, file, remaining - n as u64);
+            });
+        }
         _ => drop(ctx.finish()),
     });
 }

@@ -332,6 +332,11 @@ impl Responder {
         self.conn.clone().response_done(self.keep_alive);
     }
 
+    /// The handle of the reactor the connection runs on.
+    pub(crate) fn handle(&self) -> crate::reactor::Handle {
+        self.conn.stream().handle()
+    }
+
     /// Sends a body chunk, sending the head first if needed. The future resolves when
     /// the chunk reached the kernel, or fails with [`Error::StreamClosed`] once the client
     /// is gone, or with [`Error::StreamBufferFull`] when the chunk would take the queued
