@@ -53,7 +53,7 @@ pub use cookie::{
 pub use escape::escape_html;
 pub use multipart::{MultipartLimits, UploadedFile};
 pub use route::Pattern;
-pub use static_files::{StaticFiles, CHUNK_SIZE};
+pub use static_files::{StaticFiles, CHUNK_SIZE, READ_PER_ITERATION};
 
 /// Types of the `http` and `bytes` crates that this module's API takes and returns,
 /// re-exported so an application needs no extra dependency for them.

@@ -1,5 +1,6 @@
 //! [`StaticFiles`]: serves a directory (Tornado's `StaticFileHandler`).
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,11 @@ use crate::reactor::Handle;
 /// read only once the previous piece reached the kernel.
 pub const CHUNK_SIZE: u64 = 64 * 1024;
 
+/// At most this many bytes of streamed files (those larger than [`CHUNK_SIZE`]) are read
+/// in one loop iteration, over all the responses on the thread; the other responses
+/// wait for a later iteration, in turn.
+pub const READ_PER_ITERATION: u64 = 16 * CHUNK_SIZE;
+
 /// Serves the files under a root directory: `Content-Type` from the extension,
 /// `ETag` / `If-None-Match` and `Last-Modified` / `If-Modified-Since` → 304, a single
 /// `Range` → 206 (416 when unsatisfiable), `HEAD`, large files streamed with
@@ -32,10 +38,10 @@ pub const CHUNK_SIZE: u64 = 64 * 1024;
 ///
 /// Files are read on the loop thread with plain blocking reads (quick for files in the
 /// page cache), a bounded amount at a time: a file larger than [`CHUNK_SIZE`] is read one
-/// piece per loop iteration per response, and not at all while the previous piece waits
-/// for a slow client. So a thousand clients that request a large file and never read it
-/// cost the loop a thousand pieces per iteration at most, and hold one piece each in
-/// memory; other requests are answered in between.
+/// piece per loop iteration per response, [`READ_PER_ITERATION`] bytes per iteration in
+/// all, and not at all while the previous piece waits for a slow client. So a thousand
+/// clients that request a large file and never read it hold one piece each in memory,
+/// and other requests are answered in between.
 ///
 /// Usually mounted with [`Application::static_files`](super::Application::static_files).
 #[derive(Debug, Clone)]
@@ -261,14 +267,18 @@ fn parse_range(header: Option<&str>, size: u64) -> Span {
 }
 
 /// Sends `remaining` bytes of `file` in [`CHUNK_SIZE`] pieces, each read once the
-/// previous one reached the kernel, and in a later loop iteration than it; stops when
-/// the client leaves.
+/// previous one reached the kernel, in a later loop iteration than it, and within the
+/// iteration's [`READ_PER_ITERATION`]; stops when the client leaves.
 fn pump(mut ctx: Context, handle: Handle, mut file: File, remaining: u64) {
-    if remaining == 0 {
+    if remaining == 0 || ctx.is_closed() {
         let _ = ctx.finish();
         return;
     }
     let n = remaining.min(CHUNK_SIZE) as usize;
+    if !take_read_budget(&handle, n as u64) {
+        later(handle, move |h| pump(ctx, h, file, remaining));
+        return;
+    }
     let mut buf = vec![0; n];
     if let Err(e) = file.read_exact(&mut buf) {
         // The file shrank or failed under us: the promised length cannot be met, so the
@@ -279,16 +289,38 @@ fn pump(mut ctx: Context, handle: Handle, mut file: File, remaining: u64) {
     ctx.write(buf).add_done_callback(move |f| match f.result() {
         // A fast client's write resolves at once, and done-callbacks run in the same
         // iteration: going on here would read the file as fast as the kernel takes it,
-        // megabytes per client, while every other connection waits. A zero-delay timer
-        // runs in the next iteration (a plain callback could still run in this one).
-        Some(Ok(())) => {
-            let next = handle.clone();
-            handle.call_later(Duration::ZERO, move || {
-                pump(ctx, next, file, remaining - n as u64);
-            });
-        }
+        // megabytes per client, while every other connection waits.
+        Some(Ok(())) => later(handle, move |h| pump(ctx, h, file, remaining - n as u64)),
         _ => drop(ctx.finish()),
     });
+}
+
+/// Runs `f` in the next loop iteration: from a zero-delay timer, as a plain callback
+/// added by a done-callback could still run in this one. Timers fire in the order of
+/// their deadlines, so responses waiting for the budget take their turns in order.
+fn later(handle: Handle, f: impl FnOnce(Handle) + 'static) {
+    let h = handle.clone();
+    handle.call_later(Duration::ZERO, move || f(h));
+}
+
+thread_local! {
+    /// The loop iteration (of the reactor that last read) and the bytes read in it.
+    static READ_BUDGET: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// Counts `n` bytes against this iteration's [`READ_PER_ITERATION`]; `false` when they
+/// do not fit (the first piece of an iteration always does).
+fn take_read_budget(handle: &Handle, n: u64) -> bool {
+    let iteration = handle.stats().iterations;
+    READ_BUDGET.with(|b| {
+        let (at, used) = b.get();
+        let used = if at == iteration { used } else { 0 };
+        if used > 0 && used + n > READ_PER_ITERATION {
+            return false;
+        }
+        b.set((iteration, used + n));
+        true
+    })
 }
 
 #[cfg(test)]
