@@ -421,11 +421,14 @@ impl Responder {
                 };
                 if matches!(framing, Framing::Length(_)) && self.remaining > 0 && !self.bodiless() {
                     // Fewer bytes than the Content-Length promised: the client would take
-                    // the next response for the rest of this body. Close instead.
-                    log::error!(
-                        "Responder: response finished {} bytes short of its Content-Length: closing",
-                        self.remaining
-                    );
+                    // the next response for the rest of this body. Close instead. (Not
+                    // worth an error when the client already left mid-body.)
+                    if !self.conn.stream().is_closed() {
+                        log::error!(
+                            "Responder: response finished {} bytes short of its Content-Length: closing",
+                            self.remaining
+                        );
+                    }
                     self.keep_alive = false;
                 }
                 self.body = Body::Finished;
