@@ -217,6 +217,7 @@ fn a_compressed_16_mib_message_is_inflated_over_many_loop_turns() {
     assert_eq!(seen.len(), 2);
     let turns = seen[1].1 - seen[0].1;
     // 16 MiB in steps of at most 256 KiB: at least 64 steps, each its own turn.
+    eprintln!("{turns} loop turns between the two deliveries");
     assert!(turns >= 32, "{turns} loop turns while inflating 16 MiB");
 }
 
