@@ -23,7 +23,7 @@ use super::message::Message;
 use super::options::WebSocketOptions;
 use crate::error::{Error, Result};
 use crate::future::Future;
-use crate::reactor::{Handle, TimerId};
+use crate::reactor::{coarse_now, Handle, TimerId};
 use crate::stream::{CustomRead, IoStream};
 
 /// What an [`on_message`](WebSocket::on_message) callback returns: `()` to take the next
@@ -87,7 +87,13 @@ struct Config {
     ping_interval_ms: u32,
     /// 0: no pong deadline.
     ping_timeout_ms: u32,
+    /// 0: an incomplete message may stall forever.
+    message_timeout_ms: u32,
 }
+
+/// Most bytes one connection inflates per turn of the loop (about 0.1 ms of work); then
+/// the rest of its message waits for the next turn and other connections run.
+const INFLATE_STEP: usize = 256 * 1024;
 
 fn millis(d: Duration) -> u32 {
     d.as_millis().clamp(1, u128::from(u32::MAX)) as u32
@@ -104,6 +110,8 @@ struct State {
     reading: bool,
     /// A delivered message is not done with yet: reading waits.
     held: bool,
+    /// Inflating a message paused for this turn; a callback goes on (reading waits).
+    inflating: bool,
     /// Pull style: the one message read ahead, waiting for `read_message`.
     /// `read_message` and `closed()` state (boxed: most connections use callbacks).
     pull: Option<Box<Pull>>,
@@ -138,6 +146,11 @@ struct Timers {
     pong: Option<TimerId>,
     /// After the close: drops a stream whose last writes do not drain.
     linger: Option<TimerId>,
+    /// Checks that an incomplete message still makes progress.
+    stall: Option<TimerId>,
+    /// The decoder's progress count when last seen moving, and when that was.
+    progress: u32,
+    progress_at: Duration,
 }
 
 impl State {
@@ -204,6 +217,7 @@ impl WebSocket {
         let mut decoder = Decoder::new(role, options.max_message_size);
         let compressor = deflate.map(|p| {
             decoder.set_inflater(Inflater::new(&p, role));
+            decoder.set_inflate_step(INFLATE_STEP);
             Box::new(Compressor::new(&p, role, options.compression_level))
         });
         let inner = Rc::new(Inner {
@@ -224,12 +238,14 @@ impl WebSocket {
                     .ping_timeout
                     .or(options.ping_interval)
                     .map_or(0, millis),
+                message_timeout_ms: options.message_timeout.map_or(0, millis),
             },
             st: RefCell::new(State {
                 decoder,
                 compressor,
                 reading: false,
                 held: false,
+                inflating: false,
                 pull: None,
                 close_sent: false,
                 result: None,
@@ -565,7 +581,7 @@ impl Inner {
     fn start_reading(this: &Rc<Inner>) {
         let reader = {
             let mut st = this.st.borrow_mut();
-            if st.reading || st.result.is_some() || (st.held && !st.close_sent) {
+            if st.reading || st.inflating || st.result.is_some() || (st.held && !st.close_sent) {
                 return;
             }
             st.reading = true;
@@ -579,6 +595,7 @@ impl Inner {
     /// The stream's read callback: decodes until a message is complete (then reading
     /// pauses until the user is done with it) or the connection ends.
     fn on_data(this: &Rc<Inner>, buf: &mut BytesMut, closed: bool) -> bool {
+        this.st.borrow_mut().decoder.start_turn();
         loop {
             let next = this.st.borrow_mut().decoder.decode(buf);
             match next {
@@ -628,9 +645,32 @@ impl Inner {
                     return true;
                 }
                 Ok(None) => {
+                    let (paused, in_message) = {
+                        let st = this.st.borrow();
+                        (st.decoder.paused(), st.decoder.in_message())
+                    };
+                    if paused {
+                        if closed {
+                            // The peer is gone: finish what arrived without yielding.
+                            this.st.borrow_mut().decoder.start_turn();
+                            continue;
+                        }
+                        // This turn's inflating is done: other connections run before
+                        // the rest of the message is inflated.
+                        {
+                            let mut st = this.st.borrow_mut();
+                            st.reading = false;
+                            st.inflating = true;
+                        }
+                        let inner = this.clone();
+                        this.handle.add_callback(move || Inner::resume(&inner));
+                        return true;
+                    }
                     if closed {
                         this.st.borrow_mut().reading = false;
                         Inner::finish(this, close::ABNORMAL, String::new());
+                    } else if in_message {
+                        Inner::watch_stall(this);
                     }
                     return closed;
                 }
@@ -641,6 +681,81 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// Goes on with a message whose inflating paused (from the loop): a finished message
+    /// is delivered as usual; reading resumes when the decoder needs bytes again.
+    fn resume(this: &Rc<Inner>) {
+        {
+            let mut st = this.st.borrow_mut();
+            st.inflating = false;
+            if st.result.is_some() {
+                return;
+            }
+            st.reading = true;
+        }
+        let mut none = BytesMut::new();
+        if !Inner::on_data(this, &mut none, false) {
+            this.st.borrow_mut().reading = false;
+            Inner::start_reading(this);
+        }
+    }
+
+    /// An incomplete message is waiting for bytes: notes whether it moved since last
+    /// seen, and arms the check that fails the connection once it has not moved for
+    /// `message_timeout`.
+    fn watch_stall(this: &Rc<Inner>) {
+        let Some(timeout) = ms(this.cfg.message_timeout_ms) else {
+            return;
+        };
+        let mut st = this.st.borrow_mut();
+        let progress = st.decoder.progress();
+        let t = st.t();
+        if t.progress != progress || t.stall.is_none() {
+            t.progress = progress;
+            t.progress_at = coarse_now();
+        }
+        if t.stall.is_none() {
+            drop(st);
+            Inner::arm_stall(this, timeout);
+        }
+    }
+
+    fn arm_stall(this: &Rc<Inner>, after: Duration) {
+        let weak = Rc::downgrade(this);
+        let t = this.handle.call_later(after, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let Some(timeout) = ms(inner.cfg.message_timeout_ms) else {
+                return;
+            };
+            let left = {
+                let mut st = inner.st.borrow_mut();
+                st.t().stall = None;
+                if st.result.is_some() || !st.decoder.in_message() || st.inflating {
+                    return; // over, between messages (re-armed by the next), or busy
+                }
+                let progress = st.decoder.progress();
+                let now = coarse_now();
+                let t = st.t();
+                if t.progress != progress {
+                    t.progress = progress;
+                    t.progress_at = now;
+                }
+                timeout.checked_sub(now.saturating_sub(t.progress_at))
+            };
+            match left {
+                Some(left) if !left.is_zero() => Inner::arm_stall(&inner, left),
+                _ => {
+                    log::info!("WebSocket: incomplete message stalled for {timeout:?}, closing");
+                    inner.st.borrow_mut().decoder.abort();
+                    Inner::fail(
+                        &inner,
+                        ProtocolError::new(close::POLICY_VIOLATION, "message timeout"),
+                    );
+                }
+            }
+        });
+        this.st.borrow_mut().t().stall = Some(t);
     }
 
     /// Fails the connection (RFC 6455 §7.1.7): a close frame with the error's code,
@@ -775,10 +890,11 @@ impl Inner {
             }
             st.result = Some(Box::new((code, reason.clone())));
             let t = st.t();
-            let timers: Vec<TimerId> = [t.close.take(), t.ping.take(), t.pong.take()]
-                .into_iter()
-                .flatten()
-                .collect();
+            let timers: Vec<TimerId> =
+                [t.close.take(), t.ping.take(), t.pong.take(), t.stall.take()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
             (
                 st.pull.as_mut().and_then(|p| p.waiter.take()),
                 st.pull
