@@ -239,6 +239,20 @@ impl<T: 'static> Future<T> {
         f
     }
 
+    /// A future already failed with `error` whose failure was reported already (logged
+    /// once for its connection): dropping it unread logs no "never retrieved" warning.
+    pub(crate) fn failed_quietly(error: Error) -> Self {
+        let f = Self::failed(error);
+        f.state.borrow_mut().retrieved = true;
+        f
+    }
+
+    /// Heap bytes one pending future of this type costs (its shared state and the
+    /// allocator's header), for memory accounting.
+    pub(crate) const fn heap_cost() -> usize {
+        std::mem::size_of::<RefCell<State<T>>>() + 2 * std::mem::size_of::<usize>() + 16
+    }
+
     /// Resolves the future with `value` and schedules its done-callbacks.
     ///
     /// Setting a future twice is a bug in the caller: it is logged with `log::error!`
