@@ -257,13 +257,17 @@ fn a_send_to_a_full_peer_closes_it_once_and_logs_once() {
     let joined: Future<()> = Future::new();
     let j = joined.clone();
     let sockets = srv.sockets.clone();
-    let poll = squall::PeriodicCallback::new(&reactor.handle(), Duration::from_millis(1), move || {
-        if !sockets.borrow().is_empty() {
-            let _ = j.try_set_result(());
-        }
-    });
+    let poll =
+        squall::PeriodicCallback::new(&reactor.handle(), Duration::from_millis(1), move || {
+            if !sockets.borrow().is_empty() {
+                let _ = j.try_set_result(());
+            }
+        });
     poll.start();
-    assert!(run_bounded(&mut reactor, &joined).is_some(), "no connection");
+    assert!(
+        run_bounded(&mut reactor, &joined).is_some(),
+        "no connection"
+    );
     poll.stop();
     let ws = srv.sockets.borrow()[0].clone();
     // A broadcast that ignores what each send returns, as a chat does: 1 000 messages
@@ -293,7 +297,10 @@ fn a_send_to_a_full_peer_closes_it_once_and_logs_once() {
     reactor.handle().add_callback(move || t.set_result(()));
     reactor.run_until(&tick).unwrap();
     let warnings = my_warnings();
-    eprintln!("{failed} sends failed; closed {closed:?}; warnings: {}", warnings.len());
+    eprintln!(
+        "{failed} sends failed; closed {closed:?}; warnings: {}",
+        warnings.len()
+    );
     assert!(failed > 0, "the peer's buffer never filled");
     assert_eq!(closed.map(|c| c.0), Some(1008), "not closed with 1008");
     assert_eq!(srv.closes.all().len(), 1, "{:?}", srv.closes.all());

@@ -354,11 +354,9 @@ impl IoStream {
             let mut s = self.shared.state.borrow_mut();
             let refused = if s.closed || s.close_after_writes {
                 Some(Error::StreamClosed)
-            } else if s
-                .options
-                .max_write_buffer_size
-                .is_some_and(|max| s.write_cost() + state::write_cost(data.len(), fut.is_some()) > max)
-            {
+            } else if s.options.max_write_buffer_size.is_some_and(|max| {
+                s.write_cost() + state::write_cost(data.len(), fut.is_some()) > max
+            }) {
                 Some(Error::StreamBufferFull)
             } else {
                 None

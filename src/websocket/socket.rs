@@ -510,7 +510,8 @@ impl Inner {
     ) -> Result<Option<Future<()>>> {
         let total = payload.len() + 14;
         // Counted as the stream counts it (real cost), a large payload as two writes.
-        let needed = IoStream::write_cost_of(total, want_future) + IoStream::write_cost_of(1, false);
+        let needed =
+            IoStream::write_cost_of(total, want_future) + IoStream::write_cost_of(1, false);
         if self
             .cfg
             .max_write_buffer_size
@@ -809,10 +810,11 @@ impl Inner {
             }
             st.result = Some(Box::new((code, reason.clone())));
             let t = st.t();
-            let timers: Vec<TimerId> = [t.close.take(), t.ping.take(), t.pong.take(), t.stall.take()]
-                .into_iter()
-                .flatten()
-                .collect();
+            let timers: Vec<TimerId> =
+                [t.close.take(), t.ping.take(), t.pong.take(), t.stall.take()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
             (
                 st.pull.as_mut().and_then(|p| p.waiter.take()),
                 st.pull

@@ -384,13 +384,10 @@ impl Responder {
                     ));
                 }
                 if !stream.is_closed()
-                    && self
-                        .conn
-                        .max_write_buffer_size()
-                        .is_some_and(|max| {
-                            stream.write_buffer_cost() + IoStream::write_cost_of(chunk.len(), true)
-                                > max
-                        })
+                    && self.conn.max_write_buffer_size().is_some_and(|max| {
+                        stream.write_buffer_cost() + IoStream::write_cost_of(chunk.len(), true)
+                            > max
+                    })
                 {
                     return Future::failed(Error::StreamBufferFull);
                 }

@@ -92,12 +92,14 @@ impl Inner {
             this.replace_stall_timer(Some(t));
         }
         let weak = Rc::downgrade(this);
-        this.stream.drained_to(0).add_done_callback(move |_: &Future<()>| {
-            let Some(inner) = weak.upgrade() else { return };
-            inner.st.borrow_mut().paused = false;
-            inner.replace_stall_timer(None);
-            Inner::start_reading(&inner);
-        });
+        this.stream
+            .drained_to(0)
+            .add_done_callback(move |_: &Future<()>| {
+                let Some(inner) = weak.upgrade() else { return };
+                inner.st.borrow_mut().paused = false;
+                inner.replace_stall_timer(None);
+                Inner::start_reading(&inner);
+            });
         true
     }
 
