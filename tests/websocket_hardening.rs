@@ -273,13 +273,9 @@ fn a_send_to_a_full_peer_closes_it_once_and_logs_once() {
     // A broadcast that ignores what each send returns, as a chat does: 1 000 messages
     // of 1 KiB to a peer that reads nothing, in rounds, letting the loop write between.
     let text = "x".repeat(1024);
-    let mut failed = 0;
     for _round in 0..10 {
         for _ in 0..100 {
-            let f = ws.send_text(text.clone());
-            if matches!(f.result(), Some(Err(_))) {
-                failed += 1;
-            }
+            let _ = ws.send_text(text.clone());
         }
         let tick: Future<()> = Future::new();
         let t = tick.clone();
@@ -297,11 +293,7 @@ fn a_send_to_a_full_peer_closes_it_once_and_logs_once() {
     reactor.handle().add_callback(move || t.set_result(()));
     reactor.run_until(&tick).unwrap();
     let warnings = my_warnings();
-    eprintln!(
-        "{failed} sends failed; closed {closed:?}; warnings: {}",
-        warnings.len()
-    );
-    assert!(failed > 0, "the peer's buffer never filled");
+    eprintln!("closed {closed:?}; warnings: {warnings:?}");
     assert_eq!(closed.map(|c| c.0), Some(1008), "not closed with 1008");
     assert_eq!(srv.closes.all().len(), 1, "{:?}", srv.closes.all());
     assert_eq!(

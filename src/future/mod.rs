@@ -242,9 +242,14 @@ impl<T: 'static> Future<T> {
     /// A future already failed with `error` whose failure was reported already (logged
     /// once for its connection): dropping it unread logs no "never retrieved" warning.
     pub(crate) fn failed_quietly(error: Error) -> Self {
-        let f = Self::failed(error);
-        f.state.borrow_mut().retrieved = true;
-        f
+        Self::failed(error).quiet()
+    }
+
+    /// Marks a failure of this future as reported elsewhere (once for its connection,
+    /// and to its close callback): dropping it unread logs no "never retrieved" warning.
+    pub(crate) fn quiet(self) -> Self {
+        self.state.borrow_mut().retrieved = true;
+        self
     }
 
     /// Heap bytes one pending future of this type costs (its shared state and the

@@ -407,7 +407,9 @@ impl WebSocket {
             }
         };
         match inner.write_frame(opcode, rsv1, payload, true) {
-            Ok(Some(f)) => f,
+            // A send that fails does so because the connection closed, which is
+            // reported (on_close, and a log line for a peer cut): no warning per send.
+            Ok(Some(f)) => f.quiet(),
             Ok(None) => Future::ready(()),
             Err(e) => {
                 Inner::cut_slow_reader(inner);
