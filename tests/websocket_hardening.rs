@@ -108,7 +108,9 @@ fn run_bounded<T: Clone + 'static>(reactor: &mut Reactor, f: &Future<T>) -> Opti
 
 #[test]
 fn a_ping_flood_from_a_peer_that_never_reads_stays_bounded_and_is_closed() {
-    const PINGS: usize = 200_000;
+    // Pings of the largest payload (125 bytes), so that even coalesced pongs fill the
+    // small kernel buffers and the flooder is shown to be paused, then closed.
+    const PINGS: usize = 400_000;
     const BATCH: usize = 1000;
     let mut reactor = Reactor::new().unwrap();
     let options = WebSocketOptions::default()
@@ -135,7 +137,7 @@ fn a_ping_flood_from_a_peer_that_never_reads_stays_bounded_and_is_closed() {
             stream
                 .set_write_timeout(Some(Duration::from_secs(2)))
                 .unwrap();
-            let batch: Vec<u8> = (0..BATCH).flat_map(|_| cf(9, true, b"")).collect();
+            let batch: Vec<u8> = (0..BATCH).flat_map(|_| cf(9, true, &[7u8; 125])).collect();
             let mut sent = 0;
             while sent < PINGS {
                 if stream.write_all(&batch).is_err() {
@@ -164,7 +166,13 @@ fn a_ping_flood_from_a_peer_that_never_reads_stays_bounded_and_is_closed() {
     assert_eq!(answered, b"still there?");
     let closes = srv.closes.all();
     let peak = peak.get();
-    eprintln!("pings sent {sent}, peak queued cost {peak} B, closes {closes:?}");
+    let state: Vec<_> = srv
+        .sockets
+        .borrow()
+        .iter()
+        .map(|ws| (ws.is_closed(), ws.stream().write_buffer_len()))
+        .collect();
+    eprintln!("pings sent {sent}, peak queued cost {peak} B, closes {closes:?}, (closed, queued): {state:?}");
     // One queued pong at a time, whatever the flood: far below the write limit.
     assert!(
         peak <= 16 * 1024,

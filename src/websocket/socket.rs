@@ -612,8 +612,11 @@ impl Inner {
     /// The stream's read callback: decodes until a message is complete (then reading
     /// pauses until the user is done with it) or the connection ends.
     fn on_data(this: &Rc<Inner>, buf: &mut BytesMut, closed: bool) -> bool {
+        // Pings within one read share a pong; a pong still waiting from an earlier
+        // read means the peer does not take what we write: stop reading it.
+        let mut first = true;
         loop {
-            if !closed && Inner::pause_if_backed_up(this) {
+            if !closed && Inner::pause_if_backed_up(this, std::mem::take(&mut first)) {
                 return true;
             }
             let next = this.st.borrow_mut().decoder.decode(buf);

@@ -54,13 +54,18 @@ impl Inner {
 
     /// Stops reading while our writes do not drain: returns `true` (the read callback
     /// is done) after arranging to read again once they did, and to close the
-    /// connection if that takes longer than `write_timeout`.
-    pub(super) fn pause_if_backed_up(this: &Rc<Inner>) -> bool {
+    /// connection if that takes longer than `write_timeout`. Backed up means: the
+    /// queue is at the write limit, or (`at_start`: when a read callback begins, as
+    /// writes made inside one are only flushed after it) a pong from an earlier read
+    /// still waits behind unwritten data.
+    pub(super) fn pause_if_backed_up(this: &Rc<Inner>, at_start: bool) -> bool {
         let backed_up = {
             let st = this.st.borrow();
+            let pong_waits = at_start
+                && st.timers.as_ref().is_some_and(|t| t.pong_due.is_some())
+                && this.stream.write_buffer_len() > 0;
             st.result.is_none()
-                && (st.timers.as_ref().is_some_and(|t| t.pong_due.is_some())
-                    || this.stream.write_buffer_cost() >= this.cfg.max_write_buffer_size)
+                && (pong_waits || this.stream.write_buffer_cost() >= this.cfg.max_write_buffer_size)
         };
         if !backed_up {
             return false;
