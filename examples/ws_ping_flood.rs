@@ -118,9 +118,11 @@ fn flood(addr: SocketAddr, c: &Counters) {
             continue;
         };
         let _ = s.set_write_timeout(Some(Duration::from_millis(200)));
+        let mut at = 0; // a write may take part of the batch: go on from there
         while !c.stop.load(Ordering::Relaxed) {
-            match s.write(&batch) {
+            match s.write(&batch[at..]) {
                 Ok(n) => {
+                    at = (at + n) % batch.len();
                     c.sent.fetch_add(n as u64, Ordering::Relaxed);
                 }
                 Err(e)
