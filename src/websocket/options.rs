@@ -64,9 +64,18 @@ pub struct WebSocketOptions {
     /// sends most of a big message and stops does not hold its memory forever (as the
     /// HTTP server's body timeout). `None`: wait forever.
     pub message_timeout: Option<Duration>,
-    /// Most bytes queued for sending; a send beyond it fails with
-    /// [`Error::StreamBufferFull`](crate::Error::StreamBufferFull) (default 64 MiB).
+    /// Most memory queued for sending, counted at its real cost (payload plus each
+    /// queued write's overhead; default 64 MiB). A send beyond it means the peer does
+    /// not read what it is sent: the send fails with
+    /// [`Error::StreamBufferFull`](crate::Error::StreamBufferFull) and the connection is
+    /// closed with 1008 (logged once). While the queue is at this limit, or a pong waits
+    /// behind it, nothing more is read from the peer.
     pub max_write_buffer_size: Option<usize>,
+    /// Close the connection (code 1008) when what is sent to the peer does not drain
+    /// for this long while reading waits for it (see
+    /// [`max_write_buffer_size`](Self::max_write_buffer_size)): a peer that sends but
+    /// never reads (default 30 s; `None`: wait as long as the peer stays connected).
+    pub write_timeout: Option<Duration>,
     /// How long [`close`](super::WebSocket::close) waits for the peer's close frame before
     /// dropping the connection (default 5 s).
     pub close_timeout: Duration,
@@ -98,6 +107,7 @@ impl Default for WebSocketOptions {
             client_max_window_bits: 12,
             message_timeout: Some(Duration::from_secs(30)),
             max_write_buffer_size: Some(64 * 1024 * 1024),
+            write_timeout: Some(Duration::from_secs(30)),
             close_timeout: Duration::from_secs(5),
             subprotocols: Vec::new(),
             headers: HeaderMap::new(),
@@ -219,6 +229,12 @@ impl WebSocketOptions {
     /// Sets [`max_write_buffer_size`](Self::max_write_buffer_size).
     pub fn max_write_buffer_size(mut self, bytes: Option<usize>) -> Self {
         self.max_write_buffer_size = bytes;
+        self
+    }
+
+    /// Sets [`write_timeout`](Self::write_timeout).
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.write_timeout = timeout;
         self
     }
 
