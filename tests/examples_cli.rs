@@ -237,6 +237,24 @@ fn alloc_count_help_and_usage_errors() {
     assert_usage_error("alloc_count", &["--bogus"]);
 }
 
+#[test]
+fn static_server_help_usage_errors_and_busy_port() {
+    assert_help("static_server");
+    let root = std::env::temp_dir().to_string_lossy().into_owned();
+    assert_usage_error("static_server", &[]);
+    assert_usage_error("static_server", &["--root", &root, "--port", "99999"]);
+    assert_usage_error("static_server", &["--root", &root, "--port", "abc"]);
+    assert_usage_error("static_server", &["--root", &root, "--bogus"]);
+    assert_usage_error("static_server", &["--root", &root, "extra"]);
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    assert_start_fails(
+        "static_server",
+        &["--root", &root, "--port", &port],
+        "Address already in use",
+    );
+}
+
 /// `example args` failed to start its server: exit 1, one line on stderr naming the
 /// problem, nothing on stdout (no `listening on` line).
 #[track_caller]

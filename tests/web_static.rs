@@ -191,8 +191,48 @@ fn large_files_stream_within_a_small_write_buffer() {
     assert!(part.body == big[100000..3000000]);
 }
 
+/// Records error-level log messages with the name of the thread that logged them (each
+/// test runs on a thread named after it, its server's loop included).
+struct Recorder;
+
+static ERRORS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+impl log::Log for Recorder {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Error
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let thread = std::thread::current().name().unwrap_or("").to_string();
+            let mut errors = ERRORS.lock().unwrap_or_else(|e| e.into_inner());
+            errors.push((thread, record.args().to_string()));
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn record_errors() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        log::set_logger(&Recorder).expect("logger");
+        log::set_max_level(log::LevelFilter::Error);
+    });
+}
+
+/// The error messages logged so far on this thread.
+fn errors_logged_here() -> Vec<String> {
+    let me = std::thread::current().name().unwrap_or("").to_string();
+    let errors = ERRORS.lock().unwrap_or_else(|e| e.into_inner());
+    errors
+        .iter()
+        .filter(|(t, _)| *t == me)
+        .map(|(_, m)| m.clone())
+        .collect()
+}
+
 #[test]
 fn a_client_leaving_mid_file_does_not_stop_the_server() {
+    record_errors();
     let (root, _) = tree("leave");
     let options = HttpServerOptions::default().max_write_buffer_size(Some(128 * 1024));
     let after = run(server(&root, options), |addr| {
@@ -206,4 +246,96 @@ fn a_client_leaving_mid_file_does_not_stop_the_server() {
         r.response()
     });
     assert_eq!(after.body_str(), "hello, world\n");
+    // A client leaving mid-body is no error of the server's.
+    assert_eq!(errors_logged_here(), Vec::<String>::new());
+}
+
+/// Bytes this thread has read through `read`-like system calls so far (files and
+/// sockets), from the kernel's per-thread I/O accounting.
+fn thread_read_bytes() -> u64 {
+    let io = std::fs::read_to_string("/proc/thread-self/io").expect("/proc/thread-self/io");
+    io.lines()
+        .find_map(|l| l.strip_prefix("rchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("rchar in /proc/thread-self/io")
+}
+
+#[test]
+fn non_reading_downloads_read_a_bounded_amount_per_loop_turn() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    const CLIENTS: usize = 200;
+    let base = http_util::temp_path("fair");
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(base.join("large.bin"), vec![7u8; 4 << 20]).unwrap();
+    std::fs::write(base.join("small.txt"), b"small\n").unwrap();
+
+    // The server runs on this thread's loop, one iteration at a time, so the file bytes
+    // it reads in each iteration are this thread's `rchar` growth across `run_once`.
+    let mut reactor = squall::Reactor::new().unwrap();
+    let server = server(&base, HttpServerOptions::default())(&reactor.handle());
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    let mut stalled = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
+        let mut s = connect(addr);
+        s.write_all(&req("/static/large.bin", "")).unwrap();
+        stalled.push(s); // never read
+    }
+    let mut normal = connect(addr);
+    normal
+        .write_all(&req("/static/small.txt", "Connection: close\r\n"))
+        .unwrap();
+    normal.set_nonblocking(true).unwrap();
+
+    // Per turn: the file budget, plus the requests themselves and a small file.
+    let bound = squall::web::READ_PER_ITERATION + 64 * 1024;
+    let deadline = Instant::now() + Duration::from_secs(60); // hang guard only
+    let (mut reply, mut answered, mut turns, mut most) = (Vec::new(), false, 0u32, 0u64);
+    let mut served = vec![false; CLIENTS];
+    for s in &stalled {
+        s.set_nonblocking(true).unwrap();
+    }
+    // Until the normal client has its answer and every download has begun (each waits
+    // its turn for the budget; none is starved).
+    loop {
+        let mut buf = [0u8; 4096];
+        while !answered {
+            match normal.read(&mut buf) {
+                Ok(0) => answered = true,
+                Ok(n) => reply.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("normal client: {e}"),
+            }
+        }
+        for (s, done) in stalled.iter().zip(&mut served) {
+            *done = *done || s.peek(&mut buf[..1]).is_ok_and(|n| n > 0);
+        }
+        let waiting = served.iter().filter(|d| !**d).count();
+        if answered && waiting == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after {turns} turns: answered {answered}, {waiting} downloads not begun"
+        );
+        let before = thread_read_bytes();
+        reactor.run_once(Some(Duration::from_millis(100))).unwrap();
+        let read = thread_read_bytes() - before;
+        turns += 1;
+        most = most.max(read);
+        assert!(
+            read <= bound,
+            "turn {turns}: the loop read {read} bytes, more than its {} B of file per \
+             iteration (with {CLIENTS} downloads waiting)",
+            squall::web::READ_PER_ITERATION
+        );
+    }
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.ends_with("\r\n\r\nsmall\n"), "{text}");
+    eprintln!("{turns} turns; at most {most} bytes read in one turn");
+    drop(stalled);
+    drop(server);
 }

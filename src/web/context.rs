@@ -19,6 +19,7 @@ use super::xsrf::{self, RawToken, XSRF_COOKIE};
 use crate::error::{Error, Result};
 use crate::future::Future;
 use crate::http::server::{Request, Responder};
+use crate::reactor::Handle;
 
 /// Days a signed cookie is valid for when read ([`Context::signed_cookie`]), as Tornado.
 pub const SIGNED_COOKIE_MAX_AGE_DAYS: u64 = 31;
@@ -545,6 +546,11 @@ impl Context {
     /// True once the response was sent or finished (or handed to a detached context).
     pub fn is_finished(&self) -> bool {
         self.responder.is_none()
+    }
+
+    /// The handle of the reactor the connection runs on; `None` once answered.
+    pub(crate) fn handle(&self) -> Option<Handle> {
+        self.responder.as_ref().map(Responder::handle)
     }
 
     /// True once the client is gone.

@@ -73,7 +73,7 @@ pub use escape::escape_html;
 pub use hooks::Finished;
 pub use multipart::{MultipartLimits, UploadedFile};
 pub use route::Pattern;
-pub use static_files::{StaticFiles, CHUNK_SIZE};
+pub use static_files::{StaticFiles, CHUNK_SIZE, READ_PER_ITERATION};
 pub use static_url::STATIC_URL_CACHE_ENTRIES;
 pub use xsrf::XSRF_COOKIE;
 

@@ -1,9 +1,10 @@
 //! [`StaticFiles`]: serves a directory (Tornado's `StaticFileHandler`).
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::{
     ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED,
@@ -13,10 +14,17 @@ use http::{HeaderValue, Method, StatusCode};
 use super::app::HandlerResult;
 use super::context::Context;
 use crate::error::Error;
+use crate::reactor::Handle;
 
 /// Files up to this size are read whole and sent at once; larger ones are streamed in
-/// pieces of this size, the next read only once the previous piece reached the kernel.
+/// pieces of this size: at most one piece per response per loop iteration, the next one
+/// read only once the previous piece reached the kernel.
 pub const CHUNK_SIZE: u64 = 64 * 1024;
+
+/// At most this many bytes of streamed files (those larger than [`CHUNK_SIZE`]) are read
+/// in one loop iteration, over all the responses on the thread; the other responses
+/// wait for a later iteration, in turn.
+pub const READ_PER_ITERATION: u64 = 16 * CHUNK_SIZE;
 
 /// Serves the files under a root directory: `Content-Type` from the extension,
 /// `ETag` / `If-None-Match` and `Last-Modified` / `If-Modified-Since` → 304, a single
@@ -27,6 +35,13 @@ pub const CHUNK_SIZE: u64 = 64 * 1024;
 ///
 /// The `ETag` is made of the file's size and modification time, so it changes when the
 /// file does without reading it.
+///
+/// Files are read on the loop thread with plain blocking reads (quick for files in the
+/// page cache), a bounded amount at a time: a file larger than [`CHUNK_SIZE`] is read one
+/// piece per loop iteration per response, [`READ_PER_ITERATION`] bytes per iteration in
+/// all, and not at all while the previous piece waits for a slow client. So a thousand
+/// clients that request a large file and never read it hold one piece each in memory,
+/// and other requests are answered in between.
 ///
 /// Usually mounted with [`Application::static_files`](super::Application::static_files).
 #[derive(Debug, Clone)]
@@ -141,7 +156,10 @@ impl StaticFiles {
             file.read_exact(&mut buf).map_err(|e| io_status(&e))?;
             ctx.send(buf);
         } else {
-            pump(ctx.detach(), file, len);
+            let ctx = ctx.detach();
+            if let Some(handle) = ctx.handle() {
+                pump(ctx, handle, file, len);
+            }
         }
         Ok(())
     }
@@ -256,13 +274,18 @@ fn parse_range(header: Option<&str>, size: u64) -> Span {
 }
 
 /// Sends `remaining` bytes of `file` in [`CHUNK_SIZE`] pieces, each read once the
-/// previous one reached the kernel; stops when the client leaves.
-fn pump(mut ctx: Context, mut file: File, remaining: u64) {
-    if remaining == 0 {
+/// previous one reached the kernel, in a later loop iteration than it, and within the
+/// iteration's [`READ_PER_ITERATION`]; stops when the client leaves.
+fn pump(mut ctx: Context, handle: Handle, mut file: File, remaining: u64) {
+    if remaining == 0 || ctx.is_closed() {
         let _ = ctx.finish();
         return;
     }
     let n = remaining.min(CHUNK_SIZE) as usize;
+    if !take_read_budget(&handle, n as u64) {
+        later(handle, move |h| pump(ctx, h, file, remaining));
+        return;
+    }
     let mut buf = vec![0; n];
     if let Err(e) = file.read_exact(&mut buf) {
         // The file shrank or failed under us: the promised length cannot be met, so the
@@ -271,9 +294,40 @@ fn pump(mut ctx: Context, mut file: File, remaining: u64) {
         return;
     }
     ctx.write(buf).add_done_callback(move |f| match f.result() {
-        Some(Ok(())) => pump(ctx, file, remaining - n as u64),
+        // A fast client's write resolves at once, and done-callbacks run in the same
+        // iteration: going on here would read the file as fast as the kernel takes it,
+        // megabytes per client, while every other connection waits.
+        Some(Ok(())) => later(handle, move |h| pump(ctx, h, file, remaining - n as u64)),
         _ => drop(ctx.finish()),
     });
+}
+
+/// Runs `f` in the next loop iteration: from a zero-delay timer, as a plain callback
+/// added by a done-callback could still run in this one. Timers fire in the order of
+/// their deadlines, so responses waiting for the budget take their turns in order.
+fn later(handle: Handle, f: impl FnOnce(Handle) + 'static) {
+    let h = handle.clone();
+    handle.call_later(Duration::ZERO, move || f(h));
+}
+
+thread_local! {
+    /// The loop iteration (of the reactor that last read) and the bytes read in it.
+    static READ_BUDGET: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// Counts `n` bytes against this iteration's [`READ_PER_ITERATION`]; `false` when they
+/// do not fit (the first piece of an iteration always does).
+fn take_read_budget(handle: &Handle, n: u64) -> bool {
+    let iteration = handle.stats().iterations;
+    READ_BUDGET.with(|b| {
+        let (at, used) = b.get();
+        let used = if at == iteration { used } else { 0 };
+        if used > 0 && used + n > READ_PER_ITERATION {
+            return false;
+        }
+        b.set((iteration, used + n));
+        true
+    })
 }
 
 #[cfg(test)]

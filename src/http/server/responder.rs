@@ -365,12 +365,15 @@ impl Responder {
                 }
                 // The size line, the data and the CRLF go in as one or not at all: a
                 // piece refused alone would corrupt the chunked framing.
-                let needed = size.len() + chunk.len() + 2;
+                // Counted as the stream counts it (each write at its real cost).
+                let needed = IoStream::write_cost_of(size.len(), false)
+                    + IoStream::write_cost_of(chunk.len(), false)
+                    + IoStream::write_cost_of(2, true);
                 if !stream.is_closed()
                     && self
                         .conn
                         .max_write_buffer_size()
-                        .is_some_and(|max| stream.write_buffer_len() + needed > max)
+                        .is_some_and(|max| stream.write_buffer_cost() + needed > max)
                 {
                     return Future::failed(Error::StreamBufferFull);
                 }
@@ -386,10 +389,10 @@ impl Responder {
                     ));
                 }
                 if !stream.is_closed()
-                    && self
-                        .conn
-                        .max_write_buffer_size()
-                        .is_some_and(|max| stream.write_buffer_len() + chunk.len() > max)
+                    && self.conn.max_write_buffer_size().is_some_and(|max| {
+                        stream.write_buffer_cost() + IoStream::write_cost_of(chunk.len(), true)
+                            > max
+                    })
                 {
                     return Future::failed(Error::StreamBufferFull);
                 }
@@ -421,11 +424,14 @@ impl Responder {
                 };
                 if matches!(framing, Framing::Length(_)) && self.remaining > 0 && !self.bodiless() {
                     // Fewer bytes than the Content-Length promised: the client would take
-                    // the next response for the rest of this body. Close instead.
-                    log::error!(
-                        "Responder: response finished {} bytes short of its Content-Length: closing",
-                        self.remaining
-                    );
+                    // the next response for the rest of this body. Close instead. (Not
+                    // worth an error when the client already left mid-body.)
+                    if !self.conn.stream().is_closed() {
+                        log::error!(
+                            "Responder: response finished {} bytes short of its Content-Length: closing",
+                            self.remaining
+                        );
+                    }
                     self.keep_alive = false;
                 }
                 self.body = Body::Finished;
