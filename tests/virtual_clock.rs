@@ -232,7 +232,8 @@ fn websocket_ping_timeout_closes_a_silent_peer_with_1011() {
     );
 
     server.advance(10 * SEC);
-    assert_eq!(read_now(&mut peer).unwrap(), [0x89, 0x00], "a ping");
+    let ping = read_now(&mut peer).unwrap();
+    assert_eq!(ping.first(), Some(&0x89), "not a ping: {ping:?}");
     server.advance(4 * SEC);
     assert_eq!(
         read_now(&mut peer),

@@ -56,6 +56,14 @@ impl Default for TestServerBuilder {
 impl TestServerBuilder {
     /// Builds the reactor with a virtual clock
     /// ([`Builder::virtual_clock`](crate::reactor::Builder::virtual_clock)).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// let builder = squall::testing::TestServer::builder().virtual_clock(true);
+    /// let server = builder.handler(|_, resp| resp.send(""))?;
+    /// assert!(server.handle().is_virtual_clock());
+    /// # Ok(()) }
+    /// ```
     pub fn virtual_clock(mut self, yes: bool) -> Self {
         self.virtual_clock = yes;
         self
@@ -63,6 +71,21 @@ impl TestServerBuilder {
 
     /// Builds the reactor with a virtual clock that jumps to the next timer whenever the
     /// loop is idle ([`Builder::auto_advance`](crate::reactor::Builder::auto_advance)).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::time::Duration;
+    /// let mut server = squall::testing::TestServer::builder()
+    ///     .auto_advance(true)
+    ///     .handler(|_, resp| resp.send(""))?;
+    /// let (h, t0) = (server.handle(), server.handle().now());
+    /// let day = squall::Future::new();
+    /// let d = day.clone();
+    /// h.call_later(Duration::from_secs(86_400), move || d.set_result(()));
+    /// server.run_until(&day)?; // at once
+    /// assert_eq!(h.now() - t0, Duration::from_secs(86_400));
+    /// # Ok(()) }
+    /// ```
     pub fn auto_advance(mut self, yes: bool) -> Self {
         self.auto_advance = yes;
         self
@@ -72,6 +95,19 @@ impl TestServerBuilder {
     /// [`websocket`](TestServer::websocket) and [`run_until`](TestServer::run_until)
     /// wait before failing with [`Error::Timeout`] (default 30 s). Real, not virtual: a
     /// virtual clock does not move while the loop waits.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::time::Duration;
+    /// use std::{cell::RefCell, rc::Rc};
+    /// let parked = Rc::new(RefCell::new(Vec::new())); // responders kept, never answered
+    /// let p = parked.clone();
+    /// let mut server = squall::testing::TestServer::builder()
+    ///     .timeout(Duration::from_millis(20))
+    ///     .handler(move |_req, resp| p.borrow_mut().push(resp))?;
+    /// assert!(matches!(server.fetch("/"), Err(squall::Error::Timeout)));
+    /// # Ok(()) }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -79,6 +115,17 @@ impl TestServerBuilder {
 
     /// Options for the `HttpServer` (an application's own server options are used when
     /// not set).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::http::HttpServerOptions;
+    /// let options = HttpServerOptions::default().server_header(Some("test".into()));
+    /// let mut server = squall::testing::TestServer::builder()
+    ///     .server_options(options)
+    ///     .handler(|_, resp| resp.send(""))?;
+    /// assert_eq!(server.fetch("/")?.headers["server"], "test");
+    /// # Ok(()) }
+    /// ```
     pub fn server_options(mut self, options: HttpServerOptions) -> Self {
         self.server_options = Some(options);
         self
@@ -88,6 +135,15 @@ impl TestServerBuilder {
     ///
     /// # Errors
     /// [`Error::Io`] if the reactor or the listening socket cannot be created.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::web::Application;
+    /// let app = Application::new().get("/", |ctx| { ctx.send("home"); Ok(()) });
+    /// let mut server = squall::testing::TestServer::builder().virtual_clock(true).app(app)?;
+    /// assert_eq!(&server.fetch("/")?.body[..], b"home");
+    /// # Ok(()) }
+    /// ```
     pub fn app(self, app: Application) -> Result<TestServer> {
         let options = self.server_options.clone();
         self.start(move |handle| match options {
@@ -100,6 +156,15 @@ impl TestServerBuilder {
     ///
     /// # Errors
     /// As [`app`](Self::app).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// let mut server = squall::testing::TestServer::builder()
+    ///     .virtual_clock(true)
+    ///     .handler(|_, resp| resp.send("ok"))?;
+    /// assert_eq!(&server.fetch("/")?.body[..], b"ok");
+    /// # Ok(()) }
+    /// ```
     pub fn handler(self, handler: impl FnMut(Request, Responder) + 'static) -> Result<TestServer> {
         let options = self.server_options.clone().unwrap_or_default();
         self.start(move |handle| HttpServer::with_options(handle, options, handler))
@@ -168,6 +233,13 @@ impl std::fmt::Debug for TestServer {
 
 impl TestServer {
     /// Options: clock, wait bound, server options.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// let server = squall::testing::TestServer::builder().handler(|_, resp| resp.send(""))?;
+    /// # drop(server);
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> TestServerBuilder {
         TestServerBuilder::default()
     }
@@ -176,6 +248,14 @@ impl TestServer {
     ///
     /// # Errors
     /// [`Error::Io`] if the reactor or the listening socket cannot be created.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// let app = squall::web::Application::new();
+    /// let mut server = squall::testing::TestServer::app(app)?;
+    /// assert_eq!(server.fetch("/")?.status, 404);
+    /// # Ok(()) }
+    /// ```
     pub fn app(app: Application) -> Result<TestServer> {
         Self::builder().app(app)
     }
@@ -211,31 +291,77 @@ impl TestServer {
     }
 
     /// The listening address.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// let server = squall::testing::TestServer::handler(|_, resp| resp.send(""))?;
+    /// assert!(server.addr().ip().is_loopback());
+    /// # Ok(()) }
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The listening port.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// let server = squall::testing::TestServer::handler(|_, resp| resp.send(""))?;
+    /// assert_eq!(server.port(), server.addr().port());
+    /// # Ok(()) }
+    /// ```
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
 
     /// The reactor everything runs on (to run it yourself, e.g. `run_once`).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// let mut server = squall::testing::TestServer::handler(|_, resp| resp.send("ok"))?;
+    /// server.reactor().run_once(Some(std::time::Duration::ZERO))?;
+    /// # Ok(()) }
+    /// ```
     pub fn reactor(&mut self) -> &mut Reactor {
         &mut self.reactor
     }
 
     /// A handle to the reactor (timers, [`advance`](Handle::advance), [`now`](Handle::now)).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// let server = squall::testing::TestServer::builder()
+    ///     .virtual_clock(true)
+    ///     .handler(|_, resp| resp.send(""))?;
+    /// assert!(server.handle().is_virtual_clock());
+    /// # Ok(()) }
+    /// ```
     pub fn handle(&self) -> Handle {
         self.handle.clone()
     }
 
     /// The server under test (connection count, `close_all_connections`).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// let mut server = squall::testing::TestServer::handler(|_, resp| resp.send("ok"))?;
+    /// server.fetch("/")?;
+    /// assert_eq!(server.server().connection_count(), 1); // kept alive
+    /// # Ok(()) }
+    /// ```
     pub fn server(&self) -> &HttpServer {
         &self.server
     }
 
     /// The client [`fetch`](Self::fetch) uses (its connections are pooled).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// let mut server = squall::testing::TestServer::handler(|_, resp| resp.send("ok"))?;
+    /// server.fetch("/")?;
+    /// assert_eq!(server.client().idle_connections(), 1); // pooled
+    /// # Ok(()) }
+    /// ```
     pub fn client(&self) -> &AsyncHttpClient {
         &self.client
     }
@@ -301,6 +427,15 @@ impl TestServer {
     ///
     /// # Errors
     /// As [`websocket`](Self::websocket).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::websocket::WebSocketOptions;
+    /// let mut server = squall::testing::TestServer::handler(|_, resp| resp.send("no upgrade"))?;
+    /// let r = server.websocket_with("/", WebSocketOptions::default());
+    /// assert!(matches!(r, Err(squall::Error::Http { status: 200, .. })));
+    /// # Ok(()) }
+    /// ```
     pub fn websocket_with(&mut self, path: &str, options: WebSocketOptions) -> Result<WebSocket> {
         let url = format!("ws://{}{path}", self.addr);
         let ws = connect(&self.handle, &url, options);
@@ -342,6 +477,18 @@ impl TestServer {
     ///
     /// # Errors
     /// [`Error::Timeout`] if the loop stays busy past the bound.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::{cell::Cell, rc::Rc};
+    /// let mut server = squall::testing::TestServer::handler(|_, resp| resp.send("ok"))?;
+    /// let ran = Rc::new(Cell::new(false));
+    /// let r = ran.clone();
+    /// server.handle().add_callback(move || r.set(true));
+    /// server.run_until_idle()?;
+    /// assert!(ran.get());
+    /// # Ok(()) }
+    /// ```
     pub fn run_until_idle(&mut self) -> Result<()> {
         let deadline = real_now() + self.timeout;
         let mut quiet = 0;
