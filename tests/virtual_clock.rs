@@ -380,3 +380,34 @@ thread_local! {
 fn resp_handle() -> squall::Handle {
     HANDLE.with(|h| h.borrow().clone().expect("handle set"))
 }
+
+#[test]
+fn websocket_stalled_message_is_closed_with_1008_after_exactly_its_timeout() {
+    let code = Rc::new(Cell::new(None));
+    let c = code.clone();
+    let options = WebSocketOptions::default().message_timeout(Some(30 * SEC));
+    let app = Application::new().websocket("/ws", options, move |_ctx, ws| {
+        let c = c.clone();
+        ws.on_close(move |code, _| c.set(Some(code)));
+        Ok(())
+    });
+    let mut server = TestServer::builder().virtual_clock(true).app(app).unwrap();
+    let mut peer = TcpStream::connect(server.addr()).unwrap();
+    peer.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    server.run_until_idle().unwrap();
+    let head = read_now(&mut peer).unwrap();
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    // The first fragment of a text message (FIN clear, masked with a zero key), then
+    // nothing.
+    peer.write_all(&[0x01, 0x82, 0, 0, 0, 0, b'h', b'i'])
+        .unwrap();
+    server.run_until_idle().unwrap();
+    server.advance(29 * SEC);
+    assert_eq!(code.get(), None, "closed before 30 s of stall");
+    server.advance(SEC);
+    assert_eq!(code.get(), Some(1008));
+}
