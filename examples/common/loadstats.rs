@@ -80,6 +80,7 @@ impl Latencies {
 /// Drawn only when stderr is a terminal, at most ten times a second.
 pub struct Progress {
     bar: ProgressBar,
+    total: Option<u64>,
     unit: &'static str,
     start: Instant,
     last: Option<Instant>,
@@ -88,19 +89,13 @@ pub struct Progress {
 impl Progress {
     /// A progress line counting `unit`s (e.g. "requests") up to `total`, if known.
     pub fn new(total: Option<u64>, unit: &'static str) -> Progress {
-        let (bar, template) = match total {
-            Some(n) => (
-                ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
-                "{elapsed_precise} {pos}/{len} {msg}",
-            ),
-            None => (
-                ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-                "{elapsed_precise} {pos} {msg}",
-            ),
-        };
-        bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+        // Everything but the clock is in the message: one redraw per update.
+        let style = ProgressStyle::with_template("{elapsed_precise} {msg}");
+        bar.set_style(style.expect("valid template"));
         Progress {
             bar,
+            total,
             unit,
             start: Instant::now(),
             last: None,
@@ -131,12 +126,12 @@ impl Progress {
 
     fn draw(&self, now: Instant, done: u64, errors: u64) {
         let secs = (now - self.start).as_secs_f64().max(1e-9);
+        let of = self.total.map(|n| format!("/{n}")).unwrap_or_default();
         self.bar.set_message(format!(
-            "{}, {:.0}/s, {errors} errors",
+            "{done}{of} {}, {:.0}/s, {errors} errors",
             self.unit,
             done as f64 / secs
         ));
-        self.bar.set_position(done);
     }
 
     /// Draws the final figures and leaves the line on the terminal.
@@ -146,5 +141,7 @@ impl Progress {
         }
         self.draw(Instant::now(), done, errors);
         self.bar.finish();
+        // The report that follows starts on a line of its own.
+        eprintln!();
     }
 }
