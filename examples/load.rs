@@ -19,8 +19,8 @@
 //! slice) above the latency distribution (latency by percentile).
 //!
 //! Exit status: 0 when every request got a response below 400, 1 when some did not (or
-//! the run could not start, or the plot could not be written), 2 for a usage error. `RUST_LOG` sets the log level
-//! (e.g. `RUST_LOG=squall=debug`).
+//! the run could not start, or the plot could not be written), 2 for a usage error.
+//! `RUST_LOG` sets the log level (e.g. `RUST_LOG=squall=debug`).
 
 use std::cell::RefCell;
 use std::path::PathBuf;
