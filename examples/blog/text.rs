@@ -1,0 +1,29 @@
+//! Entry text: Markdown to sanitised HTML, and slugs.
+
+/// `text` as HTML, with anything unsafe removed (raw `<script>`, event handlers,
+/// `javascript:` links): entries are untrusted input.
+pub fn markdown(text: &str) -> String {
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new(text));
+    ammonia::clean(&html)
+}
+
+/// `"Hello, World!"` → `"hello-world"`; ASCII letters and digits only, `"entry"` if none.
+pub fn slugify(title: &str) -> String {
+    let words: String = title
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    let slug: Vec<&str> = words.split_whitespace().take(12).collect();
+    if slug.is_empty() {
+        "entry".to_string()
+    } else {
+        slug.join("-")
+    }
+}
