@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
+use serde_json::Value;
 
 pub type Conn = Arc<Mutex<Connection>>;
 pub type DbResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -24,46 +25,28 @@ fn lock(db: &Conn) -> MutexGuard<'_, Connection> {
     db.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-#[derive(serde::Serialize)]
-pub struct Entry {
-    pub id: i64,
-    pub slug: String,
-    pub title: String,
-    pub markdown: String,
-    pub html: String,
-    pub published: String,
-    pub updated: String,
-    pub author: String,
-}
-
-/// The entries selected by `tail` (a `WHERE` / `ORDER BY` / `LIMIT` clause).
-pub fn entries(db: &Conn, tail: &str, args: impl rusqlite::Params) -> DbResult<Vec<Entry>> {
+/// The entries selected by `tail` (a `WHERE` / `ORDER BY` / `LIMIT` clause), each a
+/// JSON object for the templates: `id`, `slug`, `title`, `markdown`, `html`,
+/// `published`, `updated` and `author` (the author's name).
+pub fn entries(db: &Conn, tail: &str, args: impl rusqlite::Params) -> DbResult<Vec<Value>> {
     let c = lock(db);
     let mut st = c.prepare_cached(&format!(
-        "SELECT e.id, slug, title, markdown, html, published, updated, a.name \
+        "SELECT json_object('id', e.id, 'slug', slug, 'title', title, 'markdown', markdown, \
+         'html', html, 'published', published, 'updated', updated, 'author', a.name) \
          FROM entries e JOIN authors a ON a.id = e.author_id {tail}"
     ))?;
-    let rows = st.query_map(args, |r| {
-        Ok(Entry {
-            id: r.get(0)?,
-            slug: r.get(1)?,
-            title: r.get(2)?,
-            markdown: r.get(3)?,
-            html: r.get(4)?,
-            published: r.get(5)?,
-            updated: r.get(6)?,
-            author: r.get(7)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = st.query_map(args, |r| r.get::<_, String>(0))?;
+    rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
 }
 
-pub fn latest(db: &Conn, n: u32) -> DbResult<Vec<Entry>> {
+pub fn latest(db: &Conn, n: u32) -> DbResult<Vec<Value>> {
     entries(db, "ORDER BY published DESC, e.id DESC LIMIT ?1", [n])
 }
 
-pub fn now(db: &Conn) -> DbResult<String> {
-    Ok(lock(db).query_row(&format!("SELECT {NOW}"), [], |r| r.get(0))?)
+/// When any entry last changed (now if there are none).
+pub fn last_updated(db: &Conn) -> DbResult<String> {
+    let sql = format!("SELECT COALESCE(MAX(updated), {NOW}) FROM entries");
+    Ok(lock(db).query_row(&sql, [], |r| r.get(0))?)
 }
 
 /// Updates entry `id`; its slug, or `None` if there is no such entry.

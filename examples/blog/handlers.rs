@@ -91,18 +91,11 @@ fn archive(ctx: &mut Context, db: &Db) -> HandlerResult {
 }
 
 fn feed(ctx: &mut Context, db: &Db) -> HandlerResult {
-    let job = |c: &Conn| Ok((db::latest(c, 10)?, db::now(c)?));
-    run(ctx, db, job, |ctx, (entries, now)| {
-        let updated = entries
-            .iter()
-            .map(|e| e.updated.clone())
-            .max()
-            .unwrap_or(now);
+    let job = |c: &Conn| Ok((db::latest(c, 10)?, db::last_updated(c)?));
+    run(ctx, db, job, |ctx, (entries, updated)| {
         let host = ctx.header("host").unwrap_or("localhost").to_string();
-        let xml = ctx.render_string(
-            "feed.xml",
-            json!({ "entries": entries, "updated": updated, "host": host }),
-        )?;
+        let values = json!({ "entries": entries, "updated": updated, "host": host });
+        let xml = ctx.render_string("feed.xml", values)?;
         ctx.set_header("content-type", "application/atom+xml; charset=utf-8")
             .send(xml);
         Ok(())
@@ -121,10 +114,7 @@ fn entry(ctx: &mut Context, db: &Db) -> HandlerResult {
 fn entry_id(ctx: &Context) -> Result<Option<i64>, Error> {
     match arg(ctx, "id").as_str() {
         "" => Ok(None),
-        id => id
-            .parse()
-            .map(Some)
-            .map_err(|_| Error::http(400, "id must be a number")),
+        id => id.parse().map(Some).map_err(|_| Error::http(400, "bad id")),
     }
 }
 
