@@ -136,11 +136,8 @@ fn compose(ctx: &mut Context, db: &Db) -> HandlerResult {
     let Some((me, true)) = user(ctx) else {
         return Err(Error::http(403, "only authors may compose"));
     };
-    let (id, title, md) = (
-        entry_id(ctx)?,
-        arg(ctx, "title"),
-        ctx.argument_or("markdown", "").to_string(),
-    );
+    let (id, title) = (entry_id(ctx)?, arg(ctx, "title"));
+    let md = ctx.argument_or("markdown", "").to_string();
     if title.is_empty() {
         let entry = json!({ "id": id, "title": title, "markdown": md });
         let form = json!({ "entry": entry, "error": "Please give the entry a title." });
@@ -182,11 +179,8 @@ fn sign_in(
 }
 
 fn create(ctx: &mut Context, db: &Db) -> HandlerResult {
-    let (email, name, password) = (
-        arg(ctx, "email"),
-        arg(ctx, "name"),
-        ctx.argument_or("password", "").to_string(),
-    );
+    let (email, name) = (arg(ctx, "email"), arg(ctx, "name"));
+    let password = ctx.argument_or("password", "").to_string();
     let mut form = json!({ "email": email, "name": name, "next": ctx.argument_or("next", "/") });
     if email.is_empty() || name.is_empty() || password.is_empty() {
         form["error"] = "Please fill in email, name and password.".into();
@@ -200,10 +194,8 @@ fn create(ctx: &mut Context, db: &Db) -> HandlerResult {
 }
 
 fn login(ctx: &mut Context, db: &Db) -> HandlerResult {
-    let (email, password) = (
-        arg(ctx, "email"),
-        ctx.argument_or("password", "").to_string(),
-    );
+    let email = arg(ctx, "email");
+    let password = ctx.argument_or("password", "").to_string();
     let form = json!({ "email": email, "next": ctx.argument_or("next", "/"), "error": "Wrong email or password." });
     let job = move |c: &Conn| db::login(c, &email, &password);
     run(ctx, db, job, |ctx, s| {

@@ -10,20 +10,15 @@ pub fn markdown(text: &str) -> String {
 
 /// `"Hello, World!"` → `"hello-world"`; ASCII letters and digits only, `"entry"` if none.
 pub fn slugify(title: &str) -> String {
-    let words: String = title
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                ' '
-            }
-        })
-        .collect();
-    let slug: Vec<&str> = words.split_whitespace().take(12).collect();
-    if slug.is_empty() {
-        "entry".to_string()
-    } else {
-        slug.join("-")
-    }
+    let words = title
+        .to_ascii_lowercase()
+        .replace(|c: char| !c.is_ascii_alphanumeric(), " ");
+    let slug = words
+        .split_whitespace()
+        .take(12)
+        .collect::<Vec<_>>()
+        .join("-");
+    Some(slug)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "entry".into())
 }
