@@ -188,7 +188,7 @@ fn main() -> squall::Result<()> {
     });
     let (app, buf) = app(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/chat/static"));
     let mut reactor = Reactor::new()?;
-    let server = ws::server(&reactor.handle(), &app, &buf, &extra)?;
+    let server = ws::server(&reactor.handle(), app, &buf, &extra)?;
     let addr = server.listen((bind.as_str(), port)).unwrap_or_else(|e| {
         eprintln!("chat: cannot listen on {bind}:{port}: {e}");
         exit(1);
