@@ -19,6 +19,7 @@ pub mod queues;
 pub mod reactor;
 pub mod redis;
 pub mod stream;
+pub mod testing;
 pub mod tls;
 pub mod web;
 pub mod websocket;

@@ -2,6 +2,7 @@
 //! against a raw peer sending hand-made frames, one test per protocol rule, each failure
 //! with the close code RFC 6455 asks for.
 
+mod util;
 mod ws_util;
 
 use std::net::TcpListener;
@@ -495,10 +496,10 @@ fn connect_failures() {
     ));
     assert!(matches!(r, Err(Error::Http { status: 404, .. })), "{r:?}");
     // Refused.
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // A port held bound but not listening: refused for the whole test (a port freed by
+    // dropping its listener could be handed to another test meanwhile).
+    let closed_port = util::ReservedPort::closed();
+    let closed = closed_port.addr();
     let r = reactor.run_until(&connect(
         &h,
         &format!("ws://{closed}/"),

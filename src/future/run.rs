@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::Future;
 use crate::error::{Error, Result};
-use crate::reactor::{deadline_after, Reactor};
+use crate::reactor::Reactor;
 
 impl Reactor {
     /// Runs until `future` is done and returns its result (taken out of the future).
@@ -39,6 +39,11 @@ impl Reactor {
     /// is (not cancelled) and the loop stays usable: run it again to go on waiting.
     /// A `timeout` too large to represent waits without limit.
     ///
+    /// The timeout is measured by the loop's clock: under a
+    /// [virtual clock](crate::reactor::Builder::virtual_clock) it passes when
+    /// [`Handle::advance`](crate::Handle::advance) or auto-advance moves time past it
+    /// (auto-advance stops at it), never by waiting in real time.
+    ///
     /// ```
     /// # fn main() -> squall::Result<()> {
     /// use std::time::Duration;
@@ -59,14 +64,33 @@ impl Reactor {
         future: &Future<T>,
         timeout: Duration,
     ) -> Result<T> {
-        let Some(deadline) = deadline_after(timeout) else {
+        let handle = self.handle();
+        let Some(deadline) = handle.deadline_after(timeout) else {
             return self.run_until(future);
         };
+        // A virtual clock moves only by advancing: a timer at the deadline makes
+        // auto-advance stop there rather than jump past it.
+        let marker = handle
+            .is_virtual_clock()
+            .then(|| handle.call_at(deadline, || {}));
+        let result = self.run_until_deadline(future, deadline);
+        if let Some(id) = marker {
+            handle.cancel_timer(id);
+        }
+        result
+    }
+
+    fn run_until_deadline<T: 'static>(
+        &mut self,
+        future: &Future<T>,
+        deadline: std::time::Instant,
+    ) -> Result<T> {
+        let handle = self.handle();
         while !future.is_done() {
             if self.take_stop() {
                 return Err(stopped());
             }
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.saturating_duration_since(handle.now());
             if left.is_zero() {
                 return Err(Error::Timeout);
             }

@@ -123,7 +123,7 @@ impl TcpClient {
             timers: Vec::new(),
         }));
         // A deadline beyond any representable instant (e.g. `Duration::MAX`) is "never".
-        let timeout = timeout.filter(|t| std::time::Instant::now().checked_add(*t).is_some());
+        let timeout = timeout.filter(|t| self.handle.deadline_after(*t).is_some());
         if let Some(t) = timeout {
             let c = connector.clone();
             let id = self

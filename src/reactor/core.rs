@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use polling::{Events, Poller};
 use slab::Slab;
 
+use super::clock::{real_coarse, Clock};
 use super::deferred;
 use super::handlers::Handlers;
 use super::remote::RemoteShared;
@@ -35,6 +36,8 @@ pub(crate) struct Options {
     pub(crate) propagate_panics: bool,
     pub(crate) event_capacity: usize,
     pub(crate) slow_callback: Option<Duration>,
+    pub(crate) virtual_clock: bool,
+    pub(crate) auto_advance: bool,
 }
 
 impl Default for Options {
@@ -43,6 +46,8 @@ impl Default for Options {
             propagate_panics: false,
             event_capacity: 1024,
             slow_callback: Some(Duration::from_millis(100)),
+            virtual_clock: false,
+            auto_advance: false,
         }
     }
 }
@@ -51,6 +56,8 @@ impl Default for Options {
 pub(crate) struct Counters {
     pub(crate) iterations: Cell<u64>,
     pub(crate) callbacks_run: Cell<u64>,
+    /// Readiness events dispatched so far.
+    pub(crate) events: Cell<u64>,
 }
 
 pub(crate) struct Inner {
@@ -73,29 +80,8 @@ pub(crate) struct Inner {
     /// Coarse clock reading taken when the last callback returned (or the iteration's
     /// wait ended): the start time of the next callback, so each costs one clock read.
     last_tick: Cell<Duration>,
-}
-
-/// Reads a cheap monotonic clock (millisecond resolution) used to spot slow callbacks
-/// and to date stream activity.
-///
-/// Through the C library's `clock_gettime(CLOCK_MONOTONIC_COARSE)`, which answers from
-/// the vDSO without a system call, and which tools that run the program on a synthetic
-/// CPU (valgrind, which hides the vDSO) or preload an allocator (heaptrack) support. A
-/// vDSO lookup of our own (as rustix's) finds the real vDSO through `PR_GET_AUXV` and
-/// crashes under valgrind.
-pub(crate) fn coarse_now() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable `timespec` for the duration of the call, the only
-    // memory `clock_gettime` writes.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    debug_assert_eq!(
-        rc, 0,
-        "CLOCK_MONOTONIC_COARSE exists on every supported kernel"
-    );
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    /// The loop's time, real or virtual.
+    pub(crate) clock: Clock,
 }
 
 impl Inner {
@@ -113,10 +99,11 @@ impl Inner {
             running: Cell::new(false),
             panic: RefCell::new(None),
             counters: Counters::default(),
-            options,
             parked: RefCell::new(Slab::new()),
             spare: RefCell::new(VecDeque::new()),
             last_tick: Cell::new(Duration::ZERO),
+            clock: Clock::new(options.virtual_clock, options.auto_advance),
+            options,
         }))
     }
 
@@ -185,7 +172,7 @@ impl Inner {
             }
         }
         if let Some(limit) = self.options.slow_callback {
-            let now = coarse_now();
+            let now = real_coarse();
             let took = now.saturating_sub(self.last_tick.replace(now));
             if took > limit {
                 log::warn!("callback scheduled at {loc} blocked the loop for {took:?}");
@@ -196,7 +183,7 @@ impl Inner {
     /// Restarts the slow-callback clock (after the wait, before any callback runs).
     fn reset_tick(&self) {
         if self.options.slow_callback.is_some() {
-            self.last_tick.set(coarse_now());
+            self.last_tick.set(real_coarse());
         }
     }
 
@@ -224,14 +211,30 @@ impl Inner {
             .set(self.counters.iterations.get() + 1);
         let busy =
             !self.callbacks.borrow().is_empty() || deferred::has_pending() || self.stopping.get();
+        // Under a virtual clock the wait never runs down a timer in real time: due timers
+        // make it zero; with auto-advance a future timer makes it a zero-timeout probe,
+        // after which (no event, no remote work) the clock jumps to that timer.
+        let mut jump_to = None;
         let wait = if busy {
             Some(Duration::ZERO)
         } else {
             let next = self.timers.borrow_mut().next_deadline();
-            let until_timer = next.map(|d| d.saturating_duration_since(Instant::now()));
-            match (until_timer, timeout) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
+            let now = self.clock.now();
+            if self.clock.is_virtual() {
+                match next {
+                    Some(at) if at <= now => Some(Duration::ZERO),
+                    Some(at) if self.clock.auto_advance() => {
+                        jump_to = Some(at);
+                        Some(Duration::ZERO)
+                    }
+                    _ => timeout,
+                }
+            } else {
+                let until_timer = next.map(|d| d.saturating_duration_since(now));
+                match (until_timer, timeout) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
             }
         };
         events.clear();
@@ -247,7 +250,14 @@ impl Inner {
                 }
             }
         }
+        if let Some(at) = jump_to {
+            if events.is_empty() && !self.remote.has_pending() {
+                self.clock.advance_to(at);
+            }
+        }
         self.reset_tick();
+        let c = &self.counters.events;
+        c.set(c.get() + events.len() as u64);
         for ev in events.iter() {
             self.dispatch(Token(ev.key), Event::new(ev.readable, ev.writable));
             if self.panic.borrow().is_some() {
@@ -290,7 +300,7 @@ impl Inner {
         if self.timers.borrow().len() == 0 {
             return;
         }
-        let now = Instant::now();
+        let now = self.clock.now();
         // Pop one at a time, so a timer cancelled by an earlier one in this batch does
         // not run; only timers set before this point run now (one that re-arms itself
         // with zero delay runs next iteration).
@@ -345,6 +355,20 @@ impl Inner {
             }
         }
         true
+    }
+
+    /// Nothing to run now: no callback or done-callback queued, no remote work, no timer
+    /// due (by the loop's clock).
+    pub(crate) fn quiet(&self) -> bool {
+        let due = self
+            .timers
+            .borrow_mut()
+            .next_deadline()
+            .is_some_and(|at| at <= self.clock.now());
+        self.callbacks.borrow().is_empty()
+            && !deferred::has_pending()
+            && !self.remote.has_pending()
+            && !due
     }
 
     fn count_callback(&self) {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::os::fd::AsFd;
 use std::panic::Location;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::core::Inner;
 use super::handlers::{Bound, Dispatch};
@@ -78,7 +78,7 @@ impl Handle {
     /// ```
     #[track_caller]
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> TimerId {
-        let deadline = super::deadline_after(delay);
+        let deadline = self.inner.clock.deadline_after(delay);
         self.inner
             .insert_timer(deadline, (Box::new(f), Location::caller()))
     }
@@ -98,9 +98,100 @@ impl Handle {
         task.is_some() // the closure is dropped here, outside the borrow
     }
 
-    /// The monotonic clock timers use.
+    /// The loop's time (Tornado's `IOLoop.time()`): the monotonic clock timers use, real
+    /// or [virtual](crate::reactor::Builder::virtual_clock). Same as [`now`](Self::now).
     pub fn time(&self) -> Instant {
-        Instant::now()
+        self.inner.clock.now()
+    }
+
+    /// The loop's time: real, or virtual (the build time plus every
+    /// [`advance`](Self::advance) and auto-advance since). Everything in squall that
+    /// measures time reads it here.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::time::Duration;
+    /// let reactor = squall::Reactor::builder().virtual_clock(true).build()?;
+    /// let handle = reactor.handle();
+    /// let t0 = handle.now();
+    /// handle.advance(Duration::from_secs(30));
+    /// assert_eq!(handle.now() - t0, Duration::from_secs(30));
+    /// # Ok(()) }
+    /// ```
+    pub fn now(&self) -> Instant {
+        self.inner.clock.now()
+    }
+
+    /// The loop's wall-clock time: [`SystemTime::now`] on a real clock; on a virtual one,
+    /// the wall time at build plus the virtual time elapsed since. The `Date` header,
+    /// cookie expiry and signed-value timestamps use it.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::time::Duration;
+    /// let reactor = squall::Reactor::builder().virtual_clock(true).build()?;
+    /// let handle = reactor.handle();
+    /// let w0 = handle.wall_time();
+    /// handle.advance(Duration::from_secs(86_400));
+    /// assert_eq!(handle.wall_time().duration_since(w0).unwrap(), Duration::from_secs(86_400));
+    /// # Ok(()) }
+    /// ```
+    pub fn wall_time(&self) -> SystemTime {
+        self.inner.clock.wall()
+    }
+
+    /// True if this reactor's clock is virtual.
+    pub fn is_virtual_clock(&self) -> bool {
+        self.inner.clock.is_virtual()
+    }
+
+    /// Moves a virtual clock forward by `by`, at once: [`now`](Self::now) reads the new
+    /// time on return, and every timer now due fires on the next loop iteration, in
+    /// deadline order (each seeing the new time). A [`PeriodicCallback`](crate::PeriodicCallback)
+    /// that missed several runs runs once and keeps its schedule, as on a real clock
+    /// after a stall; advance by one interval at a time to see every run.
+    ///
+    /// # Panics
+    /// On a real clock (time cannot be moved there).
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::{cell::RefCell, rc::Rc, time::Duration};
+    /// let mut reactor = squall::Reactor::builder().virtual_clock(true).build()?;
+    /// let handle = reactor.handle();
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// for s in [3, 1, 2] {
+    ///     let l = log.clone();
+    ///     handle.call_later(Duration::from_secs(s), move || l.borrow_mut().push(s));
+    /// }
+    /// handle.advance(Duration::from_secs(2));
+    /// reactor.run_once(Some(Duration::ZERO))?;
+    /// assert_eq!(*log.borrow(), [1, 2]);
+    /// handle.advance(Duration::from_secs(1));
+    /// reactor.run_once(Some(Duration::ZERO))?;
+    /// assert_eq!(*log.borrow(), [1, 2, 3]);
+    /// # Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn advance(&self, by: Duration) {
+        assert!(
+            self.inner.clock.advance(by),
+            "Handle::advance needs a reactor built with a virtual clock"
+        );
+    }
+
+    /// A cheap millisecond-resolution reading of the loop's clock, comparable only with
+    /// other readings of it (stream activity, HTTP server deadlines).
+    pub(crate) fn coarse_now(&self) -> Duration {
+        self.inner.clock.coarse()
+    }
+
+    /// The instant `delay` from the loop's now, or `None` ("never") when that is beyond
+    /// what [`Instant`] can represent (`Duration::MAX` and similar): timers, timeouts and
+    /// deadlines built from user-supplied durations use this instead of `now + delay`,
+    /// which panics on overflow.
+    pub(crate) fn deadline_after(&self, delay: Duration) -> Option<Instant> {
+        self.inner.clock.deadline_after(delay)
     }
 
     /// Registers `source` with the loop. `callback` is called with `&mut source` on each

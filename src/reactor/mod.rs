@@ -7,6 +7,7 @@
 //! the callbacks phase: the thread's deferred done-callbacks, the callbacks queued before
 //! the phase began, and the done-callbacks those queued. See `docs/architecture.md`.
 
+mod clock;
 mod core;
 mod deferred;
 mod handle;
@@ -22,11 +23,12 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use polling::Events;
 
-pub(crate) use self::core::{coarse_now, Inner};
+pub(crate) use self::clock::real_now;
+pub(crate) use self::core::Inner;
 pub(crate) use self::deferred::{defer, Deferred};
 pub use self::handle::{Handle, Stats};
 pub use self::interest::{Event, Interest};
@@ -34,14 +36,6 @@ pub use self::periodic::PeriodicCallback;
 pub use self::remote::Remote;
 pub use self::token::{TimerId, Token};
 use crate::error::Result;
-
-/// The instant `delay` from now, or `None` ("never") when that is beyond what
-/// [`Instant`] can represent (`Duration::MAX` and similar huge values). Timers, timeouts
-/// and deadlines built from user-supplied durations use this instead of `now + delay`,
-/// which panics on overflow.
-pub(crate) fn deadline_after(delay: Duration) -> Option<Instant> {
-    Instant::now().checked_add(delay)
-}
 
 /// The event loop. Owns every handler, timer and queued callback; dropping it drops them
 /// all (so closures that captured a [`Handle`] are freed).
@@ -105,9 +99,81 @@ impl Builder {
     }
 
     /// Callbacks that block the loop longer than this are logged with the place they
-    /// were scheduled from (default 100 ms; `None` turns the check off).
+    /// were scheduled from (default 100 ms; `None` turns the check off). Measured in
+    /// real time even under a [virtual clock](Self::virtual_clock): advancing the clock
+    /// inside a callback is not a stall.
     pub fn slow_callback_threshold(mut self, limit: Option<Duration>) -> Self {
         self.options.slow_callback = limit;
+        self
+    }
+
+    /// If `true`, the reactor's clock is virtual: it starts at the real time of
+    /// [`build`](Self::build) and then stands still, moved only by
+    /// [`Handle::advance`] (and by auto-advance, see [`auto_advance`](Self::auto_advance)).
+    /// Everything in squall reads time from its reactor ([`Handle::now`],
+    /// [`Handle::wall_time`]), so timers, timeouts, periodic callbacks, back-offs and the
+    /// `Date` header all follow it. Sockets stay real. Default `false`.
+    ///
+    /// Without auto-advance a virtual loop never waits for a timer: it waits for I/O only
+    /// (as long as the `run_once` timeout allows, or forever under `run`), and timers fire
+    /// once `advance` has moved the clock past them.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::{cell::Cell, rc::Rc, time::Duration};
+    /// let mut reactor = squall::Reactor::builder().virtual_clock(true).build()?;
+    /// let handle = reactor.handle();
+    /// let fired = Rc::new(Cell::new(false));
+    /// let f = fired.clone();
+    /// handle.call_later(Duration::from_secs(3600), move || f.set(true));
+    /// reactor.run_once(Some(Duration::ZERO))?;
+    /// assert!(!fired.get());
+    /// handle.advance(Duration::from_secs(3600)); // an hour, at once
+    /// reactor.run_once(Some(Duration::ZERO))?;
+    /// assert!(fired.get());
+    /// # Ok(()) }
+    /// ```
+    pub fn virtual_clock(mut self, yes: bool) -> Self {
+        self.options.virtual_clock = yes;
+        self
+    }
+
+    /// With a [virtual clock](Self::virtual_clock) (which this turns on when `true`):
+    /// when the loop has nothing to do now, jump the clock to the next timer (tokio's
+    /// auto-advance). Default `false`.
+    ///
+    /// Exactly when: an iteration with no callback or done-callback queued, no stop
+    /// pending and no timer already due, but a timer pending, polls the OS with a zero
+    /// timeout; if that poll returned no event and no other thread sent work, the clock
+    /// moves to the earliest timer's deadline and that timer runs in the same iteration.
+    /// With no timer pending the loop waits for I/O as usual.
+    ///
+    /// So a test whose sockets all live on this loop (a server and its client, a
+    /// [`stream_pair`](crate::testing::stream_pair)) never sees a spurious timeout: data
+    /// written on loopback is readable before the next poll. A peer that answers from
+    /// another thread or process takes real time to answer, during which the loop looks
+    /// idle and the clock jumps to the next timer (an idle or ping timeout may fire
+    /// first): for such tests leave auto-advance off and move time with
+    /// [`Handle::advance`] by hand.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use std::time::Duration;
+    /// let mut reactor = squall::Reactor::builder().auto_advance(true).build()?;
+    /// let handle = reactor.handle();
+    /// let start = handle.now();
+    /// let done = squall::Future::new();
+    /// let d = done.clone();
+    /// handle.call_later(Duration::from_secs(86_400), move || d.set_result(()));
+    /// reactor.run_until(&done)?; // returns at once: the clock jumped a day
+    /// assert_eq!(handle.now() - start, Duration::from_secs(86_400));
+    /// # Ok(()) }
+    /// ```
+    pub fn auto_advance(mut self, yes: bool) -> Self {
+        self.options.auto_advance = yes;
+        if yes {
+            self.options.virtual_clock = true;
+        }
         self
     }
 

@@ -122,7 +122,7 @@ impl PeriodicCallback {
                     running: false,
                     detached: false,
                     timer: None,
-                    next: Instant::now(),
+                    next: handle.now(),
                     rng: os_seeded_rng(),
                 })),
             }),
@@ -145,7 +145,7 @@ impl PeriodicCallback {
             return;
         }
         s.running = true;
-        s.next = Instant::now();
+        s.next = s.handle.now();
         drop(s);
         schedule_next(state);
     }
@@ -198,7 +198,7 @@ fn stop(state: &Shared) {
 
 fn schedule_next(state: &Shared) {
     let mut s = state.borrow_mut();
-    let now = Instant::now();
+    let now = s.handle.now();
     let mut interval = s.interval;
     if s.jitter > 0.0 {
         let unit = s.rng.f64();

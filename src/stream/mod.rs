@@ -45,7 +45,7 @@ use self::state::{Closing, Finish, PendingRead, Shared, State};
 pub use self::tls::TlsSocket;
 use crate::error::{Error, Result};
 use crate::future::Future;
-use crate::reactor::{coarse_now, Event, Handle, Interest, Token};
+use crate::reactor::{Event, Handle, Interest, Token};
 
 /// Limits and timeouts of an [`IoStream`]. Start from `Default` and change what you
 /// need with the `with_*` builders (or assign the public fields): new settings can be
@@ -196,7 +196,7 @@ impl IoStream {
                 closed: false,
                 error: None,
                 close_callback: None,
-                last_activity: coarse_now(),
+                last_activity: handle.coarse_now(),
                 idle_timer: None,
                 in_read_callback: false,
                 close_after_writes: false,
@@ -734,7 +734,7 @@ impl IoStream {
         let (old, closed) = {
             let mut s = self.shared.state.borrow_mut();
             s.options.idle_timeout = timeout;
-            s.last_activity = coarse_now();
+            s.last_activity = s.handle.coarse_now();
             (s.idle_timer.take().map(|t| (s.handle.clone(), t)), s.closed)
         };
         if let Some((h, t)) = old {
@@ -748,11 +748,11 @@ impl IoStream {
     /// Arms the idle timer, unless `delay` reaches beyond any representable instant
     /// (e.g. `Duration::MAX`): that timeout is "never", and needs no timer.
     fn arm_idle_timer(&self, delay: Duration) {
-        if std::time::Instant::now().checked_add(delay).is_none() {
+        let handle = self.shared.state.borrow().handle.clone();
+        if handle.deadline_after(delay).is_none() {
             return;
         }
         let weak = Rc::downgrade(&self.shared);
-        let handle = self.shared.state.borrow().handle.clone();
         let id = handle.call_later(delay, move || {
             let Some(shared) = weak.upgrade() else { return };
             let stream = IoStream { shared };
@@ -761,7 +761,7 @@ impl IoStream {
                 s.idle_timer = None;
                 match s.options.idle_timeout {
                     Some(t) if !s.closed => {
-                        let idle = coarse_now().saturating_sub(s.last_activity);
+                        let idle = s.handle.coarse_now().saturating_sub(s.last_activity);
                         Some(t.checked_sub(idle))
                     }
                     _ => None,

@@ -17,7 +17,7 @@ use super::read::{Check, ReadRequest};
 use super::{Socket, StreamOptions};
 use crate::error::{Error, Result};
 use crate::future::Future;
-use crate::reactor::{coarse_now, Handle, Interest, TimerId, Token};
+use crate::reactor::{Handle, Interest, TimerId, Token};
 
 /// A custom read's parser. Shared (`Rc`) so an owner that reads message after message
 /// (the HTTP connection) installs the same one each time without allocating.
@@ -156,7 +156,7 @@ impl Closing {
 impl State {
     pub(super) fn touch(&mut self) {
         if self.options.idle_timeout.is_some() {
-            self.last_activity = coarse_now();
+            self.last_activity = self.handle.coarse_now();
         }
     }
 

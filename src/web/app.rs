@@ -5,7 +5,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
 
 use http::{HeaderValue, Method, StatusCode};
 
@@ -592,7 +591,7 @@ impl Application {
 }
 
 fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
-    let start = Instant::now();
+    let start = resp.handle().now();
     let mut allowed: Vec<Method> = Vec::new();
     let mut found = None;
     for route in &app.routes {

@@ -43,6 +43,8 @@ pub struct Context {
     params: Vec<(String, String)>,
     args: Arguments,
     start: Instant,
+    /// The loop's clock (request timing, cookie and XSRF timestamps).
+    clock: crate::reactor::Handle,
     spare: HeaderMap,
     /// This request's XSRF token (from the cookie, or new) and its masked form.
     xsrf: Option<(RawToken, String)>,
@@ -75,6 +77,7 @@ impl Context {
         start: Instant,
     ) -> Self {
         let mut responder = responder;
+        let clock = responder.handle();
         for (name, value) in &app.default_headers {
             responder.headers_mut().append(name, value.clone());
         }
@@ -86,6 +89,7 @@ impl Context {
             params: Vec::new(),
             args: Arguments::default(),
             start,
+            clock,
             spare: HeaderMap::new(),
             xsrf: None,
             current_user: std::cell::OnceCell::new(),
@@ -380,7 +384,13 @@ impl Context {
     /// and name match and it is at most 31 days old (Tornado's `get_signed_cookie`).
     pub fn signed_cookie(&self, name: &str) -> Option<Vec<u8>> {
         let secret = self.app.options.cookie_secret.as_deref()?;
-        cookie::verify_now(secret, name, self.cookie(name)?, SIGNED_COOKIE_MAX_AGE_DAYS)
+        cookie::verify_now(
+            secret,
+            name,
+            self.cookie(name)?,
+            SIGNED_COOKIE_MAX_AGE_DAYS,
+            self.unix_now(),
+        )
     }
 
     /// Sets a cookie signed with the application's secret and the current time, expiring
@@ -393,15 +403,20 @@ impl Context {
         let secret = self.app.options.cookie_secret.as_deref().ok_or_else(|| {
             Error::invalid_state("set_signed_cookie needs WebOptions::cookie_secret")
         })?;
-        let signed = cookie::sign_now(secret, name, value);
+        let signed = cookie::sign_now(secret, name, value, self.unix_now());
         let days = std::time::Duration::from_secs(SIGNED_COOKIE_EXPIRES_DAYS * 86_400);
-        let opts = CookieOptions::default().expires(std::time::SystemTime::now() + days);
+        let opts = CookieOptions::default().expires(self.clock.wall_time() + days);
         self.set_cookie(name, &signed, &opts)
+    }
+
+    /// The loop's wall-clock time in whole seconds since the Unix epoch.
+    fn unix_now(&self) -> u64 {
+        cookie::unix_secs(self.clock.wall_time())
     }
 
     /// The raw XSRF token of this request: the `_xsrf` cookie's, or a new one.
     fn raw_xsrf_token(&self) -> Option<RawToken> {
-        let now = cookie::unix_now();
+        let now = self.unix_now();
         self.cookie(XSRF_COOKIE)
             .filter(|c| !c.is_empty())
             .and_then(|c| xsrf::decode(c, now))
@@ -435,7 +450,7 @@ impl Context {
         }
         let (raw, new) = match self.raw_xsrf_token() {
             Some(raw) if !raw.token.is_empty() => (raw, false),
-            _ => (xsrf::new_token(cookie::unix_now()), true),
+            _ => (xsrf::new_token(self.unix_now()), true),
         };
         let masked = xsrf::mask(&raw);
         if new {
@@ -481,7 +496,7 @@ impl Context {
                 Some(_) => Err(Error::http(403, "XSRF cookie does not match POST argument")),
             };
         };
-        xsrf::check(submitted, &expected, cookie::unix_now())
+        xsrf::check(submitted, &expected, self.unix_now())
     }
 
     /// Sets the response status (default 200).
@@ -580,6 +595,7 @@ impl Context {
             params: std::mem::take(&mut self.params),
             args: std::mem::take(&mut self.args),
             start: self.start,
+            clock: self.clock.clone(),
             spare: HeaderMap::new(),
             xsrf: self.xsrf.take(),
             current_user: std::mem::take(&mut self.current_user),
@@ -797,7 +813,7 @@ impl Context {
                 uri: self.request.uri.clone(),
                 status: self.status,
                 remote_ip: self.request.remote_ip,
-                duration: self.start.elapsed(),
+                duration: self.clock.now().saturating_duration_since(self.start),
             };
             handle.add_callback(move || hook(&done));
         }
@@ -814,7 +830,7 @@ impl Context {
                 &self.request.method,
                 &self.request.uri,
                 self.request.remote_ip,
-                self.start,
+                self.clock.now().saturating_duration_since(self.start),
                 status,
                 note,
             );
@@ -825,15 +841,17 @@ impl Context {
     /// connection ends), the duration counted from the request's arrival.
     pub(crate) fn log_later(&self) -> impl FnOnce(u16, &str) + 'static {
         let on = self.app.options.access_log;
-        let (method, uri, ip, start) = (
+        let (method, uri, ip, start, clock) = (
             self.request.method.clone(),
             self.request.uri.clone(),
             self.request.remote_ip,
             self.start,
+            self.clock.clone(),
         );
         move |status, note| {
             if on {
-                access_line(&method, &uri, ip, start, status, note);
+                let took = clock.now().saturating_duration_since(start);
+                access_line(&method, &uri, ip, took, status, note);
             }
         }
     }
@@ -867,11 +885,11 @@ fn access_line(
     method: &http::Method,
     uri: &http::Uri,
     ip: std::net::IpAddr,
-    start: Instant,
+    took: std::time::Duration,
     status: u16,
     note: &str,
 ) {
-    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let ms = took.as_secs_f64() * 1000.0;
     let level = match status {
         500.. => log::Level::Error,
         400.. => log::Level::Warn,

@@ -183,10 +183,9 @@ pub fn parse_cookies(header: &str) -> Vec<(&str, &str)> {
         .collect()
 }
 
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// Whole seconds since the Unix epoch (0 before it).
+pub(crate) fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn signature(secret: &[u8], signed: &[u8]) -> Hmac<Sha256> {
@@ -279,19 +278,20 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Signs with the current time ([`create_signed_value`]).
-pub(crate) fn sign_now(secret: &[u8], name: &str, value: &[u8]) -> String {
-    create_signed_value(secret, name, value, unix_now())
+/// Signs with the loop's current time `now` ([`create_signed_value`]).
+pub(crate) fn sign_now(secret: &[u8], name: &str, value: &[u8], now: u64) -> String {
+    create_signed_value(secret, name, value, now)
 }
 
-/// Checks against the current time ([`decode_signed_value`]).
+/// Checks against the loop's current time `now` ([`decode_signed_value`]).
 pub(crate) fn verify_now(
     secret: &[u8],
     name: &str,
     value: &str,
     max_age_days: u64,
+    now: u64,
 ) -> Option<Vec<u8>> {
-    decode_signed_value(secret, name, value, max_age_days, unix_now())
+    decode_signed_value(secret, name, value, max_age_days, now)
 }
 
 #[cfg(test)]

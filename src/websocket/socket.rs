@@ -26,7 +26,7 @@ use super::message::Message;
 use super::options::WebSocketOptions;
 use crate::error::{Error, Result};
 use crate::future::Future;
-use crate::reactor::{coarse_now, Handle, TimerId};
+use crate::reactor::{Handle, TimerId};
 use crate::stream::{CustomRead, IoStream};
 
 /// What an [`on_message`](WebSocket::on_message) callback returns: `()` to take the next
@@ -757,7 +757,7 @@ impl Inner {
         let t = st.t();
         if t.progress != progress || t.stall.is_none() {
             t.progress = progress;
-            t.progress_at = coarse_now();
+            t.progress_at = this.handle.coarse_now();
         }
         if t.stall.is_none() {
             drop(st);
@@ -779,7 +779,7 @@ impl Inner {
                     return; // over, between messages (re-armed by the next), or busy
                 }
                 let progress = st.decoder.progress();
-                let now = coarse_now();
+                let now = inner.handle.coarse_now();
                 let t = st.t();
                 if t.progress != progress {
                     t.progress = progress;
@@ -935,17 +935,16 @@ impl Inner {
             }
             st.result = Some(Box::new((code, reason.clone())));
             let t = st.t();
-            let timers: Vec<TimerId> =
-                [
-                    t.close.take(),
-                    t.ping.take(),
-                    t.pong.take(),
-                    t.stall.take(),
-                    t.write_stall.take(),
-                ]
-                    .into_iter()
-                    .flatten()
-                    .collect();
+            let timers: Vec<TimerId> = [
+                t.close.take(),
+                t.ping.take(),
+                t.pong.take(),
+                t.stall.take(),
+                t.write_stall.take(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             (
                 st.pull.as_mut().and_then(|p| p.waiter.take()),
                 st.pull

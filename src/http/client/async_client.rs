@@ -280,7 +280,7 @@ impl AsyncHttpClient {
     pub fn fetch(&self, request: impl Into<HttpRequest>) -> Future<HttpResponse> {
         let result = Future::new();
         match Plan::new(request.into(), &self.inner.options.defaults) {
-            Ok(plan) => start_hop(&self.inner, plan, result.clone(), Instant::now()),
+            Ok(plan) => start_hop(&self.inner, plan, result.clone(), self.inner.handle.now()),
             Err(e) => result.set_error(e),
         }
         result
@@ -391,14 +391,16 @@ fn dispatch(inner: &Rc<Inner>) {
 
 fn start(inner: &Rc<Inner>, f: FetchRef) {
     let mut fb = f.borrow_mut();
-    fb.dispatched.get_or_insert_with(Instant::now);
+    fb.dispatched.get_or_insert_with(|| inner.handle.now());
     // Out of the queue: the request timeout runs from the start of the hop.
     let deadline = fb.hop_start.checked_add(fb.plan.request_timeout);
     arm_timer(inner, &f, &mut fb, deadline);
     let conn = {
         let mut st = inner.state.borrow_mut();
         let key = fb.plan.pool_key();
-        let conn = st.pool.checkout(key, inner.options.idle_timeout);
+        let conn = st
+            .pool
+            .checkout(key, inner.options.idle_timeout, inner.handle.now());
         if conn.is_none() {
             st.pool.opening(key);
         }
@@ -480,7 +482,7 @@ fn on_connected(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<IoStream>>) {
             }
         }
     });
-    fb.connected = Some(Instant::now());
+    fb.connected = Some(inner.handle.now());
     fb.phase = Phase::Exchanging {
         conn: Conn { stream, id },
         reused: false,
@@ -521,7 +523,11 @@ fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
         .plan
         .expect_continue
         .then(|| (stream.clone(), inner.handle.clone()));
+    let clock = inner.handle.clone();
     let response = stream.read_with(move |buf, closed| {
+        if reader.first_byte.is_none() && !buf.is_empty() {
+            reader.first_byte = Some(clock.now());
+        }
         let r = reader.feed(buf, closed);
         if let (Some(body), Some((s, h))) = (reader.send_now.take(), &writer) {
             let s = s.clone();
@@ -571,8 +577,8 @@ fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<Parsed>>) {
                 let mut st = inner.state.borrow_mut();
                 st.active -= 1;
                 let fb = f.borrow();
-                st.pool
-                    .checkin(fb.plan.pool_key(), conn, inner.options.max_idle_per_host);
+                let (key, max) = (fb.plan.pool_key(), inner.options.max_idle_per_host);
+                st.pool.checkin(key, conn, max, inner.handle.now());
                 drop((st, fb));
                 arm_sweep(inner);
             } else {
@@ -666,7 +672,7 @@ fn complete(inner: &Rc<Inner>, f: &FetchRef, parsed: Parsed) {
             return;
         }
         // Same fetch, next hop: fresh timings, full request_timeout again (as Tornado).
-        fb.hop_start = Instant::now();
+        fb.hop_start = inner.handle.now();
         fb.dispatched = None;
         fb.connected = None;
         fb.retried = false;
@@ -675,7 +681,7 @@ fn complete(inner: &Rc<Inner>, f: &FetchRef, parsed: Parsed) {
         queue_hop(inner, f.clone());
         return;
     }
-    let now = Instant::now();
+    let now = inner.handle.now();
     let since = |t: Option<Instant>, from: Instant| {
         t.map_or(Duration::ZERO, |t| t.saturating_duration_since(from))
     };
@@ -766,7 +772,10 @@ fn sweep(weak: &Weak<Inner>) {
     let Some(inner) = weak.upgrade() else { return };
     let mut st = inner.state.borrow_mut();
     st.sweep = None;
-    if let Some(next) = st.pool.expire(inner.options.idle_timeout) {
+    if let Some(next) = st
+        .pool
+        .expire(inner.options.idle_timeout, inner.handle.now())
+    {
         let w = weak.clone();
         st.sweep = Some(inner.handle.call_at(next, move || sweep(&w)));
     }

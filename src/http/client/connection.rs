@@ -76,7 +76,11 @@ pub(crate) struct ResponseReader {
     /// A final response arrived while the body was still held back.
     body_skipped: bool,
     state: State,
+    /// When the first response byte was seen, by the loop's clock (set by the caller
+    /// before it feeds a non-empty buffer).
     pub first_byte: Option<Instant>,
+    /// Some response byte was seen.
+    got_bytes: bool,
 }
 
 impl ResponseReader {
@@ -104,6 +108,7 @@ impl ResponseReader {
             body_skipped: false,
             state: State::Head,
             first_byte: None,
+            got_bytes: false,
         }
     }
 
@@ -121,13 +126,13 @@ impl ResponseReader {
                     if buf.is_empty() {
                         return if !closed {
                             Ok(None)
-                        } else if self.first_byte.is_none() {
+                        } else if !self.got_bytes {
                             Err(Error::StreamClosed)
                         } else {
                             Err(e599("connection closed before the response was complete"))
                         };
                     }
-                    self.first_byte.get_or_insert_with(Instant::now);
+                    self.got_bytes = true;
                     let head = match parse_response_head(buf, &self.limits, &self.method) {
                         Ok(Some(h)) => h,
                         Ok(None) if closed => {

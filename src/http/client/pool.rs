@@ -50,9 +50,8 @@ impl Pool {
 
     /// The most recently used live idle connection to `key`. Dead ones (closed, with
     /// unsolicited bytes, or idle longer than `max_idle`) are closed on the way.
-    pub(crate) fn checkout(&mut self, key: &str, max_idle: Duration) -> Option<Conn> {
+    pub(crate) fn checkout(&mut self, key: &str, max_idle: Duration, now: Instant) -> Option<Conn> {
         let host = self.hosts.get_mut(key)?;
-        let now = Instant::now();
         while let Some(idle) = host.idle.pop() {
             self.idle_total -= 1;
             let s = &idle.conn.stream;
@@ -87,15 +86,18 @@ impl Pool {
 
     /// Puts a connection whose exchange completed cleanly back; closes the oldest idle
     /// one to `key` beyond `max_idle_per_host`.
-    pub(crate) fn checkin(&mut self, key: &str, conn: Conn, max_idle_per_host: usize) {
+    pub(crate) fn checkin(
+        &mut self,
+        key: &str,
+        conn: Conn,
+        max_idle_per_host: usize,
+        now: Instant,
+    ) {
         let Some(host) = self.hosts.get_mut(key) else {
             conn.stream.close();
             return;
         };
-        host.idle.push(Idle {
-            conn,
-            since: Instant::now(),
-        });
+        host.idle.push(Idle { conn, since: now });
         self.idle_total += 1;
         if host.idle.len() > max_idle_per_host {
             let oldest = host.idle.remove(0);
@@ -134,8 +136,7 @@ impl Pool {
 
     /// Closes connections idle for `max_idle` or longer; returns when the next one
     /// expires (`None` when nothing is idle).
-    pub(crate) fn expire(&mut self, max_idle: Duration) -> Option<Instant> {
-        let now = Instant::now();
+    pub(crate) fn expire(&mut self, max_idle: Duration, now: Instant) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         let mut emptied = Vec::new();
         for (key, h) in &mut self.hosts {

@@ -50,9 +50,20 @@ pub fn http_date(secs: u64) -> [u8; HTTP_DATE_LEN] {
 /// assert!(buf.ends_with(b" GMT"));
 /// ```
 pub fn write_date(dst: &mut BytesMut) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    write_date_at(dst, SystemTime::now());
+}
+
+/// Appends the IMF-fixdate of `at` (a server passes its loop's wall time, which a
+/// virtual clock moves), formatting at most once per second per thread.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let mut buf = bytes::BytesMut::new();
+/// squall::http::h1::write_date_at(&mut buf, UNIX_EPOCH + Duration::from_secs(784887151));
+/// assert_eq!(&buf[..], b"Tue, 15 Nov 1994 08:12:31 GMT");
+/// ```
+pub fn write_date_at(dst: &mut BytesMut, at: SystemTime) {
+    let now = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     CACHE.with(|c| {
         let (secs, mut date) = c.get();
         if secs != now {

@@ -5,8 +5,9 @@
 use bytes::{BufMut, BytesMut};
 use http::header::{HeaderName, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{HeaderMap, Method, StatusCode, Version};
+use std::time::SystemTime;
 
-use super::date::{write_date, HTTP_DATE_LEN};
+use super::date::{write_date, write_date_at, HTTP_DATE_LEN};
 use super::error::{parse_error, ParseErrorKind};
 use crate::error::{Error, Result};
 
@@ -64,13 +65,37 @@ pub fn write_response_head(
 pub struct ServerFields<'a> {
     keep_alive: bool,
     server: Option<&'a str>,
+    date: Option<SystemTime>,
 }
 
 impl<'a> ServerFields<'a> {
     /// The fields for a response after which the connection stays open (`keep_alive`)
     /// or closes, with an optional `Server` value.
     pub fn new(keep_alive: bool, server: Option<&'a str>) -> Self {
-        ServerFields { keep_alive, server }
+        ServerFields {
+            keep_alive,
+            server,
+            date: None,
+        }
+    }
+
+    /// Dates the response at `at` (the loop's wall time) rather than the system clock's
+    /// now.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use http::{HeaderMap, StatusCode, Version};
+    /// use squall::http::h1::{write_server_response_head, Framing, ServerFields};
+    ///
+    /// let mut out = bytes::BytesMut::new();
+    /// let at = UNIX_EPOCH + Duration::from_secs(784887151);
+    /// let fields = ServerFields::new(true, None).date(at);
+    /// write_server_response_head(&mut out, Version::HTTP_11, StatusCode::OK, &HeaderMap::new(), Framing::Length(0), fields);
+    /// assert!(std::str::from_utf8(&out).unwrap().contains("Date: Tue, 15 Nov 1994 08:12:31 GMT\r\n"));
+    /// ```
+    pub fn date(mut self, at: SystemTime) -> Self {
+        self.date = Some(at);
+        self
     }
 
     fn write(&self, dst: &mut BytesMut, version: Version) {
@@ -145,7 +170,10 @@ fn write_head(
     }
     if !interim && !seen.date {
         dst.put_slice(b"Date: ");
-        write_date(dst);
+        match fields.and_then(|f| f.date) {
+            Some(at) => write_date_at(dst, at),
+            None => write_date(dst),
+        }
         dst.put_slice(b"\r\n");
     }
     if let Some(f) = fields {

@@ -43,7 +43,7 @@ mod response_head;
 mod scanner;
 
 pub use body::{BodyDecoder, Decoded, MAX_CHUNK_LINE};
-pub use date::{http_date, write_date, HTTP_DATE_LEN};
+pub use date::{http_date, write_date, write_date_at, HTTP_DATE_LEN};
 pub(crate) use encode::has_field;
 pub use encode::{
     write_request_head, write_response, write_response_head, write_server_response_head,

@@ -21,7 +21,7 @@ use crate::http::h1::{
     BodyKind, BodyPipeline, Decoded, Framing, HeadScanner, ParseErrorKind, RequestHead,
     ServerFields, CONTINUE_100,
 };
-use crate::reactor::{coarse_now, TimerId};
+use crate::reactor::TimerId;
 use crate::stream::{CustomRead, IoStream};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -641,7 +641,7 @@ impl Conn {
             st.deadline = None;
             return;
         };
-        let at = coarse_now().saturating_add(after); // Duration::MAX: never
+        let at = shared.handle.coarse_now().saturating_add(after); // Duration::MAX: never
         st.deadline = Some((at, kind));
         if st.timer.is_some() && st.timer_at <= at {
             return;
@@ -654,7 +654,7 @@ impl Conn {
 
     fn arm(this: &Rc<Conn>, shared: &Shared, st: &mut State, at: Duration) {
         let weak = Rc::downgrade(this);
-        let delay = at.saturating_sub(coarse_now());
+        let delay = at.saturating_sub(shared.handle.coarse_now());
         st.timer_at = at;
         st.timer = Some(shared.handle.call_later(delay, move || {
             if let Some(conn) = weak.upgrade() {
@@ -672,7 +672,7 @@ impl Conn {
         let Some((at, kind)) = st.deadline else {
             return;
         };
-        if coarse_now() < at {
+        if shared.handle.coarse_now() < at {
             Conn::arm(this, &shared, &mut st, at);
             return;
         }

@@ -506,7 +506,8 @@ impl Responder {
             self.keep_alive = false;
         }
         let server = self.conn.server_header();
-        let fields = ServerFields::new(self.keep_alive, server.as_deref());
+        let now = self.conn.stream().handle().wall_time();
+        let fields = ServerFields::new(self.keep_alive, server.as_deref()).date(now);
         write_server_response_head(
             out,
             self.version,
