@@ -21,7 +21,7 @@
 
 use std::fmt;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 pub use super::decoder::{Decoder, Incoming};
 pub use super::mask::apply_mask;
@@ -269,9 +269,109 @@ pub fn encode_frame(
     }
 }
 
+/// Payloads up to this many bytes are copied behind their header, so the frame is one
+/// write; larger unmasked payloads are queued as they are, after the header.
+pub const COPY_MAX: usize = 16 * 1024;
+
+/// A frame ready to be queued on a stream: `head` (the header, followed by the payload
+/// when it was copied) and, when the payload was not copied, `tail`. The stream writes
+/// queued chunks with one vectored write, so two chunks cost no extra system call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    /// The header, and the payload when it was copied.
+    pub head: Bytes,
+    /// The payload when it was not copied.
+    pub tail: Option<Bytes>,
+}
+
+impl Encoded {
+    /// The frame's length on the wire.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.tail.as_ref().map_or(0, Bytes::len)
+    }
+
+    /// Never true: a frame has at least a 2-byte header.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// Frames `payload` without copying it when it is large: the one encoder behind every
+/// frame a [`WebSocket`](super::WebSocket) sends (data, control and close frames).
+///
+/// A payload of at most [`COPY_MAX`] bytes is copied behind its header (one chunk).
+/// A larger one is not copied: unmasked it is queued as it is; masked (a client's frame)
+/// it is masked in place when `payload` is its buffer's only owner (a `String` or
+/// `Vec<u8>` handed over), and copied once while masking otherwise.
+///
+/// ```
+/// use bytes::Bytes;
+/// use squall::websocket::frame::{encode, encode_frame, Opcode};
+/// let big = Bytes::from(vec![7u8; 100_000]);
+/// let e = encode(Opcode::Binary, true, false, big.clone(), None);
+/// assert_eq!((e.head.len(), e.tail.as_ref().map(|t| t.as_ptr())), (10, Some(big.as_ptr())));
+/// let mut whole = bytes::BytesMut::new();
+/// encode_frame(&mut whole, Opcode::Binary, true, false, &big, None);
+/// assert_eq!([&e.head[..], &e.tail.unwrap()[..]].concat(), &whole[..]);
+/// ```
+pub fn encode(
+    opcode: Opcode,
+    fin: bool,
+    rsv1: bool,
+    payload: Bytes,
+    mask: Option<[u8; 4]>,
+) -> Encoded {
+    if payload.len() <= COPY_MAX {
+        let mut out = BytesMut::with_capacity(payload.len() + 14);
+        encode_frame(&mut out, opcode, fin, rsv1, &payload, mask);
+        return Encoded {
+            head: out.freeze(),
+            tail: None,
+        };
+    }
+    let mut head = BytesMut::with_capacity(14);
+    write_header(&mut head, opcode, fin, rsv1, payload.len(), mask);
+    let tail = match mask {
+        None => payload,
+        Some(k) => {
+            let mut p = payload
+                .try_into_mut()
+                .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+            apply_mask(&mut p, k, 0);
+            p.freeze()
+        }
+    };
+    Encoded {
+        head: head.freeze(),
+        tail: Some(tail),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encode_matches_encode_frame_and_does_not_copy_large_payloads() {
+        for len in [0, 5, 125, 126, COPY_MAX, COPY_MAX + 1, 70_000] {
+            for mask in [None, Some([9, 8, 7, 6])] {
+                let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let mut whole = BytesMut::new();
+                encode_frame(&mut whole, Opcode::Binary, true, true, &data, mask);
+                let payload = Bytes::from(data);
+                let ptr = payload.as_ptr();
+                let e = encode(Opcode::Binary, true, true, payload, mask);
+                assert_eq!(e.len(), whole.len(), "len {len} mask {mask:?}");
+                let tail = e.tail.clone().unwrap_or_default();
+                assert_eq!([&e.head[..], &tail[..]].concat(), &whole[..]);
+                // Large payloads, masked or not, keep their buffer (it was unique).
+                assert_eq!(e.tail.is_some(), len > COPY_MAX);
+                if len > COPY_MAX {
+                    assert_eq!(tail.as_ptr(), ptr);
+                }
+            }
+        }
+    }
 
     fn err(bytes: &[u8]) -> u16 {
         parse_header(bytes, false).unwrap_err().code

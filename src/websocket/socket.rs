@@ -19,9 +19,8 @@ use bytes::{Bytes, BytesMut};
 
 use super::close::{self, is_valid_code, write_close_payload};
 use super::deflate::{Compressor, DeflateParams, Inflater};
-use super::frame::{write_header, Decoder, Incoming, Opcode, ProtocolError, Role};
+use super::frame::{encode, Decoder, Encoded, Incoming, Opcode, ProtocolError, Role};
 use super::handshake::mask_key;
-use super::mask::apply_mask;
 use super::message::Message;
 use super::options::WebSocketOptions;
 use crate::error::{Error, Result};
@@ -538,33 +537,9 @@ impl Inner {
         {
             return Err(Error::StreamBufferFull);
         }
-        let mut out =
-            BytesMut::with_capacity(if self.role == Role::Client || payload.len() <= 16 * 1024 {
-                total
-            } else {
-                14
-            });
-        let (first, rest) = match self.role {
-            Role::Client => {
-                let key = mask_key();
-                write_header(&mut out, opcode, true, rsv1, payload.len(), Some(key));
-                let start = out.len();
-                out.extend_from_slice(&payload);
-                apply_mask(&mut out[start..], key, 0);
-                (out.freeze(), None)
-            }
-            Role::Server => {
-                write_header(&mut out, opcode, true, rsv1, payload.len(), None);
-                if payload.len() <= 16 * 1024 {
-                    out.extend_from_slice(&payload);
-                    (out.freeze(), None)
-                } else {
-                    // Large payloads go out as they are, without a copy.
-                    (out.freeze(), Some(payload))
-                }
-            }
-        };
-        let last = rest.unwrap_or_default();
+        let key = (self.role == Role::Client).then(mask_key);
+        let Encoded { head: first, tail } = encode(opcode, true, rsv1, payload, key);
+        let last = tail.unwrap_or_default();
         let split = !last.is_empty();
         let fut = if !split {
             if want_future {
@@ -598,16 +573,11 @@ impl Inner {
         if let Some((code, reason)) = payload {
             write_close_payload(&mut p, code, reason);
         }
-        // Past the write limit or not: the close frame must go out.
-        let mut out = BytesMut::with_capacity(p.len() + 14);
+        // Past the write limit or not: the close frame must go out (one chunk: a close
+        // payload is at most 125 bytes).
         let key = (self.role == Role::Client).then(mask_key);
-        write_header(&mut out, Opcode::Close, true, false, p.len(), key);
-        let start = out.len();
-        out.extend_from_slice(&p);
-        if let Some(k) = key {
-            apply_mask(&mut out[start..], k, 0);
-        }
-        self.stream.write_and_forget(out.freeze());
+        let frame = encode(Opcode::Close, true, false, p.freeze(), key);
+        self.stream.write_and_forget(frame.head);
         true
     }
 
