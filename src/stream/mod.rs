@@ -23,6 +23,7 @@
 mod buffer;
 #[cfg(test)]
 mod half_close_tests;
+mod peer_check;
 mod read;
 mod socket;
 mod state;
@@ -202,6 +203,8 @@ impl IoStream {
                 close_after_writes: false,
                 eof_callback: None,
                 read_eof: false,
+                peer_shut_down: false,
+                peer_check: None,
             }),
         });
         let token = register(handle, socket, Interest::NONE, Rc::downgrade(&shared))?;

@@ -81,6 +81,12 @@ pub(crate) struct State {
     pub(super) eof_callback: Option<EofCallback>,
     /// End-of-file was read and the stream kept open for writing: nothing more is read.
     pub(super) read_eof: bool,
+    /// The peer's shutdown was seen behind unread bytes while reading was paused (see
+    /// `peer_check`) and the end-of-file callback ran: reaching that end-of-file later
+    /// ends reads without calling back again.
+    pub(super) peer_shut_down: bool,
+    /// The timer asking whether the peer shut down while reading is paused.
+    pub(super) peer_check: Option<TimerId>,
 }
 
 pub(crate) struct Shared {
@@ -211,6 +217,7 @@ impl State {
         if self.closed || self.in_read_callback {
             return;
         }
+        self.arm_peer_check();
         let mut want = self.desired_interest();
         if lazy && self.interest.is_readable() && !self.close_after_writes && !self.read_eof {
             want |= Interest::READABLE;
@@ -251,7 +258,7 @@ impl State {
 
     /// Most bytes the read buffer may hold now: `max_buffer_size` while a read is
     /// pending; with none, enough to notice a close (and never more than the limit).
-    fn read_limit(&self) -> usize {
+    pub(super) fn read_limit(&self) -> usize {
         let max = self.options.max_buffer_size;
         if self.read.is_some() {
             max
@@ -297,6 +304,10 @@ impl State {
                         self.read_eof = true;
                         self.settle_read_after_close(finish);
                         finish.eof = Some(Closing::eof(cb, self.handle.clone()));
+                    } else if self.peer_shut_down {
+                        // Its callback already ran (see `peer_check`).
+                        self.read_eof = true;
+                        self.settle_read_after_close(finish);
                     } else {
                         self.close(None, finish);
                     }
@@ -487,6 +498,7 @@ impl State {
         if let Some(t) = self.idle_timer.take() {
             self.handle.cancel_timer(t);
         }
+        self.cancel_peer_check();
         finish.unused_eof = self.eof_callback.take();
         if let Some(cb) = self.close_callback.take() {
             // Like Tornado, the close callback runs from the loop, after the read and

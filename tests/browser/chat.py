@@ -1,11 +1,15 @@
 """The chat example in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
 
 For each transport (WebSocket, and long-polling with WebSocket removed from the page):
-two pages join, one sends, the other must show it within 100 ms (measured inside the
-browser: both pages share its clock; the first message, which also pays for first-use
-work in both pages, within 1 s; on a loaded machine, at least one of three tries); user text must arrive escaped; then the server is
-restarted on the same port and both pages must reconnect and keep chatting. On failure,
-screenshots of both pages are saved and the script exits 1.
+two pages join, one sends, the other must show it; every message must arrive, in the
+order sent, and user text escaped; then the server is restarted on the same port and
+both pages must reconnect and keep chatting. On failure, screenshots of both pages are
+saved and the script exits 1.
+
+This is a functional test: each wait is bounded generously (WAIT_MS, a hang guard on a
+loaded machine), never a speed goal. The delivery latency (measured inside the browser:
+both pages share its clock) is printed for information; latency goals are measured by
+the load tools (examples/chat/load.rs, ws_load.rs), not asserted here.
 
 usage: chat.py --binary PATH_TO_CHAT --screenshots DIR
        chat.py --pages URL1,URL2 --screenshots DIR   (servers run by the caller)
@@ -29,7 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-LIMIT_MS = 100
 WAIT_MS = 20_000  # failure bound of each wait, never what a check waits for
 
 # Records, in each page, when a message with a given body was sent or first shown.
@@ -91,29 +94,46 @@ def wait_seen(page, text):
     )
 
 
-def check_pair(sender, receiver, text, limit_ms):
+def check_pair(sender, receiver, text):
+    """One message reaches both pages (bounded by WAIT_MS); returns its latency in ms,
+    printed for information only."""
     send(sender, text)
     wait_seen(receiver, text)
     wait_seen(sender, text)
     sent = sender.evaluate("t => window.__sent[t]", text)
     seen = receiver.evaluate("t => window.__seen[t]", text)
     delay = seen - sent
-    print(f"  {text!r}: shown on the other page after {delay} ms")
-    if limit_ms is not None and delay > limit_ms:
-        raise AssertionError(f"{text!r} took {delay} ms (limit {limit_ms} ms)")
+    print(f"  {text!r}: shown on the other page after {delay} ms (information)")
     return delay
 
 
-def check_fast(sender, receiver, text):
-    """Delivery within LIMIT_MS. On a loaded machine one message can miss it through
-    scheduling noise alone, so up to three messages are tried: a transport that cannot
-    deliver within the limit (a polling interval, a retry delay) misses it every time."""
-    delays = []
-    for attempt in range(3):
-        delays.append(check_pair(sender, receiver, f"{text} #{attempt}", None))
-        if delays[-1] <= LIMIT_MS:
-            return
-    raise AssertionError(f"{text!r}: {delays} ms, none within {LIMIT_MS} ms")
+def shown(page):
+    return page.evaluate(
+        "[...document.querySelectorAll('#inbox .message')].map(e => e.textContent)"
+    )
+
+
+def check_order(pages, texts):
+    """Each page shows `texts` in the order they were sent (other messages may be
+    between them, e.g. the room's recent history)."""
+    for i, p in enumerate(pages):
+        got = [t for t in shown(p) if t in texts]
+        if got != texts:
+            raise AssertionError(f"page {i} shows {got}, sent {texts}")
+
+
+def check_escaped(pages):
+    for p in pages:
+        if p.locator("#inbox b, #inbox img").count() != 0:
+            raise AssertionError("user text became markup")
+
+
+def check_messages(sender, receiver, text):
+    """Three messages in a row: every one arrives on both pages, in order."""
+    texts = [f"{text} #{n}" for n in range(3)]
+    delays = [check_pair(sender, receiver, t) for t in texts]
+    check_order([sender, receiver], texts)
+    print(f"  {text!r}: latencies {delays} ms (information, not a goal)")
 
 
 def transport(page):
@@ -140,14 +160,10 @@ def run(browser, binary, mode, shots):
         print(f"{mode}: both pages joined")
         # Escaping: the text shows literally, no element is made from it.
         evil = f"<b>bold</b> & <img src=x onerror=alert(1)> ({mode})"
-        # The first message also pays for first-use work in both pages (code paths
-        # compiled, the inbox laid out): bounded generously, the next ones by LIMIT_MS.
-        check_pair(a, b, evil, 10 * LIMIT_MS)
-        for p in pages:
-            if p.locator("#inbox b, #inbox img").count() != 0:
-                raise AssertionError("user text became markup")
-        check_fast(b, a, f"hello from b ({mode})")
-        check_fast(a, b, f"hello from a ({mode})")
+        check_pair(a, b, evil)
+        check_escaped(pages)
+        check_messages(b, a, f"hello from b ({mode})")
+        check_messages(a, b, f"hello from a ({mode})")
 
         # A late joiner sees the recent messages.
         c = browser.new_context()
@@ -172,11 +188,9 @@ def run(browser, binary, mode, shots):
                 p.wait_for_function(
                     "document.body.dataset.transport === 'websocket'", timeout=WAIT_MS
                 )
-        # Long-poll pages are between retries: the first message after the restart may
-        # wait for a retry; the next ones must be fast again.
-        check_pair(a, b, f"after restart a ({mode})", None)
-        check_pair(b, a, f"after restart b ({mode})", None)
-        check_fast(a, b, f"again ({mode})")
+        check_pair(a, b, f"after restart a ({mode})")
+        check_pair(b, a, f"after restart b ({mode})")
+        check_messages(a, b, f"again ({mode})")
         print(f"{mode}: ok")
     except Exception:
         os.makedirs(shots, exist_ok=True)
@@ -210,9 +224,10 @@ def run_fixed(browser, urls, mode, shots):
             pages.append(page)
         a, b = pages
         print(f"{mode} on {' and '.join(urls)}: both pages joined")
-        check_pair(a, b, f"first via {urls[0]} ({mode})", 10 * LIMIT_MS)
-        check_fast(b, a, f"reply via {urls[1]} ({mode})")
-        check_fast(a, b, f"again via {urls[0]} ({mode})")
+        check_pair(a, b, f"<b>first</b> & <img src=x> via {urls[0]} ({mode})")
+        check_escaped(pages)
+        check_messages(b, a, f"reply via {urls[1]} ({mode})")
+        check_messages(a, b, f"again via {urls[0]} ({mode})")
         print(f"{mode} on {' and '.join(urls)}: ok")
     except Exception:
         os.makedirs(shots, exist_ok=True)

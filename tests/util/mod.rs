@@ -107,6 +107,17 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     let mut cmd = std::process::Command::new(env!("CARGO"));
     cmd.args(["build", "--quiet", "--example", name])
         .current_dir(env!("CARGO_MANIFEST_DIR"));
+    // Without the variables cargo sets for a test process: the inner cargo compares them
+    // with a build script's `rerun-if-env-changed` (ring's names CARGO_MANIFEST_DIR and
+    // CARGO_PKG_*), finds them changed since the outer `cargo test` (which runs without
+    // them), and rebuilds ring, rustls, rcgen and squall; the next `cargo test` rebuilds
+    // them back.
+    for (key, _) in std::env::vars_os() {
+        let Some(k) = key.to_str() else { continue };
+        if is_set_by_cargo_for_tests(k) {
+            cmd.env_remove(k);
+        }
+    }
     if release {
         cmd.arg("--release");
     }
@@ -116,6 +127,22 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     assert!(path.exists(), "{} not found", path.display());
     built.push((name.to_string(), path.clone()));
     path
+}
+
+/// Whether cargo sets variable `k` for a test process (and not for itself).
+fn is_set_by_cargo_for_tests(k: &str) -> bool {
+    k.starts_with("CARGO_PKG_")
+        || k.starts_with("CARGO_MANIFEST_")
+        || k.starts_with("CARGO_BIN_EXE_")
+        || matches!(
+            k,
+            "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
 }
 
 /// A port held by this test for as long as the value lives: a TCP socket bound to it
