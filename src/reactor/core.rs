@@ -51,6 +51,12 @@ impl Default for Options {
 pub(crate) struct Counters {
     pub(crate) iterations: Cell<u64>,
     pub(crate) callbacks_run: Cell<u64>,
+    /// Callbacks that ran longer than the slow-callback threshold.
+    pub(crate) slow_callbacks: Cell<u64>,
+    /// Time spent running callbacks, summed over iterations (coarse clock).
+    pub(crate) busy: Cell<Duration>,
+    /// Time the last finished iteration spent running callbacks.
+    pub(crate) lag: Cell<Duration>,
 }
 
 pub(crate) struct Inner {
@@ -73,6 +79,8 @@ pub(crate) struct Inner {
     /// Coarse clock reading taken when the last callback returned (or the iteration's
     /// wait ended): the start time of the next callback, so each costs one clock read.
     last_tick: Cell<Duration>,
+    /// Coarse clock reading at the end of this iteration's wait.
+    iteration_start: Cell<Duration>,
 }
 
 /// Reads a cheap monotonic clock (millisecond resolution) used to spot slow callbacks
@@ -117,6 +125,7 @@ impl Inner {
             parked: RefCell::new(Slab::new()),
             spare: RefCell::new(VecDeque::new()),
             last_tick: Cell::new(Duration::ZERO),
+            iteration_start: Cell::new(Duration::ZERO),
         }))
     }
 
@@ -188,6 +197,8 @@ impl Inner {
             let now = coarse_now();
             let took = now.saturating_sub(self.last_tick.replace(now));
             if took > limit {
+                let c = &self.counters.slow_callbacks;
+                c.set(c.get() + 1);
                 log::warn!("callback scheduled at {loc} blocked the loop for {took:?}");
             }
         }
@@ -196,7 +207,23 @@ impl Inner {
     /// Restarts the slow-callback clock (after the wait, before any callback runs).
     fn reset_tick(&self) {
         if self.options.slow_callback.is_some() {
-            self.last_tick.set(coarse_now());
+            let now = coarse_now();
+            self.last_tick.set(now);
+            self.iteration_start.set(now);
+        }
+    }
+
+    /// The iteration's callbacks are done: its busy time is the last callback's end
+    /// (read when it returned) minus the end of the wait; no clock read of its own.
+    fn end_tick(&self) {
+        if self.options.slow_callback.is_some() {
+            let busy = self
+                .last_tick
+                .get()
+                .saturating_sub(self.iteration_start.get());
+            self.counters.lag.set(busy);
+            let total = &self.counters.busy;
+            total.set(total.get() + busy);
         }
     }
 
@@ -257,6 +284,7 @@ impl Inner {
         self.run_remote();
         self.run_timers();
         self.run_callbacks();
+        self.end_tick();
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, Method, StatusCode, Version};
+use http::{HeaderMap, StatusCode, Version};
 
 use super::link::ResponseLink;
 use super::request::{apply_xheaders, Request};
@@ -21,6 +21,7 @@ use crate::http::h1::{
     BodyKind, BodyPipeline, Decoded, Framing, HeadScanner, ParseErrorKind, RequestHead,
     ServerFields, CONTINUE_100,
 };
+use crate::metrics::hooks as metrics;
 use crate::reactor::{coarse_now, TimerId};
 use crate::stream::{CustomRead, IoStream};
 
@@ -214,7 +215,7 @@ impl Conn {
             .get_or_insert_with(|| {
                 let weak = Rc::downgrade(this);
                 Rc::new(move |buf: &mut BytesMut, closed| match weak.upgrade() {
-                    Some(conn) => Conn::on_data(&conn, buf, closed),
+                    Some(conn) => metrics::http_read(buf, |buf| Conn::on_data(&conn, buf, closed)),
                     None => true,
                 })
             })
@@ -504,7 +505,7 @@ impl Conn {
             this.clone() as Rc<dyn ResponseLink>,
             req.version,
             keep_alive,
-            req.method == Method::HEAD,
+            &req.method,
         );
         Shared::call_handler(shared, req, responder, delegate);
     }

@@ -198,6 +198,7 @@ pub(crate) struct Shared {
 impl Shared {
     fn remove_conn(&self, key: usize) {
         let conn = self.conns.borrow_mut().try_remove(key);
+        crate::metrics::hooks::http_connection(false);
         drop(conn);
         if self.closing.get() && self.conns.borrow().is_empty() {
             for f in self.waiters.borrow_mut().drain(..) {
@@ -314,6 +315,7 @@ impl HttpServer {
                     // Responses are whole messages written at once: Nagle would only
                     // hold back the second of two pipelined responses for a delayed ACK.
                     let _ = stream.set_nodelay(true);
+                    crate::metrics::hooks::http_connection(true);
                     Conn::start(&shared, stream, peer);
                 }
             }
