@@ -8,9 +8,15 @@ use http::{Method, StatusCode};
 #[cfg(feature = "metrics")]
 use super::registry::with;
 
+/// The method index of a request on a server whose metrics are off.
+pub(crate) const NOT_COUNTED: u8 = u8::MAX;
+
 /// A request method as a small index (see [`super::registry::METHODS`]): the label
 /// set is looked up without hashing, and an unknown method cannot grow the label space.
-pub(crate) fn method_index(m: &Method) -> u8 {
+pub(crate) fn method_index(m: &Method, counted: bool) -> u8 {
+    if !counted {
+        return NOT_COUNTED;
+    }
     match *m {
         Method::GET => 0,
         Method::HEAD => 1,
@@ -33,23 +39,27 @@ pub(crate) fn now() -> Duration {
 }
 
 /// An HTTP server response finished: counts it under (method, status) and observes how
-/// long it took since `started` (from [`now`]).
+/// long it took since `started` (from [`now`]). Nothing for [`NOT_COUNTED`].
 #[inline]
 pub(crate) fn http_request(method: u8, status: StatusCode, started: Duration) {
     #[cfg(feature = "metrics")]
-    with(|m| m.http_request(method, status.as_u16(), started));
+    if method != NOT_COUNTED {
+        with(|m| m.http_request(method, status.as_u16(), started));
+    }
     #[cfg(not(feature = "metrics"))]
     let _ = (method, status, started);
 }
 
-/// Runs the HTTP server's parser `f` on `buf` and counts the request bytes it consumed.
+/// Runs the HTTP server's parser `f` on `buf` and counts the request bytes it consumed
+/// (if the server is `counted`).
 #[inline]
 pub(crate) fn http_read(
+    counted: bool,
     buf: &mut bytes::BytesMut,
     f: impl FnOnce(&mut bytes::BytesMut) -> bool,
 ) -> bool {
     #[cfg(feature = "metrics")]
-    {
+    if counted {
         let before = buf.len();
         let done = f(buf);
         let consumed = before.saturating_sub(buf.len());
@@ -58,37 +68,44 @@ pub(crate) fn http_read(
                 m.http_bytes_in.inc_by(consumed as u64);
             });
         }
-        done
+        return done;
     }
     #[cfg(not(feature = "metrics"))]
+    let _ = counted;
     f(buf)
 }
 
-/// Response bytes the HTTP server handed to the stream.
+/// Response bytes the HTTP server handed to the stream for a request of `method` (from
+/// [`method_index`]; nothing for [`NOT_COUNTED`]).
 #[inline]
-pub(crate) fn http_bytes_out(n: usize) {
+pub(crate) fn http_bytes_out(method: u8, n: usize) {
     #[cfg(feature = "metrics")]
-    with(|m| {
-        m.http_bytes_out.inc_by(n as u64);
-    });
+    if method != NOT_COUNTED {
+        with(|m| {
+            m.http_bytes_out.inc_by(n as u64);
+        });
+    }
     #[cfg(not(feature = "metrics"))]
-    let _ = n;
+    let _ = (method, n);
 }
 
-/// An HTTP server connection opened (`true`) or was closed or handed over (`false`).
+/// An HTTP server connection of a `counted` server opened (`true`) or was closed or
+/// handed over (`false`).
 #[inline]
-pub(crate) fn http_connection(open: bool) {
+pub(crate) fn http_connection(counted: bool, open: bool) {
     #[cfg(feature = "metrics")]
-    with(|m| {
-        if open {
-            m.http_connections.inc();
-            m.http_connections_total.inc();
-        } else {
-            m.http_connections.dec();
-        }
-    });
+    if counted {
+        with(|m| {
+            if open {
+                m.http_connections.inc();
+                m.http_connections_total.inc();
+            } else {
+                m.http_connections.dec();
+            }
+        });
+    }
     #[cfg(not(feature = "metrics"))]
-    let _ = open;
+    let _ = (counted, open);
 }
 
 /// A WebSocket connection started (`true`) or ended (`false`).

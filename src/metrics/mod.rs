@@ -87,3 +87,6 @@ pub use prometheus_client;
 
 #[cfg(all(doc, feature = "metrics"))]
 use crate::Handle;
+
+#[cfg(all(test, feature = "metrics"))]
+mod tests;

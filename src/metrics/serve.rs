@@ -5,7 +5,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use prometheus_client::registry::Registry;
 
 use super::registry::{with, Metrics};
-use crate::http::server::{HttpServer, Request, Responder};
+use crate::http::server::{HttpServer, HttpServerOptions, Request, Responder};
 use crate::reactor::Handle;
 use crate::web::{Context, HandlerResult};
 use crate::Result;
@@ -68,12 +68,15 @@ pub fn route(handle: &Handle) -> impl Fn(&mut Context) -> HandlerResult + 'stati
 }
 
 /// Serves [`handler`] on `addr` (a port of its own, away from the application's
-/// traffic); returns the server (keep it alive) and the bound address.
+/// traffic); returns the server (keep it alive) and the bound address. The scrapes are
+/// not counted in the HTTP server metrics
+/// ([`HttpServerOptions::metrics`] is off for this server).
 ///
 /// # Errors
 /// [`Error::Io`](crate::Error::Io) from bind/listen.
 pub fn serve(handle: &Handle, addr: impl ToSocketAddrs) -> Result<(HttpServer, SocketAddr)> {
-    let server = HttpServer::new(handle, handler(handle));
+    let options = HttpServerOptions::default().metrics(false);
+    let server = HttpServer::with_options(handle, options, handler(handle));
     let bound = server.listen(addr)?;
     Ok((server, bound))
 }

@@ -215,12 +215,19 @@ impl Conn {
             .get_or_insert_with(|| {
                 let weak = Rc::downgrade(this);
                 Rc::new(move |buf: &mut BytesMut, closed| match weak.upgrade() {
-                    Some(conn) => metrics::http_read(buf, |buf| Conn::on_data(&conn, buf, closed)),
+                    Some(conn) => metrics::http_read(conn.counted(), buf, |buf| {
+                        Conn::on_data(&conn, buf, closed)
+                    }),
                     None => true,
                 })
             })
             .clone();
         this.stream.read_callback(reader);
+    }
+
+    /// Whether the server counts this connection in its metrics.
+    fn counted(&self) -> bool {
+        self.shared.upgrade().is_some_and(|s| s.options.metrics)
     }
 
     /// Graceful shutdown is under way (or the server is gone): no more keep-alive.
@@ -506,6 +513,7 @@ impl Conn {
             req.version,
             keep_alive,
             &req.method,
+            shared.options.metrics,
         );
         Shared::call_handler(shared, req, responder, delegate);
     }

@@ -126,6 +126,7 @@ impl Responder {
         version: Version,
         keep_alive: bool,
         method: &http::Method,
+        counted: bool,
     ) -> Self {
         Responder {
             conn,
@@ -137,7 +138,7 @@ impl Responder {
             body: Body::NotStarted,
             chunked: ChunkedEncoder::new(),
             remaining: 0,
-            method: metrics::method_index(method),
+            method: metrics::method_index(method, counted),
             started: metrics::now(),
         }
     }
@@ -331,7 +332,7 @@ impl Responder {
         } else {
             stream.write_and_forget(out.split().freeze())
         };
-        metrics::http_bytes_out(sent);
+        metrics::http_bytes_out(self.method, sent);
         return_out_buffer(out);
         if !accepted && !stream.is_closed() {
             // Over `max_write_buffer_size`: the response cannot go out whole, and a
@@ -383,7 +384,7 @@ impl Responder {
                 {
                     return Future::failed(Error::StreamBufferFull);
                 }
-                metrics::http_bytes_out(needed);
+                metrics::http_bytes_out(self.method, needed);
                 stream.write_and_forget(size.freeze());
                 stream.write_and_forget(chunk);
                 stream.write(Bytes::from_static(b"\r\n"))
@@ -404,11 +405,11 @@ impl Responder {
                     return Future::failed(Error::StreamBufferFull);
                 }
                 self.remaining -= n;
-                metrics::http_bytes_out(chunk.len());
+                metrics::http_bytes_out(self.method, chunk.len());
                 stream.write(chunk)
             }
             Framing::Unframed => {
-                metrics::http_bytes_out(chunk.len());
+                metrics::http_bytes_out(self.method, chunk.len());
                 stream.write(chunk)
             }
         }
@@ -479,7 +480,7 @@ impl Responder {
         };
         let mut out = out_buffer();
         self.write_head(&mut out, framing);
-        metrics::http_bytes_out(out.len());
+        metrics::http_bytes_out(self.method, out.len());
         self.conn.stream().write_and_forget(out.split().freeze());
         return_out_buffer(out);
         self.body = Body::Streaming(framing);
