@@ -27,12 +27,18 @@ fn requests_are_counted_by_method_and_status() {
     hooks::http_request(post, StatusCode::NOT_FOUND, coarse_now());
     let text = encode(None);
     assert_eq!(
-        sample(&text, r#"squall_http_requests_total{method="GET",status="200"}"#),
+        sample(
+            &text,
+            r#"squall_http_requests_total{method="GET",status="200"}"#
+        ),
         Some(3.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"squall_http_requests_total{method="POST",status="404"}"#),
+        sample(
+            &text,
+            r#"squall_http_requests_total{method="POST",status="404"}"#
+        ),
         Some(1.0)
     );
     assert_eq!(
@@ -43,7 +49,10 @@ fn requests_are_counted_by_method_and_status() {
         Some(3.0)
     );
     assert!(text.contains("# TYPE squall_http_request_duration_seconds histogram"));
-    assert!(text.ends_with("# EOF\n"), "OpenMetrics text ends with # EOF");
+    assert!(
+        text.ends_with("# EOF\n"),
+        "OpenMetrics text ends with # EOF"
+    );
 }
 
 #[test]
@@ -52,17 +61,27 @@ fn unknown_methods_share_one_label_and_uncounted_servers_count_nothing() {
     let other = Method::from_bytes(b"PROPFIND").unwrap();
     hooks::http_request(method_index(&odd, true), StatusCode::OK, coarse_now());
     hooks::http_request(method_index(&other, true), StatusCode::OK, coarse_now());
-    hooks::http_request(method_index(&Method::GET, false), StatusCode::OK, coarse_now());
+    hooks::http_request(
+        method_index(&Method::GET, false),
+        StatusCode::OK,
+        coarse_now(),
+    );
     hooks::http_bytes_out(NOT_COUNTED, 100);
     hooks::http_bytes_out(method_index(&Method::GET, true), 7);
     let text = encode(None);
     assert_eq!(
-        sample(&text, r#"squall_http_requests_total{method="OTHER",status="200"}"#),
+        sample(
+            &text,
+            r#"squall_http_requests_total{method="OTHER",status="200"}"#
+        ),
         Some(2.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"squall_http_requests_total{method="GET",status="200"}"#),
+        sample(
+            &text,
+            r#"squall_http_requests_total{method="GET",status="200"}"#
+        ),
         None
     );
     assert_eq!(sample(&text, "squall_http_sent_bytes_total"), Some(7.0));
@@ -97,12 +116,18 @@ fn tls_failures_are_labelled_by_cause() {
     let text = encode(None);
     assert_eq!(sample(&text, "squall_tls_handshakes_total"), Some(1.0));
     assert_eq!(
-        sample(&text, r#"squall_tls_handshake_failures_total{cause="timeout"}"#),
+        sample(
+            &text,
+            r#"squall_tls_handshake_failures_total{cause="timeout"}"#
+        ),
         Some(2.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"squall_tls_handshake_failures_total{cause="closed"}"#),
+        sample(
+            &text,
+            r#"squall_tls_handshake_failures_total{cause="closed"}"#
+        ),
         Some(1.0)
     );
 }
@@ -148,7 +173,11 @@ fn slow_callbacks_are_counted() {
     let stats = handle.stats();
     assert_eq!(stats.slow_callbacks, 1);
     assert!(stats.busy >= Duration::from_millis(150), "{:?}", stats.busy);
-    assert!(stats.loop_lag >= Duration::from_millis(150), "{:?}", stats.loop_lag);
+    assert!(
+        stats.loop_lag >= Duration::from_millis(150),
+        "{:?}",
+        stats.loop_lag
+    );
     let text = encode(Some(&handle));
     assert_eq!(sample(&text, "squall_slow_callbacks_total"), Some(1.0));
 }
