@@ -270,3 +270,55 @@ fn prometheus_scrapes_the_request_counter() {
     let up = prometheus.query(r#"up{job="squall"}"#);
     assert_eq!(up, Some(1.0));
 }
+
+/// The demo server with `--metrics-port 0`: its `listening on` line is unchanged and
+/// first, a `metrics on` line follows, and a scrape counts the requests it served.
+#[test]
+fn demo_server_serves_metrics_on_its_own_port() {
+    use std::io::{BufRead, BufReader};
+    const N: usize = 9;
+    let mut child = Command::new(util::example_binary("http_server"))
+        .args(["--port", "0", "--metrics-port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the demo");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().take(2) {
+            let _ = tx.send(line.unwrap_or_default());
+        }
+    });
+    let mut next_line = || {
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("the demo printed its lines")
+    };
+    let first = next_line();
+    let second = next_line();
+    let kill = |mut c: Child| {
+        let _ = c.kill();
+        let _ = c.wait();
+    };
+    let (Some(app), Some(metrics)) = (
+        first.strip_prefix("listening on http://"),
+        second
+            .strip_prefix("metrics on http://")
+            .and_then(|s| s.strip_suffix("/metrics")),
+    ) else {
+        kill(child);
+        panic!("unexpected lines {first:?} {second:?}");
+    };
+    let (app, metrics): (SocketAddr, SocketAddr) = (app.parse().unwrap(), metrics.parse().unwrap());
+    get_n(app, "/", N);
+    let scrape = fetch(metrics, "/metrics");
+    kill(child);
+    assert_eq!(
+        sample(
+            &scrape,
+            r#"squall_http_requests_total{method="GET",status="200"}"#
+        ),
+        Some(N as f64),
+        "{scrape}"
+    );
+}
