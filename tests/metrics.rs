@@ -290,7 +290,7 @@ fn demo_server_serves_metrics_on_its_own_port() {
             let _ = tx.send(line.unwrap_or_default());
         }
     });
-    let mut next_line = || {
+    let next_line = || {
         rx.recv_timeout(Duration::from_secs(60))
             .expect("the demo printed its lines")
     };
