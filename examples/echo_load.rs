@@ -6,8 +6,12 @@
 //! ```sh
 //! cargo run --release --example echo_load -- --port 9000 --conns 100 --secs 10 [--server-pid PID]
 //! ```
-//! Prints one line: `RESULT msgs=.. secs=.. msgs_per_s=.. client_us_per_msg=..` and, with
-//! `--server-pid`, `srv_cpu_pct=.. srv_us_per_msg=..` (utime+stime from `/proc/PID/stat`).
+//! Prints `RESULT msgs=.. secs=.. msgs_per_s=.. client_us_per_msg=..` and, with
+//! `--server-pid`, `srv_cpu_pct=.. srv_us_per_msg=..` (utime+stime from `/proc/PID/stat`);
+//! then the round-trip latencies of the measured messages from an HDR histogram:
+//! `LATENCY count=N p50_ms=.. p90_ms=.. p99_ms=.. p99.9_ms=.. max_ms=..` (a message's
+//! latency is read once per poll wakeup, so it includes the wait for its turn in the
+//! batch). While it runs, a progress line on stderr when stderr is a terminal.
 //!
 //! Flags: `--host HOST` (default 127.0.0.1), `--port N` (default 9000), `--conns N`
 //! (default 100), `--secs S` (default 10), `--warmup S` (default 1, not measured),
@@ -20,6 +24,11 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use polling::{Event, Events, PollMode, Poller};
+
+#[path = "common/loadstats.rs"]
+mod loadstats;
+
+use loadstats::{Latencies, Progress};
 
 const USAGE: &str = "\
 usage: echo_load [--host HOST] [--port N] [--conns N] [--secs S] [--warmup S] [--size BYTES]
@@ -130,6 +139,8 @@ fn self_cpu() -> Duration {
 struct Conn {
     s: TcpStream,
     got: usize,
+    /// When the message in flight was sent.
+    sent: Instant,
 }
 
 fn main() {
@@ -175,11 +186,18 @@ fn run(args: Args) -> Result<(), String> {
         // SAFETY: the stream outlives its registration (level-triggered; deleted below).
         unsafe { poller.add_with_mode(&s, Event::readable(i), PollMode::Level) }
             .map_err(io("epoll"))?;
-        cs.push(Conn { s, got: 0 });
+        cs.push(Conn {
+            s,
+            got: 0,
+            sent: Instant::now(),
+        });
     }
     for c in &mut cs {
         c.s.write_all(&msg).map_err(io("write"))?;
+        c.sent = Instant::now();
     }
+    let mut latencies = Latencies::new();
+    let mut progress = Progress::new(None, "msgs");
     let mut events = Events::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut count: u64 = 0;
@@ -200,10 +218,13 @@ fn run(args: Args) -> Result<(), String> {
         if now >= end {
             break;
         }
+        progress.set(count, 0);
         events.clear();
         poller
             .wait(&mut events, Some(Duration::from_millis(100)))
             .map_err(io("epoll"))?;
+        // One clock read per wakeup: the messages of a batch share it.
+        let woke = Instant::now();
         for ev in events.iter() {
             let c = &mut cs[ev.key];
             loop {
@@ -214,9 +235,13 @@ fn run(args: Args) -> Result<(), String> {
                         if c.got >= size {
                             c.got -= size;
                             count += 1;
+                            if measuring {
+                                latencies.record(woke - c.sent);
+                            }
                             // The previous message came back whole: the send buffer is
                             // empty, and a message (at most 64 KiB) fits it.
                             c.s.write_all(&msg).map_err(io("write"))?;
+                            c.sent = woke;
                         }
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -225,6 +250,7 @@ fn run(args: Args) -> Result<(), String> {
             }
         }
     }
+    progress.finish(count, 0);
     let wall = t0.elapsed().as_secs_f64();
     let msgs = count - n0;
     let ccpu = (self_cpu() - c0).as_secs_f64();
@@ -244,6 +270,7 @@ fn run(args: Args) -> Result<(), String> {
         );
     }
     println!("{line}");
+    println!("{}", latencies.line());
     for c in &cs {
         poller.delete(&c.s).map_err(io("epoll"))?;
     }

@@ -6,23 +6,36 @@
 //!
 //! `--c`, `--n` and `--url URL` are accepted too (the peers' benchmark scripts use them).
 //!
-//! While it runs, a progress line on stderr (only when stderr is a terminal). The last
-//! stdout line is a machine-readable summary:
+//! While it runs, a progress line on stderr (only when stderr is a terminal: requests done,
+//! rate, errors, elapsed). Then two stdout lines: the latency percentiles from an HDR
+//! histogram,
+//! `LATENCY count=N p50_ms=.. p90_ms=.. p99_ms=.. p99.9_ms=.. max_ms=..`,
+//! and last a machine-readable summary:
 //! `requests=N errors=E secs=S req_per_s=R p50_ms=.. p90_ms=.. p99_ms=.. bad_status=B`
 //! (`errors`: requests that got no response; `bad_status`: responses with a status of 400
-//! or more).
+//! or more; latencies count every request, answered or not).
+//!
+//! `--plot FILE.svg` also draws the run: latency over time (p50, p99 and max per time
+//! slice) above the latency distribution (latency by percentile).
 //!
 //! Exit status: 0 when every request got a response below 400, 1 when some did not (or
-//! the run could not start), 2 for a usage error. `RUST_LOG` sets the log level
-//! (e.g. `RUST_LOG=squall=debug`).
+//! the run could not start, or the plot could not be written), 2 for a usage error.
+//! `RUST_LOG` sets the log level (e.g. `RUST_LOG=squall=debug`).
 
 use std::cell::RefCell;
-use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use squall::http::client::{AsyncHttpClient, ClientOptions, HttpRequest};
 use squall::{Future, Handle, PeriodicCallback, Reactor};
+
+#[path = "common/latency_plot.rs"]
+mod latency_plot;
+#[path = "common/loadstats.rs"]
+mod loadstats;
+
+use loadstats::{Latencies, Progress};
 
 struct Run {
     client: AsyncHttpClient,
@@ -32,17 +45,21 @@ struct Run {
     finished: usize,
     errors: usize,
     bad_status: usize,
-    latencies: Vec<Duration>,
+    latencies: Latencies,
+    /// (seconds from the start to sending, latency in ms) per request, for `--plot`.
+    samples: Option<Vec<(f64, f64)>>,
+    start: Instant,
     done: Future<()>,
     first_error: Option<String>,
 }
 
 const USAGE: &str = "\
-usage: load [-c CONCURRENCY] [-n REQUESTS] URL
-  -c, --c N      requests in flight at once (default 10, at least 1)
-  -n, --n N      requests in total (default 1000)
-      --url URL  the URL to GET (or give it as the last argument; http:// or https://)
-  -h, --help     this help
+usage: load [-c CONCURRENCY] [-n REQUESTS] [--plot FILE.svg] URL
+  -c, --c N          requests in flight at once (default 10, at least 1)
+  -n, --n N          requests in total (default 1000)
+      --url URL      the URL to GET (or give it as the last argument; http:// or https://)
+      --plot FILE    also draw latency over time and its distribution into FILE (SVG)
+  -h, --help         this help
 ";
 
 /// What the command line asked for.
@@ -50,17 +67,19 @@ struct Args {
     concurrency: usize,
     requests: usize,
     url: String,
+    plot: Option<PathBuf>,
 }
 
 fn parse() -> Result<Args, lexopt::Error> {
     use lexopt::prelude::*;
-    let (mut c, mut n, mut url) = (10usize, 1000usize, None);
+    let (mut c, mut n, mut url, mut plot) = (10usize, 1000usize, None, None);
     let mut parser = lexopt::Parser::from_env();
     while let Some(arg) = parser.next()? {
         match arg {
             Short('c') | Long("c") => c = parser.value()?.parse()?,
             Short('n') | Long("n") => n = parser.value()?.parse()?,
             Long("url") => url = Some(parser.value()?.string()?),
+            Long("plot") => plot = Some(PathBuf::from(parser.value()?)),
             Short('h') | Long("help") => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -82,6 +101,7 @@ fn parse() -> Result<Args, lexopt::Error> {
         concurrency: c,
         requests: n,
         url,
+        plot,
     })
 }
 
@@ -108,7 +128,12 @@ fn issue(run: &Rc<RefCell<Run>>) {
         {
             let mut r = run2.borrow_mut();
             r.finished += 1;
-            r.latencies.push(t0.elapsed());
+            let latency = t0.elapsed();
+            r.latencies.record(latency);
+            let sent = (t0 - r.start).as_secs_f64();
+            if let Some(s) = &mut r.samples {
+                s.push((sent, latency.as_secs_f64() * 1000.0));
+            }
             r.bad_status += usize::from(bad_status);
             if let Some(e) = error {
                 r.errors += 1;
@@ -123,32 +148,21 @@ fn issue(run: &Rc<RefCell<Run>>) {
     });
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i].as_secs_f64() * 1000.0
-}
-
-fn progress(handle: &Handle, run: &Rc<RefCell<Run>>, start: Instant) -> Option<PeriodicCallback> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let run = run.clone();
+/// Redraws the progress line (if stderr is a terminal) four times a second.
+fn progress(handle: &Handle, run: &Rc<RefCell<Run>>) -> (Rc<RefCell<Progress>>, PeriodicCallback) {
+    let bar = Rc::new(RefCell::new(Progress::new(
+        Some(run.borrow().total as u64),
+        "requests",
+    )));
+    let (run, b) = (run.clone(), bar.clone());
     let pc = PeriodicCallback::new(handle, Duration::from_millis(250), move || {
         let r = run.borrow();
-        let secs = start.elapsed().as_secs_f64();
-        eprint!(
-            "\r{}/{} done, {} errors, {:.0} req/s   ",
-            r.finished,
-            r.total,
-            r.errors,
-            r.finished as f64 / secs
-        );
+        b.borrow_mut().set(r.finished as u64, r.errors as u64);
     });
-    pc.start();
-    Some(pc)
+    if bar.borrow().visible() {
+        pc.start();
+    }
+    (bar, pc)
 }
 
 fn main() {
@@ -176,6 +190,7 @@ fn run(args: Args) -> squall::Result<bool> {
         concurrency: c,
         requests: n,
         url,
+        plot,
     } = args;
     let mut reactor = Reactor::new()?;
     let handle = reactor.handle();
@@ -190,12 +205,14 @@ fn run(args: Args) -> squall::Result<bool> {
         finished: 0,
         errors: 0,
         bad_status: 0,
-        latencies: Vec::with_capacity(n),
+        latencies: Latencies::new(),
+        samples: plot.as_ref().map(|_| Vec::with_capacity(n)),
+        start: Instant::now(),
         done: done.clone(),
         first_error: None,
     }));
-    let start = Instant::now();
-    let ticker = progress(&handle, &run, start);
+    let start = run.borrow().start;
+    let (bar, ticker) = progress(&handle, &run);
     if n == 0 {
         done.set_result(());
     }
@@ -204,24 +221,30 @@ fn run(args: Args) -> squall::Result<bool> {
     }
     reactor.run_until(&done)?;
     let secs = start.elapsed().as_secs_f64();
-    if let Some(t) = ticker {
-        t.stop();
-        eprintln!();
-    }
-    let mut r = run.borrow_mut();
+    ticker.stop();
+    let r = run.borrow();
+    bar.borrow().finish(r.finished as u64, r.errors as u64);
     if let Some(e) = &r.first_error {
         eprintln!("load: first error: {e}");
     }
-    r.latencies.sort_unstable();
+    let mut plotted = true;
+    if let (Some(path), Some(samples)) = (&plot, &r.samples) {
+        let title = format!("load -c {c} -n {n} {url}");
+        if let Err(e) = latency_plot::write_svg(path, &title, samples, &r.latencies) {
+            eprintln!("load: cannot write the plot: {e}");
+            plotted = false;
+        }
+    }
+    println!("{}", r.latencies.line());
     println!(
         "requests={} errors={} secs={:.3} req_per_s={:.0} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} bad_status={}",
         r.finished,
         r.errors,
         secs,
         r.finished as f64 / secs,
-        percentile(&r.latencies, 0.50),
-        percentile(&r.latencies, 0.90),
-        percentile(&r.latencies, 0.99),
+        r.latencies.ms_at(0.50),
+        r.latencies.ms_at(0.90),
+        r.latencies.ms_at(0.99),
         r.bad_status,
     );
     if r.bad_status > 0 {
@@ -230,5 +253,5 @@ fn run(args: Args) -> squall::Result<bool> {
             r.bad_status
         );
     }
-    Ok(r.errors == 0 && r.bad_status == 0)
+    Ok(r.errors == 0 && r.bad_status == 0 && plotted)
 }

@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 secs=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(request_head response_head chunked server_pipeline ws_decoder)
+[ ${#targets[@]} -gt 0 ] || targets=(request_head response_head chunked server_pipeline ws_decoder resp)
 export RUSTC_BOOTSTRAP=1 # cargo-fuzz passes nightly-only flags; this toolchain is stable
 python3 seeds.py
 cargo fuzz build -O

@@ -53,6 +53,19 @@ CHUNKED = [
     b"5 \r\nhello\r\n0\r\n\r\n",
 ]
 
+# Redis replies as redis-server 7 sends them: PONG, OK, errors, integers, bulk and null
+# replies, LRANGE/HGETALL arrays, pub/sub pushes, nested (EXEC, XRANGE) arrays.
+RESP = [
+    b"+PONG\r\n+OK\r\n",
+    b"-ERR unknown command 'FOO', with args beginning with: \r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    b":0\r\n:1\r\n:-1\r\n:9223372036854775807\r\n",
+    b"$5\r\nhello\r\n$0\r\n\r\n$-1\r\n$4\r\na\r\nb\r\n",
+    b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n*0\r\n*-1\r\n",
+    b"*3\r\n$9\r\nsubscribe\r\n$11\r\nsquall-chat\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$11\r\nsquall-chat\r\n$25\r\n{\"id\":\"ab-1\",\"body\":\"hi\"}\r\n",
+    b"*2\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$5\r\nfield\r\n$5\r\nvalue\r\n*3\r\n+OK\r\n:2\r\n-ERR inner\r\n",
+    b"*4\r\n$4\r\nname\r\n$6\r\nsquall\r\n$3\r\nage\r\n:7\r\n" + b":42\r\n" * 8,
+]
+
 
 def write(target, name, data):
     d = os.path.join(HERE, "seeds", target)
@@ -73,6 +86,9 @@ def main():
     for i, c in enumerate(CHUNKED):
         write("chunked", f"chunked{i:02}", b"\x09\x00" + c)
         write("chunked", f"chunked{i:02}-small", b"\x0b\x01" + c)
+    for i, r in enumerate(RESP):
+        write("resp", f"resp{i:02}", b"\x05\x00" + r)
+        write("resp", f"resp{i:02}-small", b"\x07\x01" + r)
 
 
 if __name__ == "__main__":

@@ -285,3 +285,62 @@ fn chat_load_delivers_to_every_client_and_follows_the_cli_conventions() {
         "{stdout}"
     );
 }
+
+/// A message body is capped at 64 KiB: 413 over HTTP (from `Content-Length` alone when
+/// the form is longer than any such body can be encoded, so the body is never read),
+/// 1009 over WebSocket. The cache, and so what one `/a/message/updates` answers, stays
+/// within its byte bound however big the posted messages are.
+#[test]
+fn message_bodies_are_capped_and_the_cache_is_bounded_in_bytes() {
+    let chat = start();
+    let mut r = Reader::connect(chat.addr);
+    // A declared 8 MiB form: refused from its head, no body sent.
+    r.send(b"POST /a/message/new HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 8388608\r\n\r\n");
+    assert_eq!(r.response().status, 413);
+
+    let mut r = Reader::connect(chat.addr);
+    let at_cap = format!("body={}", "a".repeat(chat::MAX_BODY));
+    assert_eq!(post_form(&mut r, "/a/message/new", &at_cap).status, 200);
+    let over = format!("body={}", "a".repeat(chat::MAX_BODY + 1));
+    assert_eq!(post_form(&mut r, "/a/message/new", &over).status, 413);
+
+    // 40 bodies of 64 KiB of `<` (each 256 KiB of HTML once escaped).
+    let big = format!("body={}", "%3C".repeat(chat::MAX_BODY));
+    for _ in 0..40 {
+        let mut r = Reader::connect(chat.addr);
+        assert_eq!(post_form(&mut r, "/a/message/new", &big).status, 200);
+    }
+    let mut r = Reader::connect(chat.addr);
+    let all = post_form(&mut r, "/a/message/updates", "");
+    let n = json(&all)["messages"].as_array().unwrap().len();
+    eprintln!("updates: {} bytes, {n} messages", all.body.len());
+    // The JSON of the cached text: ids, keys and quotes add a little per message.
+    assert!(
+        all.body.len() <= chat::CACHE_BYTES + 200 * 100,
+        "{} bytes, {n} messages",
+        all.body.len()
+    );
+    assert!(n >= 2, "{n}");
+
+    // Over WebSocket: a message beyond the cap closes the socket with 1009.
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let limit = Duration::from_secs(30);
+    let ws = reactor
+        .run_until(&squall::with_timeout(
+            &handle,
+            limit,
+            &squall::websocket::connect(
+                &handle,
+                &format!("ws://{}/chatsocket", chat.addr),
+                squall::websocket::WebSocketOptions::default(),
+            ),
+        ))
+        .expect("websocket");
+    let text = serde_json::json!({ "body": "a".repeat(chat::MAX_BODY) }).to_string();
+    ws.send_text(text);
+    let (code, _) = reactor
+        .run_until(&squall::with_timeout(&handle, limit, &ws.closed()))
+        .expect("closed");
+    assert_eq!(code, 1009);
+}

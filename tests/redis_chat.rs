@@ -162,3 +162,72 @@ fn bad_redis_urls_are_usage_errors() {
         );
     }
 }
+
+/// Resident memory of a process, from `/proc`.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// What a process remembers of messages from other processes is bounded by its cache: a
+/// busy channel (150 000 foreign messages, delivered in batches faster than the process
+/// turns its loop) leaves its memory where it was.
+#[test]
+fn foreign_messages_are_remembered_only_while_cached() {
+    if !available("foreign_messages_are_remembered_only_while_cached") {
+        return;
+    }
+    const N: usize = 150_000;
+    let redis = RedisServer::start();
+    let a = chat(&["--redis", &redis.url()]);
+    a.wait_log("subscribed to squall-chat");
+    let pid = a.child.id();
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let publisher =
+        squall::redis::Redis::connect(&handle, &redis.url(), Default::default()).unwrap();
+    let publish_batch = |reactor: &mut Reactor, from: usize, to: usize| {
+        let sent: Vec<_> = (from..to)
+            .map(|i| {
+                let id = format!("0123456789ab-{i}");
+                let json = serde_json::json!({ "id": id, "body": "m" }).to_string();
+                publisher.publish("squall-chat", json).map(|_| Ok(()))
+            })
+            .collect();
+        reactor
+            .run_until(&with_timeout(&handle, LIMIT, &squall::join_all(sent)))
+            .expect("published");
+    };
+    // Warm up (buffers, the cache full), then measure around the rest.
+    publish_batch(&mut reactor, 0, 10_000);
+    let last_id = |n: usize| format!("0123456789ab-{}", n - 1);
+    let wait_for = |n: usize| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let all = request(a.addr, None, "POST", "/a/message/updates", b"").unwrap();
+            let all = messages(std::str::from_utf8(&all.body).unwrap());
+            if all.last().map(|m| m.0.clone()) == Some(last_id(n)) {
+                assert!(all.len() <= 200);
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "not delivered");
+            std::thread::sleep(Duration::from_millis(50)); // polling a condition
+        }
+    };
+    wait_for(10_000);
+    let before = rss_kib(pid);
+    for from in (10_000..N).step_by(10_000) {
+        publish_batch(&mut reactor, from, from + 10_000);
+    }
+    wait_for(N);
+    let after = rss_kib(pid);
+    eprintln!("{N} foreign messages: RSS {before} KiB -> {after} KiB");
+    assert!(
+        after < before + 5 * 1024,
+        "RSS grew from {before} KiB to {after} KiB"
+    );
+}

@@ -472,8 +472,12 @@ fn slow_reader_hits_max_write_buffer_size_instead_of_growing() {
             "{kind:?}: {refused:?}"
         );
         assert!(
-            stream.write_buffer_len() + CHUNK > LIMIT,
+            stream.write_buffer_cost() + CHUNK > LIMIT,
             "{kind:?}: refused too early"
+        );
+        assert!(
+            stream.write_buffer_cost() <= LIMIT,
+            "{kind:?}: queued memory grew past the limit"
         );
         assert!(!stream.is_closed() && stream.error().is_none(), "{kind:?}");
         assert!(

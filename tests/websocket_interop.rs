@@ -111,6 +111,60 @@ fn websockets_client_against_squall_server_compressed() {
     python_client_against_squall(true);
 }
 
+/// A `websockets` client whose every message is a whole DEFLATE stream ending with a final
+/// block (every other one followed by the `0x00` RFC 7692 §7.2.3.6 shows), as a
+/// compressor that finishes its stream per message sends them.
+const CLIENT_BFINAL: &str = r#"
+import asyncio, sys, zlib
+from websockets.asyncio.client import connect
+from websockets.extensions import permessage_deflate
+from websockets.frames import CTRL_OPCODES, Frame
+sent = [0]
+def encode(self, frame):
+    if frame.opcode in CTRL_OPCODES:
+        return frame
+    assert frame.fin
+    c = zlib.compressobj(wbits=-15)
+    data = c.compress(frame.data) + c.flush(zlib.Z_FINISH)
+    sent[0] += 1
+    if sent[0] % 2 == 0:
+        data += b"\x00"
+    return Frame(frame.opcode, data, frame.fin, True, frame.rsv2, frame.rsv3)
+permessage_deflate.PerMessageDeflate.encode = encode
+async def main():
+    async with connect(sys.argv[1], compression="deflate", max_size=None,
+                       ping_interval=None) as ws:
+        for m in ["hello", "hello again", "κόσμε" * 1000, b"\x00" * 100000, "", "last"]:
+            await ws.send(m)
+            r = await ws.recv()
+            assert r == m, (type(r), len(r), len(m))
+    assert sent[0] == 6, sent
+    print("OK", flush=True)
+asyncio.run(main())
+"#;
+
+#[test]
+fn websockets_client_ending_each_message_with_a_final_block() {
+    if !have_websockets() {
+        return;
+    }
+    let mut reactor = Reactor::new().unwrap();
+    let (_server, addr) = squall_server(&reactor, true);
+    let url = format!("ws://{addr}/interop");
+    let out = with_peer(&mut reactor, move || {
+        Command::new("python3")
+            .args(["-c", CLIENT_BFINAL, &url])
+            .output()
+            .expect("run python3")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("OK"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+}
+
 const SERVER: &str = r#"
 import asyncio, sys
 from websockets.asyncio.server import serve

@@ -7,7 +7,11 @@
 //! cargo run --release --example chat_load -- --port 8888 --clients 10000 --server-pid $!
 //! ```
 //! Prints `RESULT clients=.. delivered=.. deliver_all_ms=.. [rss_idle_kb=.. rss_parked_kb=..
-//! bytes_per_waiter=..]`; exits 1 if a client got no answer within `--timeout` seconds.
+//! bytes_per_waiter=..]`, then how long the message took to reach each client (from the
+//! post to its answer) from an HDR histogram:
+//! `LATENCY count=N p50_ms=.. p90_ms=.. p99_ms=.. p99.9_ms=.. max_ms=..`; exits 1 if a
+//! client got no answer within `--timeout` seconds. While waiting, a progress line on
+//! stderr when stderr is a terminal (answers so far; errors: connections closed first).
 //! Needs a descriptor limit above `--clients` in both processes (`ulimit -n`).
 
 use std::io::{ErrorKind, Read, Write};
@@ -15,6 +19,11 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use polling::{Event, Events, Poller};
+
+#[path = "../common/loadstats.rs"]
+mod loadstats;
+
+use loadstats::{Latencies, Progress};
 
 const USAGE: &str = "usage: chat_load [--host HOST] [--port PORT] [--clients N] [--server-pid PID] [--timeout SECS]";
 
@@ -137,7 +146,7 @@ fn run(a: &Args) -> std::io::Result<bool> {
         s.set_nonblocking(true)?;
         // SAFETY: each socket is deleted from the poller before it is dropped (below).
         unsafe { poller.add(&s, Event::readable(i))? };
-        conns.push((s, Vec::new(), false));
+        conns.push((s, Vec::new(), false, false));
     }
     // Wait (bounded) until the server holds every connection and its memory settles.
     let settle_deadline = Instant::now() + Duration::from_secs(30);
@@ -165,30 +174,44 @@ fn run(a: &Args) -> std::io::Result<bool> {
     exchange(&addr, &form_request("/a/message/new", "body=ping"))?;
     let deadline = start + Duration::from_secs(a.timeout);
     let (mut delivered, mut events) = (0, Events::new());
+    let (mut latencies, mut closed) = (Latencies::new(), 0u64);
+    let mut progress = Progress::new(Some(a.clients as u64), "delivered");
     let mut tmp = vec![0u8; 16 * 1024];
-    while delivered < a.clients && Instant::now() < deadline {
+    while delivered + (closed as usize) < a.clients && Instant::now() < deadline {
+        progress.set(delivered as u64, closed);
         events.clear();
         poller.wait(&mut events, Some(Duration::from_millis(500)))?;
         for ev in events.iter() {
-            let (s, buf, done) = &mut conns[ev.key];
+            let (s, buf, done, eof) = &mut conns[ev.key];
             loop {
                 match s.read(&mut tmp) {
-                    Ok(0) => break,
+                    Ok(0) => {
+                        *eof = true;
+                        break;
+                    }
                     Ok(n) => buf.extend_from_slice(&tmp[..n]),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(_) => break,
+                    Err(_) => {
+                        *eof = true;
+                        break;
+                    }
                 }
             }
             if !*done && complete_body(buf).is_some_and(|b| b.windows(4).any(|w| w == b"ping")) {
                 *done = true;
                 delivered += 1;
+                latencies.record(start.elapsed());
+            } else if !*done && *eof {
+                *done = true;
+                closed += 1;
             } else if !*done {
                 poller.modify(&*s, Event::readable(ev.key))?;
             }
         }
     }
     let ms = start.elapsed().as_secs_f64() * 1000.0;
-    for (s, _, _) in &conns {
+    progress.finish(delivered as u64, closed);
+    for (s, ..) in &conns {
         poller.delete(s)?;
     }
     let mut line = format!(
@@ -200,5 +223,6 @@ fn run(a: &Args) -> std::io::Result<bool> {
         line += &format!(" rss_idle_kb={idle} rss_parked_kb={parked} bytes_per_waiter={per:.0}");
     }
     println!("{line}");
+    println!("{}", latencies.line());
     Ok(delivered == a.clients)
 }

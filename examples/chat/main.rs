@@ -5,8 +5,10 @@
 //! ```
 //! Prints `listening on http://HOST:PORT` once ready (port 0 picks a free port). Routes:
 //! - `GET /` the page, `GET /static/...` its files;
-//! - `POST /a/message/new` with form field `body` → `{"id", "body", "html"}`; the message
-//!   joins a cache of the last 200;
+//! - `POST /a/message/new` with form field `body` (at most [`MAX_BODY`] bytes, 64 KiB, as
+//!   over WebSocket; beyond: 413, refused from `Content-Length` before the body is read
+//!   when its encoded form is too long) → `{"id", "body", "html"}`; the message joins a
+//!   cache of the last 200 (and at most [`CACHE_BYTES`] of text);
 //! - `POST /a/message/updates` with optional form field `cursor` (the id of the last
 //!   message seen) → `{"messages": [...]}`, every message after the cursor, waiting on a
 //!   `Condition` until there is one. A waiter whose client leaves is cancelled and freed;
@@ -18,9 +20,10 @@
 
 use std::{cell::RefCell, process::exit, rc::Rc};
 
+use squall::http::server::HttpServerOptions;
 use squall::locks::Condition;
-use squall::web::{escape_html, Application, Context, HandlerResult};
-use squall::Reactor;
+use squall::web::{escape_html, Application, Context, HandlerResult, WebOptions};
+use squall::{Error, Reactor};
 
 mod ws;
 
@@ -28,17 +31,36 @@ const USAGE: &str = "usage: chat [--port PORT] [--bind ADDRESS]\n\
   --port PORT     port to listen on (default 8888; 0 picks a free one)\n\
   --bind ADDRESS  address to listen on (default 127.0.0.1)";
 
+/// Longest message body, in bytes (the WebSocket side caps a whole message at this size).
+pub const MAX_BODY: usize = 64 * 1024;
+/// Messages kept in the cache, newest first out of it...
+pub const CACHE_SIZE: usize = 200;
+/// ...and the most text (ids, bodies and their HTML) they may hold together: what one
+/// `/a/message/updates` or a socket's join sends is bounded by it.
+pub const CACHE_BYTES: usize = 8 * 1024 * 1024;
+
 #[derive(Clone, serde::Serialize)]
 struct Message {
     id: String,
     body: String,
     html: String,
+    /// It came from another process (through Redis): not to be published again.
+    #[serde(skip)]
+    foreign: bool,
+}
+
+impl Message {
+    fn cost(&self) -> usize {
+        self.id.len() + self.body.len() + self.html.len()
+    }
 }
 
 #[derive(Default)]
 pub struct MessageBuffer {
     cond: Condition,
     cache: Vec<Message>,
+    /// `cost()` of the cached messages.
+    cache_bytes: usize,
     next_id: u64,
 }
 
@@ -52,6 +74,20 @@ impl MessageBuffer {
         self.cache[start.map_or(0, |i| i + 1)..].to_vec()
     }
 
+    /// Caches `msg`, dropping the oldest beyond [`CACHE_SIZE`] and [`CACHE_BYTES`], and
+    /// wakes the waiters.
+    fn push(&mut self, msg: Message) {
+        self.cache_bytes += msg.cost();
+        self.cache.push(msg);
+        while self.cache.len() > CACHE_SIZE
+            || (self.cache_bytes > CACHE_BYTES && self.cache.len() > 1)
+        {
+            let old = self.cache.remove(0);
+            self.cache_bytes -= old.cost();
+        }
+        self.cond.notify_all();
+    }
+
     fn add(&mut self, body: &str) -> Message {
         self.next_id += 1;
         let id = format!("{}-{}", ws::process_tag(), self.next_id);
@@ -63,11 +99,9 @@ impl MessageBuffer {
             id,
             body: body.to_string(),
             html,
+            foreign: false,
         };
-        self.cache.push(msg.clone());
-        let excess = self.cache.len().saturating_sub(200); // keep the newest 200
-        self.cache.drain(..excess);
-        self.cond.notify_all();
+        self.push(msg.clone());
         msg
     }
 }
@@ -75,7 +109,14 @@ impl MessageBuffer {
 pub type Buffer = Rc<RefCell<MessageBuffer>>;
 
 fn new_message(buf: &Buffer, ctx: &mut Context) -> HandlerResult {
-    let msg = buf.borrow_mut().add(ctx.argument("body")?);
+    let body = ctx.argument("body")?;
+    if body.len() > MAX_BODY {
+        return Err(Error::http(
+            413,
+            format!("a message body holds at most {MAX_BODY} bytes"),
+        ));
+    }
+    let msg = buf.borrow_mut().add(body);
     ctx.send_json(&msg)
 }
 
@@ -109,7 +150,11 @@ pub fn app(static_dir: &str) -> (Application, Buffer) {
     let buf = Buffer::default();
     let (b1, b2) = (buf.clone(), buf.clone());
     let index = squall::web::StaticFiles::new(static_dir);
-    let app = Application::new()
+    // The only bodies are these forms: a body of MAX_BODY bytes, percent-encoded (up to
+    // 3 bytes each), plus the field name and a cursor. A longer request is refused with
+    // 413 from its Content-Length, before its body is read.
+    let server = HttpServerOptions::default().max_body_size(3 * MAX_BODY + 1024);
+    let app = Application::with_options(WebOptions::default().server(server))
         .get("/", move |ctx| index.serve(ctx, "index.html"))
         .static_files("/static", static_dir)
         .post("/a/message/new", move |ctx| new_message(&b1, ctx))
@@ -143,7 +188,7 @@ fn main() -> squall::Result<()> {
     });
     let (app, buf) = app(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/chat/static"));
     let mut reactor = Reactor::new()?;
-    let server = ws::server(&reactor.handle(), &app, &buf, &extra)?;
+    let server = ws::server(&reactor.handle(), app, &buf, &extra)?;
     let addr = server.listen((bind.as_str(), port)).unwrap_or_else(|e| {
         eprintln!("chat: cannot listen on {bind}:{port}: {e}");
         exit(1);

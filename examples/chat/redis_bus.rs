@@ -6,40 +6,38 @@
 //! to Redis) and published; other processes add it when Redis delivers it. Ids carry
 //! the process that made them, so they never collide, and a message that comes back
 //! from the channel (our own publication, or one we already have) is not added twice.
+//! What comes from the channel is bounded as what is posted here: a body over
+//! `MAX_BODY` is dropped, and a message is marked foreign in the cache itself (nothing
+//! is remembered beyond the cache). Redis replies are bounded to [`MAX_REPLY`].
 //! While Redis is unreachable each process keeps serving its own users; the client
 //! reconnects with back-off and renews the subscription.
-
-use std::cell::RefCell;
-use std::collections::HashSet;
-use std::rc::Rc;
 
 use squall::redis::{Redis, RedisOptions, Subscriber};
 use squall::web::escape_html;
 use squall::Handle;
 
-use super::super::{Buffer, Message};
+use super::super::{Buffer, Message, MAX_BODY};
 
 /// The channel every process of the room publishes to.
 pub const CHANNEL: &str = "squall-chat";
-/// Messages kept in the cache (as `MessageBuffer::add` keeps them).
-const CACHE_SIZE: usize = 200;
+/// Largest reply (a message from the channel) read from Redis: a body of `MAX_BODY`
+/// bytes JSON-escaped (up to 6 bytes each) and its id, with room to spare.
+pub const MAX_REPLY: usize = 1024 * 1024;
 
 /// The Redis side of the room.
 pub struct Bus {
     redis: Redis,
     _subscriber: Subscriber,
-    /// Ids of messages that came from the channel: not to be published again.
-    foreign: Rc<RefCell<HashSet<String>>>,
 }
 
 impl Bus {
     /// Connects (in the background: messages flow once Redis answers).
     pub fn connect(handle: &Handle, url: &str, buf: &Buffer) -> squall::Result<Bus> {
-        let redis = Redis::connect(handle, url, RedisOptions::default())?;
-        let subscriber = Subscriber::connect(handle, url, RedisOptions::default())?;
-        let foreign = Rc::new(RefCell::new(HashSet::new()));
-        let (b, f) = (buf.clone(), foreign.clone());
-        subscriber.on_message(move |_, payload| receive(&b, &f, &payload));
+        let options = RedisOptions::default().set_max_reply_bytes(MAX_REPLY);
+        let redis = Redis::connect(handle, url, options.clone())?;
+        let subscriber = Subscriber::connect(handle, url, options)?;
+        let b = buf.clone();
+        subscriber.on_message(move |_, payload| receive(&b, &payload));
         subscriber
             .subscribe(CHANNEL)
             .add_done_callback(|f| match f.result() {
@@ -49,14 +47,13 @@ impl Bus {
         Ok(Bus {
             redis,
             _subscriber: subscriber,
-            foreign,
         })
     }
 
     /// Publishes the messages of this process among `new` (the pump's latest batch).
     pub fn publish_local(&self, new: &[Message]) {
         for m in new {
-            if self.foreign.borrow_mut().remove(&m.id) {
+            if m.foreign {
                 continue;
             }
             let json = serde_json::json!({ "id": m.id, "body": m.body }).to_string();
@@ -71,7 +68,7 @@ impl Bus {
 
 /// Adds a message from the channel unless it is known. Its HTML is made here from its
 /// body: nothing on the bus is trusted to be escaped.
-fn receive(buf: &Buffer, foreign: &RefCell<HashSet<String>>, payload: &[u8]) {
+fn receive(buf: &Buffer, payload: &[u8]) {
     let parsed: Option<(String, String)> = serde_json::from_slice::<serde_json::Value>(payload)
         .ok()
         .and_then(|v| {
@@ -84,6 +81,13 @@ fn receive(buf: &Buffer, foreign: &RefCell<HashSet<String>>, payload: &[u8]) {
         log::warn!("redis: ignored a malformed message on {CHANNEL}");
         return;
     };
+    if body.len() > MAX_BODY {
+        log::warn!(
+            "redis: ignored a message of {} bytes on {CHANNEL}",
+            body.len()
+        );
+        return;
+    }
     let mut b = buf.borrow_mut();
     if b.cache.iter().any(|m| m.id == id) {
         return; // ours, back from the channel
@@ -93,9 +97,10 @@ fn receive(buf: &Buffer, foreign: &RefCell<HashSet<String>>, payload: &[u8]) {
         escape_html(&id),
         escape_html(&body)
     );
-    foreign.borrow_mut().insert(id.clone());
-    b.cache.push(Message { id, body, html });
-    let excess = b.cache.len().saturating_sub(CACHE_SIZE);
-    b.cache.drain(..excess);
-    b.cond.notify_all();
+    b.push(Message {
+        id,
+        body,
+        html,
+        foreign: true,
+    });
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use squall::http::server::HttpServer;
 use squall::web::Application;
-use squall::websocket::{accept, Message as WsMessage, WebSocket, WebSocketOptions};
+use squall::websocket::{Message as WsMessage, WebSocket, WebSocketOptions};
 use squall::Handle;
 
 use super::{Buffer, Message};
@@ -79,11 +79,11 @@ struct Room {
     bus: Option<redis_bus::Bus>,
 }
 
-/// The chat's server: the application plus `/chatsocket`, Redis if asked, and the
-/// signal handlers of a graceful stop.
+/// The chat's server: the application plus its WebSocket route `/chatsocket`, Redis if
+/// asked, and the signal handlers of a graceful stop.
 pub fn server(
     handle: &Handle,
-    app: &Application,
+    app: Application,
     buf: &Buffer,
     extra: &Extra,
 ) -> squall::Result<HttpServer> {
@@ -106,18 +106,14 @@ pub fn server(
         .ping_interval(Some(Duration::from_secs(30)))
         .ping_timeout(Some(Duration::from_secs(30)))
         .max_write_buffer_size(Some(1024 * 1024));
-    let mut web = app.handler();
     let r = room.clone();
     let server_options = app.options().server.clone().xheaders(extra.xheaders);
-    let server = HttpServer::with_options(handle, server_options, move |req, resp| {
-        if req.path() != "/chatsocket" {
-            return web(req, resp);
-        }
-        if let Ok(ws) = accept(&req, resp, &options) {
-            log::info!("websocket joined from {}", req.remote_ip);
-            join(&r, ws);
-        }
+    let app = app.websocket("/chatsocket", options, move |ctx, ws| {
+        log::info!("websocket joined from {}", ctx.request().remote_ip);
+        join(&r, ws.clone());
+        Ok(())
     });
+    let server = HttpServer::with_options(handle, server_options, app.handler());
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         let (h, s, room) = (handle.clone(), server.clone(), room.clone());
         handle.add_signal_handler(signal, move || stop(&h, &s, &room))?;
@@ -172,7 +168,9 @@ fn pump(room: Weak<Room>, cursor: Option<String>) {
         }
         let text = batch(&new);
         for ws in r.sockets.borrow().values() {
-            let _ = ws.send_text(text.clone()); // a failed send closes that socket
+            // A send that finds a socket's buffer full closes it (1008, logged once):
+            // nothing to handle here.
+            let _ = ws.send_text(text.clone());
         }
     }
     let wait = r.buf.borrow().cond.wait();

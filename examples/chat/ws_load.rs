@@ -13,13 +13,21 @@
 //! [per port] [rss_per_user_b=.. idle_cpu_pct=.. bcast_cpu_ms=..]`; exits 1 if a user
 //! missed a message. `last_ms`: per round, when the last user got the message;
 //! `bcast_cpu_ms`: the server's CPU time (utime + stime) over all the rounds, ÷ rounds.
+//! Then every delivery's latency from an HDR histogram:
+//! `LATENCY count=N p50_ms=.. p90_ms=.. p99_ms=.. p99.9_ms=.. max_ms=..`. During the rounds,
+//! a progress line on stderr when stderr is a terminal (deliveries; errors: missed ones).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use squall::websocket::{connect, Message, WebSocket, WebSocketOptions};
-use squall::{Future, Handle, Reactor};
+use squall::{Future, Handle, PeriodicCallback, Reactor};
+
+#[path = "../common/loadstats.rs"]
+mod loadstats;
+
+use loadstats::{Latencies, Progress};
 
 struct Args {
     ports: Vec<u16>,
@@ -242,6 +250,23 @@ fn main() -> squall::Result<()> {
     let mut missed = 0;
     let mut last_ms: Vec<String> = Vec::new();
     let cpu_start = a.pid.and_then(cpu_ticks);
+    let mut latencies = Latencies::new();
+    let total = (a.clients * a.rounds) as u64;
+    let progress = Rc::new(RefCell::new(Progress::new(Some(total), "deliveries")));
+    // Deliveries and misses of the rounds already over.
+    let before = Rc::new(std::cell::Cell::new((0u64, 0u64)));
+    let ticker = {
+        let (p, r, b) = (progress.clone(), round.clone(), before.clone());
+        PeriodicCallback::new(&handle, Duration::from_millis(250), move || {
+            let (done, missed) = b.get();
+            let r = r.borrow();
+            let now = (r.got.len() - r.left) as u64;
+            p.borrow_mut().set(done + now, missed);
+        })
+    };
+    if progress.borrow().visible() {
+        ticker.start();
+    }
     for n in 0..a.rounds {
         let done = Future::new();
         {
@@ -262,12 +287,16 @@ fn main() -> squall::Result<()> {
             match g {
                 Some(d) => {
                     all.push(*d);
+                    latencies.record(*d);
                     per_port[i % a.ports.len()].push(*d);
                 }
                 None => missed += 1,
             }
         }
+        before.set((all.len() as u64, missed as u64));
     }
+    ticker.stop();
+    progress.borrow().finish(all.len() as u64, missed as u64);
     if let (Some(c0), Some(c1)) = (cpu_start, a.pid.and_then(cpu_ticks)) {
         let ms = (c1 - c0) as f64 * 10.0 / a.rounds.max(1) as f64; // 100 ticks/s
         extra += &format!(" bcast_cpu_ms={ms:.0}");
@@ -302,6 +331,7 @@ fn main() -> squall::Result<()> {
         all.last().unwrap().as_secs_f64() * 1000.0,
         last_ms.join("/"),
     );
+    println!("{}", latencies.line());
     drop(users);
     std::process::exit(i32::from(missed > 0));
 }

@@ -50,6 +50,11 @@ impl Splits {
         self.0 = self.0.wrapping_mul(1_103_515_245).wrapping_add(12_345);
         (((self.0 >> 16) % 64) as usize + 1).min(left)
     }
+
+    /// The size of the next read, 1..=`left` bytes (`left` for seed 0).
+    pub fn next_len(&mut self, left: usize) -> usize {
+        self.next(left)
+    }
 }
 
 /// Splits `data` into a seed (first 2 bytes) and the stream.

@@ -239,6 +239,25 @@ impl<T: 'static> Future<T> {
         f
     }
 
+    /// A future already failed with `error` whose failure was reported already (logged
+    /// once for its connection): dropping it unread logs no "never retrieved" warning.
+    pub(crate) fn failed_quietly(error: Error) -> Self {
+        Self::failed(error).quiet()
+    }
+
+    /// Marks a failure of this future as reported elsewhere (once for its connection,
+    /// and to its close callback): dropping it unread logs no "never retrieved" warning.
+    pub(crate) fn quiet(self) -> Self {
+        self.state.borrow_mut().retrieved = true;
+        self
+    }
+
+    /// Heap bytes one pending future of this type costs (its shared state and the
+    /// allocator's header), for memory accounting.
+    pub(crate) const fn heap_cost() -> usize {
+        std::mem::size_of::<RefCell<State<T>>>() + 2 * std::mem::size_of::<usize>() + 16
+    }
+
     /// Resolves the future with `value` and schedules its done-callbacks.
     ///
     /// Setting a future twice is a bug in the caller: it is logged with `log::error!`

@@ -243,16 +243,29 @@ fn on_connect(shared: &Shared, generation: u64, result: Result<IoStream>) {
         }
     });
     s.stream = Some(stream.clone());
+    // One decoder per connection, kept across reads: a reply that arrives in many reads
+    // is parsed once, where it stopped.
+    let decoder = Rc::new(RefCell::new(resp::Decoder::new(
+        s.options.max_reply_bytes,
+        s.options.max_reply_elements,
+    )));
     drop(s);
-    read_loop(shared, &stream, generation);
+    read_loop(shared, &stream, generation, decoder);
 }
 
-fn read_loop(shared: &Shared, stream: &IoStream, generation: u64) {
+fn read_loop(
+    shared: &Shared,
+    stream: &IoStream,
+    generation: u64,
+    decoder: Rc<RefCell<resp::Decoder>>,
+) {
     let weak = Rc::downgrade(shared);
+    let d = decoder.clone();
     stream
-        .read_with(|buf: &mut BytesMut, _closed| {
+        .read_with(move |buf: &mut BytesMut, _closed| {
+            let mut d = d.borrow_mut();
             let mut values = Vec::new();
-            while let Some(v) = resp::decode(buf)? {
+            while let Some(v) = d.decode(buf)? {
                 values.push(v);
             }
             Ok((!values.is_empty()).then_some(values))
@@ -264,7 +277,7 @@ fn read_loop(shared: &Shared, stream: &IoStream, generation: u64) {
                     let more = dispatch(&shared, generation, values);
                     let stream = shared.borrow().stream.clone();
                     if let (true, Some(stream)) = (more, stream) {
-                        read_loop(&shared, &stream, generation);
+                        read_loop(&shared, &stream, generation, decoder);
                     }
                 }
                 Some(Err(e)) => lost(&shared, generation, Some(e)),

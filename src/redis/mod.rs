@@ -77,6 +77,8 @@ pub struct RedisOptions {
     reconnect_min: Duration,
     reconnect_max: Duration,
     max_queued: usize,
+    max_reply_bytes: usize,
+    max_reply_elements: usize,
 }
 
 impl Default for RedisOptions {
@@ -86,6 +88,8 @@ impl Default for RedisOptions {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             max_queued: 10_000,
+            max_reply_bytes: resp::DEFAULT_MAX_REPLY_BYTES,
+            max_reply_elements: resp::DEFAULT_MAX_REPLY_ELEMENTS,
         }
     }
 }
@@ -119,6 +123,36 @@ impl RedisOptions {
     pub fn set_max_queued(mut self, n: usize) -> Self {
         self.max_queued = n;
         self
+    }
+
+    /// Most memory one reply may hold once decoded (default 512 MiB, Redis's own
+    /// `proto-max-bulk-len`), counted as the decoder holds it: each string's bytes plus a
+    /// value slot (`size_of::<Value>()`) per array element. A reply beyond it fails the
+    /// commands sent on that connection with [`Error::Redis`] ("reply too large"), is
+    /// logged once, and the connection is dropped and made again after the back-off.
+    /// The bound is checked when a length arrives, before its bytes are read.
+    #[must_use]
+    pub fn set_max_reply_bytes(mut self, n: usize) -> Self {
+        self.max_reply_bytes = n;
+        self
+    }
+
+    /// Most values one reply may hold, nested ones included (default 8 Mi: an array of
+    /// 8 388 608 integers); beyond it, as [`set_max_reply_bytes`](Self::set_max_reply_bytes).
+    #[must_use]
+    pub fn set_max_reply_elements(mut self, n: usize) -> Self {
+        self.max_reply_elements = n;
+        self
+    }
+
+    /// See [`set_max_reply_bytes`](Self::set_max_reply_bytes).
+    pub fn max_reply_bytes(&self) -> usize {
+        self.max_reply_bytes
+    }
+
+    /// See [`set_max_reply_elements`](Self::set_max_reply_elements).
+    pub fn max_reply_elements(&self) -> usize {
+        self.max_reply_elements
     }
 
     /// See [`set_connect_timeout`](Self::set_connect_timeout).

@@ -69,8 +69,11 @@ pub struct StreamOptions {
     /// `read_until_close` of a longer stream) fails with [`Error::StreamBufferFull`]
     /// and closes the stream.
     pub max_buffer_size: usize,
-    /// Most bytes queued for writing; a write beyond it fails with
-    /// [`Error::StreamBufferFull`] (the stream stays open). `None`: unbounded.
+    /// Most memory queued writes may take; a write beyond it fails with
+    /// [`Error::StreamBufferFull`] (the stream stays open). `None`: unbounded. Each
+    /// write counts at its real cost, payload plus per-write overhead (see
+    /// [`IoStream::write_buffer_cost`]), so many tiny writes cannot hold far more memory
+    /// than the limit says.
     pub max_write_buffer_size: Option<usize>,
     /// Close the stream with [`Error::Timeout`] after this long without any read or
     /// write progress. Costs one timer per stream, re-armed only when it fires, and
@@ -351,11 +354,9 @@ impl IoStream {
             let mut s = self.shared.state.borrow_mut();
             let refused = if s.closed || s.close_after_writes {
                 Some(Error::StreamClosed)
-            } else if s
-                .options
-                .max_write_buffer_size
-                .is_some_and(|max| s.write_queued + data.len() > max)
-            {
+            } else if s.options.max_write_buffer_size.is_some_and(|max| {
+                s.write_cost() + state::write_cost(data.len(), fut.is_some()) > max
+            }) {
                 Some(Error::StreamBufferFull)
             } else {
                 None
@@ -693,6 +694,33 @@ impl IoStream {
     /// Bytes queued and not yet written to the kernel.
     pub fn write_buffer_len(&self) -> usize {
         self.shared.state.borrow().write_queued
+    }
+
+    /// The memory the queued writes take: their bytes plus what each queued write and
+    /// each pending write future costs beside them (its queue slot and allocations).
+    /// This is what [`StreamOptions::max_write_buffer_size`] bounds.
+    ///
+    /// ```
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::{stream::IoStream, Reactor};
+    /// let reactor = Reactor::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = IoStream::new(&reactor.handle(), a)?;
+    /// a.write_and_forget(vec![0u8; 8 << 20]); // more than the kernel takes at once
+    /// for _ in 0..1000 {
+    ///     a.write_and_forget(&b"hi"[..]);
+    /// }
+    /// // 2 bytes each, but each queued write costs far more than 2 bytes.
+    /// assert!(a.write_buffer_cost() >= a.write_buffer_len() + 1000 * 64);
+    /// # Ok(()) }
+    /// ```
+    pub fn write_buffer_cost(&self) -> usize {
+        self.shared.state.borrow().write_cost()
+    }
+
+    /// The memory a write of `len` bytes would add to [`write_buffer_cost`](Self::write_buffer_cost).
+    pub(crate) fn write_cost_of(len: usize, with_future: bool) -> usize {
+        state::write_cost(len, with_future)
     }
 
     /// True while a read is pending.

@@ -32,6 +32,24 @@ pub(super) enum PendingRead {
     Custom(CustomRead),
 }
 
+/// What one queued write costs beside its payload: its `Bytes` in the queue's ring
+/// (which holds up to twice the entries in use), and the allocator's share of the
+/// payload's block and of the header `Bytes` adds to a buffer frozen with spare
+/// capacity (a minimum chunk each, plus rounding).
+pub(crate) const WRITE_ENTRY_COST: usize = 2 * std::mem::size_of::<Bytes>() + 2 * 32;
+/// What a write's future costs while pending: its slot in the queue of futures (doubled,
+/// as above) and the future's own allocation.
+pub(crate) const WRITE_FUTURE_COST: usize =
+    2 * std::mem::size_of::<(u64, Future<()>)>() + Future::<()>::heap_cost();
+/// A drained queue whose ring grew beyond this many slots gives its memory back.
+const KEEP_SLOTS: usize = 16;
+
+/// The memory a write of `len` bytes adds to the queue, with its future or not.
+pub(crate) fn write_cost(len: usize, with_future: bool) -> usize {
+    let entry = if len > 0 { len + WRITE_ENTRY_COST } else { 0 };
+    entry + if with_future { WRITE_FUTURE_COST } else { 0 }
+}
+
 pub(crate) struct State {
     /// The stream itself, for registering its socket again (see `set_interest`).
     pub(super) me: Weak<Shared>,
@@ -139,6 +157,25 @@ impl State {
     pub(super) fn touch(&mut self) {
         if self.options.idle_timeout.is_some() {
             self.last_activity = coarse_now();
+        }
+    }
+
+    /// The queued writes' real memory cost: payload plus per-entry and per-future
+    /// overhead (see [`WRITE_ENTRY_COST`], [`WRITE_FUTURE_COST`]). The write limit
+    /// bounds this, not the payload alone.
+    pub(super) fn write_cost(&self) -> usize {
+        self.write_queued
+            + self.write_queue.len() * WRITE_ENTRY_COST
+            + self.write_futures.len() * WRITE_FUTURE_COST
+    }
+
+    /// Gives back the rings' memory once drained, if a burst grew them.
+    fn shrink_write_queues(&mut self) {
+        if self.write_queue.is_empty() && self.write_queue.capacity() > KEEP_SLOTS {
+            self.write_queue = VecDeque::new();
+        }
+        if self.write_futures.is_empty() && self.write_futures.capacity() > KEEP_SLOTS {
+            self.write_futures = VecDeque::new();
         }
     }
 
@@ -414,6 +451,7 @@ impl State {
                 finish.writes.push((f, Ok(())));
             }
         }
+        self.shrink_write_queues();
         if self.close_after_writes
             && self.write_queue.is_empty()
             && !self.tls_wants_write()

@@ -193,7 +193,7 @@ fn handshake(
     }
     let offered = options.compression && deflate::AVAILABLE;
     if offered {
-        let offer = deflate::client_offer(options.compression_no_context_takeover);
+        let offer = deflate::client_offer_with(&options.deflate_settings());
         headers.insert("sec-websocket-extensions", value(&offer)?);
     }
     for (name, v) in &options.headers {

@@ -1,7 +1,8 @@
 //! [`Decoder`]: frames in, messages and control frames out. Data frames are consumed as
 //! they arrive (not when complete), so invalid UTF-8 or an oversized message fails the
 //! connection at once, and a compressed message is inflated piece by piece under its
-//! limit.
+//! limit and in steps: one call inflates at most a budget of bytes, then pauses
+//! ([`Decoder::paused`]) so the caller can let other connections run before going on.
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -61,6 +62,12 @@ struct Partial {
     /// Bytes of `data` already checked as UTF-8.
     checked: usize,
     utf8: Utf8Validator,
+    /// Compressed payload (unmasked) not inflated yet: the rest of a piece whose inflating
+    /// paused.
+    pending: Bytes,
+    /// The last frame's payload is all in: the message ends once `pending` is inflated
+    /// and the inflater finished it.
+    last: bool,
 }
 
 const TOO_BIG: ProtocolError = ProtocolError::new(close::MESSAGE_TOO_BIG, "message too big");
@@ -81,6 +88,14 @@ pub struct Decoder {
     in_place: Option<Box<InPlace>>,
     msg: Option<Box<Partial>>,
     done: bool,
+    /// Inflating stopped because the budget was spent; the next `decode` goes on.
+    paused: bool,
+    /// Bytes that may still be inflated before pausing, and the amount each turn gets
+    /// (`u32`: the decoder is part of every idle connection; `u32::MAX`: no bound).
+    budget: u32,
+    step: u32,
+    /// Data-frame payload bytes taken so far, wrapping (see [`progress`](Decoder::progress)).
+    taken: u32,
 }
 
 impl Decoder {
@@ -95,7 +110,46 @@ impl Decoder {
             in_place: None,
             msg: None,
             done: false,
+            paused: false,
+            budget: u32::MAX,
+            step: u32::MAX,
+            taken: 0,
         }
+    }
+
+    /// Data-frame payload bytes received so far, all messages together, wrapping at 2^32:
+    /// a message in progress ([`in_message`](Self::in_message)) whose count does not move
+    /// is stalled.
+    pub fn progress(&self) -> u32 {
+        self.taken
+    }
+
+    /// Gives up: drops the message in progress and ignores everything from now on.
+    pub fn abort(&mut self) {
+        self.done = true;
+        self.paused = false;
+        self.msg = None;
+        self.frame = None;
+        self.in_place = None;
+    }
+
+    /// Inflates at most `bytes` per turn (see [`start_turn`](Self::start_turn)); by
+    /// default there is no such bound.
+    pub fn set_inflate_step(&mut self, bytes: usize) {
+        self.step = bytes.clamp(1, u32::MAX as usize) as u32;
+        self.budget = self.step;
+    }
+
+    /// Starts a turn: the inflate budget is full again.
+    pub fn start_turn(&mut self) {
+        self.budget = self.step;
+    }
+
+    /// True when the last [`decode`](Self::decode) returned `Ok(None)` because the
+    /// turn's inflate budget was spent (not because bytes are missing): start a new turn
+    /// and call it again, even with no new bytes.
+    pub fn paused(&self) -> bool {
+        self.paused && !self.done
     }
 
     /// Enables permessage-deflate (RSV1 marks a compressed message).
@@ -120,10 +174,7 @@ impl Decoder {
         }
         let r = self.step(buf);
         if r.is_err() {
-            self.done = true;
-            self.msg = None;
-            self.frame = None;
-            self.in_place = None;
+            self.abort();
         }
         r
     }
@@ -131,6 +182,16 @@ impl Decoder {
     fn step(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
         if self.in_place.is_some() {
             return self.in_place_step(buf);
+        }
+        if self.paused {
+            self.paused = false;
+            self.pump()?;
+            if self.paused {
+                return Ok(None);
+            }
+            if self.msg.as_ref().is_some_and(|m| m.last) {
+                return self.finish_message();
+            }
         }
         loop {
             if let Some(frame) = &mut self.frame {
@@ -144,14 +205,21 @@ impl Decoder {
                 }
                 frame.offset += n;
                 frame.remaining -= n as u64;
+                self.taken = self.taken.wrapping_add(n as u32);
                 let end = frame.remaining == 0;
                 let fin = frame.fin;
-                self.feed(&chunk)?;
                 if end {
                     self.frame = None;
-                    if fin {
-                        return self.finish_message().map(Some);
+                    if let Some(m) = &mut self.msg {
+                        m.last = fin;
                     }
+                }
+                self.feed(chunk)?;
+                if self.paused {
+                    return Ok(None);
+                }
+                if end && fin {
+                    return self.finish_message();
                 }
                 continue;
             }
@@ -262,6 +330,8 @@ impl Decoder {
                         data: BytesMut::with_capacity(cap),
                         checked: 0,
                         utf8: Utf8Validator::default(),
+                        pending: Bytes::new(),
+                        last: false,
                     }));
                 }
             }
@@ -282,6 +352,7 @@ impl Decoder {
         };
         let avail = buf.len().saturating_sub(p.hlen).min(p.len);
         if avail > p.done {
+            self.taken = self.taken.wrapping_add((avail - p.done) as u32);
             let new = &mut buf[p.hlen + p.done..p.hlen + avail];
             if let Some(k) = p.mask {
                 apply_mask(new, k, p.done);
@@ -303,34 +374,73 @@ impl Decoder {
 
     /// Adds a piece of payload to the message: inflated if compressed, size-checked, and
     /// UTF-8-checked if text.
-    fn feed(&mut self, chunk: &[u8]) -> Result<(), ProtocolError> {
+    fn feed(&mut self, chunk: BytesMut) -> Result<(), ProtocolError> {
         let max = self.max_message_size;
         let Some(m) = &mut self.msg else {
             return Ok(());
         };
         if m.compressed {
-            let inflater = self.inflater.as_mut().ok_or(TOO_BIG)?;
-            inflater.inflate(chunk, &mut m.data, max)?;
-        } else {
-            if m.data.len() + chunk.len() > max {
-                return Err(TOO_BIG);
-            }
-            m.data.extend_from_slice(chunk);
+            m.pending = chunk.freeze();
+            return self.pump();
         }
+        if m.data.len() + chunk.len() > max {
+            return Err(TOO_BIG);
+        }
+        m.data.extend_from_slice(&chunk);
         check_utf8(m)
     }
 
-    fn finish_message(&mut self) -> Result<Incoming, ProtocolError> {
+    /// Inflates the pending compressed bytes within the turn's budget; sets `paused`
+    /// when the budget ran out first.
+    fn pump(&mut self) -> Result<(), ProtocolError> {
+        let max = self.max_message_size;
+        let Some(m) = &mut self.msg else {
+            return Ok(());
+        };
+        let inflater = self.inflater.as_mut().ok_or(TOO_BIG)?;
+        let before = m.data.len();
+        let (n, more) = inflater.inflate(&m.pending, &mut m.data, max, budget(self.budget))?;
+        m.pending.advance(n);
+        self.budget = spend(self.budget, m.data.len() - before);
+        self.paused = more;
+        check_utf8(m)
+    }
+
+    fn finish_message(&mut self) -> Result<Option<Incoming>, ProtocolError> {
         let mut m = self.msg.take().expect("a message is in progress");
         if m.compressed {
             let inflater = self.inflater.as_mut().ok_or(TOO_BIG)?;
-            inflater.finish(&mut m.data, self.max_message_size)?;
+            let before = m.data.len();
+            let more = inflater.finish(&mut m.data, self.max_message_size, budget(self.budget))?;
+            self.budget = spend(self.budget, m.data.len() - before);
             check_utf8(&mut m)?;
+            if more {
+                self.paused = true;
+                self.msg = Some(m);
+                return Ok(None);
+            }
         }
         if m.text && !m.utf8.is_complete() {
             return Err(BAD_UTF8);
         }
-        whole(m.text, m.data).map(Incoming::Message)
+        whole(m.text, m.data).map(|m| Some(Incoming::Message(m)))
+    }
+}
+
+/// The inflate budget as a byte count (`u32::MAX`: unbounded).
+fn budget(b: u32) -> usize {
+    if b == u32::MAX {
+        usize::MAX
+    } else {
+        b as usize
+    }
+}
+
+fn spend(b: u32, used: usize) -> u32 {
+    if b == u32::MAX {
+        b
+    } else {
+        b.saturating_sub(used.min(u32::MAX as usize) as u32)
     }
 }
 
@@ -398,6 +508,61 @@ mod tests {
                 "step {step}"
             );
         }
+    }
+
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn inflating_is_done_in_bounded_steps_and_in_order() {
+        use crate::websocket::deflate::{Compressor, DeflateParams, Inflater};
+        let p = DeflateParams::default();
+        let mut c = Compressor::new(&p, Role::Client, 9);
+        let big = "squall ".repeat(300_000); // 2.1 MB, a few KiB compressed
+        let mut wire = BytesMut::new();
+        encode_frame(
+            &mut wire,
+            Opcode::Text,
+            true,
+            true,
+            &c.compress(big.as_bytes()),
+            K,
+        );
+        encode_frame(&mut wire, Opcode::Ping, true, false, b"p", K);
+        encode_frame(
+            &mut wire,
+            Opcode::Text,
+            true,
+            true,
+            &c.compress(b"after"),
+            K,
+        );
+        let step = 64 * 1024;
+        let mut d = Decoder::new(Role::Server, 4 << 20);
+        d.set_inflater(Inflater::new(&p, Role::Server));
+        d.set_inflate_step(step);
+        let (mut got, mut pauses) = (Vec::new(), 0);
+        while got.len() < 3 {
+            d.start_turn();
+            let before = d.msg.as_ref().map_or(0, |m| m.data.len());
+            match d.decode(&mut wire).unwrap() {
+                Some(i) => got.push(i),
+                None => {
+                    assert!(d.paused(), "needs bytes it was given");
+                    let grown = d.msg.as_ref().map_or(0, |m| m.data.len()) - before;
+                    assert!(grown <= step, "{grown} bytes inflated in one turn");
+                    pauses += 1;
+                }
+            }
+        }
+        assert_eq!(
+            got,
+            vec![
+                Incoming::Message(Message::Text(big)),
+                Incoming::Ping(Bytes::from_static(b"p")),
+                Incoming::Message(Message::Text("after".into())),
+            ]
+        );
+        assert!(pauses >= 2_100_000 / step, "{pauses} pauses");
+        assert!(!d.paused());
     }
 
     #[test]

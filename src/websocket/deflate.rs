@@ -4,7 +4,16 @@
 //! The inflater is bounded *while* inflating: output is produced in 16 KiB steps and
 //! inflation stops as soon as the message would exceed its limit, so a deflate bomb never
 //! allocates its output. Without context takeover, neither side keeps deflate state
-//! between messages (an idle connection holds none).
+//! between messages (an idle connection holds none): a compressor that keeps no context
+//! is shared by every connection of the thread.
+//!
+//! Memory per connection (zlib-rs through `flate2`): an inflater that keeps the peer's
+//! context holds ~42 KiB (a 32 KiB window whatever the window bits, of which only
+//! 2^bits bytes are touched, plus its state); a compressor that keeps its context holds
+//! 2^(bits+2) bytes of window and chains, a fixed 128 KiB hash table and 112 KiB of
+//! buffers (zlib's memLevel 8, which `flate2` does not let us change): 368 KiB at 15
+//! bits, 256 KiB at 12. Hence [`DeflateSettings`]'s default: the server's compressor
+//! keeps no context.
 
 use bytes::{Bytes, BytesMut};
 
@@ -68,6 +77,47 @@ impl DeflateParams {
             s.push_str(&format!("; client_max_window_bits={b}"));
         }
         s
+    }
+}
+
+/// What one side is willing to agree to (built from
+/// [`WebSocketOptions`](super::WebSocketOptions)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeflateSettings {
+    /// The server's compressor keeps nothing between messages (the server answers with
+    /// `server_no_context_takeover`; a client asks for it).
+    pub server_no_context_takeover: bool,
+    /// The client's compressor keeps nothing between messages (asked of the client).
+    pub client_no_context_takeover: bool,
+    /// Largest window the server compresses with (9–15; below 15 it is announced).
+    pub server_max_window_bits: u8,
+    /// Largest window a client that supports the parameter is asked to compress with
+    /// (9–15): the window the server keeps per connection to inflate its messages.
+    pub client_max_window_bits: u8,
+}
+
+impl Default for DeflateSettings {
+    /// Agree to whatever the peer offers: full windows, context kept unless asked.
+    fn default() -> Self {
+        DeflateSettings {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        }
+    }
+}
+
+impl DeflateSettings {
+    /// Settings that agree to the peer's offer and, with `no_context_takeover`, ask both
+    /// sides to reset after each message.
+    pub fn new(no_context_takeover: bool) -> Self {
+        DeflateSettings {
+            server_no_context_takeover: no_context_takeover,
+            client_no_context_takeover: no_context_takeover,
+            ..DeflateSettings::default()
+        }
     }
 }
 
@@ -149,6 +199,26 @@ fn extensions(header: &str) -> impl Iterator<Item = (&str, std::str::Split<'_, c
 /// assert!(negotiate("permessage-deflate; bogus=1", false).is_none());
 /// ```
 pub fn negotiate(offers: &str, no_context_takeover: bool) -> Option<(DeflateParams, String)> {
+    negotiate_with(offers, &DeflateSettings::new(no_context_takeover))
+}
+
+/// Server side: as [`negotiate`], under `settings`: context takeover is refused as they
+/// say, the server's window is at most `server_max_window_bits` (announced when below
+/// 15), and a client that supports `client_max_window_bits` is asked for at most
+/// `client_max_window_bits` (RFC 7692 §7.1.2).
+///
+/// ```
+/// use squall::websocket::deflate::{negotiate_with, DeflateSettings};
+/// let mut s = DeflateSettings::default();
+/// s.server_no_context_takeover = true;
+/// s.client_max_window_bits = 12;
+/// let (_, answer) = negotiate_with("permessage-deflate; client_max_window_bits", &s).unwrap();
+/// assert_eq!(answer, "permessage-deflate; server_no_context_takeover; client_max_window_bits=12");
+/// // A client that does not support the parameter cannot be asked (it keeps 15 bits).
+/// let (p, _) = negotiate_with("permessage-deflate", &s).unwrap();
+/// assert_eq!(p.client_max_window_bits, None);
+/// ```
+pub fn negotiate_with(offers: &str, settings: &DeflateSettings) -> Option<(DeflateParams, String)> {
     if !AVAILABLE {
         return None;
     }
@@ -162,11 +232,21 @@ pub fn negotiate(offers: &str, no_context_takeover: bool) -> Option<(DeflatePara
         if offer.server_max_window_bits == Some(8) {
             continue;
         }
+        let ours = |bits: u8| (bits < 15).then_some(bits.max(9));
         let agreed = DeflateParams {
-            server_no_context_takeover: offer.server_no_context_takeover || no_context_takeover,
-            client_no_context_takeover: offer.client_no_context_takeover || no_context_takeover,
-            server_max_window_bits: offer.server_max_window_bits,
-            client_max_window_bits: None,
+            server_no_context_takeover: offer.server_no_context_takeover
+                || settings.server_no_context_takeover,
+            client_no_context_takeover: offer.client_no_context_takeover
+                || settings.client_no_context_takeover,
+            server_max_window_bits: match offer.server_max_window_bits {
+                Some(n) => Some(n.min(settings.server_max_window_bits.max(9))),
+                None => ours(settings.server_max_window_bits),
+            },
+            client_max_window_bits: match offer.client_max_window_bits {
+                None => None,
+                Some(0) => ours(settings.client_max_window_bits),
+                Some(n) => ours(n.min(settings.client_max_window_bits)),
+            },
         };
         let header = agreed.to_header();
         return Some((agreed, header));
@@ -176,9 +256,31 @@ pub fn negotiate(offers: &str, no_context_takeover: bool) -> Option<(DeflatePara
 
 /// Client side: the offer to send.
 pub fn client_offer(no_context_takeover: bool) -> String {
+    client_offer_with(&DeflateSettings::new(no_context_takeover))
+}
+
+/// Client side: the offer to send under `settings` (the client's own window is the
+/// server's choice: it offers `client_max_window_bits` without a value).
+///
+/// ```
+/// use squall::websocket::deflate::{client_offer_with, DeflateSettings};
+/// let mut s = DeflateSettings::default();
+/// s.server_no_context_takeover = true;
+/// assert_eq!(client_offer_with(&s), "permessage-deflate; client_max_window_bits; server_no_context_takeover");
+/// ```
+pub fn client_offer_with(settings: &DeflateSettings) -> String {
     let mut s = format!("{NAME}; client_max_window_bits");
-    if no_context_takeover {
-        s.push_str("; server_no_context_takeover; client_no_context_takeover");
+    if settings.server_no_context_takeover {
+        s.push_str("; server_no_context_takeover");
+    }
+    if settings.client_no_context_takeover {
+        s.push_str("; client_no_context_takeover");
+    }
+    if settings.server_max_window_bits < 15 {
+        s.push_str(&format!(
+            "; server_max_window_bits={}",
+            settings.server_max_window_bits.max(9)
+        ));
     }
     s
 }
@@ -247,35 +349,29 @@ impl Compressor {
     pub fn compress(&mut self, data: &[u8]) -> Bytes {
         #[cfg(feature = "deflate")]
         {
-            use flate2::{Compress, Compression, FlushCompress};
+            use flate2::{Compress, Compression};
             let (level, bits) = (self.level, self.window_bits);
-            let c = self.state.get_or_insert_with(|| {
-                Compress::new_with_window_bits(Compression::new(level), false, bits)
+            let new = || Compress::new_with_window_bits(Compression::new(level), false, bits);
+            if !self.reset {
+                return sync_compress(self.state.get_or_insert_with(new), data);
+            }
+            // Without context takeover nothing is kept between messages: one compressor
+            // per thread (and setting) serves every such connection, reset after use.
+            let taken = SHARED.with(|s| {
+                let mut s = s.borrow_mut();
+                let at = s.iter().position(|(l, b, _)| (*l, *b) == (level, bits))?;
+                Some(s.swap_remove(at).2)
             });
-            let mut out = Vec::with_capacity(data.len() / 2 + 64);
-            let start = c.total_in();
-            loop {
-                let consumed = (c.total_in() - start) as usize;
-                if out.capacity() - out.len() < 64 {
-                    out.reserve(out.capacity().max(256));
+            let mut c = taken.unwrap_or_else(new);
+            let out = sync_compress(&mut c, data);
+            c.reset();
+            SHARED.with(|s| {
+                let mut s = s.borrow_mut();
+                if s.len() < SHARED_MAX {
+                    s.push((level, bits, c));
                 }
-                // A sync flush into a buffer with room left is complete.
-                let _ = c.compress_vec(&data[consumed..], &mut out, FlushCompress::Sync);
-                if (c.total_in() - start) as usize == data.len() && out.len() < out.capacity() {
-                    break;
-                }
-            }
-            if out.ends_with(&TAIL) {
-                out.truncate(out.len() - 4);
-            }
-            if out.is_empty() {
-                out.push(0);
-            }
-            if self.reset {
-                // Without context takeover nothing is kept between messages.
-                self.state = None;
-            }
-            Bytes::from(out)
+            });
+            out
         }
         #[cfg(not(feature = "deflate"))]
         {
@@ -285,9 +381,62 @@ impl Compressor {
     }
 }
 
-/// Inflates incoming compressed messages, bounded while it inflates.
+/// Compressors kept per thread for connections that keep no context (one per level and
+/// window in use, at most this many).
+#[cfg(feature = "deflate")]
+const SHARED_MAX: usize = 4;
+
+#[cfg(feature = "deflate")]
+thread_local! {
+    static SHARED: std::cell::RefCell<Vec<(u32, u8, flate2::Compress)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Compresses `data` with a sync flush, the trailing `00 00 ff ff` removed.
+#[cfg(feature = "deflate")]
+fn sync_compress(c: &mut flate2::Compress, data: &[u8]) -> Bytes {
+    use flate2::FlushCompress;
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    let start = c.total_in();
+    loop {
+        let consumed = (c.total_in() - start) as usize;
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity().max(256));
+        }
+        // A sync flush into a buffer with room left is complete.
+        let _ = c.compress_vec(&data[consumed..], &mut out, FlushCompress::Sync);
+        if (c.total_in() - start) as usize == data.len() && out.len() < out.capacity() {
+            break;
+        }
+    }
+    if out.ends_with(&TAIL) {
+        out.truncate(out.len() - 4);
+    }
+    if out.is_empty() {
+        out.push(0);
+    }
+    Bytes::from(out)
+}
+
+/// Inflates incoming compressed messages, bounded while it inflates and in steps.
+///
+/// Output is produced under two bounds: the message's size limit (a bomb fails with
+/// 1009 before its output is allocated) and a *budget* per call, so that one call never
+/// inflates more than the caller allows: [`inflate`](Self::inflate) then reports that it
+/// stopped early, and the caller continues on a later turn of the loop.
+///
+/// A peer may end its DEFLATE stream with a final block (BFINAL, RFC 7692 §7.2.3.6): what
+/// follows then starts a new stream, with no history carried over (as a compressor that
+/// finished its stream starts afresh). Data that refers back beyond it is corrupt (1007);
+/// it is never delivered empty or wrong.
 pub struct Inflater {
     reset: bool,
+    window_bits: u8,
+    /// The stream ended (final block) and nothing of the next one arrived yet: the
+    /// message's removed tail is not fed (it belongs to no stream).
+    ended: bool,
+    /// Bytes of the tail fed for the message being finished.
+    tail_at: u8,
     #[cfg(feature = "deflate")]
     state: Option<flate2::Decompress>,
 }
@@ -296,25 +445,41 @@ impl std::fmt::Debug for Inflater {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inflater")
             .field("reset", &self.reset)
+            .field("window_bits", &self.window_bits)
             .finish()
     }
 }
 
 #[cfg(feature = "deflate")]
 const TOO_BIG: ProtocolError = ProtocolError::new(super::close::MESSAGE_TOO_BIG, "message too big");
+#[cfg(feature = "deflate")]
+const CORRUPT: ProtocolError =
+    ProtocolError::new(super::close::INVALID_PAYLOAD, "invalid deflate data");
 
 impl Inflater {
-    /// An inflater for `role` under `params`.
+    /// An inflater for `role` under `params` (its window is the one the peer compresses
+    /// with).
     pub fn new(params: &DeflateParams, role: Role) -> Self {
+        let peer = match role {
+            Role::Server => Role::Client,
+            Role::Client => Role::Server,
+        };
         Inflater {
             reset: params.inflate_resets(role),
+            window_bits: params.compress_window_bits(peer).clamp(9, 15),
+            ended: false,
+            tail_at: 0,
             #[cfg(feature = "deflate")]
             state: None,
         }
     }
 
     /// Inflates a piece of a compressed message into `out`, which may not grow beyond
-    /// `limit` bytes in total.
+    /// `limit` bytes in total, producing at most about `budget` bytes in this call.
+    ///
+    /// Returns the input bytes consumed and whether it stopped because the budget was
+    /// spent: then call again (with the input not consumed, possibly none) to go on.
+    /// Otherwise all of `input` was consumed and no output is pending.
     ///
     /// # Errors
     /// 1009 as soon as the output would exceed `limit`; 1007 for corrupt data.
@@ -323,50 +488,115 @@ impl Inflater {
         input: &[u8],
         out: &mut BytesMut,
         limit: usize,
-    ) -> Result<(), ProtocolError> {
-        #[cfg(feature = "deflate")]
-        {
-            use bytes::BufMut;
-            use flate2::{Decompress, FlushDecompress};
-            let d = self.state.get_or_insert_with(|| Decompress::new(false));
-            let mut scratch = [0u8; 16 * 1024];
-            let mut at = 0;
-            loop {
-                let room = (limit + 1).saturating_sub(out.len()).min(scratch.len());
-                if room == 0 {
-                    return Err(TOO_BIG);
+        budget: usize,
+    ) -> Result<(usize, bool), ProtocolError> {
+        self.run(input, out, limit, budget, false)
+    }
+
+    #[cfg(feature = "deflate")]
+    fn run(
+        &mut self,
+        input: &[u8],
+        out: &mut BytesMut,
+        limit: usize,
+        budget: usize,
+        tail: bool,
+    ) -> Result<(usize, bool), ProtocolError> {
+        use bytes::BufMut;
+        use flate2::{Decompress, FlushDecompress, Status};
+        let bits = self.window_bits;
+        let mut scratch = [0u8; 16 * 1024];
+        let mut at = 0;
+        let mut produced_total = 0;
+        loop {
+            if produced_total >= budget {
+                return Ok((at, true));
+            }
+            let room = (limit + 1)
+                .saturating_sub(out.len())
+                .min(scratch.len())
+                .min(budget - produced_total);
+            if out.len() > limit {
+                return Err(TOO_BIG);
+            }
+            let d = self
+                .state
+                .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+            let (in0, out0) = (d.total_in(), d.total_out());
+            let status = d
+                .decompress(&input[at..], &mut scratch[..room], FlushDecompress::Sync)
+                .map_err(|_| CORRUPT)?;
+            let consumed = (d.total_in() - in0) as usize;
+            let produced = (d.total_out() - out0) as usize;
+            at += consumed;
+            produced_total += produced;
+            out.put_slice(&scratch[..produced]);
+            if out.len() > limit {
+                return Err(TOO_BIG);
+            }
+            if status == Status::StreamEnd {
+                // A final block: what follows is a new stream (or, in the tail, nothing).
+                self.state = None;
+                self.ended = true;
+                if tail {
+                    return Ok((input.len(), false));
                 }
-                let (in0, out0) = (d.total_in(), d.total_out());
-                d.decompress(&input[at..], &mut scratch[..room], FlushDecompress::Sync)
-                    .map_err(|_| {
-                        ProtocolError::new(super::close::INVALID_PAYLOAD, "invalid deflate data")
-                    })?;
-                let consumed = (d.total_in() - in0) as usize;
-                let produced = (d.total_out() - out0) as usize;
-                at += consumed;
-                out.put_slice(&scratch[..produced]);
-                if out.len() > limit {
-                    return Err(TOO_BIG);
+                continue;
+            }
+            if consumed > 0 {
+                self.ended = false;
+            }
+            if produced < room {
+                if at == input.len() {
+                    return Ok((at, false));
                 }
-                if produced < room && (at == input.len() || consumed == 0 && produced == 0) {
-                    return Ok(());
+                if consumed == 0 && produced == 0 {
+                    return Err(CORRUPT); // no progress with input and room left
                 }
             }
         }
-        #[cfg(not(feature = "deflate"))]
-        {
-            let _ = (input, out, limit);
-            unreachable!("permessage-deflate is never negotiated without the deflate feature")
-        }
     }
 
-    /// Ends a message: feeds the removed `00 00 ff ff` tail and drops the state if the
-    /// peer does not take context over.
+    #[cfg(not(feature = "deflate"))]
+    fn run(
+        &mut self,
+        input: &[u8],
+        out: &mut BytesMut,
+        limit: usize,
+        budget: usize,
+        tail: bool,
+    ) -> Result<(usize, bool), ProtocolError> {
+        let _ = (input, out, limit, budget, tail);
+        unreachable!("permessage-deflate is never negotiated without the deflate feature")
+    }
+
+    /// Ends a message: feeds the removed `00 00 ff ff` tail (unless the peer's stream
+    /// ended with a final block) and drops the state if the peer does not take context
+    /// over. Returns `true` when it stopped because `budget` was spent: call it again.
     ///
     /// # Errors
     /// As [`inflate`](Self::inflate).
-    pub fn finish(&mut self, out: &mut BytesMut, limit: usize) -> Result<(), ProtocolError> {
-        let r = self.inflate(&TAIL, out, limit);
+    pub fn finish(
+        &mut self,
+        out: &mut BytesMut,
+        limit: usize,
+        budget: usize,
+    ) -> Result<bool, ProtocolError> {
+        // After a final block the rest of the tail belongs to no stream.
+        let r = if self.ended {
+            Ok(false)
+        } else {
+            let at = usize::from(self.tail_at);
+            self.run(&TAIL[at..], out, limit, budget, true)
+                .map(|(n, more)| {
+                    self.tail_at = (at + n) as u8;
+                    more
+                })
+        };
+        if matches!(r, Ok(true)) {
+            return r;
+        }
+        self.tail_at = 0;
         if self.reset || r.is_err() {
             self.drop_state();
         }
@@ -374,6 +604,7 @@ impl Inflater {
     }
 
     fn drop_state(&mut self) {
+        self.ended = false;
         #[cfg(feature = "deflate")]
         {
             self.state = None;
@@ -391,8 +622,8 @@ mod tests {
         for m in msgs {
             let z = c.compress(m);
             let mut out = BytesMut::new();
-            i.inflate(&z, &mut out, 1 << 20).unwrap();
-            i.finish(&mut out, 1 << 20).unwrap();
+            i.inflate(&z, &mut out, 1 << 20, usize::MAX).unwrap();
+            i.finish(&mut out, 1 << 20, usize::MAX).unwrap();
             assert_eq!(&out[..], *m);
         }
     }
@@ -431,15 +662,57 @@ mod tests {
         // §7.2.3.1: "Hello" compressed, then §7.2.3.2 with context takeover.
         let mut i = Inflater::new(&DeflateParams::default(), Role::Client);
         let mut out = BytesMut::new();
-        i.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 100)
-            .unwrap();
-        i.finish(&mut out, 100).unwrap();
+        i.inflate(
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            &mut out,
+            100,
+            100,
+        )
+        .unwrap();
+        i.finish(&mut out, 100, 100).unwrap();
         assert_eq!(&out[..], b"Hello");
         out.clear();
-        i.inflate(&[0xf2, 0x00, 0x11, 0x00, 0x00], &mut out, 100)
+        i.inflate(&[0xf2, 0x00, 0x11, 0x00, 0x00], &mut out, 100, 100)
             .unwrap();
-        i.finish(&mut out, 100).unwrap();
+        i.finish(&mut out, 100, 100).unwrap();
         assert_eq!(&out[..], b"Hello");
+    }
+
+    /// Inflates one whole message (its wire payload, tail removed by the sender).
+    fn message(i: &mut Inflater, payload: &[u8]) -> Result<Vec<u8>, ProtocolError> {
+        let mut out = BytesMut::new();
+        i.inflate(payload, &mut out, 1 << 20, usize::MAX)?;
+        i.finish(&mut out, 1 << 20, usize::MAX)?;
+        Ok(out.to_vec())
+    }
+
+    fn finished_stream(data: &[u8]) -> Vec<u8> {
+        let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+        let mut out = Vec::with_capacity(data.len() + 64);
+        c.compress_vec(data, &mut out, flate2::FlushCompress::Finish)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_stream_ended_by_a_final_block_is_followed_by_a_new_one() {
+        let mut i = Inflater::new(&DeflateParams::default(), Role::Server);
+        assert_eq!(message(&mut i, &finished_stream(b"one")).unwrap(), b"one");
+        assert_eq!(message(&mut i, &finished_stream(b"two")).unwrap(), b"two");
+        // RFC 7692 §7.2.3.6: a final block, then the empty stored block's first byte.
+        let hello = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+        assert_eq!(message(&mut i, &hello).unwrap(), b"Hello");
+        assert_eq!(message(&mut i, &hello).unwrap(), b"Hello");
+        // Then a compressor that keeps its context (sync flushes) across two messages.
+        let mut c = Compressor::new(&DeflateParams::default(), Role::Client, 6);
+        let text = b"context is kept from here on, context is kept";
+        for _ in 0..2 {
+            assert_eq!(message(&mut i, &c.compress(text)).unwrap(), text);
+        }
+        assert_eq!(
+            message(&mut i, &finished_stream(b"three")).unwrap(),
+            b"three"
+        );
     }
 
     #[test]
@@ -449,7 +722,7 @@ mod tests {
         assert!(bomb.len() < 100_000);
         let mut i = Inflater::new(&DeflateParams::default(), Role::Server);
         let mut out = BytesMut::new();
-        let e = i.inflate(&bomb, &mut out, 1 << 20).unwrap_err();
+        let e = i.inflate(&bomb, &mut out, 1 << 20, usize::MAX).unwrap_err();
         assert_eq!(e.code, 1009);
         assert!(
             out.len() <= (1 << 20) + 1 && out.capacity() < 4 << 20,

@@ -43,9 +43,39 @@ pub struct WebSocketOptions {
     /// Ask both sides to reset their deflate state after each message: no deflate state
     /// per idle connection, worse compression (default off).
     pub compression_no_context_takeover: bool,
-    /// Most bytes queued for sending; a send beyond it fails with
-    /// [`Error::StreamBufferFull`](crate::Error::StreamBufferFull) (default 64 MiB).
+    /// The server's compressor keeps no context between messages (default on). A server
+    /// answers with `server_no_context_takeover` and compresses with one compressor per
+    /// thread shared by all such connections; a client asks for it. A compressor that
+    /// keeps its context costs 256–368 KiB per connection (zlib-rs: a fixed 128 KiB hash
+    /// table, buffers of zlib's memLevel 8, which `flate2` does not expose, and the
+    /// window): turn this off only for few connections whose small, similar messages
+    /// compress much better with it.
+    pub server_no_context_takeover: bool,
+    /// Largest LZ77 window the server compresses with, 2^n bytes, 9–15 (default 15).
+    /// Server: announced when below 15. Client: asked of the server when below 15.
+    pub server_max_window_bits: u8,
+    /// Server: a client that supports the parameter (browsers and most libraries do) is
+    /// asked to compress with at most a 2^n-byte window, 9–15 (default 12, as Python
+    /// `websockets`): it bounds the history the server keeps per connection to inflate
+    /// that client's messages. A client ignores it (its window is the server's choice).
+    pub client_max_window_bits: u8,
+    /// Close the connection (code 1008, "message timeout") when a message is partly
+    /// received and none of its bytes arrive for this long (default 30 s), so a peer that
+    /// sends most of a big message and stops does not hold its memory forever (as the
+    /// HTTP server's body timeout). `None`: wait forever.
+    pub message_timeout: Option<Duration>,
+    /// Most memory queued for sending, counted at its real cost (payload plus each
+    /// queued write's overhead; default 64 MiB). A send beyond it means the peer does
+    /// not read what it is sent: the send fails with
+    /// [`Error::StreamBufferFull`](crate::Error::StreamBufferFull) and the connection is
+    /// closed with 1008 (logged once). While the queue is at this limit, or a pong waits
+    /// behind it, nothing more is read from the peer.
     pub max_write_buffer_size: Option<usize>,
+    /// Close the connection (code 1008) when what is sent to the peer does not drain
+    /// for this long while reading waits for it (see
+    /// [`max_write_buffer_size`](Self::max_write_buffer_size)): a peer that sends but
+    /// never reads (default 30 s; `None`: wait as long as the peer stays connected).
+    pub write_timeout: Option<Duration>,
     /// How long [`close`](super::WebSocket::close) waits for the peer's close frame before
     /// dropping the connection (default 5 s).
     pub close_timeout: Duration,
@@ -72,7 +102,12 @@ impl Default for WebSocketOptions {
             compression: false,
             compression_level: 6,
             compression_no_context_takeover: false,
+            server_no_context_takeover: true,
+            server_max_window_bits: 15,
+            client_max_window_bits: 12,
+            message_timeout: Some(Duration::from_secs(30)),
             max_write_buffer_size: Some(64 * 1024 * 1024),
+            write_timeout: Some(Duration::from_secs(30)),
             close_timeout: Duration::from_secs(5),
             subprotocols: Vec::new(),
             headers: HeaderMap::new(),
@@ -91,6 +126,13 @@ impl fmt::Debug for WebSocketOptions {
             .field("ping_timeout", &self.ping_timeout)
             .field("compression", &self.compression)
             .field("compression_level", &self.compression_level)
+            .field(
+                "server_no_context_takeover",
+                &self.server_no_context_takeover,
+            )
+            .field("server_max_window_bits", &self.server_max_window_bits)
+            .field("client_max_window_bits", &self.client_max_window_bits)
+            .field("message_timeout", &self.message_timeout)
             .field("subprotocols", &self.subprotocols)
             .field("tls", &self.tls)
             .field("custom_origin_check", &self.check_origin.is_some())
@@ -135,9 +177,64 @@ impl WebSocketOptions {
         self
     }
 
+    /// Sets [`server_no_context_takeover`](Self::server_no_context_takeover).
+    pub fn server_no_context_takeover(mut self, yes: bool) -> Self {
+        self.server_no_context_takeover = yes;
+        self
+    }
+
+    /// Sets [`server_max_window_bits`](Self::server_max_window_bits) (clamped to 9–15).
+    pub fn server_max_window_bits(mut self, bits: u8) -> Self {
+        self.server_max_window_bits = bits.clamp(9, 15);
+        self
+    }
+
+    /// Sets [`client_max_window_bits`](Self::client_max_window_bits) (clamped to 9–15).
+    ///
+    /// ```
+    /// use squall::websocket::WebSocketOptions;
+    /// let options = WebSocketOptions::default()
+    ///     .compression(true)
+    ///     .client_max_window_bits(10)
+    ///     .server_no_context_takeover(false);
+    /// assert_eq!(options.client_max_window_bits, 10);
+    /// ```
+    pub fn client_max_window_bits(mut self, bits: u8) -> Self {
+        self.client_max_window_bits = bits.clamp(9, 15);
+        self
+    }
+
+    /// What permessage-deflate negotiation may agree to under these options.
+    pub(crate) fn deflate_settings(&self) -> super::deflate::DeflateSettings {
+        let mut s = super::deflate::DeflateSettings::new(self.compression_no_context_takeover);
+        s.server_no_context_takeover |= self.server_no_context_takeover;
+        s.server_max_window_bits = self.server_max_window_bits.clamp(9, 15);
+        s.client_max_window_bits = self.client_max_window_bits.clamp(9, 15);
+        s
+    }
+
+    /// Sets [`message_timeout`](Self::message_timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use squall::websocket::WebSocketOptions;
+    /// let options = WebSocketOptions::default().message_timeout(Some(Duration::from_secs(10)));
+    /// assert_eq!(options.message_timeout, Some(Duration::from_secs(10)));
+    /// ```
+    pub fn message_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.message_timeout = timeout;
+        self
+    }
+
     /// Sets [`max_write_buffer_size`](Self::max_write_buffer_size).
     pub fn max_write_buffer_size(mut self, bytes: Option<usize>) -> Self {
         self.max_write_buffer_size = bytes;
+        self
+    }
+
+    /// Sets [`write_timeout`](Self::write_timeout).
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.write_timeout = timeout;
         self
     }
 

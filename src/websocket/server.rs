@@ -61,7 +61,7 @@ pub fn accept(
         .map(str::to_owned);
     let deflate: Option<(DeflateParams, String)> = if options.compression {
         joined(&request.headers, "sec-websocket-extensions")
-            .and_then(|offers| deflate::negotiate(&offers, options.compression_no_context_takeover))
+            .and_then(|offers| deflate::negotiate_with(&offers, &options.deflate_settings()))
     } else {
         None
     };

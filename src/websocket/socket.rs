@@ -5,7 +5,10 @@
 //! and the next is read only once the user is done with it (the future `on_message`
 //! returned resolved, or `read_message` took it). A slow consumer therefore holds the
 //! peer back through TCP instead of queueing messages. Control frames are handled while
-//! reading: pings answered at once, close frames answered and the connection closed.
+//! reading: pings answered (see [`backpressure`] for the write side's limits), close
+//! frames answered and the connection closed.
+
+mod backpressure;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -23,7 +26,7 @@ use super::message::Message;
 use super::options::WebSocketOptions;
 use crate::error::{Error, Result};
 use crate::future::Future;
-use crate::reactor::{Handle, TimerId};
+use crate::reactor::{coarse_now, Handle, TimerId};
 use crate::stream::{CustomRead, IoStream};
 
 /// What an [`on_message`](WebSocket::on_message) callback returns: `()` to take the next
@@ -87,7 +90,15 @@ struct Config {
     ping_interval_ms: u32,
     /// 0: no pong deadline.
     ping_timeout_ms: u32,
+    /// 0: an incomplete message may stall forever.
+    message_timeout_ms: u32,
+    /// 0: reading may wait for the writes to drain indefinitely.
+    write_timeout_ms: u32,
 }
+
+/// Most bytes one connection inflates per turn of the loop (about 0.1 ms of work); then
+/// the rest of its message waits for the next turn and other connections run.
+const INFLATE_STEP: usize = 256 * 1024;
 
 fn millis(d: Duration) -> u32 {
     d.as_millis().clamp(1, u128::from(u32::MAX)) as u32
@@ -104,6 +115,11 @@ struct State {
     reading: bool,
     /// A delivered message is not done with yet: reading waits.
     held: bool,
+    /// Inflating a message paused for this turn; a callback goes on (reading waits).
+    inflating: bool,
+    /// Our writes do not drain (a pong waits behind them, or they fill the write
+    /// limit): reading waits for them.
+    paused: bool,
     /// Pull style: the one message read ahead, waiting for `read_message`.
     /// `read_message` and `closed()` state (boxed: most connections use callbacks).
     pull: Option<Box<Pull>>,
@@ -138,6 +154,22 @@ struct Timers {
     pong: Option<TimerId>,
     /// After the close: drops a stream whose last writes do not drain.
     linger: Option<TimerId>,
+    /// Checks that an incomplete message still makes progress.
+    stall: Option<TimerId>,
+    /// The decoder's progress count when last seen moving, and when that was.
+    progress: u32,
+    progress_at: Duration,
+    /// Reading is paused for writes that do not drain: closes the connection if they
+    /// still have not when it fires.
+    write_stall: Option<TimerId>,
+    /// The pong for the latest ping, waiting for the queued writes to drain.
+    pong_due: Option<Bytes>,
+    /// The payload of the keep-alive ping whose pong is due (random, so a peer that
+    /// does not read cannot answer it blindly).
+    keepalive: Option<[u8; 8]>,
+    /// A ping sent with [`WebSocket::ping`] after it: a peer may answer only the latest
+    /// ping (RFC 6455 §5.5.3), so its pong counts too.
+    later_ping: Option<Bytes>,
 }
 
 impl State {
@@ -205,6 +237,7 @@ impl WebSocket {
         let mut decoder = Decoder::new(role, options.max_message_size);
         let compressor = deflate.map(|p| {
             decoder.set_inflater(Inflater::new(&p, role));
+            decoder.set_inflate_step(INFLATE_STEP);
             Box::new(Compressor::new(&p, role, options.compression_level))
         });
         let inner = Rc::new(Inner {
@@ -225,12 +258,16 @@ impl WebSocket {
                     .ping_timeout
                     .or(options.ping_interval)
                     .map_or(0, millis),
+                message_timeout_ms: options.message_timeout.map_or(0, millis),
+                write_timeout_ms: options.write_timeout.map_or(0, millis),
             },
             st: RefCell::new(State {
                 decoder,
                 compressor,
                 reading: false,
                 held: false,
+                inflating: false,
+                paused: false,
                 pull: None,
                 close_sent: false,
                 result: None,
@@ -353,7 +390,10 @@ impl WebSocket {
     /// # Errors
     /// The future fails with [`Error::StreamClosed`] once a close frame was sent or the
     /// connection is gone, with [`Error::StreamBufferFull`] when the message would take
-    /// the queued bytes beyond `max_write_buffer_size` (nothing is sent then).
+    /// the queued memory beyond `max_write_buffer_size`: the peer does not read what it
+    /// is sent, so nothing is sent and the connection is closed with 1008 (logged once
+    /// per connection). Both are reported through [`on_close`](Self::on_close) too, so
+    /// dropping such a failed future logs nothing: a broadcast may ignore it.
     pub fn send(&self, message: impl Into<Message>) -> Future<()> {
         match message.into() {
             Message::Text(t) => self.send_frame(Opcode::Text, Bytes::from(t)),
@@ -377,7 +417,7 @@ impl WebSocket {
         let (payload, rsv1) = {
             let mut st = inner.st.borrow_mut();
             if st.close_sent || st.result.is_some() {
-                return Future::failed(Error::StreamClosed);
+                return Future::failed_quietly(Error::StreamClosed);
             }
             match &mut st.compressor {
                 Some(c) => (c.compress(&payload), true),
@@ -385,9 +425,14 @@ impl WebSocket {
             }
         };
         match inner.write_frame(opcode, rsv1, payload, true) {
-            Ok(Some(f)) => f,
+            // A send that fails does so because the connection closed, which is
+            // reported (on_close, and a log line for a peer cut): no warning per send.
+            Ok(Some(f)) => f.quiet(),
             Ok(None) => Future::ready(()),
-            Err(e) => Future::failed(e),
+            Err(e) => {
+                Inner::cut_slow_reader(inner);
+                Future::failed_quietly(e)
+            }
         }
     }
 
@@ -405,6 +450,7 @@ impl WebSocket {
         if self.inner.st.borrow().close_sent {
             return Err(Error::StreamClosed);
         }
+        self.inner.note_ping(&data);
         self.inner
             .write_frame(Opcode::Ping, false, data, false)
             .map(drop)
@@ -483,11 +529,14 @@ impl Inner {
         want_future: bool,
     ) -> Result<Option<Future<()>>> {
         let total = payload.len() + 14;
+        // Counted as the stream counts it (real cost), a large payload as two writes.
+        let needed =
+            IoStream::write_cost_of(total, want_future) + IoStream::write_cost_of(1, false);
         if self
             .cfg
             .max_write_buffer_size
-            .checked_sub(self.stream.write_buffer_len())
-            .is_none_or(|room| total > room)
+            .checked_sub(self.stream.write_buffer_cost())
+            .is_none_or(|room| needed > room)
         {
             return Err(Error::StreamBufferFull);
         }
@@ -567,7 +616,12 @@ impl Inner {
     fn start_reading(this: &Rc<Inner>) {
         let reader = {
             let mut st = this.st.borrow_mut();
-            if st.reading || st.result.is_some() || (st.held && !st.close_sent) {
+            if st.reading
+                || st.inflating
+                || st.paused
+                || st.result.is_some()
+                || (st.held && !st.close_sent)
+            {
                 return;
             }
             st.reading = true;
@@ -581,7 +635,14 @@ impl Inner {
     /// The stream's read callback: decodes until a message is complete (then reading
     /// pauses until the user is done with it) or the connection ends.
     fn on_data(this: &Rc<Inner>, buf: &mut BytesMut, closed: bool) -> bool {
+        this.st.borrow_mut().decoder.start_turn();
+        // Pings within one read share a pong; a pong still waiting from an earlier
+        // read means the peer does not take what we write: stop reading it.
+        let mut first = true;
         loop {
+            if !closed && Inner::pause_if_backed_up(this, std::mem::take(&mut first)) {
+                return true;
+            }
             let next = this.st.borrow_mut().decoder.decode(buf);
             match next {
                 Ok(Some(Incoming::Message(m))) => {
@@ -599,12 +660,12 @@ impl Inner {
                 }
                 Ok(Some(Incoming::Ping(data))) => {
                     if !this.st.borrow().close_sent {
-                        let _ = this.write_frame(Opcode::Pong, false, data.clone(), false);
+                        Inner::answer_ping(this, data.clone());
                     }
                     Inner::control_callback(this, data, true);
                 }
                 Ok(Some(Incoming::Pong(data))) => {
-                    let t = this.st.borrow_mut().t().pong.take();
+                    let t = this.answered(&data);
                     if let Some(t) = t {
                         this.handle.cancel_timer(t);
                     }
@@ -631,9 +692,32 @@ impl Inner {
                     return true;
                 }
                 Ok(None) => {
+                    let (paused, in_message) = {
+                        let st = this.st.borrow();
+                        (st.decoder.paused(), st.decoder.in_message())
+                    };
+                    if paused {
+                        if closed {
+                            // The peer is gone: finish what arrived without yielding.
+                            this.st.borrow_mut().decoder.start_turn();
+                            continue;
+                        }
+                        // This turn's inflating is done: other connections run before
+                        // the rest of the message is inflated.
+                        {
+                            let mut st = this.st.borrow_mut();
+                            st.reading = false;
+                            st.inflating = true;
+                        }
+                        let inner = this.clone();
+                        this.handle.add_callback(move || Inner::resume(&inner));
+                        return true;
+                    }
                     if closed {
                         this.st.borrow_mut().reading = false;
                         Inner::finish(this, close::ABNORMAL, String::new());
+                    } else if in_message {
+                        Inner::watch_stall(this);
                     }
                     return closed;
                 }
@@ -644,6 +728,81 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// Goes on with a message whose inflating paused (from the loop): a finished message
+    /// is delivered as usual; reading resumes when the decoder needs bytes again.
+    fn resume(this: &Rc<Inner>) {
+        {
+            let mut st = this.st.borrow_mut();
+            st.inflating = false;
+            if st.result.is_some() {
+                return;
+            }
+            st.reading = true;
+        }
+        let mut none = BytesMut::new();
+        if !Inner::on_data(this, &mut none, false) {
+            this.st.borrow_mut().reading = false;
+            Inner::start_reading(this);
+        }
+    }
+
+    /// An incomplete message is waiting for bytes: notes whether it moved since last
+    /// seen, and arms the check that fails the connection once it has not moved for
+    /// `message_timeout`.
+    fn watch_stall(this: &Rc<Inner>) {
+        let Some(timeout) = ms(this.cfg.message_timeout_ms) else {
+            return;
+        };
+        let mut st = this.st.borrow_mut();
+        let progress = st.decoder.progress();
+        let t = st.t();
+        if t.progress != progress || t.stall.is_none() {
+            t.progress = progress;
+            t.progress_at = coarse_now();
+        }
+        if t.stall.is_none() {
+            drop(st);
+            Inner::arm_stall(this, timeout);
+        }
+    }
+
+    fn arm_stall(this: &Rc<Inner>, after: Duration) {
+        let weak = Rc::downgrade(this);
+        let t = this.handle.call_later(after, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let Some(timeout) = ms(inner.cfg.message_timeout_ms) else {
+                return;
+            };
+            let left = {
+                let mut st = inner.st.borrow_mut();
+                st.t().stall = None;
+                if st.result.is_some() || !st.decoder.in_message() || st.inflating {
+                    return; // over, between messages (re-armed by the next), or busy
+                }
+                let progress = st.decoder.progress();
+                let now = coarse_now();
+                let t = st.t();
+                if t.progress != progress {
+                    t.progress = progress;
+                    t.progress_at = now;
+                }
+                timeout.checked_sub(now.saturating_sub(t.progress_at))
+            };
+            match left {
+                Some(left) if !left.is_zero() => Inner::arm_stall(&inner, left),
+                _ => {
+                    log::info!("WebSocket: incomplete message stalled for {timeout:?}, closing");
+                    inner.st.borrow_mut().decoder.abort();
+                    Inner::fail(
+                        &inner,
+                        ProtocolError::new(close::POLICY_VIOLATION, "message timeout"),
+                    );
+                }
+            }
+        });
+        this.st.borrow_mut().t().stall = Some(t);
     }
 
     /// Fails the connection (RFC 6455 §7.1.7): a close frame with the error's code,
@@ -732,7 +891,8 @@ impl Inner {
             }
             let waiting = inner.st.borrow_mut().t().pong.is_some();
             if !waiting && !inner.st.borrow().close_sent {
-                let _ = inner.write_frame(Opcode::Ping, false, Bytes::new(), false);
+                let id = inner.keepalive_id();
+                let _ = inner.write_frame(Opcode::Ping, false, Bytes::copy_from_slice(&id), false);
                 if let Some(timeout) = ms(inner.cfg.ping_timeout_ms) {
                     Inner::arm_pong_timeout(&inner, timeout);
                 }
@@ -779,10 +939,17 @@ impl Inner {
             st.result = Some(Box::new((code, reason.clone())));
             crate::metrics::hooks::websocket_connection(false);
             let t = st.t();
-            let timers: Vec<TimerId> = [t.close.take(), t.ping.take(), t.pong.take()]
-                .into_iter()
-                .flatten()
-                .collect();
+            let timers: Vec<TimerId> =
+                [
+                    t.close.take(),
+                    t.ping.take(),
+                    t.pong.take(),
+                    t.stall.take(),
+                    t.write_stall.take(),
+                ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
             (
                 st.pull.as_mut().and_then(|p| p.waiter.take()),
                 st.pull

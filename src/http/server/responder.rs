@@ -375,12 +375,15 @@ impl Responder {
                 }
                 // The size line, the data and the CRLF go in as one or not at all: a
                 // piece refused alone would corrupt the chunked framing.
-                let needed = size.len() + chunk.len() + 2;
+                // Counted as the stream counts it (each write at its real cost).
+                let needed = IoStream::write_cost_of(size.len(), false)
+                    + IoStream::write_cost_of(chunk.len(), false)
+                    + IoStream::write_cost_of(2, true);
                 if !stream.is_closed()
                     && self
                         .conn
                         .max_write_buffer_size()
-                        .is_some_and(|max| stream.write_buffer_len() + needed > max)
+                        .is_some_and(|max| stream.write_buffer_cost() + needed > max)
                 {
                     return Future::failed(Error::StreamBufferFull);
                 }
@@ -397,10 +400,10 @@ impl Responder {
                     ));
                 }
                 if !stream.is_closed()
-                    && self
-                        .conn
-                        .max_write_buffer_size()
-                        .is_some_and(|max| stream.write_buffer_len() + chunk.len() > max)
+                    && self.conn.max_write_buffer_size().is_some_and(|max| {
+                        stream.write_buffer_cost() + IoStream::write_cost_of(chunk.len(), true)
+                            > max
+                    })
                 {
                     return Future::failed(Error::StreamBufferFull);
                 }
