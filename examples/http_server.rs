@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release --example http_server -- [--port 8888] [--bind 127.0.0.1] [--threads N]
-//!     [--tls-cert CHAIN.pem --tls-key KEY.pem]
+//!     [--tls-cert CHAIN.pem --tls-key KEY.pem] [--metrics-port N]
 //! ```
 //! Prints `listening on http://HOST:PORT` once ready (port 0 picks a free port), or
 //! `listening on https://HOST:PORT` when serving TLS with the given certificate chain and
@@ -13,6 +13,11 @@
 //! - `GET /stream?chunks=N&size=S` → N chunks of S bytes of `x`, chunked, with backpressure
 //! - `GET /sleep?ms=M` → `slept M` after M ms, from a timer
 //! - anything else → 404
+//!
+//! `--metrics-port N` serves Prometheus metrics (`GET /metrics`, the `squall::metrics`
+//! module) on port N of the same address, one port per reactor (N, N+1, …; 0 picks free
+//! ports), and prints `metrics on http://HOST:PORT/metrics` for each after the
+//! `listening on` line (nothing changes without the flag).
 //!
 //! `--threads N` runs N reactors, each on its own thread with its own `SO_REUSEPORT`
 //! listener on the same port. `--help` prints the usage. Exit status: 0 after a clean
@@ -78,11 +83,13 @@ fn stream_chunks(mut resp: Responder, chunk: Bytes, left: u64) {
 
 const USAGE: &str = "\
 usage: http_server [--port N] [--bind HOST] [--threads N] [--tls-cert FILE --tls-key FILE]
+                   [--metrics-port N]
       --port N          port to listen on (default 8888; 0 picks a free port)
       --bind HOST       address to listen on (default 127.0.0.1)
       --threads N       reactors, one per thread, sharing the port (default 1, at most 256)
       --tls-cert FILE   serve https with this PEM certificate chain ...
       --tls-key FILE    ... and this PEM private key
+      --metrics-port N  serve Prometheus metrics on port N (N+1, ... for more threads)
   -h, --help            this help
 ";
 
@@ -92,6 +99,7 @@ struct Args {
     bind: String,
     threads: usize,
     tls: Option<(String, String)>,
+    metrics_port: Option<u16>,
 }
 
 fn parse() -> Result<Args, lexopt::Error> {
@@ -101,6 +109,7 @@ fn parse() -> Result<Args, lexopt::Error> {
         bind: "127.0.0.1".into(),
         threads: 1,
         tls: None,
+        metrics_port: None,
     };
     let (mut cert, mut key) = (None, None);
     let mut parser = lexopt::Parser::from_env();
@@ -111,6 +120,9 @@ fn parse() -> Result<Args, lexopt::Error> {
             Long("threads") => args.threads = number(&mut parser, "--threads")?,
             Long("tls-cert") => cert = Some(parser.value()?.string()?),
             Long("tls-key") => key = Some(parser.value()?.string()?),
+            Long("metrics-port") => {
+                args.metrics_port = Some(number(&mut parser, "--metrics-port")?);
+            }
             Short('h') | Long("help") => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -142,8 +154,9 @@ where
 
 /// What a server thread tells the main thread.
 enum Event {
-    /// Listening on this port, signal handlers installed.
-    Ready(u16),
+    /// Listening on this port (and serving metrics on the second), signal handlers
+    /// installed.
+    Ready(u16, Option<u16>),
     /// Could not start, or the reactor failed: the line to print.
     Failed(String),
     /// The reactor stopped cleanly (SIGINT/SIGTERM).
@@ -155,9 +168,11 @@ fn serve(
     port: u16,
     reuse_port: bool,
     tls: Option<TlsConfig>,
+    metrics_port: Option<u16>,
     events: &mpsc::Sender<Event>,
 ) {
-    let result = run_reactor(bind, port, reuse_port, tls, events).map_err(|e| e.to_string());
+    let result =
+        run_reactor(bind, port, reuse_port, tls, metrics_port, events).map_err(|e| e.to_string());
     let _ = events.send(match result {
         Ok(()) => Event::Stopped,
         Err(e) => Event::Failed(e),
@@ -169,6 +184,7 @@ fn run_reactor(
     port: u16,
     reuse_port: bool,
     tls: Option<TlsConfig>,
+    metrics_port: Option<u16>,
     events: &mpsc::Sender<Event>,
 ) -> squall::Result<()> {
     let mut reactor = Reactor::new()?;
@@ -190,7 +206,19 @@ fn run_reactor(
                 .add_done_callback(move |_| h.stop());
         })?;
     }
-    if events.send(Event::Ready(addr.port())).is_err() {
+    #[cfg(feature = "metrics")]
+    let metrics = match metrics_port {
+        Some(p) => Some(squall::metrics::serve(&handle, (bind, p))?),
+        None => None,
+    };
+    #[cfg(feature = "metrics")]
+    let metrics_port = metrics.as_ref().map(|(_, a)| a.port());
+    #[cfg(not(feature = "metrics"))]
+    let metrics_port = metrics_port.and(None);
+    if events
+        .send(Event::Ready(addr.port(), metrics_port))
+        .is_err()
+    {
         return Ok(()); // the main thread is gone
     }
     reactor.run()
@@ -226,6 +254,7 @@ fn run(args: Args) -> Result<(), String> {
         bind,
         threads,
         tls,
+        metrics_port,
     } = args;
     let tls = match tls {
         Some((cert, key)) => {
@@ -241,36 +270,45 @@ fn run(args: Args) -> Result<(), String> {
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
     let (tx, rx) = mpsc::channel();
-    let start = |port: u16| {
+    let start = |port: u16, i: u16| {
         let (b, t, tx) = (bind.clone(), tls.clone(), tx.clone());
-        std::thread::spawn(move || serve(&b, port, threads > 1, t, &tx));
+        // One metrics port per reactor (each has its own counters): N, N+1, ...
+        let m = metrics_port.map(|p| if p == 0 { 0 } else { p.saturating_add(i) });
+        std::thread::spawn(move || serve(&b, port, threads > 1, t, m, &tx));
     };
     // The first thread picks the port (when 0); the others join it.
-    start(port);
+    start(port, 0);
+    let mut metrics = Vec::new();
     let port = match rx.recv() {
-        Ok(Event::Ready(p)) => p,
+        Ok(Event::Ready(p, m)) => {
+            metrics.extend(m);
+            p
+        }
         Ok(Event::Failed(e)) => return Err(e),
         _ => return Err("the server thread ended before listening".into()),
     };
-    for _ in 1..threads {
-        start(port);
+    for i in 1..threads {
+        start(port, i as u16);
     }
     drop(tx);
     for _ in 1..threads {
         match rx.recv() {
-            Ok(Event::Ready(_)) => {}
+            Ok(Event::Ready(_, m)) => metrics.extend(m),
             Ok(Event::Failed(e)) => return Err(e),
             _ => return Err("a server thread ended before listening".into()),
         }
     }
     println!("listening on {scheme}://{}", host_port(&bind, port));
+    for m in metrics {
+        println!("metrics on http://{}/metrics", host_port(&bind, m));
+    }
     // Every thread must stop cleanly; the first failure ends the process.
     let mut stopped = 0;
     while stopped < threads {
         match rx.recv() {
             Ok(Event::Stopped) => stopped += 1,
             Ok(Event::Failed(e)) => return Err(e),
-            Ok(Event::Ready(_)) => {}
+            Ok(Event::Ready(..)) => {}
             Err(_) => return Err("a server thread ended unexpectedly".into()),
         }
     }

@@ -13,6 +13,7 @@ pub mod executor;
 pub mod future;
 pub mod http;
 pub mod locks;
+pub mod metrics;
 pub mod net;
 pub mod process;
 pub mod queues;

@@ -58,6 +58,12 @@ pub(crate) struct Counters {
     pub(crate) callbacks_run: Cell<u64>,
     /// Readiness events dispatched so far.
     pub(crate) events: Cell<u64>,
+    /// Callbacks that ran longer than the slow-callback threshold.
+    pub(crate) slow_callbacks: Cell<u64>,
+    /// Time spent running callbacks, summed over iterations (coarse clock).
+    pub(crate) busy: Cell<Duration>,
+    /// Time the last finished iteration spent running callbacks.
+    pub(crate) lag: Cell<Duration>,
 }
 
 pub(crate) struct Inner {
@@ -82,6 +88,8 @@ pub(crate) struct Inner {
     last_tick: Cell<Duration>,
     /// The loop's time, real or virtual.
     pub(crate) clock: Clock,
+    /// Coarse clock reading at the end of this iteration's wait.
+    iteration_start: Cell<Duration>,
 }
 
 impl Inner {
@@ -102,6 +110,7 @@ impl Inner {
             parked: RefCell::new(Slab::new()),
             spare: RefCell::new(VecDeque::new()),
             last_tick: Cell::new(Duration::ZERO),
+            iteration_start: Cell::new(Duration::ZERO),
             clock: Clock::new(options.virtual_clock, options.auto_advance),
             options,
         }))
@@ -175,6 +184,8 @@ impl Inner {
             let now = real_coarse();
             let took = now.saturating_sub(self.last_tick.replace(now));
             if took > limit {
+                let c = &self.counters.slow_callbacks;
+                c.set(c.get() + 1);
                 log::warn!("callback scheduled at {loc} blocked the loop for {took:?}");
             }
         }
@@ -183,7 +194,23 @@ impl Inner {
     /// Restarts the slow-callback clock (after the wait, before any callback runs).
     fn reset_tick(&self) {
         if self.options.slow_callback.is_some() {
-            self.last_tick.set(real_coarse());
+            let now = real_coarse();
+            self.last_tick.set(now);
+            self.iteration_start.set(now);
+        }
+    }
+
+    /// The iteration's callbacks are done: its busy time is the last callback's end
+    /// (read when it returned) minus the end of the wait; no clock read of its own.
+    fn end_tick(&self) {
+        if self.options.slow_callback.is_some() {
+            let busy = self
+                .last_tick
+                .get()
+                .saturating_sub(self.iteration_start.get());
+            self.counters.lag.set(busy);
+            let total = &self.counters.busy;
+            total.set(total.get() + busy);
         }
     }
 
@@ -267,6 +294,7 @@ impl Inner {
         self.run_remote();
         self.run_timers();
         self.run_callbacks();
+        self.end_tick();
         Ok(())
     }
 

@@ -44,6 +44,16 @@ pub struct Stats {
     /// Done-callbacks of futures waiting to run on this thread (one queue per thread,
     /// drained by whichever reactor runs).
     pub done_callbacks_pending: usize,
+    /// Callbacks that held the loop longer than the slow-callback threshold (see
+    /// [`ReactorBuilder::slow_callback_threshold`](crate::reactor::Builder::slow_callback_threshold);
+    /// zero when it is off).
+    pub slow_callbacks: u64,
+    /// Time spent running callbacks so far, by the coarse clock (millisecond
+    /// resolution; zero when the slow-callback threshold is off).
+    pub busy: Duration,
+    /// Time the last finished iteration spent running callbacks: how long an event that
+    /// became ready meanwhile may have waited (the loop lag).
+    pub loop_lag: Duration,
 }
 
 impl Handle {
@@ -292,6 +302,9 @@ impl Handle {
             timers_pending: self.inner.timers.borrow().len(),
             callbacks_pending: self.inner.callbacks.borrow().len(),
             done_callbacks_pending: super::deferred::pending(),
+            slow_callbacks: self.inner.counters.slow_callbacks.get(),
+            busy: self.inner.counters.busy.get(),
+            loop_lag: self.inner.counters.lag.get(),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, Method, StatusCode, Version};
+use http::{HeaderMap, StatusCode, Version};
 
 use super::link::ResponseLink;
 use super::request::{apply_xheaders, Request};
@@ -21,6 +21,7 @@ use crate::http::h1::{
     BodyKind, BodyPipeline, Decoded, Framing, HeadScanner, ParseErrorKind, RequestHead,
     ServerFields, CONTINUE_100,
 };
+use crate::metrics::hooks as metrics;
 use crate::reactor::TimerId;
 use crate::stream::{CustomRead, IoStream};
 
@@ -214,12 +215,19 @@ impl Conn {
             .get_or_insert_with(|| {
                 let weak = Rc::downgrade(this);
                 Rc::new(move |buf: &mut BytesMut, closed| match weak.upgrade() {
-                    Some(conn) => Conn::on_data(&conn, buf, closed),
+                    Some(conn) => metrics::http_read(conn.counted(), buf, |buf| {
+                        Conn::on_data(&conn, buf, closed)
+                    }),
                     None => true,
                 })
             })
             .clone();
         this.stream.read_callback(reader);
+    }
+
+    /// Whether the server counts this connection in its metrics.
+    fn counted(&self) -> bool {
+        self.shared.upgrade().is_some_and(|s| s.options.metrics)
     }
 
     /// Graceful shutdown is under way (or the server is gone): no more keep-alive.
@@ -504,7 +512,8 @@ impl Conn {
             this.clone() as Rc<dyn ResponseLink>,
             req.version,
             keep_alive,
-            req.method == Method::HEAD,
+            &req.method,
+            shared.options.metrics,
         );
         Shared::call_handler(shared, req, responder, delegate);
     }

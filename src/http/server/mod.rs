@@ -108,6 +108,10 @@ pub struct HttpServerOptions {
     ///   connection is held. Use it when clients half-close on purpose and responses
     ///   are never parked for long.
     pub half_close: bool,
+    /// Count this server's connections, requests and bytes in [`crate::metrics`]
+    /// (default `true`; the server of [`metrics::serve`](crate::metrics) is not counted,
+    /// so scrapes do not count themselves).
+    pub metrics: bool,
 }
 
 impl Default for HttpServerOptions {
@@ -125,6 +129,7 @@ impl Default for HttpServerOptions {
             server_header: None,
             max_write_buffer_size: Some(64 * 1024 * 1024),
             half_close: false,
+            metrics: true,
         }
     }
 }
@@ -169,6 +174,8 @@ setters! {
     max_write_buffer_size: Option<usize>;
     /// Sets [`half_close`](Self::half_close).
     half_close: bool;
+    /// Sets [`metrics`](Self::metrics).
+    metrics: bool;
 }
 
 /// Receives a request body piece by piece instead of buffering it (Tornado's
@@ -198,6 +205,7 @@ pub(crate) struct Shared {
 impl Shared {
     fn remove_conn(&self, key: usize) {
         let conn = self.conns.borrow_mut().try_remove(key);
+        crate::metrics::hooks::http_connection(self.options.metrics && conn.is_some(), false);
         drop(conn);
         if self.closing.get() && self.conns.borrow().is_empty() {
             for f in self.waiters.borrow_mut().drain(..) {
@@ -314,6 +322,7 @@ impl HttpServer {
                     // Responses are whole messages written at once: Nagle would only
                     // hold back the second of two pipelined responses for a delayed ACK.
                     let _ = stream.set_nodelay(true);
+                    crate::metrics::hooks::http_connection(shared.options.metrics, true);
                     Conn::start(&shared, stream, peer);
                 }
             }

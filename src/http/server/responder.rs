@@ -13,6 +13,7 @@ use crate::future::Future;
 use crate::http::h1::{
     has_field, write_server_response_head, ChunkedEncoder, Framing, ServerFields,
 };
+use crate::metrics::hooks as metrics;
 use crate::stream::IoStream;
 
 /// Response header maps kept per thread for reuse (cleared, capacity kept): building a
@@ -105,6 +106,9 @@ pub struct Responder {
     chunked: ChunkedEncoder,
     /// Body bytes still due under the handler's own `Content-Length` (streaming).
     remaining: u64,
+    /// The request's method (as a metrics label index) and when it was dispatched.
+    method: u8,
+    started: std::time::Duration,
 }
 
 impl fmt::Debug for Responder {
@@ -121,7 +125,8 @@ impl Responder {
         conn: Rc<dyn ResponseLink>,
         version: Version,
         keep_alive: bool,
-        head_request: bool,
+        method: &http::Method,
+        counted: bool,
     ) -> Self {
         Responder {
             conn,
@@ -129,10 +134,12 @@ impl Responder {
             headers: take_header_map(),
             version,
             keep_alive,
-            head_request,
+            head_request: method == http::Method::HEAD,
             body: Body::NotStarted,
             chunked: ChunkedEncoder::new(),
             remaining: 0,
+            method: metrics::method_index(method, counted),
+            started: metrics::now(),
         }
     }
 
@@ -313,6 +320,7 @@ impl Responder {
         }
         let mut out = out_buffer();
         self.write_head(&mut out, framing);
+        let sent = out.len() + if bodiless { 0 } else { body.len() };
         let stream = self.conn.stream();
         let accepted = if !bodiless && !body.is_empty() {
             if body.len() <= 16 * 1024 {
@@ -324,6 +332,7 @@ impl Responder {
         } else {
             stream.write_and_forget(out.split().freeze())
         };
+        metrics::http_bytes_out(self.method, sent);
         return_out_buffer(out);
         if !accepted && !stream.is_closed() {
             // Over `max_write_buffer_size`: the response cannot go out whole, and a
@@ -334,6 +343,7 @@ impl Responder {
             stream.close_after_writes();
         }
         self.body = Body::Finished;
+        metrics::http_request(self.method, self.status, self.started);
         self.conn.clone().response_done(self.keep_alive);
     }
 
@@ -377,6 +387,7 @@ impl Responder {
                 {
                     return Future::failed(Error::StreamBufferFull);
                 }
+                metrics::http_bytes_out(self.method, needed);
                 stream.write_and_forget(size.freeze());
                 stream.write_and_forget(chunk);
                 stream.write(Bytes::from_static(b"\r\n"))
@@ -397,9 +408,13 @@ impl Responder {
                     return Future::failed(Error::StreamBufferFull);
                 }
                 self.remaining -= n;
+                metrics::http_bytes_out(self.method, chunk.len());
                 stream.write(chunk)
             }
-            Framing::Unframed => stream.write(chunk),
+            Framing::Unframed => {
+                metrics::http_bytes_out(self.method, chunk.len());
+                stream.write(chunk)
+            }
         }
     }
 
@@ -435,6 +450,7 @@ impl Responder {
                     self.keep_alive = false;
                 }
                 self.body = Body::Finished;
+                metrics::http_request(self.method, self.status, self.started);
                 self.conn.clone().response_done(self.keep_alive);
                 done
             }
@@ -467,6 +483,7 @@ impl Responder {
         };
         let mut out = out_buffer();
         self.write_head(&mut out, framing);
+        metrics::http_bytes_out(self.method, out.len());
         self.conn.stream().write_and_forget(out.split().freeze());
         return_out_buffer(out);
         self.body = Body::Streaming(framing);
