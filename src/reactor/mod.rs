@@ -59,6 +59,7 @@ pub(crate) fn deadline_after(delay: Duration) -> Option<Instant> {
 /// assert_eq!(reactor.run_until(&answer)?, 42);
 /// # Ok(()) }
 /// ```
+#[doc(alias = "IOLoop")]
 pub struct Reactor {
     inner: Rc<Inner>,
     events: Events,
@@ -152,6 +153,7 @@ impl Reactor {
     /// # Errors
     /// [`Error::Io`](crate::Error::Io) if waiting on the poller fails; [`Error::InvalidState`](crate::Error::InvalidState) if called
     /// from inside a callback of this reactor.
+    #[doc(alias = "start")]
     pub fn run(&mut self) -> Result<()> {
         loop {
             if self.inner.stopping.replace(false) {

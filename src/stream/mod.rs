@@ -134,6 +134,7 @@ fn register(
 /// A buffered non-blocking stream. Cloning gives another handle to the same stream;
 /// dropping the last handle closes it.
 #[derive(Clone)]
+#[doc(alias = "IOStream")]
 pub struct IoStream {
     shared: Rc<Shared>,
 }
