@@ -131,9 +131,7 @@ fn run_reactor(
         let _ = stream.set_nodelay(true);
         echo(stream);
     });
-    let options = BindOptions::default()
-        .with_reuse_port(reuse_port)
-        .with_backlog(4096);
+    let options = BindOptions::default().reuse_port(reuse_port).backlog(4096);
     let addr = server.listen_with((bind, port), &options)?;
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let h = handle.clone();

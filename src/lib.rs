@@ -41,3 +41,8 @@ mod guide_doctests {}
 #[cfg(doctest)]
 #[doc = include_str!("../docs/websocket.md")]
 mod websocket_doctests {}
+
+/// So are the deployment chapter's.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/deployment.md")]
+mod deployment_doctests {}

@@ -271,7 +271,7 @@ fn flooding_child_is_held_back_by_the_pipe() {
     let child = Subprocess::builder("cat")
         .arg("/dev/zero")
         .stdout(Redirect::Stream)
-        .stream_options(StreamOptions::default().with_max_buffer_size(1 << 20))
+        .stream_options(StreamOptions::default().max_buffer_size(1 << 20))
         .spawn(&handle)
         .unwrap();
     let stdout = child.stdout().unwrap().clone();

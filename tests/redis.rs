@@ -17,9 +17,9 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 fn fast() -> RedisOptions {
     RedisOptions::default()
-        .set_reconnect_min(Duration::from_millis(20))
-        .set_reconnect_max(Duration::from_millis(200))
-        .set_connect_timeout(Duration::from_secs(5))
+        .reconnect_min(Duration::from_millis(20))
+        .reconnect_max(Duration::from_millis(200))
+        .connect_timeout(Duration::from_secs(5))
 }
 
 fn wait<T: Clone + 'static>(reactor: &mut Reactor, f: &Future<T>) -> squall::Result<T> {

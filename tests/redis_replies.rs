@@ -132,10 +132,10 @@ fn a_reply_beyond_its_bounds_fails_the_command_and_the_connection_is_made_again(
     let mut reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
     let options = RedisOptions::default()
-        .set_max_reply_elements(10)
-        .set_reconnect_min(Duration::from_millis(20))
-        .set_reconnect_max(Duration::from_millis(100));
-    assert_eq!(options.max_reply_elements(), 10);
+        .max_reply_elements(10)
+        .reconnect_min(Duration::from_millis(20))
+        .reconnect_max(Duration::from_millis(100));
+    assert_eq!(options.max_reply_elements, 10);
     let redis = Redis::connect(&handle, &format!("redis://127.0.0.1:{port}"), options).unwrap();
     let first = redis.command(&["LRANGE", "l", "0", "-1"]);
     let err = reactor

@@ -445,7 +445,7 @@ fn slow_reader_hits_max_write_buffer_size_instead_of_growing() {
     for kind in KINDS {
         let mut reactor = Reactor::new().unwrap();
         let h = reactor.handle();
-        let options = StreamOptions::default().with_max_write_buffer_size(Some(LIMIT));
+        let options = StreamOptions::default().max_write_buffer_size(Some(LIMIT));
         let (stream, mut peer) = stream_and_peer_with(&h, kind, options);
         let chunk = Bytes::from(vec![b'x'; CHUNK]);
         let mut accepted = 0usize;
@@ -582,7 +582,7 @@ fn idle_timeout_closes_with_timeout_error() {
     for kind in KINDS {
         let mut reactor = Reactor::new().unwrap();
         let h = reactor.handle();
-        let options = StreamOptions::default().with_idle_timeout(Some(IDLE));
+        let options = StreamOptions::default().idle_timeout(Some(IDLE));
         let start = Instant::now();
         let (stream, _peer) = stream_and_peer_with(&h, kind, options);
         let (closed, count) = on_close(&stream);
@@ -610,7 +610,7 @@ fn idle_timeout_is_postponed_by_activity() {
     for kind in KINDS {
         let mut reactor = Reactor::new().unwrap();
         let h = reactor.handle();
-        let options = StreamOptions::default().with_idle_timeout(Some(IDLE));
+        let options = StreamOptions::default().idle_timeout(Some(IDLE));
         let (stream, peer) = stream_and_peer_with(&h, kind, options);
         let (closed, _) = on_close(&stream);
         let peer = shared(peer);
@@ -660,7 +660,7 @@ fn read_needing_more_than_max_buffer_size_fails_with_stream_buffer_full() {
             let ctx = format!("{kind:?} {name}");
             let mut reactor = Reactor::new().unwrap();
             let h = reactor.handle();
-            let options = StreamOptions::default().with_max_buffer_size(4096);
+            let options = StreamOptions::default().max_buffer_size(4096);
             let (stream, peer) = stream_and_peer_with(&h, kind, options);
             let (closed, _) = on_close(&stream);
             let peer = shared(peer);
@@ -734,7 +734,7 @@ fn small_reads_from_a_large_buffer_all_succeed() {
     for kind in KINDS {
         let mut reactor = Reactor::new().unwrap();
         let h = reactor.handle();
-        let options = StreamOptions::default().with_max_buffer_size(MAX);
+        let options = StreamOptions::default().max_buffer_size(MAX);
         let (stream, peer) = stream_and_peer_with(&h, kind, options);
         let data: Vec<u8> = (0..100 * 1024).map(|i| (i % 251) as u8).collect();
         let writer = write_from_thread(peer, data.clone());
@@ -756,7 +756,7 @@ fn small_read_untils_from_a_large_buffer_all_succeed() {
     for kind in KINDS {
         let mut reactor = Reactor::new().unwrap();
         let h = reactor.handle();
-        let options = StreamOptions::default().with_max_buffer_size(MAX);
+        let options = StreamOptions::default().max_buffer_size(MAX);
         let (stream, peer) = stream_and_peer_with(&h, kind, options);
         let mut data = Vec::new();
         for i in 0..100u8 {
@@ -785,7 +785,7 @@ fn bytes_beyond_the_buffer_limit_stay_in_the_kernel_until_read() {
     for kind in KINDS {
         let mut reactor = Reactor::new().unwrap();
         let h = reactor.handle();
-        let options = StreamOptions::default().with_max_buffer_size(MAX);
+        let options = StreamOptions::default().max_buffer_size(MAX);
         let (stream, peer) = stream_and_peer_with(&h, kind, options);
         let (_closed, _) = on_close(&stream); // reads ahead while idle, to notice a close
         let peer = shared(peer);
@@ -999,7 +999,7 @@ fn buffer_limit_is_exact_at_the_boundary() {
             let ctx = format!("{kind:?} {name}");
             let mut reactor = Reactor::new().unwrap();
             let h = reactor.handle();
-            let options = StreamOptions::default().with_max_buffer_size(MAX);
+            let options = StreamOptions::default().max_buffer_size(MAX);
             let (stream, peer) = stream_and_peer_with(&h, kind, options);
             let peer = shared(peer);
             let mut data = vec![b'b'; len];

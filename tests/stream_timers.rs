@@ -86,14 +86,10 @@ fn connect_close_cycles_leave_timers_and_memory_at_baseline() {
         // client's ephemeral ports are free again at once.
         stream.close();
     });
-    server.set_stream_options(
-        StreamOptions::default().with_idle_timeout(Some(Duration::from_secs(60))),
-    );
+    server.set_stream_options(StreamOptions::default().idle_timeout(Some(Duration::from_secs(60))));
     let port = server.listen("127.0.0.1:0").unwrap().port();
     let mut client = TcpClient::new(&h);
-    client.set_stream_options(
-        StreamOptions::default().with_idle_timeout(Some(Duration::from_secs(60))),
-    );
+    client.set_stream_options(StreamOptions::default().idle_timeout(Some(Duration::from_secs(60))));
 
     // Warm up (thread-locals, pools, slabs at their working size), then measure.
     assert_eq!(run_cycles(&mut reactor, &client, port, 2_000), 2_000);
@@ -135,7 +131,7 @@ fn echo_lines(stream: IoStream) {
 fn duration_max_timeouts_mean_never() {
     let mut reactor = Reactor::new().unwrap();
     let h = reactor.handle();
-    let never = StreamOptions::default().with_idle_timeout(Some(Duration::MAX));
+    let never = StreamOptions::default().idle_timeout(Some(Duration::MAX));
     let live = Rc::new(Cell::new(0usize));
     let l = live.clone();
     let server = TcpServer::new(&h, move |stream: IoStream, _| {
@@ -176,7 +172,7 @@ fn duration_max_timeouts_mean_never() {
 fn a_closed_stream_holds_no_timer() {
     let mut reactor = Reactor::new().unwrap();
     let h = reactor.handle();
-    let idle = StreamOptions::default().with_idle_timeout(Some(Duration::from_secs(60)));
+    let idle = StreamOptions::default().idle_timeout(Some(Duration::from_secs(60)));
     // Closed by us, by the peer, by dropping the last handle, by a failed read.
     for how in 0..4 {
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();

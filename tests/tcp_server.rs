@@ -128,9 +128,8 @@ fn server_applies_its_stream_options_to_accepted_streams() {
         stream.set_close_callback(move |e| sc.set_result(e));
         keep.borrow_mut().push(stream); // dropping the last handle would close it
     });
-    server.set_stream_options(
-        StreamOptions::default().with_idle_timeout(Some(Duration::from_millis(50))),
-    );
+    server
+        .set_stream_options(StreamOptions::default().idle_timeout(Some(Duration::from_millis(50))));
     let addr = server.listen("127.0.0.1:0").unwrap();
     let client = TcpClient::new(&reactor.handle());
     let stream = wait(

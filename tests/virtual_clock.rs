@@ -268,8 +268,8 @@ fn redis_reconnect_back_off_follows_its_sequence_step_by_step() {
     let handle = reactor.handle();
     let attempts = ExpectLog::new("squall::redis", "connect failed");
     let options = RedisOptions::default()
-        .set_reconnect_min(Duration::from_millis(100))
-        .set_reconnect_max(SEC);
+        .reconnect_min(Duration::from_millis(100))
+        .reconnect_max(SEC);
     let redis = Redis::connect(&handle, &format!("redis://127.0.0.1:{port}"), options).unwrap();
     let settle = |reactor: &mut Reactor| {
         // A refused connect is reported on the next poll or two; give it a bounded run.

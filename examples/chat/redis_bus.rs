@@ -33,7 +33,7 @@ pub struct Bus {
 impl Bus {
     /// Connects (in the background: messages flow once Redis answers).
     pub fn connect(handle: &Handle, url: &str, buf: &Buffer) -> squall::Result<Bus> {
-        let options = RedisOptions::default().set_max_reply_bytes(MAX_REPLY);
+        let options = RedisOptions::default().max_reply_bytes(MAX_REPLY);
         let redis = Redis::connect(handle, url, options.clone())?;
         let subscriber = Subscriber::connect(handle, url, options)?;
         let b = buf.clone();

@@ -111,6 +111,7 @@ pub fn chain_future<T: 'static>(from: &Future<T>, to: &Future<T>) {
 /// # Ok(()) }
 /// ```
 #[track_caller]
+#[doc(alias = "multi")]
 pub fn join_all<T: 'static>(futures: Vec<Future<T>>) -> Future<Vec<T>> {
     let out = Future::new();
     if futures.is_empty() {

@@ -7,11 +7,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::error::{Error, Result};
 
 /// Options for [`bind_sockets`]. Start from `Default` and change what you need with the
-/// `with_*` builders (or assign the public fields).
+/// setters named after each field (or assign the public fields).
 ///
 /// ```
 /// use squall::net::BindOptions;
-/// let options = BindOptions::default().with_backlog(4096).with_reuse_port(true);
+/// let options = BindOptions::default().backlog(4096).reuse_port(true);
 /// assert!(options.reuse_port);
 /// ```
 #[derive(Clone, Debug)]
@@ -42,28 +42,28 @@ impl Default for BindOptions {
 impl BindOptions {
     /// Sets [`backlog`](Self::backlog).
     #[must_use]
-    pub fn with_backlog(mut self, backlog: i32) -> Self {
+    pub fn backlog(mut self, backlog: i32) -> Self {
         self.backlog = backlog;
         self
     }
 
     /// Sets [`reuse_port`](Self::reuse_port).
     #[must_use]
-    pub fn with_reuse_port(mut self, yes: bool) -> Self {
+    pub fn reuse_port(mut self, yes: bool) -> Self {
         self.reuse_port = yes;
         self
     }
 
     /// Sets [`reuse_address`](Self::reuse_address).
     #[must_use]
-    pub fn with_reuse_address(mut self, yes: bool) -> Self {
+    pub fn reuse_address(mut self, yes: bool) -> Self {
         self.reuse_address = yes;
         self
     }
 
     /// Sets [`ipv6_only`](Self::ipv6_only).
     #[must_use]
-    pub fn with_ipv6_only(mut self, yes: bool) -> Self {
+    pub fn ipv6_only(mut self, yes: bool) -> Self {
         self.ipv6_only = yes;
         self
     }

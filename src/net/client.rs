@@ -37,6 +37,7 @@ pub const SECOND_FAMILY_DELAY: Duration = Duration::from_millis(300);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
+#[doc(alias = "TCPClient")]
 pub struct TcpClient {
     handle: Handle,
     resolver: Rc<dyn Resolver>,

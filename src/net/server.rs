@@ -57,6 +57,7 @@ struct Inner {
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
+#[doc(alias = "TCPServer")]
 pub struct TcpServer {
     inner: Rc<Inner>,
 }

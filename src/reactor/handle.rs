@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 /// Calls on a handle whose reactor was dropped do nothing (closures are dropped at once,
 /// `add_handler` fails with [`Error::InvalidState`]).
 #[derive(Clone)]
+#[doc(alias = "IOLoop")]
 pub struct Handle {
     pub(crate) inner: Rc<Inner>,
 }
@@ -69,6 +70,7 @@ impl Handle {
     /// # Ok(()) }
     /// ```
     #[track_caller]
+    #[doc(alias = "spawn_callback")]
     pub fn add_callback(&self, f: impl FnOnce() + 'static) {
         self.inner.push_callback(Box::new(f), Location::caller());
     }
@@ -96,6 +98,7 @@ impl Handle {
     /// Runs `f` once at `deadline` (or on the next iteration if it has passed).
     /// Timers with equal deadlines fire in the order they were set.
     #[track_caller]
+    #[doc(alias = "add_timeout")]
     pub fn call_at(&self, deadline: Instant, f: impl FnOnce() + 'static) -> TimerId {
         self.inner
             .insert_timer(Some(deadline), (Box::new(f), Location::caller()))
@@ -103,6 +106,7 @@ impl Handle {
 
     /// Cancels a pending timer. Returns `true` if it was still pending (it will not run),
     /// `false` if it already ran or was cancelled. O(log n).
+    #[doc(alias = "remove_timeout")]
     pub fn cancel_timer(&self, id: TimerId) -> bool {
         let task = self.inner.timers.borrow_mut().cancel(id);
         task.is_some() // the closure is dropped here, outside the borrow

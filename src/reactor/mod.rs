@@ -53,6 +53,7 @@ use crate::error::Result;
 /// assert_eq!(reactor.run_until(&answer)?, 42);
 /// # Ok(()) }
 /// ```
+#[doc(alias = "IOLoop")]
 pub struct Reactor {
     inner: Rc<Inner>,
     events: Events,
@@ -218,6 +219,7 @@ impl Reactor {
     /// # Errors
     /// [`Error::Io`](crate::Error::Io) if waiting on the poller fails; [`Error::InvalidState`](crate::Error::InvalidState) if called
     /// from inside a callback of this reactor.
+    #[doc(alias = "start")]
     pub fn run(&mut self) -> Result<()> {
         loop {
             if self.inner.stopping.replace(false) {

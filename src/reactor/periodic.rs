@@ -131,7 +131,7 @@ impl PeriodicCallback {
 
     /// Sets jitter (0.0 to 1.0): each interval is scaled by a random factor in
     /// `1 ± jitter/2`.
-    pub fn with_jitter(self, jitter: f64) -> Self {
+    pub fn jitter(self, jitter: f64) -> Self {
         let jitter = if jitter.is_nan() { 0.0 } else { jitter };
         self.guard.state.borrow_mut().jitter = jitter.clamp(0.0, 1.0);
         self

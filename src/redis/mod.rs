@@ -20,8 +20,8 @@
 //!
 //! # Reconnection
 //! Both connect at once and reconnect whenever the connection drops, after a back-off
-//! that doubles from [`RedisOptions::set_reconnect_min`] up to
-//! [`RedisOptions::set_reconnect_max`] and starts over once replies flow again. A
+//! that doubles from [`RedisOptions::reconnect_min`] up to
+//! [`RedisOptions::reconnect_max`] and starts over once replies flow again. A
 //! [`Subscriber`] renews its subscriptions on each new connection (messages published
 //! while it was away are lost: that is what Redis pub/sub promises). Commands:
 //! - sent on a connection that then drops fail with that error (they may or may not have
@@ -66,19 +66,30 @@ use crate::reactor::Handle;
 /// use std::time::Duration;
 /// use squall::redis::RedisOptions;
 /// let options = RedisOptions::default()
-///     .set_connect_timeout(Duration::from_secs(2))
-///     .set_reconnect_max(Duration::from_secs(1));
-/// assert_eq!(options.reconnect_max(), Duration::from_secs(1));
+///     .connect_timeout(Duration::from_secs(2))
+///     .reconnect_max(Duration::from_secs(1));
+/// assert_eq!(options.reconnect_max, Duration::from_secs(1));
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RedisOptions {
-    connect_timeout: Duration,
-    reconnect_min: Duration,
-    reconnect_max: Duration,
-    max_queued: usize,
-    max_reply_bytes: usize,
-    max_reply_elements: usize,
+    /// How long one connection attempt may take (default 5 s).
+    pub connect_timeout: Duration,
+    /// The first reconnection delay (default 100 ms); it doubles after each failure.
+    pub reconnect_min: Duration,
+    /// The longest reconnection delay (default 5 s). The setters keep it at least
+    /// [`reconnect_min`](Self::reconnect_min); if assigned below it, the delay stays
+    /// at `reconnect_min`.
+    pub reconnect_max: Duration,
+    /// Most commands queued while no connection is up (default 10 000); more fail with
+    /// [`Error::StreamBufferFull`].
+    pub max_queued: usize,
+    /// Most memory one reply may hold once decoded (see the
+    /// [`max_reply_bytes`](Self::max_reply_bytes()) setter).
+    pub max_reply_bytes: usize,
+    /// Most values one reply may hold, nested ones included (see the
+    /// [`max_reply_elements`](Self::max_reply_elements()) setter).
+    pub max_reply_elements: usize,
 }
 
 impl Default for RedisOptions {
@@ -97,14 +108,14 @@ impl Default for RedisOptions {
 impl RedisOptions {
     /// How long one connection attempt may take (default 5 s).
     #[must_use]
-    pub fn set_connect_timeout(mut self, timeout: Duration) -> Self {
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// The first reconnection delay (default 100 ms); it doubles after each failure.
     #[must_use]
-    pub fn set_reconnect_min(mut self, delay: Duration) -> Self {
+    pub fn reconnect_min(mut self, delay: Duration) -> Self {
         self.reconnect_min = delay;
         self.reconnect_max = self.reconnect_max.max(delay);
         self
@@ -112,7 +123,7 @@ impl RedisOptions {
 
     /// The longest reconnection delay (default 5 s).
     #[must_use]
-    pub fn set_reconnect_max(mut self, delay: Duration) -> Self {
+    pub fn reconnect_max(mut self, delay: Duration) -> Self {
         self.reconnect_max = delay.max(self.reconnect_min);
         self
     }
@@ -120,7 +131,7 @@ impl RedisOptions {
     /// Most commands queued while no connection is up (default 10 000); more fail with
     /// [`Error::StreamBufferFull`].
     #[must_use]
-    pub fn set_max_queued(mut self, n: usize) -> Self {
+    pub fn max_queued(mut self, n: usize) -> Self {
         self.max_queued = n;
         self
     }
@@ -132,47 +143,17 @@ impl RedisOptions {
     /// logged once, and the connection is dropped and made again after the back-off.
     /// The bound is checked when a length arrives, before its bytes are read.
     #[must_use]
-    pub fn set_max_reply_bytes(mut self, n: usize) -> Self {
+    pub fn max_reply_bytes(mut self, n: usize) -> Self {
         self.max_reply_bytes = n;
         self
     }
 
     /// Most values one reply may hold, nested ones included (default 8 Mi: an array of
-    /// 8 388 608 integers); beyond it, as [`set_max_reply_bytes`](Self::set_max_reply_bytes).
+    /// 8 388 608 integers); beyond it, as [`max_reply_bytes`](Self::max_reply_bytes()).
     #[must_use]
-    pub fn set_max_reply_elements(mut self, n: usize) -> Self {
+    pub fn max_reply_elements(mut self, n: usize) -> Self {
         self.max_reply_elements = n;
         self
-    }
-
-    /// See [`set_max_reply_bytes`](Self::set_max_reply_bytes).
-    pub fn max_reply_bytes(&self) -> usize {
-        self.max_reply_bytes
-    }
-
-    /// See [`set_max_reply_elements`](Self::set_max_reply_elements).
-    pub fn max_reply_elements(&self) -> usize {
-        self.max_reply_elements
-    }
-
-    /// See [`set_connect_timeout`](Self::set_connect_timeout).
-    pub fn connect_timeout(&self) -> Duration {
-        self.connect_timeout
-    }
-
-    /// See [`set_reconnect_min`](Self::set_reconnect_min).
-    pub fn reconnect_min(&self) -> Duration {
-        self.reconnect_min
-    }
-
-    /// See [`set_reconnect_max`](Self::set_reconnect_max).
-    pub fn reconnect_max(&self) -> Duration {
-        self.reconnect_max
-    }
-
-    /// See [`set_max_queued`](Self::set_max_queued).
-    pub fn max_queued(&self) -> usize {
-        self.max_queued
     }
 }
 
@@ -436,9 +417,9 @@ mod tests {
 
     #[test]
     fn backoff_bounds_stay_ordered() {
-        let o = RedisOptions::default().set_reconnect_min(Duration::from_secs(9));
-        assert!(o.reconnect_max() >= o.reconnect_min());
-        let o = RedisOptions::default().set_reconnect_max(Duration::from_millis(1));
-        assert_eq!(o.reconnect_max(), o.reconnect_min());
+        let o = RedisOptions::default().reconnect_min(Duration::from_secs(9));
+        assert!(o.reconnect_max >= o.reconnect_min);
+        let o = RedisOptions::default().reconnect_max(Duration::from_millis(1));
+        assert_eq!(o.reconnect_max, o.reconnect_min);
     }
 }

@@ -49,15 +49,15 @@ use crate::future::Future;
 use crate::reactor::{Event, Handle, Interest, Token};
 
 /// Limits and timeouts of an [`IoStream`]. Start from `Default` and change what you
-/// need with the `with_*` builders (or assign the public fields): new settings can be
+/// need with the setters named after each field (or assign the public fields): new settings can be
 /// added without breaking anyone.
 ///
 /// ```
 /// use std::time::Duration;
 /// use squall::stream::StreamOptions;
 /// let options = StreamOptions::default()
-///     .with_max_buffer_size(64 * 1024)
-///     .with_idle_timeout(Some(Duration::from_secs(30)));
+///     .max_buffer_size(64 * 1024)
+///     .idle_timeout(Some(Duration::from_secs(30)));
 /// assert_eq!(options.max_buffer_size, 64 * 1024);
 /// ```
 #[derive(Clone, Debug)]
@@ -86,21 +86,21 @@ pub struct StreamOptions {
 impl StreamOptions {
     /// Sets [`max_buffer_size`](Self::max_buffer_size).
     #[must_use]
-    pub fn with_max_buffer_size(mut self, bytes: usize) -> Self {
+    pub fn max_buffer_size(mut self, bytes: usize) -> Self {
         self.max_buffer_size = bytes;
         self
     }
 
     /// Sets [`max_write_buffer_size`](Self::max_write_buffer_size).
     #[must_use]
-    pub fn with_max_write_buffer_size(mut self, bytes: Option<usize>) -> Self {
+    pub fn max_write_buffer_size(mut self, bytes: Option<usize>) -> Self {
         self.max_write_buffer_size = bytes;
         self
     }
 
     /// Sets [`idle_timeout`](Self::idle_timeout).
     #[must_use]
-    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.idle_timeout = timeout;
         self
     }
@@ -135,6 +135,7 @@ fn register(
 /// A buffered non-blocking stream. Cloning gives another handle to the same stream;
 /// dropping the last handle closes it.
 #[derive(Clone)]
+#[doc(alias = "IOStream")]
 pub struct IoStream {
     shared: Rc<Shared>,
 }

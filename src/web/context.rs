@@ -33,6 +33,7 @@ pub const SIGNED_COOKIE_EXPIRES_DAYS: u64 = 30;
 /// [`write`](Self::write) + [`finish`](Self::finish), or returns an error for an error
 /// page. If it returns `Ok` without answering, an empty 200 (or the status set) is sent.
 /// To answer later (long polling), [`detach`](Self::detach) the context and keep it.
+#[doc(alias = "RequestHandler")]
 pub struct Context {
     /// The settings only, not the routes: a parked context kept in a route's state
     /// must not keep that route alive (an `Rc` cycle).

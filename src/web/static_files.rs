@@ -45,6 +45,7 @@ pub const READ_PER_ITERATION: u64 = 16 * CHUNK_SIZE;
 ///
 /// Usually mounted with [`Application::static_files`](super::Application::static_files).
 #[derive(Debug, Clone)]
+#[doc(alias = "StaticFileHandler")]
 pub struct StaticFiles {
     root: PathBuf,
 }

@@ -58,6 +58,7 @@ struct Attempt {
 /// println!("{reply:?}");
 /// # Ok(()) }
 /// ```
+#[doc(alias = "websocket_connect")]
 pub fn connect(handle: &Handle, url: &str, options: WebSocketOptions) -> Future<WebSocket> {
     let result = Future::new();
     let url = match url::Url::parse(url) {

@@ -10,9 +10,11 @@
 //!   only when the previous one is done with, so a slow consumer is not flooded.
 //! - Send with [`WebSocket::send`] (a [`Future`](crate::Future) resolved when written),
 //!   [`WebSocket::ping`], [`WebSocket::close`] (closing handshake, bounded wait).
-//! - [`frame`] is the sans-IO codec underneath: headers, masking, reassembly,
-//!   incremental UTF-8 validation; [`close`] the close codes, [`deflate`] the
-//!   extension, [`handshake`] the opening handshake's checks.
+//! - Public sans-IO pieces a user can build on: [`frame`], the codec underneath
+//!   (headers, masking, reassembly, incremental UTF-8 validation), e.g. to speak
+//!   WebSocket over another transport; [`close`], the close codes. The extension
+//!   (`deflate`) and the opening handshake's checks (`handshake`) are internals, public
+//!   only for the fuzz targets and benches (hidden from these docs, not a stable API).
 //!
 //! A protocol violation fails the connection with the close code RFC 6455 §7 asks for
 //! (1002 protocol error, 1007 invalid UTF-8, 1009 too big), reported to `on_close`.
@@ -45,8 +47,10 @@
 mod client;
 pub mod close;
 mod decoder;
+#[doc(hidden)]
 pub mod deflate;
 pub mod frame;
+#[doc(hidden)]
 pub mod handshake;
 mod mask;
 mod message;

@@ -206,6 +206,7 @@ struct Inner {
 /// [`read_message`](Self::read_message); send with [`send_text`](Self::send_text),
 /// [`send_binary`](Self::send_binary), [`ping`](Self::ping), [`close`](Self::close).
 #[derive(Clone)]
+#[doc(alias = "WebSocketHandler")]
 pub struct WebSocket {
     inner: Rc<Inner>,
 }
@@ -393,6 +394,7 @@ impl WebSocket {
     /// is sent, so nothing is sent and the connection is closed with 1008 (logged once
     /// per connection). Both are reported through [`on_close`](Self::on_close) too, so
     /// dropping such a failed future logs nothing: a broadcast may ignore it.
+    #[doc(alias = "write_message")]
     pub fn send(&self, message: impl Into<Message>) -> Future<()> {
         match message.into() {
             Message::Text(t) => self.send_frame(Opcode::Text, Bytes::from(t)),
@@ -401,6 +403,7 @@ impl WebSocket {
     }
 
     /// Sends a text message (see [`send`](Self::send)).
+    #[doc(alias = "write_message")]
     pub fn send_text(&self, text: impl Into<String>) -> Future<()> {
         self.send_frame(Opcode::Text, Bytes::from(text.into()))
     }

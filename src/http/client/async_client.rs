@@ -152,6 +152,7 @@ impl fmt::Debug for ClientOptions {
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
+#[doc(alias = "AsyncHTTPClient")]
 pub struct AsyncHttpClient {
     inner: Rc<Inner>,
 }

@@ -22,6 +22,7 @@ use crate::reactor::Reactor;
 /// println!("{} bytes", body.len());
 /// # Ok(()) }
 /// ```
+#[doc(alias = "HTTPClient")]
 pub struct HttpClient {
     // Dropped before the reactor that runs it.
     client: AsyncHttpClient,

@@ -6,13 +6,17 @@
 //!
 //! | piece | what it does |
 //! |---|---|
-//! | [`parse_request_head`] / [`parse_request_head_into`] | server side: request line + headers, strict RFC 9112 framing |
+//! | [`parse_request_head`] | server side: request line + headers, strict RFC 9112 framing |
 //! | [`parse_response_head`] | client side: status line + headers, RFC 9112 §6.3 body framing |
-//! | [`HeadScanner`] | parse a trickling head once, not once per read |
 //! | [`BodyDecoder`] | `Content-Length`, chunked (with trailers) and close-delimited bodies |
-//! | [`BodyPipeline`], [`consume_gzip_encoding`] | after the decoder: limits, gunzip (bounded while inflating), buffer or stream; shared by server and client |
-//! | [`write_response_head`], [`write_request_head`], [`ChunkedEncoder`] | serialisation |
-//! | [`http_date`], [`write_date`] | the cached IMF-fixdate for the `Date` header |
+//! | [`write_response_head`], [`write_request_head`] (with a [`Framing`]), [`ChunkedEncoder`] | serialisation |
+//! | [`http_date`] | the cached IMF-fixdate for the `Date` header |
+//!
+//! These are the public sans-IO codecs, for a user who drives HTTP/1 over a transport of
+//! their own. The other names exported here (the incremental head scanner, the body
+//! pipeline, the server's fast response-head writer and its fields, …) are internals of
+//! the server and client, public only for the fuzz targets and benches: hidden from
+//! these docs and not a stable API.
 //!
 //! Errors are [`Error::HttpParse`](crate::Error::HttpParse) with a [`ParseErrorKind`]:
 //! the server maps each kind to the status it answers (400, 413, 414, 431, 501, 505), the
@@ -42,17 +46,27 @@ mod request_head;
 mod response_head;
 mod scanner;
 
-pub use body::{BodyDecoder, Decoded, MAX_CHUNK_LINE};
-pub use date::{http_date, write_date, write_date_at, HTTP_DATE_LEN};
+pub use body::BodyDecoder;
+pub use body::Decoded;
+#[doc(hidden)]
+pub use body::MAX_CHUNK_LINE;
+pub use date::http_date;
+#[doc(hidden)]
+pub use date::{write_date, write_date_at, HTTP_DATE_LEN};
 pub(crate) use encode::has_field;
-pub use encode::{
-    write_request_head, write_response, write_response_head, write_server_response_head,
-    ChunkedEncoder, Framing, ServerFields, CONTINUE_100,
-};
+pub use encode::{write_request_head, write_response_head, ChunkedEncoder, Framing};
+#[doc(hidden)]
+pub use encode::{write_response, write_server_response_head, ServerFields, CONTINUE_100};
 pub use error::ParseErrorKind;
 pub use framing::BodyKind;
 pub use limits::HeadLimits;
+#[doc(hidden)]
 pub use pipeline::{consume_gzip_encoding, BodyFault, BodyPipeline, X_CONSUMED_CONTENT_ENCODING};
-pub use request_head::{parse_request_head, parse_request_head_into, RequestHead};
-pub use response_head::{is_redirect_status, parse_response_head, ResponseHead};
+#[doc(hidden)]
+pub use request_head::parse_request_head_into;
+pub use request_head::{parse_request_head, RequestHead};
+#[doc(hidden)]
+pub use response_head::is_redirect_status;
+pub use response_head::{parse_response_head, ResponseHead};
+#[doc(hidden)]
 pub use scanner::HeadScanner;

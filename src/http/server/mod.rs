@@ -266,6 +266,7 @@ impl Drop for Shared {
 /// The handler gets each complete request and a [`Responder`]; it may answer at once or
 /// keep the responder and answer later.
 #[derive(Clone)]
+#[doc(alias = "HTTPServer")]
 pub struct HttpServer {
     shared: Rc<Shared>,
     tcp: TcpServer,
