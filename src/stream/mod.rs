@@ -24,6 +24,8 @@ mod buffer;
 #[cfg(test)]
 mod half_close_tests;
 mod read;
+#[cfg(test)]
+mod read_bound_tests;
 mod socket;
 mod state;
 mod tls;

@@ -935,17 +935,16 @@ impl Inner {
             }
             st.result = Some(Box::new((code, reason.clone())));
             let t = st.t();
-            let timers: Vec<TimerId> =
-                [
-                    t.close.take(),
-                    t.ping.take(),
-                    t.pong.take(),
-                    t.stall.take(),
-                    t.write_stall.take(),
-                ]
-                    .into_iter()
-                    .flatten()
-                    .collect();
+            let timers: Vec<TimerId> = [
+                t.close.take(),
+                t.ping.take(),
+                t.pong.take(),
+                t.stall.take(),
+                t.write_stall.take(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             (
                 st.pull.as_mut().and_then(|p| p.waiter.take()),
                 st.pull
