@@ -6,9 +6,6 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 
-use bytes::BytesMut;
-use socket2::SockRef;
-
 use super::tls::TlsSocket;
 
 /// A connected stream socket: TCP or Unix-domain (or one end of a pipe). `IoStream` is one
@@ -36,20 +33,6 @@ impl Socket {
             Socket::Unix(s) => (&*s).read(buf),
             Socket::Tls(t) => t.read(buf),
             Socket::Pipe(s) => (&*s).read(buf),
-        }
-    }
-
-    /// Reads at most `n` bytes (`n` ≤ the buffer's spare capacity) onto the end of `buf`,
-    /// straight into its spare capacity: no scratch buffer, no copy. A socket is read
-    /// with `recv` into uninitialised memory; TLS (plaintext out of rustls) and pipes
-    /// need initialised memory, so their `n` bytes are zeroed first.
-    pub(crate) fn read_into(&self, buf: &mut BytesMut, n: usize) -> io::Result<usize> {
-        debug_assert!(n <= buf.capacity() - buf.len());
-        match self {
-            Socket::Tcp(s) => recv_into(SockRef::from(s), buf, n),
-            Socket::Unix(s) => recv_into(SockRef::from(s), buf, n),
-            Socket::Tls(t) => read_zeroed(buf, n, |b| t.read(b)),
-            Socket::Pipe(s) => read_zeroed(buf, n, |b| (&*s).read(b)),
         }
     }
 
@@ -132,36 +115,4 @@ impl From<UnixStream> for Socket {
     fn from(s: UnixStream) -> Self {
         Socket::Unix(s)
     }
-}
-
-/// `recv` of at most `n` bytes into `buf`'s spare capacity, which it then counts as data.
-fn recv_into(sock: SockRef<'_>, buf: &mut BytesMut, n: usize) -> io::Result<usize> {
-    let len = buf.len();
-    let spare = buf.spare_capacity_mut();
-    let n = n.min(spare.len());
-    let got = sock.recv(&mut spare[..n])?;
-    assert!(
-        got <= n,
-        "recv reported more bytes than it was given room for"
-    );
-    // SAFETY: `recv` initialised the first `got` bytes of the spare capacity (socket2
-    // guarantees it returns the number of bytes it wrote, and never de-initialises
-    // memory), and `got <= n <= capacity - len` was just checked.
-    unsafe { buf.set_len(len + got) };
-    Ok(got)
-}
-
-/// A read of at most `n` bytes onto the end of `buf` for readers that need initialised
-/// memory: the room is zeroed, read into, and cut back to what came.
-fn read_zeroed(
-    buf: &mut BytesMut,
-    n: usize,
-    read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
-) -> io::Result<usize> {
-    let len = buf.len();
-    buf.resize(len + n, 0);
-    let r = read(&mut buf[len..]);
-    let got = *r.as_ref().unwrap_or(&0);
-    buf.truncate(len + got.min(n));
-    r
 }
