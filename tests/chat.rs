@@ -337,6 +337,17 @@ fn message_bodies_are_capped_and_the_cache_is_bounded_in_bytes() {
             ),
         ))
         .expect("websocket");
+    // On join the socket gets the newest cached messages that fit its join budget (here
+    // none: each cached message costs 320 KiB); a client reads them before its close
+    // frame can be read.
+    let history = reactor
+        .run_until(&squall::with_timeout(&handle, limit, &ws.read_message()))
+        .expect("history")
+        .expect("a history message");
+    assert!(
+        matches!(&history, squall::websocket::Message::Text(t) if t.starts_with("{\"messages\"")),
+        "{history:?}"
+    );
     let text = serde_json::json!({ "body": "a".repeat(chat::MAX_BODY) }).to_string();
     ws.send_text(text);
     let (code, _) = reactor

@@ -1,8 +1,8 @@
 //! The chat's WebSocket mode (Tornado's `demos/websocket` beside its long-poll demo),
 //! its deployment options and its graceful stop.
 //!
-//! - `GET /chatsocket` upgrades to a WebSocket. On join the socket gets the cached
-//!   messages (`{"messages": [...]}`), then every new one as it is posted, whether it was
+//! - `GET /chatsocket` upgrades to a WebSocket. On join the socket gets the newest cached
+//!   messages, up to 256 KiB of them (`{"messages": [...]}`), then every new one as it is posted, whether it was
 //!   posted over a socket (`{"body": "..."}`), with `POST /a/message/new`, or on another
 //!   process (with `--redis`). Long-poll and WebSocket users share one room.
 //! - `--xheaders`: trust `X-Real-Ip` / `X-Forwarded-For` / `X-Scheme` from a proxy.
@@ -121,10 +121,23 @@ pub fn server(
     Ok(server)
 }
 
+/// Most cached text (as [`Message::cost`] counts it) a joining socket is sent.
+const JOIN_HISTORY_BYTES: usize = 256 * 1024;
+
 fn join(room: &Rc<Room>, ws: WebSocket) {
     let id = room.next.get();
     room.next.set(id + 1);
-    let cached = room.buf.borrow().since(None);
+    let mut cached = room.buf.borrow().since(None);
+    // The newest messages that fit well inside the socket's 1 MiB write limit (JSON
+    // escaping at most doubles them): a full cache (up to 8 MiB) would be refused as a
+    // slow reader's backlog before the page read a byte.
+    let mut budget = JOIN_HISTORY_BYTES;
+    let keep = cached
+        .iter()
+        .rev()
+        .take_while(|m| budget.checked_sub(m.cost()).map(|b| budget = b).is_some())
+        .count();
+    cached.drain(..cached.len() - keep);
     ws.send_text(batch(&cached));
     let weak = Rc::downgrade(room);
     ws.on_message(move |_, m| {
