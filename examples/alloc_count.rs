@@ -137,7 +137,8 @@ unsafe impl GlobalAlloc for Counting {
         ALLOCS.fetch_add(1, Relaxed);
         BYTES.fetch_add(layout.size() as u64, Relaxed);
         LIVE.fetch_add(layout.size() as u64, Relaxed);
-        let p = System.alloc(layout);
+        // SAFETY: the caller's contract for `alloc`, passed on.
+        let p = unsafe { System.alloc(layout) };
         trace_alloc(p, layout.size());
         p
     }
@@ -145,7 +146,8 @@ unsafe impl GlobalAlloc for Counting {
         ALLOCS.fetch_add(1, Relaxed);
         BYTES.fetch_add(layout.size() as u64, Relaxed);
         LIVE.fetch_add(layout.size() as u64, Relaxed);
-        let p = System.alloc_zeroed(layout);
+        // SAFETY: as for `alloc`.
+        let p = unsafe { System.alloc_zeroed(layout) };
         trace_alloc(p, layout.size());
         p
     }
@@ -153,7 +155,8 @@ unsafe impl GlobalAlloc for Counting {
         FREES.fetch_add(1, Relaxed);
         LIVE.fetch_sub(layout.size() as u64, Relaxed);
         trace_free(ptr);
-        System.dealloc(ptr, layout)
+        // SAFETY: `ptr` came from this allocator with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         REALLOCS.fetch_add(1, Relaxed);
@@ -161,7 +164,8 @@ unsafe impl GlobalAlloc for Counting {
         LIVE.fetch_add(new_size as u64, Relaxed);
         LIVE.fetch_sub(layout.size() as u64, Relaxed);
         trace_free(ptr);
-        let p = System.realloc(ptr, layout, new_size);
+        // SAFETY: `ptr` came from this allocator with `layout`.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
         trace_alloc(p, new_size);
         p
     }

@@ -101,11 +101,11 @@ fn burst_server(outcomes: Outcomes, go: mpsc::Sender<()>) -> impl FnOnce(&Handle
                         }
                         outcomes.borrow_mut()[i] = Some(r);
                         left.set(left.get() - 1);
-                        if left.get() == 0 {
-                            if let Some(resp) = resp.borrow_mut().take() {
-                                // May fail if the connection was closed; either is fine.
-                                let _ = resp.finish();
-                            }
+                        if left.get() == 0
+                            && let Some(resp) = resp.borrow_mut().take()
+                        {
+                            // May fail if the connection was closed; either is fine.
+                            let _ = resp.finish();
                         }
                     });
                 }
@@ -205,10 +205,10 @@ fn fixed_length_response_over_the_write_limit_is_not_left_hanging() {
             let mut raw = Vec::new();
             let mut buf = [0u8; 65536];
             loop {
-                if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-                    if raw.len() >= end + 4 + body_len {
-                        break;
-                    }
+                if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n")
+                    && raw.len() >= end + 4 + body_len
+                {
+                    break;
                 }
                 match s.read(&mut buf) {
                     Ok(0) => break,

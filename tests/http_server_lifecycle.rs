@@ -426,10 +426,10 @@ fn stop_refuses_new_connections_but_serves_open_ones() {
     let (after_stop, refused) = run(
         move |h| {
             let server = HttpServer::new(h, move |req, resp| {
-                if req.path() == "/stop" {
-                    if let Some(server) = s.borrow_mut().take() {
-                        server.stop();
-                    }
+                if req.path() == "/stop"
+                    && let Some(server) = s.borrow_mut().take()
+                {
+                    server.stop();
                 }
                 resp.send(req.path().to_string())
             });

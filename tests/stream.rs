@@ -454,11 +454,11 @@ fn slow_reader_hits_max_write_buffer_size_instead_of_growing() {
         // The peer reads nothing: the kernel buffers fill, then the stream's queue.
         for _ in 0..10_000 {
             let f = stream.write(chunk.clone());
-            if f.is_done() {
-                if let Some(Err(e)) = f.take_result() {
-                    refused = Some(e);
-                    break;
-                }
+            if f.is_done()
+                && let Some(Err(e)) = f.take_result()
+            {
+                refused = Some(e);
+                break;
             }
             accepted += CHUNK;
             last_ok = Some(f);

@@ -36,7 +36,7 @@ fn tree(name: &str) -> (PathBuf, Vec<u8>) {
     (root, big)
 }
 
-fn server(root: &Path, options: HttpServerOptions) -> impl FnOnce(&Handle) -> HttpServer {
+fn server(root: &Path, options: HttpServerOptions) -> impl FnOnce(&Handle) -> HttpServer + use<> {
     let app = Application::with_options(WebOptions::default().server(options))
         .static_files("/static", root);
     move |h| app.server(h)

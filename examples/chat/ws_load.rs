@@ -150,10 +150,10 @@ fn connect_all(
                         }
                         r.got[i] = r.sent.map(|s| s.elapsed());
                         r.left -= 1;
-                        if r.left == 0 {
-                            if let Some(d) = r.done.take() {
-                                d.set_result(());
-                            }
+                        if r.left == 0
+                            && let Some(d) = r.done.take()
+                        {
+                            d.set_result(());
                         }
                     });
                     all.borrow_mut().push(ws);

@@ -59,10 +59,10 @@ impl<T: 'static> Future<T> {
                     // Already resolved: move the result now instead of paying another
                     // loop iteration for `chain_future`'s done-callback. `o`'s own
                     // done-callbacks are still deferred by `set`.
-                    if let Some(r) = next.take_result() {
-                        if !o.is_done() {
-                            o.set(r);
-                        }
+                    if let Some(r) = next.take_result()
+                        && !o.is_done()
+                    {
+                        o.set(r);
                     }
                 } else {
                     chain_future(&next, &o);

@@ -115,10 +115,10 @@ impl<T> State<T> {
 impl<T: 'static> Drop for State<T> {
     fn drop(&mut self) {
         // A cancelled future was dealt with by whoever cancelled it: nothing to report.
-        if let (Some(Err(e)), false) = (&self.result, self.retrieved || self.cancelled) {
-            if !matches!(e, Error::Cancelled) {
-                log::warn!("Future error was never retrieved: {e}");
-            }
+        if let (Some(Err(e)), false) = (&self.result, self.retrieved || self.cancelled)
+            && !matches!(e, Error::Cancelled)
+        {
+            log::warn!("Future error was never retrieved: {e}");
         }
         // Pending callbacks hold the next futures of a chain: drop them iteratively, so
         // dropping a million-link unresolved chain cannot overflow the stack.

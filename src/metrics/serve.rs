@@ -48,7 +48,7 @@ pub fn encode(handle: Option<&Handle>) -> String {
 
 /// A handler answering every request with [`encode`]'s text: the whole handler of an
 /// [`HttpServer`] (see [`serve`]) or of a path you route to it yourself.
-pub fn handler(handle: &Handle) -> impl FnMut(Request, Responder) + 'static {
+pub fn handler(handle: &Handle) -> impl FnMut(Request, Responder) + 'static + use<> {
     let handle = handle.clone();
     move |_req, mut resp| {
         resp.set_header("content-type", CONTENT_TYPE);
@@ -58,7 +58,7 @@ pub fn handler(handle: &Handle) -> impl FnMut(Request, Responder) + 'static {
 
 /// An [`Application`](crate::web::Application) route handler:
 /// `app.get("/metrics", squall::metrics::route(&handle))`.
-pub fn route(handle: &Handle) -> impl Fn(&mut Context) -> HandlerResult + 'static {
+pub fn route(handle: &Handle) -> impl Fn(&mut Context) -> HandlerResult + 'static + use<> {
     let handle = handle.clone();
     move |ctx| {
         ctx.set_header("content-type", CONTENT_TYPE);

@@ -94,10 +94,10 @@ pub fn bind_sockets(addr: impl ToSocketAddrs, options: &BindOptions) -> Result<V
     let mut out = Vec::new();
     let mut chosen_port = None;
     for mut a in addrs {
-        if a.port() == 0 {
-            if let Some(p) = chosen_port {
-                a.set_port(p);
-            }
+        if a.port() == 0
+            && let Some(p) = chosen_port
+        {
+            a.set_port(p);
         }
         let listener = bind_one(a, options)?;
         chosen_port.get_or_insert(listener.local_addr()?.port());

@@ -251,10 +251,10 @@ fn pause(inner: &Rc<Inner>, token: Token) {
     }
     let weak: Weak<Inner> = Rc::downgrade(inner);
     inner.handle.call_later(EMFILE_BACKOFF, move || {
-        if let Some(inner) = weak.upgrade() {
-            if inner.listeners.borrow().contains(&token) {
-                let _ = inner.handle.update_handler(token, Interest::READABLE);
-            }
+        if let Some(inner) = weak.upgrade()
+            && inner.listeners.borrow().contains(&token)
+        {
+            let _ = inner.handle.update_handler(token, Interest::READABLE);
         }
     });
 }

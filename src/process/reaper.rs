@@ -39,10 +39,10 @@ impl Reaper {
                 let token: Rc<Cell<Option<Token>>> = Rc::default();
                 let (r, t, h) = (reaper.clone(), token.clone(), handle.clone());
                 let registered = handle.add_handler(pidfd, Interest::READABLE, move |_, _| {
-                    if r.poll() {
-                        if let Some(token) = t.take() {
-                            let _ = h.remove_handler(token);
-                        }
+                    if r.poll()
+                        && let Some(token) = t.take()
+                    {
+                        let _ = h.remove_handler(token);
                     }
                 });
                 match registered {

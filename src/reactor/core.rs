@@ -270,17 +270,17 @@ impl Inner {
         // anyway: skip its five syscalls (timerfd_settime, epoll_ctl, epoll_wait, eventfd
         // read, epoll_ctl). A pending wake-up stays in the eventfd for the next real wait.
         let nothing_to_poll = wait == Some(Duration::ZERO) && self.handlers.borrow().is_empty();
-        if !nothing_to_poll {
-            if let Err(e) = self.poller.wait(events, wait) {
-                if e.kind() != std::io::ErrorKind::Interrupted {
-                    return Err(e.into());
-                }
-            }
+        if !nothing_to_poll
+            && let Err(e) = self.poller.wait(events, wait)
+            && e.kind() != std::io::ErrorKind::Interrupted
+        {
+            return Err(e.into());
         }
-        if let Some(at) = jump_to {
-            if events.is_empty() && !self.remote.has_pending() {
-                self.clock.advance_to(at);
-            }
+        if let Some(at) = jump_to
+            && events.is_empty()
+            && !self.remote.has_pending()
+        {
+            self.clock.advance_to(at);
         }
         self.reset_tick();
         let c = &self.counters.events;

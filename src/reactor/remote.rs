@@ -44,10 +44,10 @@ impl RemoteShared {
     }
 
     fn wake(&self) {
-        if !self.pending.swap(true, Ordering::AcqRel) {
-            if let Err(e) = self.poller.notify() {
-                log::error!("could not wake the reactor: {e}");
-            }
+        if !self.pending.swap(true, Ordering::AcqRel)
+            && let Err(e) = self.poller.notify()
+        {
+            log::error!("could not wake the reactor: {e}");
         }
     }
 

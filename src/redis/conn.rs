@@ -221,12 +221,12 @@ fn on_connect(shared: &Shared, generation: u64, result: Result<IoStream>) {
         resp::encode_command(&mut wire, &["SELECT", &db]);
         s.sent.push_back(Waiter::Handshake("SELECT"));
     }
-    if let Some(subs) = &s.subs {
-        if !subs.channels.is_empty() {
-            let mut args: Vec<&[u8]> = vec![b"SUBSCRIBE"];
-            args.extend(subs.channels.iter().map(|c| &c[..]));
-            resp::encode_command(&mut wire, &args);
-        }
+    if let Some(subs) = &s.subs
+        && !subs.channels.is_empty()
+    {
+        let mut args: Vec<&[u8]> = vec![b"SUBSCRIBE"];
+        args.extend(subs.channels.iter().map(|c| &c[..]));
+        resp::encode_command(&mut wire, &args);
     }
     let queued: Vec<_> = s.queued.drain(..).collect();
     for (cmd, f) in queued {

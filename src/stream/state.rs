@@ -226,10 +226,10 @@ impl State {
             // Half-closed with nothing to write: leave the poller. A silent registration
             // is not silent here, epoll reports a peer's reset or hang-up whatever the
             // interest (level-triggered: on every poll). The next write finds that out.
-            if let Some(token) = self.token.take() {
-                if let Err(e) = self.handle.remove_handler(token) {
-                    log::debug!("stream handler already gone: {e}");
-                }
+            if let Some(token) = self.token.take()
+                && let Err(e) = self.handle.remove_handler(token)
+            {
+                log::debug!("stream handler already gone: {e}");
             }
             self.interest = Interest::NONE;
             return;

@@ -386,11 +386,11 @@ impl TestServer {
     /// ```
     pub fn fetch(&mut self, request: impl Into<HttpRequest>) -> Result<HttpResponse> {
         let mut request = request.into();
-        if let Err((raw, _)) = &request.url {
-            if raw.starts_with('/') {
-                let full = self.url(raw);
-                request.url = url::Url::parse(&full).map_err(|e| (full, e));
-            }
+        if let Err((raw, _)) = &request.url
+            && raw.starts_with('/')
+        {
+            let full = self.url(raw);
+            request.url = url::Url::parse(&full).map_err(|e| (full, e));
         }
         let response = self.client.fetch(request);
         self.run_until(&response)

@@ -522,7 +522,7 @@ impl Application {
     /// # Panics
     /// When [`validate`](Self::validate) fails (a misconfiguration, caught at start-up
     /// rather than as a 500 on the first request).
-    pub fn handler(&self) -> impl FnMut(Request, Responder) + 'static {
+    pub fn handler(&self) -> impl FnMut(Request, Responder) + 'static + use<> {
         if let Err(e) = self.validate() {
             panic!("{e}");
         }
@@ -633,11 +633,12 @@ fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
         ctx.request().method,
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if app.shared.options.xsrf_cookies && !safe {
-        if let Err(e) = ctx.check_xsrf_cookie() {
-            ctx.send_error(&e);
-            return;
-        }
+    if app.shared.options.xsrf_cookies
+        && !safe
+        && let Err(e) = ctx.check_xsrf_cookie()
+    {
+        ctx.send_error(&e);
+        return;
     }
     if let Some(prepare) = app.shared.prepare.clone() {
         match catch_unwind(AssertUnwindSafe(|| prepare(&mut ctx))) {

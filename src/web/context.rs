@@ -345,13 +345,12 @@ impl Context {
     pub fn cookie(&self, name: &str) -> Option<&str> {
         let mut found = None;
         for v in self.request.headers.get_all(http::header::COOKIE) {
-            if let Ok(v) = v.to_str() {
-                if let Some((_, value)) = cookie::parse_cookies(v)
+            if let Ok(v) = v.to_str()
+                && let Some((_, value)) = cookie::parse_cookies(v)
                     .into_iter()
                     .find(|(k, _)| *k == name)
-                {
-                    found = Some(value);
-                }
+            {
+                found = Some(value);
             }
         }
         found
@@ -749,22 +748,22 @@ impl Context {
             resp.headers_mut().insert(http::header::ALLOW, allow);
         }
         self.status = error_status(e);
-        if let Some(hook) = self.app.write_error.clone() {
-            if !self.in_write_error {
-                self.in_write_error = true;
-                let r = catch_unwind(AssertUnwindSafe(|| hook(self, e)));
-                self.in_write_error = false;
-                match r {
-                    Ok(Ok(())) if self.is_finished() => return,
-                    Ok(Ok(())) => {}
-                    Ok(Err(e2)) => log::error!("write_error hook failed: {e2}"),
-                    Err(p) => log::error!(
-                        "write_error hook panicked: {}",
-                        crate::error::panic_message(&*p)
-                    ),
-                }
-                self.status = error_status(e);
+        if let Some(hook) = self.app.write_error.clone()
+            && !self.in_write_error
+        {
+            self.in_write_error = true;
+            let r = catch_unwind(AssertUnwindSafe(|| hook(self, e)));
+            self.in_write_error = false;
+            match r {
+                Ok(Ok(())) if self.is_finished() => return,
+                Ok(Ok(())) => {}
+                Ok(Err(e2)) => log::error!("write_error hook failed: {e2}"),
+                Err(p) => log::error!(
+                    "write_error hook panicked: {}",
+                    crate::error::panic_message(&*p)
+                ),
             }
+            self.status = error_status(e);
         }
         self.send_default_error_page(e);
     }
@@ -840,7 +839,7 @@ impl Context {
 
     /// A function writing this request's access-log line later (when an upgraded
     /// connection ends), the duration counted from the request's arrival.
-    pub(crate) fn log_later(&self) -> impl FnOnce(u16, &str) + 'static {
+    pub(crate) fn log_later(&self) -> impl FnOnce(u16, &str) + 'static + use<> {
         let on = self.app.options.access_log;
         let (method, uri, ip, start, clock) = (
             self.request.method.clone(),

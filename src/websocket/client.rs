@@ -264,10 +264,10 @@ fn upgraded(
         .get("sec-websocket-protocol")
         .and_then(|v| v.to_str().ok())
         .map(|s| s.trim().to_owned());
-    if let Some(p) = &protocol {
-        if !options.subprotocols.iter().any(|o| o == p) {
-            return fail(e599("server chose a subprotocol that was not offered"));
-        }
+    if let Some(p) = &protocol
+        && !options.subprotocols.iter().any(|o| o == p)
+    {
+        return fail(e599("server chose a subprotocol that was not offered"));
     }
     let ext: Vec<&str> = tokens(&head.headers, "sec-websocket-extensions").collect();
     let deflate: Option<DeflateParams> = if ext.is_empty() {

@@ -46,7 +46,10 @@ pub(crate) fn mask_key() -> [u8; 4] {
 }
 
 /// The comma-separated tokens of every `name` field, trimmed.
-pub(crate) fn tokens<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
+pub(crate) fn tokens<'a>(
+    headers: &'a HeaderMap,
+    name: &str,
+) -> impl Iterator<Item = &'a str> + use<'a> {
     headers
         .get_all(name)
         .iter()

@@ -137,11 +137,11 @@ fn collect(
         let mut ready = ready;
         for line in BufReader::new(pipe).lines() {
             let Ok(line) = line else { break };
-            if let Some((text, tx)) = &ready {
-                if line.contains(text) {
-                    let _ = tx.send(());
-                    ready = None;
-                }
+            if let Some((text, tx)) = &ready
+                && line.contains(text)
+            {
+                let _ = tx.send(());
+                ready = None;
             }
             sink.lock().unwrap().push(line.clone());
             if let Some(tx) = &each {

@@ -182,13 +182,13 @@ impl ResponseReader {
     }
 
     fn start_body(&mut self, mut head: ResponseHead) -> Result<Body> {
-        if let BodyKind::Length(n) = head.body {
-            if n > self.max_body as u64 {
-                return Err(e599(format!(
-                    "response body of {n} bytes exceeds max_body_size ({})",
-                    self.max_body
-                )));
-            }
+        if let BodyKind::Length(n) = head.body
+            && n > self.max_body as u64
+        {
+            return Err(e599(format!(
+                "response body of {n} bytes exceeds max_body_size ({})",
+                self.max_body
+            )));
         }
         let redirect = self.follow_redirects && head.is_redirect();
         let sink = match (&self.streaming, redirect) {

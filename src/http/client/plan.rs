@@ -107,12 +107,11 @@ impl Plan {
             }
         }
         let user_host = headers.contains_key(HOST);
-        if !headers.contains_key(USER_AGENT) {
-            if let Some(ua) = req.user_agent.as_ref().or(d.user_agent.as_ref()) {
-                let v =
-                    HeaderValue::try_from(ua.as_str()).map_err(|_| e599("invalid user_agent"))?;
-                headers.insert(USER_AGENT, v);
-            }
+        if !headers.contains_key(USER_AGENT)
+            && let Some(ua) = req.user_agent.as_ref().or(d.user_agent.as_ref())
+        {
+            let v = HeaderValue::try_from(ua.as_str()).map_err(|_| e599("invalid user_agent"))?;
+            headers.insert(USER_AGENT, v);
         }
         let auth = match &req.auth {
             Some((user, pass)) => Some(format!("{user}:{pass}").into_bytes()),

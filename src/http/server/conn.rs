@@ -319,10 +319,10 @@ impl Conn {
                     }
                 }
                 Step::Dispatch(req, keep_alive, mut delegate, mut tail) => {
-                    if let Some(d) = &mut delegate {
-                        if !this.feed_delegate(&shared, d, &mut tail) {
-                            return true;
-                        }
+                    if let Some(d) = &mut delegate
+                        && !this.feed_delegate(&shared, d, &mut tail)
+                    {
+                        return true;
                     }
                     // The last request before end-of-file: its response says the
                     // connection closes (pipelined ones still buffered are answered).
@@ -412,17 +412,17 @@ impl Conn {
                 }
             }
             Phase::Body(inc) => {
-                if inc.delegate.is_none() {
-                    if let Some(rem) = inc.decoder.remaining() {
-                        // Wait for the whole fixed-length body, then take it in one piece.
-                        if (buf.len() as u64) < rem {
-                            if closed {
-                                return Step::Stop;
-                            }
-                            // The buffer grows with the bytes that arrive: what
-                            // Content-Length declares is never reserved up front.
-                            return Step::NeedMore;
+                if inc.delegate.is_none()
+                    && let Some(rem) = inc.decoder.remaining()
+                {
+                    // Wait for the whole fixed-length body, then take it in one piece.
+                    if (buf.len() as u64) < rem {
+                        if closed {
+                            return Step::Stop;
                         }
+                        // The buffer grows with the bytes that arrive: what
+                        // Content-Length declares is never reserved up front.
+                        return Step::NeedMore;
                     }
                 }
                 match inc.decoder.decode(buf) {
