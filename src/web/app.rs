@@ -665,7 +665,7 @@ fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
 }
 
 /// A handler (or hook) returned `e`: the error page, logged unless it is an HTTP error.
-fn handler_failed(ctx: &mut Context, e: Error) {
+pub(crate) fn handler_failed(ctx: &mut Context, e: Error) {
     if !matches!(e, Error::Http { .. }) {
         log::error!(
             "handler for {} {} failed: {e}",

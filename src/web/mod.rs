@@ -51,6 +51,7 @@ mod context;
 mod cookie;
 mod escape;
 mod etag;
+mod executor;
 mod hooks;
 pub mod multipart;
 mod route;
