@@ -49,7 +49,9 @@ pub struct WebOptions {
     pub server: HttpServerOptions,
     /// Cross-site request forgery protection (Tornado's `xsrf_cookies`; default off):
     /// every request but `GET`, `HEAD` and `OPTIONS` must carry the token of the `_xsrf`
-    /// cookie ([`Context::xsrf_token`]) or is refused with 403.
+    /// cookie ([`Context::xsrf_token`]) or is refused with 403; a route may be exempted
+    /// with [`Application::xsrf_exempt`]. Needs no `cookie_secret`: the cookie holds a
+    /// random token that is compared, not signed (as Tornado's).
     pub xsrf_cookies: bool,
     /// Attributes of the `_xsrf` cookie (default `Path=/` only, as Tornado's).
     pub xsrf_cookie_options: CookieOptions,
@@ -172,6 +174,8 @@ struct Route {
     pattern: Pattern,
     methods: Vec<Method>,
     handler: Handler,
+    /// Not subject to [`WebOptions::xsrf_cookies`] ([`Application::xsrf_exempt`]).
+    xsrf_exempt: bool,
 }
 
 pub(crate) struct AppInner {
@@ -294,6 +298,7 @@ impl Application {
             pattern,
             methods: methods.to_vec(),
             handler: Rc::new(handler),
+            xsrf_exempt: false,
         });
         self
     }
@@ -387,6 +392,37 @@ impl Application {
             Some((_, p)) => panic!("route name {name:?} already names {}", p.as_str()),
             None => names.push((name.to_string(), pattern)),
         }
+        self
+    }
+
+    /// Exempts the route added last from the XSRF check of
+    /// [`WebOptions::xsrf_cookies`] (in Tornado, a handler overriding
+    /// `check_xsrf_cookie` to do nothing): for an endpoint other sites call by design — a
+    /// webhook, an API authenticated by a header rather than a cookie. Other routes,
+    /// those of the same path for other methods included, keep the check. The route
+    /// must protect itself otherwise (a signature, a token header): a browser's cookies
+    /// go with a cross-site POST to it.
+    ///
+    /// ```
+    /// use squall::web::{Application, Context, WebOptions};
+    /// let app = Application::with_options(WebOptions::default().xsrf_cookies(true))
+    ///     .post("/hooks/push", |ctx: &mut Context| {
+    ///         // check the sender's signature header here
+    ///         ctx.send_text("thanks");
+    ///         Ok(())
+    ///     })
+    ///     .xsrf_exempt();
+    /// # let _ = app;
+    /// ```
+    ///
+    /// # Panics
+    /// With no route added yet, or once the application serves.
+    pub fn xsrf_exempt(mut self) -> Self {
+        self.inner_mut()
+            .routes
+            .last_mut()
+            .expect("xsrf_exempt() before any route")
+            .xsrf_exempt = true;
         self
     }
 
@@ -600,7 +636,7 @@ fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
         };
         let head_as_get = req.method == Method::HEAD && route.methods.contains(&Method::GET);
         if route.methods.contains(&req.method) || head_as_get {
-            found = Some((route.handler.clone(), params));
+            found = Some((route.handler.clone(), params, route.xsrf_exempt));
             break;
         }
         for m in &route.methods {
@@ -613,7 +649,7 @@ fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
         }
     }
     let mut ctx = Context::new(app.shared.clone(), req, resp, start);
-    let Some((handler, params)) = found else {
+    let Some((handler, params, xsrf_exempt)) = found else {
         if allowed.is_empty() {
             ctx.send_error(&Error::http(404, "Not Found"));
         } else {
@@ -633,7 +669,7 @@ fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
         ctx.request().method,
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if app.shared.options.xsrf_cookies && !safe {
+    if app.shared.options.xsrf_cookies && !safe && !xsrf_exempt {
         if let Err(e) = ctx.check_xsrf_cookie() {
             ctx.send_error(&e);
             return;

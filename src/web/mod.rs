@@ -9,7 +9,8 @@
 //!   [`Application::write_error`]) that never show internals; `prepare` / `on_finish`
 //!   hooks and default headers.
 //! - Security as Tornado's: XSRF cookies ([`WebOptions::xsrf_cookies`],
-//!   [`Context::xsrf_form_html`]), a `current_user` hook and the [`authenticated`]
+//!   [`Context::xsrf_form_html`], per-route exemption with
+//!   [`Application::xsrf_exempt`]), a `current_user` hook and the [`authenticated`]
 //!   guard.
 //! - [`Context`]: the request with decoded arguments (query, urlencoded and multipart
 //!   forms with file uploads, JSON), cookies (plain and signed, Tornado's format), and
