@@ -34,7 +34,9 @@ type Handler = Rc<dyn Fn(&mut Context) -> HandlerResult>;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct WebOptions {
-    /// Key of signed cookies ([`Context::set_signed_cookie`]); none by default.
+    /// Key of signed cookies ([`Context::set_signed_cookie`]); none by default. Needed
+    /// by [`Application::current_user_cookie`]; a missing or empty one is reported by
+    /// [`Application::validate`] before the application serves.
     pub cookie_secret: Option<Vec<u8>>,
     /// Gzip responses of compressible types for clients that accept it (default off,
     /// as Tornado's `compress_response`; needs the `gzip` feature).
@@ -566,10 +568,16 @@ impl Application {
         move |req, resp| dispatch(&inner, req, resp)
     }
 
-    /// Checks the settings: a [`current_user_cookie`](Self::current_user_cookie) needs
-    /// a non-empty [`WebOptions::cookie_secret`]. [`server`](Self::server) and
-    /// [`handler`](Self::handler) call it and panic on an error; call it first to report
-    /// the error your own way.
+    /// Checks the settings before serving: a [`WebOptions::cookie_secret`], if set, is
+    /// not empty (an empty key signs cookies anyone can forge), and a
+    /// [`current_user_cookie`](Self::current_user_cookie) has one.
+    /// [`server`](Self::server) and [`handler`](Self::handler) call it and panic on an
+    /// error; call it first to report the error your own way.
+    ///
+    /// Signed cookies a handler sets or reads itself ([`Context::set_signed_cookie`],
+    /// [`Context::signed_cookie`]) cannot be seen here: without a secret, setting one
+    /// fails ([`Error::InvalidState`] naming the setting, a 500 page with the cause
+    /// logged) and reading one finds none. XSRF protection needs no secret.
     ///
     /// ```
     /// use squall::web::{Application, WebOptions};
@@ -583,12 +591,13 @@ impl Application {
     /// [`Error::InvalidState`] naming the missing setting.
     pub fn validate(&self) -> Result<()> {
         let shared = &self.inner.shared;
-        let has_secret = shared
-            .options
-            .cookie_secret
-            .as_ref()
-            .is_some_and(|s| !s.is_empty());
-        if shared.signed_cookies && !has_secret {
+        let secret = shared.options.cookie_secret.as_deref();
+        if secret.is_some_and(<[u8]>::is_empty) {
+            return Err(Error::invalid_state(
+                "WebOptions::cookie_secret is empty: signed cookies would be forgeable",
+            ));
+        }
+        if shared.signed_cookies && secret.is_none() {
             return Err(Error::invalid_state(
                 "signed cookies are used (current_user_cookie) but WebOptions::cookie_secret is not set",
             ));
