@@ -15,7 +15,8 @@
 //! - [`Context`]: the request with decoded arguments (query, urlencoded and multipart
 //!   forms with file uploads, JSON), cookies (plain and signed, Tornado's format), and
 //!   the response (text, HTML, JSON, streamed, or answered later after
-//!   [`detach`](Context::detach)).
+//!   [`detach`](Context::detach)); blocking work (a database query) off the loop with
+//!   [`Context::run_in_executor`].
 //! - [`StaticFiles`]: a directory with conditional requests, ranges and streaming;
 //!   content-hashed URLs with [`Context::static_url`].
 //! - Gzip compression of responses ([`WebOptions::compress_response`]) and an access-log
