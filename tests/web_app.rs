@@ -538,3 +538,83 @@ fn a_parked_context_in_route_state_is_freed_with_the_server() {
     tx.send(()).unwrap();
     client.join().unwrap();
 }
+
+#[test]
+fn blocking_work_runs_off_the_loop_and_its_failures_become_error_pages() {
+    // `/slow` blocks its executor job until `/release` (answered by the loop meanwhile)
+    // lets it go: the loop kept serving while the job ran.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    let app = Application::new()
+        .get("/slow", move |ctx: &mut Context| {
+            let rx = rx.clone();
+            let job = move || rx.lock().unwrap().recv_timeout(Duration::from_secs(60));
+            ctx.run_in_executor(job, |ctx, word| {
+                ctx.send_text(format!("released by {word}"));
+                Ok(())
+            })
+        })
+        .get("/release", move |ctx: &mut Context| {
+            tx.send("the loop".to_string()).unwrap();
+            ctx.send_text("released");
+            Ok(())
+        })
+        .get("/fail/{how}", |ctx: &mut Context| {
+            let how = ctx.param("how").unwrap_or("").to_string();
+            let job = move || -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
+                match how.as_str() {
+                    "http" => Err(Error::http(404, "no such row").into()),
+                    "driver" => Err(std::io::Error::other("secret table broken").into()),
+                    "panic" => panic!("job panicked"),
+                    _ => Ok(7),
+                }
+            };
+            ctx.run_in_executor(job, |ctx, n| {
+                if n == 7 {
+                    return Err(Error::http(409, "done refused"));
+                }
+                ctx.send_text("unreachable");
+                Ok(())
+            })
+        });
+    let (slow, release, fails) = run(app_server(app), |addr| {
+        let mut slow = Reader::connect(addr);
+        slow.send(&get("/slow"));
+        let mut other = Reader::connect(addr);
+        other.send(&get("/release"));
+        let release = other.response();
+        let slow = slow.response();
+        let mut fails = Vec::new();
+        for how in ["http", "driver", "panic", "done"] {
+            other.send(&get(&format!("/fail/{how}")));
+            let r = other.response();
+            fails.push((how, r.status, r.body_str()));
+        }
+        (slow, release, fails)
+    });
+    assert_eq!(
+        (release.status, release.body_str().as_str()),
+        (200, "released")
+    );
+    assert_eq!(
+        (slow.status, slow.body_str().as_str()),
+        (200, "released by the loop")
+    );
+    let statuses: Vec<(&str, u16)> = fails.iter().map(|(h, s, _)| (*h, *s)).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("http", 404),
+            ("driver", 500),
+            ("panic", 500),
+            ("done", 409)
+        ]
+    );
+    assert!(fails[0].2.contains("no such row"), "{}", fails[0].2);
+    for (how, _, body) in &fails[1..3] {
+        assert!(
+            !body.contains("secret") && !body.contains("panicked"),
+            "{how}: {body}"
+        );
+    }
+}

@@ -310,3 +310,52 @@ fn a_missing_cookie_secret_is_reported_before_serving() {
     assert!(ok.validate().is_ok());
     drop(ok.server(&handle));
 }
+
+/// An empty `cookie_secret` signs cookies with an empty key, which anyone can forge:
+/// refused before serving like a missing one, whatever uses it.
+#[test]
+fn an_empty_cookie_secret_is_refused_before_serving() {
+    let login = |ctx: &mut Context| {
+        ctx.set_signed_cookie("user", b"ann")?;
+        Ok(())
+    };
+    let empty =
+        || Application::with_options(WebOptions::default().cookie_secret("")).get("/login", login);
+    let err = empty().validate().unwrap_err();
+    assert!(err.to_string().contains("cookie_secret"), "{err}");
+    let err = empty().current_user_cookie("user").validate().unwrap_err();
+    assert!(err.to_string().contains("cookie_secret"), "{err}");
+    let reactor = squall::Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let app = empty();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app.server(&handle)));
+    assert!(panic.is_err(), "server() refuses an empty secret");
+}
+
+/// XSRF protection needs no secret (the cookie holds a random token, compared, not
+/// signed — as Tornado's): such an application builds and serves.
+#[test]
+fn xsrf_cookies_need_no_cookie_secret() {
+    let app = Application::with_options(WebOptions::default().xsrf_cookies(true)).get(
+        "/",
+        |ctx: &mut Context| {
+            let token = ctx.xsrf_token();
+            ctx.send_text(token);
+            Ok(())
+        },
+    );
+    assert!(app.validate().is_ok());
+    let r = run(
+        move |h| app.server(h),
+        |addr| {
+            let mut c = Reader::connect(addr);
+            c.send(&get("/", ""));
+            c.response()
+        },
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.body_str().starts_with("2|"), "{}", r.body_str());
+    assert!(r
+        .header("set-cookie")
+        .is_some_and(|c| c.starts_with("_xsrf=")));
+}

@@ -300,3 +300,48 @@ fn signed_user_cookies_interoperate_with_tornado() {
     );
     assert_eq!(out, ["alice", "bob", "nobody", "nobody"]);
 }
+
+/// An endpoint other sites call (a webhook) is exempt from the XSRF check while every
+/// other route keeps it — Tornado's handler overriding `check_xsrf_cookie`.
+#[test]
+fn an_exempt_route_takes_a_post_without_a_token_and_the_others_still_refuse() {
+    let done = |ctx: &mut Context| {
+        let event = ctx.argument_or("event", "none").to_string();
+        ctx.send_text(format!("got {event}"));
+        Ok(())
+    };
+    let app = app()
+        .post("/webhook", done)
+        .xsrf_exempt()
+        .put("/webhook", done);
+    let out = run(
+        move |h| app.server(h),
+        |addr| {
+            let send = |method: &str, path: &str| {
+                let body = "event=push";
+                let req = format!(
+                    "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                     Content-Type: application/x-www-form-urlencoded\r\n\
+                     Content-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let r = parse_all(exchange_to_eof(addr, req.as_bytes()).as_bytes())
+                    .pop()
+                    .expect("a response");
+                (r.status, r.body_str())
+            };
+            [
+                send("POST", "/webhook"),
+                send("PUT", "/webhook"),
+                send("POST", "/token"),
+            ]
+        },
+    );
+    assert_eq!(out[0], (200, "got push".to_string()));
+    assert_eq!(
+        out[1].0, 403,
+        "another route of the same path: {:?}",
+        out[1]
+    );
+    assert_eq!(out[2].0, 403, "{:?}", out[2]);
+}

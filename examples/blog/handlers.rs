@@ -1,49 +1,12 @@
-//! The routes. Handlers that need the database detach their request, run the query on
-//! the executor (`Handle::run_in_executor`) and answer when it is done.
+//! The routes. Handlers that need the database run the query on the executor
+//! (`Context::run_in_executor`) and answer when it is done.
 
 use serde_json::{json, Value};
 use squall::web::{authenticated, Application, Context, HandlerResult, StatusCode, WebOptions};
-use squall::{Error, Handle};
+use squall::Error;
 
-use crate::db::{self, Conn, DbResult};
+use crate::db::{self, Conn};
 use crate::text;
-
-/// The application's shared state: the connection and the loop's handle.
-#[derive(Clone)]
-pub struct Db {
-    pub conn: Conn,
-    pub handle: Handle,
-}
-
-/// Runs `job` on the executor, then `done` with its result on the loop. A failed query
-/// is logged and answered with a 500 page.
-fn run<T: Send + 'static>(
-    ctx: &mut Context,
-    db: &Db,
-    job: impl FnOnce(&Conn) -> DbResult<T> + Send + 'static,
-    done: impl FnOnce(&mut Context, T) -> HandlerResult + 'static,
-) -> HandlerResult {
-    let mut ctx = ctx.detach();
-    let conn = db.conn.clone();
-    let f = db
-        .handle
-        .run_in_executor(move || job(&conn).map_err(|e| e.to_string()));
-    f.add_done_callback(move |f| {
-        let r = match f.take_result() {
-            Some(Ok(Ok(v))) => done(&mut ctx, v),
-            Some(Ok(Err(e))) => {
-                log::error!("database: {e}");
-                Err(Error::http(500, "database error"))
-            }
-            Some(Err(e)) => Err(e),
-            None => Ok(()),
-        };
-        if let Err(e) = r {
-            ctx.send_error(&e);
-        }
-    });
-    Ok(())
-}
 
 /// The session (`"<id> author"` / `"<id> reader"`) of the signed-in user.
 fn user(ctx: &Context) -> Option<(i64, bool)> {
@@ -76,23 +39,23 @@ fn redirect_to_next(ctx: &mut Context) -> HandlerResult {
     Ok(())
 }
 
-fn home(ctx: &mut Context, db: &Db) -> HandlerResult {
-    let job = |c: &Conn| db::latest(c, 5);
-    run(ctx, db, job, |ctx, entries| {
-        page(ctx, 200, "home.html", json!({ "entries": entries }))
-    })
+fn home(ctx: &mut Context, c: Conn) -> HandlerResult {
+    ctx.run_in_executor(
+        move || db::latest(&c, 5),
+        |ctx, entries| page(ctx, 200, "home.html", json!({ "entries": entries })),
+    )
 }
 
-fn archive(ctx: &mut Context, db: &Db) -> HandlerResult {
-    let job = |c: &Conn| db::entries(c, "ORDER BY published DESC, e.id DESC", []);
-    run(ctx, db, job, |ctx, entries| {
+fn archive(ctx: &mut Context, c: Conn) -> HandlerResult {
+    let job = move || db::entries(&c, "ORDER BY published DESC, e.id DESC", []);
+    ctx.run_in_executor(job, |ctx, entries| {
         page(ctx, 200, "archive.html", json!({ "entries": entries }))
     })
 }
 
-fn feed(ctx: &mut Context, db: &Db) -> HandlerResult {
-    let job = |c: &Conn| Ok((db::latest(c, 10)?, db::last_updated(c)?));
-    run(ctx, db, job, |ctx, (entries, updated)| {
+fn feed(ctx: &mut Context, c: Conn) -> HandlerResult {
+    let job = move || db::DbResult::Ok((db::latest(&c, 10)?, db::last_updated(&c)?));
+    ctx.run_in_executor(job, |ctx, (entries, updated)| {
         let host = ctx.header("host").unwrap_or("localhost").to_string();
         let values = json!({ "entries": entries, "updated": updated, "host": host });
         let xml = ctx.render_string("feed.xml", values)?;
@@ -102,10 +65,10 @@ fn feed(ctx: &mut Context, db: &Db) -> HandlerResult {
     })
 }
 
-fn entry(ctx: &mut Context, db: &Db) -> HandlerResult {
+fn entry(ctx: &mut Context, c: Conn) -> HandlerResult {
     let slug = ctx.param("slug").unwrap_or("").to_string();
-    let job = move |c: &Conn| db::entries(c, "WHERE slug = ?1", [slug]);
-    run(ctx, db, job, |ctx, mut found| match found.pop() {
+    let job = move || db::entries(&c, "WHERE slug = ?1", [slug]);
+    ctx.run_in_executor(job, |ctx, mut found| match found.pop() {
         Some(entry) => page(ctx, 200, "entry.html", json!({ "entry": entry })),
         None => Err(Error::http(404, "no such entry")),
     })
@@ -118,21 +81,21 @@ fn entry_id(ctx: &Context) -> Result<Option<i64>, Error> {
     }
 }
 
-fn compose_form(ctx: &mut Context, db: &Db) -> HandlerResult {
+fn compose_form(ctx: &mut Context, c: Conn) -> HandlerResult {
     if !is_author(ctx) {
         return Err(Error::http(403, "only authors may compose"));
     }
     let Some(id) = entry_id(ctx)? else {
         return page(ctx, 200, "compose.html", json!({ "entry": {} }));
     };
-    let job = move |c: &Conn| db::entries(c, "WHERE e.id = ?1", [id]);
-    run(ctx, db, job, |ctx, mut found| match found.pop() {
+    let job = move || db::entries(&c, "WHERE e.id = ?1", [id]);
+    ctx.run_in_executor(job, |ctx, mut found| match found.pop() {
         Some(e) => page(ctx, 200, "compose.html", json!({ "entry": e })),
         None => Err(Error::http(404, "no such entry")),
     })
 }
 
-fn compose(ctx: &mut Context, db: &Db) -> HandlerResult {
+fn compose(ctx: &mut Context, c: Conn) -> HandlerResult {
     let Some((me, true)) = user(ctx) else {
         return Err(Error::http(403, "only authors may compose"));
     };
@@ -143,12 +106,14 @@ fn compose(ctx: &mut Context, db: &Db) -> HandlerResult {
         let form = json!({ "entry": entry, "error": "Please give the entry a title." });
         return page(ctx, 400, "compose.html", form);
     }
-    let html = text::markdown(&md);
-    let job = move |c: &Conn| match id {
-        Some(id) => db::update(c, id, &title, &md, &html),
-        None => db::insert(c, me, &title, &md, &html).map(Some),
+    let job = move || {
+        let html = text::markdown(&md); // off the loop: a long entry takes a while
+        match id {
+            Some(id) => db::update(&c, id, &title, &md, &html),
+            None => db::insert(&c, me, &title, &md, &html).map(Some),
+        }
     };
-    run(ctx, db, job, |ctx, slug| {
+    ctx.run_in_executor(job, |ctx, slug| {
         let slug = slug.ok_or(Error::http(404, "no such entry"))?;
         ctx.redirect(&format!("/entry/{slug}"));
         Ok(())
@@ -178,7 +143,7 @@ fn sign_in(
     }
 }
 
-fn create(ctx: &mut Context, db: &Db) -> HandlerResult {
+fn create(ctx: &mut Context, c: Conn) -> HandlerResult {
     let (email, name) = (arg(ctx, "email"), arg(ctx, "name"));
     let password = ctx.argument_or("password", "").to_string();
     let mut form = json!({ "email": email, "name": name, "next": ctx.argument_or("next", "/") });
@@ -187,38 +152,34 @@ fn create(ctx: &mut Context, db: &Db) -> HandlerResult {
         return page(ctx, 400, "create.html", form);
     }
     form["error"] = "An account with this email exists already: sign in instead.".into();
-    let job = move |c: &Conn| db::create_account(c, &email, &name, &password);
-    run(ctx, db, job, |ctx, s| {
-        sign_in(ctx, s, 409, "create.html", form)
-    })
+    let job = move || db::create_account(&c, &email, &name, &password);
+    ctx.run_in_executor(job, |ctx, s| sign_in(ctx, s, 409, "create.html", form))
 }
 
-fn login(ctx: &mut Context, db: &Db) -> HandlerResult {
+fn login(ctx: &mut Context, c: Conn) -> HandlerResult {
     let email = arg(ctx, "email");
     let password = ctx.argument_or("password", "").to_string();
     let form = json!({ "email": email, "next": ctx.argument_or("next", "/"), "error": "Wrong email or password." });
-    let job = move |c: &Conn| db::login(c, &email, &password);
-    run(ctx, db, job, |ctx, s| {
-        sign_in(ctx, s, 403, "login.html", form)
-    })
+    let job = move || db::login(&c, &email, &password);
+    ctx.run_in_executor(job, |ctx, s| sign_in(ctx, s, 403, "login.html", form))
 }
 
-fn logout(ctx: &mut Context, _: &Db) -> HandlerResult {
+fn logout(ctx: &mut Context, _: Conn) -> HandlerResult {
     ctx.clear_cookie("blog_user")?;
     redirect_to_next(ctx)
 }
 
 /// The blog: templates and static files from `dir`, sessions signed with `secret`.
-pub fn app(db: &Db, dir: &str, secret: &str) -> Application {
+pub fn app(db: &Conn, dir: &str, secret: &str) -> Application {
     let options = WebOptions::default()
         .cookie_secret(secret)
         .xsrf_cookies(true)
         .login_url("/auth/login")
         .template_path(format!("{dir}/templates"))
         .static_path(format!("{dir}/static"));
-    let h = |f: fn(&mut Context, &Db) -> HandlerResult| {
+    let h = |f: fn(&mut Context, Conn) -> HandlerResult| {
         let db = db.clone();
-        move |ctx: &mut Context| f(ctx, &db)
+        move |ctx: &mut Context| f(ctx, db.clone())
     };
     Application::with_options(options)
         .current_user_cookie("blog_user")

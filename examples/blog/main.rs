@@ -65,12 +65,8 @@ fn main() -> squall::Result<()> {
         eprintln!("blog: no --cookie-secret: generated one, sessions end when the server stops");
     }
     let mut reactor = Reactor::new()?;
-    let db = handlers::Db {
-        conn,
-        handle: reactor.handle(),
-    };
     let app = handlers::app(
-        &db,
+        &conn,
         concat!(env!("CARGO_MANIFEST_DIR"), "/examples/blog"),
         &secret,
     );

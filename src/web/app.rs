@@ -34,7 +34,9 @@ type Handler = Rc<dyn Fn(&mut Context) -> HandlerResult>;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct WebOptions {
-    /// Key of signed cookies ([`Context::set_signed_cookie`]); none by default.
+    /// Key of signed cookies ([`Context::set_signed_cookie`]); none by default. Needed
+    /// by [`Application::current_user_cookie`]; a missing or empty one is reported by
+    /// [`Application::validate`] before the application serves.
     pub cookie_secret: Option<Vec<u8>>,
     /// Gzip responses of compressible types for clients that accept it (default off,
     /// as Tornado's `compress_response`; needs the `gzip` feature).
@@ -49,7 +51,9 @@ pub struct WebOptions {
     pub server: HttpServerOptions,
     /// Cross-site request forgery protection (Tornado's `xsrf_cookies`; default off):
     /// every request but `GET`, `HEAD` and `OPTIONS` must carry the token of the `_xsrf`
-    /// cookie ([`Context::xsrf_token`]) or is refused with 403.
+    /// cookie ([`Context::xsrf_token`]) or is refused with 403; a route may be exempted
+    /// with [`Application::xsrf_exempt`]. Needs no `cookie_secret`: the cookie holds a
+    /// random token that is compared, not signed (as Tornado's).
     pub xsrf_cookies: bool,
     /// Attributes of the `_xsrf` cookie (default `Path=/` only, as Tornado's).
     pub xsrf_cookie_options: CookieOptions,
@@ -172,6 +176,8 @@ struct Route {
     pattern: Pattern,
     methods: Vec<Method>,
     handler: Handler,
+    /// Not subject to [`WebOptions::xsrf_cookies`] ([`Application::xsrf_exempt`]).
+    xsrf_exempt: bool,
 }
 
 pub(crate) struct AppInner {
@@ -294,6 +300,7 @@ impl Application {
             pattern,
             methods: methods.to_vec(),
             handler: Rc::new(handler),
+            xsrf_exempt: false,
         });
         self
     }
@@ -387,6 +394,37 @@ impl Application {
             Some((_, p)) => panic!("route name {name:?} already names {}", p.as_str()),
             None => names.push((name.to_string(), pattern)),
         }
+        self
+    }
+
+    /// Exempts the route added last from the XSRF check of
+    /// [`WebOptions::xsrf_cookies`] (in Tornado, a handler overriding
+    /// `check_xsrf_cookie` to do nothing): for an endpoint other sites call by design — a
+    /// webhook, an API authenticated by a header rather than a cookie. Other routes,
+    /// those of the same path for other methods included, keep the check. The route
+    /// must protect itself otherwise (a signature, a token header): a browser's cookies
+    /// go with a cross-site POST to it.
+    ///
+    /// ```
+    /// use squall::web::{Application, Context, WebOptions};
+    /// let app = Application::with_options(WebOptions::default().xsrf_cookies(true))
+    ///     .post("/hooks/push", |ctx: &mut Context| {
+    ///         // check the sender's signature header here
+    ///         ctx.send_text("thanks");
+    ///         Ok(())
+    ///     })
+    ///     .xsrf_exempt();
+    /// # let _ = app;
+    /// ```
+    ///
+    /// # Panics
+    /// With no route added yet, or once the application serves.
+    pub fn xsrf_exempt(mut self) -> Self {
+        self.inner_mut()
+            .routes
+            .last_mut()
+            .expect("xsrf_exempt() before any route")
+            .xsrf_exempt = true;
         self
     }
 
@@ -530,10 +568,16 @@ impl Application {
         move |req, resp| dispatch(&inner, req, resp)
     }
 
-    /// Checks the settings: a [`current_user_cookie`](Self::current_user_cookie) needs
-    /// a non-empty [`WebOptions::cookie_secret`]. [`server`](Self::server) and
-    /// [`handler`](Self::handler) call it and panic on an error; call it first to report
-    /// the error your own way.
+    /// Checks the settings before serving: a [`WebOptions::cookie_secret`], if set, is
+    /// not empty (an empty key signs cookies anyone can forge), and a
+    /// [`current_user_cookie`](Self::current_user_cookie) has one.
+    /// [`server`](Self::server) and [`handler`](Self::handler) call it and panic on an
+    /// error; call it first to report the error your own way.
+    ///
+    /// Signed cookies a handler sets or reads itself ([`Context::set_signed_cookie`],
+    /// [`Context::signed_cookie`]) cannot be seen here: without a secret, setting one
+    /// fails ([`Error::InvalidState`] naming the setting, a 500 page with the cause
+    /// logged) and reading one finds none. XSRF protection needs no secret.
     ///
     /// ```
     /// use squall::web::{Application, WebOptions};
@@ -547,12 +591,13 @@ impl Application {
     /// [`Error::InvalidState`] naming the missing setting.
     pub fn validate(&self) -> Result<()> {
         let shared = &self.inner.shared;
-        let has_secret = shared
-            .options
-            .cookie_secret
-            .as_ref()
-            .is_some_and(|s| !s.is_empty());
-        if shared.signed_cookies && !has_secret {
+        let secret = shared.options.cookie_secret.as_deref();
+        if secret.is_some_and(<[u8]>::is_empty) {
+            return Err(Error::invalid_state(
+                "WebOptions::cookie_secret is empty: signed cookies would be forgeable",
+            ));
+        }
+        if shared.signed_cookies && secret.is_none() {
             return Err(Error::invalid_state(
                 "signed cookies are used (current_user_cookie) but WebOptions::cookie_secret is not set",
             ));
@@ -600,7 +645,7 @@ fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
         };
         let head_as_get = req.method == Method::HEAD && route.methods.contains(&Method::GET);
         if route.methods.contains(&req.method) || head_as_get {
-            found = Some((route.handler.clone(), params));
+            found = Some((route.handler.clone(), params, route.xsrf_exempt));
             break;
         }
         for m in &route.methods {
@@ -613,7 +658,7 @@ fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
         }
     }
     let mut ctx = Context::new(app.shared.clone(), req, resp, start);
-    let Some((handler, params)) = found else {
+    let Some((handler, params, xsrf_exempt)) = found else {
         if allowed.is_empty() {
             ctx.send_error(&Error::http(404, "Not Found"));
         } else {
@@ -635,6 +680,7 @@ fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
     );
     if app.shared.options.xsrf_cookies
         && !safe
+        && !xsrf_exempt
         && let Err(e) = ctx.check_xsrf_cookie()
     {
         ctx.send_error(&e);
@@ -666,7 +712,7 @@ fn dispatch(app: &Rc<AppInner>, req: Request, resp: Responder) {
 }
 
 /// A handler (or hook) returned `e`: the error page, logged unless it is an HTTP error.
-fn handler_failed(ctx: &mut Context, e: Error) {
+pub(crate) fn handler_failed(ctx: &mut Context, e: Error) {
     if !matches!(e, Error::Http { .. }) {
         log::error!(
             "handler for {} {} failed: {e}",

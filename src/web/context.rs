@@ -45,7 +45,7 @@ pub struct Context {
     args: Arguments,
     start: Instant,
     /// The loop's clock (request timing, cookie and XSRF timestamps).
-    clock: crate::reactor::Handle,
+    pub(super) clock: crate::reactor::Handle,
     spare: HeaderMap,
     /// This request's XSRF token (from the cookie, or new) and its masked form.
     xsrf: Option<(RawToken, String)>,

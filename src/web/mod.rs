@@ -9,12 +9,14 @@
 //!   [`Application::write_error`]) that never show internals; `prepare` / `on_finish`
 //!   hooks and default headers.
 //! - Security as Tornado's: XSRF cookies ([`WebOptions::xsrf_cookies`],
-//!   [`Context::xsrf_form_html`]), a `current_user` hook and the [`authenticated`]
+//!   [`Context::xsrf_form_html`], per-route exemption with
+//!   [`Application::xsrf_exempt`]), a `current_user` hook and the [`authenticated`]
 //!   guard.
 //! - [`Context`]: the request with decoded arguments (query, urlencoded and multipart
 //!   forms with file uploads, JSON), cookies (plain and signed, Tornado's format), and
 //!   the response (text, HTML, JSON, streamed, or answered later after
-//!   [`detach`](Context::detach)).
+//!   [`detach`](Context::detach)); blocking work (a database query) off the loop with
+//!   [`Context::run_in_executor`].
 //! - [`StaticFiles`]: a directory with conditional requests, ranges and streaming;
 //!   content-hashed URLs with [`Context::static_url`].
 //! - Gzip compression of responses ([`WebOptions::compress_response`]) and an access-log
@@ -51,6 +53,7 @@ mod context;
 mod cookie;
 mod escape;
 mod etag;
+mod executor;
 mod hooks;
 pub mod multipart;
 mod route;
