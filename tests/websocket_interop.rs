@@ -231,10 +231,10 @@ fn squall_client_against_python(compression: bool) {
         .into();
     let messages = [
         Message::Text("hello".into()),
-        Message::Text("κόσμε".repeat(1000)),
+        Message::Text("κόσμε".repeat(1000).into()),
         Message::Binary(Bytes::from_static(b"\x00\x01\xff")),
         Message::Binary(Bytes::new()),
-        Message::Text(String::new()),
+        Message::Text("".into()),
         Message::Binary(big),
     ];
     for m in messages {

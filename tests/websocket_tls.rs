@@ -99,11 +99,11 @@ fn squall_client_and_server_over_wss_text_binary_1mib_and_close_codes() {
         .into();
     for m in [
         Message::Text("hello".into()),
-        Message::Text("κόσμε".repeat(1000)),
+        Message::Text("κόσμε".repeat(1000).into()),
         Message::Binary(Bytes::from_static(b"\x00\x01\xff")),
         Message::Binary(Bytes::new()),
         Message::Binary(big),
-        Message::Text("z".repeat(1 << 20)),
+        Message::Text("z".repeat(1 << 20).into()),
     ] {
         round_trip(&mut reactor, &ws, m);
     }
@@ -530,7 +530,7 @@ fn squall_wss_client_against_websockets_server_over_tls() {
     let ws = reactor.run_until(&connect(&h, &u, trusting(&ca))).unwrap();
     for m in [
         Message::Text("hello".into()),
-        Message::Text("κόσμε".repeat(1000)),
+        Message::Text("κόσμε".repeat(1000).into()),
         Message::Binary(Bytes::from_static(b"\x00\x01\xff")),
         Message::Binary(big),
     ] {

@@ -10,6 +10,7 @@ use super::close::{self, parse_close_payload};
 use super::deflate::Inflater;
 use super::frame::{apply_mask, parse_header, Opcode, ProtocolError, Role};
 use super::message::Message;
+use super::text::Text;
 use super::utf8::Utf8Validator;
 
 /// What the decoder delivers.
@@ -300,7 +301,7 @@ impl Decoder {
                         if let Some(k) = h.mask {
                             apply_mask(&mut payload, k, 0);
                         }
-                        return whole(text, payload).map(|m| Some(Incoming::Message(m)));
+                        return whole(text, payload, false).map(|m| Some(Incoming::Message(m)));
                     }
                     if h.fin && !h.rsv1 && h.len as usize <= IN_PLACE_MAX {
                         // Wait for the rest in the read buffer, sized for it at once.
@@ -366,10 +367,13 @@ impl Decoder {
             return Ok(None);
         }
         let (hlen, len, text) = (p.hlen, p.len, p.text);
+        if text && !p.utf8.is_complete() {
+            return Err(BAD_UTF8);
+        }
         self.in_place = None;
         buf.advance(hlen);
         let payload = buf.split_to(len);
-        whole(text, payload).map(|m| Some(Incoming::Message(m)))
+        whole(text, payload, true).map(|m| Some(Incoming::Message(m)))
     }
 
     /// Adds a piece of payload to the message: inflated if compressed, size-checked, and
@@ -423,7 +427,7 @@ impl Decoder {
         if m.text && !m.utf8.is_complete() {
             return Err(BAD_UTF8);
         }
-        whole(m.text, m.data).map(|m| Some(Incoming::Message(m)))
+        whole(m.text, m.data, true).map(|m| Some(Incoming::Message(m)))
     }
 }
 
@@ -452,14 +456,16 @@ fn check_utf8(m: &mut Partial) -> Result<(), ProtocolError> {
     Ok(())
 }
 
-fn whole(text: bool, payload: BytesMut) -> Result<Message, ProtocolError> {
-    if text {
-        String::from_utf8(Vec::from(payload))
-            .map(Message::Text)
-            .map_err(|_| BAD_UTF8)
-    } else {
-        Ok(Message::Binary(payload.freeze()))
+/// The message of `payload`; a text payload is checked here unless `checked` says its
+/// UTF-8 was already checked (incrementally, to its end) as it arrived: never twice.
+fn whole(text: bool, payload: BytesMut, checked: bool) -> Result<Message, ProtocolError> {
+    if !text {
+        return Ok(Message::Binary(payload.freeze()));
     }
+    if !checked && std::str::from_utf8(&payload).is_err() {
+        return Err(BAD_UTF8);
+    }
+    Ok(Message::Text(Text::from_checked(payload.freeze())))
 }
 
 #[cfg(test)]
@@ -487,6 +493,51 @@ mod tests {
             }
         }
         Ok(out)
+    }
+
+    #[test]
+    fn bad_utf8_is_refused_on_every_path_in_every_split() {
+        // One frame ending inside a sequence, one with a byte that never starts one, and
+        // a fragmented message cut inside a sequence: whole-frame, in-place and
+        // fragment paths (by split size) all refuse them.
+        let cut = frame(Opcode::Text, true, b"caf\xc3");
+        let bad = frame(Opcode::Text, true, b"ab\xffcd");
+        let mut frag = frame(Opcode::Text, false, b"caf");
+        frag.extend(frame(Opcode::Continuation, true, b"\xc3"));
+        for wire in [cut, bad, frag] {
+            for step in 1..=wire.len() {
+                let got = decode_all(&wire, step);
+                assert!(
+                    matches!(&got, Err(e) if e.code == close::INVALID_PAYLOAD),
+                    "step {step}: {got:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_text_message_is_handed_out_without_a_copy() {
+        // The whole frame in the buffer (fast path) and a frame completed in place: the
+        // text's bytes are those of the read buffer, not a copy.
+        for first in [usize::MAX, 10] {
+            let text = "κόσμε ".repeat(100);
+            let wire = frame(Opcode::Text, true, text.as_bytes());
+            let mut d = Decoder::new(Role::Server, 1 << 20);
+            let mut buf = BytesMut::with_capacity(wire.len());
+            let range = buf.as_ptr() as usize..buf.as_ptr() as usize + wire.len();
+            let split = first.min(wire.len());
+            buf.extend_from_slice(&wire[..split]);
+            let mut got = d.decode(&mut buf).unwrap();
+            if got.is_none() {
+                buf.extend_from_slice(&wire[split..]);
+                got = d.decode(&mut buf).unwrap();
+            }
+            let Some(Incoming::Message(Message::Text(t))) = got else {
+                panic!("{got:?}");
+            };
+            assert_eq!(t, text);
+            assert!(range.contains(&(t.as_ptr() as usize)), "copied ({first})");
+        }
     }
 
     #[test]
@@ -556,7 +607,7 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                Incoming::Message(Message::Text(big)),
+                Incoming::Message(Message::Text(big.into())),
                 Incoming::Ping(Bytes::from_static(b"p")),
                 Incoming::Message(Message::Text("after".into())),
             ]

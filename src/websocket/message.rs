@@ -2,11 +2,13 @@
 
 use bytes::Bytes;
 
+use super::text::Text;
+
 /// A complete WebSocket data message (fragments joined, decompressed, text validated).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// A text message (valid UTF-8).
-    Text(String),
+    /// A text message: UTF-8 checked once, kept as bytes (reads as a `&str`).
+    Text(Text),
     /// A binary message.
     Binary(Bytes),
 }
@@ -41,13 +43,19 @@ impl Message {
 
 impl From<String> for Message {
     fn from(s: String) -> Self {
-        Message::Text(s)
+        Message::Text(s.into())
     }
 }
 
 impl From<&str> for Message {
     fn from(s: &str) -> Self {
-        Message::Text(s.to_owned())
+        Message::Text(s.into())
+    }
+}
+
+impl From<Text> for Message {
+    fn from(t: Text) -> Self {
+        Message::Text(t)
     }
 }
 

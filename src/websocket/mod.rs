@@ -57,6 +57,7 @@ mod message;
 mod options;
 mod server;
 mod socket;
+mod text;
 mod utf8;
 
 pub use client::connect;
@@ -64,3 +65,4 @@ pub use message::Message;
 pub use options::WebSocketOptions;
 pub use server::{accept, accept_context};
 pub use socket::{Flow, WebSocket};
+pub use text::Text;

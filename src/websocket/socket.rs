@@ -23,6 +23,7 @@ use super::frame::{encode, Decoder, Encoded, Incoming, Opcode, ProtocolError, Ro
 use super::handshake::mask_key;
 use super::message::Message;
 use super::options::WebSocketOptions;
+use super::text::Text;
 use crate::error::{Error, Result};
 use crate::future::Future;
 use crate::reactor::{Handle, TimerId};
@@ -397,15 +398,15 @@ impl WebSocket {
     #[doc(alias = "write_message")]
     pub fn send(&self, message: impl Into<Message>) -> Future<()> {
         match message.into() {
-            Message::Text(t) => self.send_frame(Opcode::Text, Bytes::from(t)),
+            Message::Text(t) => self.send_frame(Opcode::Text, t.into_bytes()),
             Message::Binary(b) => self.send_frame(Opcode::Binary, b),
         }
     }
 
     /// Sends a text message (see [`send`](Self::send)).
     #[doc(alias = "write_message")]
-    pub fn send_text(&self, text: impl Into<String>) -> Future<()> {
-        self.send_frame(Opcode::Text, Bytes::from(text.into()))
+    pub fn send_text(&self, text: impl Into<Text>) -> Future<()> {
+        self.send_frame(Opcode::Text, text.into().into_bytes())
     }
 
     /// Sends a binary message (see [`send`](Self::send)).
