@@ -5,7 +5,8 @@
 //! inflation stops as soon as the message would exceed its limit, so a deflate bomb never
 //! allocates its output. Without context takeover, neither side keeps deflate state
 //! between messages (an idle connection holds none): a compressor that keeps no context
-//! is shared by every connection of the thread.
+//! is shared by every connection of the thread, and held by one connection only while it
+//! compresses a message in pieces ([`Compressor::compress_piece`]).
 //!
 //! Memory per connection (zlib-rs through `flate2`): an inflater that keeps the peer's
 //! context holds ~42 KiB (a 32 KiB window whatever the window bits, of which only

@@ -394,6 +394,10 @@ impl WebSocket {
 
     /// Sends a message; the future resolves when it reached the kernel.
     ///
+    /// With compression, a message over 256 KiB is compressed 256 KiB per turn of the
+    /// loop and sent as a fragmented message; messages sent meanwhile follow it, in
+    /// order, and count against `max_write_buffer_size` while they wait.
+    ///
     /// # Errors
     /// The future fails with [`Error::StreamClosed`] once a close frame was sent or the
     /// connection is gone, with [`Error::StreamBufferFull`] when the message would take
