@@ -30,8 +30,9 @@ use crate::error::Error;
 use crate::future::{chain_future, Future};
 use crate::stream::IoStream;
 
-/// Most message bytes one connection compresses per turn of the loop (about a
-/// millisecond of work at level 6 on one core, and the inflating step's size).
+/// Most message bytes one connection compresses per turn of the loop, the inflating
+/// step's size: at level 6, about 0.2 ms of work for text, about 1 ms for data that
+/// hardly compresses.
 pub(super) const COMPRESS_STEP: usize = 256 * 1024;
 
 /// What a small message counts for within a turn's step: compressing even an empty one
