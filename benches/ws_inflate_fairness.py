@@ -6,8 +6,9 @@ compressed messages that inflate to 16 MiB (about 16 KB on the wire).
     target/release/examples/ws_echo --port 0 --deflate      # prints its address
     python3 benches/ws_inflate_fairness.py --port PORT [--heavy 4] [--seconds 20] [--mode echo|bomb]
 
---mode echo: each heavy connection sends one 16 MiB - 1 KiB text message, reads the
-(compressed) echo, and sends the next: the server inflates and compresses.
+--mode echo: each heavy connection sends one 16 MiB - 1 KiB text message, reads the whole
+(compressed) echo, one frame or fragmented, and sends the next: the server inflates and
+compresses.
 --mode bomb: each heavy message inflates to 16 MiB + 1 KiB, beyond ws_echo's 16 MiB
 limit: the server inflates 16 MiB, fails the connection with 1009, and the client
 reconnects; this isolates the cost of inflating.
@@ -67,7 +68,23 @@ async def read_frame(reader):
     elif n == 127:
         (n,) = struct.unpack("!Q", await reader.readexactly(8))
     payload = await reader.readexactly(n)
-    return b0 & 0x0F, payload
+    return b0 & 0x80 != 0, b0 & 0x0F, payload
+
+
+async def read_message(reader):
+    """The opcode of the next whole message (or close frame): a reply may come as one
+    frame or fragmented (continuation frames until FIN); pings and pongs are skipped."""
+    opcode = None
+    while True:
+        fin, op, _ = await read_frame(reader)
+        if op == 8:
+            return op
+        if op in (9, 10):
+            continue
+        if opcode is None:
+            opcode = op
+        if fin:
+            return opcode
 
 
 async def heavy(port, wire, mode, stop, counts):
@@ -80,7 +97,7 @@ async def heavy(port, wire, mode, stop, counts):
             while not stop.is_set():
                 writer.write(wire)
                 await writer.drain()
-                op, _ = await read_frame(reader)
+                op = await read_message(reader)
                 counts["heavy"] += 1
                 if op == 8 or mode == "bomb":
                     break

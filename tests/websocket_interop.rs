@@ -165,6 +165,63 @@ fn websockets_client_ending_each_message_with_a_final_block() {
     );
 }
 
+/// A `websockets` client echoing two 16 MiB compressible texts through squall with
+/// compression; counts the continuation frames it received (websockets logs each frame
+/// at debug level) and pings once the echoes are back.
+const CLIENT_LARGE: &str = r#"
+import asyncio, logging, sys
+from websockets.asyncio.client import connect
+cont = [0]
+class Count(logging.Handler):
+    def emit(self, record):
+        if record.getMessage().startswith("< CONT"):
+            cont[0] += 1
+log = logging.getLogger("websockets.client")
+log.setLevel(logging.DEBUG)
+log.propagate = False
+log.addHandler(Count())
+async def main():
+    async with connect(sys.argv[1], compression="deflate", max_size=None,
+                       ping_interval=None) as ws:
+        text = ("squall " * ((16 << 20) // 7 + 1))[:16 << 20]
+        for _ in range(2):
+            await ws.send(text)
+            r = await ws.recv()
+            assert r == text, len(r)
+        await (await ws.ping(b"still there"))
+    print("OK", cont[0], flush=True)
+asyncio.run(main())
+"#;
+
+#[test]
+fn websockets_client_gets_large_compressed_echoes_in_fragments() {
+    if !have_websockets() {
+        return;
+    }
+    let mut reactor = Reactor::new().unwrap();
+    let (_server, addr) = squall_server(&reactor, true);
+    let url = format!("ws://{addr}/interop");
+    let out = with_peer(&mut reactor, move || {
+        Command::new("python3")
+            .args(["-c", CLIENT_LARGE, &url])
+            .output()
+            .expect("run python3")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let cont: Option<usize> = stdout
+        .strip_prefix("OK ")
+        .and_then(|n| n.trim().parse().ok());
+    assert!(
+        out.status.success() && cont.is_some(),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    // Each 16 MiB echo came compressed in 256 KiB steps: 1 frame + 63 continuations.
+    let cont = cont.unwrap_or_default();
+    eprintln!("{cont} continuation frames");
+    assert!(cont >= 2 * 63, "{cont} continuation frames");
+}
+
 const SERVER: &str = r#"
 import asyncio, sys
 from websockets.asyncio.server import serve

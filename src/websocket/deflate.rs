@@ -5,7 +5,8 @@
 //! inflation stops as soon as the message would exceed its limit, so a deflate bomb never
 //! allocates its output. Without context takeover, neither side keeps deflate state
 //! between messages (an idle connection holds none): a compressor that keeps no context
-//! is shared by every connection of the thread.
+//! is shared by every connection of the thread, and held by one connection only while it
+//! compresses a message in pieces ([`Compressor::compress_piece`]).
 //!
 //! Memory per connection (zlib-rs through `flate2`): an inflater that keeps the peer's
 //! context holds ~42 KiB (a 32 KiB window whatever the window bits, of which only
@@ -349,29 +350,17 @@ impl Compressor {
     pub fn compress(&mut self, data: &[u8]) -> Bytes {
         #[cfg(feature = "deflate")]
         {
-            use flate2::{Compress, Compression};
             let (level, bits) = (self.level, self.window_bits);
-            let new = || Compress::new_with_window_bits(Compression::new(level), false, bits);
             if !self.reset {
-                return sync_compress(self.state.get_or_insert_with(new), data);
+                let c = self.state.get_or_insert_with(|| new_compress(level, bits));
+                return nonempty(sync_compress(c, data, true));
             }
             // Without context takeover nothing is kept between messages: one compressor
             // per thread (and setting) serves every such connection, reset after use.
-            let taken = SHARED.with(|s| {
-                let mut s = s.borrow_mut();
-                let at = s.iter().position(|(l, b, _)| (*l, *b) == (level, bits))?;
-                Some(s.swap_remove(at).2)
-            });
-            let mut c = taken.unwrap_or_else(new);
-            let out = sync_compress(&mut c, data);
-            c.reset();
-            SHARED.with(|s| {
-                let mut s = s.borrow_mut();
-                if s.len() < SHARED_MAX {
-                    s.push((level, bits, c));
-                }
-            });
-            out
+            let mut c = take_shared(level, bits).unwrap_or_else(|| new_compress(level, bits));
+            let out = sync_compress(&mut c, data, true);
+            give_back(level, bits, c);
+            nonempty(out)
         }
         #[cfg(not(feature = "deflate"))]
         {
@@ -379,10 +368,72 @@ impl Compressor {
             unreachable!("permessage-deflate is never negotiated without the deflate feature")
         }
     }
+
+    /// Compresses the next piece of a message sent in several frames: the compressed
+    /// payload of a fragmented message may be split across its frames (RFC 7692 §6.1),
+    /// so a large message is compressed a bounded piece at a time and each piece sent as
+    /// it is ready. Every piece is sync-flushed (it can be inflated as it arrives); only
+    /// the `last` one has its trailing `00 00 ff ff` removed, as for a whole message.
+    ///
+    /// From the first piece to the last this compressor holds its deflate state, even
+    /// when it keeps no context between messages: the thread's shared compressor is
+    /// taken for the duration (or a fresh one made) and is given back after the last
+    /// piece, so it is never lent to another connection mid-message. Use
+    /// [`compress`](Self::compress) only between messages.
+    ///
+    /// ```
+    /// use squall::websocket::deflate::{Compressor, DeflateParams, Inflater};
+    /// use squall::websocket::frame::Role;
+    /// let text = "a long message, compressed in pieces. ".repeat(1000);
+    /// let mut c = Compressor::new(&DeflateParams::default(), Role::Server, 6);
+    /// let (a, b) = text.as_bytes().split_at(20_000);
+    /// let wire = [c.compress_piece(a, false), c.compress_piece(b, true)].concat();
+    /// let mut i = Inflater::new(&DeflateParams::default(), Role::Client);
+    /// let mut out = bytes::BytesMut::new();
+    /// i.inflate(&wire, &mut out, 1 << 20, usize::MAX).unwrap();
+    /// i.finish(&mut out, 1 << 20, usize::MAX).unwrap();
+    /// assert_eq!(&out[..], text.as_bytes());
+    /// ```
+    pub fn compress_piece(&mut self, data: &[u8], last: bool) -> Bytes {
+        #[cfg(feature = "deflate")]
+        {
+            let (level, bits, reset) = (self.level, self.window_bits, self.reset);
+            let c = self.state.get_or_insert_with(|| {
+                let shared = if reset {
+                    take_shared(level, bits)
+                } else {
+                    None
+                };
+                shared.unwrap_or_else(|| new_compress(level, bits))
+            });
+            let out = sync_compress(c, data, last);
+            if last
+                && reset
+                && let Some(c) = self.state.take()
+            {
+                give_back(level, bits, c);
+            }
+            out
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = (data, last);
+            unreachable!("permessage-deflate is never negotiated without the deflate feature")
+        }
+    }
+
+    /// Gives up a message whose pieces were not all compressed (its connection is
+    /// closing, nothing more is sent): the deflate state is dropped.
+    pub fn abandon(&mut self) {
+        #[cfg(feature = "deflate")]
+        {
+            self.state = None;
+        }
+    }
 }
 
-/// Compressors kept per thread for connections that keep no context (one per level and
-/// window in use, at most this many).
+/// Compressors kept per thread for connections that keep no context (at most one per
+/// level and window in use, at most this many).
 #[cfg(feature = "deflate")]
 const SHARED_MAX: usize = 4;
 
@@ -392,9 +443,48 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Compresses `data` with a sync flush, the trailing `00 00 ff ff` removed.
 #[cfg(feature = "deflate")]
-fn sync_compress(c: &mut flate2::Compress, data: &[u8]) -> Bytes {
+fn new_compress(level: u32, bits: u8) -> flate2::Compress {
+    flate2::Compress::new_with_window_bits(flate2::Compression::new(level), false, bits)
+}
+
+/// Takes this thread's shared compressor for `level` and `bits`, if one is idle.
+#[cfg(feature = "deflate")]
+fn take_shared(level: u32, bits: u8) -> Option<flate2::Compress> {
+    SHARED.with(|s| {
+        let mut s = s.borrow_mut();
+        let at = s.iter().position(|(l, b, _)| (*l, *b) == (level, bits))?;
+        Some(s.swap_remove(at).2)
+    })
+}
+
+/// Resets a compressor that keeps no context and keeps it for the next message, unless
+/// one for its setting is kept already (two are in use at once only while messages are
+/// compressed in pieces).
+#[cfg(feature = "deflate")]
+fn give_back(level: u32, bits: u8, mut c: flate2::Compress) {
+    SHARED.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < SHARED_MAX && !s.iter().any(|(l, b, _)| (*l, *b) == (level, bits)) {
+            c.reset();
+            s.push((level, bits, c));
+        }
+    });
+}
+
+/// A whole message compressed to nothing is sent as one `00` byte (an empty block).
+#[cfg(feature = "deflate")]
+fn nonempty(out: Bytes) -> Bytes {
+    if out.is_empty() {
+        Bytes::from_static(&[0])
+    } else {
+        out
+    }
+}
+
+/// Compresses `data` with a sync flush; with `strip`, the trailing `00 00 ff ff` removed.
+#[cfg(feature = "deflate")]
+fn sync_compress(c: &mut flate2::Compress, data: &[u8], strip: bool) -> Bytes {
     use flate2::FlushCompress;
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
     let start = c.total_in();
@@ -409,11 +499,8 @@ fn sync_compress(c: &mut flate2::Compress, data: &[u8]) -> Bytes {
             break;
         }
     }
-    if out.ends_with(&TAIL) {
+    if strip && out.ends_with(&TAIL) {
         out.truncate(out.len() - 4);
-    }
-    if out.is_empty() {
-        out.push(0);
     }
     Bytes::from(out)
 }
@@ -646,6 +733,82 @@ mod tests {
             },
             msgs,
         );
+    }
+
+    /// Compresses `msg` in pieces of `step` bytes: the frames' payloads, in order.
+    fn pieces(c: &mut Compressor, msg: &[u8], step: usize) -> Vec<Bytes> {
+        let chunks: Vec<&[u8]> = msg.chunks(step).collect();
+        let n = chunks.len();
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(k, piece)| c.compress_piece(piece, k + 1 == n))
+            .collect()
+    }
+
+    #[test]
+    fn a_message_compressed_in_pieces_inflates_whole_and_context_carries_on() {
+        let text: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| format!("{} ", i % 977).into_bytes())
+            .collect();
+        for params in [
+            DeflateParams::default(),
+            DeflateParams {
+                server_no_context_takeover: true,
+                ..DeflateParams::default()
+            },
+        ] {
+            let mut c = Compressor::new(&params, Role::Server, 6);
+            let mut i = Inflater::new(&params, Role::Client);
+            for _ in 0..2 {
+                let frames = pieces(&mut c, &text, 256 * 1024);
+                assert!(frames.len() >= 4, "{}", frames.len());
+                // Every piece but the last keeps its sync-flush tail.
+                for f in &frames[..frames.len() - 1] {
+                    assert!(f.ends_with(&TAIL));
+                }
+                let mut out = BytesMut::new();
+                for f in &frames {
+                    i.inflate(f, &mut out, 16 << 20, usize::MAX).unwrap();
+                }
+                i.finish(&mut out, 16 << 20, usize::MAX).unwrap();
+                assert!(out[..] == text[..], "{params:?}");
+                // A whole message after it, on the same compressor and inflater.
+                assert_eq!(message(&mut i, &c.compress(b"after")).unwrap(), b"after");
+            }
+        }
+    }
+
+    #[test]
+    fn the_shared_compressor_is_not_lent_to_another_connection_mid_message() {
+        // Two connections that keep no context, same level and window: one is half-way
+        // through a message compressed in pieces while the other compresses messages.
+        let params = DeflateParams {
+            server_no_context_takeover: true,
+            ..DeflateParams::default()
+        };
+        let mut a = Compressor::new(&params, Role::Server, 6);
+        let mut b = Compressor::new(&params, Role::Server, 6);
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let first = a.compress_piece(&big[..100_000], false);
+        let other = b.compress(b"another connection's message");
+        let second = b.compress(b"and another");
+        let last = a.compress_piece(&big[100_000..], true);
+        let mut ia = Inflater::new(&params, Role::Client);
+        let mut out = BytesMut::new();
+        ia.inflate(&first, &mut out, 1 << 20, usize::MAX).unwrap();
+        ia.inflate(&last, &mut out, 1 << 20, usize::MAX).unwrap();
+        ia.finish(&mut out, 1 << 20, usize::MAX).unwrap();
+        assert!(out[..] == big[..]);
+        let mut ib = Inflater::new(&params, Role::Client);
+        assert_eq!(
+            message(&mut ib, &other).unwrap(),
+            b"another connection's message"
+        );
+        assert_eq!(message(&mut ib, &second).unwrap(), b"and another");
+        // After its last piece, the compressor holds nothing (it was given back).
+        assert!(a.state.is_none());
+        assert_eq!(SHARED.with(|s| s.borrow().len()), 1);
     }
 
     #[test]

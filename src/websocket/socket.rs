@@ -9,6 +9,7 @@
 //! frames answered and the connection closed.
 
 mod backpressure;
+mod outgoing;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -110,7 +111,9 @@ fn ms(n: u32) -> Option<Duration> {
 
 struct State {
     decoder: Decoder,
-    compressor: Option<Box<Compressor>>,
+    /// The compressor, and the messages being compressed in steps (boxed: only with
+    /// permessage-deflate).
+    compression: Option<Box<outgoing::Compression>>,
     /// A read is registered with the stream.
     reading: bool,
     /// A delivered message is not done with yet: reading waits.
@@ -236,10 +239,14 @@ impl WebSocket {
     ) -> WebSocket {
         crate::metrics::hooks::websocket_connection(true);
         let mut decoder = Decoder::new(role, options.max_message_size);
-        let compressor = deflate.map(|p| {
+        let compression = deflate.map(|p| {
             decoder.set_inflater(Inflater::new(&p, role));
             decoder.set_inflate_step(INFLATE_STEP);
-            Box::new(Compressor::new(&p, role, options.compression_level))
+            Box::new(outgoing::Compression::new(Compressor::new(
+                &p,
+                role,
+                options.compression_level,
+            )))
         });
         let inner = Rc::new(Inner {
             handle: handle.clone(),
@@ -264,7 +271,7 @@ impl WebSocket {
             },
             st: RefCell::new(State {
                 decoder,
-                compressor,
+                compression,
                 reading: false,
                 held: false,
                 inflating: false,
@@ -388,6 +395,10 @@ impl WebSocket {
 
     /// Sends a message; the future resolves when it reached the kernel.
     ///
+    /// With compression, a message over 256 KiB is compressed 256 KiB per turn of the
+    /// loop and sent as a fragmented message; messages sent meanwhile follow it, in
+    /// order, and count against `max_write_buffer_size` while they wait.
+    ///
     /// # Errors
     /// The future fails with [`Error::StreamClosed`] once a close frame was sent or the
     /// connection is gone, with [`Error::StreamBufferFull`] when the message would take
@@ -422,8 +433,12 @@ impl WebSocket {
             if st.close_sent || st.result.is_some() {
                 return Future::failed_quietly(Error::StreamClosed);
             }
-            match &mut st.compressor {
-                Some(c) => (c.compress(&payload), true),
+            if Inner::sends_in_steps(&st, payload.len()) {
+                drop(st);
+                return Inner::send_in_steps(inner, opcode, payload);
+            }
+            match st.compression.as_deref_mut() {
+                Some(c) => (c.compressor.compress(&payload), true),
                 None => (payload, false),
             }
         };
@@ -463,7 +478,8 @@ impl WebSocket {
     /// 3000–4999 for applications) and `reason` (cut to 123 bytes): sends a close frame,
     /// waits up to `close_timeout` for the peer's, then drops the connection. Messages
     /// arriving meanwhile still reach [`on_message`](Self::on_message) (pull style
-    /// discards them). Idempotent.
+    /// discards them). Messages sent before it are sent before the close frame, a large
+    /// compressed one still being sent in steps included. Idempotent.
     ///
     /// # Errors
     /// [`Error::InvalidState`] for a code that may not be sent.
@@ -472,7 +488,17 @@ impl WebSocket {
             return Err(Error::invalid_state("invalid close code"));
         }
         let inner = &self.inner;
-        if !inner.send_close(Some((code, reason))) {
+        // Messages being sent in steps go out first, then the close frame.
+        let deferred = {
+            let mut st = inner.st.borrow_mut();
+            if st.close_sent || st.result.is_some() {
+                return Ok(());
+            }
+            let deferred = st.close_after_outgoing(code, reason);
+            st.close_sent |= deferred;
+            deferred
+        };
+        if !deferred && !inner.send_close(Some((code, reason))) {
             return Ok(());
         }
         let weak = Rc::downgrade(inner);
@@ -523,10 +549,28 @@ impl WebSocket {
 }
 
 impl Inner {
-    /// Frames and queues `payload`. Returns the write's future when asked for one.
+    /// Frames and queues `payload` as a whole message or control frame. Returns the
+    /// write's future when asked for one.
     fn write_frame(
         &self,
         opcode: Opcode,
+        rsv1: bool,
+        payload: Bytes,
+        want_future: bool,
+    ) -> Result<Option<Future<()>>> {
+        self.write_piece(opcode, true, rsv1, payload, want_future)
+    }
+
+    /// Frames and queues one frame of a message (`fin`: its last). Returns the write's
+    /// future when asked for one.
+    ///
+    /// # Errors
+    /// [`Error::StreamBufferFull`] when it would take the queued memory beyond
+    /// `max_write_buffer_size` (nothing is queued).
+    fn write_piece(
+        &self,
+        opcode: Opcode,
+        fin: bool,
         rsv1: bool,
         payload: Bytes,
         want_future: bool,
@@ -544,7 +588,7 @@ impl Inner {
             return Err(Error::StreamBufferFull);
         }
         let key = (self.role == Role::Client).then(mask_key);
-        let Encoded { head: first, tail } = encode(opcode, true, rsv1, payload, key);
+        let Encoded { head: first, tail } = encode(opcode, fin, rsv1, payload, key);
         let last = tail.unwrap_or_default();
         let split = !last.is_empty();
         let fut = if !split {
@@ -566,25 +610,34 @@ impl Inner {
         Ok(fut)
     }
 
-    /// Sends a close frame unless one was sent. Returns whether it sent one.
+    /// Sends a close frame at once unless one was sent. Returns whether it sent one.
+    /// A close frame that waited for messages being sent in steps goes now instead
+    /// (with this payload), and the rest of those messages is dropped.
     fn send_close(&self, payload: Option<(u16, &str)>) -> bool {
-        {
+        let dropped = {
             let mut st = self.st.borrow_mut();
-            if st.close_sent || st.result.is_some() {
+            if (st.close_sent && !st.close_due()) || st.result.is_some() {
                 return false;
             }
             st.close_sent = true;
-        }
+            st.drop_outgoing()
+        };
+        outgoing::fail_all(dropped);
         let mut p = BytesMut::new();
         if let Some((code, reason)) = payload {
             write_close_payload(&mut p, code, reason);
         }
+        self.write_close(p.freeze());
+        true
+    }
+
+    /// Queues a close frame with `payload`.
+    fn write_close(&self, payload: Bytes) {
         // Past the write limit or not: the close frame must go out (one chunk: a close
         // payload is at most 125 bytes).
         let key = (self.role == Role::Client).then(mask_key);
-        let frame = encode(Opcode::Close, true, false, p.freeze(), key);
+        let frame = encode(Opcode::Close, true, false, payload, key);
         self.stream.write_and_forget(frame.head);
-        true
     }
 
     fn start_reading(this: &Rc<Inner>) {
@@ -932,12 +985,13 @@ impl Inner {
     /// Records the end of the connection once: wakes `read_message`, `closed()` and
     /// `on_close`, cancels the timers and lets the reactor drop the connection.
     fn finish(this: &Rc<Inner>, code: u16, reason: String) {
-        let (waiter, waiters, timers) = {
+        let (waiter, waiters, timers, dropped) = {
             let mut st = this.st.borrow_mut();
             if st.result.is_some() {
                 return;
             }
             st.result = Some(Box::new((code, reason.clone())));
+            let dropped = st.drop_outgoing();
             crate::metrics::hooks::websocket_connection(false);
             let t = st.t();
             let timers: Vec<TimerId> = [
@@ -957,8 +1011,10 @@ impl Inner {
                     .map(|p| std::mem::take(&mut p.closed_waiters))
                     .unwrap_or_default(),
                 timers,
+                dropped,
             )
         };
+        outgoing::fail_all(dropped);
         for t in timers {
             this.handle.cancel_timer(t);
         }

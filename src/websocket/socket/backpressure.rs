@@ -120,7 +120,8 @@ impl Inner {
     pub(super) fn cut_slow_reader(this: &Rc<Inner>) {
         {
             let st = this.st.borrow();
-            if st.close_sent || st.result.is_some() {
+            // A close frame still waiting for messages in progress is not sent yet.
+            if (st.close_sent && !st.close_due()) || st.result.is_some() {
                 return;
             }
         }
