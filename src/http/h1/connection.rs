@@ -357,19 +357,6 @@ impl<R: Role> Connection<R> {
         buf: &mut BytesMut,
         closed: bool,
     ) -> Result<Event<R::Head>> {
-        let r = self.step(limits, buf, closed);
-        if r.is_err() {
-            self.state = State::Paused;
-        }
-        r
-    }
-
-    fn step(
-        &mut self,
-        limits: &ReadLimits,
-        buf: &mut BytesMut,
-        closed: bool,
-    ) -> Result<Event<R::Head>> {
         loop {
             match &mut self.state {
                 State::Paused => return Ok(Event::Paused),
@@ -377,7 +364,10 @@ impl<R: Role> Connection<R> {
                     // A head that trickles in is parsed when it may be complete (or the
                     // peer closed: then as it stands), not once per read.
                     let parsed = if !buf.is_empty() && (self.scanner.ready(buf) || closed) {
-                        self.role.parse(buf, &limits.head)?
+                        match self.role.parse(buf, &limits.head) {
+                            Ok(h) => h,
+                            Err(e) => return self.fail(e),
+                        }
                     } else {
                         None
                     };
@@ -394,9 +384,8 @@ impl<R: Role> Connection<R> {
                     }
                     let kind = R::framing(&head);
                     if matches!(kind, BodyKind::Length(n) if n > limits.max_body) {
-                        return Err(self.role.fault(BodyFault::TooLarge {
-                            max: limits.max_body,
-                        }));
+                        let max = limits.max_body;
+                        return self.fail(self.role.fault(BodyFault::TooLarge { max }));
                     }
                     if kind == BodyKind::Empty && !R::ANNOUNCE_EMPTY {
                         self.state = State::Paused;
@@ -435,11 +424,15 @@ impl<R: Role> Connection<R> {
                             return Ok(Event::NeedMore);
                         }
                     }
-                    match body.decoder.decode(buf)? {
+                    let decoded = match body.decoder.decode(buf) {
+                        Ok(d) => d,
+                        Err(e) => return self.fail(e),
+                    };
+                    match decoded {
                         Decoded::Data(d) => {
                             let Body { pipe, pieces, .. } = &mut **body;
                             if let Err(f) = pipe.push(d, &mut |b| pieces.push(b)) {
-                                return Err(self.role.fault(f));
+                                return self.fail(self.role.fault(f));
                             }
                             if !pieces.is_empty() {
                                 return Ok(Event::Data);
@@ -448,7 +441,7 @@ impl<R: Role> Connection<R> {
                         Decoded::NeedMore if closed => {
                             return match body.decoder.eof() {
                                 Ok(()) => self.finish(None, buf, closed),
-                                Err(e) if R::TRUNCATED_BODY_IS_ERROR => Err(e),
+                                Err(e) if R::TRUNCATED_BODY_IS_ERROR => self.fail(e),
                                 Err(_) => {
                                     self.state = State::Paused;
                                     Ok(Event::Closed)
@@ -461,6 +454,13 @@ impl<R: Role> Connection<R> {
                 }
             }
         }
+    }
+
+    /// Pauses the connection after an error and returns it.
+    #[cold]
+    fn fail(&mut self, e: Error) -> Result<Event<R::Head>> {
+        self.state = State::Paused;
+        Err(e)
     }
 
     fn finish(
@@ -480,7 +480,7 @@ impl<R: Role> Connection<R> {
         } = *body;
         let body = match pipe.finish(Some(R::headers_mut(&mut head)), &mut |b| pieces.push(b)) {
             Ok(b) => b,
-            Err(f) => return Err(self.role.fault(f)),
+            Err(f) => return Err(self.role.fault(f)), // paused already
         };
         let keep_alive = R::reusable(R::keep_alive(&head), buf.is_empty(), closed);
         Ok(Event::Message(Message {

@@ -19,8 +19,8 @@ use super::responder::Responder;
 use super::{BodyDelegate, Shared};
 use crate::error::Error;
 use crate::http::h1::{
-    consume_gzip_encoding, write_server_response_head, Connection, Event, Framing, Message,
-    ParseErrorKind, RequestHead, Server as H1Server, ServerFields, CONTINUE_100,
+    consume_gzip_encoding, write_server_response_head, Connection, Event, Framing, ParseErrorKind,
+    RequestHead, Server as H1Server, ServerFields, CONTINUE_100,
 };
 use crate::metrics::hooks as metrics;
 use crate::reactor::TimerId;
@@ -235,7 +235,24 @@ impl Conn {
             let event = this.st.borrow_mut().core.poll(&shared.limits, buf, closed);
             match event {
                 Ok(Event::Message(m)) => {
-                    Conn::on_message(this, &shared, m);
+                    // A complete request: the last pieces (a gunzip stage's tail) go to
+                    // the body delegate, then the request to the handler (or the
+                    // delegate's `finish`).
+                    let delegated = {
+                        let mut st = this.st.borrow_mut();
+                        st.deadline = None;
+                        st.delegated.is_some()
+                    };
+                    let delegate = if delegated {
+                        if !this.deliver(&shared, m.tail) {
+                            return true;
+                        }
+                        this.st.borrow_mut().delegated.take().map(|d| d.delegate)
+                    } else {
+                        None
+                    };
+                    let req = this.build_request(&shared, m.head, m.body, m.trailers);
+                    Conn::dispatch(this, &shared, req, m.keep_alive, delegate);
                     return true;
                 }
                 Ok(Event::NeedMore) => {
@@ -272,26 +289,6 @@ impl Conn {
                 }
             }
         }
-    }
-
-    /// A complete request: the last pieces (a gunzip stage's tail) go to the body
-    /// delegate, then the request to the handler (or the delegate's `finish`).
-    fn on_message(this: &Rc<Conn>, shared: &Rc<Shared>, m: Message<RequestHead>) {
-        let delegated = {
-            let mut st = this.st.borrow_mut();
-            st.deadline = None;
-            st.delegated.is_some()
-        };
-        let delegate = if delegated {
-            if !this.deliver(shared, m.tail) {
-                return;
-            }
-            this.st.borrow_mut().delegated.take().map(|d| d.delegate)
-        } else {
-            None
-        };
-        let req = this.build_request(shared, m.head, m.body, m.trailers);
-        Conn::dispatch(this, shared, req, m.keep_alive, delegate);
     }
 
     /// A head with a body arrived: the gunzip stage, the body delegate (made by the
