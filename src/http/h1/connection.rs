@@ -260,7 +260,7 @@ enum State<H> {
 }
 
 /// The read side of one HTTP/1 connection (see the module docs). It holds only its
-/// state (32 bytes for the server role between requests); the bounds come with each
+/// state (24 bytes for the server role between requests); the bounds come with each
 /// [`poll`](Self::poll).
 pub struct Connection<R: Role> {
     role: R,

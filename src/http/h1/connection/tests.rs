@@ -405,3 +405,10 @@ fn client_role_every_split() {
         assert_eq!(run(&bytes, method.clone()), whole);
     }
 }
+
+/// An idle server connection holds only the core's state: its bounds come with each
+/// poll, and a body's state is boxed only while a body is read.
+#[test]
+fn server_core_is_small_between_requests() {
+    assert_eq!(std::mem::size_of::<Connection<Server>>(), 24);
+}
