@@ -30,8 +30,8 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method};
 
 use super::{
-    parse_request_head, parse_response_head, BodyDecoder, BodyFault, BodyKind, BodyPipeline,
-    Decoded, HeadLimits, HeadScanner, RequestHead, ResponseHead,
+    header_pool, parse_request_head_into, parse_response_head, BodyDecoder, BodyFault, BodyKind,
+    BodyPipeline, Decoded, HeadLimits, HeadScanner, RequestHead, ResponseHead,
 };
 use crate::error::{Error, Result};
 
@@ -84,8 +84,24 @@ pub struct Server;
 impl Role for Server {
     type Head = RequestHead;
 
+    /// Parses into a header map recycled by an earlier request (see
+    /// [`Headers`](crate::http::server::Headers)): no allocation in steady state.
     fn parse(&self, buf: &mut BytesMut, limits: &HeadLimits) -> Result<Option<RequestHead>> {
-        parse_request_head(buf, limits)
+        let mut head = RequestHead {
+            headers: header_pool::take(),
+            ..RequestHead::default()
+        };
+        match parse_request_head_into(buf, limits, &mut head) {
+            Ok(true) => Ok(Some(head)),
+            Ok(false) => {
+                header_pool::give(head.headers);
+                Ok(None)
+            }
+            Err(e) => {
+                header_pool::give(head.headers);
+                Err(e)
+            }
+        }
     }
 
     fn framing(head: &RequestHead) -> BodyKind {

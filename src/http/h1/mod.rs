@@ -42,6 +42,7 @@ mod date;
 mod encode;
 mod error;
 mod framing;
+pub(crate) mod header_pool;
 mod limits;
 mod pipeline;
 mod request_head;

@@ -377,7 +377,7 @@ impl Conn {
             method: head.method,
             uri: head.uri,
             version: head.version,
-            headers: head.headers,
+            headers: head.headers.into(),
             body,
             trailers,
             remote_addr: self.peer,

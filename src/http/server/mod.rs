@@ -18,6 +18,7 @@
 //! ```
 
 mod conn;
+mod headers;
 mod link;
 mod request;
 mod responder;
@@ -34,6 +35,7 @@ use bytes::Bytes;
 use slab::Slab;
 
 use self::conn::Conn;
+pub use self::headers::Headers;
 pub use self::request::Request;
 pub use self::responder::Responder;
 use crate::error::Result;
