@@ -87,3 +87,33 @@ impl Drop for Headers {
         header_pool::give(std::mem::take(&mut self.0));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::HOST;
+
+    #[test]
+    fn a_dropped_requests_map_holds_the_next_requests_fields() {
+        let mut map = header_pool::take();
+        map.insert(HOST, "a".parse().unwrap());
+        let cap = map.capacity();
+        assert!(cap > 0);
+        drop(Headers::from(map));
+        let again = header_pool::take();
+        assert!(again.is_empty());
+        assert_eq!(again.capacity(), cap, "the same storage, cleared");
+    }
+
+    #[test]
+    fn taken_fields_leave_nothing_behind_and_requests_stay_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<crate::http::server::Request>();
+        let mut h = Headers::default();
+        h.insert(HOST, "a".parse().unwrap());
+        let map: HeaderMap = h.clone().into();
+        assert_eq!(h, map);
+        assert_eq!(h.take().len(), 1);
+        assert!(h.is_empty() && h.capacity() == 0);
+    }
+}
