@@ -27,7 +27,7 @@
 //! ```
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, Method};
+use http::{HeaderMap, Method, Uri, Version};
 
 use super::{
     header_pool, parse_request_head_into, parse_response_head, BodyDecoder, BodyFault, BodyKind,
@@ -88,8 +88,13 @@ impl Role for Server {
     /// [`Headers`](crate::http::server::Headers)): no allocation in steady state.
     fn parse(&self, buf: &mut BytesMut, limits: &HeadLimits) -> Result<Option<RequestHead>> {
         let mut head = RequestHead {
+            method: Method::GET,
+            uri: Uri::default(),
+            version: Version::HTTP_11,
             headers: header_pool::take(),
-            ..RequestHead::default()
+            body: BodyKind::Empty,
+            keep_alive: true,
+            expect_continue: false,
         };
         match parse_request_head_into(buf, limits, &mut head) {
             Ok(true) => Ok(Some(head)),
