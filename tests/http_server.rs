@@ -429,3 +429,58 @@ fn responder_bytes_and_headers_round_trip() {
     assert_eq!(resp.headers_named("x-multi"), ["a", "b"]);
     assert_eq!(resp.body, [0, 1, 2, 255, b'\r', b'\n']);
 }
+
+/// The handler's view of a request's header fields, in order.
+fn fields(req: &Request) -> String {
+    let mut out = String::new();
+    for (name, value) in &req.headers {
+        out.push_str(&format!("{name}={};", value.to_str().unwrap_or("?")));
+    }
+    out
+}
+
+/// Request header storage is reused from request to request: each request sees only its
+/// own fields, and a request kept by the application keeps its fields while later
+/// requests (on this connection and others) are parsed.
+#[test]
+fn each_request_sees_only_its_own_header_fields() {
+    let kept: Rc<RefCell<Vec<Request>>> = Rc::default();
+    let k = kept.clone();
+    let bodies = run(
+        move |h| {
+            HttpServer::new(h, move |req, resp| {
+                let seen = fields(&req);
+                if req.path() == "/keep" {
+                    k.borrow_mut().push(req);
+                } else {
+                    drop(req);
+                }
+                let earlier: Vec<String> = k.borrow().iter().map(fields).collect();
+                resp.send(format!("{seen}|{}", earlier.join(",")));
+            })
+        },
+        |addr| {
+            let mut r = Reader::connect(addr);
+            r.send(b"GET /keep HTTP/1.1\r\nHost: x\r\nX-Secret: 1\r\nX-Other: 2\r\n\r\n");
+            let mut bodies = vec![r.response().body_str()];
+            r.send(b"GET / HTTP/1.1\r\nHost: y\r\n\r\nGET / HTTP/1.1\r\nHost: z\r\nX-B: 3\r\n\r\n");
+            bodies.push(r.response().body_str());
+            bodies.push(r.response().body_str());
+            let mut other = Reader::connect(addr);
+            other.send(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n");
+            bodies.push(other.response().body_str());
+            bodies
+        },
+    );
+    let first = "host=x;x-secret=1;x-other=2;";
+    assert_eq!(
+        bodies,
+        [
+            format!("{first}|{first}"),
+            format!("host=y;|{first}"),
+            format!("host=z;x-b=3;|{first}"),
+            format!("host=w;|{first}"),
+        ]
+    );
+    assert_eq!(fields(&kept.borrow()[0]), first);
+}

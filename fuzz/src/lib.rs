@@ -4,8 +4,8 @@
 
 use bytes::BytesMut;
 use squall::http::h1::{
-    parse_request_head, parse_response_head, BodyDecoder, BodyKind, Decoded, HeadLimits,
-    HeadScanner,
+    parse_response_head, BodyDecoder, BodyKind, Connection, Decoded, Event as H1Event,
+    HeadLimits, ReadLimits, RequestHead, Server,
 };
 
 /// What a parser made of a byte stream.
@@ -90,53 +90,66 @@ fn body(dec: &mut BodyDecoder, buf: &mut BytesMut, out: &mut Vec<Event>) -> Resu
     }
 }
 
-/// A server connection's read side: heads (gated by a [`HeadScanner`], as the server
-/// does), then bodies, for as many pipelined requests as the stream holds.
-pub fn server_pipeline(stream: &[u8], splits: &mut Splits, limits: &HeadLimits) -> Vec<Event> {
+/// A server connection's read side: the h1 [`Connection`] core in its server role (the
+/// one the server drives), fed the stream's pieces (the last with end-of-file),
+/// answering each request at once, for as many pipelined requests as the stream holds.
+/// `streamed` picks the streamed sink for every body (as a body delegate does) instead
+/// of the buffer.
+pub fn server_pipeline(
+    stream: &[u8],
+    splits: &mut Splits,
+    limits: &HeadLimits,
+    streamed: bool,
+) -> Vec<Event> {
     let mut out = Vec::new();
     let mut buf = BytesMut::new();
-    let mut scanner = HeadScanner::new(limits);
-    let mut dec: Option<BodyDecoder> = None;
+    let limits = ReadLimits::new(*limits, 1 << 20);
+    let mut conn = Connection::new(Server, &limits);
+    let mut pieces = Vec::new();
     let mut at = 0;
+    let head_text = |h: &RequestHead| format!("{} {} {:?} {:?}", h.method, h.uri, h.version, h.body);
     loop {
         let n = splits.next(stream.len() - at);
         buf.extend_from_slice(&stream[at..at + n]);
         at += n;
-        // At the end of the input, parse what is buffered even if the scanner would wait
-        // for the end of the head (as the server's header timeout eventually does): a
-        // garbage head is rejected with or without splits.
+        // At the end of the input, the peer closes: what is buffered is judged as it
+        // stands (a garbage head is rejected with or without splits).
         let last = at == stream.len();
         loop {
-            match &mut dec {
-                Some(d) => match body(d, &mut buf, &mut out) {
-                    Ok(true) => dec = None,
-                    Ok(false) => break,
-                    Err(()) => return out,
-                },
-                None => {
-                    if buf.is_empty() || !(scanner.ready(&buf) || last) {
-                        break;
+            match conn.poll(&limits, &mut buf, last) {
+                Ok(H1Event::NeedMore) => break,
+                Ok(H1Event::Head) => {
+                    let h = conn.head_mut().expect("a head after Event::Head");
+                    assert_ne!(h.body, BodyKind::Close, "request bodies are never close-delimited");
+                    push(&mut out, Event::Head(head_text(h)));
+                    conn.start_body(streamed, false);
+                }
+                Ok(H1Event::Data) => {
+                    conn.take_data(&mut pieces);
+                    for d in pieces.drain(..) {
+                        assert!(!d.is_empty(), "empty Data piece");
+                        push(&mut out, Event::Data(d.to_vec()));
                     }
-                    match parse_request_head(&mut buf, limits) {
-                        Ok(Some(h)) => {
-                            scanner.reset();
-                            assert_ne!(h.body, BodyKind::Close, "request bodies are never close-delimited");
-                            push(
-                                &mut out,
-                                Event::Head(format!("{} {} {:?} {:?}", h.method, h.uri, h.version, h.body)),
-                            );
-                            dec = Some(BodyDecoder::with_limits(h.body, *limits));
-                        }
-                        Ok(None) => break,
-                        Err(_) => {
-                            push(&mut out, Event::Error);
-                            return out;
-                        }
+                }
+                Ok(H1Event::Message(m)) => {
+                    for d in m.tail {
+                        push(&mut out, Event::Data(d.to_vec()));
                     }
+                    if m.head.body == BodyKind::Empty {
+                        push(&mut out, Event::Head(head_text(&m.head)));
+                    }
+                    push(&mut out, Event::Data(m.body.to_vec()));
+                    push(&mut out, Event::End(trailers_text(&m.trailers)));
+                    conn.resume();
+                }
+                Ok(_) => return out,
+                Err(_) => {
+                    push(&mut out, Event::Error);
+                    return out;
                 }
             }
         }
-        if at == stream.len() {
+        if last {
             return out;
         }
     }

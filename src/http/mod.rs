@@ -5,7 +5,7 @@ pub mod h1;
 pub mod server;
 
 pub use client::{AsyncHttpClient, HttpClient, HttpRequest, HttpResponse};
-pub use server::{HttpServer, HttpServerOptions, Request, Responder};
+pub use server::{Headers, HttpServer, HttpServerOptions, Request, Responder};
 
 /// The `http` crate's types that squall's HTTP API takes and returns, re-exported so an
 /// application needs no extra dependency for them.

@@ -580,7 +580,7 @@ impl Context {
             method: r.method.clone(),
             uri: r.uri.clone(),
             version: r.version,
-            headers: HeaderMap::new(),
+            headers: Default::default(),
             body: Bytes::new(),
             trailers: None,
             remote_addr: r.remote_addr,

@@ -1,19 +1,21 @@
-//! One response read off a connection, as a sans-IO state machine over the stream's read
-//! buffer: head (1xx skipped, `100 Continue` honoured), then the body through the h1
-//! [`BodyDecoder`], with limits, gzip and streaming. The client feeds it from
-//! [`IoStream::read_with`](crate::stream::IoStream::read_with).
+//! One response read off a connection: the client's driver of the sans-IO h1
+//! [`Connection`] core (the one the server drives too) in its client role. The core reads
+//! the head (1xx reported, then skipped), the framing, and the body through the body
+//! pipeline; this driver releases a body held for `100 Continue`, picks the sink
+//! (buffer, streaming callback, or nothing for a redirect that is followed), calls the
+//! header callback, and turns the outcome into Tornado's 599 errors. The client feeds it
+//! from [`IoStream::read_with`](crate::stream::IoStream::read_with).
 
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, Method, StatusCode, Version};
+use http::{HeaderMap, StatusCode, Version};
 
 use super::plan::{e599, Plan};
 use super::request::{HeaderCallback, StreamingCallback};
 use crate::error::{Error, Result};
 use crate::http::h1::{
-    consume_gzip_encoding, parse_response_head, BodyDecoder, BodyFault, BodyKind, BodyPipeline,
-    Decoded, HeadLimits, ResponseHead,
+    consume_gzip_encoding, Client, Connection, Event, HeadLimits, ReadLimits, ResponseHead,
 };
 
 /// `Content-Length` bodies up to this size are split off the read buffer in one piece
@@ -43,28 +45,10 @@ enum Sink {
     Discard,
 }
 
-struct Body {
-    head: ResponseHead,
-    decoder: BodyDecoder,
-    sink: Sink,
-    pipe: BodyPipeline,
-}
-
-/// A pipeline fault as the client's error (599, Tornado's convention).
-fn fault_error(f: BodyFault) -> Error {
-    e599(format!("response {f}"))
-}
-
-enum State {
-    Head,
-    Body(Box<Body>),
-}
-
 /// Reads one response (see the module docs).
 pub(crate) struct ResponseReader {
-    method: Method,
-    limits: HeadLimits,
-    max_body: usize,
+    core: Connection<Client>,
+    limits: ReadLimits,
     follow_redirects: bool,
     decompress: bool,
     header_callback: Option<HeaderCallback>,
@@ -75,7 +59,9 @@ pub(crate) struct ResponseReader {
     pub send_now: Option<Bytes>,
     /// A final response arrived while the body was still held back.
     body_skipped: bool,
-    state: State,
+    sink: Sink,
+    /// Pieces the core handed on for the sink (its room kept from piece to piece).
+    pieces: Vec<Bytes>,
     /// When the first response byte was seen, by the loop's clock (set by the caller
     /// before it feeds a non-empty buffer).
     pub first_byte: Option<Instant>,
@@ -87,13 +73,17 @@ impl ResponseReader {
     /// A reader for the response to `plan`'s request; `held_body` is the body waiting
     /// for `100 Continue`, if any.
     pub(crate) fn new(plan: &Plan, held_body: Option<Bytes>) -> Self {
-        ResponseReader {
+        let head = HeadLimits {
+            max_header_size: plan.max_header_size,
+            ..HeadLimits::default()
+        };
+        let limits = ReadLimits::new(head, plan.max_body_size as u64).whole_body(WHOLE_BODY);
+        let role = Client {
             method: plan.method.clone(),
-            limits: HeadLimits {
-                max_header_size: plan.max_header_size,
-                ..HeadLimits::default()
-            },
-            max_body: plan.max_body_size,
+        };
+        ResponseReader {
+            core: Connection::new(role, &limits),
+            limits,
             // Out of redirects, the last 3xx is kept whole (with its body) for the error.
             follow_redirects: plan.follow_redirects && plan.redirects_left > 0,
             decompress: plan.decompress,
@@ -106,7 +96,8 @@ impl ResponseReader {
             },
             send_now: None,
             body_skipped: false,
-            state: State::Head,
+            sink: Sink::Buffer,
+            pieces: Vec::new(),
             first_byte: None,
             got_bytes: false,
         }
@@ -121,124 +112,77 @@ impl ResponseReader {
     /// truncation and limits.
     pub(crate) fn feed(&mut self, buf: &mut BytesMut, closed: bool) -> Result<Option<Parsed>> {
         loop {
-            match &mut self.state {
-                State::Head => {
-                    if buf.is_empty() {
-                        return if !closed {
-                            Ok(None)
-                        } else if !self.got_bytes {
-                            Err(Error::StreamClosed)
-                        } else {
-                            Err(e599("connection closed before the response was complete"))
-                        };
-                    }
-                    self.got_bytes = true;
-                    let head = match parse_response_head(buf, &self.limits, &self.method) {
-                        Ok(Some(h)) => h,
-                        Ok(None) if closed => {
-                            return Err(e599("connection closed in the response head"))
-                        }
-                        Ok(None) => return Ok(None),
-                        Err(e) => return Err(client_error(e)),
-                    };
-                    if head.is_interim() {
-                        if head.status == StatusCode::CONTINUE {
-                            self.send_now = self.held_body.take();
-                        }
-                        continue;
-                    }
-                    if head.status == StatusCode::SWITCHING_PROTOCOLS {
-                        return Err(e599("unexpected 101 Switching Protocols"));
-                    }
-                    self.body_skipped = self.held_body.take().is_some();
-                    self.state = State::Body(Box::new(self.start_body(head)?));
-                }
-                State::Body(body) => {
-                    if let Some(n) = body.decoder.remaining() {
-                        let buffering = body.pipe.is_buffered();
-                        if buffering && n <= WHOLE_BODY && (buf.len() as u64) < n && !closed {
-                            return Ok(None);
-                        }
-                    }
-                    match body.decoder.decode(buf).map_err(client_error)? {
-                        Decoded::Data(data) => {
-                            let Body { pipe, sink, .. } = &mut **body;
-                            pipe.push(data, &mut |b| sink.take(b))
-                                .map_err(fault_error)?;
-                        }
-                        Decoded::NeedMore if closed => {
-                            body.decoder.eof().map_err(client_error)?;
-                            return self.finish(None, false).map(Some);
-                        }
-                        Decoded::NeedMore => return Ok(None),
-                        Decoded::Done { trailers } => {
-                            let clean = buf.is_empty();
-                            return self.finish(trailers, clean).map(Some);
-                        }
+            self.got_bytes |= !buf.is_empty();
+            match self
+                .core
+                .poll(&self.limits, buf, closed)
+                .map_err(client_error)?
+            {
+                Event::NeedMore => return Ok(None),
+                Event::Interim(head) => {
+                    if head.status == StatusCode::CONTINUE {
+                        self.send_now = self.held_body.take();
                     }
                 }
+                Event::Head => self.start_body()?,
+                Event::Data => self.deliver(Vec::new()),
+                Event::Message(m) => {
+                    self.deliver(m.tail);
+                    let head = m.head;
+                    return Ok(Some(Parsed {
+                        status: head.status,
+                        reason: head.reason,
+                        version: head.version,
+                        headers: head.headers,
+                        trailers: m.trailers,
+                        body: m.body,
+                        reusable: m.keep_alive && !self.body_skipped,
+                        first_byte: self.first_byte,
+                    }));
+                }
+                Event::Closed if buf.is_empty() && !self.got_bytes => {
+                    return Err(Error::StreamClosed)
+                }
+                Event::Closed if buf.is_empty() => {
+                    return Err(e599("connection closed before the response was complete"))
+                }
+                Event::Closed => return Err(e599("connection closed in the response head")),
+                Event::Paused => return Err(Error::invalid_state("response finished twice")),
             }
         }
     }
 
-    fn start_body(&mut self, mut head: ResponseHead) -> Result<Body> {
-        if let BodyKind::Length(n) = head.body
-            && n > self.max_body as u64
-        {
-            return Err(e599(format!(
-                "response body of {n} bytes exceeds max_body_size ({})",
-                self.max_body
-            )));
+    /// The final head arrived: the sink, the header callback, the gunzip stage.
+    fn start_body(&mut self) -> Result<()> {
+        let Some(head) = self.core.head_mut() else {
+            return Ok(());
+        };
+        if head.status == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(e599("unexpected 101 Switching Protocols"));
         }
+        self.body_skipped = self.held_body.take().is_some();
         let redirect = self.follow_redirects && head.is_redirect();
-        let sink = match (&self.streaming, redirect) {
+        self.sink = match (&self.streaming, redirect) {
             (_, true) => Sink::Discard,
             (Some(cb), false) => Sink::Stream(cb.clone()),
             (None, false) => Sink::Buffer,
         };
         if let (Some(cb), false) = (&self.header_callback, redirect) {
-            call_header_callback(cb, &head);
+            call_header_callback(cb, head);
         }
-        let max = self.max_body as u64;
-        let mut pipe = match sink {
-            Sink::Buffer => BodyPipeline::buffered(max),
-            _ => BodyPipeline::streamed(max),
-        };
-        if self.decompress && !redirect && consume_gzip_encoding(&mut head.headers) {
-            pipe.gunzip();
-        }
-        let decoder = BodyDecoder::with_limits(head.body, self.limits);
-        Ok(Body {
-            head,
-            decoder,
-            sink,
-            pipe,
-        })
+        let gunzip = self.decompress && !redirect && consume_gzip_encoding(&mut head.headers);
+        let streamed = !matches!(self.sink, Sink::Buffer);
+        self.core.start_body(streamed, gunzip);
+        Ok(())
     }
 
-    fn finish(&mut self, trailers: Option<HeaderMap>, clean: bool) -> Result<Parsed> {
-        let State::Body(body) = std::mem::replace(&mut self.state, State::Head) else {
-            return Err(Error::invalid_state("response finished twice"));
-        };
-        let Body {
-            mut head,
-            sink,
-            mut pipe,
-            ..
-        } = *body;
-        let data = pipe
-            .finish(Some(&mut head.headers), &mut |b| sink.take(b))
-            .map_err(fault_error)?;
-        Ok(Parsed {
-            status: head.status,
-            reason: head.reason,
-            version: head.version,
-            headers: head.headers,
-            trailers,
-            body: data,
-            reusable: clean && head.keep_alive && !self.body_skipped,
-            first_byte: self.first_byte,
-        })
+    /// Hands `more` and the pieces the core has ready to the sink.
+    fn deliver(&mut self, mut more: Vec<Bytes>) {
+        self.pieces.append(&mut more);
+        self.core.take_data(&mut self.pieces);
+        for b in self.pieces.drain(..) {
+            self.sink.take(b);
+        }
     }
 }
 
@@ -289,6 +233,7 @@ mod tests {
     use bytes::BufMut;
     #[cfg(feature = "gzip")]
     use http::header::CONTENT_ENCODING;
+    use http::Method;
 
     fn reader(req: HttpRequest) -> ResponseReader {
         let plan = Plan::new(req, &RequestDefaults::default()).unwrap();

@@ -13,10 +13,11 @@
 //! | [`http_date`] | the cached IMF-fixdate for the `Date` header |
 //!
 //! These are the public sans-IO codecs, for a user who drives HTTP/1 over a transport of
-//! their own. The other names exported here (the incremental head scanner, the body
-//! pipeline, the server's fast response-head writer and its fields, …) are internals of
-//! the server and client, public only for the fuzz targets and benches: hidden from
-//! these docs and not a stable API.
+//! their own. The other names exported here (the connection core that server and client
+//! both drive, the incremental head scanner, the body pipeline, the server's fast
+//! response-head writer and its fields, …) are internals of the server and client,
+//! public only for the fuzz targets and benches: hidden from these docs and not a
+//! stable API.
 //!
 //! Errors are [`Error::HttpParse`](crate::Error::HttpParse) with a [`ParseErrorKind`]:
 //! the server maps each kind to the status it answers (400, 413, 414, 431, 501, 505), the
@@ -36,10 +37,12 @@
 //! ```
 
 mod body;
+mod connection;
 mod date;
 mod encode;
 mod error;
 mod framing;
+pub(crate) mod header_pool;
 mod limits;
 mod pipeline;
 mod request_head;
@@ -50,6 +53,8 @@ pub use body::BodyDecoder;
 pub use body::Decoded;
 #[doc(hidden)]
 pub use body::MAX_CHUNK_LINE;
+#[doc(hidden)]
+pub use connection::{Client, Connection, Event, Message, ReadLimits, Role, Server};
 pub use date::http_date;
 #[doc(hidden)]
 pub use date::{write_date, write_date_at, HTTP_DATE_LEN};

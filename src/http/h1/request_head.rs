@@ -215,7 +215,10 @@ pub fn parse_request_head_into(
         ));
     }
     head.version = version;
-    head.headers.clear();
+    if !head.headers.is_empty() {
+        // (An empty map is clear already: clearing resets every index slot again.)
+        head.headers.clear();
+    }
     build_map(&bytes, raw, &mut head.headers)?;
     head.body = body;
     head.keep_alive = match version {

@@ -32,8 +32,10 @@
 /// ```
 #[derive(Debug, Clone)]
 pub struct HeadScanner {
-    searched: usize,
-    max: usize,
+    /// How much of the buffer was searched (saturating: a buffer that long is over any
+    /// head limit anyway). Two `u32`s keep an idle connection's scanner at 8 bytes.
+    searched: u32,
+    max: u32,
 }
 
 impl HeadScanner {
@@ -41,21 +43,22 @@ impl HeadScanner {
     pub fn new(limits: &super::HeadLimits) -> Self {
         HeadScanner {
             searched: 0,
-            max: limits.max_header_size,
+            max: u32::try_from(limits.max_header_size).unwrap_or(u32::MAX),
         }
     }
 
     /// Whether parsing `buf` now may give an answer other than "need more bytes".
     pub fn ready(&mut self, buf: &[u8]) -> bool {
-        if buf.len() < self.searched {
+        let len = buf.len();
+        if len < self.searched as usize {
             self.searched = 0;
         }
-        let first = self.searched == 0 && !buf.is_empty();
-        let from = self.searched.saturating_sub(2);
-        self.searched = buf.len();
+        let first = self.searched == 0 && len > 0;
+        let from = (self.searched as usize).saturating_sub(2);
+        self.searched = u32::try_from(len).unwrap_or(u32::MAX);
         // The first bytes are always parsed (a complete head in one read, the common
         // case, is then not scanned twice).
-        first || buf.len() > self.max || ends_head(&buf[from..])
+        first || len > self.max as usize || ends_head(&buf[from..])
     }
 
     /// Forgets the search, after a head was split off the buffer.

@@ -1,6 +1,8 @@
-//! One HTTP/1.1 connection: the thin layer that wires the sans-IO parser and body
-//! decoder to an [`IoStream`], dispatches requests one at a time, and enforces limits
-//! and timeouts (Tornado's `HTTP1ServerConnection`).
+//! One HTTP/1.1 connection: the server's driver of the sans-IO h1 [`Connection`] core
+//! (heads, framing, body pipeline, keep-alive). It feeds the core from an [`IoStream`],
+//! dispatches requests one at a time, and holds what is the server's: timeouts, the body
+//! delegate and `100 Continue`, panics, graceful shutdown (Tornado's
+//! `HTTP1ServerConnection`).
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -17,9 +19,8 @@ use super::responder::Responder;
 use super::{BodyDelegate, Shared};
 use crate::error::Error;
 use crate::http::h1::{
-    consume_gzip_encoding, parse_request_head, write_server_response_head, BodyDecoder, BodyFault,
-    BodyKind, BodyPipeline, Decoded, Framing, HeadScanner, ParseErrorKind, RequestHead,
-    ServerFields, CONTINUE_100,
+    consume_gzip_encoding, write_server_response_head, Connection, Event, Framing, ParseErrorKind,
+    RequestHead, Server as H1Server, ServerFields, CONTINUE_100,
 };
 use crate::metrics::hooks as metrics;
 use crate::reactor::TimerId;
@@ -32,28 +33,19 @@ enum Timeout {
     Body,
 }
 
-struct Incoming {
-    head: RequestHead,
-    decoder: BodyDecoder,
-    /// Limits, gunzip, and the buffer (or the pieces for the delegate).
-    pipe: BodyPipeline,
-    /// Pieces the pipeline handed on for the delegate, not delivered yet.
+/// The current request's body delegate (made by the factory from its head) and the
+/// pieces taken from the core for it, not delivered yet (the list's room is kept from
+/// piece to piece).
+struct Delegated {
+    delegate: Box<dyn BodyDelegate>,
     pending: Vec<Bytes>,
-    delegate: Option<Box<dyn BodyDelegate>>,
-}
-
-enum Phase {
-    /// Waiting for (the rest of) a request head.
-    Head,
-    /// Reading a body.
-    Body(Box<Incoming>),
-    /// A handler has the request; nothing is read until its response is finished.
-    Busy,
 }
 
 struct State {
-    scanner: HeadScanner,
-    phase: Phase,
+    /// The sans-IO read side: heads, framing, body pipeline, keep-alive.
+    core: Connection<H1Server>,
+    /// A body delegate for the body being read, if the factory made one.
+    delegated: Option<Box<Delegated>>,
     timer: Option<TimerId>,
     timer_at: Duration,
     deadline: Option<(Duration, Timeout)>,
@@ -75,20 +67,6 @@ pub(crate) struct Conn {
     reader: RefCell<Option<CustomRead>>,
 }
 
-#[allow(clippy::large_enum_variant)] // built and matched at once, never stored
-enum Step {
-    NeedMore,
-    Stop,
-    Continue,
-    Fail(Error),
-    Headers(Box<Incoming>),
-    /// Pieces are pending for the delegate.
-    Chunks,
-    /// The request is complete; the last pieces (a gunzip stage's tail) are still due to
-    /// the delegate.
-    Dispatch(Request, bool, Option<Box<dyn BodyDelegate>>, Vec<Bytes>),
-}
-
 /// Queued response bytes beyond which the next pipelined request waits until the
 /// client has read what is queued.
 const WRITE_HIGH_WATER: usize = 64 * 1024;
@@ -105,8 +83,8 @@ impl Conn {
                 peer,
                 reader: RefCell::new(None),
                 st: RefCell::new(State {
-                    scanner: HeadScanner::new(&shared.limits),
-                    phase: Phase::Head,
+                    core: Connection::new(H1Server, &shared.limits),
+                    delegated: None,
                     timer: None,
                     timer_at: Duration::ZERO,
                     deadline: None,
@@ -181,7 +159,7 @@ impl Conn {
     /// `idle_connection_timeout` without progress.
     fn finish_after_eof(this: &Rc<Conn>) {
         this.cancel_timer();
-        this.st.borrow_mut().phase = Phase::Busy;
+        this.st.borrow_mut().core.pause();
         if let Some(shared) = this.shared.upgrade() {
             this.stream
                 .set_idle_timeout(shared.options.idle_connection_timeout);
@@ -237,7 +215,7 @@ impl Conn {
 
     /// Whether the connection sits between requests (nothing buffered, no handler).
     pub(crate) fn is_idle(&self) -> bool {
-        matches!(self.st.borrow().phase, Phase::Head) && self.stream.buffered() == 0
+        self.st.borrow().core.is_reading_head() && self.stream.buffered() == 0
     }
 
     /// Graceful shutdown (the server's `closing` flag is set): close now if idle, else
@@ -254,221 +232,138 @@ impl Conn {
             return true;
         };
         loop {
-            let step = {
-                let mut st = this.st.borrow_mut();
-                Conn::step(this, &shared, &mut st, buf, closed)
-            };
-            match step {
-                Step::NeedMore => return false,
-                Step::Stop => {
+            let event = this.st.borrow_mut().core.poll(&shared.limits, buf, closed);
+            match event {
+                Ok(Event::Message(m)) => {
+                    // A complete request: the last pieces (a gunzip stage's tail) go to
+                    // the body delegate, then the request to the handler (or the
+                    // delegate's `finish`).
+                    let delegated = {
+                        let mut st = this.st.borrow_mut();
+                        st.deadline = None;
+                        st.delegated.is_some()
+                    };
+                    let delegate = if delegated {
+                        if !this.deliver(&shared, m.tail) {
+                            return true;
+                        }
+                        this.st.borrow_mut().delegated.take().map(|d| d.delegate)
+                    } else {
+                        None
+                    };
+                    let req = this.build_request(&shared, m.head, m.body, m.trailers);
+                    Conn::dispatch(this, &shared, req, m.keep_alive, delegate);
+                    return true;
+                }
+                Ok(Event::NeedMore) => {
+                    let mut st = this.st.borrow_mut();
+                    // Bytes of a head arrived: `header_timeout` bounds the rest of it.
+                    if st.core.is_reading_head()
+                        && !buf.is_empty()
+                        && !matches!(st.deadline, Some((_, Timeout::Header)))
+                    {
+                        Conn::set_deadline(this, &mut st, Timeout::Header);
+                    }
+                    return false;
+                }
+                Ok(Event::Head) => {
+                    if !Conn::start_body(this, &shared) {
+                        return true;
+                    }
+                }
+                Ok(Event::Data) => {
+                    if !this.deliver(&shared, Vec::new()) {
+                        return true;
+                    }
+                }
+                Ok(Event::Paused | Event::Closed | Event::Interim(_)) => {
                     if closed {
                         // End-of-file: nothing (complete) is left to answer.
                         Conn::finish_after_eof(this);
                     }
                     return true;
                 }
-                Step::Continue => {}
-                Step::Fail(e) => {
+                Err(e) => {
                     this.fail(&e);
-                    return true;
-                }
-                Step::Headers(mut inc) => {
-                    // The gunzip stage rewrites the headers before anyone sees them.
-                    let gunzip = shared.options.decompress_request
-                        && consume_gzip_encoding(&mut inc.head.headers);
-                    if let Some(factory) = shared.delegate_factory.borrow_mut().as_mut() {
-                        let req = this.build_request(&shared, inc.head.clone(), Bytes::new(), None);
-                        match catch_unwind(AssertUnwindSafe(|| factory(&req))) {
-                            Ok(d) => inc.delegate = d,
-                            Err(payload) => {
-                                this.fail(&Error::http(500, "body delegate factory panicked"));
-                                shared.report_panic(payload);
-                                return true;
-                            }
-                        }
-                    }
-                    let max_body = shared.options.max_body_size as u64;
-                    inc.pipe = match inc.delegate {
-                        Some(_) => BodyPipeline::streamed(max_body),
-                        None => BodyPipeline::buffered(max_body),
-                    };
-                    if gunzip {
-                        inc.pipe.gunzip();
-                    }
-                    if inc.head.expect_continue {
-                        this.stream
-                            .write_and_forget(Bytes::from_static(CONTINUE_100));
-                    }
-                    let mut st = this.st.borrow_mut();
-                    st.phase = Phase::Body(inc);
-                    Conn::set_deadline(this, &mut st, Timeout::Body);
-                }
-                Step::Chunks => {
-                    let (delegate, mut pending) = match &mut this.st.borrow_mut().phase {
-                        Phase::Body(inc) => (inc.delegate.take(), std::mem::take(&mut inc.pending)),
-                        _ => (None, Vec::new()),
-                    };
-                    if let Some(mut d) = delegate {
-                        if !this.feed_delegate(&shared, &mut d, &mut pending) {
-                            return true;
-                        }
-                        if let Phase::Body(inc) = &mut this.st.borrow_mut().phase {
-                            inc.delegate = Some(d);
-                            inc.pending = pending; // empty, its capacity kept
-                        }
-                    }
-                }
-                Step::Dispatch(req, keep_alive, mut delegate, mut tail) => {
-                    if let Some(d) = &mut delegate
-                        && !this.feed_delegate(&shared, d, &mut tail)
-                    {
-                        return true;
-                    }
-                    // The last request before end-of-file: its response says the
-                    // connection closes (pipelined ones still buffered are answered).
-                    let keep_alive = keep_alive && !(closed && buf.is_empty());
-                    Conn::dispatch(this, &shared, req, keep_alive, delegate);
                     return true;
                 }
             }
         }
     }
 
-    /// Hands `pieces` to the body delegate (drained); false if it panicked (the
-    /// connection is then answered with 500 and closed).
-    fn feed_delegate(
-        &self,
-        shared: &Shared,
-        d: &mut Box<dyn BodyDelegate>,
-        pieces: &mut Vec<Bytes>,
-    ) -> bool {
-        for data in pieces.drain(..) {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| d.data_received(data))) {
+    /// A head with a body arrived: the gunzip stage, the body delegate (made by the
+    /// factory from the head), `100 Continue`, the body timeout. False if the factory
+    /// panicked (the connection is then answered with 500 and closed).
+    fn start_body(this: &Rc<Conn>, shared: &Rc<Shared>) -> bool {
+        let (gunzip, head, expect_continue) = {
+            let mut st = this.st.borrow_mut();
+            let Some(head) = st.core.head_mut() else {
+                return true;
+            };
+            // The gunzip stage rewrites the headers before anyone sees them.
+            let gunzip =
+                shared.options.decompress_request && consume_gzip_encoding(&mut head.headers);
+            let copy = shared
+                .delegate_factory
+                .borrow()
+                .is_some()
+                .then(|| head.clone());
+            (gunzip, copy, head.expect_continue)
+        };
+        let mut delegate = None;
+        if let Some(head) = head
+            && let Some(factory) = shared.delegate_factory.borrow_mut().as_mut()
+        {
+            let req = this.build_request(shared, head, Bytes::new(), None);
+            match catch_unwind(AssertUnwindSafe(|| factory(&req))) {
+                Ok(d) => delegate = d,
+                Err(payload) => {
+                    this.fail(&Error::http(500, "body delegate factory panicked"));
+                    shared.report_panic(payload);
+                    return false;
+                }
+            }
+        }
+        if expect_continue {
+            this.stream
+                .write_and_forget(Bytes::from_static(CONTINUE_100));
+        }
+        let mut st = this.st.borrow_mut();
+        st.core.start_body(delegate.is_some(), gunzip);
+        st.delegated = delegate.map(|delegate| {
+            Box::new(Delegated {
+                delegate,
+                pending: Vec::new(),
+            })
+        });
+        Conn::set_deadline(this, &mut st, Timeout::Body);
+        true
+    }
+
+    /// Hands `more` and the pieces the core has ready to the body delegate (none go
+    /// anywhere without one: the body is then buffered by the core); false if it
+    /// panicked (the connection is then answered with 500 and closed).
+    fn deliver(&self, shared: &Shared, mut more: Vec<Bytes>) -> bool {
+        let mut d = {
+            let mut st = self.st.borrow_mut();
+            let st = &mut *st;
+            let Some(mut d) = st.delegated.take() else {
+                return true;
+            };
+            d.pending.append(&mut more);
+            st.core.take_data(&mut d.pending);
+            d
+        };
+        for data in d.pending.drain(..) {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| d.delegate.data_received(data)))
+            {
                 self.fail(&Error::http(500, "body delegate panicked"));
                 shared.report_panic(payload);
                 return false;
             }
         }
+        self.st.borrow_mut().delegated = Some(d);
         true
-    }
-
-    fn step(
-        this: &Rc<Conn>,
-        shared: &Rc<Shared>,
-        st: &mut State,
-        buf: &mut BytesMut,
-        closed: bool,
-    ) -> Step {
-        let max_body = shared.options.max_body_size as u64;
-        match &mut st.phase {
-            Phase::Busy => Step::Stop,
-            Phase::Head => {
-                if buf.is_empty() {
-                    return if closed { Step::Stop } else { Step::NeedMore };
-                }
-                let parsed = if st.scanner.ready(buf) {
-                    parse_request_head(buf, &shared.limits)
-                } else {
-                    Ok(None)
-                };
-                match parsed {
-                    Err(e) => Step::Fail(e),
-                    Ok(None) if closed => Step::Stop,
-                    Ok(None) => {
-                        if !matches!(st.deadline, Some((_, Timeout::Header))) {
-                            Conn::set_deadline(this, st, Timeout::Header);
-                        }
-                        Step::NeedMore
-                    }
-                    Ok(Some(head)) => {
-                        st.scanner.reset();
-                        match head.body {
-                            BodyKind::Empty => {
-                                st.phase = Phase::Busy;
-                                st.deadline = None;
-                                let keep_alive = head.keep_alive;
-                                let req = this.build_request(shared, head, Bytes::new(), None);
-                                Step::Dispatch(req, keep_alive, None, Vec::new())
-                            }
-                            BodyKind::Length(n) if n > max_body => {
-                                Step::Fail(fault_error(BodyFault::TooLarge { max: max_body }))
-                            }
-                            kind => Step::Headers(Box::new(Incoming {
-                                decoder: {
-                                    let mut d = BodyDecoder::with_limits(kind, shared.limits);
-                                    // A chunk size beyond what the body may still be is
-                                    // refused at once, not after waiting for its data.
-                                    d.set_max_body(max_body);
-                                    d
-                                },
-                                head,
-                                // Chosen once the delegate factory has run.
-                                pipe: BodyPipeline::buffered(max_body),
-                                pending: Vec::new(),
-                                delegate: None,
-                            })),
-                        }
-                    }
-                }
-            }
-            Phase::Body(inc) => {
-                if inc.delegate.is_none()
-                    && let Some(rem) = inc.decoder.remaining()
-                {
-                    // Wait for the whole fixed-length body, then take it in one piece.
-                    if (buf.len() as u64) < rem {
-                        if closed {
-                            return Step::Stop;
-                        }
-                        // The buffer grows with the bytes that arrive: what
-                        // Content-Length declares is never reserved up front.
-                        return Step::NeedMore;
-                    }
-                }
-                match inc.decoder.decode(buf) {
-                    Err(e) => Step::Fail(e),
-                    Ok(Decoded::NeedMore) => {
-                        if closed {
-                            Step::Stop
-                        } else {
-                            Step::NeedMore
-                        }
-                    }
-                    Ok(Decoded::Data(d)) => {
-                        let Incoming { pipe, pending, .. } = &mut **inc;
-                        if let Err(f) = pipe.push(d, &mut |b| pending.push(b)) {
-                            return Step::Fail(fault_error(f));
-                        }
-                        if pending.is_empty() {
-                            Step::Continue
-                        } else {
-                            Step::Chunks
-                        }
-                    }
-                    Ok(Decoded::Done { trailers }) => {
-                        let Phase::Body(inc) = std::mem::replace(&mut st.phase, Phase::Busy) else {
-                            return Step::Stop;
-                        };
-                        st.deadline = None;
-                        let Incoming {
-                            mut head,
-                            mut pipe,
-                            delegate,
-                            ..
-                        } = *inc;
-                        let mut tail = Vec::new();
-                        let body = match pipe.finish(Some(&mut head.headers), &mut |b| tail.push(b))
-                        {
-                            Ok(b) => b,
-                            Err(f) => return Step::Fail(fault_error(f)),
-                        };
-                        let keep_alive = head.keep_alive;
-                        let req = this.build_request(shared, head, body, trailers);
-                        Step::Dispatch(req, keep_alive, delegate, tail)
-                    }
-                }
-            }
-        }
     }
 
     fn build_request(
@@ -482,7 +377,7 @@ impl Conn {
             method: head.method,
             uri: head.uri,
             version: head.version,
-            headers: head.headers,
+            headers: head.headers.into(),
             body,
             trailers,
             remote_addr: self.peer,
@@ -529,7 +424,7 @@ impl Conn {
         drop(on_close);
         let mut st = this.st.borrow_mut();
         if !keep_alive || this.closing() {
-            st.phase = Phase::Busy;
+            st.core.pause();
             drop(st);
             this.stream.close_after_writes();
             return;
@@ -538,13 +433,12 @@ impl Conn {
             // The client is not reading its responses (yet): read no further request
             // until they drained, so a pipelining client that never reads cannot pile
             // responses up in memory.
-            st.phase = Phase::Busy;
             st.deadline = None;
             drop(st);
             Conn::wait_for_drain(this);
             return;
         }
-        st.phase = Phase::Head;
+        st.core.resume();
         Conn::set_deadline(this, &mut st, Timeout::Idle);
         drop(st);
         if this.stream.buffered() == 0 {
@@ -582,7 +476,7 @@ impl Conn {
             }
             {
                 let mut st = conn.st.borrow_mut();
-                st.phase = Phase::Head;
+                st.core.resume();
                 Conn::set_deadline(&conn, &mut st, Timeout::Idle);
             }
             // A done-callback runs from the loop: no user call is on the stack.
@@ -605,7 +499,7 @@ impl Conn {
     /// Answers a malformed or over-limit request and closes the connection.
     fn fail(&self, e: &Error) {
         log::debug!("bad request from {}: {e}", self.peer);
-        self.st.borrow_mut().phase = Phase::Busy;
+        self.st.borrow_mut().core.pause();
         self.send_error(status_for(e));
     }
 
@@ -686,8 +580,8 @@ impl Conn {
             return;
         }
         st.deadline = None;
-        let partial = !matches!(st.phase, Phase::Head) || this.stream.buffered() > 0;
-        st.phase = Phase::Busy;
+        let partial = !st.core.is_reading_head() || this.stream.buffered() > 0;
+        st.core.pause();
         drop(st);
         if !partial {
             // Nothing of a request arrived: close quietly (no 408 to a client that may
@@ -740,7 +634,7 @@ impl ResponseLink for Conn {
         self.cancel_timer();
         let on_close = {
             let mut st = self.st.borrow_mut();
-            st.phase = Phase::Busy;
+            st.core.pause();
             st.responding = false;
             st.on_close.take()
         };
@@ -758,14 +652,6 @@ impl ResponseLink for Conn {
 
     fn response_done(self: Rc<Self>, keep_alive: bool) {
         Conn::response_done(&self, keep_alive);
-    }
-}
-
-/// A body the pipeline refused, as a parse error of its kind.
-fn fault_error(f: BodyFault) -> Error {
-    Error::HttpParse {
-        kind: f.kind(),
-        message: format!("request {f}").into(),
     }
 }
 

@@ -18,6 +18,7 @@
 //! ```
 
 mod conn;
+mod headers;
 mod link;
 mod request;
 mod responder;
@@ -34,11 +35,12 @@ use bytes::Bytes;
 use slab::Slab;
 
 use self::conn::Conn;
+pub use self::headers::Headers;
 pub use self::request::Request;
 pub use self::responder::Responder;
 use crate::error::Result;
 use crate::future::Future;
-use crate::http::h1::HeadLimits;
+use crate::http::h1::{HeadLimits, ReadLimits};
 use crate::net::{BindOptions, TcpServer};
 use crate::reactor::Handle;
 use crate::stream::StreamOptions;
@@ -194,7 +196,8 @@ type DelegateFactory = Box<dyn FnMut(&Request) -> Option<Box<dyn BodyDelegate>>>
 pub(crate) struct Shared {
     handle: Handle,
     options: HttpServerOptions,
-    limits: HeadLimits,
+    /// The bounds every connection reads within.
+    limits: ReadLimits,
     handler: RefCell<Handler>,
     delegate_factory: RefCell<Option<DelegateFactory>>,
     conns: RefCell<Slab<Rc<Conn>>>,
@@ -306,8 +309,8 @@ impl HttpServer {
         };
         let shared = Rc::new(Shared {
             handle: handle.clone(),
+            limits: ReadLimits::new(limits, options.max_body_size as u64),
             options,
-            limits,
             handler: RefCell::new(Box::new(handler)),
             delegate_factory: RefCell::new(None),
             conns: RefCell::new(Slab::new()),

@@ -5,6 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri, Version};
 
+use super::Headers;
+
 /// A complete HTTP request: head and (buffered) body.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -15,8 +17,8 @@ pub struct Request {
     pub uri: Uri,
     /// `HTTP/1.0` or `HTTP/1.1`.
     pub version: Version,
-    /// Header fields.
-    pub headers: HeaderMap,
+    /// Header fields (a [`HeaderMap`] whose storage a later request reuses).
+    pub headers: Headers,
     /// The body (empty when the request had none, or when a
     /// [`BodyDelegate`](super::BodyDelegate) consumed it).
     pub body: Bytes,
@@ -80,7 +82,7 @@ impl Request {
             method: method.parse().expect("method"),
             uri: target.parse().expect("target"),
             version: Version::HTTP_11,
-            headers: HeaderMap::new(),
+            headers: Headers::default(),
             body: Bytes::new(),
             trailers: None,
             remote_addr,
