@@ -13,25 +13,14 @@
 
 mod deploy_util;
 mod redis_util;
-mod util;
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn missing() -> Option<String> {
-    if !Path::new(CHROMIUM).exists() {
-        return Some(format!("{CHROMIUM} is not installed"));
-    }
-    let playwright = Command::new("python3")
-        .args(["-c", "import playwright.sync_api"])
-        .status()
-        .is_ok_and(|s| s.success());
-    (!playwright).then(|| "the Python playwright package is not installed".to_string())
-}
+use support::process::{example_binary, output_within};
+use support::python::{browser_missing, CHROMIUM};
 
 /// One browser run at a time: two Chromiums side by side on a small machine would blur
 /// the delivery times each one checks.
@@ -54,20 +43,7 @@ fn browse(args: &[&str]) -> String {
         .spawn()
         .expect("run python3");
     // A failure bound: every wait in the script has its own, this catches a hung browser.
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = match rx.recv_timeout(Duration::from_secs(300)) {
-        Ok(out) => out.expect("python3 output"),
-        Err(_) => {
-            // SAFETY: kill(2) on the pid of the child spawned above, not yet reaped
-            // (its waiting thread is still blocked).
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            panic!("the browser script did not finish within 300 s");
-        }
-    };
+    let out = output_within(child, Duration::from_secs(300));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
@@ -81,11 +57,11 @@ fn browse(args: &[&str]) -> String {
 
 #[test]
 fn two_pages_chat_over_websocket_and_long_polling_and_survive_a_restart() {
-    if let Some(why) = missing() {
+    if let Some(why) = browser_missing() {
         eprintln!("chat_browser: skipped: {why} (.ci/run installs it)");
         return;
     }
-    let chat = util::example_binary("chat");
+    let chat = example_binary("chat");
     let out = browse(&["--binary", chat.to_str().unwrap()]);
     assert!(
         out.contains("websocket: ok") && out.contains("poll: ok"),
@@ -96,7 +72,7 @@ fn two_pages_chat_over_websocket_and_long_polling_and_survive_a_restart() {
 #[test]
 fn pages_on_two_processes_chat_through_redis_and_through_nginx() {
     let name = "pages_on_two_processes_chat_through_redis_and_through_nginx";
-    if let Some(why) = missing() {
+    if let Some(why) = browser_missing() {
         eprintln!("{name}: skipped: {why} (.ci/run installs it)");
         return;
     }
@@ -106,7 +82,7 @@ fn pages_on_two_processes_chat_through_redis_and_through_nginx() {
     let redis = redis_util::RedisServer::start();
     let url = redis.url();
     let args = ["--port", "0", "--xheaders", "--redis", &url];
-    let chat = util::example_binary("chat");
+    let chat = example_binary("chat");
     let a = deploy_util::Backend::start(&chat, &args);
     let b = deploy_util::Backend::start(&chat, &args);
     a.wait_log("subscribed to squall-chat");

@@ -3,7 +3,7 @@
 //! SIGTERM) mid-run.
 
 mod deploy_util;
-mod util;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -12,7 +12,10 @@ use std::time::Duration;
 use deploy_util::{nginx_available, request, Backend, Nginx, Reply};
 
 fn http_backend() -> Backend {
-    Backend::start(&util::example_binary("http_server"), &["--port", "0"])
+    Backend::start(
+        &support::process::example_binary("http_server"),
+        &["--port", "0"],
+    )
 }
 
 /// Runs `threads` clients through nginx until `total` requests were made; `at_n` is
@@ -161,7 +164,7 @@ mod chat {
 
     use super::deploy_util::{nginx_available, request, Backend, Nginx};
     use super::redis_util::{available, RedisServer};
-    use super::util;
+    use super::support;
     use squall::websocket::{connect, Message, WebSocket, WebSocketOptions};
     use squall::{with_timeout, Reactor};
 
@@ -217,7 +220,7 @@ mod chat {
         let redis = RedisServer::start();
         let url = redis.url();
         let args = ["--port", "0", "--xheaders", "--redis", &url];
-        let binary = util::example_binary("chat");
+        let binary = support::process::example_binary("chat");
         let mut a = Backend::start(&binary, &args);
         let b = Backend::start(&binary, &args);
         a.wait_log("subscribed to squall-chat");

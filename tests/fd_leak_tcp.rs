@@ -4,7 +4,7 @@
 //! closes descriptors while it counts them.
 
 mod common_net;
-mod util;
+mod support;
 
 use std::cell::Cell;
 use std::io::ErrorKind;
@@ -15,13 +15,9 @@ use common_net::*;
 use squall::net::{TcpClient, TcpServer};
 use squall::stream::IoStream;
 use squall::{Future, Reactor};
+use support::open_fds;
 
 const CYCLES: usize = 10_000;
-
-/// Entries of /proc/self/fd (minus the one the listing itself holds).
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count() - 1
-}
 
 /// Echoes lines until the peer closes.
 fn echo_lines(stream: IoStream) {
@@ -77,7 +73,7 @@ fn connect_close_cycles_leak_no_descriptors() {
     });
     let port = server.listen("127.0.0.1:0").unwrap().port();
     let client = TcpClient::new(&h);
-    let refused = util::ReservedPort::closed();
+    let refused = support::ReservedPort::closed();
     let refused_port = refused.port();
     let (_hung, hung_addr, _fillers) = unanswered_listener("127.0.0.1:0").expect("listener");
 

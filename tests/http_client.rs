@@ -2,7 +2,7 @@
 //! behave (and misbehave) exactly as each test needs.
 
 mod http_client_util;
-mod util;
+mod support;
 
 use std::cell::RefCell;
 use std::io::{BufReader, Read, Write};
@@ -250,7 +250,7 @@ fn redirect_loops_stop_at_max_redirects_and_only_http_targets() {
 #[test]
 fn https_to_a_closed_port_fails_to_connect() {
     // https is supported (tests/tls_http_client.rs); a refused connect is an I/O error.
-    let closed = util::ReservedPort::closed();
+    let closed = support::ReservedPort::closed();
     match blocking().fetch(format!("https://{}/", closed.addr())) {
         Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused),
         other => panic!("{other:?}"),
@@ -615,7 +615,7 @@ fn resolver_override_and_time_info() {
 
 #[test]
 fn connection_refused_is_an_io_error() {
-    let closed = util::ReservedPort::closed();
+    let closed = support::ReservedPort::closed();
     let r = blocking().fetch(format!("http://{}/", closed.addr()));
     assert_eq!(
         r.unwrap_err().io_kind(),

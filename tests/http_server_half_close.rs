@@ -6,6 +6,7 @@
 //! the owed response is out, then closes.
 
 mod http_util;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use http_util::{connect, parse_all, read_to_eof};
 use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
 use squall::{Error, Reactor};
+use support::run_while;
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
@@ -26,17 +28,6 @@ fn half_closed_client(addr: SocketAddr, request: &[u8]) -> TcpStream {
     s.write_all(request).unwrap();
     s.shutdown(Shutdown::Write).unwrap();
     s
-}
-
-/// Runs the loop until `done()`, failing the test after a generous bound.
-fn run_while(reactor: &mut Reactor, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        reactor
-            .run_once(Some(Duration::from_millis(20)))
-            .expect("run_once");
-    }
 }
 
 /// Reads everything from `client` in a thread while the loop runs; returns the bytes.

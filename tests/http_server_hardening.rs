@@ -6,6 +6,7 @@
 //! framing headers a handler sets never desynchronise the connection.
 
 mod http_util;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -16,19 +17,9 @@ use std::time::{Duration, Instant};
 use http_util::{connect, exchange_to_eof, parse_all, read_to_eof, run, status_of, Reader};
 use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
 use squall::{Error, Future, Handle, Reactor};
+use support::run_while;
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-
-/// Runs the loop until `done()` or fails the test after a generous bound.
-fn run_while(reactor: &mut Reactor, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        reactor
-            .run_once(Some(Duration::from_millis(20)))
-            .expect("run_once");
-    }
-}
 
 #[test]
 fn panicking_handler_answers_500_and_closes() {

@@ -1,6 +1,6 @@
 //! Panics in callbacks: logged and contained by default, propagated on request.
 
-mod util;
+mod support;
 
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -8,7 +8,7 @@ use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 use squall::{Future, Interest, Reactor};
-use util::{unix_pair, Counter};
+use support::{unix_pair, Counter};
 
 /// Records every log record of this test binary.
 struct Recorder;
@@ -91,7 +91,7 @@ fn panicking_handler_is_logged_and_stays_registered() {
     let c = calls.clone();
     handle
         .add_handler(a, Interest::READABLE, move |s, _ev| {
-            util::drain(s);
+            support::drain(s);
             c.bump();
             if c.get() == 1 {
                 panic!("boom-in-handler");
@@ -155,7 +155,7 @@ fn propagate_panics_from_a_handler() {
     let (a, mut b) = unix_pair();
     handle
         .add_handler(a, Interest::READABLE, |s, _ev| {
-            util::drain(s);
+            support::drain(s);
             panic!("boom-handler-propagated");
         })
         .unwrap();

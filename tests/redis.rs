@@ -1,7 +1,7 @@
 //! The Redis client against a real `redis-server` (started per test on a free port).
 
 mod redis_util;
-mod util;
+mod support;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,7 +11,7 @@ use bytes::Bytes;
 use redis_util::{available, RedisServer};
 use squall::redis::{Redis, RedisOptions, Subscriber, Value};
 use squall::{with_timeout, Error, Future, Handle, Reactor};
-use util::ReservedPort;
+use support::ReservedPort;
 
 const LIMIT: Duration = Duration::from_secs(20);
 

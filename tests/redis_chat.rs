@@ -6,7 +6,7 @@
 
 mod deploy_util;
 mod redis_util;
-mod util;
+mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,13 +15,14 @@ use deploy_util::{request, Backend};
 use redis_util::{available, RedisServer};
 use squall::websocket::{connect, Message, WebSocket, WebSocketOptions};
 use squall::{with_timeout, Reactor};
+use support::process::rss_kib;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
 pub fn chat(args: &[&str]) -> Backend {
     let mut all = vec!["--port", "0"];
     all.extend_from_slice(args);
-    Backend::start(&util::example_binary("chat"), &all)
+    Backend::start(&support::process::example_binary("chat"), &all)
 }
 
 fn join(reactor: &mut Reactor, addr: SocketAddr) -> WebSocket {
@@ -151,7 +152,7 @@ fn a_socket_is_told_to_go_away_on_sigterm_and_the_process_exits_cleanly() {
 #[test]
 fn bad_redis_urls_are_usage_errors() {
     for bad in ["http://127.0.0.1:6379", "127.0.0.1:6379", "redis://[::1"] {
-        let out = std::process::Command::new(util::example_binary("chat"))
+        let out = std::process::Command::new(support::process::example_binary("chat"))
             .args(["--port", "0", "--redis", bad])
             .output()
             .unwrap();
@@ -161,16 +162,6 @@ fn bad_redis_urls_are_usage_errors() {
             "{bad}"
         );
     }
-}
-
-/// Resident memory of a process, from `/proc`.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }
 
 /// What a process remembers of messages from other processes is bounded by its cache: a

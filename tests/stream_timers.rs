@@ -5,6 +5,7 @@
 //! "never" and panic nowhere. A file of its own, so no other test moves the RSS.
 
 mod common_net;
+mod support;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -24,9 +25,7 @@ const RSS_SLACK: usize = 2 * 1024 * 1024;
 
 /// Resident set size of this process, in bytes.
 fn rss() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
+    support::process::rss_kib(std::process::id()) * 1024
 }
 
 /// What the reactor holds, for comparison against a baseline.

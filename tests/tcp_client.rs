@@ -2,7 +2,7 @@
 //! timeouts, happy eyeballs across addresses, and names answered without the executor.
 
 mod common_net;
-mod util;
+mod support;
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
@@ -40,7 +40,7 @@ fn connect_succeeds_and_cancels_its_timeout() {
 #[test]
 fn connect_refused_fails_with_io_error_naming_the_address() {
     let mut reactor = Reactor::new().unwrap();
-    let closed = util::ReservedPort::closed();
+    let closed = support::ReservedPort::closed();
     let port = closed.port();
     let client = TcpClient::new(&reactor.handle());
     let r = wait(
@@ -104,7 +104,7 @@ fn happy_eyeballs_moves_past_a_refused_address_to_an_open_one() {
     let mut reactor = Reactor::new().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let open: SocketAddr = listener.local_addr().unwrap();
-    let closed = util::ReservedPort::closed();
+    let closed = support::ReservedPort::closed();
     let refused = closed.addr();
     let resolver = OverrideResolver::new()
         .with_addr("svc.test", 80, refused)
@@ -126,8 +126,8 @@ fn happy_eyeballs_moves_past_a_refused_address_to_an_open_one() {
 fn happy_eyeballs_reports_the_last_failure_when_every_address_is_refused() {
     let mut reactor = Reactor::new().unwrap();
     let (closed_a, closed_b) = (
-        util::ReservedPort::closed(),
-        util::ReservedPort::closed_on("127.0.0.2:0"),
+        support::ReservedPort::closed(),
+        support::ReservedPort::closed_on("127.0.0.2:0"),
     );
     let (a, b) = (closed_a.addr(), closed_b.addr());
     let resolver = OverrideResolver::new()

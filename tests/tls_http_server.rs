@@ -4,11 +4,11 @@
 
 mod common_net;
 mod common_tls;
-mod util;
+mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use common_net::WAIT_LIMIT;
 use common_tls::{blocking_client_config, TestCa};
 use squall::http::HttpServer;
 use squall::Reactor;
+use support::process::{example_binary, listening_addr, Running};
 
 #[test]
 fn https_requests_report_scheme_https_over_alpn_http11() {
@@ -71,15 +72,6 @@ fn curl() -> Option<()> {
     }
 }
 
-struct Demo(Child);
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn demo_server_serves_curl_over_tls() {
     if curl().is_none() {
@@ -87,30 +79,14 @@ fn demo_server_serves_curl_over_tls() {
     }
     let ca = TestCa::new("demo");
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
-    let mut child = Command::new(util::example_binary("http_server"))
-        .args(["--port", "0", "--bind", "127.0.0.1", "--tls-cert"])
+    let mut cmd = Command::new(example_binary("http_server"));
+    cmd.args(["--port", "0", "--bind", "127.0.0.1", "--tls-cert"])
         .arg(&leaf.cert_path)
         .arg("--tls-key")
         .arg(&leaf.key_path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn demo");
-    let stdout = child.stdout.take().unwrap();
-    let _demo = Demo(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(WAIT_LIMIT).expect("demo printed nothing");
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on https://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
+        .stderr(Stdio::inherit());
+    let (_demo, line) = Running::spawn(&mut cmd, WAIT_LIMIT);
+    let addr = listening_addr(&line, "https://");
     let url = format!("https://localhost:{}/", addr.port());
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "20", "--cacert"])

@@ -4,18 +4,18 @@
 //! A test whose peer is missing skips with a message (`.ci/run` installs them).
 
 mod common_tls;
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
 use common_tls::TestCa;
 use squall::http::client::{HttpClient, HttpRequest};
 use squall::http::HttpServer;
-use squall::{Reactor, Remote};
+use support::ServerThread;
 
 fn have(cmd: &str, args: &[&str]) -> bool {
     Command::new(cmd)
@@ -169,42 +169,14 @@ fn tornado_with_ssl_options_serves_the_squall_client() {
 }
 
 /// The squall HTTPS server on its own reactor in a thread.
-struct Server {
-    port: u16,
-    remote: Remote,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(config: squall::tls::TlsConfig) -> Server {
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let mut reactor = Reactor::new().unwrap();
-            let server = HttpServer::new(&reactor.handle(), |req, resp| {
-                resp.send(Bytes::from(format!("Hello over {}", req.scheme())));
-            });
-            server.set_tls(config).unwrap();
-            let addr = server.listen("127.0.0.1:0").unwrap();
-            tx.send((addr.port(), reactor.handle().remote())).unwrap();
-            reactor.run().unwrap();
-            drop(server);
+fn https_server(config: squall::tls::TlsConfig) -> ServerThread {
+    ServerThread::http(|h| {
+        let server = HttpServer::new(h, |req, resp| {
+            resp.send(Bytes::from(format!("Hello over {}", req.scheme())));
         });
-        let (port, remote) = rx.recv().unwrap();
-        Server {
-            port,
-            remote,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.remote.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+        server.set_tls(config).unwrap();
+        server
+    })
 }
 
 #[test]
@@ -215,11 +187,11 @@ fn openssl_s_client_speaks_tls12_and_tls13_to_the_squall_server() {
     }
     let ca = TestCa::new("sclient");
     let leaf = ca.leaf(&["localhost"]);
-    let server = Server::start(leaf.server_config());
+    let server = https_server(leaf.server_config());
     for (flag, name) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
         let mut child = Command::new("openssl")
             .args(["s_client", "-brief", "-ign_eof", "-verify_return_error"])
-            .args(["-connect", &format!("127.0.0.1:{}", server.port)])
+            .args(["-connect", &format!("127.0.0.1:{}", server.port())])
             .args(["-servername", "localhost", "-verify_hostname", "localhost"])
             .args(["-alpn", "http/1.1", flag, "-CAfile"])
             .arg(&ca.cert_path)

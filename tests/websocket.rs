@@ -2,7 +2,7 @@
 //! against a raw peer sending hand-made frames, one test per protocol rule, each failure
 //! with the close code RFC 6455 asks for.
 
-mod util;
+mod support;
 mod ws_util;
 
 use std::net::TcpListener;
@@ -498,7 +498,7 @@ fn connect_failures() {
     // Refused.
     // A port held bound but not listening: refused for the whole test (a port freed by
     // dropping its listener could be handed to another test meanwhile).
-    let closed_port = util::ReservedPort::closed();
+    let closed_port = support::ReservedPort::closed();
     let closed = closed_port.addr();
     let r = reactor.run_until(&connect(
         &h,

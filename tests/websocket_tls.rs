@@ -5,12 +5,12 @@
 //! Python `websockets` over TLS in both directions (skipped, saying so, without it).
 
 mod common_tls;
-mod util;
+mod support;
 mod ws_util;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,6 +19,7 @@ use squall::http::server::HttpServer;
 use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::{Error, Reactor, Result};
+use support::process::{example_binary, output_within, Running};
 use ws_util::{with_peer, Closes};
 
 /// What the server saw of each connection: the request's scheme and the SNI name.
@@ -286,15 +287,6 @@ fn a_client_certificate_is_presented_when_the_server_asks() {
 
 // ---- the examples over TLS ----
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Runs `ws_client` with `args`, `stdin` fed in; returns (exit code, stdout, stderr),
 /// killing it after the tests' bound.
 fn run_ws_client(
@@ -302,7 +294,7 @@ fn run_ws_client(
     args: Vec<String>,
     stdin: &'static str,
 ) -> (i32, String, String) {
-    let bin = util::example_binary("ws_client");
+    let bin = example_binary("ws_client");
     with_peer(reactor, move || {
         let mut child = Command::new(bin)
             .args(&args)
@@ -317,20 +309,7 @@ fn run_ws_client(
             .unwrap()
             .write_all(stdin.as_bytes())
             .unwrap();
-        let pid = child.id() as libc::pid_t;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let waiter = std::thread::spawn(move || {
-            let out = child.wait_with_output();
-            let _ = tx.send(());
-            out
-        });
-        if rx.recv_timeout(ws_util::LIMIT).is_err() {
-            // SAFETY: kill(2) on our child, not reaped yet (wait has not returned).
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = waiter.join();
-            panic!("ws_client did not finish");
-        }
-        let out = waiter.join().unwrap().expect("wait");
+        let out = output_within(child, ws_util::LIMIT);
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -366,18 +345,12 @@ fn ws_client_speaks_wss_with_cacert_or_insecure_and_refuses_an_untrusted_server(
 fn ws_echo_serves_wss_with_tls_cert_and_key() {
     let ca = TestCa::new("wss-wsecho");
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
-    let mut child = Command::new(util::example_binary("ws_echo"))
-        .args(["--port", "0", "--tls-cert"])
+    let mut cmd = Command::new(example_binary("ws_echo"));
+    cmd.args(["--port", "0", "--tls-cert"])
         .arg(&leaf.cert_path)
         .arg("--tls-key")
-        .arg(&leaf.key_path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start ws_echo");
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
+        .arg(&leaf.key_path);
+    let (running, line) = Running::spawn(&mut cmd, ws_util::LIMIT);
     let u = line
         .trim()
         .strip_prefix("listening on ")
@@ -398,7 +371,7 @@ fn ws_echo_serves_wss_with_tls_cert_and_key() {
     assert_eq!(reactor.run_until(&ws.closed()).unwrap().0, 1000);
     drop(running);
     // A certificate without its key is a usage error.
-    let status = Command::new(util::example_binary("ws_echo"))
+    let status = Command::new(example_binary("ws_echo"))
         .args(["--port", "0", "--tls-cert"])
         .arg(&leaf.cert_path)
         .stdout(Stdio::null())
@@ -508,17 +481,11 @@ fn squall_wss_client_against_websockets_server_over_tls() {
     }
     let ca = TestCa::new("wss-pyserver");
     let leaf = ca.leaf(&["localhost"]);
-    let mut child = Command::new("python3")
-        .args(["-c", PY_SERVER])
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", PY_SERVER])
         .arg(&leaf.cert_path)
-        .arg(&leaf.key_path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    let stdout = child.stdout.take().unwrap();
-    let _running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
+        .arg(&leaf.key_path);
+    let (_running, line) = Running::spawn(&mut cmd, ws_util::LIMIT);
     let port: u16 = line.trim().parse().expect("the server's port");
     let u = format!("wss://localhost:{port}/interop");
     let mut reactor = Reactor::new().unwrap();

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use crate::util::ReservedPort;
+use crate::support::ReservedPort;
 
 /// Longest a process may take to start before the test fails.
 pub const START_LIMIT: Duration = Duration::from_secs(60);

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::util::ReservedPort;
+use crate::support::ReservedPort;
 
 /// Longest a server may take to start before the test fails.
 const START_LIMIT: Duration = Duration::from_secs(20);

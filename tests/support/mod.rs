@@ -1,0 +1,145 @@
+//! What squall's own tests share beyond the public harness (`squall::testing`): socket
+//! pairs for handler tests, descriptor counting, bounded waits with a message, drop
+//! probes, and — one submodule each — the peers only these tests need.
+//!
+//! Each test file includes it with `mod support;`.
+#![allow(dead_code)]
+
+pub mod process;
+pub mod python;
+
+mod port;
+mod server_thread;
+
+use std::cell::Cell;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use squall::testing::wait_until;
+use squall::{Future, Reactor};
+
+#[allow(unused_imports)]
+pub use port::ReservedPort;
+#[allow(unused_imports)]
+pub use server_thread::ServerThread;
+
+/// Longest any single wait in a test may take before the test fails: a hang guard,
+/// generous for a loaded 2-core machine, never the thing a test measures.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs the loop until `f` is done and returns its result; fails the test after
+/// [`WAIT_LIMIT`] instead of hanging.
+#[track_caller]
+pub fn wait<T: 'static>(reactor: &mut Reactor, f: &Future<T>) -> squall::Result<T> {
+    if wait_until(reactor, WAIT_LIMIT, || f.is_done()).is_err() {
+        panic!("future not done within {WAIT_LIMIT:?}");
+    }
+    f.take_result().expect("result already taken")
+}
+
+/// Runs the loop until `done()` holds; fails the test, naming `what` it waited for,
+/// after [`WAIT_LIMIT`].
+#[track_caller]
+pub fn run_while(reactor: &mut Reactor, what: &str, done: impl FnMut() -> bool) {
+    if wait_until(reactor, WAIT_LIMIT, done).is_err() {
+        panic!("timed out waiting for: {what}");
+    }
+}
+
+/// Number of descriptors open in this process (entries of /proc/self/fd, minus the one
+/// `read_dir` itself holds while listing).
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .count()
+        - 1
+}
+
+/// Number of descriptors open in process `pid` (another process: nothing to subtract).
+pub fn open_fds_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("read /proc/PID/fd")
+        .count()
+}
+
+/// A connected, non-blocking Unix socket pair, for sources given to
+/// `Handle::add_handler` as they are.
+pub fn unix_pair() -> (UnixStream, UnixStream) {
+    let (a, b) = UnixStream::pair().expect("socketpair");
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    (a, b)
+}
+
+/// A connected TCP pair on 127.0.0.1 (port chosen by the OS): the accepted end first,
+/// then the connecting end. `TCP_NODELAY` on both, so single bytes travel as single
+/// segments; blocking, as std makes them (an `IoStream` makes its socket non-blocking;
+/// a source given to `add_handler` raw needs `set_nonblocking`).
+pub fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let client = TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    client.set_nodelay(true).unwrap();
+    server.set_nodelay(true).unwrap();
+    (server, client)
+}
+
+/// Reads everything available without blocking; returns the byte count.
+pub fn drain(r: &mut impl io::Read) -> usize {
+    let mut buf = [0u8; 4096];
+    let mut total = 0;
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return total,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return total,
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+}
+
+/// A shared counter for closures on the loop thread.
+#[derive(Clone, Default, Debug)]
+pub struct Counter(Rc<Cell<usize>>);
+
+impl Counter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn bump(&self) {
+        self.0.set(self.0.get() + 1);
+    }
+    pub fn get(&self) -> usize {
+        self.0.get()
+    }
+}
+
+/// Counts how many of its clones' originals were dropped: capture a `DropProbe` in a
+/// closure, and `drops()` tells whether the closure was freed.
+#[derive(Debug)]
+pub struct DropProbe(Arc<AtomicUsize>);
+
+impl DropProbe {
+    pub fn new() -> (DropProbe, Arc<AtomicUsize>) {
+        let n = Arc::new(AtomicUsize::new(0));
+        (DropProbe(n.clone()), n)
+    }
+    pub fn another(count: &Arc<AtomicUsize>) -> DropProbe {
+        DropProbe(count.clone())
+    }
+}
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+pub fn drops(count: &Arc<AtomicUsize>) -> usize {
+    count.load(Ordering::SeqCst)
+}
