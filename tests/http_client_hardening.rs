@@ -2,8 +2,8 @@
 //! origin, a cancelled fetch lets go of everything at once, responses that bend the wire
 //! rules are read safely, memory stays bounded while inflating.
 
-mod common_net;
 mod http_client_util;
+mod support;
 
 use std::io::{BufReader, Read, Write};
 use std::rc::Rc;
@@ -12,11 +12,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
-use common_net::{run_until_true, wait};
 use http_client_util::{raw_server, read_request, response, serve, Req};
 use squall::http::client::{AsyncHttpClient, ClientOptions, HttpClient, HttpRequest};
 use squall::net::OverrideResolver;
 use squall::{Error, Reactor};
+use support::{run_until, wait};
 
 /// Log records of this test binary (warnings about futures are checked).
 struct Recorder;
@@ -197,7 +197,9 @@ fn cancelling_a_running_fetch_closes_its_connection_and_frees_its_slot() {
     let stuck = client.fetch(silent.url("/stuck"));
     let next = client.fetch(ok.url("/next"));
     assert_eq!((client.active(), client.queued()), (1, 1));
-    run_until_true(&mut reactor, || got.try_recv().is_ok());
+    run_until(&mut reactor, "the server to get the request", || {
+        got.try_recv().is_ok()
+    });
     assert!(stuck.cancel());
     drop(stuck);
     // The queued fetch gets the slot and completes long before any timeout (20 s).
@@ -224,11 +226,13 @@ fn cancelling_a_queued_fetch_leaves_the_queue_and_never_connects() {
     let first = client.fetch(HttpRequest::new(&silent.url("/1")));
     let queued = client.fetch(silent.url("/2"));
     assert!(queued.cancel());
-    run_until_true(&mut reactor, || client.queued() == 0);
+    run_until(&mut reactor, "the queue to empty", || client.queued() == 0);
     assert!(matches!(queued.take_result(), Some(Err(Error::Cancelled))));
-    run_until_true(&mut reactor, || got.try_recv().is_ok());
+    run_until(&mut reactor, "the server to get the request", || {
+        got.try_recv().is_ok()
+    });
     assert!(first.cancel());
-    run_until_true(&mut reactor, || client.active() == 0);
+    run_until(&mut reactor, "no active request", || client.active() == 0);
     assert_eq!(
         silent.connections(),
         1,
@@ -240,7 +244,7 @@ fn cancelling_a_queued_fetch_leaves_the_queue_and_never_connects() {
 #[test]
 fn cancelling_while_connecting_frees_the_slot() {
     let (_listener, addr, _fillers) =
-        common_net::unanswered_listener("127.0.0.1:0").expect("IPv4 loopback");
+        support::net::unanswered_listener("127.0.0.1:0").expect("IPv4 loopback");
     let mut reactor = Reactor::new().unwrap();
     let client =
         AsyncHttpClient::with_options(&reactor.handle(), ClientOptions::default().max_clients(1));
@@ -268,7 +272,9 @@ fn a_failed_fetch_nobody_looked_at_is_still_reported() {
             .add_callback(move || d.store(probe.is_done(), Ordering::SeqCst));
         drop(f);
     }
-    run_until_true(&mut reactor, || done.load(Ordering::SeqCst));
+    run_until(&mut reactor, "the fetch done-probe to run", || {
+        done.load(Ordering::SeqCst)
+    });
     drop(client);
     drop(reactor);
     assert!(

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use http_util::{connect, parse_all, read_to_eof};
 use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
 use squall::{Error, Reactor};
-use support::run_while;
+use support::run_until;
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
@@ -41,7 +41,7 @@ fn read_all_while_serving(reactor: &mut Reactor, client: TcpStream) -> Vec<u8> {
         raw
     });
     let d = done.clone();
-    run_while(reactor, "the client to read to EOF", move || {
+    run_until(reactor, "the client to read to EOF", move || {
         if rx.try_recv().is_ok() {
             d.set(true);
         }
@@ -83,7 +83,7 @@ fn an_immediate_response_reaches_a_client_whose_fin_came_with_the_request() {
     assert_eq!(responses[0].status, 200);
     assert_eq!(responses[0].body_str(), format!("{body_len} bytes\n"));
     assert!(responses[0].closes(), "no keep-alive after end-of-file");
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -111,7 +111,7 @@ fn pipelined_requests_before_a_half_close_are_all_answered() {
     let paths: Vec<String> = parse_all(&raw).iter().map(|r| r.body_str()).collect();
     let expected: Vec<String> = (0..64).map(|i| format!("/{i}")).collect();
     assert_eq!(paths, expected);
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -153,7 +153,7 @@ fn with_half_close_a_delayed_response_reaches_a_client_that_shut_down_its_writin
     assert_eq!(responses[0].body_str(), "late answer to /poll");
     assert_eq!(requests.get(), 1);
     assert_eq!(told.get(), 0, "the responder was told its client left");
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -180,7 +180,7 @@ fn with_half_close_a_streamed_late_response_goes_out_whole_then_the_server_close
     assert_eq!(responses.len(), 1, "{:?}", String::from_utf8_lossy(&raw));
     assert!(responses[0].chunked);
     assert_eq!(responses[0].body_str(), "one two");
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -200,8 +200,8 @@ fn without_half_close_a_parked_responder_is_told_when_its_client_half_closes() {
     let raw = read_all_while_serving(&mut reactor, client);
     assert!(raw.is_empty(), "{:?}", String::from_utf8_lossy(&raw));
     assert_eq!(requests.get(), 1);
-    run_while(&mut reactor, "on_connection_close", || told.get() == 1);
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "on_connection_close", || told.get() == 1);
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -222,7 +222,7 @@ fn with_half_close_a_vanished_client_is_noticed_when_a_write_fails() {
     });
     let addr = server.listen("127.0.0.1:0").unwrap();
     drop(half_closed_client(addr, GET)); // gone entirely
-    run_while(&mut reactor, "the request", || parked.borrow().is_some());
+    run_until(&mut reactor, "the request", || parked.borrow().is_some());
     // Let the server read the FIN: a few loop passes, each polling the socket.
     for _ in 0..5 {
         reactor.run_once(Some(Duration::ZERO)).unwrap();
@@ -238,7 +238,7 @@ fn with_half_close_a_vanished_client_is_noticed_when_a_write_fails() {
             "writes to a vanished client never failed"
         );
         let f = parked.borrow_mut().as_mut().unwrap().write("tick\n");
-        run_while(&mut reactor, "the write to settle", || f.is_done());
+        run_until(&mut reactor, "the write to settle", || f.is_done());
         if let Err(e) = f.take_result().unwrap() {
             failed = Some(e);
         }
@@ -247,10 +247,10 @@ fn with_half_close_a_vanished_client_is_noticed_when_a_write_fails() {
         matches!(failed, Some(Error::StreamClosed | Error::Io(_))),
         "{failed:?}"
     );
-    run_while(&mut reactor, "on_connection_close", || told.get());
+    run_until(&mut reactor, "on_connection_close", || told.get());
     assert!(parked.borrow().as_ref().unwrap().is_closed());
     drop(parked.borrow_mut().take());
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -277,13 +277,13 @@ fn with_half_close_end_of_file_between_requests_or_mid_head_closes_the_connectio
     let partial = half_closed_client(addr, b"GET / HTTP/1.1\r\nHo");
     let raw = read_all_while_serving(&mut reactor, partial);
     assert!(raw.is_empty(), "{:?}", String::from_utf8_lossy(&raw));
-    run_while(&mut reactor, "the keep-alive client to see EOF", || {
+    run_until(&mut reactor, "the keep-alive client to see EOF", || {
         rx.try_recv().is_ok()
     });
     let first = reader.join().unwrap();
     assert_eq!(first.status, 200);
     assert!(!first.closes());
-    run_while(&mut reactor, "both connections to be forgotten", || {
+    run_until(&mut reactor, "both connections to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -311,7 +311,7 @@ fn with_half_close_pipelined_requests_answered_late_are_all_delivered_in_order()
     );
     assert_eq!(requests.get(), 3);
     assert_eq!(told.get(), 0);
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }

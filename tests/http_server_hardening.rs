@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use http_util::{connect, exchange_to_eof, parse_all, read_to_eof, run, status_of, Reader};
 use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
 use squall::{Error, Future, Handle, Reactor};
-use support::run_while;
+use support::run_until;
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
@@ -116,7 +116,7 @@ fn closed_connections_leave_no_timer_pending() {
         tx.send(()).unwrap();
     });
     let d = done.clone();
-    run_while(&mut reactor, "300 requests", || {
+    run_until(&mut reactor, "300 requests", || {
         if rx.try_recv().is_ok() {
             d.set(true);
         }
@@ -152,8 +152,8 @@ fn pipelining_client_that_never_reads_stops_being_served_and_is_timed_out() {
         // Never read; hold the connection until the server has given up on it.
         release_rx.recv_timeout(Duration::from_secs(60)).ok();
     });
-    run_while(&mut reactor, "the first request", || handled.get() > 0);
-    run_while(&mut reactor, "the non-reading client timed out", || {
+    run_until(&mut reactor, "the first request", || handled.get() > 0);
+    run_until(&mut reactor, "the non-reading client timed out", || {
         server.connection_count() == 0
     });
     release_tx.send(()).unwrap();
@@ -378,12 +378,12 @@ fn finish_and_send_futures_stay_usable_after_a_vanished_client() {
         s.write_all(GET).unwrap();
         rx.recv_timeout(Duration::from_secs(20)).unwrap();
     });
-    run_while(&mut reactor, "client gone", || gone.is_done());
+    run_until(&mut reactor, "client gone", || gone.is_done());
     client.join().unwrap();
     let mut resp = slot.borrow_mut().take().unwrap();
     assert!(resp.is_closed());
     let w = resp.write("late");
-    run_while(&mut reactor, "write settles", || w.is_done());
+    run_until(&mut reactor, "write settles", || w.is_done());
     assert!(matches!(w.take_result(), Some(Err(Error::StreamClosed))));
     assert!(resp.detach().is_err());
 }
@@ -405,7 +405,7 @@ fn dropping_the_server_cancels_the_timers_of_connections_a_responder_keeps() {
         s.write_all(GET).unwrap();
         rx.recv_timeout(Duration::from_secs(30)).ok();
     });
-    run_while(&mut reactor, "request parked", || slot.borrow().is_some());
+    run_until(&mut reactor, "request parked", || slot.borrow().is_some());
     drop(server);
     assert_eq!(handle.stats().timers_pending, baseline);
     tx.send(()).unwrap();
@@ -508,15 +508,15 @@ fn a_parked_responder_whose_client_left_is_told_and_not_counted() {
             }
             drop(s);
         });
-        run_while(&mut reactor, "request parked", || slot.borrow().is_some());
+        run_until(&mut reactor, "request parked", || slot.borrow().is_some());
         tx.send(()).ok();
         client.join().unwrap();
-        run_while(
+        run_until(
             &mut reactor,
             &format!("connection no longer counted ({leave})"),
             || server.connection_count() == 0,
         );
-        run_while(
+        run_until(
             &mut reactor,
             &format!("parked responder told ({leave})"),
             || told.get() == usize::from(hook),
@@ -562,7 +562,7 @@ fn a_request_parked_after_the_clients_end_of_file_is_told_and_not_counted() {
         s.shutdown(std::net::Shutdown::Write).unwrap();
         read_to_eof(&mut s).len() // fails after READ_TIMEOUT if never closed
     });
-    run_while(
+    run_until(
         &mut reactor,
         "connection closed and parked responder told",
         || server.connection_count() == 0 && told.get() == 1,
@@ -614,7 +614,7 @@ fn parked_responder_told_when_client_leaves(pipelined: usize) {
         s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
         let _ = s.write_all(&vec![b'x'; pipelined]);
     });
-    run_while(&mut reactor, "request parked", || slot.borrow().is_some());
+    run_until(&mut reactor, "request parked", || slot.borrow().is_some());
     tx.send(()).unwrap();
     client.join().unwrap();
     // The stream notices the end-of-file without reading past its read-ahead (it asks

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use squall::http::{HttpServer, Responder};
 use squall::Reactor;
-use support::{open_fds, run_while};
+use support::{open_fds, run_until};
 
 const GET: &[u8] = b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n";
 
@@ -57,8 +57,8 @@ fn a_thousand_parked_long_polls_whose_clients_vanish_are_all_notified_and_freed(
             .expect("not all requests were parked");
         drop(conns); // every client vanishes
     });
-    run_while(&mut reactor, "all requests parked", || next_id.get() == N);
-    run_while(&mut reactor, "every parked responder notified", || {
+    run_until(&mut reactor, "all requests parked", || next_id.get() == N);
+    run_until(&mut reactor, "every parked responder notified", || {
         notified.get() == N
     });
     client.join().unwrap();

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use redis_util::{available, RedisServer};
 use squall::redis::{Redis, RedisOptions, Subscriber, Value};
 use squall::{with_timeout, Error, Future, Handle, Reactor};
+use support::wait;
 use support::ReservedPort;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -20,11 +21,6 @@ fn fast() -> RedisOptions {
         .reconnect_min(Duration::from_millis(20))
         .reconnect_max(Duration::from_millis(200))
         .connect_timeout(Duration::from_secs(5))
-}
-
-fn wait<T: Clone + 'static>(reactor: &mut Reactor, f: &Future<T>) -> squall::Result<T> {
-    let bounded = with_timeout(&reactor.handle(), LIMIT, f);
-    reactor.run_until(&bounded)
 }
 
 /// Collects messages; `next()` resolves with the next one.

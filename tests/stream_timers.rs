@@ -4,17 +4,17 @@
 //! process's resident memory at their baseline. Huge (`Duration::MAX`) timeouts mean
 //! "never" and panic nowhere. A file of its own, so no other test moves the RSS.
 
-mod common_net;
 mod support;
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common_net::*;
 use squall::net::{TcpClient, TcpServer};
 use squall::stream::{IoStream, StreamOptions};
 use squall::{Future, Handle, Reactor};
+use support::net::echo_lines;
+use support::{run_for, run_until, wait};
 
 const CYCLES: usize = 20_000;
 /// Cycles run side by side (each chain connects again once its last cycle is done).
@@ -92,13 +92,13 @@ fn connect_close_cycles_leave_timers_and_memory_at_baseline() {
 
     // Warm up (thread-locals, pools, slabs at their working size), then measure.
     assert_eq!(run_cycles(&mut reactor, &client, port, 2_000), 2_000);
-    run_until_true(&mut reactor, || live.get() == 0);
+    run_until(&mut reactor, "every connection closed", || live.get() == 0);
     run_for(&mut reactor, Duration::from_millis(10));
     let base = held(&h);
     let base_rss = rss();
 
     assert_eq!(run_cycles(&mut reactor, &client, port, CYCLES), CYCLES);
-    run_until_true(&mut reactor, || live.get() == 0);
+    run_until(&mut reactor, "every connection closed", || live.get() == 0);
     run_for(&mut reactor, Duration::from_millis(10));
 
     assert_eq!(held(&h), base, "(timers, handlers, callbacks) pending");
@@ -108,19 +108,6 @@ fn connect_close_cycles_leave_timers_and_memory_at_baseline() {
         grown < RSS_SLACK,
         "RSS grew by {grown} B over {CYCLES} cycles ({base_rss} B before)"
     );
-}
-
-/// Echoes lines until the peer closes.
-fn echo_lines(stream: IoStream) {
-    let s = stream.clone();
-    stream
-        .read_until(b"\n", Some(1024))
-        .add_done_callback(move |f| {
-            if let Some(Ok(line)) = f.take_result() {
-                s.write(line);
-                echo_lines(s.clone());
-            }
-        });
 }
 
 /// `Duration::MAX` as a server's stream timeout, a client's stream timeout and a
@@ -162,7 +149,7 @@ fn duration_max_timeouts_mean_never() {
         // A timeout set on a closed stream arms nothing.
         stream.set_idle_timeout(Some(Duration::MAX));
     }
-    run_until_true(&mut reactor, || live.get() == 0);
+    run_until(&mut reactor, "every connection closed", || live.get() == 0);
     assert_eq!(h.stats().timers_pending, 0, "a timer outlived its stream");
 }
 

@@ -1,7 +1,6 @@
 //! Behaviour of `TcpClient` and the resolvers over 127.0.0.1: refused connects, connect
 //! timeouts, happy eyeballs across addresses, and names answered without the executor.
 
-mod common_net;
 mod support;
 
 use std::io::ErrorKind;
@@ -9,9 +8,10 @@ use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common_net::*;
 use squall::net::{DefaultResolver, OverrideResolver, Resolver, TcpClient};
 use squall::{Error, Future, Handle, Reactor};
+use support::net::*;
+use support::{run_for, wait};
 
 #[test]
 fn connect_succeeds_and_cancels_its_timeout() {

@@ -4,7 +4,6 @@
 //! hangs gets the other family started after `SECOND_FAMILY_DELAY`, and that one wins.
 //! Every test is skipped (with a message) where `[::1]` cannot be bound.
 
-mod common_net;
 mod support;
 
 use std::io::ErrorKind;
@@ -12,9 +11,10 @@ use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common_net::*;
 use squall::net::{OverrideResolver, TcpClient, SECOND_FAMILY_DELAY};
 use squall::Reactor;
+use support::net::*;
+use support::{run_for, wait};
 
 const NAME: &str = "dual.test";
 

@@ -3,7 +3,6 @@
 //! client certificates, pooling per TLS settings, a server that does not speak TLS,
 //! a redirect from http to https, and the `fetch` example's curl flags and exit codes.
 
-mod common_net;
 mod common_tls;
 mod support;
 
@@ -12,13 +11,13 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common_net::wait;
 use common_tls::{Leaf, TestCa, Validity};
 use rcgen::ExtendedKeyUsagePurpose;
 use squall::http::client::{AsyncHttpClient, HttpRequest};
 use squall::http::HttpServer;
 use squall::tls::{TlsConfig, TlsErrorKind};
 use squall::{Error, Handle, Reactor};
+use support::wait;
 use support::ServerThread;
 
 /// Answers `scheme path port-of-the-client` (the port tells connections apart);

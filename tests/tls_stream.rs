@@ -3,20 +3,20 @@
 //! peers that do not speak TLS or stall, close_notify — over real sockets on 127.0.0.1
 //! with certificates made by `rcgen`.
 
-mod common_net;
 mod common_tls;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common_net::{tcp_pair, wait, WAIT_LIMIT};
 use common_tls::{blocking_client_config, TestCa, Validity};
 use rcgen::ExtendedKeyUsagePurpose;
 use squall::stream::IoStream;
 use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
 use squall::{Error, Future, Reactor};
+use support::{run_until, tcp_pair, wait, WAIT_LIMIT};
 
 fn tls_kind(r: &squall::Result<IoStream>) -> Option<TlsErrorKind> {
     match r {
@@ -575,7 +575,9 @@ fn plaintext_held_by_rustls_after_a_full_event_is_read() {
         .start_tls(true, &leaf.server_config(), None);
     let s = wait(&mut reactor, &hs).unwrap();
     // No read is pending: the stream reads nothing while the peer writes.
-    common_net::run_until_true(&mut reactor, || rx.try_recv().is_ok());
+    run_until(&mut reactor, "the peer thread to finish", || {
+        rx.try_recv().is_ok()
+    });
     let all = s.read_bytes(N, false);
     assert_eq!(wait(&mut reactor, &all).unwrap().len(), N);
     let done = s.write(&b"ok"[..]);

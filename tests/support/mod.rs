@@ -5,6 +5,7 @@
 //! Each test file includes it with `mod support;`.
 #![allow(dead_code)]
 
+pub mod net;
 pub mod process;
 pub mod python;
 
@@ -45,9 +46,24 @@ pub fn wait<T: 'static>(reactor: &mut Reactor, f: &Future<T>) -> squall::Result<
 /// Runs the loop until `done()` holds; fails the test, naming `what` it waited for,
 /// after [`WAIT_LIMIT`].
 #[track_caller]
-pub fn run_while(reactor: &mut Reactor, what: &str, done: impl FnMut() -> bool) {
+pub fn run_until(reactor: &mut Reactor, what: &str, done: impl FnMut() -> bool) {
     if wait_until(reactor, WAIT_LIMIT, done).is_err() {
         panic!("timed out waiting for: {what}");
+    }
+}
+
+/// Runs the loop for `d` (a timer on the reactor ends it).
+pub fn run_for(reactor: &mut Reactor, d: Duration) {
+    let f = Future::new();
+    let g = f.clone();
+    reactor.handle().call_later(d, move || g.set_result(()));
+    wait(reactor, &f).unwrap();
+}
+
+/// Runs a few loop iterations without waiting (lets deferred callbacks and frees run).
+pub fn turn(reactor: &mut Reactor) {
+    for _ in 0..3 {
+        reactor.run_once(Some(Duration::ZERO)).unwrap();
     }
 }
 
