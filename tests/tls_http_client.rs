@@ -3,20 +3,18 @@
 //! client certificates, pooling per TLS settings, a server that does not speak TLS,
 //! a redirect from http to https, and the `fetch` example's curl flags and exit codes.
 
-mod common_tls;
 mod support;
 
 use std::net::SocketAddr;
 use std::process::{Command, Output};
-use std::sync::Arc;
 
 use bytes::Bytes;
-use common_tls::{Leaf, TestCa, Validity};
 use rcgen::ExtendedKeyUsagePurpose;
 use squall::http::client::{AsyncHttpClient, HttpRequest};
 use squall::http::HttpServer;
 use squall::tls::{TlsConfig, TlsErrorKind};
-use squall::{Error, Handle, Reactor};
+use squall::{Handle, Reactor};
+use support::tls::{client_auth_config, tls_kind, TestCa, Validity};
 use support::wait;
 use support::ServerThread;
 
@@ -41,13 +39,6 @@ fn serve(handle: &Handle, tls: Option<TlsConfig>) -> (HttpServer, SocketAddr) {
     }
     let addr = server.listen("127.0.0.1:0").unwrap();
     (server, addr)
-}
-
-fn tls_kind(r: &squall::Result<squall::http::client::HttpResponse>) -> Option<TlsErrorKind> {
-    match r {
-        Err(Error::Tls(e)) => Some(e.kind()),
-        _ => None,
-    }
 }
 
 #[test]
@@ -119,28 +110,16 @@ fn certificate_problems_are_named_and_validate_cert_false_accepts() {
     assert!(r.unwrap_err().to_string().contains("/nonexistent/ca.pem"));
 }
 
-fn client_auth_config(ca: &TestCa, leaf: &Leaf) -> TlsConfig {
-    let provider = squall::tls::provider();
-    let verifier =
-        rustls::server::WebPkiClientVerifier::builder_with_provider(ca.roots(), provider.clone())
-            .build()
-            .unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(leaf.certs(), leaf.key())
-        .unwrap();
-    TlsConfig::server(Arc::new(config))
-}
-
 #[test]
 fn client_certificate_is_presented_when_asked() {
     let mut reactor = Reactor::new().unwrap();
     let ca = TestCa::new("clientcert");
     let leaf = ca.leaf(&["localhost"]);
     let me = ca.client_leaf("client.test");
-    let (_server, addr) = serve(&reactor.handle(), Some(client_auth_config(&ca, &leaf)));
+    let (_server, addr) = serve(
+        &reactor.handle(),
+        Some(client_auth_config(&ca, &leaf, false)),
+    );
     let client = AsyncHttpClient::new(&reactor.handle());
     let url = format!("https://localhost:{}/", addr.port());
     let req = HttpRequest::get(&url)
@@ -208,7 +187,7 @@ fn fetch_example_speaks_curls_tls_flags_and_exit_codes() {
     let leaf = ca.leaf(&["localhost"]);
     let me = ca.client_leaf("client.test");
     let server = thread_server(Some(leaf.server_config()));
-    let auth = thread_server(Some(client_auth_config(&ca, &leaf)));
+    let auth = thread_server(Some(client_auth_config(&ca, &leaf, false)));
     let plain = thread_server(None);
     let cacert = ca.cert_path.to_str().unwrap();
     let url = format!("https://localhost:{}/x", server.port());

@@ -2,7 +2,6 @@
 //! TLS connection, and the demo server with `--tls-cert/--tls-key` serving
 //! `curl --cacert` (and curl refusing it without the CA, exit 60).
 
-mod common_tls;
 mod support;
 
 use std::io::{Read, Write};
@@ -12,10 +11,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common_tls::{blocking_client_config, TestCa};
 use squall::http::HttpServer;
 use squall::Reactor;
 use support::process::{example_binary, listening_addr, Running};
+use support::tls::{blocking_client_config, TestCa};
 use support::WAIT_LIMIT;
 
 #[test]

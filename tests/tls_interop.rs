@@ -3,7 +3,6 @@
 //! `http.server` and Tornado with `ssl_options` as servers for the squall client.
 //! A test whose peer is missing skips with a message (`.ci/run` installs them).
 
-mod common_tls;
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
@@ -12,9 +11,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common_tls::TestCa;
 use squall::http::client::{HttpClient, HttpRequest};
 use squall::http::HttpServer;
+use support::tls::TestCa;
 use support::ServerThread;
 
 fn have(cmd: &str, args: &[&str]) -> bool {

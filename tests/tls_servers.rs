@@ -1,7 +1,6 @@
 //! TLS on the servers and the TCP client: `TcpServer::set_tls` with a handshake that
 //! stalls or is not TLS at all (others are served meanwhile), `TcpClient::connect_tls`.
 
-mod common_tls;
 mod support;
 
 use std::cell::RefCell;
@@ -11,10 +10,10 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common_tls::TestCa;
 use squall::net::{TcpClient, TcpServer};
 use squall::tls::TlsErrorKind;
 use squall::{Error, Reactor};
+use support::tls::TestCa;
 use support::{wait, WAIT_LIMIT};
 
 /// An echo-a-line TLS server; returns its port and the number of streams it was handed.

@@ -1,9 +1,8 @@
 //! `IoStream` over TLS: handshakes (TLS 1.2 and 1.3, SNI, ALPN, client certificates),
 //! certificate errors by cause, `start_tls` after plaintext, bulk data with slow readers,
-//! peers that do not speak TLS or stall, close_notify — over real sockets on 127.0.0.1
-//! with certificates made by `rcgen`.
+//! peers that do not speak TLS or stall, close_notify — over real sockets (127.0.0.1, or
+//! a socketpair where TCP plays no part) with certificates made by `rcgen`.
 
-mod common_tls;
 mod support;
 
 use std::io::{Read, Write};
@@ -11,21 +10,16 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common_tls::{blocking_client_config, TestCa, Validity};
 use rcgen::ExtendedKeyUsagePurpose;
 use squall::stream::IoStream;
+use squall::testing::stream_pair;
 use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
 use squall::{Error, Future, Reactor};
+use support::tls::{blocking_client_config, client_auth_config, tls_kind, TestCa, Validity};
 use support::{run_until, tcp_pair, wait, WAIT_LIMIT};
 
-fn tls_kind(r: &squall::Result<IoStream>) -> Option<TlsErrorKind> {
-    match r {
-        Err(Error::Tls(e)) => Some(e.kind()),
-        _ => None,
-    }
-}
-
-/// Handshakes a TCP pair: (server result, client result).
+/// Handshakes a connected pair (a socketpair: TLS needs no TCP): (server result, client
+/// result).
 fn handshake(
     reactor: &mut Reactor,
     server: &TlsConfig,
@@ -33,11 +27,9 @@ fn handshake(
     host: &str,
 ) -> (squall::Result<IoStream>, squall::Result<IoStream>) {
     let h = reactor.handle();
-    let (s, c) = tcp_pair();
-    let s = IoStream::new(&h, s).unwrap().start_tls(true, server, None);
-    let c = IoStream::new(&h, c)
-        .unwrap()
-        .start_tls(false, client, Some(host));
+    let (s, c) = stream_pair(&h).unwrap();
+    let s = s.start_tls(true, server, None);
+    let c = c.start_tls(false, client, Some(host));
     let c = wait(reactor, &c);
     let s = wait(reactor, &s);
     (s, c)
@@ -176,25 +168,6 @@ fn certificate_problems_are_named() {
     }
 }
 
-fn client_auth_server(ca: &TestCa, optional: bool) -> TlsConfig {
-    let leaf = ca.leaf(&["localhost"]);
-    let provider = squall::tls::provider();
-    let verifier =
-        rustls::server::WebPkiClientVerifier::builder_with_provider(ca.roots(), provider.clone());
-    let verifier = if optional {
-        verifier.allow_unauthenticated()
-    } else {
-        verifier
-    };
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier.build().unwrap())
-        .with_single_cert(leaf.certs(), leaf.key())
-        .unwrap();
-    TlsConfig::server(Arc::new(config))
-}
-
 #[test]
 fn client_certificates_required_and_optional() {
     let mut reactor = Reactor::new().unwrap();
@@ -203,7 +176,7 @@ fn client_certificates_required_and_optional() {
     let with_cert =
         TlsConfig::client(&ca.client_options().client_cert(&me.cert_path, &me.key_path)).unwrap();
 
-    let required = client_auth_server(&ca, false);
+    let required = client_auth_config(&ca, &ca.leaf(&["localhost"]), false);
     let (s, c) = handshake(&mut reactor, &required, &with_cert, "localhost");
     let (s, c) = (s.unwrap(), c.unwrap());
     assert_eq!(s.tls_info().unwrap().peer_certificates, me.certs());
@@ -223,7 +196,7 @@ fn client_certificates_required_and_optional() {
         assert!(c.is_closed());
     }
 
-    let optional = client_auth_server(&ca, true);
+    let optional = client_auth_config(&ca, &ca.leaf(&["localhost"]), true);
     let (s, c) = handshake(&mut reactor, &optional, &ca.client_config(), "localhost");
     let (s, c) = (s.unwrap(), c.unwrap());
     assert!(s.tls_info().unwrap().peer_certificates.is_empty());
@@ -236,8 +209,7 @@ fn start_tls_after_a_plaintext_exchange() {
     let h = reactor.handle();
     let ca = TestCa::new("starttls");
     let leaf = ca.leaf(&["localhost"]);
-    let (s, c) = tcp_pair();
-    let (s, c) = (IoStream::new(&h, s).unwrap(), IoStream::new(&h, c).unwrap());
+    let (s, c) = stream_pair(&h).unwrap();
     exchange(&mut reactor, &c, &s);
     assert!(!s.is_tls());
     // A stream with a read pending cannot be upgraded.
@@ -248,11 +220,7 @@ fn start_tls_after_a_plaintext_exchange() {
         Err(Error::InvalidState(_))
     ));
     drop(pending);
-    let (s2, c2) = tcp_pair();
-    let (s, c) = (
-        IoStream::new(&h, s2).unwrap(),
-        IoStream::new(&h, c2).unwrap(),
-    );
+    let (s, c) = stream_pair(&h).unwrap();
     exchange(&mut reactor, &c, &s);
     let sf = s.start_tls(true, &leaf.server_config(), None);
     let cf = c.start_tls(false, &ca.client_config(), Some("localhost"));
@@ -476,8 +444,7 @@ fn misuse_is_refused_with_a_clear_error() {
     let h = reactor.handle();
     let ca = TestCa::new("misuse");
     let leaf = ca.leaf(&["localhost"]);
-    let (s, c) = tcp_pair();
-    let (s, c) = (IoStream::new(&h, s).unwrap(), IoStream::new(&h, c).unwrap());
+    let (s, c) = stream_pair(&h).unwrap();
     // The side must match the configuration; a client needs a host name.
     let r = wait(
         &mut reactor,

@@ -4,22 +4,20 @@
 //! client certificates, the `ws_echo` / `ws_client` examples over TLS, and interop with
 //! Python `websockets` over TLS in both directions (skipped, saying so, without it).
 
-mod common_tls;
 mod support;
 mod ws_util;
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 
 use bytes::Bytes;
-use common_tls::{Leaf, TestCa, Validity};
 use squall::http::server::HttpServer;
 use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
-use squall::{Error, Reactor, Result};
+use squall::{Error, Reactor};
 use support::process::{example_binary, output_within, Running};
+use support::tls::{client_auth_config, tls_kind, TestCa, Validity};
 use ws_util::{with_peer, Closes};
 
 /// What the server saw of each connection: the request's scheme and the SNI name.
@@ -61,13 +59,6 @@ fn trusting(ca: &TestCa) -> WebSocketOptions {
     WebSocketOptions::default()
         .tls(ca.client_options())
         .max_message_size(4 << 20)
-}
-
-fn tls_kind(r: &Result<WebSocket>) -> Option<TlsErrorKind> {
-    match r {
-        Err(Error::Tls(e)) => Some(e.kind()),
-        _ => None,
-    }
 }
 
 fn round_trip(reactor: &mut Reactor, ws: &WebSocket, m: Message) {
@@ -250,27 +241,12 @@ fn a_server_that_never_answers_the_tls_handshake_hits_the_connect_timeout() {
     drop(silent);
 }
 
-fn client_auth_config(ca: &TestCa, leaf: &Leaf) -> TlsConfig {
-    let provider = squall::tls::provider();
-    let verifier =
-        rustls::server::WebPkiClientVerifier::builder_with_provider(ca.roots(), provider.clone())
-            .build()
-            .unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(leaf.certs(), leaf.key())
-        .unwrap();
-    TlsConfig::server(Arc::new(config))
-}
-
 #[test]
 fn a_client_certificate_is_presented_when_the_server_asks() {
     let mut reactor = Reactor::new().unwrap();
     let ca = TestCa::new("wss-clientcert");
     let me = ca.client_leaf("client.test");
-    let config = client_auth_config(&ca, &ca.leaf(&["localhost"]));
+    let config = client_auth_config(&ca, &ca.leaf(&["localhost"]), false);
     let (_server, addr, _, _) = wss_server(&reactor, config);
     let h = reactor.handle();
     let options = WebSocketOptions::default()

@@ -8,6 +8,7 @@
 pub mod net;
 pub mod process;
 pub mod python;
+pub mod tls;
 
 mod port;
 mod server_thread;
