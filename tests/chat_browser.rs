@@ -11,7 +11,6 @@
 
 #![cfg(feature = "json")]
 
-mod deploy_util;
 mod redis_util;
 mod support;
 
@@ -76,15 +75,15 @@ fn pages_on_two_processes_chat_through_redis_and_through_nginx() {
         eprintln!("{name}: skipped: {why} (.ci/run installs it)");
         return;
     }
-    if !redis_util::available(name) || !deploy_util::nginx_available(name) {
+    if !redis_util::available(name) || !support::deploy::nginx_available(name) {
         return;
     }
     let redis = redis_util::RedisServer::start();
     let url = redis.url();
     let args = ["--port", "0", "--xheaders", "--redis", &url];
     let chat = example_binary("chat");
-    let a = deploy_util::Backend::start(&chat, &args);
-    let b = deploy_util::Backend::start(&chat, &args);
+    let a = support::deploy::Backend::start(&chat, &args);
+    let b = support::deploy::Backend::start(&chat, &args);
     a.wait_log("subscribed to squall-chat");
     b.wait_log("subscribed to squall-chat");
     // One page on each process: only Redis connects them.
@@ -92,7 +91,7 @@ fn pages_on_two_processes_chat_through_redis_and_through_nginx() {
     let out = browse(&["--pages", &pages]);
     assert_eq!(out.matches(": ok").count(), 2, "{out}");
     // Both pages through nginx, which spreads their requests over the two processes.
-    let nginx = deploy_util::Nginx::start(&[a.port(), b.port()]);
+    let nginx = support::deploy::Nginx::start(&[a.port(), b.port()]);
     let proxied = format!("http://{0}/,http://{0}/", nginx.addr());
     let out = browse(&["--pages", &proxied]);
     assert_eq!(out.matches(": ok").count(), 2, "{out}");

@@ -4,17 +4,16 @@
 
 #![cfg(feature = "json")]
 
-mod deploy_util;
 mod redis_util;
 mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use deploy_util::{request, Backend};
 use redis_util::{available, RedisServer};
 use squall::websocket::{connect, Message, WebSocket, WebSocketOptions};
 use squall::{with_timeout, Reactor};
+use support::deploy::{request, Backend};
 use support::process::rss_kib;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -142,7 +141,7 @@ fn a_socket_is_told_to_go_away_on_sigterm_and_the_process_exits_cleanly() {
     assert_eq!(closed.0, 1001, "{closed:?}");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(a.child.wait().map(|s| s.code()));
+        let _ = tx.send(a.process.child().wait().map(|s| s.code()));
         drop(a);
     });
     let code = rx.recv_timeout(LIMIT).expect("the process exited").unwrap();
@@ -176,7 +175,7 @@ fn foreign_messages_are_remembered_only_while_cached() {
     let redis = RedisServer::start();
     let a = chat(&["--redis", &redis.url()]);
     a.wait_log("subscribed to squall-chat");
-    let pid = a.child.id();
+    let pid = a.process.id();
     let mut reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
     let publisher =

@@ -5,6 +5,7 @@
 //! Each test file includes it with `mod support;`.
 #![allow(dead_code)]
 
+pub mod deploy;
 pub mod net;
 pub mod process;
 pub mod python;
