@@ -19,6 +19,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use http_util::{connect, Reader, Response};
+use squall::testing::bind_unused_port;
 use squall::{PeriodicCallback, Reactor};
 use support::process::{example_binary, listening_addr, Running};
 
@@ -162,8 +163,8 @@ fn bad_arguments_are_usage_errors_and_a_busy_port_is_one_line() {
         assert_eq!(help.status.code(), Some(0));
         assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: chat"));
     }
-    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = busy.local_addr().unwrap().port().to_string();
+    let (_busy, port) = bind_unused_port().unwrap();
+    let port = port.to_string();
     let out = Command::new(&bin)
         .args(["--port", &port])
         .env("RUST_LOG", "off")

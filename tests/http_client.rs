@@ -1,7 +1,6 @@
 //! `AsyncHttpClient` and `HttpClient` against raw-socket servers on 127.0.0.1 that
 //! behave (and misbehave) exactly as each test needs.
 
-mod http_client_util;
 mod support;
 
 use std::cell::RefCell;
@@ -13,9 +12,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::Method;
-use http_client_util::{raw_server, read_request, response, serve, Req};
 use squall::http::client::{AsyncHttpClient, ClientOptions, HttpClient, HttpRequest, TimeoutStage};
 use squall::{Error, Future, Reactor};
+use support::raw_server::{raw_server, read_request, response, serve, Req};
 
 fn blocking() -> HttpClient {
     HttpClient::new().unwrap()
@@ -163,7 +162,7 @@ fn any_complete_status_is_ok_and_error_for_status_turns_it_into_an_error() {
 
 /// A server that redirects `/r/<code>/<n>` n times with `code`, then echoes the method
 /// and body of the final request.
-fn redirect_server() -> http_client_util::RawServer {
+fn redirect_server() -> support::raw_server::RawServer {
     serve(|req| {
         let parts: Vec<&str> = req.path.split('/').collect();
         match parts.as_slice() {

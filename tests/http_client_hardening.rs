@@ -2,7 +2,6 @@
 //! origin, a cancelled fetch lets go of everything at once, responses that bend the wire
 //! rules are read safely, memory stays bounded while inflating.
 
-mod http_client_util;
 mod support;
 
 use std::io::{BufReader, Read, Write};
@@ -12,10 +11,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
-use http_client_util::{raw_server, read_request, response, serve, Req};
 use squall::http::client::{AsyncHttpClient, ClientOptions, HttpClient, HttpRequest};
 use squall::net::OverrideResolver;
 use squall::{Error, Reactor};
+use support::raw_server::{raw_server, read_request, response, serve, Req};
 use support::{run_until, wait};
 
 /// Log records of this test binary (warnings about futures are checked).
@@ -64,7 +63,7 @@ fn cancelled_never_retrieved() -> Vec<String> {
 /// A server that records every request it gets and answers `respond(&req)`.
 fn recording(
     respond: impl Fn(&Req) -> Vec<u8> + Send + Sync + 'static,
-) -> (http_client_util::RawServer, Arc<Mutex<Vec<Req>>>) {
+) -> (support::raw_server::RawServer, Arc<Mutex<Vec<Req>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
     let srv = serve(move |req| {
@@ -166,7 +165,7 @@ fn url_credentials_become_basic_auth_and_never_reach_host_or_the_request_line() 
 /// A server whose connections read one request, then report it and wait for the client
 /// to close; `closed` receives each connection's index once the client closed it.
 fn silent_server() -> (
-    http_client_util::RawServer,
+    support::raw_server::RawServer,
     mpsc::Receiver<usize>,
     mpsc::Receiver<usize>,
 ) {

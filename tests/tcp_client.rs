@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use squall::net::{DefaultResolver, OverrideResolver, Resolver, TcpClient};
+use squall::testing::bind_unused_port;
 use squall::{Error, Future, Handle, Reactor};
 use support::net::*;
 use support::{run_for, wait};
@@ -150,8 +151,7 @@ fn happy_eyeballs_reports_the_last_failure_when_every_address_is_refused() {
 #[test]
 fn override_resolver_maps_a_host_to_another_name() {
     let mut reactor = Reactor::new().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (_listener, port) = bind_unused_port().unwrap();
     let resolver = OverrideResolver::new().with_host("Api.Example.Test", "127.0.0.1");
     let client = TcpClient::with_resolver(&reactor.handle(), Rc::new(resolver));
     let stream = wait(

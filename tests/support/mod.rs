@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod net;
 pub mod process;
 pub mod python;
+pub mod raw_server;
 pub mod tls;
 
 mod port;
