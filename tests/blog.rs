@@ -5,7 +5,6 @@
 
 #![cfg(feature = "json")]
 
-mod http_util;
 mod support;
 
 use std::collections::BTreeMap;
@@ -15,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use http_util::{Reader, Response};
+use support::http::{Reader, Response};
 use support::process::{example_binary, listening_addr, Running};
 
 /// The running blog binary; killed when dropped.
@@ -26,7 +25,7 @@ struct Blog {
 
 /// A fresh database path (removed first) for test `name`.
 fn temp_db(name: &str) -> PathBuf {
-    let p = http_util::temp_path(&format!("blog-{name}.db"));
+    let p = support::http::temp_path(&format!("blog-{name}.db"));
     let _ = std::fs::remove_file(&p);
     p
 }

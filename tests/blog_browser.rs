@@ -10,7 +10,6 @@
 
 #![cfg(feature = "json")]
 
-mod http_util;
 mod support;
 
 use std::path::Path;
@@ -27,7 +26,7 @@ fn sign_up_compose_edit_archive_feed_and_a_cross_site_post_refused() {
         return;
     }
     let blog = example_binary("blog");
-    let db = http_util::temp_path("blog-browser.db");
+    let db = support::http::temp_path("blog-browser.db");
     let _ = std::fs::remove_file(&db);
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("blog_browser");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/blog.py");

@@ -4,7 +4,6 @@
 
 #![cfg(feature = "json")]
 
-mod http_util;
 mod support;
 
 #[path = "../examples/chat/main.rs"]
@@ -18,9 +17,9 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use http_util::{connect, Reader, Response};
 use squall::testing::bind_unused_port;
 use squall::{PeriodicCallback, Reactor};
+use support::http::{connect, Reader, Response};
 use support::process::{example_binary, listening_addr, Running};
 
 /// The running chat binary; killed when dropped.

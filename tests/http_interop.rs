@@ -4,7 +4,6 @@
 //! 204, redirect chains, gzip, `max_clients` queueing against deferred responses, and a
 //! request timeout beating the 500 of a dropped responder.
 
-mod http_util;
 mod support;
 
 use std::cell::{Cell, RefCell};
@@ -392,7 +391,7 @@ fn request_timeout_is_reported_before_the_dropped_responders_500() {
 fn blocking_client_in_another_thread_against_the_server_in_this_one() {
     let peers: Rc<RefCell<Vec<SocketAddr>>> = Rc::default();
     let p = peers.clone();
-    let results = http_util::run(
+    let results = support::http::run(
         move |h| {
             HttpServer::new(h, move |req, resp| {
                 p.borrow_mut().push(req.remote_addr);

@@ -1,14 +1,13 @@
 //! The demo server (`examples/http_server.rs`) as a user runs it: built, spawned with
 //! `--port 0`, its routes exercised over a socket, and SIGTERM stopping it cleanly.
 
-mod http_util;
 mod support;
 
 use std::net::SocketAddr;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use http_util::{read_to_eof, Reader};
+use support::http::{read_to_eof, Reader};
 use support::process::{example_binary, listening_addr, Running};
 
 /// The running demo; killed if the test fails before it exits.

@@ -5,7 +5,6 @@
 //! `HttpServerOptions::half_close(true)` it keeps the connection open for writing until
 //! the owed response is out, then closes.
 
-mod http_util;
 mod support;
 
 use std::cell::{Cell, RefCell};
@@ -14,9 +13,9 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use http_util::{connect, parse_all, read_to_eof};
 use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
 use squall::{Error, Reactor};
+use support::http::{connect, parse_all, read_to_eof};
 use support::run_until;
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -266,7 +265,7 @@ fn with_half_close_end_of_file_between_requests_or_mid_head_closes_the_connectio
     idle.write_all(GET).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
-        let mut r = http_util::Reader::new(idle);
+        let mut r = support::http::Reader::new(idle);
         let first = r.response();
         r.stream.shutdown(Shutdown::Write).unwrap();
         r.expect_eof();

@@ -5,7 +5,6 @@
 //! served and is timed out, a silent connection is cut by `header_timeout`, and the
 //! framing headers a handler sets never desynchronise the connection.
 
-mod http_util;
 mod support;
 
 use std::cell::{Cell, RefCell};
@@ -14,9 +13,9 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use http_util::{connect, exchange_to_eof, parse_all, read_to_eof, run, status_of, Reader};
 use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
 use squall::{Error, Future, Handle, Reactor};
+use support::http::{connect, exchange_to_eof, parse_all, read_to_eof, run, status_of, Reader};
 use support::run_until;
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";

@@ -2,7 +2,7 @@
 //! responder learns that its client left, from the loop, once) and `detach` (the
 //! connection's stream handed over, with the bytes that followed the request head).
 
-mod http_util;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
@@ -10,9 +10,9 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use http_util::{connect, read_to_eof};
 use squall::http::server::{HttpServer, HttpServerOptions, Responder};
 use squall::{Error, Future, Handle, Reactor};
+use support::http::{connect, read_to_eof};
 
 /// Fails `f` with a timeout after a generous bound, so a broken hook fails the test
 /// instead of hanging it.
@@ -70,7 +70,7 @@ fn on_connection_close_is_not_called_when_the_response_completes() {
     let called = Rc::new(Cell::new(false));
     let token = Rc::new(());
     let (c, t) = (called.clone(), token.clone());
-    let raw = http_util::run(
+    let raw = support::http::run(
         move |h| {
             HttpServer::new(h, move |_req, mut resp: Responder| {
                 let (c, t) = (c.clone(), t.clone());
@@ -187,7 +187,7 @@ fn detach_hands_over_the_stream_with_the_bytes_after_the_head() {
 fn detach_after_the_response_started_is_refused() {
     let outcome: Rc<RefCell<Option<String>>> = Rc::default();
     let o = outcome.clone();
-    let raw = http_util::run(
+    let raw = support::http::run(
         move |h| {
             HttpServer::new(h, move |_req, mut resp: Responder| {
                 let _ = resp.write("partial");

@@ -1,9 +1,9 @@
 //! Method shortcuts, any-method routes and named routes over real sockets.
 
-mod http_util;
+mod support;
 
-use http_util::{run, Reader};
 use squall::web::{Application, Context, Method};
+use support::http::{run, Reader};
 
 fn req(method: &str, path: &str) -> Vec<u8> {
     format!("{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").into_bytes()

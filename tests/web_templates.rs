@@ -1,10 +1,10 @@
 //! Templates (minijinja) and `static_url` over real sockets.
 #![cfg(feature = "templates")]
 
-mod http_util;
+mod support;
 
-use http_util::{run, temp_path, Reader};
 use squall::web::{Application, Context, WebOptions};
+use support::http::{run, temp_path, Reader};
 
 fn get(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes()

@@ -1,12 +1,12 @@
 //! XSRF protection over real sockets, and tokens shared with a real Tornado app.
 
-mod http_util;
+mod support;
 mod tornado_util;
 
 use std::net::SocketAddr;
 
-use http_util::{exchange_to_eof, parse_all, run, Response};
 use squall::web::{Application, Context, WebOptions};
+use support::http::{exchange_to_eof, parse_all, run, Response};
 
 fn app() -> Application {
     let page = |ctx: &mut Context| {

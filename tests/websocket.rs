@@ -3,7 +3,6 @@
 //! with the close code RFC 6455 asks for.
 
 mod support;
-mod ws_util;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -12,7 +11,9 @@ use bytes::Bytes;
 use squall::http::server::HttpServer;
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::{Error, Future, Reactor};
-use ws_util::{cf, echo_server, encode, with_peer, Raw};
+use support::with_peer;
+use support::ws::{cf, echo_server, encode, Raw};
+use support::WAIT_LIMIT;
 
 fn client(
     reactor: &mut Reactor,
@@ -468,7 +469,7 @@ fn close_gives_up_after_close_timeout_when_the_peer_never_answers() {
     let peer = std::thread::spawn(move || {
         let mut raw = Raw::accept(&listener, "");
         let close = raw.read_close(); // read, never answered
-        let _ = rx.recv_timeout(ws_util::LIMIT);
+        let _ = rx.recv_timeout(WAIT_LIMIT);
         close.close_code()
     });
     let ws = reactor.run_until(&connecting).unwrap();

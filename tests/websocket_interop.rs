@@ -3,7 +3,7 @@
 //! client. Text, binary, fragmented, 16 MiB, compressed, ping/pong, close codes.
 //! `.ci/run` installs `websockets`; without it these tests skip, saying so.
 
-mod ws_util;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -13,7 +13,7 @@ use bytes::Bytes;
 use squall::http::server::HttpServer;
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::Reactor;
-use ws_util::with_peer;
+use support::with_peer;
 
 fn have_websockets() -> bool {
     let ok = Command::new("python3")

@@ -5,7 +5,6 @@
 //! Python `websockets` over TLS in both directions (skipped, saying so, without it).
 
 mod support;
-mod ws_util;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,7 +17,9 @@ use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::{Error, Reactor};
 use support::process::{example_binary, output_within, Running};
 use support::tls::{client_auth_config, tls_kind, TestCa, Validity};
-use ws_util::{with_peer, Closes};
+use support::with_peer;
+use support::ws::Closes;
+use support::WAIT_LIMIT;
 
 /// What the server saw of each connection: the request's scheme and the SNI name.
 type Seen = std::rc::Rc<std::cell::RefCell<Vec<(String, Option<String>)>>>;
@@ -208,7 +209,7 @@ fn untrusted_certificates_fail_with_error_tls_and_their_cause_and_insecure_conne
 fn wss_to_a_plain_server_says_it_does_not_speak_tls_and_ws_to_a_tls_one_fails_cleanly() {
     let mut reactor = Reactor::new().unwrap();
     let ca = TestCa::new("wss-plain");
-    let (_plain, plain, _) = ws_util::echo_server(&reactor, WebSocketOptions::default());
+    let (_plain, plain, _) = support::ws::echo_server(&reactor, WebSocketOptions::default());
     let (_tls, tls, _, _) = wss_server(&reactor, ca.leaf(&["localhost"]).server_config());
     let h = reactor.handle();
     let r = reactor.run_until(&connect(&h, &url("localhost", plain), trusting(&ca)));
@@ -285,7 +286,7 @@ fn run_ws_client(
             .unwrap()
             .write_all(stdin.as_bytes())
             .unwrap();
-        let out = output_within(child, ws_util::LIMIT);
+        let out = output_within(child, WAIT_LIMIT);
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -326,7 +327,7 @@ fn ws_echo_serves_wss_with_tls_cert_and_key() {
         .arg(&leaf.cert_path)
         .arg("--tls-key")
         .arg(&leaf.key_path);
-    let (running, line) = Running::spawn(&mut cmd, ws_util::LIMIT);
+    let (running, line) = Running::spawn(&mut cmd, WAIT_LIMIT);
     let u = line
         .trim()
         .strip_prefix("listening on ")
@@ -461,7 +462,7 @@ fn squall_wss_client_against_websockets_server_over_tls() {
     cmd.args(["-c", PY_SERVER])
         .arg(&leaf.cert_path)
         .arg(&leaf.key_path);
-    let (_running, line) = Running::spawn(&mut cmd, ws_util::LIMIT);
+    let (_running, line) = Running::spawn(&mut cmd, WAIT_LIMIT);
     let port: u16 = line.trim().parse().expect("the server's port");
     let u = format!("wss://localhost:{port}/interop");
     let mut reactor = Reactor::new().unwrap();

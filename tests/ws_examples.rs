@@ -4,7 +4,6 @@
 //! how the connection ended).
 
 mod support;
-mod ws_util;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -14,13 +13,15 @@ use squall::http::server::HttpServer;
 use squall::websocket::{accept, connect, Message, WebSocketOptions};
 use squall::Reactor;
 use support::process::{example_binary, Running};
-use ws_util::{echo_server, with_peer};
+use support::with_peer;
+use support::ws::echo_server;
+use support::WAIT_LIMIT;
 
 /// Starts `ws_echo` with `args`; returns it and the URL it printed.
 fn start_echo(args: &[&str]) -> (Running, String) {
     let mut cmd = Command::new(example_binary("ws_echo"));
     cmd.args(["--port", "0"]).args(args);
-    let (running, line) = Running::spawn(&mut cmd, ws_util::LIMIT);
+    let (running, line) = Running::spawn(&mut cmd, WAIT_LIMIT);
     let url = line
         .trim()
         .strip_prefix("listening on ")
@@ -33,7 +34,7 @@ fn start_echo(args: &[&str]) -> (Running, String) {
 /// Sends `signal` and waits for the exit code (killing it after the tests' bound).
 fn signal_and_wait(mut running: Running, signal: libc::c_int) -> Option<i32> {
     running.signal(signal);
-    running.output_within(ws_util::LIMIT).status.code()
+    running.output_within(WAIT_LIMIT).status.code()
 }
 
 #[test]
@@ -78,7 +79,7 @@ fn ws_echo_refuses_plain_requests_and_exits_0_on_sigterm() {
     let (running, url) = start_echo(&[]);
     let addr = url.trim_start_matches("ws://").to_string();
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    s.set_read_timeout(Some(ws_util::LIMIT)).unwrap();
+    s.set_read_timeout(Some(WAIT_LIMIT)).unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut line = String::new();
     BufReader::new(&s).read_line(&mut line).unwrap();

@@ -2,15 +2,15 @@
 //! keeps a handle, and dropping the reactor frees it (its socket is closed). Alone in its
 //! binary because it counts the process's descriptors.
 
-mod ws_util;
+mod support;
 
 use squall::websocket::{connect, Message, WebSocketOptions};
 use squall::{Future, Reactor};
-use ws_util::echo_server;
+use support::ws::echo_server;
 
 #[test]
 fn connections_live_without_handles_and_die_with_the_reactor() {
-    let fds_before = ws_util::open_fds();
+    let fds_before = support::open_fds();
     let mut reactor = Reactor::new().unwrap();
     let (server, addr, closes) = echo_server(&reactor, WebSocketOptions::default());
     let url = format!("ws://{addr}/");
@@ -41,7 +41,7 @@ fn connections_live_without_handles_and_die_with_the_reactor() {
     drop(server);
     drop(reactor);
     assert_eq!(
-        ws_util::open_fds(),
+        support::open_fds(),
         fds_before,
         "sockets of open connections were closed"
     );

@@ -6,11 +6,13 @@
 #![allow(dead_code)]
 
 pub mod deploy;
+pub mod http;
 pub mod net;
 pub mod process;
 pub mod python;
 pub mod raw_server;
 pub mod tls;
+pub mod ws;
 
 mod port;
 mod server_thread;
@@ -52,6 +54,35 @@ pub fn wait<T: 'static>(reactor: &mut Reactor, f: &Future<T>) -> squall::Result<
 pub fn run_until(reactor: &mut Reactor, what: &str, done: impl FnMut() -> bool) {
     if wait_until(reactor, WAIT_LIMIT, done).is_err() {
         panic!("timed out waiting for: {what}");
+    }
+}
+
+/// Runs `peer` in a thread while the reactor runs; returns what it returned. The loop
+/// stops when the peer is done (or panicked: the panic is the test's), or after
+/// [`WAIT_LIMIT`].
+pub fn with_peer<T: Send + 'static>(
+    reactor: &mut Reactor,
+    peer: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    /// Stops the loop when dropped: when the peer returns or unwinds.
+    struct StopOnDrop(squall::Remote);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.stop();
+        }
+    }
+    let guard = StopOnDrop(reactor.handle().remote());
+    let t = std::thread::spawn(move || {
+        let _guard = guard;
+        peer()
+    });
+    let h = reactor.handle();
+    let bound = reactor.handle().call_later(WAIT_LIMIT, move || h.stop());
+    reactor.run().expect("reactor");
+    reactor.handle().cancel_timer(bound);
+    match t.join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 
