@@ -11,7 +11,6 @@
 
 #![cfg(feature = "json")]
 
-mod redis_util;
 mod support;
 
 use std::path::Path;
@@ -75,10 +74,10 @@ fn pages_on_two_processes_chat_through_redis_and_through_nginx() {
         eprintln!("{name}: skipped: {why} (.ci/run installs it)");
         return;
     }
-    if !redis_util::available(name) || !support::deploy::nginx_available(name) {
+    if !support::redis::available(name) || !support::deploy::nginx_available(name) {
         return;
     }
-    let redis = redis_util::RedisServer::start();
+    let redis = support::redis::RedisServer::start();
     let url = redis.url();
     let args = ["--port", "0", "--xheaders", "--redis", &url];
     let chat = example_binary("chat");

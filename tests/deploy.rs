@@ -153,17 +153,15 @@ fn sigterm_drains_a_backend_while_nginx_sends_new_requests_to_the_other() {
     drop(b);
 }
 
-mod redis_util;
-
 /// The documented deployment as a whole: `chat --xheaders --redis` twice behind nginx.
 #[cfg(feature = "json")]
 mod chat {
     use std::net::SocketAddr;
     use std::time::Duration;
 
-    use super::redis_util::{available, RedisServer};
     use super::support;
     use super::support::deploy::{nginx_available, request, Backend, Nginx};
+    use super::support::redis::{available, RedisServer};
     use squall::websocket::{connect, Message, WebSocket, WebSocketOptions};
     use squall::{with_timeout, Reactor};
 

@@ -1,6 +1,5 @@
 //! The Redis client against a real `redis-server` (started per test on a free port).
 
-mod redis_util;
 mod support;
 
 use std::cell::RefCell;
@@ -8,9 +7,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis_util::{available, RedisServer};
 use squall::redis::{Redis, RedisOptions, Subscriber, Value};
 use squall::{with_timeout, Error, Future, Handle, Reactor};
+use support::redis::{available, RedisServer};
 use support::wait;
 use support::ReservedPort;
 

@@ -4,17 +4,16 @@
 
 #![cfg(feature = "json")]
 
-mod redis_util;
 mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use redis_util::{available, RedisServer};
 use squall::websocket::{connect, Message, WebSocket, WebSocketOptions};
 use squall::{with_timeout, Reactor};
 use support::deploy::{request, Backend};
 use support::process::rss_kib;
+use support::redis::{available, RedisServer};
 
 const LIMIT: Duration = Duration::from_secs(20);
 

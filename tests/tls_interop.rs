@@ -5,14 +5,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 use bytes::Bytes;
 use squall::http::client::{HttpClient, HttpRequest};
 use squall::http::HttpServer;
+use support::python::PythonPeer;
 use support::tls::TestCa;
 use support::ServerThread;
 
@@ -25,49 +24,18 @@ fn have(cmd: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// A child process killed when dropped.
-struct Peer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `python script args...`; the script prints `port N` first.
-fn spawn_python(script: &str, args: &[&str], dir: &std::path::Path) -> Peer {
+/// Runs `python script args...` in `dir` (the certificates' directory); the script
+/// prints `port N` first.
+fn spawn_python(script: &str, args: &[&str], dir: &std::path::Path) -> PythonPeer {
     let path = dir.join("peer.py");
     std::fs::write(&path, script).unwrap();
-    let mut child = Command::new("python3")
-        .arg("-u")
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u")
         .arg(&path)
         .args(args)
         .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn python3");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = tx.send(line);
-        }
-        for _ in lines {}
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("python printed no port");
-    let port = line
-        .strip_prefix("port ")
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    Peer { child, port }
+        .stderr(Stdio::inherit());
+    PythonPeer::spawn(&mut cmd, "port ")
 }
 
 const PYTHON_SSL_SERVER: &str = r#"

@@ -1,12 +1,12 @@
 //! XSRF protection over real sockets, and tokens shared with a real Tornado app.
 
 mod support;
-mod tornado_util;
 
 use std::net::SocketAddr;
 
 use squall::web::{Application, Context, WebOptions};
 use support::http::{exchange_to_eof, parse_all, run, Response};
+use support::python::{tornado_python, PythonPeer, TORNADO_PRELUDE};
 
 fn app() -> Application {
     let page = |ctx: &mut Context| {
@@ -160,12 +160,12 @@ serve(tornado.web.Application([("/token", Token)], xsrf_cookies=True))
 
 #[test]
 fn tokens_interoperate_with_tornado() {
-    let Some(python) = tornado_util::tornado_python() else {
+    let Some(python) = tornado_python() else {
         println!("SKIPPED tokens_interoperate_with_tornado: no python3 with `tornado`");
         return;
     };
-    let script = format!("{}{TORNADO_APP}", tornado_util::PRELUDE);
-    let peer = tornado_util::spawn_tornado(&python, "xsrf", &script);
+    let script = format!("{}{TORNADO_APP}", TORNADO_PRELUDE);
+    let peer = PythonPeer::script(&python, "xsrf", &script, &[]);
     let tornado: SocketAddr = ([127, 0, 0, 1], peer.port).into();
     let out = run(
         move |h| app().server(h),
@@ -245,14 +245,14 @@ serve(tornado.web.Application([("/set", SetUser), ("/whoami", Whoami)], cookie_s
 /// `current_user_cookie`, squall's by Tornado's `get_signed_cookie`.
 #[test]
 fn signed_user_cookies_interoperate_with_tornado() {
-    let Some(python) = tornado_util::tornado_python() else {
+    let Some(python) = tornado_python() else {
         println!(
             "SKIPPED signed_user_cookies_interoperate_with_tornado: no python3 with `tornado`"
         );
         return;
     };
-    let script = format!("{}{TORNADO_COOKIES}", tornado_util::PRELUDE);
-    let peer = tornado_util::spawn_tornado(&python, "signed", &script);
+    let script = format!("{}{TORNADO_COOKIES}", TORNADO_PRELUDE);
+    let peer = PythonPeer::script(&python, "signed", &script, &[]);
     let tornado: SocketAddr = ([127, 0, 0, 1], peer.port).into();
     let app = Application::with_options(WebOptions::default().cookie_secret("shared secret"))
         .current_user_cookie("user")

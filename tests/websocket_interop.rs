@@ -5,29 +5,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
 use squall::http::server::HttpServer;
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::Reactor;
+use support::python::{have_websockets, PythonPeer};
 use support::with_peer;
-
-fn have_websockets() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import websockets.asyncio.client"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!(
-            "SKIP: python3 with the websockets package is not installed (.ci/run installs it)"
-        );
-    }
-    ok
-}
 
 const CLIENT: &str = r#"
 import asyncio, sys
@@ -186,31 +172,13 @@ async def main():
 asyncio.run(main())
 "#;
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn squall_client_against_python(compression: bool) {
     if !have_websockets() {
         return;
     }
     let mode = if compression { "deflate" } else { "plain" };
-    let mut child = Kill(
-        Command::new("python3")
-            .args(["-c", SERVER, mode])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run python3"),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().parse().expect("the server's port");
+    let peer = PythonPeer::spawn(Command::new("python3").args(["-c", SERVER, mode]), "");
+    let port = peer.port;
     let mut reactor = Reactor::new().unwrap();
     let options = WebSocketOptions::default()
         .compression(compression)

@@ -16,6 +16,7 @@ use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::{Error, Reactor};
 use support::process::{example_binary, output_within, Running};
+use support::python::{have_websockets, PythonPeer};
 use support::tls::{client_auth_config, tls_kind, TestCa, Validity};
 use support::with_peer;
 use support::ws::Closes;
@@ -360,20 +361,6 @@ fn ws_echo_serves_wss_with_tls_cert_and_key() {
 
 // ---- Python `websockets` over TLS ----
 
-fn have_websockets() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import websockets.asyncio.client"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!(
-            "SKIP: python3 with the websockets package is not installed (.ci/run installs it)"
-        );
-    }
-    ok
-}
-
 const PY_CLIENT: &str = r#"
 import asyncio, ssl, sys
 from websockets.asyncio.client import connect
@@ -462,8 +449,8 @@ fn squall_wss_client_against_websockets_server_over_tls() {
     cmd.args(["-c", PY_SERVER])
         .arg(&leaf.cert_path)
         .arg(&leaf.key_path);
-    let (_running, line) = Running::spawn(&mut cmd, WAIT_LIMIT);
-    let port: u16 = line.trim().parse().expect("the server's port");
+    let peer = PythonPeer::spawn(&mut cmd, "");
+    let port = peer.port;
     let u = format!("wss://localhost:{port}/interop");
     let mut reactor = Reactor::new().unwrap();
     let h = reactor.handle();

@@ -11,6 +11,7 @@ pub mod net;
 pub mod process;
 pub mod python;
 pub mod raw_server;
+pub mod redis;
 pub mod tls;
 pub mod ws;
 

@@ -79,12 +79,25 @@ impl Running {
     /// so the child never blocks on a full pipe. Panics, naming the command, if no line
     /// came.
     pub fn spawn(cmd: &mut Command, limit: Duration) -> (Running, String) {
-        let (running, mut lines) = Self::spawn_lines(cmd, 1, limit);
-        (running, lines.remove(0))
+        Self::spawn_until(cmd, limit, |line| Some(line.to_string()))
     }
 
     /// As [`spawn`](Self::spawn), for the first `n` lines.
     pub fn spawn_lines(cmd: &mut Command, n: usize, limit: Duration) -> (Running, Vec<String>) {
+        let mut lines = Vec::new();
+        Self::spawn_until(cmd, limit, move |line| {
+            lines.push(line.to_string());
+            (lines.len() == n).then(|| std::mem::take(&mut lines))
+        })
+    }
+
+    /// As [`spawn`](Self::spawn), reading lines until `find` makes something of one
+    /// (`Some`); panics if stdout ends or `limit` passes first.
+    pub fn spawn_until<T: Send + 'static>(
+        cmd: &mut Command,
+        limit: Duration,
+        mut find: impl FnMut(&str) -> Option<T> + Send + 'static,
+    ) -> (Running, T) {
         let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap_or_else(|e| {
             panic!("spawn {:?}: {e}", cmd.get_program());
         });
@@ -92,21 +105,23 @@ impl Running {
         let running = Running { child: Some(child) };
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            for _ in 0..n {
-                let mut line = String::new();
-                let _ = stdout.read_line(&mut line);
-                let _ = tx.send(line);
+            let mut line = String::new();
+            while matches!(stdout.read_line(&mut line), Ok(n) if n > 0) {
+                if let Some(found) = find(&line) {
+                    let _ = tx.send(found);
+                    break;
+                }
+                line.clear();
             }
             let _ = std::io::copy(&mut stdout, &mut std::io::sink());
         });
-        let lines = (0..n)
-            .map(|_| {
-                rx.recv_timeout(limit).unwrap_or_else(|_| {
-                    panic!("{:?} printed nothing within {limit:?}", cmd.get_program())
-                })
-            })
-            .collect();
-        (running, lines)
+        let found = rx.recv_timeout(limit).unwrap_or_else(|_| {
+            panic!(
+                "{:?} did not print what was expected within {limit:?}",
+                cmd.get_program()
+            )
+        });
+        (running, found)
     }
 
     /// The child (for its other pipes, or `try_wait`).

@@ -1,7 +1,122 @@
-//! Python peers: programs in Python run beside squall (a browser driven by Playwright).
+//! Python peers: servers and clients in Python run beside squall (Tornado, `http.server`,
+//! `ssl`, `websockets`), and a browser driven by Playwright. A test whose peer is missing
+//! skips, saying so.
 
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::process::Running;
+use super::WAIT_LIMIT;
+
+/// A Python server on 127.0.0.1, killed when dropped (and its directory removed, when it
+/// was given one of its own).
+#[derive(Debug)]
+pub struct PythonPeer {
+    _process: Running,
+    /// The port it printed.
+    pub port: u16,
+    dir: Option<PathBuf>,
+}
+
+impl PythonPeer {
+    /// Spawns `cmd`; its port is the number after the first `marker` it prints on stdout
+    /// (`""`: a line that is just the port).
+    pub fn spawn(cmd: &mut Command, marker: &str) -> PythonPeer {
+        let marker = marker.to_string();
+        let (process, port) = Running::spawn_until(cmd, WAIT_LIMIT, move |line| {
+            let (_, rest) = line.split_once(marker.as_str())?;
+            let digits: String = rest
+                .trim_start()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        });
+        PythonPeer {
+            _process: process,
+            port,
+            dir: None,
+        }
+    }
+
+    /// Runs `script` (with `args`) under `python` in a fresh directory of its own, named
+    /// after `name` and removed when dropped; the script prints `port N` once it
+    /// listens.
+    pub fn script(python: &str, name: &str, script: &str, args: &[&str]) -> PythonPeer {
+        let dir = temp_dir(name);
+        std::fs::write(dir.join("app.py"), script).unwrap();
+        let mut cmd = Command::new(python);
+        cmd.args(["-u", "app.py"])
+            .args(args)
+            .current_dir(&dir)
+            .stderr(Stdio::null());
+        let mut peer = Self::spawn(&mut cmd, "port ");
+        peer.dir = Some(dir);
+        peer
+    }
+}
+
+impl Drop for PythonPeer {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A fresh directory `squall-NAME-PID` under the system's temporary directory.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("squall-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Whether `python` can `import module`.
+pub fn can_import(python: &str, module: &str) -> bool {
+    Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A Python that can import tornado: `$SQUALL_TORNADO_PYTHON`, `python3`, or the
+/// benchmark venv beside the checkout.
+pub fn tornado_python() -> Option<String> {
+    let mut candidates = Vec::new();
+    if let Ok(p) = std::env::var("SQUALL_TORNADO_PYTHON") {
+        candidates.push(p);
+    }
+    candidates.push("python3".into());
+    let root = env!("CARGO_MANIFEST_DIR");
+    candidates.push(format!("{root}/benches/peers/.venv/bin/python"));
+    candidates.push("/tmp/squall-bench/.venv/bin/python".into());
+    candidates.into_iter().find(|p| can_import(p, "tornado"))
+}
+
+/// The head of a Tornado app script: imports and `serve(app)`, which listens on
+/// 127.0.0.1:0 and prints `port N`.
+pub const TORNADO_PRELUDE: &str = r#"
+import tornado.ioloop, tornado.web, tornado.netutil, tornado.httpserver
+def serve(app):
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server = tornado.httpserver.HTTPServer(app)
+    server.add_sockets(sockets)
+    print("port %d" % sockets[0].getsockname()[1], flush=True)
+    tornado.ioloop.IOLoop.current().start()
+"#;
+
+/// Whether `python3` has the `websockets` package (the WebSocket interop peer); says so
+/// when not.
+pub fn have_websockets() -> bool {
+    let ok = can_import("python3", "websockets.asyncio.client");
+    if !ok {
+        eprintln!(
+            "SKIP: python3 with the websockets package is not installed (.ci/run installs it)"
+        );
+    }
+    ok
+}
 
 /// Debian's Chromium, which Playwright drives (no browser download).
 pub const CHROMIUM: &str = "/usr/bin/chromium";
