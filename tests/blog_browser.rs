@@ -12,12 +12,8 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-use support::process::{example_binary, output_within};
-use support::python::{browser_missing, CHROMIUM};
+use support::process::example_binary;
+use support::python::{browse, browser_missing};
 
 #[test]
 fn sign_up_compose_edit_archive_feed_and_a_cross_site_post_refused() {
@@ -28,24 +24,13 @@ fn sign_up_compose_edit_archive_feed_and_a_cross_site_post_refused() {
     let blog = example_binary("blog");
     let db = support::http::temp_path("blog-browser.db");
     let _ = std::fs::remove_file(&db);
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("blog_browser");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/blog.py");
-    let child = Command::new("python3")
-        .arg(&script)
-        .arg("--binary")
-        .arg(&blog)
-        .arg("--db")
-        .arg(&db)
-        .arg("--screenshots")
-        .arg(&shots)
-        .arg("--chromium")
-        .arg(CHROMIUM)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    // A failure bound: every wait in the script has its own, this catches a hung browser.
-    let out = output_within(child, Duration::from_secs(300));
+    let args = [
+        std::ffi::OsStr::new("--binary"),
+        blog.as_ref(),
+        "--db".as_ref(),
+        db.as_ref(),
+    ];
+    let out = browse("blog", args);
     let _ = std::fs::remove_file(&db);
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");

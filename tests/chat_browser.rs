@@ -13,12 +13,8 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-use support::process::{example_binary, output_within};
-use support::python::{browser_missing, CHROMIUM};
+use support::process::example_binary;
+use support::python::browser_missing;
 
 /// One browser run at a time: two Chromiums side by side on a small machine would blur
 /// the delivery times each one checks.
@@ -27,21 +23,7 @@ static BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Runs the browser script with `args`; panics with its output if it failed.
 fn browse(args: &[&str]) -> String {
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chat_browser");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/chat.py");
-    let child = Command::new("python3")
-        .arg(&script)
-        .args(args)
-        .arg("--screenshots")
-        .arg(&shots)
-        .arg("--chromium")
-        .arg(CHROMIUM)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    // A failure bound: every wait in the script has its own, this catches a hung browser.
-    let out = output_within(child, Duration::from_secs(300));
+    let out = support::python::browse("chat", args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");

@@ -13,7 +13,7 @@ use std::time::Duration;
 use http::StatusCode;
 use squall::http::HttpServer;
 use squall::testing::bind_unused_port;
-use support::process::{example_binary, output_within, Running};
+use support::process::{example_binary, run_example, Running};
 use support::{ReservedPort, ServerThread};
 
 /// Failure bound for an example that should have ended (or printed its first line).
@@ -30,15 +30,7 @@ fn run(example: &str, args: &[&str]) -> Output {
 /// Like `run`, for commands that might not end (a server that started although it
 /// should not have): killed, and the test fails, after 60 s.
 fn run_bounded(example: &str, args: &[&str]) -> Output {
-    let child = Command::new(example_binary(example))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run example");
-    output_within(child, LIMIT)
+    run_example(example, args, LIMIT)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -8,48 +8,15 @@ use std::io::{BufReader, Read, Write};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use squall::http::client::{AsyncHttpClient, ClientOptions, HttpClient, HttpRequest};
 use squall::net::OverrideResolver;
 use squall::{Error, Reactor};
+use support::log::{install_logger, warnings_mentioning};
 use support::raw_server::{raw_server, read_request, response, serve, Req};
 use support::{run_until, wait};
-
-/// Log records of this test binary (warnings about futures are checked).
-struct Recorder;
-
-static RECORDS: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
-
-impl log::Log for Recorder {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        let mut records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
-        records.push((record.level(), record.args().to_string()));
-    }
-    fn flush(&self) {}
-}
-
-fn install_logger() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        log::set_logger(&Recorder).expect("logger");
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
-
-fn warnings_mentioning(needle: &str) -> Vec<String> {
-    RECORDS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|(level, msg)| *level == log::Level::Warn && msg.contains(needle))
-        .map(|(_, msg)| msg.clone())
-        .collect()
-}
 
 /// "Never retrieved" warnings about cancelled futures (tests run in parallel: other
 /// warnings belong to other tests).
@@ -281,7 +248,7 @@ fn a_failed_fetch_nobody_looked_at_is_still_reported() {
             .iter()
             .any(|w| w.contains("never retrieved")),
         "{:?}",
-        RECORDS.lock().unwrap()
+        support::log::records()
     );
 }
 

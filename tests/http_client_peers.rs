@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use http::Method;
 use squall::http::client::{HttpClient, HttpRequest};
-use support::python::{temp_dir, tornado_python, PythonPeer};
+use support::python::{temp_dir, tornado_python, PythonPeer, TORNADO_PRELUDE};
 
 #[test]
 fn python_http_server() {
@@ -46,10 +46,8 @@ fn python_http_server() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Served by `TORNADO_PRELUDE`'s `serve`.
 const TORNADO_APP: &str = r#"
-import gzip, sys
-import tornado.ioloop, tornado.web, tornado.netutil, tornado.httpserver
-
 class Hello(tornado.web.RequestHandler):
     def get(self):
         self.write("Hello, world")
@@ -74,15 +72,10 @@ class Big(tornado.web.RequestHandler):
     def get(self):
         self.write("squall " * 20000)
 
-app = tornado.web.Application([
+serve(tornado.web.Application([
     ("/hello", Hello), ("/chunks", Chunks), ("/echo", Echo),
     ("/redirect", Redirect), ("/big", Big),
-], compress_response=True)
-sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-server = tornado.httpserver.HTTPServer(app)
-server.add_sockets(sockets)
-print("listening on port %d" % sockets[0].getsockname()[1], flush=True)
-tornado.ioloop.IOLoop.current().start()
+], compress_response=True))
 "#;
 
 #[test]
@@ -91,7 +84,8 @@ fn tornado_server() {
         println!("SKIPPED tornado_server: no python3 with `tornado` (pip install tornado, or set SQUALL_TORNADO_PYTHON)");
         return;
     };
-    let peer = PythonPeer::script(&python, "tornado", TORNADO_APP, &[]);
+    let script = format!("{TORNADO_PRELUDE}{TORNADO_APP}");
+    let peer = PythonPeer::script(&python, "tornado", &script, &[]);
     let url = |p: &str| format!("http://127.0.0.1:{}{p}", peer.port);
     let mut client = HttpClient::new().unwrap();
     assert_eq!(client.fetch(url("/hello")).unwrap().body, "Hello, world");

@@ -8,7 +8,7 @@ mod support;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::process::{example_binary, output_within, Running};
+use support::process::{example_binary, run_example, Running};
 
 /// An example server process, killed when dropped.
 struct Server {
@@ -45,15 +45,7 @@ impl Server {
 /// Runs an example with piped (not terminal) output; killed, and the test fails, after
 /// 120 s.
 fn run(example: &str, args: &[&str]) -> Output {
-    let child = Command::new(example_binary(example))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run example");
-    output_within(child, Duration::from_secs(120))
+    run_example(example, args, Duration::from_secs(120))
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -85,47 +85,30 @@ fn demo_server_serves_curl_over_tls() {
         .stderr(Stdio::inherit());
     let (_demo, line) = Running::spawn(&mut cmd, WAIT_LIMIT);
     let addr = listening_addr(&line, "https://");
+    let run_curl = |options: &[&str], url: &str| {
+        Command::new("curl")
+            .args(["-sS", "--max-time", "20"])
+            .args(options)
+            .arg(url)
+            .output()
+            .unwrap()
+    };
     let url = format!("https://localhost:{}/", addr.port());
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20", "--cacert"])
-        .arg(&ca.cert_path)
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "curl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, world");
     // By address too (the certificate names 127.0.0.1), and over TLS 1.2.
     let url_ip = format!("https://127.0.0.1:{}/", addr.port());
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--max-time",
-            "20",
-            "--tlsv1.2",
-            "--tls-max",
-            "1.2",
-            "--cacert",
-        ])
-        .arg(&ca.cert_path)
-        .arg(&url_ip)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "curl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, world");
+    let ca_file = ca.cert_path.to_str().unwrap();
+    let tls12 = ["--tlsv1.2", "--tls-max", "1.2", "--cacert", ca_file];
+    for (options, url) in [(&["--cacert", ca_file][..], &url), (&tls12[..], &url_ip)] {
+        let out = run_curl(options, url);
+        assert!(
+            out.status.success(),
+            "curl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, world");
+    }
     // Without the CA curl refuses the certificate (its exit code 60).
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20"])
-        .arg(&url)
-        .output()
-        .unwrap();
+    let out = run_curl(&[], &url);
     assert_eq!(
         out.status.code(),
         Some(60),

@@ -13,10 +13,11 @@ use std::time::Duration;
 use squall::net::{TcpClient, TcpServer};
 use squall::tls::TlsErrorKind;
 use squall::{Error, Reactor};
+use support::net::echo_lines;
 use support::tls::TestCa;
 use support::{wait, WAIT_LIMIT};
 
-/// An echo-a-line TLS server; returns its port and the number of streams it was handed.
+/// A line-echo TLS server; returns its port and the number of streams it was handed.
 fn line_echo_server(
     reactor: &Reactor,
     config: squall::tls::TlsConfig,
@@ -29,14 +30,7 @@ fn line_echo_server(
             stream.tls_info().is_some(),
             "handed over after the handshake"
         );
-        let s = stream.clone();
-        stream
-            .read_until(b"\n", Some(1024))
-            .add_done_callback(move |f| {
-                if let Some(Ok(line)) = f.take_result() {
-                    s.write(line);
-                }
-            });
+        echo_lines(stream);
     });
     server.set_tls(Some(config)).unwrap();
     let port = server.listen("127.0.0.1:0").unwrap().port();

@@ -15,7 +15,7 @@ use squall::stream::IoStream;
 use squall::testing::stream_pair;
 use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
 use squall::{Error, Future, Reactor};
-use support::tls::{blocking_client_config, client_auth_config, tls_kind, TestCa, Validity};
+use support::tls::{blocking_client_config, client_auth_config, tls_kind, Leaf, TestCa, Validity};
 use support::{run_until, tcp_pair, wait, WAIT_LIMIT};
 
 /// Handshakes a connected pair (a socketpair: TLS needs no TCP): (server result, client
@@ -35,6 +35,21 @@ fn handshake(
     (s, c)
 }
 
+/// A reactor and a pair handshaken with a `localhost` certificate of a fresh CA named
+/// after `tag`: (reactor, server, client, the server's certificate).
+fn connected(tag: &str) -> (Reactor, IoStream, IoStream, Leaf) {
+    let mut reactor = Reactor::new().unwrap();
+    let ca = TestCa::new(tag);
+    let leaf = ca.leaf(&["localhost"]);
+    let (s, c) = handshake(
+        &mut reactor,
+        &leaf.server_config(),
+        &ca.client_config(),
+        "localhost",
+    );
+    (reactor, s.unwrap(), c.unwrap(), leaf)
+}
+
 fn exchange(reactor: &mut Reactor, a: &IoStream, b: &IoStream) {
     a.write(&b"ping\n"[..]);
     let got = b.read_until(b"\n", Some(100));
@@ -46,16 +61,7 @@ fn exchange(reactor: &mut Reactor, a: &IoStream, b: &IoStream) {
 
 #[test]
 fn handshake_tls13_data_both_ways_alpn_and_info() {
-    let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("tls13");
-    let leaf = ca.leaf(&["localhost"]);
-    let (s, c) = handshake(
-        &mut reactor,
-        &leaf.server_config(),
-        &ca.client_config(),
-        "localhost",
-    );
-    let (s, c) = (s.unwrap(), c.unwrap());
+    let (mut reactor, s, c, leaf) = connected("tls13");
     exchange(&mut reactor, &c, &s);
     let ci = c.tls_info().unwrap();
     let si = s.tls_info().unwrap();
@@ -261,16 +267,7 @@ fn slow_read(stream: &IoStream, total: usize) -> Future<Vec<u8>> {
 
 #[test]
 fn ten_mib_both_ways_with_slow_readers() {
-    let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("bulk");
-    let leaf = ca.leaf(&["localhost"]);
-    let (s, c) = handshake(
-        &mut reactor,
-        &leaf.server_config(),
-        &ca.client_config(),
-        "localhost",
-    );
-    let (s, c) = (s.unwrap(), c.unwrap());
+    let (mut reactor, s, c, _) = connected("bulk");
     const N: usize = 10 * 1024 * 1024;
     let (up, down) = (pattern(N, 1), pattern(N, 7));
     let w1 = c.write(up.clone());
@@ -421,16 +418,7 @@ fn a_stalled_handshake_times_out_while_others_are_served() {
 
 #[test]
 fn closing_sends_close_notify_and_reads_see_a_clean_end() {
-    let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("closenotify");
-    let leaf = ca.leaf(&["localhost"]);
-    let (s, c) = handshake(
-        &mut reactor,
-        &leaf.server_config(),
-        &ca.client_config(),
-        "localhost",
-    );
-    let (s, c) = (s.unwrap(), c.unwrap());
+    let (mut reactor, s, c, _) = connected("closenotify");
     c.write(&b"last words"[..]);
     c.close_after_writes();
     let all = s.read_until_close();

@@ -12,7 +12,7 @@ use squall::http::server::HttpServer;
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::{Error, Future, Reactor};
 use support::with_peer;
-use support::ws::{cf, echo_server, encode, Raw};
+use support::ws::{cf, connect_default, echo_server, encode, round_trip, Raw};
 use support::WAIT_LIMIT;
 
 fn client(
@@ -50,14 +50,7 @@ fn echo_text_binary_empty_and_large() {
         Message::Binary(big),
     ];
     for m in messages {
-        ws.send(m.clone());
-        let got = reactor.run_until(&ws.read_message()).unwrap();
-        assert!(
-            got.as_ref() == Some(&m),
-            "{} bytes sent, got {:?} bytes",
-            m.len(),
-            got.map(|g| g.len())
-        );
+        round_trip(&mut reactor, &ws, m);
     }
     ws.close(1000, "bye").unwrap();
     assert_eq!(
@@ -616,13 +609,7 @@ fn upgrade_from_a_web_application_route() {
     let server = app.server(&reactor.handle());
     let addr = server.listen("127.0.0.1:0").unwrap();
     let url = format!("ws://{addr}/rooms/lobby");
-    let ws = reactor
-        .run_until(&connect(
-            &reactor.handle(),
-            &url,
-            WebSocketOptions::default(),
-        ))
-        .unwrap();
+    let ws = connect_default(&mut reactor, &url);
     ws.send_text("hi");
     assert_eq!(
         reactor.run_until(&ws.read_message()).unwrap(),

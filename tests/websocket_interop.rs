@@ -12,8 +12,8 @@ use bytes::Bytes;
 use squall::http::server::HttpServer;
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::Reactor;
-use support::python::{have_websockets, PythonPeer};
-use support::with_peer;
+use support::python::{have_websockets, run_client_ok, PythonPeer};
+use support::ws::round_trip;
 
 const CLIENT: &str = r#"
 import asyncio, sys
@@ -73,18 +73,7 @@ fn python_client_against_squall(compression: bool) {
     let (_server, addr) = squall_server(&reactor, compression);
     let url = format!("ws://{addr}/interop");
     let mode = if compression { "deflate" } else { "plain" };
-    let out = with_peer(&mut reactor, move || {
-        Command::new("python3")
-            .args(["-c", CLIENT, &url, mode])
-            .output()
-            .expect("run python3")
-    });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("OK"),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    run_client_ok(&mut reactor, CLIENT, [url.as_str(), mode]);
 }
 
 #[test]
@@ -137,18 +126,7 @@ fn websockets_client_ending_each_message_with_a_final_block() {
     let mut reactor = Reactor::new().unwrap();
     let (_server, addr) = squall_server(&reactor, true);
     let url = format!("ws://{addr}/interop");
-    let out = with_peer(&mut reactor, move || {
-        Command::new("python3")
-            .args(["-c", CLIENT_BFINAL, &url])
-            .output()
-            .expect("run python3")
-    });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("OK"),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    run_client_ok(&mut reactor, CLIENT_BFINAL, [url]);
 }
 
 const SERVER: &str = r#"
@@ -206,14 +184,7 @@ fn squall_client_against_python(compression: bool) {
         Message::Binary(big),
     ];
     for m in messages {
-        ws.send(m.clone());
-        let got = reactor.run_until(&ws.read_message()).unwrap();
-        assert!(
-            got.as_ref() == Some(&m),
-            "{} bytes sent, got {:?} bytes",
-            m.len(),
-            got.map(|g| g.len())
-        );
+        round_trip(&mut reactor, &ws, m);
     }
     ws.send_text("fragment");
     assert_eq!(

@@ -16,10 +16,10 @@ use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::{Error, Reactor};
 use support::process::{example_binary, output_within, Running};
-use support::python::{have_websockets, PythonPeer};
+use support::python::{have_websockets, run_client_ok, PythonPeer};
 use support::tls::{client_auth_config, tls_kind, TestCa, Validity};
 use support::with_peer;
-use support::ws::Closes;
+use support::ws::{round_trip, Closes};
 use support::WAIT_LIMIT;
 
 /// What the server saw of each connection: the request's scheme and the SNI name.
@@ -61,17 +61,6 @@ fn trusting(ca: &TestCa) -> WebSocketOptions {
     WebSocketOptions::default()
         .tls(ca.client_options())
         .max_message_size(4 << 20)
-}
-
-fn round_trip(reactor: &mut Reactor, ws: &WebSocket, m: Message) {
-    reactor.run_until(&ws.send(m.clone())).unwrap();
-    let got = reactor.run_until(&ws.read_message()).unwrap();
-    assert!(
-        got.as_ref() == Some(&m),
-        "sent {} bytes, got {:?} bytes",
-        m.len(),
-        got.map(|g| g.len())
-    );
 }
 
 #[test]
@@ -402,19 +391,7 @@ fn websockets_client_over_tls_against_squall_wss_server() {
     let (_server, addr, closes, seen) =
         wss_server(&reactor, ca.leaf(&["localhost"]).server_config());
     let (u, cafile) = (url("localhost", addr), ca.cert_path.clone());
-    let out = with_peer(&mut reactor, move || {
-        Command::new("python3")
-            .args(["-c", PY_CLIENT, &u])
-            .arg(cafile)
-            .output()
-            .expect("run python3")
-    });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("OK"),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    run_client_ok(&mut reactor, PY_CLIENT, [u.into(), cafile.into_os_string()]);
     assert_eq!(seen.borrow()[0], ("https".into(), Some("localhost".into())));
     assert_eq!(closes.all()[0], (4002, "asked".into()));
 }

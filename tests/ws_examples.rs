@@ -14,7 +14,7 @@ use squall::websocket::{accept, connect, Message, WebSocketOptions};
 use squall::Reactor;
 use support::process::{example_binary, Running};
 use support::with_peer;
-use support::ws::echo_server;
+use support::ws::{echo_server, round_trip};
 use support::WAIT_LIMIT;
 
 /// Starts `ws_echo` with `args`; returns it and the URL it printed.
@@ -59,9 +59,7 @@ fn ws_echo_echoes_with_the_same_opcode_and_closes_with_1001_on_sigint() {
             Message::Binary(Bytes::from_static(b"\x00\x01")),
             Message::Binary(big),
         ] {
-            ws.send(m.clone());
-            let got = reactor.run_until(&ws.read_message()).unwrap();
-            assert!(got.as_ref() == Some(&m), "{:?} bytes", got.map(|g| g.len()));
+            round_trip(&mut reactor, &ws, m);
         }
         let closed = ws.closed();
         let pid = running.id();

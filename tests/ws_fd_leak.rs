@@ -4,9 +4,9 @@
 
 mod support;
 
-use squall::websocket::{connect, Message, WebSocketOptions};
+use squall::websocket::{Message, WebSocketOptions};
 use squall::{Future, Reactor};
-use support::ws::echo_server;
+use support::ws::{connect_default, echo_server};
 
 #[test]
 fn connections_live_without_handles_and_die_with_the_reactor() {
@@ -14,13 +14,7 @@ fn connections_live_without_handles_and_die_with_the_reactor() {
     let mut reactor = Reactor::new().unwrap();
     let (server, addr, closes) = echo_server(&reactor, WebSocketOptions::default());
     let url = format!("ws://{addr}/");
-    let ws = reactor
-        .run_until(&connect(
-            &reactor.handle(),
-            &url,
-            WebSocketOptions::default(),
-        ))
-        .unwrap();
+    let ws = connect_default(&mut reactor, &url);
     // The server side kept no handle (the echo closure only): it still answers.
     ws.send_text("still there?");
     assert_eq!(

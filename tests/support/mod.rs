@@ -7,6 +7,7 @@
 
 pub mod deploy;
 pub mod http;
+pub mod log;
 pub mod net;
 pub mod process;
 pub mod python;
@@ -193,4 +194,23 @@ impl Drop for DropProbe {
 
 pub fn drops(count: &Arc<AtomicUsize>) -> usize {
     count.load(Ordering::SeqCst)
+}
+
+/// A deterministic generator (xorshift64) for tests that feed random input: a failure
+/// reproduces from the printed seed. The seed must not be 0.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (not 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
 }

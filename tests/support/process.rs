@@ -162,6 +162,20 @@ impl Drop for Running {
     }
 }
 
+/// Runs example `name` with `args` (no `RUST_LOG`, nothing on stdin, stdout and stderr
+/// collected) and returns its output; kills it, and fails the test, after `limit`.
+pub fn run_example(name: &str, args: &[&str], limit: Duration) -> Output {
+    let child = Command::new(example_binary(name))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run example");
+    output_within(child, limit)
+}
+
 /// Waits at most `limit` for `child` to exit and collects its output (pipe what should
 /// be collected); kills it and fails the test after that.
 pub fn output_within(child: Child, limit: Duration) -> Output {

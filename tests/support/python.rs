@@ -3,9 +3,10 @@
 //! skips, saying so.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
-use super::process::Running;
+use super::process::{output_within, Running};
 use super::WAIT_LIMIT;
 
 /// A Python server on 127.0.0.1, killed when dropped (and its directory removed, when it
@@ -118,6 +119,24 @@ pub fn have_websockets() -> bool {
     ok
 }
 
+/// Runs `python3 -c script args...` in a thread while `reactor` serves it
+/// ([`with_peer`](super::with_peer)); fails the test unless it exits 0 having printed `OK`.
+pub fn run_client_ok<S: AsRef<std::ffi::OsStr>>(
+    reactor: &mut squall::Reactor,
+    script: &'static str,
+    args: impl IntoIterator<Item = S>,
+) {
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", script]).args(args);
+    let out = super::with_peer(reactor, move || cmd.output().expect("run python3"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("OK"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+}
+
 /// Debian's Chromium, which Playwright drives (no browser download).
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -132,4 +151,24 @@ pub fn browser_missing() -> Option<String> {
         .status()
         .is_ok_and(|s| s.success());
     (!playwright).then(|| "the Python playwright package is not installed".to_string())
+}
+
+/// Runs the Playwright script `tests/browser/NAME.py` with `args`, then `--screenshots`
+/// (`target/tmp/NAME_browser/`) and `--chromium`, and returns its output. A failure
+/// bound: every wait in the script has its own, this catches a hung browser (300 s).
+pub fn browse<S: AsRef<std::ffi::OsStr>>(name: &str, args: impl IntoIterator<Item = S>) -> Output {
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}_browser"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/browser/{name}.py"));
+    let child = Command::new("python3")
+        .arg(&script)
+        .args(args)
+        .arg("--screenshots")
+        .arg(&shots)
+        .arg("--chromium")
+        .arg(CHROMIUM)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    output_within(child, Duration::from_secs(300))
 }

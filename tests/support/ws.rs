@@ -10,7 +10,7 @@ use std::rc::Rc;
 use squall::http::server::HttpServer;
 use squall::websocket::frame::{apply_mask, Opcode};
 use squall::websocket::handshake::accept_key;
-use squall::websocket::{accept, WebSocket, WebSocketOptions};
+use squall::websocket::{accept, Message, WebSocket, WebSocketOptions};
 use squall::{Future, Reactor};
 
 use super::WAIT_LIMIT as LIMIT;
@@ -281,4 +281,26 @@ pub fn encode(masked: bool, opcode: u8, fin: bool, rsv1: bool, payload: &[u8]) -
 /// A client frame (masked).
 pub fn cf(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
     encode(true, opcode, fin, false, payload)
+}
+
+/// Sends `m` on `ws` and checks that the same message comes back (an echo), and that the
+/// send succeeded.
+pub fn round_trip(reactor: &mut Reactor, ws: &WebSocket, m: Message) {
+    let sent = ws.send(m.clone());
+    let got = reactor.run_until(&ws.read_message()).unwrap();
+    assert!(
+        got.as_ref() == Some(&m),
+        "sent {} bytes, got {:?} bytes",
+        m.len(),
+        got.map(|g| g.len())
+    );
+    reactor.run_until(&sent).unwrap();
+}
+
+/// A client connected to `url` with the default options.
+pub fn connect_default(reactor: &mut Reactor, url: &str) -> WebSocket {
+    let options = WebSocketOptions::default();
+    reactor
+        .run_until(&squall::websocket::connect(&reactor.handle(), url, options))
+        .unwrap()
 }
