@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::http::{Reader, Response};
-use support::process::{example_binary, listening_addr, Running};
+use support::process::{example_binary, Running};
 
 /// The running blog binary; killed when dropped.
 struct Blog {
@@ -44,10 +44,10 @@ fn start(db: &Path) -> Blog {
     .arg(db)
     .env("RUST_LOG", "warn")
     .stderr(Stdio::inherit());
-    let (process, line) = Running::spawn(&mut cmd, Duration::from_secs(120));
+    let (process, addr) = Running::serving(&mut cmd, Duration::from_secs(120), "http://");
     Blog {
         _process: process,
-        addr: listening_addr(&line, "http://"),
+        addr,
     }
 }
 

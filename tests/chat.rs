@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use squall::testing::bind_unused_port;
 use squall::{PeriodicCallback, Reactor};
 use support::http::{connect, Reader, Response};
-use support::process::{example_binary, listening_addr, Running};
+use support::process::{example_binary, Running};
 
 /// The running chat binary; killed when dropped.
 struct Chat {
@@ -33,10 +33,10 @@ fn start() -> Chat {
     cmd.args(["--port", "0", "--bind", "127.0.0.1"])
         .env("RUST_LOG", "warn")
         .stderr(Stdio::inherit());
-    let (process, line) = Running::spawn(&mut cmd, Duration::from_secs(60));
+    let (process, addr) = Running::serving(&mut cmd, Duration::from_secs(60), "http://");
     Chat {
         _process: process,
-        addr: listening_addr(&line, "http://"),
+        addr,
     }
 }
 

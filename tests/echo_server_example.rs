@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::process::{example_binary, listening_addr, rss_kib, Running};
+use support::process::{example_binary, rss_kib, Running};
 
 /// Most a client sends before it is considered not held back at all.
 const SEND_LIMIT: usize = 256 * 1024 * 1024;
@@ -25,8 +25,7 @@ fn start() -> (Running, SocketAddr) {
     let mut cmd = Command::new(example_binary("echo_server"));
     cmd.args(["--port", "0", "--bind", "127.0.0.1"])
         .stderr(Stdio::inherit());
-    let (server, line) = Running::spawn(&mut cmd, WAIT_LIMIT);
-    (server, listening_addr(&line, ""))
+    Running::serving(&mut cmd, WAIT_LIMIT, "")
 }
 
 fn pattern(from: usize, len: usize) -> Vec<u8> {

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use http::Method;
 use squall::http::client::{HttpClient, HttpRequest};
-use support::python::{temp_dir, tornado_python, PythonPeer, TORNADO_PRELUDE};
+use support::python::{temp_dir, tornado_or_skip, PythonPeer, TORNADO_PRELUDE};
 
 #[test]
 fn python_http_server() {
@@ -80,8 +80,7 @@ serve(tornado.web.Application([
 
 #[test]
 fn tornado_server() {
-    let Some(python) = tornado_python() else {
-        println!("SKIPPED tornado_server: no python3 with `tornado` (pip install tornado, or set SQUALL_TORNADO_PYTHON)");
+    let Some(python) = tornado_or_skip("tornado_server") else {
         return;
     };
     let script = format!("{TORNADO_PRELUDE}{TORNADO_APP}");

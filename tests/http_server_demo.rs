@@ -8,7 +8,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use support::http::{read_to_eof, Reader};
-use support::process::{example_binary, listening_addr, Running};
+use support::process::{example_binary, Running};
 
 /// The running demo; killed if the test fails before it exits.
 struct Demo {
@@ -21,8 +21,7 @@ impl Demo {
         let mut cmd = Command::new(example_binary("http_server"));
         cmd.args(["--port", "0", "--bind", "127.0.0.1"])
             .stderr(Stdio::inherit());
-        let (process, line) = Running::spawn(&mut cmd, Duration::from_secs(30));
-        let addr = listening_addr(&line, "http://");
+        let (process, addr) = Running::serving(&mut cmd, Duration::from_secs(30), "http://");
         assert_ne!(
             addr.port(),
             0,

@@ -27,6 +27,18 @@ fn bound<T: 'static>(handle: &Handle, f: &Future<T>) -> squall::TimerId {
 
 const GET: &[u8] = b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n";
 
+/// Listens with `server`; a client in a thread sends `GET`, waits until the server says
+/// (on `parked`) that it parked the request, and vanishes without an answer.
+fn leaving_client(server: &HttpServer, parked: mpsc::Receiver<()>) -> std::thread::JoinHandle<()> {
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    std::thread::spawn(move || {
+        let mut s = connect(addr);
+        s.write_all(GET).unwrap();
+        parked.recv_timeout(Duration::from_secs(20)).unwrap();
+        drop(s);
+    })
+}
+
 #[test]
 fn on_connection_close_runs_once_from_the_loop_when_a_parked_client_leaves() {
     let mut reactor = Reactor::new().unwrap();
@@ -47,13 +59,7 @@ fn on_connection_close_runs_once_from_the_loop_when_a_parked_client_leaves() {
         *p.borrow_mut() = Some(resp);
         parked_tx.send(()).unwrap();
     });
-    let addr = server.listen("127.0.0.1:0").unwrap();
-    let client = std::thread::spawn(move || {
-        let mut s = connect(addr);
-        s.write_all(GET).unwrap();
-        parked_rx.recv_timeout(Duration::from_secs(20)).unwrap();
-        drop(s); // the client vanishes without an answer
-    });
+    let client = leaving_client(&server, parked_rx);
     let t = bound(&handle, &notified);
     reactor.run_until(&notified).expect("never notified");
     handle.cancel_timer(t);
@@ -123,12 +129,7 @@ fn on_connection_close_set_after_the_client_left_runs_later_and_detach_then_fail
         *p.borrow_mut() = Some(resp);
         parked_tx.send(()).unwrap();
     });
-    let addr = server.listen("127.0.0.1:0").unwrap();
-    let client = std::thread::spawn(move || {
-        let mut s = connect(addr);
-        s.write_all(GET).unwrap();
-        parked_rx.recv_timeout(Duration::from_secs(20)).unwrap();
-    });
+    let client = leaving_client(&server, parked_rx);
     let t = bound(&handle, &second);
     reactor
         .run_until(&second)

@@ -8,7 +8,7 @@ mod support;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::process::{example_binary, run_example, Running};
+use support::process::{example_binary, listening_on, run_example, Running};
 
 /// An example server process, killed when dropped.
 struct Server {
@@ -25,10 +25,7 @@ impl Server {
             .stdin(Stdio::null())
             .stderr(Stdio::null());
         let (process, line) = Running::spawn(&mut cmd, Duration::from_secs(60));
-        let rest = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let rest = listening_on(&line);
         let rest = rest.strip_prefix("http://").unwrap_or(rest);
         let addr = rest.split(' ').next().unwrap().to_string();
         Server {

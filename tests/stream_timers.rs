@@ -71,20 +71,25 @@ fn run_cycles(reactor: &mut Reactor, client: &TcpClient, port: u16, n: usize) ->
     chains.iter().map(|c| wait(reactor, c).unwrap()).sum()
 }
 
+/// A server that counts its open streams in `live` and hands each to `serve`.
+fn counted_server(h: &Handle, live: &Rc<Cell<usize>>, serve: fn(IoStream)) -> TcpServer {
+    let l = live.clone();
+    TcpServer::new(h, move |stream: IoStream, _| {
+        l.set(l.get() + 1);
+        let l = l.clone();
+        stream.set_close_callback(move |_| l.set(l.get() - 1));
+        serve(stream);
+    })
+}
+
 #[test]
 fn connect_close_cycles_leave_timers_and_memory_at_baseline() {
     let mut reactor = Reactor::new().unwrap();
     let h = reactor.handle();
     let live = Rc::new(Cell::new(0usize));
-    let l = live.clone();
-    let server = TcpServer::new(&h, move |stream: IoStream, _| {
-        l.set(l.get() + 1);
-        let l = l.clone();
-        stream.set_close_callback(move |_| l.set(l.get() - 1));
-        // The server closes first, so the TIME_WAIT states stay on its side and the
-        // client's ephemeral ports are free again at once.
-        stream.close();
-    });
+    // The server closes first, so the TIME_WAIT states stay on its side and the
+    // client's ephemeral ports are free again at once.
+    let server = counted_server(&h, &live, |stream| stream.close());
     server.set_stream_options(StreamOptions::default().idle_timeout(Some(Duration::from_secs(60))));
     let port = server.listen("127.0.0.1:0").unwrap().port();
     let mut client = TcpClient::new(&h);
@@ -119,13 +124,7 @@ fn duration_max_timeouts_mean_never() {
     let h = reactor.handle();
     let never = StreamOptions::default().idle_timeout(Some(Duration::MAX));
     let live = Rc::new(Cell::new(0usize));
-    let l = live.clone();
-    let server = TcpServer::new(&h, move |stream: IoStream, _| {
-        l.set(l.get() + 1);
-        let l = l.clone();
-        stream.set_close_callback(move |_| l.set(l.get() - 1));
-        echo_lines(stream);
-    });
+    let server = counted_server(&h, &live, echo_lines);
     server.set_stream_options(never.clone());
     let port = server.listen("127.0.0.1:0").unwrap().port();
     let mut client = TcpClient::new(&h);

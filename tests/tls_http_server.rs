@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use squall::http::HttpServer;
 use squall::Reactor;
-use support::process::{example_binary, listening_addr, Running};
+use support::process::{example_binary, Running};
 use support::tls::{blocking_client_config, TestCa};
 use support::WAIT_LIMIT;
 
@@ -83,8 +83,7 @@ fn demo_server_serves_curl_over_tls() {
         .arg("--tls-key")
         .arg(&leaf.key_path)
         .stderr(Stdio::inherit());
-    let (_demo, line) = Running::spawn(&mut cmd, WAIT_LIMIT);
-    let addr = listening_addr(&line, "https://");
+    let (_demo, addr) = Running::serving(&mut cmd, WAIT_LIMIT, "https://");
     let run_curl = |options: &[&str], url: &str| {
         Command::new("curl")
             .args(["-sS", "--max-time", "20"])

@@ -5,15 +5,16 @@
 
 mod support;
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 use bytes::Bytes;
 use squall::http::client::{HttpClient, HttpRequest};
 use squall::http::HttpServer;
+use support::process::output_with_input;
 use support::python::PythonPeer;
 use support::tls::TestCa;
 use support::ServerThread;
+use support::WAIT_LIMIT;
 
 fn have(cmd: &str, args: &[&str]) -> bool {
     Command::new(cmd)
@@ -156,24 +157,15 @@ fn openssl_s_client_speaks_tls12_and_tls13_to_the_squall_server() {
     let leaf = ca.leaf(&["localhost"]);
     let server = https_server(leaf.server_config());
     for (flag, name) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
-        let mut child = Command::new("openssl")
+        let mut openssl = Command::new("openssl");
+        openssl
             .args(["s_client", "-brief", "-ign_eof", "-verify_return_error"])
             .args(["-connect", &format!("127.0.0.1:{}", server.port())])
             .args(["-servername", "localhost", "-verify_hostname", "localhost"])
             .args(["-alpn", "http/1.1", flag, "-CAfile"])
-            .arg(&ca.cert_path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn openssl");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+            .arg(&ca.cert_path);
+        let request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+        let out = output_with_input(&mut openssl, request, WAIT_LIMIT);
         let (stdout, stderr) = (
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),

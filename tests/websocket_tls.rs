@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
@@ -15,7 +14,7 @@ use squall::http::server::HttpServer;
 use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::{Error, Reactor};
-use support::process::{example_binary, output_within, Running};
+use support::process::{example_binary, listening_on, output_with_input, Running};
 use support::python::{have_websockets, run_client_ok, PythonPeer};
 use support::tls::{client_auth_config, tls_kind, TestCa, Validity};
 use support::with_peer;
@@ -263,20 +262,7 @@ fn run_ws_client(
 ) -> (i32, String, String) {
     let bin = example_binary("ws_client");
     with_peer(reactor, move || {
-        let mut child = Command::new(bin)
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ws_client");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = output_within(child, WAIT_LIMIT);
+        let out = output_with_input(Command::new(bin).args(&args), stdin.as_bytes(), WAIT_LIMIT);
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -318,11 +304,7 @@ fn ws_echo_serves_wss_with_tls_cert_and_key() {
         .arg("--tls-key")
         .arg(&leaf.key_path);
     let (running, line) = Running::spawn(&mut cmd, WAIT_LIMIT);
-    let u = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let u = listening_on(&line).to_owned();
     assert!(u.starts_with("wss://127.0.0.1:"), "{u}");
     let mut reactor = Reactor::new().unwrap();
     let ws = reactor

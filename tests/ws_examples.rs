@@ -12,7 +12,7 @@ use bytes::Bytes;
 use squall::http::server::HttpServer;
 use squall::websocket::{accept, connect, Message, WebSocketOptions};
 use squall::Reactor;
-use support::process::{example_binary, Running};
+use support::process::{example_binary, listening_on, Running};
 use support::with_peer;
 use support::ws::{echo_server, round_trip};
 use support::WAIT_LIMIT;
@@ -22,11 +22,7 @@ fn start_echo(args: &[&str]) -> (Running, String) {
     let mut cmd = Command::new(example_binary("ws_echo"));
     cmd.args(["--port", "0"]).args(args);
     let (running, line) = Running::spawn(&mut cmd, WAIT_LIMIT);
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let url = listening_on(&line).to_string();
     assert!(url.starts_with("ws://127.0.0.1:"), "{url}");
     (running, url)
 }

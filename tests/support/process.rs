@@ -1,7 +1,7 @@
 //! Child processes: the examples built and run as a user runs them, their `listening on`
 //! line, and waits on a child that end the test (killing the child) instead of hanging.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -80,6 +80,13 @@ impl Running {
     /// came.
     pub fn spawn(cmd: &mut Command, limit: Duration) -> (Running, String) {
         Self::spawn_until(cmd, limit, |line| Some(line.to_string()))
+    }
+
+    /// As [`spawn`](Self::spawn), for a server whose first line is `listening on
+    /// PREFIXHOST:PORT` (e.g. prefix `http://`): the address it printed.
+    pub fn serving(cmd: &mut Command, limit: Duration, prefix: &str) -> (Running, SocketAddr) {
+        let (running, line) = Self::spawn(cmd, limit);
+        (running, listening_addr(&line, prefix))
     }
 
     /// As [`spawn`](Self::spawn), for the first `n` lines.
@@ -176,6 +183,19 @@ pub fn run_example(name: &str, args: &[&str], limit: Duration) -> Output {
     output_within(child, limit)
 }
 
+/// Runs `cmd` with `input` on its stdin (then closed) and returns its output; kills it,
+/// and fails the test, after `limit`.
+pub fn output_with_input(cmd: &mut Command, input: &[u8], limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd.get_program()));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    output_within(child, limit)
+}
+
 /// Waits at most `limit` for `child` to exit and collects its output (pipe what should
 /// be collected); kills it and fails the test after that.
 pub fn output_within(child: Child, limit: Duration) -> Output {
@@ -206,12 +226,19 @@ fn within<T: Send + 'static>(
     }
 }
 
+/// What follows `listening on ` in `line` (trimmed); panics when the line is not of that
+/// shape.
+pub fn listening_on(line: &str) -> &str {
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+}
+
 /// The address of a `listening on PREFIXHOST:PORT` line (e.g. prefix `http://`); panics
 /// when the line is not of that shape.
 pub fn listening_addr(line: &str, prefix: &str) -> SocketAddr {
-    line.trim()
-        .strip_prefix("listening on ")
-        .and_then(|rest| rest.strip_prefix(prefix))
+    listening_on(line)
+        .strip_prefix(prefix)
         .and_then(|addr| addr.parse().ok())
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
 }

@@ -95,6 +95,18 @@ pub fn tornado_python() -> Option<String> {
     candidates.into_iter().find(|p| can_import(p, "tornado"))
 }
 
+/// [`tornado_python`], or `None` after saying that `test` skips.
+pub fn tornado_or_skip(test: &str) -> Option<String> {
+    let python = tornado_python();
+    if python.is_none() {
+        println!(
+            "SKIPPED {test}: no python3 with `tornado` (pip install tornado, or set \
+             SQUALL_TORNADO_PYTHON)"
+        );
+    }
+    python
+}
+
 /// The head of a Tornado app script: imports and `serve(app)`, which listens on
 /// 127.0.0.1:0 and prints `port N`.
 pub const TORNADO_PRELUDE: &str = r#"
