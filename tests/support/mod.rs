@@ -1,8 +1,24 @@
-//! What squall's own tests share beyond the public harness (`squall::testing`): socket
-//! pairs for handler tests, descriptor counting, bounded waits with a message, drop
-//! probes, and — one submodule each — the peers only these tests need.
+//! What squall's own tests share beyond the public harness (`squall::testing`, which
+//! they use for free ports, stream pairs, `wait_until` and `TestServer`). Here: socket
+//! pairs for handler tests, descriptor counting, bounded waits that name what they
+//! waited for, a peer thread beside the loop, drop probes, held ports; and one submodule
+//! per kind of peer only these tests need:
 //!
-//! Each test file includes it with `mod support;`.
+//! | module | what |
+//! |--------|------|
+//! | `process` | the examples built and run, their `listening on` line, waits on children that kill instead of hanging, `/proc` memory |
+//! | `net` | streams over TCP or Unix sockets and the raw peers that feed them |
+//! | `http` | HTTP/1.x over blocking sockets for the server tests |
+//! | `raw_server` | a misbehaving-on-purpose HTTP server for the client tests |
+//! | `ws` | a WebSocket echo server and a raw frame peer |
+//! | `tls` | certificates made with `rcgen` and the configurations built from them |
+//! | `python` | Tornado, `http.server`, `websockets` and Playwright peers |
+//! | `redis` | a `redis-server` of the test's own |
+//! | `deploy` | nginx on the documented configuration, in front of example backends |
+//! | `log` | every log record of the binary, by level |
+//!
+//! Each test file includes it with `mod support;`; a binary compiles all of it and uses a
+//! part (hence `dead_code` allowed).
 #![allow(dead_code)]
 
 pub mod deploy;

@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::Duration;
@@ -44,13 +44,6 @@ pub enum Peer {
 }
 
 impl Peer {
-    pub fn shutdown_write(&self) -> io::Result<()> {
-        match self {
-            Peer::Tcp(s) => s.shutdown(Shutdown::Write),
-            Peer::Unix(s) => s.shutdown(Shutdown::Write),
-        }
-    }
-
     pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         match self {
             Peer::Tcp(s) => s.set_read_timeout(d),
@@ -104,30 +97,6 @@ pub fn stream_and_peer_with(
             (
                 IoStream::with_options(handle, a, options).unwrap(),
                 Peer::Unix(b),
-            )
-        }
-    }
-}
-
-/// Two connected streams, the first with `options`.
-pub fn stream_pair_with(
-    handle: &Handle,
-    kind: Kind,
-    options: StreamOptions,
-) -> (IoStream, IoStream) {
-    match kind {
-        Kind::Tcp => {
-            let (a, b) = tcp_pair();
-            (
-                IoStream::with_options(handle, a, options).unwrap(),
-                IoStream::new(handle, b).unwrap(),
-            )
-        }
-        Kind::Unix => {
-            let (a, b) = UnixStream::pair().unwrap();
-            (
-                IoStream::with_options(handle, a, options).unwrap(),
-                IoStream::new(handle, b).unwrap(),
             )
         }
     }
