@@ -14,13 +14,17 @@
 //! port is in use: one line on stderr) or a reactor fails. `RUST_LOG` sets the log level
 //! (default `warn`).
 
-use std::net::TcpListener;
 use std::sync::mpsc;
 
 use bytes::Bytes;
 use squall::net::{BindOptions, TcpServer};
 use squall::stream::IoStream;
 use squall::{Future, Reactor};
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{host_port, Event, ServerArgs};
 
 /// Bytes queued for a peer above which the server stops reading from it, and the level
 /// they must drain to before it reads again. Without this, a client that sends without
@@ -57,73 +61,11 @@ usage: echo_server [--port N] [--bind HOST] [--threads N]
   -h, --help         this help
 ";
 
-/// What the command line asked for.
-struct Args {
-    port: u16,
-    bind: String,
-    threads: usize,
-}
-
-fn parse() -> Result<Args, lexopt::Error> {
-    use lexopt::prelude::*;
-    let mut args = Args {
-        port: 9000,
-        bind: "127.0.0.1".into(),
-        threads: 1,
-    };
-    let mut parser = lexopt::Parser::from_env();
-    while let Some(arg) = parser.next()? {
-        match arg {
-            Long("port") => args.port = number(&mut parser, "--port")?,
-            Long("bind") => args.bind = parser.value()?.string()?,
-            Long("threads") => args.threads = number(&mut parser, "--threads")?,
-            Short('h') | Long("help") => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
-            _ => return Err(arg.unexpected()),
-        }
-    }
-    if !(1..=256).contains(&args.threads) {
-        return Err("--threads must be between 1 and 256".into());
-    }
-    Ok(args)
-}
-
-/// The value of `flag` as a number; the error names the flag.
-fn number<T>(parser: &mut lexopt::Parser, flag: &str) -> Result<T, lexopt::Error>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    use lexopt::prelude::*;
-    let v = parser.value()?.string()?;
-    v.parse().map_err(|e| format!("{flag} {v:?}: {e}").into())
-}
-
-/// What a server thread tells the main thread.
-enum Event {
-    /// Listening on this port, signal handlers installed.
-    Ready(u16),
-    /// Could not start, or the reactor failed: the line to print.
-    Failed(String),
-    /// The reactor stopped cleanly (SIGINT/SIGTERM).
-    Stopped,
-}
-
-fn serve(bind: &str, port: u16, reuse_port: bool, events: &mpsc::Sender<Event>) {
-    let result = run_reactor(bind, port, reuse_port, events).map_err(|e| e.to_string());
-    let _ = events.send(match result {
-        Ok(()) => Event::Stopped,
-        Err(e) => Event::Failed(e),
-    });
-}
-
 fn run_reactor(
     bind: &str,
     port: u16,
     reuse_port: bool,
-    events: &mpsc::Sender<Event>,
+    events: &mpsc::Sender<Event<u16>>,
 ) -> squall::Result<()> {
     let mut reactor = Reactor::new()?;
     let handle = reactor.handle();
@@ -143,83 +85,24 @@ fn run_reactor(
     reactor.run()
 }
 
-fn host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let args = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprint!("echo_server: {e}\n{USAGE}");
-            std::process::exit(2);
+    common::init_logging("warn");
+    let args = ServerArgs::parse(9000, USAGE, |_, _| Ok(false))
+        .unwrap_or_else(|e| common::usage_error("echo_server", USAGE, e));
+    let bind = args.bind.clone();
+    let threads = args.threads;
+    let serve = move |port, _i, reuse_port, events: mpsc::Sender<Event<u16>>| {
+        common::report(&events, run_reactor(&bind, port, reuse_port, &events));
+    };
+    let ready = |port, _| {
+        let at = host_port(&args.bind, port);
+        if threads == 1 {
+            println!("listening on {at}");
+        } else {
+            println!("listening on {at} ({threads} threads)");
         }
     };
-    if let Err(e) = run(args) {
-        eprintln!("echo_server: {e}");
-        std::process::exit(1);
+    if let Err(e) = args.run_threads(serve, ready, |p| *p) {
+        common::failed("echo_server", e);
     }
-}
-
-/// Starts the server threads and waits for them; `Err` is the line to print.
-fn run(args: Args) -> Result<(), String> {
-    let Args {
-        port,
-        bind,
-        threads,
-    } = args;
-    if threads > 1 && port != 0 {
-        // SO_REUSEPORT would let our listeners join those of another process already on
-        // the port (and take half its connections): a plain bind first tells a busy port.
-        TcpListener::bind((bind.as_str(), port))
-            .map_err(|e| format!("cannot listen on {}: {e}", host_port(&bind, port)))?;
-    }
-    let (tx, rx) = mpsc::channel();
-    let start = |port: u16| {
-        let (b, tx) = (bind.clone(), tx.clone());
-        std::thread::spawn(move || serve(&b, port, threads > 1, &tx));
-    };
-    // The first thread picks the port (when 0); every other thread binds the same port
-    // with SO_REUSEPORT, and the kernel spreads connections between them.
-    start(port);
-    let port = match rx.recv() {
-        Ok(Event::Ready(p)) => p,
-        Ok(Event::Failed(e)) => return Err(e),
-        _ => return Err("the server thread ended before listening".into()),
-    };
-    for _ in 1..threads {
-        start(port);
-    }
-    drop(tx);
-    for _ in 1..threads {
-        match rx.recv() {
-            Ok(Event::Ready(_)) => {}
-            Ok(Event::Failed(e)) => return Err(e),
-            _ => return Err("a server thread ended before listening".into()),
-        }
-    }
-    if threads == 1 {
-        println!("listening on {}", host_port(&bind, port));
-    } else {
-        println!(
-            "listening on {} ({threads} threads)",
-            host_port(&bind, port)
-        );
-    }
-    // Every thread must stop cleanly; the first failure ends the process.
-    let mut stopped = 0;
-    while stopped < threads {
-        match rx.recv() {
-            Ok(Event::Stopped) => stopped += 1,
-            Ok(Event::Failed(e)) => return Err(e),
-            Ok(Event::Ready(_)) => {}
-            Err(_) => return Err("a server thread ended unexpectedly".into()),
-        }
-    }
-    Ok(())
 }

@@ -26,7 +26,6 @@
 //! `RUST_LOG` sets the log level (default `warn`, so squall's warnings are shown; e.g.
 //! `RUST_LOG=squall=debug`).
 
-use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -36,6 +35,11 @@ use squall::http::{HttpServer, Request, Responder};
 use squall::net::BindOptions;
 use squall::tls::TlsConfig;
 use squall::{Handle, Reactor};
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{host_port, Event, ServerArgs};
 
 const MAX_CHUNKS: u64 = 1_000_000;
 const MAX_CHUNK_SIZE: usize = 1 << 20;
@@ -93,90 +97,35 @@ usage: http_server [--port N] [--bind HOST] [--threads N] [--tls-cert FILE --tls
   -h, --help            this help
 ";
 
-/// What the command line asked for.
+/// What the command line asked for: the shared server flags, and TLS and metrics.
 struct Args {
-    port: u16,
-    bind: String,
-    threads: usize,
+    server: ServerArgs,
     tls: Option<(String, String)>,
     metrics_port: Option<u16>,
 }
 
 fn parse() -> Result<Args, lexopt::Error> {
-    use lexopt::prelude::*;
-    let mut args = Args {
-        port: 8888,
-        bind: "127.0.0.1".into(),
-        threads: 1,
-        tls: None,
-        metrics_port: None,
-    };
-    let (mut cert, mut key) = (None, None);
-    let mut parser = lexopt::Parser::from_env();
-    while let Some(arg) = parser.next()? {
-        match arg {
-            Long("port") => args.port = number(&mut parser, "--port")?,
-            Long("bind") => args.bind = parser.value()?.string()?,
-            Long("threads") => args.threads = number(&mut parser, "--threads")?,
-            Long("tls-cert") => cert = Some(parser.value()?.string()?),
-            Long("tls-key") => key = Some(parser.value()?.string()?),
-            Long("metrics-port") => {
-                args.metrics_port = Some(number(&mut parser, "--metrics-port")?);
-            }
-            Short('h') | Long("help") => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
-            _ => return Err(arg.unexpected()),
+    use lexopt::ValueExt;
+    let (mut cert, mut key, mut metrics_port) = (None, None, None);
+    let server = ServerArgs::parse(8888, USAGE, |flag, parser| {
+        match flag {
+            "tls-cert" => cert = Some(parser.value()?.string()?),
+            "tls-key" => key = Some(parser.value()?.string()?),
+            "metrics-port" => metrics_port = Some(common::number(parser, "--metrics-port")?),
+            _ => return Ok(false),
         }
-    }
-    if !(1..=256).contains(&args.threads) {
-        return Err("--threads must be between 1 and 256".into());
-    }
-    args.tls = match (cert, key) {
+        Ok(true)
+    })?;
+    let tls = match (cert, key) {
         (Some(cert), Some(key)) => Some((cert, key)),
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
-    Ok(args)
-}
-
-/// The value of `flag` as a number; the error names the flag.
-fn number<T>(parser: &mut lexopt::Parser, flag: &str) -> Result<T, lexopt::Error>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    use lexopt::prelude::*;
-    let v = parser.value()?.string()?;
-    v.parse().map_err(|e| format!("{flag} {v:?}: {e}").into())
-}
-
-/// What a server thread tells the main thread.
-enum Event {
-    /// Listening on this port (and serving metrics on the second), signal handlers
-    /// installed.
-    Ready(u16, Option<u16>),
-    /// Could not start, or the reactor failed: the line to print.
-    Failed(String),
-    /// The reactor stopped cleanly (SIGINT/SIGTERM).
-    Stopped,
-}
-
-fn serve(
-    bind: &str,
-    port: u16,
-    reuse_port: bool,
-    tls: Option<TlsConfig>,
-    metrics_port: Option<u16>,
-    events: &mpsc::Sender<Event>,
-) {
-    let result =
-        run_reactor(bind, port, reuse_port, tls, metrics_port, events).map_err(|e| e.to_string());
-    let _ = events.send(match result {
-        Ok(()) => Event::Stopped,
-        Err(e) => Event::Failed(e),
-    });
+    Ok(Args {
+        server,
+        tls,
+        metrics_port,
+    })
 }
 
 fn run_reactor(
@@ -185,7 +134,7 @@ fn run_reactor(
     reuse_port: bool,
     tls: Option<TlsConfig>,
     metrics_port: Option<u16>,
-    events: &mpsc::Sender<Event>,
+    events: &mpsc::Sender<Event<(u16, Option<u16>)>>,
 ) -> squall::Result<()> {
     let mut reactor = Reactor::new()?;
     let handle = reactor.handle();
@@ -214,7 +163,7 @@ fn run_reactor(
     #[cfg(not(feature = "metrics"))]
     let metrics_port = metrics_port.and(None);
     if events
-        .send(Event::Ready(addr.port(), metrics_port))
+        .send(Event::Ready((addr.port(), metrics_port)))
         .is_err()
     {
         return Ok(()); // the main thread is gone
@@ -222,35 +171,18 @@ fn run_reactor(
     reactor.run()
 }
 
-fn host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let args = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprint!("http_server: {e}\n{USAGE}");
-            std::process::exit(2);
-        }
-    };
+    common::init_logging("warn");
+    let args = parse().unwrap_or_else(|e| common::usage_error("http_server", USAGE, e));
     if let Err(e) = run(args) {
-        eprintln!("http_server: {e}");
-        std::process::exit(1);
+        common::failed("http_server", e);
     }
 }
 
 /// Starts the server threads and waits for them; `Err` is the line to print.
 fn run(args: Args) -> Result<(), String> {
     let Args {
-        port,
-        bind,
-        threads,
+        server,
         tls,
         metrics_port,
     } = args;
@@ -260,55 +192,27 @@ fn run(args: Args) -> Result<(), String> {
         }
         None => None,
     };
-    if threads > 1 && port != 0 {
-        // SO_REUSEPORT would let our listeners join those of another process already on
-        // the port (and take half its connections): a plain bind first tells a busy port.
-        TcpListener::bind((bind.as_str(), port))
-            .map_err(|e| format!("cannot listen on {}: {e}", host_port(&bind, port)))?;
-    }
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let (tx, rx) = mpsc::channel();
-    let start = |port: u16, i: u16| {
-        let (b, t, tx) = (bind.clone(), tls.clone(), tx.clone());
+    let bind = server.bind.clone();
+    let serve = move |port, i: usize, reuse_port, events: mpsc::Sender<Event<_>>| {
         // One metrics port per reactor (each has its own counters): N, N+1, ...
-        let m = metrics_port.map(|p| if p == 0 { 0 } else { p.saturating_add(i) });
-        std::thread::spawn(move || serve(&b, port, threads > 1, t, m, &tx));
+        let m = metrics_port.map(|p| {
+            if p == 0 {
+                0
+            } else {
+                p.saturating_add(i as u16)
+            }
+        });
+        let result = run_reactor(&bind, port, reuse_port, tls.clone(), m, &events);
+        common::report(&events, result);
     };
-    // The first thread picks the port (when 0); the others join it.
-    start(port, 0);
-    let mut metrics = Vec::new();
-    let port = match rx.recv() {
-        Ok(Event::Ready(p, m)) => {
-            metrics.extend(m);
-            p
+    let ready = |port, reports: Vec<(u16, Option<u16>)>| {
+        println!("listening on {scheme}://{}", host_port(&server.bind, port));
+        for (_, m) in reports {
+            if let Some(m) = m {
+                println!("metrics on http://{}/metrics", host_port(&server.bind, m));
+            }
         }
-        Ok(Event::Failed(e)) => return Err(e),
-        _ => return Err("the server thread ended before listening".into()),
     };
-    for i in 1..threads {
-        start(port, i as u16);
-    }
-    drop(tx);
-    for _ in 1..threads {
-        match rx.recv() {
-            Ok(Event::Ready(_, m)) => metrics.extend(m),
-            Ok(Event::Failed(e)) => return Err(e),
-            _ => return Err("a server thread ended before listening".into()),
-        }
-    }
-    println!("listening on {scheme}://{}", host_port(&bind, port));
-    for m in metrics {
-        println!("metrics on http://{}/metrics", host_port(&bind, m));
-    }
-    // Every thread must stop cleanly; the first failure ends the process.
-    let mut stopped = 0;
-    while stopped < threads {
-        match rx.recv() {
-            Ok(Event::Stopped) => stopped += 1,
-            Ok(Event::Failed(e)) => return Err(e),
-            Ok(Event::Ready(..)) => {}
-            Err(_) => return Err("a server thread ended unexpectedly".into()),
-        }
-    }
-    Ok(())
+    server.run_threads(serve, ready, |(port, _)| *port)
 }

@@ -13,6 +13,9 @@ use std::process::exit;
 use squall::web::Application;
 use squall::Reactor;
 
+#[path = "common/mod.rs"]
+mod common;
+
 const USAGE: &str = "\
 usage: static_server --root DIR [--port N] [--bind HOST]
       --root DIR    directory served at /static/
@@ -30,10 +33,7 @@ fn parse() -> Result<(String, String, u16), lexopt::Error> {
             Long("root") => root = Some(parser.value()?.string()?),
             Long("port") => port = parser.value()?.parse()?,
             Long("bind") => bind = parser.value()?.string()?,
-            Short('h') | Long("help") => {
-                print!("{USAGE}");
-                exit(0);
-            }
+            Short('h') | Long("help") => common::help(USAGE),
             _ => return Err(arg.unexpected()),
         }
     }
@@ -42,7 +42,7 @@ fn parse() -> Result<(String, String, u16), lexopt::Error> {
 }
 
 fn main() -> squall::Result<()> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    common::init_logging("warn");
     let (root, bind, port) = parse().unwrap_or_else(|e| {
         eprintln!("static_server: {e}\n{USAGE}");
         exit(2);
@@ -52,8 +52,10 @@ fn main() -> squall::Result<()> {
         .static_files("/static", root)
         .server(&reactor.handle());
     let addr = server.listen((bind.as_str(), port)).unwrap_or_else(|e| {
-        eprintln!("static_server: cannot listen on {bind}:{port}: {e}");
-        exit(1);
+        common::failed(
+            "static_server",
+            format_args!("cannot listen on {bind}:{port}: {e}"),
+        )
     });
     println!("listening on http://{addr}");
     reactor.run()

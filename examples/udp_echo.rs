@@ -16,6 +16,9 @@ use std::net::{IpAddr, SocketAddr};
 use squall::net::UdpSocket;
 use squall::Reactor;
 
+#[path = "common/mod.rs"]
+mod common;
+
 const USAGE: &str = "\
 usage: udp_echo [--port N] [--bind HOST]
       --port N       port to listen on (default 9000; 0 picks a free port)
@@ -31,10 +34,7 @@ fn parse() -> Result<SocketAddr, lexopt::Error> {
         match arg {
             Long("port") => port = parser.value()?.parse()?,
             Long("bind") => bind = parser.value()?.parse()?,
-            Short('h') | Long("help") => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
+            Short('h') | Long("help") => common::help(USAGE),
             _ => return Err(arg.unexpected()),
         }
     }
@@ -59,16 +59,9 @@ fn run(addr: SocketAddr) -> squall::Result<()> {
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let addr = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprint!("udp_echo: {e}\n{USAGE}");
-            std::process::exit(2);
-        }
-    };
+    common::init_logging("warn");
+    let addr = parse().unwrap_or_else(|e| common::usage_error("udp_echo", USAGE, e));
     if let Err(e) = run(addr) {
-        eprintln!("udp_echo: {e}");
-        std::process::exit(1);
+        common::failed("udp_echo", e);
     }
 }

@@ -20,6 +20,12 @@ use squall::tls::TlsConfig;
 use squall::websocket::{accept, WebSocket, WebSocketOptions};
 use squall::Reactor;
 
+#[path = "common/mod.rs"]
+mod common;
+
+const USAGE: &str =
+    "usage: ws_echo [--port 8889] [--bind 127.0.0.1] [--deflate] [--tls-cert FILE --tls-key FILE]\n";
+
 struct Args {
     port: u16,
     bind: String,
@@ -45,10 +51,7 @@ fn parse_args() -> Result<Args, lexopt::Error> {
             Long("deflate") => args.deflate = true,
             Long("tls-cert") => args.tls_cert = Some(parser.value()?.into()),
             Long("tls-key") => args.tls_key = Some(parser.value()?.into()),
-            Short('h') | Long("help") => {
-                println!("usage: ws_echo [--port 8889] [--bind 127.0.0.1] [--deflate] [--tls-cert FILE --tls-key FILE]");
-                std::process::exit(0);
-            }
+            Short('h') | Long("help") => common::help(USAGE),
             _ => return Err(arg.unexpected()),
         }
     }
@@ -61,17 +64,10 @@ fn parse_args() -> Result<Args, lexopt::Error> {
 type Open = Rc<RefCell<Slab<WebSocket>>>;
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("ws_echo: {e}\nusage: ws_echo [--port 8889] [--bind 127.0.0.1] [--deflate] [--tls-cert FILE --tls-key FILE]");
-            std::process::exit(2);
-        }
-    };
+    common::init_logging("warn");
+    let args = parse_args().unwrap_or_else(|e| common::usage_error("ws_echo", USAGE, e));
     if let Err(e) = run(args) {
-        eprintln!("ws_echo: {e}");
-        std::process::exit(1);
+        common::failed("ws_echo", e);
     }
 }
 

@@ -5,73 +5,50 @@
 
 #![cfg(feature = "json")]
 
-mod http_util;
-mod util;
+mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use http_util::{Reader, Response};
+use support::http::{Reader, Response};
+use support::process::{example_binary, Running};
 
 /// The running blog binary; killed when dropped.
 struct Blog {
-    child: Child,
+    _process: Running,
     addr: SocketAddr,
-}
-
-impl Drop for Blog {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A fresh database path (removed first) for test `name`.
 fn temp_db(name: &str) -> PathBuf {
-    let p = http_util::temp_path(&format!("blog-{name}.db"));
+    let p = support::http::temp_path(&format!("blog-{name}.db"));
     let _ = std::fs::remove_file(&p);
     p
 }
 
 fn start(db: &Path) -> Blog {
-    let mut child = Command::new(util::example_binary("blog"))
-        .args([
-            "--port",
-            "0",
-            "--bind",
-            "127.0.0.1",
-            "--cookie-secret",
-            "test secret",
-        ])
-        .arg("--db")
-        .arg(db)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn blog");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("blog printed nothing");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .expect("HOST:PORT");
-    Blog { child, addr }
+    let mut cmd = Command::new(example_binary("blog"));
+    cmd.args([
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--cookie-secret",
+        "test secret",
+    ])
+    .arg("--db")
+    .arg(db)
+    .env("RUST_LOG", "warn")
+    .stderr(Stdio::inherit());
+    let (process, addr) = Running::serving(&mut cmd, Duration::from_secs(120), "http://");
+    Blog {
+        _process: process,
+        addr,
+    }
 }
 
 /// A browser of sorts: keeps cookies, and sends the `_xsrf` token with every form.
@@ -469,7 +446,7 @@ fn markup_in_titles_and_bodies_shows_as_text() {
 
 #[test]
 fn a_database_that_cannot_be_opened_is_one_line_and_exit_1() {
-    let out = Command::new(util::example_binary("blog"))
+    let out = Command::new(example_binary("blog"))
         .args(["--port", "0", "--db", "/nonexistent-squall-dir/sub/blog.db"])
         .output()
         .expect("run blog");

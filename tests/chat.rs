@@ -4,61 +4,40 @@
 
 #![cfg(feature = "json")]
 
-mod http_util;
-mod util;
+mod support;
 
 #[path = "../examples/chat/main.rs"]
 #[allow(dead_code)]
 mod chat;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use http_util::{connect, Reader, Response};
+use squall::testing::bind_unused_port;
 use squall::{PeriodicCallback, Reactor};
+use support::http::{connect, Reader, Response};
+use support::process::{example_binary, Running};
 
 /// The running chat binary; killed when dropped.
 struct Chat {
-    child: Child,
+    _process: Running,
     addr: SocketAddr,
 }
 
-impl Drop for Chat {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start() -> Chat {
-    let mut child = Command::new(util::example_binary("chat"))
-        .args(["--port", "0", "--bind", "127.0.0.1"])
+    let mut cmd = Command::new(example_binary("chat"));
+    cmd.args(["--port", "0", "--bind", "127.0.0.1"])
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn chat");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("chat printed nothing");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .expect("HOST:PORT");
-    Chat { child, addr }
+        .stderr(Stdio::inherit());
+    let (process, addr) = Running::serving(&mut cmd, Duration::from_secs(60), "http://");
+    Chat {
+        _process: process,
+        addr,
+    }
 }
 
 fn post_form(r: &mut Reader, path: &str, form: &str) -> Response {
@@ -162,7 +141,7 @@ fn long_poll_waits_for_the_next_message_and_the_cache_keeps_200() {
 
 #[test]
 fn bad_arguments_are_usage_errors_and_a_busy_port_is_one_line() {
-    let bin = util::example_binary("chat");
+    let bin = example_binary("chat");
     for args in [
         &["--port", "99999"][..],
         &["--port", "abc"],
@@ -183,8 +162,8 @@ fn bad_arguments_are_usage_errors_and_a_busy_port_is_one_line() {
         assert_eq!(help.status.code(), Some(0));
         assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: chat"));
     }
-    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = busy.local_addr().unwrap().port().to_string();
+    let (_busy, port) = bind_unused_port().unwrap();
+    let port = port.to_string();
     let out = Command::new(&bin)
         .args(["--port", &port])
         .env("RUST_LOG", "off")
@@ -251,7 +230,7 @@ fn waiters_whose_clients_leave_are_cancelled_and_freed() {
 
 #[test]
 fn chat_load_delivers_to_every_client_and_follows_the_cli_conventions() {
-    let bin = util::example_binary("chat_load");
+    let bin = example_binary("chat_load");
     let help = Command::new(&bin).arg("--help").output().unwrap();
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: chat_load"));
@@ -261,7 +240,7 @@ fn chat_load_delivers_to_every_client_and_follows_the_cli_conventions() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).starts_with("chat_load: "));
-    let closed = util::ReservedPort::closed();
+    let closed = support::ReservedPort::closed();
     let port = closed.port().to_string();
     let refused = Command::new(&bin).args(["--port", &port]).output().unwrap();
     assert_eq!(refused.status.code(), Some(1));

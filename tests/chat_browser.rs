@@ -11,27 +11,10 @@
 
 #![cfg(feature = "json")]
 
-mod deploy_util;
-mod redis_util;
-mod util;
+mod support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn missing() -> Option<String> {
-    if !Path::new(CHROMIUM).exists() {
-        return Some(format!("{CHROMIUM} is not installed"));
-    }
-    let playwright = Command::new("python3")
-        .args(["-c", "import playwright.sync_api"])
-        .status()
-        .is_ok_and(|s| s.success());
-    (!playwright).then(|| "the Python playwright package is not installed".to_string())
-}
+use support::process::example_binary;
+use support::python::browser_missing;
 
 /// One browser run at a time: two Chromiums side by side on a small machine would blur
 /// the delivery times each one checks.
@@ -40,34 +23,7 @@ static BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Runs the browser script with `args`; panics with its output if it failed.
 fn browse(args: &[&str]) -> String {
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chat_browser");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/chat.py");
-    let child = Command::new("python3")
-        .arg(&script)
-        .args(args)
-        .arg("--screenshots")
-        .arg(&shots)
-        .arg("--chromium")
-        .arg(CHROMIUM)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    // A failure bound: every wait in the script has its own, this catches a hung browser.
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = match rx.recv_timeout(Duration::from_secs(300)) {
-        Ok(out) => out.expect("python3 output"),
-        Err(_) => {
-            // SAFETY: kill(2) on the pid of the child spawned above, not yet reaped
-            // (its waiting thread is still blocked).
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            panic!("the browser script did not finish within 300 s");
-        }
-    };
+    let out = support::python::browse("chat", args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
@@ -81,11 +37,11 @@ fn browse(args: &[&str]) -> String {
 
 #[test]
 fn two_pages_chat_over_websocket_and_long_polling_and_survive_a_restart() {
-    if let Some(why) = missing() {
+    if let Some(why) = browser_missing() {
         eprintln!("chat_browser: skipped: {why} (.ci/run installs it)");
         return;
     }
-    let chat = util::example_binary("chat");
+    let chat = example_binary("chat");
     let out = browse(&["--binary", chat.to_str().unwrap()]);
     assert!(
         out.contains("websocket: ok") && out.contains("poll: ok"),
@@ -96,19 +52,19 @@ fn two_pages_chat_over_websocket_and_long_polling_and_survive_a_restart() {
 #[test]
 fn pages_on_two_processes_chat_through_redis_and_through_nginx() {
     let name = "pages_on_two_processes_chat_through_redis_and_through_nginx";
-    if let Some(why) = missing() {
+    if let Some(why) = browser_missing() {
         eprintln!("{name}: skipped: {why} (.ci/run installs it)");
         return;
     }
-    if !redis_util::available(name) || !deploy_util::nginx_available(name) {
+    if !support::redis::available(name) || !support::deploy::nginx_available(name) {
         return;
     }
-    let redis = redis_util::RedisServer::start();
+    let redis = support::redis::RedisServer::start();
     let url = redis.url();
     let args = ["--port", "0", "--xheaders", "--redis", &url];
-    let chat = util::example_binary("chat");
-    let a = deploy_util::Backend::start(&chat, &args);
-    let b = deploy_util::Backend::start(&chat, &args);
+    let chat = example_binary("chat");
+    let a = support::deploy::Backend::start(&chat, &args);
+    let b = support::deploy::Backend::start(&chat, &args);
     a.wait_log("subscribed to squall-chat");
     b.wait_log("subscribed to squall-chat");
     // One page on each process: only Redis connects them.
@@ -116,7 +72,7 @@ fn pages_on_two_processes_chat_through_redis_and_through_nginx() {
     let out = browse(&["--pages", &pages]);
     assert_eq!(out.matches(": ok").count(), 2, "{out}");
     // Both pages through nginx, which spreads their requests over the two processes.
-    let nginx = deploy_util::Nginx::start(&[a.port(), b.port()]);
+    let nginx = support::deploy::Nginx::start(&[a.port(), b.port()]);
     let proxied = format!("http://{0}/,http://{0}/", nginx.addr());
     let out = browse(&["--pages", &proxied]);
     assert_eq!(out.matches(": ok").count(), 2, "{out}");

@@ -2,17 +2,19 @@
 //! front of two squall backends, load through it, one backend killed (or stopped with
 //! SIGTERM) mid-run.
 
-mod deploy_util;
-mod util;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use deploy_util::{nginx_available, request, Backend, Nginx, Reply};
+use support::deploy::{nginx_available, request, Backend, Nginx, Reply};
 
 fn http_backend() -> Backend {
-    Backend::start(&util::example_binary("http_server"), &["--port", "0"])
+    Backend::start(
+        &support::process::example_binary("http_server"),
+        &["--port", "0"],
+    )
 }
 
 /// Runs `threads` clients through nginx until `total` requests were made; `at_n` is
@@ -96,8 +98,8 @@ fn nginx_retries_idempotent_requests_when_a_backend_dies_mid_run() {
     let b = http_backend();
     let nginx = Nginx::start(&[a.port(), b.port()]);
     let results = load(&nginx, 6, 1200, 300, || {
-        a.child.kill().unwrap();
-        a.child.wait().unwrap();
+        a.process.child().kill().unwrap();
+        a.process.child().wait().unwrap();
     });
     check_all_served(&results);
     let log = nginx.log_text();
@@ -134,7 +136,7 @@ fn sigterm_drains_a_backend_while_nginx_sends_new_requests_to_the_other() {
     check_all_served(&results);
     let (tx, rx) = mpsc::channel();
     let waiter = std::thread::spawn(move || {
-        let status = a.child.wait();
+        let status = a.process.child().wait();
         let _ = tx.send(status.map(|s| s.code()));
         a
     });
@@ -151,17 +153,15 @@ fn sigterm_drains_a_backend_while_nginx_sends_new_requests_to_the_other() {
     drop(b);
 }
 
-mod redis_util;
-
 /// The documented deployment as a whole: `chat --xheaders --redis` twice behind nginx.
 #[cfg(feature = "json")]
 mod chat {
     use std::net::SocketAddr;
     use std::time::Duration;
 
-    use super::deploy_util::{nginx_available, request, Backend, Nginx};
-    use super::redis_util::{available, RedisServer};
-    use super::util;
+    use super::support;
+    use super::support::deploy::{nginx_available, request, Backend, Nginx};
+    use super::support::redis::{available, RedisServer};
     use squall::websocket::{connect, Message, WebSocket, WebSocketOptions};
     use squall::{with_timeout, Reactor};
 
@@ -217,7 +217,7 @@ mod chat {
         let redis = RedisServer::start();
         let url = redis.url();
         let args = ["--port", "0", "--xheaders", "--redis", &url];
-        let binary = util::example_binary("chat");
+        let binary = support::process::example_binary("chat");
         let mut a = Backend::start(&binary, &args);
         let b = Backend::start(&binary, &args);
         a.wait_log("subscribed to squall-chat");
@@ -253,8 +253,8 @@ mod chat {
             assert_eq!(next(&mut reactor, ws), Some(vec!["before".to_string()]));
         }
 
-        a.child.kill().unwrap();
-        a.child.wait().unwrap();
+        a.process.child().kill().unwrap();
+        a.process.child().wait().unwrap();
         post(&nginx, "during"); // lands on b (a refuses; nginx tries the next)
 
         // Each user either gets "during" live, or sees its socket close and reconnects

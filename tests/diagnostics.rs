@@ -1,43 +1,12 @@
 //! Diagnostics: callbacks that block the loop are reported with the place they were
 //! scheduled from; a failed future nobody looked at is reported when dropped.
 
-use std::sync::{Mutex, Once};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use squall::{Error, Future, Reactor};
-
-struct Recorder;
-
-static RECORDS: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
-
-impl log::Log for Recorder {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        let mut records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
-        records.push((record.level(), record.args().to_string()));
-    }
-    fn flush(&self) {}
-}
-
-fn install_logger() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        log::set_logger(&Recorder).expect("logger");
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
-
-fn warnings_mentioning(needle: &str) -> Vec<String> {
-    RECORDS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|(level, msg)| *level == log::Level::Warn && msg.contains(needle))
-        .map(|(_, msg)| msg.clone())
-        .collect()
-}
+use support::log::{install_logger, warnings_mentioning};
 
 fn busy_wait(d: Duration) {
     let start = Instant::now();

@@ -2,13 +2,14 @@
 //! sends without reading is held back by TCP instead of growing the server, and gets
 //! every byte echoed, in order, once it reads.
 
-mod util;
+mod support;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use support::process::{example_binary, rss_kib, Running};
 
 /// Most a client sends before it is considered not held back at all.
 const SEND_LIMIT: usize = 256 * 1024 * 1024;
@@ -20,50 +21,11 @@ const RSS_LIMIT: usize = 64 * 1024 * 1024;
 const STALLED: Duration = Duration::from_secs(2);
 const WAIT_LIMIT: Duration = Duration::from_secs(30);
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start() -> (Server, SocketAddr) {
-    let mut child = Command::new(util::example_binary("echo_server"))
-        .args(["--port", "0", "--bind", "127.0.0.1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn echo_server");
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(WAIT_LIMIT)
-        .expect("echo_server printed nothing");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    (server, addr)
-}
-
-fn rss_of(pid: u32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS");
-    kb * 1024
+fn start() -> (Running, SocketAddr) {
+    let mut cmd = Command::new(example_binary("echo_server"));
+    cmd.args(["--port", "0", "--bind", "127.0.0.1"])
+        .stderr(Stdio::inherit());
+    Running::serving(&mut cmd, WAIT_LIMIT, "")
 }
 
 fn pattern(from: usize, len: usize) -> Vec<u8> {
@@ -105,7 +67,7 @@ fn a_client_that_does_not_read_is_held_back_not_buffered() {
             Err(e) => panic!("write after {sent} bytes: {e}"),
         }
     }
-    let rss = rss_of(server.0.id());
+    let rss = rss_kib(server.id()) * 1024;
     assert!(sent < SEND_LIMIT, "the server took all {sent} bytes");
     assert!(rss < RSS_LIMIT, "server RSS {rss} B after {sent} B sent");
 

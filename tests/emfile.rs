@@ -7,6 +7,8 @@
 //! time over one second from `/proc/PID/stat`, then disconnects and checks that a new
 //! client is accepted and echoed.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -16,6 +18,7 @@ use bytes::Bytes;
 use squall::net::TcpServer;
 use squall::stream::IoStream;
 use squall::{Future, Reactor};
+use support::process::Running;
 
 const CHILD_ENV: &str = "SQUALL_EMFILE_CHILD";
 const TEST_NAME: &str = "out_of_descriptors_server_neither_spins_nor_dies_and_serves_again";
@@ -37,9 +40,9 @@ fn out_of_descriptors_server_neither_spins_nor_dies_and_serves_again() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn the child server");
-    let mut child = KillOnDrop(child);
-    let pid = child.0.id();
-    let port = read_port(&mut child.0);
+    let mut child = Running::new(child);
+    let pid = child.id();
+    let port = read_port(child.child());
     let addr = ("127.0.0.1", port);
 
     // Flood: the kernel completes every handshake (backlog 1024), the server can
@@ -54,10 +57,10 @@ fn out_of_descriptors_server_neither_spins_nor_dies_and_serves_again() {
     std::thread::sleep(Duration::from_secs(1)); // the measurement window, not a sync
     let used = cpu_ticks(pid) - before;
     assert!(
-        child.0.try_wait().unwrap().is_none(),
+        child.child().try_wait().unwrap().is_none(),
         "the server died while out of descriptors"
     );
-    let fds = open_fds(pid);
+    let fds = support::open_fds_of(pid);
     assert!(
         fds + 2 >= FD_LIMIT as usize,
         "the server never ran out of descriptors ({fds} open, limit {FD_LIMIT})"
@@ -74,7 +77,10 @@ fn out_of_descriptors_server_neither_spins_nor_dies_and_serves_again() {
     drop(clients);
     let mut late = TcpStream::connect(addr).expect("connect after the flood");
     echo_round_trip(&mut late, b"served again");
-    assert!(child.0.try_wait().unwrap().is_none(), "the server died");
+    assert!(
+        child.child().try_wait().unwrap().is_none(),
+        "the server died"
+    );
 }
 
 /// Writes `msg` and reads it back (a deadline, not a sleep, bounds the wait).
@@ -84,15 +90,6 @@ fn echo_round_trip(c: &mut TcpStream, msg: &[u8]) {
     let mut got = vec![0; msg.len()];
     c.read_exact(&mut got).expect("echo");
     assert_eq!(got, msg);
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The child prints `PORT=n` once it listens (read on a thread, with a deadline, so a
@@ -119,12 +116,6 @@ fn cpu_ticks(pid: u32) -> u64 {
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
 }
 
 /// Echoes whatever arrives until the peer closes.

@@ -3,21 +3,24 @@
 //! failed run (a busy port, an unreachable server) exits 1 with one clear line, `load`
 //! exits non-zero when requests failed, and `fetch`'s exit codes are the documented ones.
 
-mod util;
+mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use http::StatusCode;
 use squall::http::HttpServer;
-use squall::{Reactor, Remote};
+use squall::testing::bind_unused_port;
+use support::process::{example_binary, run_example, Running};
+use support::{ReservedPort, ServerThread};
+
+/// Failure bound for an example that should have ended (or printed its first line).
+const LIMIT: Duration = Duration::from_secs(60);
 
 fn run(example: &str, args: &[&str]) -> Output {
-    Command::new(util::example_binary(example))
+    Command::new(example_binary(example))
         .args(args)
         .env_remove("RUST_LOG")
         .output()
@@ -27,33 +30,7 @@ fn run(example: &str, args: &[&str]) -> Output {
 /// Like `run`, for commands that might not end (a server that started although it
 /// should not have): killed, and the test fails, after 60 s.
 fn run_bounded(example: &str, args: &[&str]) -> Output {
-    let child = Command::new(util::example_binary(example))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run example");
-    wait_bounded(child, example, args)
-}
-
-/// Waits at most 60 s for `child` to exit; kills it and fails the test after that.
-fn wait_bounded(child: Child, example: &str, args: &[&str]) -> Output {
-    let pid = child.id() as libc::pid_t;
-    let (tx, rx) = mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(out) => out.expect("wait for example"),
-        Err(_) => {
-            // SAFETY: kill(2) on a child we spawned and have not reaped (wait has not returned).
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = waiter.join();
-            panic!("{example} {args:?} still running after 60 s");
-        }
-    }
+    run_example(example, args, LIMIT)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -81,54 +58,22 @@ fn assert_help(example: &str) {
 }
 
 /// The URL of `port`, where nothing listens.
-fn closed_port_url(port: &util::ReservedPort) -> String {
+fn closed_port_url(port: &ReservedPort) -> String {
     format!("http://{}/", port.addr())
 }
 
 /// An HTTP server on its own reactor in a background thread: `/` answers 200, anything
 /// else 404. Stopped when dropped.
-struct Server {
-    addr: SocketAddr,
-    remote: Remote,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let mut reactor = Reactor::new().unwrap();
-            let server = HttpServer::new(&reactor.handle(), |req, resp| {
-                if req.path() == "/" {
-                    resp.send("Hello, world");
-                } else {
-                    resp.respond(StatusCode::NOT_FOUND, "nope");
-                }
-            });
-            let addr = server.listen("127.0.0.1:0").unwrap();
-            tx.send((addr, reactor.handle().remote())).unwrap();
-            reactor.run().unwrap();
-        });
-        let (addr, remote) = rx.recv().expect("server thread started");
-        Server {
-            addr,
-            remote,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.remote.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+fn hello_server() -> ServerThread {
+    ServerThread::http(|h| {
+        HttpServer::new(h, |req, resp| {
+            if req.path() == "/" {
+                resp.send("Hello, world");
+            } else {
+                resp.respond(StatusCode::NOT_FOUND, "nope");
+            }
+        })
+    })
 }
 
 // ---- load ----
@@ -152,7 +97,7 @@ fn load_help_and_usage_errors() {
 
 #[test]
 fn load_exits_0_when_every_request_succeeds() {
-    let server = Server::start();
+    let server = hello_server();
     let o = run("load", &["-c", "2", "-n", "6", &server.url("/")]);
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -163,7 +108,7 @@ fn load_exits_0_when_every_request_succeeds() {
 
 #[test]
 fn load_exits_1_when_requests_fail() {
-    let closed = util::ReservedPort::closed();
+    let closed = ReservedPort::closed();
     let o = run("load", &["-c", "2", "-n", "4", &closed_port_url(&closed)]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stdout).contains("errors=4 "), "{}", text(&o.stdout));
@@ -176,7 +121,7 @@ fn load_exits_1_when_requests_fail() {
 
 #[test]
 fn load_exits_1_when_responses_are_errors() {
-    let server = Server::start();
+    let server = hello_server();
     let o = run("load", &["-n", "3", &server.url("/missing")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
@@ -195,14 +140,14 @@ fn async_fetch_manual_help_usage_errors_and_exit_codes() {
     assert_usage_error("async_fetch_manual", &["http://[bad"]);
     assert_usage_error("async_fetch_manual", &["http://a/", "http://b/"]);
 
-    let closed = util::ReservedPort::closed();
+    let closed = ReservedPort::closed();
     let o = run("async_fetch_manual", &[&closed_port_url(&closed)]);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "one clear line: {err}");
     assert!(err.starts_with("async_fetch_manual: "), "{err}");
 
-    let server = Server::start();
+    let server = hello_server();
     let o = run("async_fetch_manual", &[&server.url("/")]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "12 bytes: Hello, world\n");
@@ -246,8 +191,8 @@ fn static_server_help_usage_errors_and_busy_port() {
     assert_usage_error("static_server", &["--root", &root, "--port", "abc"]);
     assert_usage_error("static_server", &["--root", &root, "--bogus"]);
     assert_usage_error("static_server", &["--root", &root, "extra"]);
-    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = busy.local_addr().unwrap().port().to_string();
+    let (_busy, port) = bind_unused_port().unwrap();
+    let port = port.to_string();
     assert_start_fails(
         "static_server",
         &["--root", &root, "--port", &port],
@@ -300,8 +245,8 @@ fn assert_server_conventions(example: &str) {
         assert_usage_error(example, args);
     }
     // A busy port: one line, exit 1; with --threads 2 too (no fallback to another port).
-    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = busy.local_addr().unwrap().port().to_string();
+    let (_busy, port) = bind_unused_port().unwrap();
+    let port = port.to_string();
     for threads in ["1", "2", "3"] {
         assert_start_fails(
             example,
@@ -327,39 +272,23 @@ fn assert_server_conventions(example: &str) {
 }
 
 /// A running example server; its first stdout line was `listening on ...`.
-struct Running {
-    child: Option<Child>,
+struct Example {
+    process: Running,
     line: String,
 }
 
-impl Running {
-    fn start(example: &str, args: &[&str], rust_log: Option<&str>) -> Running {
-        let mut cmd = Command::new(util::example_binary(example));
+impl Example {
+    fn start(example: &str, args: &[&str], rust_log: Option<&str>) -> Example {
+        let mut cmd = Command::new(example_binary(example));
         cmd.args(args)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(level) = rust_log {
             cmd.env("RUST_LOG", level);
         }
-        let mut child = cmd.spawn().expect("spawn example");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = stdout.read_line(&mut line);
-            let _ = tx.send(line);
-            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-        });
-        let mut running = Running {
-            child: Some(child),
-            line: String::new(),
-        };
-        running.line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the example printed nothing within 60 s");
-        running
+        let (process, line) = Running::spawn(&mut cmd, LIMIT);
+        Example { process, line }
     }
 
     fn addr(&self, prefix: &str) -> SocketAddr {
@@ -370,23 +299,9 @@ impl Running {
     }
 
     /// SIGTERM, then the exit status and stderr (at most 60 s).
-    fn terminate(&mut self, example: &str) -> Output {
-        let child = self.child.take().expect("running");
-        // SAFETY: kill(2) on a child we spawned and have not reaped.
-        assert_eq!(
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
-            0
-        );
-        wait_bounded(child, example, &[])
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+    fn terminate(mut self) -> Output {
+        self.process.signal(libc::SIGTERM);
+        self.process.output_within(LIMIT)
     }
 }
 
@@ -411,7 +326,7 @@ fn http_server_help_usage_errors_and_busy_port() {
 
 #[test]
 fn http_server_with_threads_serves_on_the_port_it_prints() {
-    let mut server = Running::start("http_server", &["--port", "0", "--threads", "2"], None);
+    let server = Example::start("http_server", &["--port", "0", "--threads", "2"], None);
     let addr = server.addr("listening on http://");
     assert_ne!(addr.port(), 0);
     for _ in 0..4 {
@@ -427,16 +342,16 @@ fn http_server_with_threads_serves_on_the_port_it_prints() {
             text(&answer)
         );
     }
-    let o = server.terminate("http_server");
+    let o = server.terminate();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 }
 
 #[test]
 fn http_server_logs_through_env_logger_as_rust_log_says() {
     // RUST_LOG=squall=debug: squall's own debug line about the bad request reaches stderr.
-    let mut server = Running::start("http_server", &["--port", "0"], Some("squall=debug"));
+    let server = Example::start("http_server", &["--port", "0"], Some("squall=debug"));
     send_garbage(server.addr("listening on http://"));
-    let o = server.terminate("http_server");
+    let o = server.terminate();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(
         text(&o.stderr).contains("bad request from"),
@@ -444,9 +359,9 @@ fn http_server_logs_through_env_logger_as_rust_log_says() {
         text(&o.stderr)
     );
     // By default (warn), that debug line stays out.
-    let mut server = Running::start("http_server", &["--port", "0"], None);
+    let server = Example::start("http_server", &["--port", "0"], None);
     send_garbage(server.addr("listening on http://"));
-    let o = server.terminate("http_server");
+    let o = server.terminate();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(o.stderr.is_empty(), "{}", text(&o.stderr));
 }
@@ -460,7 +375,7 @@ fn echo_server_help_usage_errors_and_busy_port() {
 
 #[test]
 fn echo_server_with_threads_echoes_on_the_port_it_prints() {
-    let mut server = Running::start("echo_server", &["--port", "0", "--threads", "2"], None);
+    let server = Example::start("echo_server", &["--port", "0", "--threads", "2"], None);
     assert!(
         server.line.trim_end().ends_with(" (2 threads)"),
         "{}",
@@ -476,7 +391,7 @@ fn echo_server_with_threads_echoes_on_the_port_it_prints() {
         s.read_exact(&mut back).unwrap();
         assert_eq!(back, [i; 100]);
     }
-    let o = server.terminate("echo_server");
+    let o = server.terminate();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 }
 
@@ -501,7 +416,7 @@ fn echo_load_help_usage_errors_and_unreachable_server() {
     ] {
         assert_usage_error("echo_load", args);
     }
-    let closed = util::ReservedPort::closed();
+    let closed = ReservedPort::closed();
     let port = &closed.port().to_string();
     let o = run_bounded(
         "echo_load",
@@ -518,7 +433,7 @@ fn echo_load_help_usage_errors_and_unreachable_server() {
 
 #[test]
 fn echo_load_measures_against_echo_server() {
-    let mut server = Running::start("echo_server", &["--port", "0"], None);
+    let server = Example::start("echo_server", &["--port", "0"], None);
     let port = server.addr("listening on ").port().to_string();
     let o = run_bounded(
         "echo_load",
@@ -536,7 +451,7 @@ fn echo_load_measures_against_echo_server() {
         .parse()
         .unwrap();
     assert!(msgs > 0, "{line}");
-    let o = server.terminate("echo_server");
+    let o = server.terminate();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 }
 
@@ -620,9 +535,9 @@ fn fetch_exit_codes_are_the_documented_ones() {
     check(&["http://[bad"], 3);
     check(&["not a url"], 3);
     check(&["http://name.invalid/"], 6);
-    let closed = util::ReservedPort::closed();
+    let closed = ReservedPort::closed();
     check(&[&closed_port_url(&closed)], 7);
-    let server = Server::start();
+    let server = hello_server();
     check(&[&server.url("/")], 0);
     check(&[&server.url("/missing")], 0);
     check(&["--fail", &server.url("/missing")], 22);

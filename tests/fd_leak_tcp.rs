@@ -3,38 +3,19 @@
 //! descriptors as before. A single test in its own binary, so no other test opens or
 //! closes descriptors while it counts them.
 
-mod common_net;
-mod util;
+mod support;
 
 use std::cell::Cell;
 use std::io::ErrorKind;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common_net::*;
 use squall::net::{TcpClient, TcpServer};
-use squall::stream::IoStream;
 use squall::{Future, Reactor};
+use support::net::{echo_lines, unanswered_listener};
+use support::{open_fds, run_until, wait};
 
 const CYCLES: usize = 10_000;
-
-/// Entries of /proc/self/fd (minus the one the listing itself holds).
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count() - 1
-}
-
-/// Echoes lines until the peer closes.
-fn echo_lines(stream: IoStream) {
-    let s = stream.clone();
-    stream
-        .read_until(b"\n", Some(1024))
-        .add_done_callback(move |f| {
-            if let Some(Ok(line)) = f.take_result() {
-                s.write(line);
-                echo_lines(s.clone());
-            }
-        });
-}
 
 /// One cycle: connect, send a line, read the echo, close. Resolves when done.
 fn cycle(client: &TcpClient, port: u16) -> Future<()> {
@@ -77,7 +58,7 @@ fn connect_close_cycles_leak_no_descriptors() {
     });
     let port = server.listen("127.0.0.1:0").unwrap().port();
     let client = TcpClient::new(&h);
-    let refused = util::ReservedPort::closed();
+    let refused = support::ReservedPort::closed();
     let refused_port = refused.port();
     let (_hung, hung_addr, _fillers) = unanswered_listener("127.0.0.1:0").expect("listener");
 
@@ -85,14 +66,14 @@ fn connect_close_cycles_leak_no_descriptors() {
     let done = Future::new();
     cycles(client.clone(), port, 10, done.clone(), 0);
     wait(&mut reactor, &done).unwrap();
-    run_until_true(&mut reactor, || live.get() == 0);
+    run_until(&mut reactor, "every connection closed", || live.get() == 0);
     let before = open_fds();
 
     let done = Future::new();
     cycles(client.clone(), port, CYCLES, done.clone(), 0);
     assert_eq!(wait(&mut reactor, &done).unwrap(), CYCLES);
     // The server sees each client's close and closes its side too.
-    run_until_true(&mut reactor, || live.get() == 0);
+    run_until(&mut reactor, "every connection closed", || live.get() == 0);
 
     // Failed connects: refused, and abandoned on timeout.
     for _ in 0..1_000 {

@@ -1,14 +1,14 @@
 //! Descriptor leaks. A single test in its own binary, so no other test opens or closes
 //! descriptors while it counts them.
 
-mod util;
+mod support;
 
 use std::io::Write;
 use std::net::TcpListener;
 use std::time::Duration;
 
 use squall::{Future, Interest, Reactor};
-use util::{open_fds, tcp_pair, unix_pair};
+use support::{open_fds, tcp_pair, unix_pair};
 
 #[test]
 fn dropping_the_reactor_closes_every_descriptor_it_owned() {
@@ -25,16 +25,17 @@ fn dropping_the_reactor_closes_every_descriptor_it_owned() {
             let h = handle.clone(); // a cycle through the reactor: freed by its drop
             handle
                 .add_handler(a, Interest::READABLE, move |s, _ev| {
-                    util::drain(s);
+                    support::drain(s);
                     let _ = &h;
                 })
                 .unwrap();
             peers.push(b);
         }
-        let (c, mut s) = tcp_pair();
+        let (mut s, c) = tcp_pair();
+        c.set_nonblocking(true).unwrap();
         handle
             .add_handler(c, Interest::READABLE | Interest::WRITABLE, |s, _| {
-                util::drain(s);
+                support::drain(s);
             })
             .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -3,22 +3,15 @@
 //! to stdout byte for byte, `-i` puts the head on stderr, `-X`/`-d`/`-H` shape the
 //! request, and failures exit non-zero with one line on stderr (curl's codes).
 
-mod util;
+mod support;
 
 use std::cell::RefCell;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 
 use http::StatusCode;
 use squall::http::{HttpServer, Request, Responder};
-use squall::{Reactor, Remote};
-
-fn fetch_binary() -> PathBuf {
-    util::example_binary("fetch")
-}
+use support::process::example_binary;
+use support::ServerThread;
 
 /// A payload with every byte value and no trailing newline.
 fn binary_body() -> Vec<u8> {
@@ -50,49 +43,15 @@ fn route(req: Request, mut resp: Responder, held: &RefCell<Vec<Responder>>) {
 }
 
 /// A squall server on its own reactor in a background thread; stopped when dropped.
-struct Server {
-    addr: SocketAddr,
-    remote: Remote,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let mut reactor = Reactor::new().unwrap();
-            let held = RefCell::new(Vec::new());
-            let server =
-                HttpServer::new(&reactor.handle(), move |req, resp| route(req, resp, &held));
-            let addr = server.listen("127.0.0.1:0").unwrap();
-            tx.send((addr, reactor.handle().remote())).unwrap();
-            reactor.run().unwrap();
-            drop(server);
-        });
-        let (addr, remote) = rx.recv().expect("server thread started");
-        Server {
-            addr,
-            remote,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.remote.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+fn start() -> ServerThread {
+    ServerThread::http(|h| {
+        let held = RefCell::new(Vec::new());
+        HttpServer::new(h, move |req, resp| route(req, resp, &held))
+    })
 }
 
 fn fetch(args: &[&str]) -> Output {
-    Command::new(fetch_binary())
+    Command::new(example_binary("fetch"))
         .args(args)
         .output()
         .expect("run fetch")
@@ -115,7 +74,7 @@ fn assert_fails_with(o: &Output, code: i32) -> String {
 
 #[test]
 fn body_goes_to_stdout_byte_for_byte() {
-    let s = Server::start();
+    let s = start();
     let o = fetch(&[&s.url("/bytes")]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(o.stdout == binary_body(), "stdout differs from the body");
@@ -128,7 +87,7 @@ fn body_goes_to_stdout_byte_for_byte() {
 
 #[test]
 fn include_puts_status_and_headers_on_stderr_only() {
-    let s = Server::start();
+    let s = start();
     let o = fetch(&["-i", &s.url("/")]);
     assert!(o.status.success());
     assert_eq!(o.stdout, b"Hello, world");
@@ -143,7 +102,7 @@ fn include_puts_status_and_headers_on_stderr_only() {
 
 #[test]
 fn method_data_and_headers_are_sent() {
-    let s = Server::start();
+    let s = start();
     let o = fetch(&["-X", "POST", "-d", "some data", &s.url("/echo")]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "POST -\nsome data");
@@ -159,7 +118,7 @@ fn method_data_and_headers_are_sent() {
 
 #[test]
 fn head_prints_nothing() {
-    let s = Server::start();
+    let s = start();
     let o = fetch(&["-X", "HEAD", &s.url("/bytes")]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(o.stdout.is_empty(), "{} bytes on stdout", o.stdout.len());
@@ -179,7 +138,7 @@ fn head_prints_nothing() {
 
 #[test]
 fn not_found_exits_zero_unless_fail_is_given() {
-    let s = Server::start();
+    let s = start();
     let o = fetch(&[&s.url("/missing")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(o.stdout, b"nope");
@@ -196,7 +155,7 @@ fn not_found_exits_zero_unless_fail_is_given() {
 
 #[test]
 fn refused_connection_exits_7_with_one_line() {
-    let closed = util::ReservedPort::closed();
+    let closed = support::ReservedPort::closed();
     let port = closed.port();
     let o = fetch(&[&format!("http://127.0.0.1:{port}/")]);
     let err = assert_fails_with(&o, 7);
@@ -205,7 +164,7 @@ fn refused_connection_exits_7_with_one_line() {
 
 #[test]
 fn body_over_max_body_size_exits_63_with_one_line() {
-    let s = Server::start();
+    let s = start();
     let o = fetch(&["--max-body-size", "1000", &s.url("/big")]);
     let err = assert_fails_with(&o, 63);
     assert!(err.contains("max_body_size"), "{err}");
@@ -217,7 +176,7 @@ fn body_over_max_body_size_exits_63_with_one_line() {
 
 #[test]
 fn server_that_never_answers_times_out_with_exit_28() {
-    let s = Server::start();
+    let s = start();
     let start = std::time::Instant::now();
     let o = fetch(&["--timeout", "0.3", &s.url("/never")]);
     let err = assert_fails_with(&o, 28);

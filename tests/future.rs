@@ -1,13 +1,13 @@
 //! Future: deferred done-callbacks, set twice, long chains, combinators, cancel.
 
-mod util;
+mod support;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use squall::{chain_future, join_all, with_timeout, Error, Future, Reactor};
-use util::Counter;
+use support::Counter;
 
 const NOW: Option<Duration> = Some(Duration::ZERO);
 

@@ -2,25 +2,14 @@
 //! bytes, and valid messages with random mutations, fed whole and in random splits.
 //! (A deterministic generator, so a failure reproduces with the printed seed.)
 
+mod support;
+
 use bytes::BytesMut;
 use http::Method;
 use squall::http::h1::{
     parse_request_head, parse_response_head, BodyDecoder, BodyKind, Decoded, HeadLimits,
 };
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use support::Rng;
 
 const SEEDS: &[&[u8]] = &[
     b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",

@@ -1,7 +1,7 @@
 //! Handlers: readiness, removal, re-entrancy, interest changes, level-triggered meaning,
 //! stale tokens. Real sockets only (Unix pairs and TCP on 127.0.0.1).
 
-mod util;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use squall::{Error, Event, Interest, Reactor, Token};
-use util::{drops, tcp_pair, unix_pair, Counter, DropProbe};
+use support::{drops, tcp_pair, unix_pair, Counter, DropProbe};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(5));
 const NOW: Option<Duration> = Some(Duration::ZERO);
@@ -42,7 +42,8 @@ fn fires_when_unix_stream_becomes_readable() {
 fn fires_when_tcp_stream_becomes_readable_and_on_peer_close() {
     let mut reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
-    let (client, mut server) = tcp_pair();
+    let (mut server, client) = tcp_pair();
+    client.set_nonblocking(true).unwrap();
     let reads = Rc::new(RefCell::new(Vec::new()));
     let r = reads.clone();
     let h = handle.clone();
@@ -171,11 +172,11 @@ fn register_another_inside_callback() {
     let (h, s2, p) = (handle.clone(), second.clone(), pending.clone());
     handle
         .add_handler(a, Interest::READABLE, move |s, _ev| {
-            util::drain(s);
+            support::drain(s);
             if let Some(c) = p.borrow_mut().take() {
                 let s2 = s2.clone();
                 h.add_handler(c, Interest::READABLE, move |s, _ev| {
-                    util::drain(s);
+                    support::drain(s);
                     s2.bump();
                 })
                 .unwrap();
@@ -215,7 +216,7 @@ fn remove_self_and_add_replacement_inside_callback() {
             let r = r.clone();
             let c = p.borrow_mut().take().expect("the first handler ran twice");
             h.add_handler(c, Interest::READABLE, move |s, _ev| {
-                util::drain(s);
+                support::drain(s);
                 r.bump();
             })
             .unwrap();
@@ -247,7 +248,7 @@ fn handler_removed_by_another_in_the_same_iteration_does_not_run() {
         let (f, t, h) = (fired.clone(), tokens.clone(), handle.clone());
         let tok = handle
             .add_handler(s, Interest::READABLE, move |s, _ev| {
-                util::drain(s);
+                support::drain(s);
                 f.bump();
                 let other = t.borrow()[1 - i];
                 h.remove_handler(other)
@@ -348,7 +349,7 @@ fn stale_token_does_not_reach_new_handler_in_reused_slot() {
     let f = fired.clone();
     let new = handle
         .add_handler(c, Interest::READABLE, move |s, _ev| {
-            util::drain(s);
+            support::drain(s);
             f.bump();
         })
         .unwrap();

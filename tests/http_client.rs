@@ -1,8 +1,7 @@
 //! `AsyncHttpClient` and `HttpClient` against raw-socket servers on 127.0.0.1 that
 //! behave (and misbehave) exactly as each test needs.
 
-mod http_client_util;
-mod util;
+mod support;
 
 use std::cell::RefCell;
 use std::io::{BufReader, Read, Write};
@@ -13,9 +12,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::Method;
-use http_client_util::{raw_server, read_request, response, serve, Req};
 use squall::http::client::{AsyncHttpClient, ClientOptions, HttpClient, HttpRequest, TimeoutStage};
 use squall::{Error, Future, Reactor};
+use support::raw_server::{raw_server, read_request, response, serve, Req};
 
 fn blocking() -> HttpClient {
     HttpClient::new().unwrap()
@@ -163,7 +162,7 @@ fn any_complete_status_is_ok_and_error_for_status_turns_it_into_an_error() {
 
 /// A server that redirects `/r/<code>/<n>` n times with `code`, then echoes the method
 /// and body of the final request.
-fn redirect_server() -> http_client_util::RawServer {
+fn redirect_server() -> support::raw_server::RawServer {
     serve(|req| {
         let parts: Vec<&str> = req.path.split('/').collect();
         match parts.as_slice() {
@@ -250,7 +249,7 @@ fn redirect_loops_stop_at_max_redirects_and_only_http_targets() {
 #[test]
 fn https_to_a_closed_port_fails_to_connect() {
     // https is supported (tests/tls_http_client.rs); a refused connect is an I/O error.
-    let closed = util::ReservedPort::closed();
+    let closed = support::ReservedPort::closed();
     match blocking().fetch(format!("https://{}/", closed.addr())) {
         Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused),
         other => panic!("{other:?}"),
@@ -615,7 +614,7 @@ fn resolver_override_and_time_info() {
 
 #[test]
 fn connection_refused_is_an_io_error() {
-    let closed = util::ReservedPort::closed();
+    let closed = support::ReservedPort::closed();
     let r = blocking().fetch(format!("http://{}/", closed.addr()));
     assert_eq!(
         r.unwrap_err().io_kind(),

@@ -3,15 +3,15 @@
 //! counts the process's allocations.
 #![cfg(feature = "gzip")]
 
-mod http_client_util;
+mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use http_client_util::{response, serve};
 use squall::http::client::{HttpClient, HttpRequest};
 use squall::Error;
+use support::raw_server::{response, serve};
 
 /// The system allocator, counting bytes in use and their peak.
 struct Counting;

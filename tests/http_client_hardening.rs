@@ -2,55 +2,21 @@
 //! origin, a cancelled fetch lets go of everything at once, responses that bend the wire
 //! rules are read safely, memory stays bounded while inflating.
 
-mod common_net;
-mod http_client_util;
+mod support;
 
 use std::io::{BufReader, Read, Write};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common_net::{run_until_true, wait};
-use http_client_util::{raw_server, read_request, response, serve, Req};
 use squall::http::client::{AsyncHttpClient, ClientOptions, HttpClient, HttpRequest};
 use squall::net::OverrideResolver;
 use squall::{Error, Reactor};
-
-/// Log records of this test binary (warnings about futures are checked).
-struct Recorder;
-
-static RECORDS: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
-
-impl log::Log for Recorder {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        let mut records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
-        records.push((record.level(), record.args().to_string()));
-    }
-    fn flush(&self) {}
-}
-
-fn install_logger() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        log::set_logger(&Recorder).expect("logger");
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
-
-fn warnings_mentioning(needle: &str) -> Vec<String> {
-    RECORDS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|(level, msg)| *level == log::Level::Warn && msg.contains(needle))
-        .map(|(_, msg)| msg.clone())
-        .collect()
-}
+use support::log::{install_logger, warnings_mentioning};
+use support::raw_server::{raw_server, read_request, response, serve, Req};
+use support::{run_until, wait};
 
 /// "Never retrieved" warnings about cancelled futures (tests run in parallel: other
 /// warnings belong to other tests).
@@ -64,7 +30,7 @@ fn cancelled_never_retrieved() -> Vec<String> {
 /// A server that records every request it gets and answers `respond(&req)`.
 fn recording(
     respond: impl Fn(&Req) -> Vec<u8> + Send + Sync + 'static,
-) -> (http_client_util::RawServer, Arc<Mutex<Vec<Req>>>) {
+) -> (support::raw_server::RawServer, Arc<Mutex<Vec<Req>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
     let srv = serve(move |req| {
@@ -166,7 +132,7 @@ fn url_credentials_become_basic_auth_and_never_reach_host_or_the_request_line() 
 /// A server whose connections read one request, then report it and wait for the client
 /// to close; `closed` receives each connection's index once the client closed it.
 fn silent_server() -> (
-    http_client_util::RawServer,
+    support::raw_server::RawServer,
     mpsc::Receiver<usize>,
     mpsc::Receiver<usize>,
 ) {
@@ -197,7 +163,9 @@ fn cancelling_a_running_fetch_closes_its_connection_and_frees_its_slot() {
     let stuck = client.fetch(silent.url("/stuck"));
     let next = client.fetch(ok.url("/next"));
     assert_eq!((client.active(), client.queued()), (1, 1));
-    run_until_true(&mut reactor, || got.try_recv().is_ok());
+    run_until(&mut reactor, "the server to get the request", || {
+        got.try_recv().is_ok()
+    });
     assert!(stuck.cancel());
     drop(stuck);
     // The queued fetch gets the slot and completes long before any timeout (20 s).
@@ -224,11 +192,13 @@ fn cancelling_a_queued_fetch_leaves_the_queue_and_never_connects() {
     let first = client.fetch(HttpRequest::new(&silent.url("/1")));
     let queued = client.fetch(silent.url("/2"));
     assert!(queued.cancel());
-    run_until_true(&mut reactor, || client.queued() == 0);
+    run_until(&mut reactor, "the queue to empty", || client.queued() == 0);
     assert!(matches!(queued.take_result(), Some(Err(Error::Cancelled))));
-    run_until_true(&mut reactor, || got.try_recv().is_ok());
+    run_until(&mut reactor, "the server to get the request", || {
+        got.try_recv().is_ok()
+    });
     assert!(first.cancel());
-    run_until_true(&mut reactor, || client.active() == 0);
+    run_until(&mut reactor, "no active request", || client.active() == 0);
     assert_eq!(
         silent.connections(),
         1,
@@ -240,7 +210,7 @@ fn cancelling_a_queued_fetch_leaves_the_queue_and_never_connects() {
 #[test]
 fn cancelling_while_connecting_frees_the_slot() {
     let (_listener, addr, _fillers) =
-        common_net::unanswered_listener("127.0.0.1:0").expect("IPv4 loopback");
+        support::net::unanswered_listener("127.0.0.1:0").expect("IPv4 loopback");
     let mut reactor = Reactor::new().unwrap();
     let client =
         AsyncHttpClient::with_options(&reactor.handle(), ClientOptions::default().max_clients(1));
@@ -268,7 +238,9 @@ fn a_failed_fetch_nobody_looked_at_is_still_reported() {
             .add_callback(move || d.store(probe.is_done(), Ordering::SeqCst));
         drop(f);
     }
-    run_until_true(&mut reactor, || done.load(Ordering::SeqCst));
+    run_until(&mut reactor, "the fetch done-probe to run", || {
+        done.load(Ordering::SeqCst)
+    });
     drop(client);
     drop(reactor);
     assert!(
@@ -276,7 +248,7 @@ fn a_failed_fetch_nobody_looked_at_is_still_reported() {
             .iter()
             .any(|w| w.contains("never retrieved")),
         "{:?}",
-        RECORDS.lock().unwrap()
+        support::log::records()
     );
 }
 

@@ -1,73 +1,24 @@
 //! `HttpClient` against real servers run as child processes: Python's `http.server` and
 //! Tornado (skipped, with a message, when no Python with `tornado` is found).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Command, Stdio};
 
 use http::Method;
 use squall::http::client::{HttpClient, HttpRequest};
-
-/// A child process killed (by its own handle) when dropped.
-struct Peer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `python args...` and reads the port from the first stdout line containing
-/// `port_marker` followed by the port number.
-fn spawn_python(python: &str, args: &[&str], dir: &std::path::Path, port_marker: &str) -> Peer {
-    let mut child = Command::new(python)
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn python");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let port = loop {
-        let line = lines
-            .next()
-            .expect("python exited before printing its port")
-            .unwrap();
-        if let Some(rest) = line.split(port_marker).nth(1) {
-            let digits: String = rest
-                .trim()
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            break digits.parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {}); // keep the pipe drained
-    Peer { child, port }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("squall-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use support::python::{temp_dir, tornado_or_skip, PythonPeer, TORNADO_PRELUDE};
 
 #[test]
 fn python_http_server() {
     let dir = temp_dir("pyhttp");
     let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
     std::fs::write(dir.join("data.bin"), &content).unwrap();
-    let peer = spawn_python(
-        "python3",
-        &["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"],
-        &dir,
-        " port ",
-    );
+    let mut cmd = Command::new("python3");
+    cmd.args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
+        .current_dir(&dir)
+        .stderr(Stdio::null());
+    let peer = PythonPeer::spawn(&mut cmd, " port ");
     let url = |p: &str| format!("http://127.0.0.1:{}{p}", peer.port);
     let mut client = HttpClient::new().unwrap();
     let r = client.fetch(url("/data.bin")).unwrap();
@@ -95,10 +46,8 @@ fn python_http_server() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Served by `TORNADO_PRELUDE`'s `serve`.
 const TORNADO_APP: &str = r#"
-import gzip, sys
-import tornado.ioloop, tornado.web, tornado.netutil, tornado.httpserver
-
 class Hello(tornado.web.RequestHandler):
     def get(self):
         self.write("Hello, world")
@@ -123,46 +72,19 @@ class Big(tornado.web.RequestHandler):
     def get(self):
         self.write("squall " * 20000)
 
-app = tornado.web.Application([
+serve(tornado.web.Application([
     ("/hello", Hello), ("/chunks", Chunks), ("/echo", Echo),
     ("/redirect", Redirect), ("/big", Big),
-], compress_response=True)
-sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-server = tornado.httpserver.HTTPServer(app)
-server.add_sockets(sockets)
-print("listening on port %d" % sockets[0].getsockname()[1], flush=True)
-tornado.ioloop.IOLoop.current().start()
+], compress_response=True))
 "#;
-
-/// A Python that can import tornado: `$SQUALL_TORNADO_PYTHON`, `python3`, or the
-/// benchmark venv beside the checkout.
-fn tornado_python() -> Option<String> {
-    let mut candidates = Vec::new();
-    if let Ok(p) = std::env::var("SQUALL_TORNADO_PYTHON") {
-        candidates.push(p);
-    }
-    candidates.push("python3".into());
-    let root = env!("CARGO_MANIFEST_DIR");
-    candidates.push(format!("{root}/benches/peers/.venv/bin/python"));
-    candidates.push("/tmp/squall-bench/.venv/bin/python".into());
-    candidates.into_iter().find(|p| {
-        Command::new(p)
-            .args(["-c", "import tornado"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
-}
 
 #[test]
 fn tornado_server() {
-    let Some(python) = tornado_python() else {
-        println!("SKIPPED tornado_server: no python3 with `tornado` (pip install tornado, or set SQUALL_TORNADO_PYTHON)");
+    let Some(python) = tornado_or_skip("tornado_server") else {
         return;
     };
-    let dir = temp_dir("tornado");
-    std::fs::write(dir.join("app.py"), TORNADO_APP).unwrap();
-    let peer = spawn_python(&python, &["-u", "app.py"], &dir, " port ");
+    let script = format!("{TORNADO_PRELUDE}{TORNADO_APP}");
+    let peer = PythonPeer::script(&python, "tornado", &script, &[]);
     let url = |p: &str| format!("http://127.0.0.1:{}{p}", peer.port);
     let mut client = HttpClient::new().unwrap();
     assert_eq!(client.fetch(url("/hello")).unwrap().body, "Hello, world");
@@ -189,5 +111,4 @@ fn tornado_server() {
     assert_eq!(r.status, 404);
     // Everything above went over one keep-alive connection.
     assert_eq!(client.async_client().idle_connections(), 1);
-    let _ = std::fs::remove_dir_all(&dir);
 }

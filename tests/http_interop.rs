@@ -4,8 +4,7 @@
 //! 204, redirect chains, gzip, `max_clients` queueing against deferred responses, and a
 //! request timeout beating the 500 of a dropped responder.
 
-mod common_net;
-mod http_util;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -14,11 +13,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common_net::wait;
 use http::{Method, StatusCode};
 use squall::http::client::{AsyncHttpClient, ClientOptions, HttpClient, HttpRequest};
 use squall::http::{HttpServer, Request, Responder};
 use squall::{Error, Reactor};
+use support::{run_until, wait};
 
 /// A reactor with a server running `handler` on 127.0.0.1:0 and a client on the same
 /// loop; returns them with the server's base URL (`http://127.0.0.1:PORT`).
@@ -376,7 +375,7 @@ fn request_timeout_is_reported_before_the_dropped_responders_500() {
     );
     assert!(!dropped.get(), "the 500 was due before the timeout fired");
     // Let the responder drop and its 500 go wherever it goes.
-    common_net::run_until_true(&mut reactor, || dropped.get());
+    run_until(&mut reactor, "the handler to be dropped", || dropped.get());
     let r = wait(&mut reactor, &client.fetch(format!("{base}/ok"))).unwrap();
     assert_eq!(
         r.status,
@@ -392,7 +391,7 @@ fn request_timeout_is_reported_before_the_dropped_responders_500() {
 fn blocking_client_in_another_thread_against_the_server_in_this_one() {
     let peers: Rc<RefCell<Vec<SocketAddr>>> = Rc::default();
     let p = peers.clone();
-    let results = http_util::run(
+    let results = support::http::run(
         move |h| {
             HttpServer::new(h, move |req, resp| {
                 p.borrow_mut().push(req.remote_addr);

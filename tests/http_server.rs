@@ -4,7 +4,7 @@
 //! The server runs on a reactor in the test thread; the client is a raw `TcpStream` in
 //! another thread (exact bytes in, exact bytes out).
 
-mod http_util;
+mod support;
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -13,9 +13,9 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use http::StatusCode;
-use http_util::{connect, exchange_to_eof, read_to_eof, run, Reader};
 use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
 use squall::Handle;
+use support::http::{connect, exchange_to_eof, read_to_eof, run, Reader};
 
 /// The routes the tests below talk to.
 fn route(req: Request, mut resp: Responder) {
@@ -101,7 +101,7 @@ fn connection_close_is_honoured() {
             b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         )
     });
-    let rs = http_util::parse_all(raw.as_bytes());
+    let rs = support::http::parse_all(raw.as_bytes());
     assert_eq!(rs.len(), 1, "{raw}");
     assert_eq!(rs[0].status, 200);
     assert!(rs[0].closes(), "{raw}");
@@ -116,7 +116,7 @@ fn connection_close_stops_a_pipeline() {
             b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /path HTTP/1.1\r\nHost: x\r\n\r\n",
         )
     });
-    let rs = http_util::parse_all(raw.as_bytes());
+    let rs = support::http::parse_all(raw.as_bytes());
     assert_eq!(rs.len(), 1, "{raw}");
     assert_eq!(rs[0].body_str(), "hello");
 }
@@ -126,7 +126,7 @@ fn http10_closes_by_default() {
     let raw = run(server(), |addr| {
         exchange_to_eof(addr, b"GET / HTTP/1.0\r\n\r\n")
     });
-    let rs = http_util::parse_all(raw.as_bytes());
+    let rs = support::http::parse_all(raw.as_bytes());
     assert_eq!(rs.len(), 1);
     assert!(raw.starts_with("HTTP/1.0 200 OK\r\n"), "{raw}");
     assert_eq!(rs[0].body_str(), "hello");
@@ -156,7 +156,7 @@ fn http10_keeps_alive_when_asked() {
 fn no_keep_alive_option_closes_after_each_response() {
     let options = HttpServerOptions::default().no_keep_alive(true);
     let raw = run(server_with(options), |addr| exchange_to_eof(addr, GET));
-    let rs = http_util::parse_all(raw.as_bytes());
+    let rs = support::http::parse_all(raw.as_bytes());
     assert_eq!(rs.len(), 1);
     assert!(rs[0].closes(), "{raw}");
 }
@@ -313,7 +313,7 @@ fn no_content_and_not_modified_send_no_body() {
         )
     });
     assert!(!raw.contains("should not be sent"), "{raw}");
-    let rs = http_util::parse_all(raw.as_bytes());
+    let rs = support::http::parse_all(raw.as_bytes());
     let statuses: Vec<u16> = rs.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [204, 304, 204, 200], "{raw}");
     assert_eq!(rs[0].header("content-length"), None, "{raw}");
@@ -387,7 +387,7 @@ fn large_fixed_length_upload_is_echoed() {
         writer.join().unwrap();
         raw
     });
-    let rs = http_util::parse_all(&resp);
+    let rs = support::http::parse_all(&resp);
     assert_eq!(rs.len(), 1);
     assert_eq!(rs[0].body.len(), expected.len());
     assert!(rs[0].body == expected, "echoed body differs");

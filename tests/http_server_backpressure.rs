@@ -4,7 +4,7 @@
 //! a client that disconnects mid-stream closes its `Responder` so that writes fail with
 //! `Error::StreamClosed`.
 
-mod http_util;
+mod support;
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
@@ -12,9 +12,9 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use http_util::{connect, run};
 use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
 use squall::{Error, Future, Handle};
+use support::http::{connect, run};
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 const LIMIT: usize = 256 * 1024;

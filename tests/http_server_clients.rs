@@ -1,7 +1,7 @@
 //! Interoperability of the HTTP server with real clients: `curl`, Python's `http.client`
 //! and `wrk`. A client that is not installed is skipped with a printed message.
 
-mod http_util;
+mod support;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -9,9 +9,9 @@ use std::process::{Command, Output};
 use std::rc::Rc;
 
 use http::Version;
-use http_util::{run, temp_path};
 use squall::http::{HttpServer, Request, Responder};
 use squall::Handle;
+use support::http::{run, temp_path};
 
 /// What the server saw of one request.
 #[derive(Debug, Clone)]

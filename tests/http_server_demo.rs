@@ -1,94 +1,43 @@
 //! The demo server (`examples/http_server.rs`) as a user runs it: built, spawned with
 //! `--port 0`, its routes exercised over a socket, and SIGTERM stopping it cleanly.
 
-mod http_util;
+mod support;
 
-mod util;
-
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use http_util::{read_to_eof, Reader};
-
-fn demo_binary() -> PathBuf {
-    util::example_binary("http_server")
-}
+use support::http::{read_to_eof, Reader};
+use support::process::{example_binary, Running};
 
 /// The running demo; killed if the test fails before it exits.
 struct Demo {
-    child: Option<Child>,
+    process: Option<Running>,
     addr: SocketAddr,
 }
 
 impl Demo {
     fn start() -> Demo {
-        let mut child = Command::new(demo_binary())
-            .args(["--port", "0", "--bind", "127.0.0.1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn demo");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let mut demo = Demo {
-            child: Some(child),
-            addr: ([0, 0, 0, 0], 0).into(),
-        };
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("demo printed nothing");
-        let hostport = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        demo.addr = hostport.parse().expect("HOST:PORT");
+        let mut cmd = Command::new(example_binary("http_server"));
+        cmd.args(["--port", "0", "--bind", "127.0.0.1"])
+            .stderr(Stdio::inherit());
+        let (process, addr) = Running::serving(&mut cmd, Duration::from_secs(30), "http://");
         assert_ne!(
-            demo.addr.port(),
+            addr.port(),
             0,
             "port 0 was printed instead of the bound port"
         );
-        demo
+        Demo {
+            process: Some(process),
+            addr,
+        }
     }
 
     /// Sends SIGTERM and waits (at most 20 s) for the exit status.
     fn terminate(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("running");
-        let pid = child.id() as libc::pid_t;
-        // SAFETY: kill(2) with a pid we spawned and have not reaped yet.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-        let (tx, rx) = mpsc::channel();
-        let waiter = std::thread::spawn(move || {
-            let status = child.wait();
-            let _ = tx.send(());
-            (child, status)
-        });
-        if rx.recv_timeout(Duration::from_secs(20)).is_err() {
-            // Leave the waiter blocked; kill through the pid so the test ends.
-            // SAFETY: as above; the child is not yet reaped because wait() has not returned.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = waiter.join();
-            panic!("demo did not exit within 20 s of SIGTERM");
-        }
-        let (_, status) = waiter.join().unwrap();
-        status.expect("wait")
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        let mut process = self.process.take().expect("running");
+        process.signal(libc::SIGTERM);
+        process.output_within(Duration::from_secs(20)).status
     }
 }
 

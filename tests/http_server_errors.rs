@@ -2,11 +2,11 @@
 //! and unsupported versions get a 4xx/5xx and the connection closed (read to EOF), and a
 //! request smuggled behind the bad one is never answered.
 
-mod http_util;
+mod support;
 
-use http_util::{exchange_to_eof, run, status_of};
 use squall::http::{HttpServer, HttpServerOptions};
 use squall::Handle;
+use support::http::{exchange_to_eof, run, status_of};
 
 fn server_with(options: HttpServerOptions) -> impl FnOnce(&Handle) -> HttpServer {
     move |h| {
@@ -41,7 +41,7 @@ fn rejected_with(options: HttpServerOptions, req: &str, expected: &[u16]) {
         1,
         "more than one response:\n{raw}"
     );
-    let rs = http_util::parse_all(raw.as_bytes());
+    let rs = support::http::parse_all(raw.as_bytes());
     assert_eq!(rs.len(), 1, "{raw}");
     assert!(
         rs[0].closes(),
@@ -159,7 +159,7 @@ fn content_length_list_of_equal_values_is_accepted_or_rejected_without_desync() 
               GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         )
     });
-    let rs = http_util::parse_all(raw.as_bytes());
+    let rs = support::http::parse_all(raw.as_bytes());
     let got: Vec<(u16, String)> = rs.iter().map(|r| (r.status, r.body_str())).collect();
     match status_of(&raw) {
         200 => assert_eq!(
@@ -208,7 +208,7 @@ fn head_just_under_max_header_size_is_served() {
     req.push_str("\r\n\r\n");
     assert_eq!(req.len(), 1024);
     let raw = run(server_with(small_limits()), move |addr| {
-        let mut r = http_util::Reader::connect(addr);
+        let mut r = support::http::Reader::connect(addr);
         r.send(req.as_bytes());
         r.response()
     });

@@ -5,7 +5,7 @@
 //! `HttpServerOptions::half_close(true)` it keeps the connection open for writing until
 //! the owed response is out, then closes.
 
-mod http_util;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -13,9 +13,10 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use http_util::{connect, parse_all, read_to_eof};
 use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
 use squall::{Error, Reactor};
+use support::http::{connect, parse_all, read_to_eof};
+use support::run_until;
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
@@ -26,17 +27,6 @@ fn half_closed_client(addr: SocketAddr, request: &[u8]) -> TcpStream {
     s.write_all(request).unwrap();
     s.shutdown(Shutdown::Write).unwrap();
     s
-}
-
-/// Runs the loop until `done()`, failing the test after a generous bound.
-fn run_while(reactor: &mut Reactor, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        reactor
-            .run_once(Some(Duration::from_millis(20)))
-            .expect("run_once");
-    }
 }
 
 /// Reads everything from `client` in a thread while the loop runs; returns the bytes.
@@ -50,7 +40,7 @@ fn read_all_while_serving(reactor: &mut Reactor, client: TcpStream) -> Vec<u8> {
         raw
     });
     let d = done.clone();
-    run_while(reactor, "the client to read to EOF", move || {
+    run_until(reactor, "the client to read to EOF", move || {
         if rx.try_recv().is_ok() {
             d.set(true);
         }
@@ -92,7 +82,7 @@ fn an_immediate_response_reaches_a_client_whose_fin_came_with_the_request() {
     assert_eq!(responses[0].status, 200);
     assert_eq!(responses[0].body_str(), format!("{body_len} bytes\n"));
     assert!(responses[0].closes(), "no keep-alive after end-of-file");
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -120,7 +110,7 @@ fn pipelined_requests_before_a_half_close_are_all_answered() {
     let paths: Vec<String> = parse_all(&raw).iter().map(|r| r.body_str()).collect();
     let expected: Vec<String> = (0..64).map(|i| format!("/{i}")).collect();
     assert_eq!(paths, expected);
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -162,7 +152,7 @@ fn with_half_close_a_delayed_response_reaches_a_client_that_shut_down_its_writin
     assert_eq!(responses[0].body_str(), "late answer to /poll");
     assert_eq!(requests.get(), 1);
     assert_eq!(told.get(), 0, "the responder was told its client left");
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -189,7 +179,7 @@ fn with_half_close_a_streamed_late_response_goes_out_whole_then_the_server_close
     assert_eq!(responses.len(), 1, "{:?}", String::from_utf8_lossy(&raw));
     assert!(responses[0].chunked);
     assert_eq!(responses[0].body_str(), "one two");
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -209,8 +199,8 @@ fn without_half_close_a_parked_responder_is_told_when_its_client_half_closes() {
     let raw = read_all_while_serving(&mut reactor, client);
     assert!(raw.is_empty(), "{:?}", String::from_utf8_lossy(&raw));
     assert_eq!(requests.get(), 1);
-    run_while(&mut reactor, "on_connection_close", || told.get() == 1);
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "on_connection_close", || told.get() == 1);
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -231,7 +221,7 @@ fn with_half_close_a_vanished_client_is_noticed_when_a_write_fails() {
     });
     let addr = server.listen("127.0.0.1:0").unwrap();
     drop(half_closed_client(addr, GET)); // gone entirely
-    run_while(&mut reactor, "the request", || parked.borrow().is_some());
+    run_until(&mut reactor, "the request", || parked.borrow().is_some());
     // Let the server read the FIN: a few loop passes, each polling the socket.
     for _ in 0..5 {
         reactor.run_once(Some(Duration::ZERO)).unwrap();
@@ -247,7 +237,7 @@ fn with_half_close_a_vanished_client_is_noticed_when_a_write_fails() {
             "writes to a vanished client never failed"
         );
         let f = parked.borrow_mut().as_mut().unwrap().write("tick\n");
-        run_while(&mut reactor, "the write to settle", || f.is_done());
+        run_until(&mut reactor, "the write to settle", || f.is_done());
         if let Err(e) = f.take_result().unwrap() {
             failed = Some(e);
         }
@@ -256,10 +246,10 @@ fn with_half_close_a_vanished_client_is_noticed_when_a_write_fails() {
         matches!(failed, Some(Error::StreamClosed | Error::Io(_))),
         "{failed:?}"
     );
-    run_while(&mut reactor, "on_connection_close", || told.get());
+    run_until(&mut reactor, "on_connection_close", || told.get());
     assert!(parked.borrow().as_ref().unwrap().is_closed());
     drop(parked.borrow_mut().take());
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -275,7 +265,7 @@ fn with_half_close_end_of_file_between_requests_or_mid_head_closes_the_connectio
     idle.write_all(GET).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
-        let mut r = http_util::Reader::new(idle);
+        let mut r = support::http::Reader::new(idle);
         let first = r.response();
         r.stream.shutdown(Shutdown::Write).unwrap();
         r.expect_eof();
@@ -286,13 +276,13 @@ fn with_half_close_end_of_file_between_requests_or_mid_head_closes_the_connectio
     let partial = half_closed_client(addr, b"GET / HTTP/1.1\r\nHo");
     let raw = read_all_while_serving(&mut reactor, partial);
     assert!(raw.is_empty(), "{:?}", String::from_utf8_lossy(&raw));
-    run_while(&mut reactor, "the keep-alive client to see EOF", || {
+    run_until(&mut reactor, "the keep-alive client to see EOF", || {
         rx.try_recv().is_ok()
     });
     let first = reader.join().unwrap();
     assert_eq!(first.status, 200);
     assert!(!first.closes());
-    run_while(&mut reactor, "both connections to be forgotten", || {
+    run_until(&mut reactor, "both connections to be forgotten", || {
         server.connection_count() == 0
     });
 }
@@ -320,7 +310,7 @@ fn with_half_close_pipelined_requests_answered_late_are_all_delivered_in_order()
     );
     assert_eq!(requests.get(), 3);
     assert_eq!(told.get(), 0);
-    run_while(&mut reactor, "the connection to be forgotten", || {
+    run_until(&mut reactor, "the connection to be forgotten", || {
         server.connection_count() == 0
     });
 }

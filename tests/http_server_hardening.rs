@@ -5,7 +5,7 @@
 //! served and is timed out, a silent connection is cut by `header_timeout`, and the
 //! framing headers a handler sets never desynchronise the connection.
 
-mod http_util;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -13,22 +13,12 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use http_util::{connect, exchange_to_eof, parse_all, read_to_eof, run, status_of, Reader};
 use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
 use squall::{Error, Future, Handle, Reactor};
+use support::http::{connect, exchange_to_eof, parse_all, read_to_eof, run, status_of, Reader};
+use support::run_until;
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-
-/// Runs the loop until `done()` or fails the test after a generous bound.
-fn run_while(reactor: &mut Reactor, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        reactor
-            .run_once(Some(Duration::from_millis(20)))
-            .expect("run_once");
-    }
-}
 
 #[test]
 fn panicking_handler_answers_500_and_closes() {
@@ -125,7 +115,7 @@ fn closed_connections_leave_no_timer_pending() {
         tx.send(()).unwrap();
     });
     let d = done.clone();
-    run_while(&mut reactor, "300 requests", || {
+    run_until(&mut reactor, "300 requests", || {
         if rx.try_recv().is_ok() {
             d.set(true);
         }
@@ -161,8 +151,8 @@ fn pipelining_client_that_never_reads_stops_being_served_and_is_timed_out() {
         // Never read; hold the connection until the server has given up on it.
         release_rx.recv_timeout(Duration::from_secs(60)).ok();
     });
-    run_while(&mut reactor, "the first request", || handled.get() > 0);
-    run_while(&mut reactor, "the non-reading client timed out", || {
+    run_until(&mut reactor, "the first request", || handled.get() > 0);
+    run_until(&mut reactor, "the non-reading client timed out", || {
         server.connection_count() == 0
     });
     release_tx.send(()).unwrap();
@@ -342,27 +332,32 @@ fn an_overlong_request_target_gets_414() {
     assert_eq!(status_of(&raw), 414, "{raw}");
 }
 
-#[test]
-fn chunk_extension_without_a_name_is_400_and_leading_zeros_are_fine() {
+/// A chunked POST of `hello` whose chunk-size line is `bad` is refused with 400; with the
+/// size line `good` the body is read (the server answers `body=` and the body).
+fn chunk_size_lines(bad: &str, good: &str) {
     let server = |h: &Handle| {
         HttpServer::new(h, |req: Request, resp: Responder| {
             resp.send(format!("body={}", String::from_utf8_lossy(&req.body)))
         })
     };
-    let raw = run(server, |addr| {
-        exchange_to_eof(
-            addr,
-            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n",
-        )
-    });
+    let post = |size_line: &str, close: &str| {
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\n{close}Transfer-Encoding: chunked\r\n\r\n\
+             {size_line}\r\nhello\r\n0\r\n\r\n"
+        );
+        run(server, move |addr| {
+            exchange_to_eof(addr, request.as_bytes())
+        })
+    };
+    let raw = post(bad, "");
     assert_eq!(status_of(&raw), 400, "{raw}");
-    let raw = run(server, |addr| {
-        exchange_to_eof(
-            addr,
-            b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n000000000000000000005\r\nhello\r\n0\r\n\r\n",
-        )
-    });
+    let raw = post(good, "Connection: close\r\n");
     assert!(raw.ends_with("body=hello"), "{raw}");
+}
+
+#[test]
+fn chunk_extension_without_a_name_is_400_and_leading_zeros_are_fine() {
+    chunk_size_lines("5;", "000000000000000000005");
 }
 
 #[test]
@@ -387,12 +382,12 @@ fn finish_and_send_futures_stay_usable_after_a_vanished_client() {
         s.write_all(GET).unwrap();
         rx.recv_timeout(Duration::from_secs(20)).unwrap();
     });
-    run_while(&mut reactor, "client gone", || gone.is_done());
+    run_until(&mut reactor, "client gone", || gone.is_done());
     client.join().unwrap();
     let mut resp = slot.borrow_mut().take().unwrap();
     assert!(resp.is_closed());
     let w = resp.write("late");
-    run_while(&mut reactor, "write settles", || w.is_done());
+    run_until(&mut reactor, "write settles", || w.is_done());
     assert!(matches!(w.take_result(), Some(Err(Error::StreamClosed))));
     assert!(resp.detach().is_err());
 }
@@ -414,7 +409,7 @@ fn dropping_the_server_cancels_the_timers_of_connections_a_responder_keeps() {
         s.write_all(GET).unwrap();
         rx.recv_timeout(Duration::from_secs(30)).ok();
     });
-    run_while(&mut reactor, "request parked", || slot.borrow().is_some());
+    run_until(&mut reactor, "request parked", || slot.borrow().is_some());
     drop(server);
     assert_eq!(handle.stats().timers_pending, baseline);
     tx.send(()).unwrap();
@@ -424,26 +419,8 @@ fn dropping_the_server_cancels_the_timers_of_connections_a_responder_keeps() {
 
 #[test]
 fn a_chunk_size_followed_by_whitespace_is_400() {
-    let server = |h: &Handle| {
-        HttpServer::new(h, |req: Request, resp: Responder| {
-            resp.send(format!("body={}", String::from_utf8_lossy(&req.body)))
-        })
-    };
-    let raw = run(server, |addr| {
-        exchange_to_eof(
-            addr,
-            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
-        )
-    });
-    assert_eq!(status_of(&raw), 400, "{raw}");
     // Whitespace before an extension is the grammar's BWS: accepted.
-    let raw = run(server, |addr| {
-        exchange_to_eof(
-            addr,
-            b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5 ;ext=1\r\nhello\r\n0\r\n\r\n",
-        )
-    });
-    assert!(raw.ends_with("body=hello"), "{raw}");
+    chunk_size_lines("5 ", "5 ;ext=1");
 }
 
 #[test]
@@ -517,15 +494,15 @@ fn a_parked_responder_whose_client_left_is_told_and_not_counted() {
             }
             drop(s);
         });
-        run_while(&mut reactor, "request parked", || slot.borrow().is_some());
+        run_until(&mut reactor, "request parked", || slot.borrow().is_some());
         tx.send(()).ok();
         client.join().unwrap();
-        run_while(
+        run_until(
             &mut reactor,
             &format!("connection no longer counted ({leave})"),
             || server.connection_count() == 0,
         );
-        run_while(
+        run_until(
             &mut reactor,
             &format!("parked responder told ({leave})"),
             || told.get() == usize::from(hook),
@@ -571,7 +548,7 @@ fn a_request_parked_after_the_clients_end_of_file_is_told_and_not_counted() {
         s.shutdown(std::net::Shutdown::Write).unwrap();
         read_to_eof(&mut s).len() // fails after READ_TIMEOUT if never closed
     });
-    run_while(
+    run_until(
         &mut reactor,
         "connection closed and parked responder told",
         || server.connection_count() == 0 && told.get() == 1,
@@ -623,7 +600,7 @@ fn parked_responder_told_when_client_leaves(pipelined: usize) {
         s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
         let _ = s.write_all(&vec![b'x'; pipelined]);
     });
-    run_while(&mut reactor, "request parked", || slot.borrow().is_some());
+    run_until(&mut reactor, "request parked", || slot.borrow().is_some());
     tx.send(()).unwrap();
     client.join().unwrap();
     // The stream notices the end-of-file without reading past its read-ahead (it asks

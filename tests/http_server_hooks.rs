@@ -2,7 +2,7 @@
 //! responder learns that its client left, from the loop, once) and `detach` (the
 //! connection's stream handed over, with the bytes that followed the request head).
 
-mod http_util;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
@@ -10,9 +10,9 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use http_util::{connect, read_to_eof};
 use squall::http::server::{HttpServer, HttpServerOptions, Responder};
 use squall::{Error, Future, Handle, Reactor};
+use support::http::{connect, read_to_eof};
 
 /// Fails `f` with a timeout after a generous bound, so a broken hook fails the test
 /// instead of hanging it.
@@ -26,6 +26,18 @@ fn bound<T: 'static>(handle: &Handle, f: &Future<T>) -> squall::TimerId {
 }
 
 const GET: &[u8] = b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// Listens with `server`; a client in a thread sends `GET`, waits until the server says
+/// (on `parked`) that it parked the request, and vanishes without an answer.
+fn leaving_client(server: &HttpServer, parked: mpsc::Receiver<()>) -> std::thread::JoinHandle<()> {
+    let addr = server.listen("127.0.0.1:0").unwrap();
+    std::thread::spawn(move || {
+        let mut s = connect(addr);
+        s.write_all(GET).unwrap();
+        parked.recv_timeout(Duration::from_secs(20)).unwrap();
+        drop(s);
+    })
+}
 
 #[test]
 fn on_connection_close_runs_once_from_the_loop_when_a_parked_client_leaves() {
@@ -47,13 +59,7 @@ fn on_connection_close_runs_once_from_the_loop_when_a_parked_client_leaves() {
         *p.borrow_mut() = Some(resp);
         parked_tx.send(()).unwrap();
     });
-    let addr = server.listen("127.0.0.1:0").unwrap();
-    let client = std::thread::spawn(move || {
-        let mut s = connect(addr);
-        s.write_all(GET).unwrap();
-        parked_rx.recv_timeout(Duration::from_secs(20)).unwrap();
-        drop(s); // the client vanishes without an answer
-    });
+    let client = leaving_client(&server, parked_rx);
     let t = bound(&handle, &notified);
     reactor.run_until(&notified).expect("never notified");
     handle.cancel_timer(t);
@@ -70,7 +76,7 @@ fn on_connection_close_is_not_called_when_the_response_completes() {
     let called = Rc::new(Cell::new(false));
     let token = Rc::new(());
     let (c, t) = (called.clone(), token.clone());
-    let raw = http_util::run(
+    let raw = support::http::run(
         move |h| {
             HttpServer::new(h, move |_req, mut resp: Responder| {
                 let (c, t) = (c.clone(), t.clone());
@@ -123,12 +129,7 @@ fn on_connection_close_set_after_the_client_left_runs_later_and_detach_then_fail
         *p.borrow_mut() = Some(resp);
         parked_tx.send(()).unwrap();
     });
-    let addr = server.listen("127.0.0.1:0").unwrap();
-    let client = std::thread::spawn(move || {
-        let mut s = connect(addr);
-        s.write_all(GET).unwrap();
-        parked_rx.recv_timeout(Duration::from_secs(20)).unwrap();
-    });
+    let client = leaving_client(&server, parked_rx);
     let t = bound(&handle, &second);
     reactor
         .run_until(&second)
@@ -187,7 +188,7 @@ fn detach_hands_over_the_stream_with_the_bytes_after_the_head() {
 fn detach_after_the_response_started_is_refused() {
     let outcome: Rc<RefCell<Option<String>>> = Rc::default();
     let o = outcome.clone();
-    let raw = http_util::run(
+    let raw = support::http::run(
         move |h| {
             HttpServer::new(h, move |_req, mut resp: Responder| {
                 let _ = resp.write("partial");

@@ -2,7 +2,7 @@
 //! dropped responders, streamed responses with backpressure, graceful shutdown, body
 //! delegates, xheaders and gzip request bodies.
 
-mod http_util;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
-use http_util::{connect, exchange_to_eof, read_to_eof, run, status_of, Reader};
 use squall::http::server::BodyDelegate;
 use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
 use squall::{Future, PeriodicCallback};
+use support::http::{connect, exchange_to_eof, read_to_eof, run, status_of, Reader};
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
@@ -166,7 +166,7 @@ fn dropped_responder_sends_500_and_closes() {
         |addr| exchange_to_eof(addr, GET),
     );
     assert!(raw.starts_with("HTTP/1.1 500 "), "{raw}");
-    let rs = http_util::parse_all(raw.as_bytes());
+    let rs = support::http::parse_all(raw.as_bytes());
     assert_eq!(rs.len(), 1);
     assert!(rs[0].closes(), "{raw}");
 }
@@ -655,7 +655,7 @@ mod gzip {
         let packed = gzip(plain.as_bytes());
         assert!(packed.len() < plain.len());
         let raw = run(echo_server(true), move |addr| post_gzip(addr, &packed));
-        let rs = http_util::parse_all(raw.as_bytes());
+        let rs = support::http::parse_all(raw.as_bytes());
         assert_eq!(rs[0].body_str(), plain);
     }
 
@@ -677,7 +677,7 @@ mod gzip {
             })
         };
         let raw = run(server, move |addr| post_gzip(addr, &packed));
-        let rs = http_util::parse_all(raw.as_bytes());
+        let rs = support::http::parse_all(raw.as_bytes());
         assert_eq!(
             rs[0].body_str(),
             format!("None Some(\"3000\") Some(\"gzip\") {}", plain.len())
@@ -734,7 +734,7 @@ mod gzip {
             server
         };
         let raw = run(server, move |addr| post_gzip(addr, &packed));
-        let rs = http_util::parse_all(raw.as_bytes());
+        let rs = support::http::parse_all(raw.as_bytes());
         let (chunks, bytes, got_sum, buffered) = parse_counts(&rs[0].body_str());
         assert!(chunks >= 1);
         assert_eq!((bytes, got_sum, buffered), (len, sum, 0));

@@ -2,35 +2,21 @@
 //! freed: every descriptor and timer the server held for them is released. Alone in its
 //! binary so that the descriptor count is not blurred by other tests' sockets.
 
+mod support;
+
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::TcpStream;
 use std::rc::Rc;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use squall::http::{HttpServer, Responder};
 use squall::Reactor;
+use support::{open_fds, run_until};
 
 const GET: &[u8] = b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n";
-
-/// Runs the loop until `done()` or fails the test after a generous bound.
-fn run_while(reactor: &mut Reactor, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        reactor
-            .run_once(Some(Duration::from_millis(20)))
-            .expect("run_once");
-    }
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
 
 #[test]
 fn a_thousand_parked_long_polls_whose_clients_vanish_are_all_notified_and_freed() {
@@ -71,8 +57,8 @@ fn a_thousand_parked_long_polls_whose_clients_vanish_are_all_notified_and_freed(
             .expect("not all requests were parked");
         drop(conns); // every client vanishes
     });
-    run_while(&mut reactor, "all requests parked", || next_id.get() == N);
-    run_while(&mut reactor, "every parked responder notified", || {
+    run_until(&mut reactor, "all requests parked", || next_id.get() == N);
+    run_until(&mut reactor, "every parked responder notified", || {
         notified.get() == N
     });
     client.join().unwrap();

@@ -3,48 +3,35 @@
 //! and whose quantiles never decrease, keeps its other lines, draws no progress line when
 //! stderr is not a terminal, and `load --plot` writes a two-panel SVG.
 
-mod util;
+mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
+
+use support::process::{example_binary, listening_on, run_example, Running};
 
 /// An example server process, killed when dropped.
 struct Server {
-    child: Child,
+    _process: Running,
     /// `HOST:PORT` from its `listening on ...` line.
     addr: String,
 }
 
 impl Server {
     fn start(example: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(util::example_binary(example))
-            .args(args)
+        let mut cmd = Command::new(example_binary(example));
+        cmd.args(args)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn server");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = stdout.read_line(&mut line);
-            let _ = tx.send(line);
-            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server printed nothing within 60 s");
-        let rest = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+            .stderr(Stdio::null());
+        let (process, line) = Running::spawn(&mut cmd, Duration::from_secs(60));
+        let rest = listening_on(&line);
         let rest = rest.strip_prefix("http://").unwrap_or(rest);
         let addr = rest.split(' ').next().unwrap().to_string();
-        Server { child, addr }
+        Server {
+            _process: process,
+            addr,
+        }
     }
 
     fn port(&self) -> String {
@@ -52,38 +39,10 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Runs an example with piped (not terminal) output; killed, and the test fails, after
 /// 120 s.
 fn run(example: &str, args: &[&str]) -> Output {
-    let child = Command::new(util::example_binary(example))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run example");
-    let pid = child.id() as libc::pid_t;
-    let (tx, rx) = mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(out) => out.expect("wait for example"),
-        Err(_) => {
-            // SAFETY: kill(2) on a child we spawned and have not reaped.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = waiter.join();
-            panic!("{example} {args:?} still running after 120 s");
-        }
-    }
+    run_example(example, args, Duration::from_secs(120))
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -2,39 +2,20 @@
 //! cancelled or timed-out waiters skipped without losing a wake-up, deferred callbacks.
 //! The behaviours follow Tornado's `locks_test.py`.
 
+mod support;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use squall::locks::{BoundedSemaphore, Condition, Event, Lock, Semaphore};
 use squall::{Error, Future, Reactor};
+use support::{turn, wait, WAIT_LIMIT};
 
 /// Long enough never to fire in a test that expects it not to: a failure bound only.
 const NEVER: Duration = Duration::from_secs(60);
 /// A timeout that is meant to fire.
 const SHORT: Duration = Duration::from_millis(5);
-
-/// Failure bound for anything a test waits for: never the thing being waited for.
-const BOUND: Duration = Duration::from_secs(30);
-
-/// `reactor.run_until(fut)`, but a future that never finishes fails the test instead of
-/// hanging it.
-fn wait<T: 'static>(reactor: &mut Reactor, fut: &Future<T>) -> squall::Result<T> {
-    let handle = reactor.handle();
-    let h = handle.clone();
-    let bound = handle.call_later(BOUND, move || h.stop());
-    let r = reactor.run_until(fut);
-    handle.cancel_timer(bound);
-    assert!(fut.is_done(), "not done within {BOUND:?}");
-    r
-}
-
-/// Runs a few loop iterations without waiting (lets deferred callbacks and frees run).
-fn turn(reactor: &mut Reactor) {
-    for _ in 0..3 {
-        reactor.run_once(Some(Duration::ZERO)).unwrap();
-    }
-}
 
 /// Records `(label, result)` when `fut` finishes.
 fn record<T: Clone + std::fmt::Debug + 'static>(
@@ -553,7 +534,7 @@ fn condition_long_poll_skips_a_client_that_left() {
     gone.write_all(b"wait\n").unwrap();
     wait(&mut reactor, &parked[0]).unwrap();
     let mut stays = TcpStream::connect(addr).unwrap();
-    stays.set_read_timeout(Some(BOUND)).unwrap();
+    stays.set_read_timeout(Some(WAIT_LIMIT)).unwrap();
     stays.write_all(b"wait\n").unwrap();
     wait(&mut reactor, &parked[1]).unwrap();
 

@@ -3,63 +3,33 @@
 //! (skipped, saying so, when `prometheus` is not installed).
 #![cfg(all(feature = "metrics", feature = "json"))]
 
-mod util;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use squall::http::HttpServer;
-use squall::{Reactor, Remote};
-use util::ReservedPort;
+use support::process::{example_binary, Running};
+use support::{ReservedPort, ServerThread};
 
 /// A squall server answering `GET /` (200) and anything else (404), with `/metrics` on a
-/// port of its own, run on a thread of its own until dropped.
-struct Server {
-    app: SocketAddr,
-    metrics: SocketAddr,
-    remote: Remote,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let mut reactor = Reactor::new().unwrap();
-            let handle = reactor.handle();
-            let app = HttpServer::new(&handle, |req, resp| {
-                if req.path() == "/" {
-                    resp.send("hello");
-                } else {
-                    resp.respond(http::StatusCode::NOT_FOUND, "no");
-                }
-            });
-            let app_addr = app.listen("127.0.0.1:0").unwrap();
-            let (_metrics, metrics_addr) = squall::metrics::serve(&handle, "127.0.0.1:0").unwrap();
-            tx.send((app_addr, metrics_addr, handle.remote())).unwrap();
-            reactor.run().unwrap();
+/// port of its own (`addr`: the app's, then the metrics'), run on a thread of its own
+/// until dropped.
+fn start() -> ServerThread<(SocketAddr, SocketAddr)> {
+    ServerThread::start(|handle| {
+        let app = HttpServer::new(handle, |req, resp| {
+            if req.path() == "/" {
+                resp.send("hello");
+            } else {
+                resp.respond(http::StatusCode::NOT_FOUND, "no");
+            }
         });
-        let (app, metrics, remote) = rx.recv().unwrap();
-        Server {
-            app,
-            metrics,
-            remote,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.remote.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+        let app_addr = app.listen("127.0.0.1:0").unwrap();
+        let (metrics, metrics_addr) = squall::metrics::serve(handle, "127.0.0.1:0").unwrap();
+        ((app, metrics), (app_addr, metrics_addr))
+    })
 }
 
 /// Sends `n` keep-alive `GET path` requests on one connection; returns the bytes read.
@@ -112,12 +82,12 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 fn a_scrape_counts_every_request_sent() {
     const N: usize = 37;
     const MISSING: usize = 5;
-    let server = Server::start();
-    get_n(server.app, "/", N);
-    get_n(server.app, "/missing", MISSING);
+    let server = start();
+    get_n(server.addr.0, "/", N);
+    get_n(server.addr.0, "/missing", MISSING);
     // Scraped twice: the scrapes themselves are not counted.
-    let _ = fetch(server.metrics, "/metrics");
-    let scrape = fetch(server.metrics, "/metrics");
+    let _ = fetch(server.addr.1, "/metrics");
+    let scrape = fetch(server.addr.1, "/metrics");
     assert!(scrape.starts_with("HTTP/1.1 200"), "{scrape}");
     assert!(
         scrape
@@ -154,7 +124,7 @@ fn a_scrape_counts_every_request_sent() {
 /// A `prometheus` process scraping `target` every second, killed (and its data removed)
 /// on drop.
 struct Prometheus {
-    child: Child,
+    process: Option<Running>,
     addr: SocketAddr,
     dir: std::path::PathBuf,
     _port: ReservedPort,
@@ -192,7 +162,7 @@ impl Prometheus {
             .spawn()
             .expect("spawn prometheus");
         Prometheus {
-            child,
+            process: Some(Running::new(child)),
             addr,
             dir,
             _port: port,
@@ -224,8 +194,7 @@ impl Prometheus {
 
 impl Drop for Prometheus {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        drop(self.process.take()); // killed before its data goes
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -252,9 +221,9 @@ fn prometheus_scrapes_the_request_counter() {
         return;
     }
     const N: usize = 123;
-    let server = Server::start();
-    let prometheus = Prometheus::start(server.metrics);
-    get_n(server.app, "/", N);
+    let server = start();
+    let prometheus = Prometheus::start(server.addr.1);
+    get_n(server.addr.0, "/", N);
     let promql = r#"squall_http_requests_total{job="squall",method="GET",status="200"}"#;
     // Prometheus starts, then scrapes every second: generous, bounded, polled.
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -275,44 +244,24 @@ fn prometheus_scrapes_the_request_counter() {
 /// first, a `metrics on` line follows, and a scrape counts the requests it served.
 #[test]
 fn demo_server_serves_metrics_on_its_own_port() {
-    use std::io::{BufRead, BufReader};
     const N: usize = 9;
-    let mut child = Command::new(util::example_binary("http_server"))
-        .args(["--port", "0", "--metrics-port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn the demo");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().take(2) {
-            let _ = tx.send(line.unwrap_or_default());
-        }
-    });
-    let next_line = || {
-        rx.recv_timeout(Duration::from_secs(60))
-            .expect("the demo printed its lines")
-    };
-    let first = next_line();
-    let second = next_line();
-    let kill = |mut c: Child| {
-        let _ = c.kill();
-        let _ = c.wait();
-    };
+    let mut cmd = Command::new(example_binary("http_server"));
+    cmd.args(["--port", "0", "--metrics-port", "0"])
+        .stderr(Stdio::inherit());
+    let (process, lines) = Running::spawn_lines(&mut cmd, 2, Duration::from_secs(60));
+    let (first, second) = (lines[0].trim_end(), lines[1].trim_end());
     let (Some(app), Some(metrics)) = (
         first.strip_prefix("listening on http://"),
         second
             .strip_prefix("metrics on http://")
             .and_then(|s| s.strip_suffix("/metrics")),
     ) else {
-        kill(child);
         panic!("unexpected lines {first:?} {second:?}");
     };
     let (app, metrics): (SocketAddr, SocketAddr) = (app.parse().unwrap(), metrics.parse().unwrap());
     get_n(app, "/", N);
     let scrape = fetch(metrics, "/metrics");
-    kill(child);
+    drop(process);
     assert_eq!(
         sample(
             &scrape,

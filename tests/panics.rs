@@ -1,51 +1,14 @@
 //! Panics in callbacks: logged and contained by default, propagated on request.
 
-mod util;
+mod support;
 
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 use squall::{Future, Interest, Reactor};
-use util::{unix_pair, Counter};
-
-/// Records every log record of this test binary.
-struct Recorder;
-
-static RECORDS: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
-
-impl log::Log for Recorder {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        RECORDS
-            .lock()
-            .unwrap()
-            .push((record.level(), record.args().to_string()));
-    }
-    fn flush(&self) {}
-}
-
-fn install_logger() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        log::set_logger(&Recorder).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
-
-/// The error records that mention `needle` (tests run in parallel: each uses its own).
-fn errors_mentioning(needle: &str) -> Vec<String> {
-    RECORDS
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(level, msg)| *level == log::Level::Error && msg.contains(needle))
-        .map(|(_, msg)| msg.clone())
-        .collect()
-}
+use support::log::{install_logger, logged};
+use support::{unix_pair, Counter};
 
 #[test]
 fn panicking_callback_is_logged_and_the_loop_goes_on() {
@@ -63,7 +26,7 @@ fn panicking_callback_is_logged_and_the_loop_goes_on() {
     });
     reactor.run().unwrap();
     assert_eq!(later.get(), 2, "callbacks after the panic did not run");
-    let logged = errors_mentioning("boom-in-callback");
+    let logged = logged(log::Level::Error, "boom-in-callback");
     assert_eq!(logged.len(), 1, "{logged:?}");
     assert!(logged[0].contains("Exception in callback"), "{logged:?}");
 }
@@ -78,7 +41,7 @@ fn panicking_timer_is_logged_and_later_timers_run() {
     let g = f.clone();
     handle.call_later(Duration::from_millis(2), move || g.set_result(()));
     reactor.run_until(&f).unwrap();
-    assert_eq!(errors_mentioning("boom-in-timer").len(), 1);
+    assert_eq!(logged(log::Level::Error, "boom-in-timer").len(), 1);
 }
 
 #[test]
@@ -91,7 +54,7 @@ fn panicking_handler_is_logged_and_stays_registered() {
     let c = calls.clone();
     handle
         .add_handler(a, Interest::READABLE, move |s, _ev| {
-            util::drain(s);
+            support::drain(s);
             c.bump();
             if c.get() == 1 {
                 panic!("boom-in-handler");
@@ -100,7 +63,7 @@ fn panicking_handler_is_logged_and_stays_registered() {
         .unwrap();
     b.write_all(b"1").unwrap();
     reactor.run_once(Some(Duration::from_secs(5))).unwrap();
-    assert_eq!(errors_mentioning("boom-in-handler").len(), 1);
+    assert_eq!(logged(log::Level::Error, "boom-in-handler").len(), 1);
     b.write_all(b"2").unwrap();
     reactor.run_once(Some(Duration::from_secs(5))).unwrap();
     assert_eq!(calls.get(), 2);
@@ -118,7 +81,7 @@ fn panicking_done_callback_is_logged_and_the_next_done_callback_runs() {
     f.add_done_callback(move |_f| s.bump());
     f.set_result(1);
     reactor.run_once(Some(Duration::ZERO)).unwrap();
-    assert_eq!(errors_mentioning("boom-in-done-callback").len(), 1);
+    assert_eq!(logged(log::Level::Error, "boom-in-done-callback").len(), 1);
     reactor.run_once(Some(Duration::ZERO)).unwrap();
     assert_eq!(
         second.get(),
@@ -142,7 +105,7 @@ fn propagate_panics_reaches_the_caller_of_run() {
     let caught = catch_unwind(AssertUnwindSafe(|| reactor.run()));
     let payload = caught.expect_err("the panic did not propagate");
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom-propagated"));
-    assert!(errors_mentioning("boom-propagated").is_empty());
+    assert!(logged(log::Level::Error, "boom-propagated").is_empty());
     // The loop is still usable, and the callback queued after the panicking one runs.
     reactor.run().unwrap();
     assert_eq!(after.get(), 1);
@@ -155,7 +118,7 @@ fn propagate_panics_from_a_handler() {
     let (a, mut b) = unix_pair();
     handle
         .add_handler(a, Interest::READABLE, |s, _ev| {
-            util::drain(s);
+            support::drain(s);
             panic!("boom-handler-propagated");
         })
         .unwrap();

@@ -1,10 +1,13 @@
 //! PeriodicCallback: repeats, stops, and skips missed runs instead of bursting.
 
+mod support;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use squall::{Future, PeriodicCallback, Reactor};
+use support::run_for;
 
 #[test]
 fn periodic_callback_runs_repeatedly_and_stops() {
@@ -77,14 +80,6 @@ fn periodic_callback_skips_missed_runs_instead_of_bursting() {
         "missed runs were replayed in a burst: {:?}",
         runs[4].0 - runs[2].0
     );
-}
-
-/// Runs the loop for `d` of wall time (timers fire meanwhile), bounded by a timer.
-fn run_for(reactor: &mut Reactor, d: Duration) {
-    let done: Future<()> = Future::new();
-    let f = done.clone();
-    reactor.handle().call_later(d, move || f.set_result(()));
-    reactor.run_until(&done).unwrap();
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! signals, many children at once, spawn failures, and a flooding child held back by its
 //! pipe. No child is left a zombie.
 
+mod support;
+
 use std::cell::RefCell;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use squall::process::{Redirect, Subprocess};
 use squall::stream::StreamOptions;
 use squall::{join_all, Error, Future, Reactor};
+use support::process::rss_kib;
 
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
 
@@ -37,15 +40,6 @@ fn is_child_of_us(pid: u32) -> bool {
     };
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
     rest.split(' ').nth(1).unwrap().parse::<u32>().unwrap() == std::process::id()
-}
-
-fn rss_kib() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 #[test]
@@ -267,7 +261,7 @@ fn dropped_reactor_still_reaps_the_child() {
 fn flooding_child_is_held_back_by_the_pipe() {
     let mut reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
-    let before = rss_kib();
+    let before = rss_kib(std::process::id());
     let child = Subprocess::builder("cat")
         .arg("/dev/zero")
         .stdout(Redirect::Stream)
@@ -294,7 +288,7 @@ fn flooding_child_is_held_back_by_the_pipe() {
     let all = stdout.read_until_close();
     let err = reactor.run_until(&all).unwrap_err();
     assert!(matches!(err, Error::StreamBufferFull), "{err}");
-    let grown = rss_kib().saturating_sub(before);
+    let grown = rss_kib(std::process::id()).saturating_sub(before);
     assert!(grown < 32 * 1024, "memory grew by {grown} KiB");
     child.kill().unwrap();
     let st = reactor.run_until(&child.exit()).unwrap();

@@ -3,6 +3,8 @@
 //! and a bounded queue pacing a real TCP reader. Behaviours follow Tornado's
 //! `queues_test.py`.
 
+mod support;
+
 use std::cell::Cell;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -12,31 +14,12 @@ use std::time::Duration;
 use squall::net::TcpServer;
 use squall::queues::{LifoQueue, PriorityQueue, Queue};
 use squall::{Error, Future, Reactor};
+use support::{turn, wait, WAIT_LIMIT};
 
 /// Long enough never to fire in a test that expects it not to: a failure bound only.
 const NEVER: Duration = Duration::from_secs(60);
 /// A timeout that is meant to fire.
 const SHORT: Duration = Duration::from_millis(5);
-/// Failure bound for anything a test waits for.
-const BOUND: Duration = Duration::from_secs(30);
-
-/// `reactor.run_until(fut)`, failing the test instead of hanging it.
-fn wait<T: 'static>(reactor: &mut Reactor, fut: &Future<T>) -> squall::Result<T> {
-    let handle = reactor.handle();
-    let h = handle.clone();
-    let bound = handle.call_later(BOUND, move || h.stop());
-    let r = reactor.run_until(fut);
-    handle.cancel_timer(bound);
-    assert!(fut.is_done(), "not done within {BOUND:?}");
-    r
-}
-
-/// Runs a few loop iterations without waiting.
-fn turn(reactor: &mut Reactor) {
-    for _ in 0..3 {
-        reactor.run_once(Some(Duration::ZERO)).unwrap();
-    }
-}
 
 // ---- get ----
 
@@ -428,7 +411,7 @@ fn bounded_queue_paces_a_tcp_reader_without_losing_lines() {
 
     let peer = std::thread::spawn(move || {
         let mut conn = TcpStream::connect(addr).unwrap();
-        conn.set_read_timeout(Some(BOUND)).unwrap();
+        conn.set_read_timeout(Some(WAIT_LIMIT)).unwrap();
         let mut all = String::new();
         for i in 0..LINES {
             all.push_str(&format!("line {i}\n"));

@@ -1,7 +1,7 @@
 //! The loop itself: callbacks, fairness, stop, run_until, embedding, and what dropping
 //! the reactor does.
 
-mod util;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use squall::{Error, Future, Interest, PeriodicCallback, Reactor};
-use util::{drops, unix_pair, Counter, DropProbe};
+use support::{drops, unix_pair, Counter, DropProbe};
 
 const NOW: Option<Duration> = Some(Duration::ZERO);
 
@@ -71,7 +71,7 @@ fn self_readding_callback_does_not_starve_timer_or_handler() {
     let (hf, tf, h) = (handler_fired.clone(), timer_fired.clone(), handle.clone());
     handle
         .add_handler(a, Interest::READABLE, move |s, _ev| {
-            util::drain(s);
+            support::drain(s);
             hf.set(true);
             if tf.get() {
                 h.stop();
@@ -187,7 +187,7 @@ fn reactor_fd_becomes_readable_when_work_is_ready() {
     let f = fired.clone();
     handle
         .add_handler(a, Interest::READABLE, move |s, _ev| {
-            util::drain(s);
+            support::drain(s);
             f.bump();
         })
         .unwrap();
@@ -361,7 +361,8 @@ fn wait_for_hangup(fd: std::os::fd::RawFd) {
 
 /// A TCP stream whose peer reset the connection (error and hang-up pending on it).
 fn reset_stream() -> std::net::TcpStream {
-    let (local, peer) = util::tcp_pair();
+    let (peer, local) = support::tcp_pair();
+    local.set_nonblocking(true).unwrap();
     socket2::SockRef::from(&peer)
         .set_linger(Some(Duration::ZERO))
         .unwrap();

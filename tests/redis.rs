@@ -1,17 +1,17 @@
 //! The Redis client against a real `redis-server` (started per test on a free port).
 
-mod redis_util;
-mod util;
+mod support;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis_util::{available, RedisServer};
 use squall::redis::{Redis, RedisOptions, Subscriber, Value};
 use squall::{with_timeout, Error, Future, Handle, Reactor};
-use util::ReservedPort;
+use support::redis::{available, RedisServer};
+use support::wait;
+use support::ReservedPort;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -20,11 +20,6 @@ fn fast() -> RedisOptions {
         .reconnect_min(Duration::from_millis(20))
         .reconnect_max(Duration::from_millis(200))
         .connect_timeout(Duration::from_secs(5))
-}
-
-fn wait<T: Clone + 'static>(reactor: &mut Reactor, f: &Future<T>) -> squall::Result<T> {
-    let bounded = with_timeout(&reactor.handle(), LIMIT, f);
-    reactor.run_until(&bounded)
 }
 
 /// Collects messages; `next()` resolves with the next one.

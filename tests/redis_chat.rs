@@ -4,24 +4,23 @@
 
 #![cfg(feature = "json")]
 
-mod deploy_util;
-mod redis_util;
-mod util;
+mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use deploy_util::{request, Backend};
-use redis_util::{available, RedisServer};
 use squall::websocket::{connect, Message, WebSocket, WebSocketOptions};
 use squall::{with_timeout, Reactor};
+use support::deploy::{request, Backend};
+use support::process::rss_kib;
+use support::redis::{available, RedisServer};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
 pub fn chat(args: &[&str]) -> Backend {
     let mut all = vec!["--port", "0"];
     all.extend_from_slice(args);
-    Backend::start(&util::example_binary("chat"), &all)
+    Backend::start(&support::process::example_binary("chat"), &all)
 }
 
 fn join(reactor: &mut Reactor, addr: SocketAddr) -> WebSocket {
@@ -141,7 +140,7 @@ fn a_socket_is_told_to_go_away_on_sigterm_and_the_process_exits_cleanly() {
     assert_eq!(closed.0, 1001, "{closed:?}");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(a.child.wait().map(|s| s.code()));
+        let _ = tx.send(a.process.child().wait().map(|s| s.code()));
         drop(a);
     });
     let code = rx.recv_timeout(LIMIT).expect("the process exited").unwrap();
@@ -151,7 +150,7 @@ fn a_socket_is_told_to_go_away_on_sigterm_and_the_process_exits_cleanly() {
 #[test]
 fn bad_redis_urls_are_usage_errors() {
     for bad in ["http://127.0.0.1:6379", "127.0.0.1:6379", "redis://[::1"] {
-        let out = std::process::Command::new(util::example_binary("chat"))
+        let out = std::process::Command::new(support::process::example_binary("chat"))
             .args(["--port", "0", "--redis", bad])
             .output()
             .unwrap();
@@ -161,16 +160,6 @@ fn bad_redis_urls_are_usage_errors() {
             "{bad}"
         );
     }
-}
-
-/// Resident memory of a process, from `/proc`.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }
 
 /// What a process remembers of messages from other processes is bounded by its cache: a
@@ -185,7 +174,7 @@ fn foreign_messages_are_remembered_only_while_cached() {
     let redis = RedisServer::start();
     let a = chat(&["--redis", &redis.url()]);
     a.wait_log("subscribed to squall-chat");
-    let pid = a.child.id();
+    let pid = a.process.id();
     let mut reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
     let publisher =

@@ -4,12 +4,13 @@
 //! again.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use squall::redis::{Redis, RedisOptions, Value};
+use squall::testing::bind_unused_port;
 use squall::{with_timeout, Error, Future, PeriodicCallback, Reactor};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -35,8 +36,7 @@ fn read_command(peer: &mut TcpStream) -> bool {
 fn a_big_reply_trickled_in_small_pieces_is_decoded_once_without_holding_the_loop() {
     const N: usize = 1_000_000;
     const PIECE: usize = 4096;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (listener, port) = bind_unused_port().unwrap();
     let server = std::thread::spawn(move || {
         let (mut peer, _) = listener.accept().unwrap();
         peer.set_nodelay(true).unwrap();
@@ -107,8 +107,7 @@ fn a_big_reply_trickled_in_small_pieces_is_decoded_once_without_holding_the_loop
 
 #[test]
 fn a_reply_beyond_its_bounds_fails_the_command_and_the_connection_is_made_again() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (listener, port) = bind_unused_port().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
     let a = accepted.clone();
     let server = std::thread::spawn(move || {

@@ -1,6 +1,6 @@
 //! Remote: callbacks and stop from other threads.
 
-mod util;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};

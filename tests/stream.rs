@@ -2,7 +2,7 @@
 //! read kind with data in one burst and in 1-byte pieces, delimiter limits, closes,
 //! buffering, write ordering and back-pressure, close callbacks and idle timeouts.
 
-mod common_net;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::Read;
@@ -10,9 +10,10 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
-use common_net::*;
 use squall::stream::StreamOptions;
 use squall::{Error, Future, Reactor};
+use support::net::*;
+use support::{run_for, run_until, wait, WAIT_LIMIT};
 
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nBODY";
 
@@ -156,7 +157,9 @@ fn split_delimiter_case(kind: Kind, first: &[u8], second: &[u8], delimiter: &[u8
     let peer = shared(peer);
     let read = stream.read_until(delimiter, Some(1024));
     send(&h, &peer, first, Delivery::Burst, false);
-    run_until_true(&mut reactor, || stream.buffered() == first.len());
+    run_until(&mut reactor, "the first bytes buffered", || {
+        stream.buffered() == first.len()
+    });
     assert!(
         !read.is_done(),
         "{kind:?}: resolved before the delimiter was complete"
@@ -274,7 +277,9 @@ fn peer_close_fails_pending_reads_except_read_until_close() {
             let peer = shared(peer);
             let read = start(&stream);
             send(&h, &peer, sent, Delivery::Burst, false);
-            run_until_true(&mut reactor, || stream.buffered() == sent.len());
+            run_until(&mut reactor, "everything sent buffered", || {
+                stream.buffered() == sent.len()
+            });
             assert!(!read.is_done(), "{ctx}: resolved before the close");
             close_peer(&peer);
             let r = wait(&mut reactor, &read);
@@ -429,7 +434,7 @@ fn ten_thousand_queued_writes_arrive_in_order() {
             rest = &rest[fill..];
         }
         assert!(rest.is_empty());
-        run_until_true(&mut reactor, || order.borrow().len() == N);
+        run_until(&mut reactor, "every callback", || order.borrow().len() == N);
         assert!(
             order.borrow().iter().copied().eq(0..N),
             "{kind:?}: write futures out of order"
@@ -792,7 +797,7 @@ fn bytes_beyond_the_buffer_limit_stay_in_the_kernel_until_read() {
         send(&h, &peer, &[b'q'; 32 * 1024], Delivery::Burst, true);
         let first = wait(&mut reactor, &stream.read_bytes(100, false)).unwrap();
         assert_eq!(first.len(), 100);
-        run_until_true(&mut reactor, || {
+        run_until(&mut reactor, "a full buffer or the close", || {
             stream.buffered() == MAX || stream.is_closed()
         });
         // Idle, with the buffer at its limit: nothing more is taken and nothing fails,
@@ -836,7 +841,7 @@ fn read_done_callbacks_run_before_the_close_callback() {
             read.add_done_callback(move |_| o.borrow_mut().push("read"));
             let peer = shared(peer);
             send(&h, &peer, b"last words", Delivery::Burst, true);
-            run_until_true(&mut reactor, || order.borrow().len() == 2);
+            run_until(&mut reactor, "both callbacks", || order.borrow().len() == 2);
             assert_eq!(*order.borrow(), ["read", "close"], "{ctx}");
         }
     }
@@ -858,7 +863,7 @@ fn read_with_done_callbacks_run_before_the_close_callback() {
         read.add_done_callback(move |_| o.borrow_mut().push("read"));
         let peer = shared(peer);
         send(&h, &peer, b"last words", Delivery::Burst, true);
-        run_until_true(&mut reactor, || order.borrow().len() == 2);
+        run_until(&mut reactor, "both callbacks", || order.borrow().len() == 2);
         assert_eq!(*order.borrow(), ["read", "close"], "{kind:?}");
         assert_eq!(wait(&mut reactor, &read).unwrap(), 10);
     }
@@ -879,7 +884,7 @@ fn write_done_callbacks_run_before_the_close_callback() {
         write.add_done_callback(move |_| o.borrow_mut().push("write"));
         assert!(!write.is_done(), "{kind:?}: the kernel took it all");
         writer.close();
-        run_until_true(&mut reactor, || order.borrow().len() == 2);
+        run_until(&mut reactor, "both callbacks", || order.borrow().len() == 2);
         assert_eq!(*order.borrow(), ["write", "close"], "{kind:?}");
         assert!(matches!(
             wait(&mut reactor, &write),
@@ -917,7 +922,7 @@ fn drained_to_resolves_once_the_write_queue_is_down_to_the_mark() {
             "{kind:?}: resolved inside the call"
         );
         assert_eq!(wait(&mut reactor, &all).unwrap().len(), TOTAL, "{kind:?}");
-        run_until_true(&mut reactor, || seen.borrow().len() == 3);
+        run_until(&mut reactor, "three callbacks", || seen.borrow().len() == 3);
         let seen = seen.borrow();
         let marks: Vec<usize> = seen.iter().map(|s| s.0).collect();
         assert_eq!(marks, [queued - 1, queued / 2, 0], "{kind:?}");

@@ -4,16 +4,17 @@
 //! process's resident memory at their baseline. Huge (`Duration::MAX`) timeouts mean
 //! "never" and panic nowhere. A file of its own, so no other test moves the RSS.
 
-mod common_net;
+mod support;
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common_net::*;
 use squall::net::{TcpClient, TcpServer};
 use squall::stream::{IoStream, StreamOptions};
 use squall::{Future, Handle, Reactor};
+use support::net::echo_lines;
+use support::{run_for, run_until, wait};
 
 const CYCLES: usize = 20_000;
 /// Cycles run side by side (each chain connects again once its last cycle is done).
@@ -24,9 +25,7 @@ const RSS_SLACK: usize = 2 * 1024 * 1024;
 
 /// Resident set size of this process, in bytes.
 fn rss() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
+    support::process::rss_kib(std::process::id()) * 1024
 }
 
 /// What the reactor holds, for comparison against a baseline.
@@ -72,20 +71,25 @@ fn run_cycles(reactor: &mut Reactor, client: &TcpClient, port: u16, n: usize) ->
     chains.iter().map(|c| wait(reactor, c).unwrap()).sum()
 }
 
+/// A server that counts its open streams in `live` and hands each to `serve`.
+fn counted_server(h: &Handle, live: &Rc<Cell<usize>>, serve: fn(IoStream)) -> TcpServer {
+    let l = live.clone();
+    TcpServer::new(h, move |stream: IoStream, _| {
+        l.set(l.get() + 1);
+        let l = l.clone();
+        stream.set_close_callback(move |_| l.set(l.get() - 1));
+        serve(stream);
+    })
+}
+
 #[test]
 fn connect_close_cycles_leave_timers_and_memory_at_baseline() {
     let mut reactor = Reactor::new().unwrap();
     let h = reactor.handle();
     let live = Rc::new(Cell::new(0usize));
-    let l = live.clone();
-    let server = TcpServer::new(&h, move |stream: IoStream, _| {
-        l.set(l.get() + 1);
-        let l = l.clone();
-        stream.set_close_callback(move |_| l.set(l.get() - 1));
-        // The server closes first, so the TIME_WAIT states stay on its side and the
-        // client's ephemeral ports are free again at once.
-        stream.close();
-    });
+    // The server closes first, so the TIME_WAIT states stay on its side and the
+    // client's ephemeral ports are free again at once.
+    let server = counted_server(&h, &live, |stream| stream.close());
     server.set_stream_options(StreamOptions::default().idle_timeout(Some(Duration::from_secs(60))));
     let port = server.listen("127.0.0.1:0").unwrap().port();
     let mut client = TcpClient::new(&h);
@@ -93,13 +97,13 @@ fn connect_close_cycles_leave_timers_and_memory_at_baseline() {
 
     // Warm up (thread-locals, pools, slabs at their working size), then measure.
     assert_eq!(run_cycles(&mut reactor, &client, port, 2_000), 2_000);
-    run_until_true(&mut reactor, || live.get() == 0);
+    run_until(&mut reactor, "every connection closed", || live.get() == 0);
     run_for(&mut reactor, Duration::from_millis(10));
     let base = held(&h);
     let base_rss = rss();
 
     assert_eq!(run_cycles(&mut reactor, &client, port, CYCLES), CYCLES);
-    run_until_true(&mut reactor, || live.get() == 0);
+    run_until(&mut reactor, "every connection closed", || live.get() == 0);
     run_for(&mut reactor, Duration::from_millis(10));
 
     assert_eq!(held(&h), base, "(timers, handlers, callbacks) pending");
@@ -111,19 +115,6 @@ fn connect_close_cycles_leave_timers_and_memory_at_baseline() {
     );
 }
 
-/// Echoes lines until the peer closes.
-fn echo_lines(stream: IoStream) {
-    let s = stream.clone();
-    stream
-        .read_until(b"\n", Some(1024))
-        .add_done_callback(move |f| {
-            if let Some(Ok(line)) = f.take_result() {
-                s.write(line);
-                echo_lines(s.clone());
-            }
-        });
-}
-
 /// `Duration::MAX` as a server's stream timeout, a client's stream timeout and a
 /// connect deadline: connections are served (no `Instant` overflow anywhere), and the
 /// timers are gone once the streams close.
@@ -133,13 +124,7 @@ fn duration_max_timeouts_mean_never() {
     let h = reactor.handle();
     let never = StreamOptions::default().idle_timeout(Some(Duration::MAX));
     let live = Rc::new(Cell::new(0usize));
-    let l = live.clone();
-    let server = TcpServer::new(&h, move |stream: IoStream, _| {
-        l.set(l.get() + 1);
-        let l = l.clone();
-        stream.set_close_callback(move |_| l.set(l.get() - 1));
-        echo_lines(stream);
-    });
+    let server = counted_server(&h, &live, echo_lines);
     server.set_stream_options(never.clone());
     let port = server.listen("127.0.0.1:0").unwrap().port();
     let mut client = TcpClient::new(&h);
@@ -163,7 +148,7 @@ fn duration_max_timeouts_mean_never() {
         // A timeout set on a closed stream arms nothing.
         stream.set_idle_timeout(Some(Duration::MAX));
     }
-    run_until_true(&mut reactor, || live.get() == 0);
+    run_until(&mut reactor, "every connection closed", || live.get() == 0);
     assert_eq!(h.stats().timers_pending, 0, "a timer outlived its stream");
 }
 

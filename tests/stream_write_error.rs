@@ -2,16 +2,16 @@
 //! failing write must not lose what the peer sent, and a pending `read_with` parser gets
 //! that data and the close from the loop, never inside the `write` call that failed.
 
-mod common_net;
+mod support;
 
 use std::cell::Cell;
 use std::io::Write;
 use std::rc::Rc;
 
 use bytes::BytesMut;
-use common_net::{tcp_pair, wait};
 use squall::stream::IoStream;
 use squall::Reactor;
+use support::{tcp_pair, wait};
 
 #[test]
 fn a_failed_write_hands_the_peers_last_bytes_to_the_pending_read_with_from_the_loop() {

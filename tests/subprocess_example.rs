@@ -1,13 +1,13 @@
 //! The subprocess example (`examples/subprocess.rs`) as a user runs it: the command's
 //! output is printed line by line and its exit status becomes the example's.
 
-mod util;
+mod support;
 
 use std::process::Command;
 
 #[test]
 fn prints_output_and_exits_with_the_status() {
-    let out = Command::new(util::example_binary("subprocess"))
+    let out = Command::new(support::process::example_binary("subprocess"))
         .args(["sh", "-c", "echo one; echo two; printf tail; exit 3"])
         .output()
         .unwrap();
@@ -17,7 +17,7 @@ fn prints_output_and_exits_with_the_status() {
 
 #[test]
 fn a_signal_becomes_128_plus_its_number() {
-    let out = Command::new(util::example_binary("subprocess"))
+    let out = Command::new(support::process::example_binary("subprocess"))
         .args(["sh", "-c", "kill -TERM $$"])
         .output()
         .unwrap();
@@ -26,7 +26,7 @@ fn a_signal_becomes_128_plus_its_number() {
 
 #[test]
 fn missing_command_is_one_line_and_status_1() {
-    let out = Command::new(util::example_binary("subprocess"))
+    let out = Command::new(support::process::example_binary("subprocess"))
         .arg("/nonexistent/squall-example-missing")
         .output()
         .unwrap();
@@ -38,7 +38,7 @@ fn missing_command_is_one_line_and_status_1() {
 
 #[test]
 fn no_command_is_a_usage_error() {
-    let out = Command::new(util::example_binary("subprocess"))
+    let out = Command::new(support::process::example_binary("subprocess"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

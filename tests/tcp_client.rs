@@ -1,17 +1,18 @@
 //! Behaviour of `TcpClient` and the resolvers over 127.0.0.1: refused connects, connect
 //! timeouts, happy eyeballs across addresses, and names answered without the executor.
 
-mod common_net;
-mod util;
+mod support;
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common_net::*;
 use squall::net::{DefaultResolver, OverrideResolver, Resolver, TcpClient};
+use squall::testing::bind_unused_port;
 use squall::{Error, Future, Handle, Reactor};
+use support::net::*;
+use support::{run_for, wait};
 
 #[test]
 fn connect_succeeds_and_cancels_its_timeout() {
@@ -40,7 +41,7 @@ fn connect_succeeds_and_cancels_its_timeout() {
 #[test]
 fn connect_refused_fails_with_io_error_naming_the_address() {
     let mut reactor = Reactor::new().unwrap();
-    let closed = util::ReservedPort::closed();
+    let closed = support::ReservedPort::closed();
     let port = closed.port();
     let client = TcpClient::new(&reactor.handle());
     let r = wait(
@@ -104,7 +105,7 @@ fn happy_eyeballs_moves_past_a_refused_address_to_an_open_one() {
     let mut reactor = Reactor::new().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let open: SocketAddr = listener.local_addr().unwrap();
-    let closed = util::ReservedPort::closed();
+    let closed = support::ReservedPort::closed();
     let refused = closed.addr();
     let resolver = OverrideResolver::new()
         .with_addr("svc.test", 80, refused)
@@ -126,8 +127,8 @@ fn happy_eyeballs_moves_past_a_refused_address_to_an_open_one() {
 fn happy_eyeballs_reports_the_last_failure_when_every_address_is_refused() {
     let mut reactor = Reactor::new().unwrap();
     let (closed_a, closed_b) = (
-        util::ReservedPort::closed(),
-        util::ReservedPort::closed_on("127.0.0.2:0"),
+        support::ReservedPort::closed(),
+        support::ReservedPort::closed_on("127.0.0.2:0"),
     );
     let (a, b) = (closed_a.addr(), closed_b.addr());
     let resolver = OverrideResolver::new()
@@ -150,8 +151,7 @@ fn happy_eyeballs_reports_the_last_failure_when_every_address_is_refused() {
 #[test]
 fn override_resolver_maps_a_host_to_another_name() {
     let mut reactor = Reactor::new().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (_listener, port) = bind_unused_port().unwrap();
     let resolver = OverrideResolver::new().with_host("Api.Example.Test", "127.0.0.1");
     let client = TcpClient::with_resolver(&reactor.handle(), Rc::new(resolver));
     let stream = wait(

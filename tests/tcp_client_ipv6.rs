@@ -4,17 +4,17 @@
 //! hangs gets the other family started after `SECOND_FAMILY_DELAY`, and that one wins.
 //! Every test is skipped (with a message) where `[::1]` cannot be bound.
 
-mod common_net;
-mod util;
+mod support;
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common_net::*;
 use squall::net::{OverrideResolver, TcpClient, SECOND_FAMILY_DELAY};
 use squall::Reactor;
+use support::net::*;
+use support::{run_for, wait};
 
 const NAME: &str = "dual.test";
 
@@ -80,7 +80,7 @@ fn refused_primary_hands_over_to_the_other_family_at_once() {
     drop(v6);
     let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
     let a4 = v4.local_addr().unwrap();
-    let closed6 = util::ReservedPort::closed_on("[::1]:0");
+    let closed6 = support::ReservedPort::closed_on("[::1]:0");
     let refused6 = closed6.addr();
     let mut reactor = Reactor::new().unwrap();
     let c = client(&reactor, &[refused6, a4]);
@@ -99,7 +99,7 @@ fn refused_primary_hands_over_to_the_other_family_at_once() {
     // And the other way round: refused IPv4 first, IPv6 answers.
     let v6 = v6_listener("refused_primary_hands_over").unwrap();
     let a6 = v6.local_addr().unwrap();
-    let closed4 = util::ReservedPort::closed();
+    let closed4 = support::ReservedPort::closed();
     let refused4 = closed4.addr();
     let c = client(&reactor, &[refused4, a6]);
     let start = Instant::now();

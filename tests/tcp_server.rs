@@ -1,7 +1,7 @@
 //! Behaviour of `TcpServer` over 127.0.0.1: serving, accept bursts, stream options,
 //! and `stop()`.
 
-mod common_net;
+mod support;
 
 use std::cell::RefCell;
 use std::io::ErrorKind;
@@ -10,23 +10,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common_net::*;
 use squall::net::{TcpClient, TcpServer};
 use squall::stream::{IoStream, StreamOptions};
 use squall::{join_all, Error, Future, Reactor};
-
-/// Echoes lines until the peer closes.
-fn echo_lines(stream: IoStream) {
-    let s = stream.clone();
-    stream
-        .read_until(b"\n", Some(1024))
-        .add_done_callback(move |f| {
-            if let Some(Ok(line)) = f.take_result() {
-                s.write(line);
-                echo_lines(s.clone());
-            }
-        });
-}
+use support::net::echo_lines;
+use support::{run_for, run_until, wait, WAIT_LIMIT};
 
 /// Every stream a server accepted, with the peer address it was given.
 type Accepted = Rc<RefCell<Vec<(IoStream, SocketAddr)>>>;
@@ -81,7 +69,9 @@ fn server_reports_the_peer_address_of_each_connection() {
         &client.connect("127.0.0.1", addr.port(), None),
     )
     .unwrap();
-    run_until_true(&mut reactor, || accepted.borrow().len() == 1);
+    run_until(&mut reactor, "the connection accepted", || {
+        accepted.borrow().len() == 1
+    });
     let local = stream.local_addr().unwrap().unwrap();
     let (server_side, peer) = accepted.borrow()[0].clone();
     assert_eq!(peer, local);
@@ -96,7 +86,9 @@ fn server_accepts_a_burst_larger_than_one_accept_round() {
     let mut reactor = Reactor::new().unwrap();
     let (_server, addr, accepted) = echo_server(&reactor);
     let clients: Vec<TcpStream> = (0..N).map(|_| TcpStream::connect(addr).unwrap()).collect();
-    run_until_true(&mut reactor, || accepted.borrow().len() == N);
+    run_until(&mut reactor, "every connection accepted", || {
+        accepted.borrow().len() == N
+    });
     // Every one of them is served.
     let h = reactor.handle();
     let replies: Vec<Future<Bytes>> = clients
@@ -154,7 +146,9 @@ fn stop_refuses_new_connections_while_open_streams_keep_working() {
         &client.connect("127.0.0.1", addr.port(), None),
     )
     .unwrap();
-    run_until_true(&mut reactor, || accepted.borrow().len() == 1);
+    run_until(&mut reactor, "the connection accepted", || {
+        accepted.borrow().len() == 1
+    });
 
     server.stop();
     // The listening socket is closed at once: the kernel refuses new connections.
@@ -240,7 +234,9 @@ fn stop_inside_the_stream_callback_stops_the_rest_of_the_batch() {
             })
             .collect::<Vec<_>>()
     });
-    run_until_true(&mut reactor, || readers.is_finished());
+    run_until(&mut reactor, "the readers to finish", || {
+        readers.is_finished()
+    });
     let outcomes = readers.join().unwrap();
     // Every client was closed: the one handed over by the callback, the rest by stop().
     for (i, o) in outcomes.iter().enumerate() {

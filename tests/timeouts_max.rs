@@ -1,15 +1,15 @@
 //! `Duration::MAX` as a server's timeouts means "never": connections are served, not
 //! broken by an overflow when the deadline is computed.
 
-mod common_net;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common_net::*;
 use squall::http::{HttpServer, HttpServerOptions};
 use squall::Reactor;
+use support::{run_until, WAIT_LIMIT};
 
 #[test]
 #[allow(clippy::field_reassign_with_default)] // the options are #[non_exhaustive]
@@ -33,7 +33,9 @@ fn http_server_with_duration_max_timeouts_serves_requests() {
         let mut out = String::new();
         c.read_to_string(&mut out).map(|_| out)
     });
-    run_until_true(&mut reactor, || client.is_finished());
+    run_until(&mut reactor, "the client to finish", || {
+        client.is_finished()
+    });
     let response = client.join().unwrap().expect("response");
     assert!(response.starts_with("HTTP/1.1 200"), "{response:?}");
     assert!(response.ends_with("never times out\n"), "{response:?}");

@@ -1,13 +1,13 @@
 //! Timers: deadline order, set order on ties, cancellation, churn.
 
-mod util;
+mod support;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use squall::{Future, Reactor};
-use util::{drops, Counter, DropProbe};
+use support::{drops, Counter, DropProbe};
 
 /// Runs `reactor` until `done` is resolved, failing after 10 s instead of hanging.
 fn run_until_done(reactor: &mut Reactor, done: &Future<()>) {

@@ -3,28 +3,25 @@
 //! client certificates, pooling per TLS settings, a server that does not speak TLS,
 //! a redirect from http to https, and the `fetch` example's curl flags and exit codes.
 
-mod common_net;
-mod common_tls;
-mod util;
+mod support;
 
 use std::net::SocketAddr;
 use std::process::{Command, Output};
-use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use common_net::wait;
-use common_tls::{Leaf, TestCa, Validity};
 use rcgen::ExtendedKeyUsagePurpose;
 use squall::http::client::{AsyncHttpClient, HttpRequest};
 use squall::http::HttpServer;
 use squall::tls::{TlsConfig, TlsErrorKind};
-use squall::{Error, Reactor, Remote};
+use squall::{Handle, Reactor};
+use support::tls::{client_auth_config, tls_kind, TestCa, Validity};
+use support::wait;
+use support::ServerThread;
 
 /// Answers `scheme path port-of-the-client` (the port tells connections apart);
 /// `/redirect?to=URL` redirects.
-fn serve(reactor: &Reactor, tls: Option<TlsConfig>) -> (HttpServer, SocketAddr) {
-    let server = HttpServer::new(&reactor.handle(), |req, mut resp| {
+fn serve(handle: &Handle, tls: Option<TlsConfig>) -> (HttpServer, SocketAddr) {
+    let server = HttpServer::new(handle, |req, mut resp| {
         if let Some(to) = req.query_arg("to") {
             resp.set_header("location", to);
             resp.respond(http::StatusCode::FOUND, Bytes::new());
@@ -44,19 +41,12 @@ fn serve(reactor: &Reactor, tls: Option<TlsConfig>) -> (HttpServer, SocketAddr) 
     (server, addr)
 }
 
-fn tls_kind(r: &squall::Result<squall::http::client::HttpResponse>) -> Option<TlsErrorKind> {
-    match r {
-        Err(Error::Tls(e)) => Some(e.kind()),
-        _ => None,
-    }
-}
-
 #[test]
 fn https_with_ca_certs_and_pooling_per_tls_settings() {
     let mut reactor = Reactor::new().unwrap();
     let ca = TestCa::new("client");
     let leaf = ca.leaf(&["localhost"]);
-    let (_server, addr) = serve(&reactor, Some(leaf.server_config()));
+    let (_server, addr) = serve(&reactor.handle(), Some(leaf.server_config()));
     let client = AsyncHttpClient::new(&reactor.handle());
     let url = format!("https://localhost:{}/a", addr.port());
     let mut ports = Vec::new();
@@ -93,8 +83,8 @@ fn certificate_problems_are_named_and_validate_cert_false_accepts() {
         Validity::Expired,
         ExtendedKeyUsagePurpose::ServerAuth,
     );
-    let (_s1, good_addr) = serve(&reactor, Some(good.server_config()));
-    let (_s2, expired_addr) = serve(&reactor, Some(expired.server_config()));
+    let (_s1, good_addr) = serve(&reactor.handle(), Some(good.server_config()));
+    let (_s2, expired_addr) = serve(&reactor.handle(), Some(expired.server_config()));
     let client = AsyncHttpClient::new(&reactor.handle());
     let url = |host: &str, addr: SocketAddr| format!("https://{host}:{}/", addr.port());
     // System roots do not know the test CA.
@@ -120,28 +110,16 @@ fn certificate_problems_are_named_and_validate_cert_false_accepts() {
     assert!(r.unwrap_err().to_string().contains("/nonexistent/ca.pem"));
 }
 
-fn client_auth_config(ca: &TestCa, leaf: &Leaf) -> TlsConfig {
-    let provider = squall::tls::provider();
-    let verifier =
-        rustls::server::WebPkiClientVerifier::builder_with_provider(ca.roots(), provider.clone())
-            .build()
-            .unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(leaf.certs(), leaf.key())
-        .unwrap();
-    TlsConfig::server(Arc::new(config))
-}
-
 #[test]
 fn client_certificate_is_presented_when_asked() {
     let mut reactor = Reactor::new().unwrap();
     let ca = TestCa::new("clientcert");
     let leaf = ca.leaf(&["localhost"]);
     let me = ca.client_leaf("client.test");
-    let (_server, addr) = serve(&reactor, Some(client_auth_config(&ca, &leaf)));
+    let (_server, addr) = serve(
+        &reactor.handle(),
+        Some(client_auth_config(&ca, &leaf, false)),
+    );
     let client = AsyncHttpClient::new(&reactor.handle());
     let url = format!("https://localhost:{}/", addr.port());
     let req = HttpRequest::get(&url)
@@ -159,8 +137,8 @@ fn https_to_a_plain_server_says_it_does_not_speak_tls_and_http_redirects_to_http
     let mut reactor = Reactor::new().unwrap();
     let ca = TestCa::new("plainsrv");
     let leaf = ca.leaf(&["localhost"]);
-    let (_plain, plain_addr) = serve(&reactor, None);
-    let (_tls, tls_addr) = serve(&reactor, Some(leaf.server_config()));
+    let (_plain, plain_addr) = serve(&reactor.handle(), None);
+    let (_tls, tls_addr) = serve(&reactor.handle(), Some(leaf.server_config()));
     let client = AsyncHttpClient::new(&reactor.handle());
     let req = HttpRequest::get(&format!("https://localhost:{}/", plain_addr.port()))
         .ca_certs(&ca.cert_path);
@@ -181,42 +159,12 @@ fn https_to_a_plain_server_says_it_does_not_speak_tls_and_http_redirects_to_http
 }
 
 /// A TLS server on its own reactor in a thread (for the `fetch` child process).
-struct ThreadServer {
-    port: u16,
-    remote: Remote,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl ThreadServer {
-    fn start(tls: Option<TlsConfig>) -> ThreadServer {
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let mut reactor = Reactor::new().unwrap();
-            let (server, addr) = serve(&reactor, tls);
-            tx.send((addr.port(), reactor.handle().remote())).unwrap();
-            reactor.run().unwrap();
-            drop(server);
-        });
-        let (port, remote) = rx.recv().unwrap();
-        ThreadServer {
-            port,
-            remote,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for ThreadServer {
-    fn drop(&mut self) {
-        self.remote.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+fn thread_server(tls: Option<TlsConfig>) -> ServerThread {
+    ServerThread::start(|h| serve(h, tls))
 }
 
 fn fetch(args: &[&str]) -> Output {
-    Command::new(util::example_binary("fetch"))
+    Command::new(support::process::example_binary("fetch"))
         .args(args)
         .output()
         .expect("run fetch")
@@ -238,22 +186,22 @@ fn fetch_example_speaks_curls_tls_flags_and_exit_codes() {
     let ca = TestCa::new("fetchcli");
     let leaf = ca.leaf(&["localhost"]);
     let me = ca.client_leaf("client.test");
-    let server = ThreadServer::start(Some(leaf.server_config()));
-    let auth = ThreadServer::start(Some(client_auth_config(&ca, &leaf)));
-    let plain = ThreadServer::start(None);
+    let server = thread_server(Some(leaf.server_config()));
+    let auth = thread_server(Some(client_auth_config(&ca, &leaf, false)));
+    let plain = thread_server(None);
     let cacert = ca.cert_path.to_str().unwrap();
-    let url = format!("https://localhost:{}/x", server.port);
+    let url = format!("https://localhost:{}/x", server.port());
     assert_exit(&fetch(&["--cacert", cacert, &url]), 0, "https /x");
     assert_exit(&fetch(&[&url]), 60, "");
     assert_exit(&fetch(&["-k", &url]), 0, "https /x");
     assert_exit(&fetch(&["--insecure", &url]), 0, "https /x");
-    let ip_url = format!("https://127.0.0.1:{}/x", server.port);
+    let ip_url = format!("https://127.0.0.1:{}/x", server.port());
     assert_exit(&fetch(&["--cacert", cacert, &ip_url]), 60, "");
-    let plain_url = format!("https://localhost:{}/", plain.port);
+    let plain_url = format!("https://localhost:{}/", plain.port());
     let o = fetch(&["--cacert", cacert, &plain_url]);
     assert_exit(&o, 35, "");
     assert!(String::from_utf8_lossy(&o.stderr).contains("server does not speak TLS"));
-    let auth_url = format!("https://localhost:{}/me", auth.port);
+    let auth_url = format!("https://localhost:{}/me", auth.port());
     let (cert, key) = (
         me.cert_path.to_str().unwrap(),
         me.key_path.to_str().unwrap(),

@@ -2,21 +2,20 @@
 //! TLS connection, and the demo server with `--tls-cert/--tls-key` serving
 //! `curl --cacert` (and curl refusing it without the CA, exit 60).
 
-mod common_net;
-mod common_tls;
-mod util;
+mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common_net::WAIT_LIMIT;
-use common_tls::{blocking_client_config, TestCa};
 use squall::http::HttpServer;
 use squall::Reactor;
+use support::process::{example_binary, Running};
+use support::tls::{blocking_client_config, TestCa};
+use support::WAIT_LIMIT;
 
 #[test]
 fn https_requests_report_scheme_https_over_alpn_http11() {
@@ -71,15 +70,6 @@ fn curl() -> Option<()> {
     }
 }
 
-struct Demo(Child);
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn demo_server_serves_curl_over_tls() {
     if curl().is_none() {
@@ -87,71 +77,37 @@ fn demo_server_serves_curl_over_tls() {
     }
     let ca = TestCa::new("demo");
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
-    let mut child = Command::new(util::example_binary("http_server"))
-        .args(["--port", "0", "--bind", "127.0.0.1", "--tls-cert"])
+    let mut cmd = Command::new(example_binary("http_server"));
+    cmd.args(["--port", "0", "--bind", "127.0.0.1", "--tls-cert"])
         .arg(&leaf.cert_path)
         .arg("--tls-key")
         .arg(&leaf.key_path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn demo");
-    let stdout = child.stdout.take().unwrap();
-    let _demo = Demo(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(WAIT_LIMIT).expect("demo printed nothing");
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on https://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
+        .stderr(Stdio::inherit());
+    let (_demo, addr) = Running::serving(&mut cmd, WAIT_LIMIT, "https://");
+    let run_curl = |options: &[&str], url: &str| {
+        Command::new("curl")
+            .args(["-sS", "--max-time", "20"])
+            .args(options)
+            .arg(url)
+            .output()
+            .unwrap()
+    };
     let url = format!("https://localhost:{}/", addr.port());
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20", "--cacert"])
-        .arg(&ca.cert_path)
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "curl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, world");
     // By address too (the certificate names 127.0.0.1), and over TLS 1.2.
     let url_ip = format!("https://127.0.0.1:{}/", addr.port());
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--max-time",
-            "20",
-            "--tlsv1.2",
-            "--tls-max",
-            "1.2",
-            "--cacert",
-        ])
-        .arg(&ca.cert_path)
-        .arg(&url_ip)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "curl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, world");
+    let ca_file = ca.cert_path.to_str().unwrap();
+    let tls12 = ["--tlsv1.2", "--tls-max", "1.2", "--cacert", ca_file];
+    for (options, url) in [(&["--cacert", ca_file][..], &url), (&tls12[..], &url_ip)] {
+        let out = run_curl(options, url);
+        assert!(
+            out.status.success(),
+            "curl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, world");
+    }
     // Without the CA curl refuses the certificate (its exit code 60).
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20"])
-        .arg(&url)
-        .output()
-        .unwrap();
+    let out = run_curl(&[], &url);
     assert_eq!(
         out.status.code(),
         Some(60),

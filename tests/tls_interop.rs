@@ -3,19 +3,18 @@
 //! `http.server` and Tornado with `ssl_options` as servers for the squall client.
 //! A test whose peer is missing skips with a message (`.ci/run` installs them).
 
-mod common_tls;
+mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use bytes::Bytes;
-use common_tls::TestCa;
 use squall::http::client::{HttpClient, HttpRequest};
 use squall::http::HttpServer;
-use squall::{Reactor, Remote};
+use support::process::output_with_input;
+use support::python::PythonPeer;
+use support::tls::TestCa;
+use support::ServerThread;
+use support::WAIT_LIMIT;
 
 fn have(cmd: &str, args: &[&str]) -> bool {
     Command::new(cmd)
@@ -26,49 +25,18 @@ fn have(cmd: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// A child process killed when dropped.
-struct Peer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `python script args...`; the script prints `port N` first.
-fn spawn_python(script: &str, args: &[&str], dir: &std::path::Path) -> Peer {
+/// Runs `python script args...` in `dir` (the certificates' directory); the script
+/// prints `port N` first.
+fn spawn_python(script: &str, args: &[&str], dir: &std::path::Path) -> PythonPeer {
     let path = dir.join("peer.py");
     std::fs::write(&path, script).unwrap();
-    let mut child = Command::new("python3")
-        .arg("-u")
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u")
         .arg(&path)
         .args(args)
         .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn python3");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = tx.send(line);
-        }
-        for _ in lines {}
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("python printed no port");
-    let port = line
-        .strip_prefix("port ")
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    Peer { child, port }
+        .stderr(Stdio::inherit());
+    PythonPeer::spawn(&mut cmd, "port ")
 }
 
 const PYTHON_SSL_SERVER: &str = r#"
@@ -169,42 +137,14 @@ fn tornado_with_ssl_options_serves_the_squall_client() {
 }
 
 /// The squall HTTPS server on its own reactor in a thread.
-struct Server {
-    port: u16,
-    remote: Remote,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(config: squall::tls::TlsConfig) -> Server {
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let mut reactor = Reactor::new().unwrap();
-            let server = HttpServer::new(&reactor.handle(), |req, resp| {
-                resp.send(Bytes::from(format!("Hello over {}", req.scheme())));
-            });
-            server.set_tls(config).unwrap();
-            let addr = server.listen("127.0.0.1:0").unwrap();
-            tx.send((addr.port(), reactor.handle().remote())).unwrap();
-            reactor.run().unwrap();
-            drop(server);
+fn https_server(config: squall::tls::TlsConfig) -> ServerThread {
+    ServerThread::http(|h| {
+        let server = HttpServer::new(h, |req, resp| {
+            resp.send(Bytes::from(format!("Hello over {}", req.scheme())));
         });
-        let (port, remote) = rx.recv().unwrap();
-        Server {
-            port,
-            remote,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.remote.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+        server.set_tls(config).unwrap();
+        server
+    })
 }
 
 #[test]
@@ -215,26 +155,17 @@ fn openssl_s_client_speaks_tls12_and_tls13_to_the_squall_server() {
     }
     let ca = TestCa::new("sclient");
     let leaf = ca.leaf(&["localhost"]);
-    let server = Server::start(leaf.server_config());
+    let server = https_server(leaf.server_config());
     for (flag, name) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
-        let mut child = Command::new("openssl")
+        let mut openssl = Command::new("openssl");
+        openssl
             .args(["s_client", "-brief", "-ign_eof", "-verify_return_error"])
-            .args(["-connect", &format!("127.0.0.1:{}", server.port)])
+            .args(["-connect", &format!("127.0.0.1:{}", server.port())])
             .args(["-servername", "localhost", "-verify_hostname", "localhost"])
             .args(["-alpn", "http/1.1", flag, "-CAfile"])
-            .arg(&ca.cert_path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn openssl");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+            .arg(&ca.cert_path);
+        let request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+        let out = output_with_input(&mut openssl, request, WAIT_LIMIT);
         let (stdout, stderr) = (
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),

@@ -1,8 +1,7 @@
 //! TLS on the servers and the TCP client: `TcpServer::set_tls` with a handshake that
 //! stalls or is not TLS at all (others are served meanwhile), `TcpClient::connect_tls`.
 
-mod common_net;
-mod common_tls;
+mod support;
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
@@ -11,13 +10,14 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common_net::{wait, WAIT_LIMIT};
-use common_tls::TestCa;
 use squall::net::{TcpClient, TcpServer};
 use squall::tls::TlsErrorKind;
 use squall::{Error, Reactor};
+use support::net::echo_lines;
+use support::tls::TestCa;
+use support::{wait, WAIT_LIMIT};
 
-/// An echo-a-line TLS server; returns its port and the number of streams it was handed.
+/// A line-echo TLS server; returns its port and the number of streams it was handed.
 fn line_echo_server(
     reactor: &Reactor,
     config: squall::tls::TlsConfig,
@@ -30,14 +30,7 @@ fn line_echo_server(
             stream.tls_info().is_some(),
             "handed over after the handshake"
         );
-        let s = stream.clone();
-        stream
-            .read_until(b"\n", Some(1024))
-            .add_done_callback(move |f| {
-                if let Some(Ok(line)) = f.take_result() {
-                    s.write(line);
-                }
-            });
+        echo_lines(stream);
     });
     server.set_tls(Some(config)).unwrap();
     let port = server.listen("127.0.0.1:0").unwrap().port();

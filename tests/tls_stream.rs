@@ -1,31 +1,25 @@
 //! `IoStream` over TLS: handshakes (TLS 1.2 and 1.3, SNI, ALPN, client certificates),
 //! certificate errors by cause, `start_tls` after plaintext, bulk data with slow readers,
-//! peers that do not speak TLS or stall, close_notify — over real sockets on 127.0.0.1
-//! with certificates made by `rcgen`.
+//! peers that do not speak TLS or stall, close_notify — over real sockets (127.0.0.1, or
+//! a socketpair where TCP plays no part) with certificates made by `rcgen`.
 
-mod common_net;
-mod common_tls;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common_net::{tcp_pair, wait, WAIT_LIMIT};
-use common_tls::{blocking_client_config, TestCa, Validity};
 use rcgen::ExtendedKeyUsagePurpose;
 use squall::stream::IoStream;
+use squall::testing::stream_pair;
 use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
 use squall::{Error, Future, Reactor};
+use support::tls::{blocking_client_config, client_auth_config, tls_kind, Leaf, TestCa, Validity};
+use support::{run_until, tcp_pair, wait, WAIT_LIMIT};
 
-fn tls_kind(r: &squall::Result<IoStream>) -> Option<TlsErrorKind> {
-    match r {
-        Err(Error::Tls(e)) => Some(e.kind()),
-        _ => None,
-    }
-}
-
-/// Handshakes a TCP pair: (server result, client result).
+/// Handshakes a connected pair (a socketpair: TLS needs no TCP): (server result, client
+/// result).
 fn handshake(
     reactor: &mut Reactor,
     server: &TlsConfig,
@@ -33,14 +27,27 @@ fn handshake(
     host: &str,
 ) -> (squall::Result<IoStream>, squall::Result<IoStream>) {
     let h = reactor.handle();
-    let (s, c) = tcp_pair();
-    let s = IoStream::new(&h, s).unwrap().start_tls(true, server, None);
-    let c = IoStream::new(&h, c)
-        .unwrap()
-        .start_tls(false, client, Some(host));
+    let (s, c) = stream_pair(&h).unwrap();
+    let s = s.start_tls(true, server, None);
+    let c = c.start_tls(false, client, Some(host));
     let c = wait(reactor, &c);
     let s = wait(reactor, &s);
     (s, c)
+}
+
+/// A reactor and a pair handshaken with a `localhost` certificate of a fresh CA named
+/// after `tag`: (reactor, server, client, the server's certificate).
+fn connected(tag: &str) -> (Reactor, IoStream, IoStream, Leaf) {
+    let mut reactor = Reactor::new().unwrap();
+    let ca = TestCa::new(tag);
+    let leaf = ca.leaf(&["localhost"]);
+    let (s, c) = handshake(
+        &mut reactor,
+        &leaf.server_config(),
+        &ca.client_config(),
+        "localhost",
+    );
+    (reactor, s.unwrap(), c.unwrap(), leaf)
 }
 
 fn exchange(reactor: &mut Reactor, a: &IoStream, b: &IoStream) {
@@ -54,16 +61,7 @@ fn exchange(reactor: &mut Reactor, a: &IoStream, b: &IoStream) {
 
 #[test]
 fn handshake_tls13_data_both_ways_alpn_and_info() {
-    let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("tls13");
-    let leaf = ca.leaf(&["localhost"]);
-    let (s, c) = handshake(
-        &mut reactor,
-        &leaf.server_config(),
-        &ca.client_config(),
-        "localhost",
-    );
-    let (s, c) = (s.unwrap(), c.unwrap());
+    let (mut reactor, s, c, leaf) = connected("tls13");
     exchange(&mut reactor, &c, &s);
     let ci = c.tls_info().unwrap();
     let si = s.tls_info().unwrap();
@@ -176,25 +174,6 @@ fn certificate_problems_are_named() {
     }
 }
 
-fn client_auth_server(ca: &TestCa, optional: bool) -> TlsConfig {
-    let leaf = ca.leaf(&["localhost"]);
-    let provider = squall::tls::provider();
-    let verifier =
-        rustls::server::WebPkiClientVerifier::builder_with_provider(ca.roots(), provider.clone());
-    let verifier = if optional {
-        verifier.allow_unauthenticated()
-    } else {
-        verifier
-    };
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier.build().unwrap())
-        .with_single_cert(leaf.certs(), leaf.key())
-        .unwrap();
-    TlsConfig::server(Arc::new(config))
-}
-
 #[test]
 fn client_certificates_required_and_optional() {
     let mut reactor = Reactor::new().unwrap();
@@ -203,7 +182,7 @@ fn client_certificates_required_and_optional() {
     let with_cert =
         TlsConfig::client(&ca.client_options().client_cert(&me.cert_path, &me.key_path)).unwrap();
 
-    let required = client_auth_server(&ca, false);
+    let required = client_auth_config(&ca, &ca.leaf(&["localhost"]), false);
     let (s, c) = handshake(&mut reactor, &required, &with_cert, "localhost");
     let (s, c) = (s.unwrap(), c.unwrap());
     assert_eq!(s.tls_info().unwrap().peer_certificates, me.certs());
@@ -223,7 +202,7 @@ fn client_certificates_required_and_optional() {
         assert!(c.is_closed());
     }
 
-    let optional = client_auth_server(&ca, true);
+    let optional = client_auth_config(&ca, &ca.leaf(&["localhost"]), true);
     let (s, c) = handshake(&mut reactor, &optional, &ca.client_config(), "localhost");
     let (s, c) = (s.unwrap(), c.unwrap());
     assert!(s.tls_info().unwrap().peer_certificates.is_empty());
@@ -236,8 +215,7 @@ fn start_tls_after_a_plaintext_exchange() {
     let h = reactor.handle();
     let ca = TestCa::new("starttls");
     let leaf = ca.leaf(&["localhost"]);
-    let (s, c) = tcp_pair();
-    let (s, c) = (IoStream::new(&h, s).unwrap(), IoStream::new(&h, c).unwrap());
+    let (s, c) = stream_pair(&h).unwrap();
     exchange(&mut reactor, &c, &s);
     assert!(!s.is_tls());
     // A stream with a read pending cannot be upgraded.
@@ -248,11 +226,7 @@ fn start_tls_after_a_plaintext_exchange() {
         Err(Error::InvalidState(_))
     ));
     drop(pending);
-    let (s2, c2) = tcp_pair();
-    let (s, c) = (
-        IoStream::new(&h, s2).unwrap(),
-        IoStream::new(&h, c2).unwrap(),
-    );
+    let (s, c) = stream_pair(&h).unwrap();
     exchange(&mut reactor, &c, &s);
     let sf = s.start_tls(true, &leaf.server_config(), None);
     let cf = c.start_tls(false, &ca.client_config(), Some("localhost"));
@@ -293,16 +267,7 @@ fn slow_read(stream: &IoStream, total: usize) -> Future<Vec<u8>> {
 
 #[test]
 fn ten_mib_both_ways_with_slow_readers() {
-    let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("bulk");
-    let leaf = ca.leaf(&["localhost"]);
-    let (s, c) = handshake(
-        &mut reactor,
-        &leaf.server_config(),
-        &ca.client_config(),
-        "localhost",
-    );
-    let (s, c) = (s.unwrap(), c.unwrap());
+    let (mut reactor, s, c, _) = connected("bulk");
     const N: usize = 10 * 1024 * 1024;
     let (up, down) = (pattern(N, 1), pattern(N, 7));
     let w1 = c.write(up.clone());
@@ -453,16 +418,7 @@ fn a_stalled_handshake_times_out_while_others_are_served() {
 
 #[test]
 fn closing_sends_close_notify_and_reads_see_a_clean_end() {
-    let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("closenotify");
-    let leaf = ca.leaf(&["localhost"]);
-    let (s, c) = handshake(
-        &mut reactor,
-        &leaf.server_config(),
-        &ca.client_config(),
-        "localhost",
-    );
-    let (s, c) = (s.unwrap(), c.unwrap());
+    let (mut reactor, s, c, _) = connected("closenotify");
     c.write(&b"last words"[..]);
     c.close_after_writes();
     let all = s.read_until_close();
@@ -476,8 +432,7 @@ fn misuse_is_refused_with_a_clear_error() {
     let h = reactor.handle();
     let ca = TestCa::new("misuse");
     let leaf = ca.leaf(&["localhost"]);
-    let (s, c) = tcp_pair();
-    let (s, c) = (IoStream::new(&h, s).unwrap(), IoStream::new(&h, c).unwrap());
+    let (s, c) = stream_pair(&h).unwrap();
     // The side must match the configuration; a client needs a host name.
     let r = wait(
         &mut reactor,
@@ -575,7 +530,9 @@ fn plaintext_held_by_rustls_after_a_full_event_is_read() {
         .start_tls(true, &leaf.server_config(), None);
     let s = wait(&mut reactor, &hs).unwrap();
     // No read is pending: the stream reads nothing while the peer writes.
-    common_net::run_until_true(&mut reactor, || rx.try_recv().is_ok());
+    run_until(&mut reactor, "the peer thread to finish", || {
+        rx.try_recv().is_ok()
+    });
     let all = s.read_bytes(N, false);
     assert_eq!(wait(&mut reactor, &all).unwrap().len(), N);
     let done = s.write(&b"ok"[..]);

@@ -1,43 +1,20 @@
 //! The UDP echo example (`examples/udp_echo.rs`) as a user runs it: `--port 0` prints
 //! `listening on udp://HOST:PORT` and every datagram comes back to its sender.
 
-mod util;
+mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
+
+use support::process::{example_binary, listening_addr, Running};
 
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(bind: &str) -> (Server, String) {
-    let mut child = Command::new(util::example_binary("udp_echo"))
-        .args(["--port", "0", "--bind", bind])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn udp_echo");
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(WAIT_LIMIT)
-        .expect("udp_echo printed nothing");
-    (server, line)
+fn start(bind: &str) -> (Running, String) {
+    let mut cmd = Command::new(example_binary("udp_echo"));
+    cmd.args(["--port", "0", "--bind", bind]);
+    Running::spawn(&mut cmd, WAIT_LIMIT)
 }
 
 fn echo_round_trips(addr: SocketAddr, client_bind: &str) {
@@ -66,11 +43,7 @@ fn echo_round_trips(addr: SocketAddr, client_bind: &str) {
 #[test]
 fn echoes_over_ipv4() {
     let (_server, line) = start("127.0.0.1");
-    let addr: SocketAddr = line
-        .trim_end()
-        .strip_prefix("listening on udp://")
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let addr = listening_addr(&line, "udp://");
     assert_eq!(
         line,
         format!("listening on udp://127.0.0.1:{}\n", addr.port())
@@ -86,18 +59,14 @@ fn echoes_over_ipv6() {
         return;
     }
     let (_server, line) = start("::1");
-    let addr: SocketAddr = line
-        .trim_end()
-        .strip_prefix("listening on udp://")
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let addr = listening_addr(&line, "udp://");
     assert!(addr.is_ipv6());
     echo_round_trips(addr, "[::1]:0");
 }
 
 #[test]
 fn bad_port_is_a_usage_error() {
-    let out = Command::new(util::example_binary("udp_echo"))
+    let out = Command::new(example_binary("udp_echo"))
         .args(["--port", "notaport"])
         .output()
         .unwrap();

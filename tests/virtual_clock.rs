@@ -202,21 +202,20 @@ fn auto_advance_waits_while_io_is_in_flight() {
     assert_eq!(handle.now() - start, 2 * SEC);
 }
 
-#[test]
-fn websocket_ping_timeout_closes_a_silent_peer_with_1011() {
-    let wall = Instant::now();
+/// A WebSocket route on a virtual-clock server, and a raw peer that sent the upgrade:
+/// (the server, the peer, the response head it read, the close code the server's socket
+/// reports once closed).
+fn websocket_and_raw_peer(
+    options: WebSocketOptions,
+) -> (TestServer, TcpStream, Vec<u8>, Rc<Cell<Option<u16>>>) {
     let code = Rc::new(Cell::new(None));
     let c = code.clone();
-    let options = WebSocketOptions::default()
-        .ping_interval(Some(10 * SEC))
-        .ping_timeout(Some(5 * SEC));
     let app = Application::new().websocket("/ws", options, move |_ctx, ws| {
         let c = c.clone();
         ws.on_close(move |code, _| c.set(Some(code)));
         Ok(())
     });
     let mut server = TestServer::builder().virtual_clock(true).app(app).unwrap();
-    // A peer that completes the handshake and then answers nothing.
     let mut peer = TcpStream::connect(server.addr()).unwrap();
     peer.write_all(
         b"GET /ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -225,6 +224,17 @@ fn websocket_ping_timeout_closes_a_silent_peer_with_1011() {
     .unwrap();
     server.run_until_idle().unwrap();
     let head = read_now(&mut peer).unwrap();
+    (server, peer, head, code)
+}
+
+#[test]
+fn websocket_ping_timeout_closes_a_silent_peer_with_1011() {
+    let wall = Instant::now();
+    let options = WebSocketOptions::default()
+        .ping_interval(Some(10 * SEC))
+        .ping_timeout(Some(5 * SEC));
+    // A peer that completes the handshake and then answers nothing.
+    let (mut server, mut peer, head, code) = websocket_and_raw_peer(options);
     assert!(
         head.starts_with(b"HTTP/1.1 101"),
         "{:?}",
@@ -383,23 +393,8 @@ fn resp_handle() -> squall::Handle {
 
 #[test]
 fn websocket_stalled_message_is_closed_with_1008_after_exactly_its_timeout() {
-    let code = Rc::new(Cell::new(None));
-    let c = code.clone();
     let options = WebSocketOptions::default().message_timeout(Some(30 * SEC));
-    let app = Application::new().websocket("/ws", options, move |_ctx, ws| {
-        let c = c.clone();
-        ws.on_close(move |code, _| c.set(Some(code)));
-        Ok(())
-    });
-    let mut server = TestServer::builder().virtual_clock(true).app(app).unwrap();
-    let mut peer = TcpStream::connect(server.addr()).unwrap();
-    peer.write_all(
-        b"GET /ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .unwrap();
-    server.run_until_idle().unwrap();
-    let head = read_now(&mut peer).unwrap();
+    let (mut server, mut peer, head, code) = websocket_and_raw_peer(options);
     assert!(head.starts_with(b"HTTP/1.1 101"));
     // The first fragment of a text message (FIN clear, masked with a zero key), then
     // nothing.

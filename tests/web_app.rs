@@ -6,17 +6,17 @@
 
 #![cfg(all(feature = "json", feature = "gzip"))]
 
-mod http_util;
+mod support;
 
 use std::cell::RefCell;
 use std::io::Read;
 use std::rc::Rc;
 use std::time::Duration;
 
-use http_util::{run, Reader};
 use squall::http::HttpServer;
 use squall::web::{Application, Context, CookieOptions, SameSite, WebOptions};
 use squall::{Error, Handle};
+use support::http::{run, Reader};
 
 fn app_server(app: Application) -> impl FnOnce(&Handle) -> HttpServer {
     move |h| app.server(h)
@@ -505,7 +505,7 @@ fn a_parked_context_in_route_state_is_freed_with_the_server() {
     let addr = server.listen("127.0.0.1:0").unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let client = std::thread::spawn(move || {
-        let mut c = http_util::connect(addr);
+        let mut c = support::http::connect(addr);
         std::io::Write::write_all(&mut c, &get("/park")).unwrap();
         let _ = rx.recv_timeout(Duration::from_secs(60)); // keep the connection open
     });

@@ -1,11 +1,11 @@
 //! `current_user` and the `authenticated` guard over real sockets.
 
-mod http_util;
+mod support;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use http_util::{run, Reader};
 use squall::web::{authenticated, create_signed_value, Application, Context, WebOptions};
+use support::http::{run, Reader};
 
 fn app(login_url: Option<&str>) -> Application {
     let mut options = WebOptions::default().cookie_secret("secret");

@@ -1,15 +1,15 @@
 //! Application-level hooks over real sockets: `prepare`, `on_finish`, default headers,
 //! the `write_error` renderer, JSON errors, and errors returned after `detach()`.
 
-mod http_util;
+mod support;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use http_util::{run, Reader};
 use squall::web::{header, Application, Context, HeaderMap, HeaderValue, StatusCode, WebOptions};
 use squall::Error;
+use support::http::{run, Reader};
 
 fn get(path: &str, extra: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").into_bytes()

@@ -1,13 +1,9 @@
-//! Method shortcuts, any-method routes and named routes over real sockets.
+//! Method shortcuts, any-method routes, named routes and plural arguments, served and
+//! fetched over real sockets by `squall::testing::TestServer`.
 
-mod http_util;
-
-use http_util::{run, Reader};
+use squall::http::HttpRequest;
+use squall::testing::TestServer;
 use squall::web::{Application, Context, Method};
-
-fn req(method: &str, path: &str) -> Vec<u8> {
-    format!("{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").into_bytes()
-}
 
 fn echo_method(ctx: &mut Context) -> squall::web::HandlerResult {
     let m = ctx.request().method.to_string();
@@ -28,36 +24,30 @@ fn put_delete_patch_and_custom_methods_route() {
             "/cache",
             echo_method,
         );
-    let out = run(
-        move |h| app.server(h),
-        |addr| {
-            let mut r = Reader::connect(addr);
-            let mut out = Vec::new();
-            for (m, p) in [
-                ("PUT", "/items/1"),
-                ("DELETE", "/items/2"),
-                ("PATCH", "/items/3"),
-                ("PURGE", "/cache"),
-                ("OPTIONS", "/cache"),
-                ("POST", "/items/4"),
-            ] {
-                r.send(&req(m, p));
-                out.push(r.response());
-            }
-            out
-        },
-    );
-    let got: Vec<(u16, String)> = out.iter().map(|r| (r.status, r.body_str())).collect();
+    let mut server = TestServer::app(app).unwrap();
+    let mut out = Vec::new();
+    for (m, p) in [
+        ("PUT", "/items/1"),
+        ("DELETE", "/items/2"),
+        ("PATCH", "/items/3"),
+        ("PURGE", "/cache"),
+        ("OPTIONS", "/cache"),
+        ("POST", "/items/4"),
+    ] {
+        let request = HttpRequest::new(p)
+            .method(Method::from_bytes(m.as_bytes()).unwrap())
+            .allow_nonstandard_methods(true)
+            .body("");
+        out.push(server.fetch(request).unwrap());
+    }
+    let got: Vec<(u16, String)> = out.iter().map(|r| (r.status.as_u16(), r.text())).collect();
     assert_eq!(got[0], (200, "PUT 1".to_string()));
     assert_eq!(got[1], (200, "DELETE 2".to_string()));
     assert_eq!(got[2], (200, "PATCH 3".to_string()));
     assert_eq!(got[3], (200, "PURGE ".to_string()));
     assert_eq!(got[4], (200, "OPTIONS ".to_string()));
     assert_eq!(out[5].status, 405);
-    assert_eq!(
-        out[5].header("allow"),
-        Some("GET, HEAD, PUT, DELETE, PATCH")
-    );
+    assert_eq!(out[5].headers["allow"], "GET, HEAD, PUT, DELETE, PATCH");
 }
 
 #[test]
@@ -81,23 +71,18 @@ fn named_routes_reverse_to_paths_that_route_back() {
         });
     assert_eq!(app.reverse_url("home", &[]).unwrap(), "/");
     assert!(app.reverse_url("entry", &[]).is_err());
-    let out = run(
-        move |h| app.server(h),
-        |addr| {
-            let mut r = Reader::connect(addr);
-            r.send(&req("GET", "/"));
-            let redirect = r.response();
-            let location = redirect.header("location").unwrap().to_string();
-            r.send(&req("GET", &location));
-            let page = r.response();
-            r.send(&req("GET", "/bad"));
-            (
-                redirect.status,
-                location,
-                page.body_str(),
-                r.response().status,
-            )
-        },
+    let mut server = TestServer::app(app).unwrap();
+    let redirect = server
+        .fetch(HttpRequest::new("/").follow_redirects(false))
+        .unwrap();
+    let location = redirect.headers["location"].to_str().unwrap().to_string();
+    let page = server.fetch(location.as_str()).unwrap();
+    let bad = server.fetch("/bad").unwrap();
+    let out = (
+        redirect.status.as_u16(),
+        location,
+        page.text(),
+        bad.status.as_u16(),
     );
     assert_eq!(
         out,
@@ -120,21 +105,9 @@ fn plural_arguments_from_query_body_and_both() {
         ctx.send_text(format!("q={q} b={b} all={all} none={none}"));
         Ok(())
     });
-    let out = run(
-        move |h| app.server(h),
-        |addr| {
-            let mut r = Reader::connect(addr);
-            let body = "a=3&x=1&a=4+5";
-            r.send(
-                format!(
-                    "POST /args?a=1&a=%2F2 HTTP/1.1\r\nHost: x\r\n\
-                     Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                )
-                .as_bytes(),
-            );
-            r.response().body_str()
-        },
-    );
+    let mut server = TestServer::app(app).unwrap();
+    let request = HttpRequest::post("/args?a=1&a=%2F2", "a=3&x=1&a=4+5")
+        .header("content-type", "application/x-www-form-urlencoded");
+    let out = server.fetch(request).unwrap().text();
     assert_eq!(out, "q=1,/2 b=3,4 5 all=1,/2,3,4 5 none=0");
 }

@@ -1,20 +1,20 @@
 //! Behaviour tests for `squall::web::StaticFiles` over real sockets: content types,
 //! conditional requests, ranges, HEAD, traversal, symlinks, streaming with backpressure.
 
-mod http_util;
+mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use http_util::{connect, read_to_eof, run, Reader, Response};
 use squall::http::{HttpServer, HttpServerOptions};
 use squall::web::{Application, WebOptions};
 use squall::Handle;
+use support::http::{connect, read_to_eof, run, Reader, Response};
 
 /// A fresh directory tree: root/{hello.txt, style.css, big.bin, sub/}, a secret file
 /// beside the root and a symlink inside pointing at it.
 fn tree(name: &str) -> (PathBuf, Vec<u8>) {
-    let base = http_util::temp_path(name);
+    let base = support::http::temp_path(name);
     let _ = std::fs::remove_dir_all(&base);
     let root = base.join("root");
     std::fs::create_dir_all(root.join("sub")).unwrap();
@@ -266,7 +266,7 @@ fn non_reading_downloads_read_a_bounded_amount_per_loop_turn() {
     use std::time::{Duration, Instant};
 
     const CLIENTS: usize = 200;
-    let base = http_util::temp_path("fair");
+    let base = support::http::temp_path("fair");
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base).unwrap();
     std::fs::write(base.join("large.bin"), vec![7u8; 4 << 20]).unwrap();

@@ -1,14 +1,11 @@
-//! Templates (minijinja) and `static_url` over real sockets.
+//! Templates (minijinja) and `static_url` over real sockets, through `squall::testing`.
 #![cfg(feature = "templates")]
 
-mod http_util;
+mod support;
 
-use http_util::{run, temp_path, Reader};
+use squall::testing::TestServer;
 use squall::web::{Application, Context, WebOptions};
-
-fn get(path: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes()
-}
+use support::http::temp_path;
 
 #[derive(serde::Serialize)]
 struct Entry {
@@ -58,28 +55,14 @@ fn pages_render_escaped_with_inheritance_static_urls_and_the_xsrf_field() {
         ctx.send_text(url);
         Ok(())
     });
-    let out = run(
-        move |h| app.server(h),
-        |addr| {
-            let mut r = Reader::connect(addr);
-            r.send(&get("/entry/x"));
-            let page = r.response();
-            r.send(&get("/url"));
-            let url = r.response().body_str();
-            r.send(&get(&url));
-            let css = r.response();
-            r.send(&get("/static/app.css"));
-            let plain = r.response();
-            r.send(&get("/missing"));
-            (page, url, css, plain, r.response())
-        },
-    );
-    let (page, url, css, plain, missing) = out;
-    let html = page.body_str();
-    assert_eq!(
-        page.header("content-type"),
-        Some("text/html; charset=utf-8")
-    );
+    let mut server = TestServer::app(app).unwrap();
+    let page = server.fetch("/entry/x").unwrap();
+    let url = server.fetch("/url").unwrap().text();
+    let css = server.fetch(url.as_str()).unwrap();
+    let plain = server.fetch("/static/app.css").unwrap();
+    let missing = server.fetch("/missing").unwrap();
+    let html = page.text();
+    assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
     assert!(
         html.starts_with("<html><head><link href=\"/static/app.css?v="),
         "{html}"
@@ -95,22 +78,23 @@ fn pages_render_escaped_with_inheritance_static_urls_and_the_xsrf_field() {
         "{html}"
     );
     assert!(page
-        .headers_named("set-cookie")
+        .headers
+        .get_all("set-cookie")
         .iter()
-        .any(|c| c.starts_with("_xsrf=")));
+        .any(|c| c.as_bytes().starts_with(b"_xsrf=")));
     assert!(
         url.starts_with("/static/app.css?v=") && url.len() == "/static/app.css?v=".len() + 32,
         "{url}"
     );
     assert_eq!(
-        (css.status, css.body_str().as_str()),
+        (css.status.as_u16(), css.text().as_str()),
         (200, "body { color: red }")
     );
+    assert_eq!(css.headers["cache-control"], "max-age=315360000, public");
     assert_eq!(
-        css.header("cache-control"),
-        Some("max-age=315360000, public")
+        (plain.status.as_u16(), plain.headers.get("cache-control")),
+        (200, None)
     );
-    assert_eq!((plain.status, plain.header("cache-control")), (200, None));
     assert_eq!(missing.status, 500);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,8 +1,7 @@
 //! WebSocket routes in an `Application` over real sockets, and the access log of
 //! upgrades, refused upgrades and requests whose client left.
 
-mod http_util;
-mod ws_util;
+mod support;
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -11,11 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use http_util::{run, Reader};
 use squall::web::{Application, Context};
 use squall::websocket::frame::Opcode;
 use squall::websocket::{WebSocket, WebSocketOptions};
-use ws_util::Raw;
+use support::http::{run, Reader};
+use support::ws::Raw;
 
 static PARKED: AtomicBool = AtomicBool::new(false);
 static ACCESS_LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());

@@ -1,12 +1,12 @@
 //! XSRF protection over real sockets, and tokens shared with a real Tornado app.
 
-mod http_util;
-mod tornado_util;
+mod support;
 
 use std::net::SocketAddr;
 
-use http_util::{exchange_to_eof, parse_all, run, Response};
 use squall::web::{Application, Context, WebOptions};
+use support::http::{exchange_to_eof, parse_all, run, Response};
+use support::python::{tornado_or_skip, PythonPeer, TORNADO_PRELUDE};
 
 fn app() -> Application {
     let page = |ctx: &mut Context| {
@@ -160,17 +160,27 @@ serve(tornado.web.Application([("/token", Token)], xsrf_cookies=True))
 
 #[test]
 fn tokens_interoperate_with_tornado() {
-    let Some(python) = tornado_util::tornado_python() else {
-        println!("SKIPPED tokens_interoperate_with_tornado: no python3 with `tornado`");
+    let Some(python) = tornado_or_skip("tokens_interoperate_with_tornado") else {
         return;
     };
-    let script = format!("{}{TORNADO_APP}", tornado_util::PRELUDE);
-    let peer = tornado_util::spawn_tornado(&python, "xsrf", &script);
+    let script = format!("{}{TORNADO_APP}", TORNADO_PRELUDE);
+    let peer = PythonPeer::script(&python, "xsrf", &script, &[]);
     let tornado: SocketAddr = ([127, 0, 0, 1], peer.port).into();
     let out = run(
         move |h| app().server(h),
         move |squall| {
             let mut got = Vec::new();
+            // Each side's token posted to the other side, with `cookie`.
+            let cross = |got: &mut Vec<_>, cookie: &str, t_token: &str, s_token: &str| {
+                got.push((
+                    "tornado token → squall",
+                    request(squall, "POST", Some(cookie), "", &form(t_token)).status,
+                ));
+                got.push((
+                    "squall token → tornado",
+                    request(tornado, "POST", Some(cookie), "", &form(s_token)).status,
+                ));
+            };
             // Cookie made by Tornado: squall's token for it passes Tornado's check and
             // Tornado's token passes squall's.
             let t = request(tornado, "GET", None, "", "");
@@ -179,27 +189,13 @@ fn tokens_interoperate_with_tornado() {
             let s = request(squall, "GET", Some(&cookie), "", "");
             assert!(set_xsrf(&s).is_none());
             let s_token = s.body_str();
-            got.push((
-                "tornado token → squall",
-                request(squall, "POST", Some(&cookie), "", &form(&t_token)).status,
-            ));
-            got.push((
-                "squall token → tornado",
-                request(tornado, "POST", Some(&cookie), "", &form(&s_token)).status,
-            ));
+            cross(&mut got, &cookie, &t_token, &s_token);
             // Cookie made by squall: the same both ways.
             let s = request(squall, "GET", None, "", "");
             let cookie = set_xsrf(&s).expect("squall sets _xsrf");
             let s_token = s.body_str();
             let t_token = request(tornado, "GET", Some(&cookie), "", "").body_str();
-            got.push((
-                "tornado token → squall",
-                request(squall, "POST", Some(&cookie), "", &form(&t_token)).status,
-            ));
-            got.push((
-                "squall token → tornado",
-                request(tornado, "POST", Some(&cookie), "", &form(&s_token)).status,
-            ));
+            cross(&mut got, &cookie, &t_token, &s_token);
             got.push((
                 "header → tornado",
                 request(
@@ -245,14 +241,11 @@ serve(tornado.web.Application([("/set", SetUser), ("/whoami", Whoami)], cookie_s
 /// `current_user_cookie`, squall's by Tornado's `get_signed_cookie`.
 #[test]
 fn signed_user_cookies_interoperate_with_tornado() {
-    let Some(python) = tornado_util::tornado_python() else {
-        println!(
-            "SKIPPED signed_user_cookies_interoperate_with_tornado: no python3 with `tornado`"
-        );
+    let Some(python) = tornado_or_skip("signed_user_cookies_interoperate_with_tornado") else {
         return;
     };
-    let script = format!("{}{TORNADO_COOKIES}", tornado_util::PRELUDE);
-    let peer = tornado_util::spawn_tornado(&python, "signed", &script);
+    let script = format!("{}{TORNADO_COOKIES}", TORNADO_PRELUDE);
+    let peer = PythonPeer::script(&python, "signed", &script, &[]);
     let tornado: SocketAddr = ([127, 0, 0, 1], peer.port).into();
     let app = Application::with_options(WebOptions::default().cookie_secret("shared secret"))
         .current_user_cookie("user")

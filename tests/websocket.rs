@@ -2,8 +2,7 @@
 //! against a raw peer sending hand-made frames, one test per protocol rule, each failure
 //! with the close code RFC 6455 asks for.
 
-mod util;
-mod ws_util;
+mod support;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -12,7 +11,9 @@ use bytes::Bytes;
 use squall::http::server::HttpServer;
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::{Error, Future, Reactor};
-use ws_util::{cf, echo_server, encode, with_peer, Raw};
+use support::with_peer;
+use support::ws::{cf, connect_default, echo_server, encode, round_trip, Raw};
+use support::WAIT_LIMIT;
 
 fn client(
     reactor: &mut Reactor,
@@ -49,14 +50,7 @@ fn echo_text_binary_empty_and_large() {
         Message::Binary(big),
     ];
     for m in messages {
-        ws.send(m.clone());
-        let got = reactor.run_until(&ws.read_message()).unwrap();
-        assert!(
-            got.as_ref() == Some(&m),
-            "{} bytes sent, got {:?} bytes",
-            m.len(),
-            got.map(|g| g.len())
-        );
+        round_trip(&mut reactor, &ws, m);
     }
     ws.close(1000, "bye").unwrap();
     assert_eq!(
@@ -468,7 +462,7 @@ fn close_gives_up_after_close_timeout_when_the_peer_never_answers() {
     let peer = std::thread::spawn(move || {
         let mut raw = Raw::accept(&listener, "");
         let close = raw.read_close(); // read, never answered
-        let _ = rx.recv_timeout(ws_util::LIMIT);
+        let _ = rx.recv_timeout(WAIT_LIMIT);
         close.close_code()
     });
     let ws = reactor.run_until(&connecting).unwrap();
@@ -498,7 +492,7 @@ fn connect_failures() {
     // Refused.
     // A port held bound but not listening: refused for the whole test (a port freed by
     // dropping its listener could be handed to another test meanwhile).
-    let closed_port = util::ReservedPort::closed();
+    let closed_port = support::ReservedPort::closed();
     let closed = closed_port.addr();
     let r = reactor.run_until(&connect(
         &h,
@@ -615,13 +609,7 @@ fn upgrade_from_a_web_application_route() {
     let server = app.server(&reactor.handle());
     let addr = server.listen("127.0.0.1:0").unwrap();
     let url = format!("ws://{addr}/rooms/lobby");
-    let ws = reactor
-        .run_until(&connect(
-            &reactor.handle(),
-            &url,
-            WebSocketOptions::default(),
-        ))
-        .unwrap();
+    let ws = connect_default(&mut reactor, &url);
     ws.send_text("hi");
     assert_eq!(
         reactor.run_until(&ws.read_message()).unwrap(),

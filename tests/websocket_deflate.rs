@@ -2,7 +2,7 @@
 //! on 127.0.0.1: DEFLATE streams that end with a final block, inflating in bounded steps
 //! (other work runs between them), and messages that stall half-way.
 
-mod ws_util;
+mod support;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -12,7 +12,8 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use squall::http::server::HttpServer;
 use squall::websocket::{accept, Message, WebSocket, WebSocketOptions};
 use squall::{Handle, Reactor};
-use ws_util::{echo_server, with_peer, Raw, LIMIT};
+use support::ws::{echo_server, Raw};
+use support::{with_peer, WAIT_LIMIT};
 
 const OFFER: &str = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
 
@@ -239,7 +240,7 @@ fn a_message_that_stalls_half_way_is_closed_with_1008() {
         (close.close_code(), start.elapsed())
     });
     assert_eq!(code, Some(1008));
-    assert!(waited < LIMIT, "{waited:?}");
+    assert!(waited < WAIT_LIMIT, "{waited:?}");
     assert_eq!(closes.all()[0], (1008, "message timeout".to_string()));
 }
 

@@ -4,7 +4,7 @@
 //! answer the keep-alive ping), and a peer too slow for what it is sent (closed once,
 //! logged once).
 
-mod ws_util;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
@@ -19,7 +19,8 @@ use socket2::{Domain, SockRef, Socket, Type};
 use squall::http::server::HttpServer;
 use squall::websocket::{accept, WebSocket, WebSocketOptions};
 use squall::{Future, Reactor};
-use ws_util::{cf, with_peer, Closes, Raw, LIMIT};
+use support::ws::{cf, Closes, Raw};
+use support::{with_peer, WAIT_LIMIT};
 
 /// Small kernel buffers on both sides, so a peer that does not read shows up after a
 /// few kilobytes instead of megabytes.
@@ -69,8 +70,8 @@ fn small_client(addr: SocketAddr) -> TcpStream {
     socket.set_recv_buffer_size(SOCKET_BUFFER).unwrap();
     socket.connect(&addr.into()).unwrap();
     let mut stream: TcpStream = socket.into();
-    stream.set_read_timeout(Some(LIMIT)).unwrap();
-    stream.set_write_timeout(Some(LIMIT)).unwrap();
+    stream.set_read_timeout(Some(WAIT_LIMIT)).unwrap();
+    stream.set_write_timeout(Some(WAIT_LIMIT)).unwrap();
     let request = Raw::upgrade_request("");
     stream.write_all(request.as_bytes()).unwrap();
     let mut head = Vec::new();
@@ -90,7 +91,7 @@ fn read_until_closed(stream: &mut TcpStream) {
     while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
 }
 
-/// Runs the loop until `f` is done or `LIMIT` passed.
+/// Runs the loop until `f` is done or `WAIT_LIMIT` passed.
 fn run_bounded<T: Clone + 'static>(reactor: &mut Reactor, f: &Future<T>) -> Option<T> {
     let done: Future<()> = Future::new();
     let d = done.clone();
@@ -98,7 +99,7 @@ fn run_bounded<T: Clone + 'static>(reactor: &mut Reactor, f: &Future<T>) -> Opti
         let _ = d.try_set_result(());
     });
     let d = done.clone();
-    let bound = reactor.handle().call_later(LIMIT, move || {
+    let bound = reactor.handle().call_later(WAIT_LIMIT, move || {
         let _ = d.try_set_result(());
     });
     reactor.run_until(&done).unwrap();
@@ -154,7 +155,7 @@ fn a_ping_flood_from_a_peer_that_never_reads_stays_bounded_and_is_closed() {
             read_until_closed(&mut stream);
             sent
         });
-        started.recv_timeout(LIMIT).expect("flood started");
+        started.recv_timeout(WAIT_LIMIT).expect("flood started");
         // Meanwhile a normal client is answered.
         let (mut raw, _) = Raw::connect(addr, "");
         raw.send_bytes(&cf(1, true, b"still there?"));

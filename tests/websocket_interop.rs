@@ -3,31 +3,17 @@
 //! client. Text, binary, fragmented, 16 MiB, compressed, ping/pong, close codes.
 //! `.ci/run` installs `websockets`; without it these tests skip, saying so.
 
-mod ws_util;
+mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
 use squall::http::server::HttpServer;
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::Reactor;
-use ws_util::with_peer;
-
-fn have_websockets() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import websockets.asyncio.client"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!(
-            "SKIP: python3 with the websockets package is not installed (.ci/run installs it)"
-        );
-    }
-    ok
-}
+use support::python::{have_websockets, run_client_ok, PythonPeer};
+use support::ws::round_trip;
 
 const CLIENT: &str = r#"
 import asyncio, sys
@@ -87,18 +73,7 @@ fn python_client_against_squall(compression: bool) {
     let (_server, addr) = squall_server(&reactor, compression);
     let url = format!("ws://{addr}/interop");
     let mode = if compression { "deflate" } else { "plain" };
-    let out = with_peer(&mut reactor, move || {
-        Command::new("python3")
-            .args(["-c", CLIENT, &url, mode])
-            .output()
-            .expect("run python3")
-    });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("OK"),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    run_client_ok(&mut reactor, CLIENT, [url.as_str(), mode]);
 }
 
 #[test]
@@ -151,18 +126,7 @@ fn websockets_client_ending_each_message_with_a_final_block() {
     let mut reactor = Reactor::new().unwrap();
     let (_server, addr) = squall_server(&reactor, true);
     let url = format!("ws://{addr}/interop");
-    let out = with_peer(&mut reactor, move || {
-        Command::new("python3")
-            .args(["-c", CLIENT_BFINAL, &url])
-            .output()
-            .expect("run python3")
-    });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("OK"),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    run_client_ok(&mut reactor, CLIENT_BFINAL, [url]);
 }
 
 /// A `websockets` client echoing two 16 MiB compressible texts through squall with
@@ -243,31 +207,13 @@ async def main():
 asyncio.run(main())
 "#;
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn squall_client_against_python(compression: bool) {
     if !have_websockets() {
         return;
     }
     let mode = if compression { "deflate" } else { "plain" };
-    let mut child = Kill(
-        Command::new("python3")
-            .args(["-c", SERVER, mode])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run python3"),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().parse().expect("the server's port");
+    let peer = PythonPeer::spawn(Command::new("python3").args(["-c", SERVER, mode]), "");
+    let port = peer.port;
     let mut reactor = Reactor::new().unwrap();
     let options = WebSocketOptions::default()
         .compression(compression)
@@ -295,14 +241,7 @@ fn squall_client_against_python(compression: bool) {
         Message::Binary(big),
     ];
     for m in messages {
-        ws.send(m.clone());
-        let got = reactor.run_until(&ws.read_message()).unwrap();
-        assert!(
-            got.as_ref() == Some(&m),
-            "{} bytes sent, got {:?} bytes",
-            m.len(),
-            got.map(|g| g.len())
-        );
+        round_trip(&mut reactor, &ws, m);
     }
     ws.send_text("fragment");
     assert_eq!(

@@ -4,22 +4,22 @@
 //! client certificates, the `ws_echo` / `ws_client` examples over TLS, and interop with
 //! Python `websockets` over TLS in both directions (skipped, saying so, without it).
 
-mod common_tls;
-mod util;
-mod ws_util;
+mod support;
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 
 use bytes::Bytes;
-use common_tls::{Leaf, TestCa, Validity};
 use squall::http::server::HttpServer;
 use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
-use squall::{Error, Reactor, Result};
-use ws_util::{with_peer, Closes};
+use squall::{Error, Reactor};
+use support::process::{example_binary, listening_on, output_with_input, Running};
+use support::python::{have_websockets, run_client_ok, PythonPeer};
+use support::tls::{client_auth_config, tls_kind, TestCa, Validity};
+use support::with_peer;
+use support::ws::{round_trip, Closes};
+use support::WAIT_LIMIT;
 
 /// What the server saw of each connection: the request's scheme and the SNI name.
 type Seen = std::rc::Rc<std::cell::RefCell<Vec<(String, Option<String>)>>>;
@@ -60,24 +60,6 @@ fn trusting(ca: &TestCa) -> WebSocketOptions {
     WebSocketOptions::default()
         .tls(ca.client_options())
         .max_message_size(4 << 20)
-}
-
-fn tls_kind(r: &Result<WebSocket>) -> Option<TlsErrorKind> {
-    match r {
-        Err(Error::Tls(e)) => Some(e.kind()),
-        _ => None,
-    }
-}
-
-fn round_trip(reactor: &mut Reactor, ws: &WebSocket, m: Message) {
-    reactor.run_until(&ws.send(m.clone())).unwrap();
-    let got = reactor.run_until(&ws.read_message()).unwrap();
-    assert!(
-        got.as_ref() == Some(&m),
-        "sent {} bytes, got {:?} bytes",
-        m.len(),
-        got.map(|g| g.len())
-    );
 }
 
 #[test]
@@ -216,7 +198,7 @@ fn untrusted_certificates_fail_with_error_tls_and_their_cause_and_insecure_conne
 fn wss_to_a_plain_server_says_it_does_not_speak_tls_and_ws_to_a_tls_one_fails_cleanly() {
     let mut reactor = Reactor::new().unwrap();
     let ca = TestCa::new("wss-plain");
-    let (_plain, plain, _) = ws_util::echo_server(&reactor, WebSocketOptions::default());
+    let (_plain, plain, _) = support::ws::echo_server(&reactor, WebSocketOptions::default());
     let (_tls, tls, _, _) = wss_server(&reactor, ca.leaf(&["localhost"]).server_config());
     let h = reactor.handle();
     let r = reactor.run_until(&connect(&h, &url("localhost", plain), trusting(&ca)));
@@ -249,27 +231,12 @@ fn a_server_that_never_answers_the_tls_handshake_hits_the_connect_timeout() {
     drop(silent);
 }
 
-fn client_auth_config(ca: &TestCa, leaf: &Leaf) -> TlsConfig {
-    let provider = squall::tls::provider();
-    let verifier =
-        rustls::server::WebPkiClientVerifier::builder_with_provider(ca.roots(), provider.clone())
-            .build()
-            .unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(leaf.certs(), leaf.key())
-        .unwrap();
-    TlsConfig::server(Arc::new(config))
-}
-
 #[test]
 fn a_client_certificate_is_presented_when_the_server_asks() {
     let mut reactor = Reactor::new().unwrap();
     let ca = TestCa::new("wss-clientcert");
     let me = ca.client_leaf("client.test");
-    let config = client_auth_config(&ca, &ca.leaf(&["localhost"]));
+    let config = client_auth_config(&ca, &ca.leaf(&["localhost"]), false);
     let (_server, addr, _, _) = wss_server(&reactor, config);
     let h = reactor.handle();
     let options = WebSocketOptions::default()
@@ -286,15 +253,6 @@ fn a_client_certificate_is_presented_when_the_server_asks() {
 
 // ---- the examples over TLS ----
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Runs `ws_client` with `args`, `stdin` fed in; returns (exit code, stdout, stderr),
 /// killing it after the tests' bound.
 fn run_ws_client(
@@ -302,35 +260,9 @@ fn run_ws_client(
     args: Vec<String>,
     stdin: &'static str,
 ) -> (i32, String, String) {
-    let bin = util::example_binary("ws_client");
+    let bin = example_binary("ws_client");
     with_peer(reactor, move || {
-        let mut child = Command::new(bin)
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ws_client");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let pid = child.id() as libc::pid_t;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let waiter = std::thread::spawn(move || {
-            let out = child.wait_with_output();
-            let _ = tx.send(());
-            out
-        });
-        if rx.recv_timeout(ws_util::LIMIT).is_err() {
-            // SAFETY: kill(2) on our child, not reaped yet (wait has not returned).
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = waiter.join();
-            panic!("ws_client did not finish");
-        }
-        let out = waiter.join().unwrap().expect("wait");
+        let out = output_with_input(Command::new(bin).args(&args), stdin.as_bytes(), WAIT_LIMIT);
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -366,23 +298,13 @@ fn ws_client_speaks_wss_with_cacert_or_insecure_and_refuses_an_untrusted_server(
 fn ws_echo_serves_wss_with_tls_cert_and_key() {
     let ca = TestCa::new("wss-wsecho");
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
-    let mut child = Command::new(util::example_binary("ws_echo"))
-        .args(["--port", "0", "--tls-cert"])
+    let mut cmd = Command::new(example_binary("ws_echo"));
+    cmd.args(["--port", "0", "--tls-cert"])
         .arg(&leaf.cert_path)
         .arg("--tls-key")
-        .arg(&leaf.key_path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start ws_echo");
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let u = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+        .arg(&leaf.key_path);
+    let (running, line) = Running::spawn(&mut cmd, WAIT_LIMIT);
+    let u = listening_on(&line).to_owned();
     assert!(u.starts_with("wss://127.0.0.1:"), "{u}");
     let mut reactor = Reactor::new().unwrap();
     let ws = reactor
@@ -398,7 +320,7 @@ fn ws_echo_serves_wss_with_tls_cert_and_key() {
     assert_eq!(reactor.run_until(&ws.closed()).unwrap().0, 1000);
     drop(running);
     // A certificate without its key is a usage error.
-    let status = Command::new(util::example_binary("ws_echo"))
+    let status = Command::new(example_binary("ws_echo"))
         .args(["--port", "0", "--tls-cert"])
         .arg(&leaf.cert_path)
         .stdout(Stdio::null())
@@ -409,20 +331,6 @@ fn ws_echo_serves_wss_with_tls_cert_and_key() {
 }
 
 // ---- Python `websockets` over TLS ----
-
-fn have_websockets() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import websockets.asyncio.client"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!(
-            "SKIP: python3 with the websockets package is not installed (.ci/run installs it)"
-        );
-    }
-    ok
-}
 
 const PY_CLIENT: &str = r#"
 import asyncio, ssl, sys
@@ -465,19 +373,7 @@ fn websockets_client_over_tls_against_squall_wss_server() {
     let (_server, addr, closes, seen) =
         wss_server(&reactor, ca.leaf(&["localhost"]).server_config());
     let (u, cafile) = (url("localhost", addr), ca.cert_path.clone());
-    let out = with_peer(&mut reactor, move || {
-        Command::new("python3")
-            .args(["-c", PY_CLIENT, &u])
-            .arg(cafile)
-            .output()
-            .expect("run python3")
-    });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("OK"),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    run_client_ok(&mut reactor, PY_CLIENT, [u.into(), cafile.into_os_string()]);
     assert_eq!(seen.borrow()[0], ("https".into(), Some("localhost".into())));
     assert_eq!(closes.all()[0], (4002, "asked".into()));
 }
@@ -508,18 +404,12 @@ fn squall_wss_client_against_websockets_server_over_tls() {
     }
     let ca = TestCa::new("wss-pyserver");
     let leaf = ca.leaf(&["localhost"]);
-    let mut child = Command::new("python3")
-        .args(["-c", PY_SERVER])
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", PY_SERVER])
         .arg(&leaf.cert_path)
-        .arg(&leaf.key_path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    let stdout = child.stdout.take().unwrap();
-    let _running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let port: u16 = line.trim().parse().expect("the server's port");
+        .arg(&leaf.key_path);
+    let peer = PythonPeer::spawn(&mut cmd, "");
+    let port = peer.port;
     let u = format!("wss://localhost:{port}/interop");
     let mut reactor = Reactor::new().unwrap();
     let h = reactor.handle();

@@ -3,69 +3,34 @@
 //! (stdin lines out, messages printed; `--echo` until the server closes, exit status by
 //! how the connection ended).
 
-mod util;
-mod ws_util;
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use bytes::Bytes;
 use squall::http::server::HttpServer;
 use squall::websocket::{accept, connect, Message, WebSocketOptions};
 use squall::Reactor;
-use ws_util::{echo_server, with_peer};
-
-struct Running(Option<Child>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+use support::process::{example_binary, listening_on, Running};
+use support::with_peer;
+use support::ws::{echo_server, round_trip};
+use support::WAIT_LIMIT;
 
 /// Starts `ws_echo` with `args`; returns it and the URL it printed.
 fn start_echo(args: &[&str]) -> (Running, String) {
-    let mut child = Command::new(util::example_binary("ws_echo"))
-        .args(["--port", "0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start ws_echo");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let mut cmd = Command::new(example_binary("ws_echo"));
+    cmd.args(["--port", "0"]).args(args);
+    let (running, line) = Running::spawn(&mut cmd, WAIT_LIMIT);
+    let url = listening_on(&line).to_string();
     assert!(url.starts_with("ws://127.0.0.1:"), "{url}");
-    (Running(Some(child)), url)
+    (running, url)
 }
 
 /// Sends `signal` and waits for the exit code (killing it after the tests' bound).
 fn signal_and_wait(mut running: Running, signal: libc::c_int) -> Option<i32> {
-    let mut child = running.0.take().unwrap();
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: kill(2) on a child we spawned and have not reaped.
-    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let status = child.wait();
-        let _ = tx.send(());
-        status
-    });
-    if rx.recv_timeout(ws_util::LIMIT).is_err() {
-        // SAFETY: as above; wait() has not returned, so the child is not reaped.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        let _ = waiter.join();
-        panic!("ws_echo did not exit after its signal");
-    }
-    waiter.join().unwrap().expect("wait").code()
+    running.signal(signal);
+    running.output_within(WAIT_LIMIT).status.code()
 }
 
 #[test]
@@ -90,12 +55,10 @@ fn ws_echo_echoes_with_the_same_opcode_and_closes_with_1001_on_sigint() {
             Message::Binary(Bytes::from_static(b"\x00\x01")),
             Message::Binary(big),
         ] {
-            ws.send(m.clone());
-            let got = reactor.run_until(&ws.read_message()).unwrap();
-            assert!(got.as_ref() == Some(&m), "{:?} bytes", got.map(|g| g.len()));
+            round_trip(&mut reactor, &ws, m);
         }
         let closed = ws.closed();
-        let pid = running.0.as_ref().unwrap().id();
+        let pid = running.id();
         // SIGINT while a connection is open: it is closed with 1001, then exit 0.
         let waiter = std::thread::spawn(move || signal_and_wait(running, libc::SIGINT));
         let (code, _) = reactor.run_until(&closed).unwrap();
@@ -110,7 +73,7 @@ fn ws_echo_refuses_plain_requests_and_exits_0_on_sigterm() {
     let (running, url) = start_echo(&[]);
     let addr = url.trim_start_matches("ws://").to_string();
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    s.set_read_timeout(Some(ws_util::LIMIT)).unwrap();
+    s.set_read_timeout(Some(WAIT_LIMIT)).unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut line = String::new();
     BufReader::new(&s).read_line(&mut line).unwrap();
@@ -122,7 +85,7 @@ fn ws_echo_refuses_plain_requests_and_exits_0_on_sigterm() {
 fn ws_client_sends_stdin_lines_and_prints_messages() {
     let mut reactor = Reactor::new().unwrap();
     let (_server, addr, _) = echo_server(&reactor, WebSocketOptions::default());
-    let bin = util::example_binary("ws_client");
+    let bin = example_binary("ws_client");
     let out = with_peer(&mut reactor, move || {
         let mut child = Command::new(bin)
             .arg(format!("ws://{addr}/"))
@@ -172,7 +135,7 @@ fn echo_client_run(deflate: bool, drop_instead: bool) -> (Option<i32>, Vec<Messa
         });
     });
     let addr = server.listen("127.0.0.1:0").unwrap();
-    let bin = util::example_binary("ws_client");
+    let bin = example_binary("ws_client");
     let status = with_peer(&mut reactor, move || {
         let mut cmd = Command::new(bin);
         cmd.arg("--echo");

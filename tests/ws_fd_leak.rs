@@ -2,25 +2,19 @@
 //! keeps a handle, and dropping the reactor frees it (its socket is closed). Alone in its
 //! binary because it counts the process's descriptors.
 
-mod ws_util;
+mod support;
 
-use squall::websocket::{connect, Message, WebSocketOptions};
+use squall::websocket::{Message, WebSocketOptions};
 use squall::{Future, Reactor};
-use ws_util::echo_server;
+use support::ws::{connect_default, echo_server};
 
 #[test]
 fn connections_live_without_handles_and_die_with_the_reactor() {
-    let fds_before = ws_util::open_fds();
+    let fds_before = support::open_fds();
     let mut reactor = Reactor::new().unwrap();
     let (server, addr, closes) = echo_server(&reactor, WebSocketOptions::default());
     let url = format!("ws://{addr}/");
-    let ws = reactor
-        .run_until(&connect(
-            &reactor.handle(),
-            &url,
-            WebSocketOptions::default(),
-        ))
-        .unwrap();
+    let ws = connect_default(&mut reactor, &url);
     // The server side kept no handle (the echo closure only): it still answers.
     ws.send_text("still there?");
     assert_eq!(
@@ -41,7 +35,7 @@ fn connections_live_without_handles_and_die_with_the_reactor() {
     drop(server);
     drop(reactor);
     assert_eq!(
-        ws_util::open_fds(),
+        support::open_fds(),
         fds_before,
         "sockets of open connections were closed"
     );

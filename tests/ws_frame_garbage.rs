@@ -3,23 +3,12 @@
 //! for both roles, with and without permessage-deflate. (A deterministic generator, so a
 //! failure reproduces with the printed seed.)
 
+mod support;
+
 use bytes::BytesMut;
 use squall::websocket::deflate::{Compressor, DeflateParams, Inflater};
 use squall::websocket::frame::{encode_frame, Decoder, Incoming, Opcode, Role};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use support::Rng;
 
 /// A valid stream of frames from `role`'s peer: fragmented text with an interleaved
 /// ping, binary, compressed messages when `deflate`, and a close.

@@ -6,6 +6,7 @@
 //! | [`bind_unused_port`] | a listening socket on a free port, without the bind-close-rebind race |
 //! | [`ExpectLog`] | a guard asserting that a log record came (and, optionally, that no other warning did) |
 //! | [`stream_pair`] | two connected [`IoStream`](crate::stream::IoStream)s over a `socketpair`, for protocol tests without TCP |
+//! | [`wait_until`] | runs a reactor until a condition holds, failing after a real-time bound instead of hanging |
 //!
 //! Time: build the server with [`TestServer::builder`]`.virtual_clock(true)` and move
 //! time with [`TestServer::advance`] — a 30 s idle timeout or a 1-hour periodic job is
@@ -36,8 +37,10 @@ mod expect_log;
 mod pair;
 mod port;
 mod server;
+mod wait;
 
 pub use expect_log::ExpectLog;
 pub use pair::stream_pair;
 pub use port::bind_unused_port;
 pub use server::{TestServer, TestServerBuilder};
+pub use wait::wait_until;

@@ -20,15 +20,8 @@ import xml.dom.minidom
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from common import CHROMIUM_ARGS
+
 WAIT_MS = 30_000  # failure bound of each wait
 
 TITLE = "<script>window.__ran = 1</script> First & foremost"

@@ -24,15 +24,8 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from common import CHROMIUM_ARGS
+
 WAIT_MS = 20_000  # failure bound of each wait, never what a check waits for
 
 # Records, in each page, when a message with a given body was sent or first shown.
@@ -140,22 +133,40 @@ def transport(page):
     return page.evaluate("document.body.dataset.transport")
 
 
+def open_page(browser, url, mode, joined=True):
+    """A page of the chat at `url` in a context of its own, WebSocket removed for the
+    "poll" mode; with `joined`, once it uses that transport."""
+    ctx = browser.new_context()
+    ctx.add_init_script(PROBE)
+    if mode == "poll":
+        ctx.add_init_script(NO_WEBSOCKET)
+    page = ctx.new_page()
+    page.goto(url)
+    if joined:
+        page.wait_for_function(
+            "m => document.body.dataset.transport === m", arg=mode, timeout=WAIT_MS
+        )
+    return page
+
+
+def screenshots(pages, shots, prefix):
+    os.makedirs(shots, exist_ok=True)
+    for i, p in enumerate(pages):
+        path = os.path.join(shots, f"{prefix}-page{i}.png")
+        try:
+            p.screenshot(path=path)
+            print(f"screenshot: {path}", file=sys.stderr)
+        except Exception as e:  # the page may be gone
+            print(f"no screenshot of page {i}: {e}", file=sys.stderr)
+
+
 def run(browser, binary, mode, shots):
     server = Server(binary)
     url = f"http://127.0.0.1:{server.port}/"
     pages = []
     try:
         for _ in range(2):
-            ctx = browser.new_context()
-            ctx.add_init_script(PROBE)
-            if mode == "poll":
-                ctx.add_init_script(NO_WEBSOCKET)
-            page = ctx.new_page()
-            page.goto(url)
-            page.wait_for_function(
-                "m => document.body.dataset.transport === m", arg=mode, timeout=WAIT_MS
-            )
-            pages.append(page)
+            pages.append(open_page(browser, url, mode))
         a, b = pages
         print(f"{mode}: both pages joined")
         # Escaping: the text shows literally, no element is made from it.
@@ -166,12 +177,7 @@ def run(browser, binary, mode, shots):
         check_messages(a, b, f"hello from a ({mode})")
 
         # A late joiner sees the recent messages.
-        c = browser.new_context()
-        c.add_init_script(PROBE)
-        if mode == "poll":
-            c.add_init_script(NO_WEBSOCKET)
-        late = c.new_page()
-        late.goto(url)
+        late = open_page(browser, url, mode, joined=False)
         wait_seen(late, evil)
         late.close()
 
@@ -193,14 +199,7 @@ def run(browser, binary, mode, shots):
         check_messages(a, b, f"again ({mode})")
         print(f"{mode}: ok")
     except Exception:
-        os.makedirs(shots, exist_ok=True)
-        for i, p in enumerate(pages):
-            path = os.path.join(shots, f"chat-{mode}-page{i}.png")
-            try:
-                p.screenshot(path=path)
-                print(f"screenshot: {path}", file=sys.stderr)
-            except Exception as e:  # the page may be gone
-                print(f"no screenshot of page {i}: {e}", file=sys.stderr)
+        screenshots(pages, shots, f"chat-{mode}")
         raise
     finally:
         server.stop(graceful=False)
@@ -212,16 +211,7 @@ def run_fixed(browser, urls, mode, shots):
     pages = []
     try:
         for url in urls:
-            ctx = browser.new_context()
-            ctx.add_init_script(PROBE)
-            if mode == "poll":
-                ctx.add_init_script(NO_WEBSOCKET)
-            page = ctx.new_page()
-            page.goto(url)
-            page.wait_for_function(
-                "m => document.body.dataset.transport === m", arg=mode, timeout=WAIT_MS
-            )
-            pages.append(page)
+            pages.append(open_page(browser, url, mode))
         a, b = pages
         print(f"{mode} on {' and '.join(urls)}: both pages joined")
         check_pair(a, b, f"<b>first</b> & <img src=x> via {urls[0]} ({mode})")
@@ -230,14 +220,7 @@ def run_fixed(browser, urls, mode, shots):
         check_messages(a, b, f"again via {urls[0]} ({mode})")
         print(f"{mode} on {' and '.join(urls)}: ok")
     except Exception:
-        os.makedirs(shots, exist_ok=True)
-        for i, p in enumerate(pages):
-            path = os.path.join(shots, f"chat-fixed-{mode}-page{i}.png")
-            try:
-                p.screenshot(path=path)
-                print(f"screenshot: {path}", file=sys.stderr)
-            except Exception as e:
-                print(f"no screenshot of page {i}: {e}", file=sys.stderr)
+        screenshots(pages, shots, f"chat-fixed-{mode}")
         raise
     finally:
         for p in pages:

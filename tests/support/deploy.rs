@@ -1,7 +1,6 @@
 //! nginx in front of squall backends, as `docs/deployment.md` documents it: the nginx
 //! configuration is read from that page (its first ```nginx block), with only the
 //! ports, the listen address and the file paths changed.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -10,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use crate::util::ReservedPort;
+use super::process::{listening_addr, Running};
+use super::ReservedPort;
 
 /// Longest a process may take to start before the test fails.
 pub const START_LIMIT: Duration = Duration::from_secs(60);
@@ -40,7 +40,7 @@ pub fn nginx_available(test: &str) -> bool {
 /// A squall example process that prints `listening on http://HOST:PORT` when ready.
 #[derive(Debug)]
 pub struct Backend {
-    pub child: Child,
+    pub process: Running,
     pub addr: SocketAddr,
     /// Every line it wrote to stderr (its log), collected by a thread.
     pub log: Arc<Mutex<Vec<String>>>,
@@ -49,35 +49,16 @@ pub struct Backend {
 
 impl Backend {
     pub fn start(binary: &Path, args: &[&str]) -> Backend {
-        let mut child = Command::new(binary)
-            .args(args)
+        let mut cmd = Command::new(binary);
+        cmd.args(args)
             .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn backend");
+            .stderr(Stdio::piped());
+        let (mut process, line) = Running::spawn(&mut cmd, START_LIMIT);
         let (line_tx, lines) = mpsc::channel();
-        let log = collect(child.stderr.take().unwrap(), None, Some(line_tx));
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx.recv_timeout(START_LIMIT).unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!("backend {binary:?} {args:?} printed nothing");
-        });
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let log = collect(process.child().stderr.take().unwrap(), None, Some(line_tx));
         Backend {
-            child,
-            addr,
+            process,
+            addr: listening_addr(&line, "http://"),
             log,
             lines: Mutex::new(lines),
         }
@@ -107,21 +88,12 @@ impl Backend {
         self.addr.port()
     }
 
-    pub fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on the pid of a child this test spawned and has not reaped.
-        let rc = unsafe { libc::kill(self.child.id() as i32, signal) };
-        assert_eq!(rc, 0, "kill({}, {signal})", self.child.id());
+    pub fn signal(&mut self, signal: i32) {
+        self.process.signal(signal);
     }
 
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

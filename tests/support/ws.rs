@@ -1,22 +1,19 @@
-//! Helpers for the WebSocket behaviour tests: a squall echo server, a blocking raw
-//! WebSocket peer that sends hand-made frames, and a way to run the reactor while a
-//! blocking peer works in a thread.
-#![allow(dead_code)]
+//! WebSocket peers for the WebSocket tests: a squall echo server that records how its
+//! connections closed, and a blocking raw peer (client or server) that sends and reads
+//! hand-made frames.
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
-use std::time::Duration;
 
 use squall::http::server::HttpServer;
 use squall::websocket::frame::{apply_mask, Opcode};
 use squall::websocket::handshake::accept_key;
-use squall::websocket::{accept, WebSocket, WebSocketOptions};
+use squall::websocket::{accept, Message, WebSocket, WebSocketOptions};
 use squall::{Future, Reactor};
 
-/// Failure bound for anything a test waits on.
-pub const LIMIT: Duration = Duration::from_secs(30);
+use super::WAIT_LIMIT as LIMIT;
 
 /// Close codes and reasons the server's connections reported, in order, and a future
 /// resolved with the first.
@@ -53,30 +50,6 @@ pub fn echo_server(
     });
     let addr = server.listen("127.0.0.1:0").expect("listen");
     (server, addr, closes)
-}
-
-/// Runs `peer` in a thread while the reactor runs; returns what it returned. The loop
-/// stops when the peer is done (or panicked), or after [`LIMIT`].
-pub fn with_peer<T: Send + 'static>(
-    reactor: &mut Reactor,
-    peer: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    struct StopOnDrop(squall::Remote);
-    impl Drop for StopOnDrop {
-        fn drop(&mut self) {
-            self.0.stop();
-        }
-    }
-    let guard = StopOnDrop(reactor.handle().remote());
-    let t = std::thread::spawn(move || {
-        let _guard = guard;
-        peer()
-    });
-    let h = reactor.handle();
-    let bound = reactor.handle().call_later(LIMIT, move || h.stop());
-    reactor.run().expect("reactor");
-    reactor.handle().cancel_timer(bound);
-    t.join().expect("peer thread panicked")
 }
 
 /// A blocking WebSocket peer speaking raw frames.
@@ -310,10 +283,24 @@ pub fn cf(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
     encode(true, opcode, fin, false, payload)
 }
 
-/// Number of descriptors open in this process.
-pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("read /proc/self/fd")
-        .count()
-        - 1
+/// Sends `m` on `ws` and checks that the same message comes back (an echo), and that the
+/// send succeeded.
+pub fn round_trip(reactor: &mut Reactor, ws: &WebSocket, m: Message) {
+    let sent = ws.send(m.clone());
+    let got = reactor.run_until(&ws.read_message()).unwrap();
+    assert!(
+        got.as_ref() == Some(&m),
+        "sent {} bytes, got {:?} bytes",
+        m.len(),
+        got.map(|g| g.len())
+    );
+    reactor.run_until(&sent).unwrap();
+}
+
+/// A client connected to `url` with the default options.
+pub fn connect_default(reactor: &mut Reactor, url: &str) -> WebSocket {
+    let options = WebSocketOptions::default();
+    reactor
+        .run_until(&squall::websocket::connect(&reactor.handle(), url, options))
+        .unwrap()
 }

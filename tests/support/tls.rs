@@ -1,7 +1,6 @@
 //! Certificates made in the tests with `rcgen` (a CA, leaves for names, expired ones,
 //! client certificates), written to PEM files under the target's temporary directory,
 //! and the squall TLS configurations built from them.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +12,7 @@ use rcgen::{
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use squall::tls::{ClientTlsOptions, TlsConfig};
+use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
 
 /// A fresh directory for one test's files.
 pub fn temp_dir(tag: &str) -> PathBuf {
@@ -157,4 +156,32 @@ pub fn blocking_client_config(ca: &TestCa) -> Arc<rustls::ClientConfig> {
             .with_root_certificates(ca.roots())
             .with_no_client_auth(),
     )
+}
+
+/// A server configuration presenting `leaf` that asks for a client certificate issued by
+/// `ca` (and, unless `optional`, refuses a client without one).
+pub fn client_auth_config(ca: &TestCa, leaf: &Leaf, optional: bool) -> TlsConfig {
+    let provider = squall::tls::provider();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(ca.roots(), provider.clone());
+    let verifier = if optional {
+        verifier.allow_unauthenticated()
+    } else {
+        verifier
+    };
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier.build().unwrap())
+        .with_single_cert(leaf.certs(), leaf.key())
+        .unwrap();
+    TlsConfig::server(Arc::new(config))
+}
+
+/// The kind of a TLS failure, `None` for a success or another error.
+pub fn tls_kind<T>(r: &squall::Result<T>) -> Option<TlsErrorKind> {
+    match r {
+        Err(squall::Error::Tls(e)) => Some(e.kind()),
+        _ => None,
+    }
 }

@@ -1,20 +1,18 @@
-//! Helpers shared by the stream and TCP behaviour tests: socket pairs over 127.0.0.1
-//! and Unix-domain sockets, a peer that trickles bytes on the reactor, and bounded waits
-//! (a test that would hang fails instead).
-#![allow(dead_code)]
+//! Streams and the raw peers that feed them, over 127.0.0.1 or Unix-domain sockets (the
+//! stream and TCP tests run each case over both): a peer that trickles bytes on the
+//! reactor, partial reads collected, a listener that never answers.
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use squall::stream::{IoStream, StreamOptions};
-use squall::{Future, Handle, Reactor};
+use squall::{Future, Handle};
 
-/// Longest any single wait in a test may take before the test fails.
-pub const WAIT_LIMIT: Duration = Duration::from_secs(20);
+use super::tcp_pair;
 
 /// Which kind of socket a stream wraps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,13 +44,6 @@ pub enum Peer {
 }
 
 impl Peer {
-    pub fn shutdown_write(&self) -> io::Result<()> {
-        match self {
-            Peer::Tcp(s) => s.shutdown(Shutdown::Write),
-            Peer::Unix(s) => s.shutdown(Shutdown::Write),
-        }
-    }
-
     pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         match self {
             Peer::Tcp(s) => s.set_read_timeout(d),
@@ -83,17 +74,6 @@ impl Write for Peer {
     }
 }
 
-/// A connected TCP pair on 127.0.0.1 (port 0), `TCP_NODELAY` on both ends so single
-/// bytes travel as single segments.
-pub fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let client = TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
-    let (server, _) = listener.accept().expect("accept");
-    client.set_nodelay(true).unwrap();
-    server.set_nodelay(true).unwrap();
-    (server, client)
-}
-
 /// A stream under test and the raw peer that feeds it.
 pub fn stream_and_peer(handle: &Handle, kind: Kind) -> (IoStream, Peer) {
     stream_and_peer_with(handle, kind, StreamOptions::default())
@@ -117,30 +97,6 @@ pub fn stream_and_peer_with(
             (
                 IoStream::with_options(handle, a, options).unwrap(),
                 Peer::Unix(b),
-            )
-        }
-    }
-}
-
-/// Two connected streams, the first with `options`.
-pub fn stream_pair_with(
-    handle: &Handle,
-    kind: Kind,
-    options: StreamOptions,
-) -> (IoStream, IoStream) {
-    match kind {
-        Kind::Tcp => {
-            let (a, b) = tcp_pair();
-            (
-                IoStream::with_options(handle, a, options).unwrap(),
-                IoStream::new(handle, b).unwrap(),
-            )
-        }
-        Kind::Unix => {
-            let (a, b) = UnixStream::pair().unwrap();
-            (
-                IoStream::with_options(handle, a, options).unwrap(),
-                IoStream::new(handle, b).unwrap(),
             )
         }
     }
@@ -253,42 +209,6 @@ fn trickle_step(
     }
 }
 
-/// Runs the loop until `f` is done and returns its result; fails the test after
-/// [`WAIT_LIMIT`] instead of hanging.
-#[track_caller]
-pub fn wait<T: 'static>(reactor: &mut Reactor, f: &Future<T>) -> squall::Result<T> {
-    let deadline = Instant::now() + WAIT_LIMIT;
-    while !f.is_done() {
-        assert!(
-            Instant::now() < deadline,
-            "future not done within {WAIT_LIMIT:?}"
-        );
-        reactor.run_once(Some(Duration::from_millis(50))).unwrap();
-    }
-    f.take_result().expect("result already taken")
-}
-
-/// Runs the loop until `cond` holds; fails the test after [`WAIT_LIMIT`].
-#[track_caller]
-pub fn run_until_true(reactor: &mut Reactor, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT_LIMIT;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "condition not met within {WAIT_LIMIT:?}"
-        );
-        reactor.run_once(Some(Duration::from_millis(50))).unwrap();
-    }
-}
-
-/// Runs the loop for `d` (a timer on the reactor ends it).
-pub fn run_for(reactor: &mut Reactor, d: Duration) {
-    let f = Future::new();
-    let g = f.clone();
-    reactor.handle().call_later(d, move || g.set_result(()));
-    wait(reactor, &f).unwrap();
-}
-
 /// A future resolved by the stream's close callback with the error it was given, and a
 /// counter of how often the callback ran.
 pub fn on_close(stream: &IoStream) -> (Future<Option<squall::Error>>, Rc<std::cell::Cell<u32>>) {
@@ -363,4 +283,17 @@ pub fn unanswered_listener(
         }
     }
     panic!("the kernel kept completing handshakes to a full backlog-1 listener on {addr}");
+}
+
+/// Echoes lines (up to 1 KiB each) until the peer closes.
+pub fn echo_lines(stream: IoStream) {
+    let s = stream.clone();
+    stream
+        .read_until(b"\n", Some(1024))
+        .add_done_callback(move |f| {
+            if let Some(Ok(line)) = f.take_result() {
+                s.write(line);
+                echo_lines(s.clone());
+            }
+        });
 }

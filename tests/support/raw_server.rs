@@ -1,10 +1,9 @@
-//! Shared helpers for the HTTP client tests: a raw-socket server on 127.0.0.1 that runs
-//! a handler per connection on its own thread (so it can misbehave freely).
+//! A raw-socket HTTP server for the HTTP client tests, on 127.0.0.1, running a handler per
+//! connection on its own thread (so it can misbehave freely).
 
-#![allow(dead_code)]
-
+use squall::testing::bind_unused_port;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -49,8 +48,7 @@ pub fn raw_server<F>(handler: F) -> RawServer
 where
     F: Fn(TcpStream, usize) + Send + Sync + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (listener, port) = bind_unused_port().unwrap();
     let connections = Arc::new(AtomicUsize::new(0));
     let count = connections.clone();
     let handler = Arc::new(handler);

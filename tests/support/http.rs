@@ -1,49 +1,33 @@
-//! Helpers for the HTTP server behaviour tests: a server on a reactor in the test thread,
-//! a client in another thread, and raw HTTP/1.x reading over `std::net::TcpStream`.
-#![allow(dead_code)]
+//! HTTP/1.x over blocking sockets, for the HTTP server tests: a server on a reactor in the
+//! test thread, a client in another thread, and raw responses read and parsed.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use squall::http::HttpServer;
-use squall::{Handle, Reactor, Remote};
+use squall::{Handle, Reactor};
+
+use super::with_peer;
 
 /// How long a client read may block before the test fails (instead of hanging).
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Stops the reactor when dropped, so a panicking client never leaves the loop running.
-struct StopOnDrop(Remote);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
-
 /// Builds a server with `setup` on a fresh reactor in this thread, listens on
 /// 127.0.0.1:0, runs `client(addr)` in another thread and the loop here until the client
-/// returns. Returns the client's result; a client panic fails the test. The server is
-/// dropped before the result is returned, so state its handler recorded can be checked.
+/// returns ([`with_peer`]). Returns the client's result; a client panic fails the test.
+/// The server is dropped before the result is returned, so state its handler recorded
+/// can be checked.
 pub fn run<T: Send + 'static>(
     setup: impl FnOnce(&Handle) -> HttpServer,
     client: impl FnOnce(SocketAddr) -> T + Send + 'static,
 ) -> T {
     let mut reactor = Reactor::new().expect("reactor");
-    let handle = reactor.handle();
-    let server = setup(&handle);
+    let server = setup(&reactor.handle());
     let addr = server.listen("127.0.0.1:0").expect("listen");
-    let guard = StopOnDrop(handle.remote());
-    let client = std::thread::spawn(move || {
-        let _guard = guard;
-        client(addr)
-    });
-    reactor.run().expect("reactor run");
+    let result = with_peer(&mut reactor, move || client(addr));
     drop(server);
-    match client.join() {
-        Ok(v) => v,
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
+    result
 }
 
 /// A blocking client connection with a read timeout.

@@ -1,13 +1,12 @@
 //! A real `redis-server` for tests: started on a 127.0.0.1 port held for it with no persistence,
 //! ready once it says so on stdout, killed on drop.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::util::ReservedPort;
+use super::ReservedPort;
 
 /// Longest a server may take to start before the test fails.
 const START_LIMIT: Duration = Duration::from_secs(20);
