@@ -4,7 +4,7 @@
 //! as documented, and what waits behind a message in progress counts against the write
 //! limit.
 
-mod ws_util;
+mod support;
 
 use std::cell::RefCell;
 use std::net::{SocketAddr, TcpListener};
@@ -16,7 +16,8 @@ use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use std::time::{Duration, Instant};
 
 use squall::{Error, Future, Handle, Reactor};
-use ws_util::{echo_server, with_peer, Raw, RawFrame, LIMIT};
+use support::ws::{echo_server, Raw, RawFrame};
+use support::{with_peer, WAIT_LIMIT as LIMIT};
 
 const OFFER: &str = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
 

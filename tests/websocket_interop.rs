@@ -13,6 +13,7 @@ use squall::http::server::HttpServer;
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::Reactor;
 use support::python::{have_websockets, run_client_ok, PythonPeer};
+use support::with_peer;
 use support::ws::round_trip;
 
 const CLIENT: &str = r#"
