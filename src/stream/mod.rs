@@ -25,6 +25,8 @@ mod buffer;
 mod half_close_tests;
 mod peer_check;
 mod read;
+#[cfg(test)]
+mod read_bound_tests;
 mod socket;
 mod state;
 mod tls;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::buffer::{
-    pool_put, pool_take, IDLE_READ_LIMIT, MAX_IOV, READS_PER_EVENT, READ_CHUNK, SCRATCH,
+    pool_put, pool_take, IDLE_READ_LIMIT, MAX_IOV, MIN_READ, NEW_BUFFER_CAPACITY, READS_PER_EVENT,
+    READ_CHUNK,
 };
 use super::read::{Check, ReadRequest};
 use super::{Socket, StreamOptions};
@@ -285,17 +286,16 @@ impl State {
             } else {
                 break;
             };
-            let got = SCRATCH.with(|scratch| {
-                let mut scratch = scratch.borrow_mut();
-                let r = socket.read(&mut scratch[..want]);
-                if let Ok(n) = r {
-                    if n > 0 && self.read_buf.capacity() == 0 {
-                        self.read_buf = pool_take();
-                    }
-                    self.read_buf.extend_from_slice(&scratch[..n]);
-                }
-                r
-            });
+            let fresh = self.read_buf.capacity() == 0;
+            if fresh {
+                self.read_buf = pool_take();
+            }
+            let want = self.reserve_read(want);
+            let got = socket.read_into(&mut self.read_buf, want);
+            if fresh && self.read_buf.is_empty() {
+                // Nothing came: an idle stream keeps holding no buffer.
+                pool_put(std::mem::take(&mut self.read_buf));
+            }
             match got {
                 Ok(0) => {
                     self.try_read(finish);
@@ -342,6 +342,21 @@ impl State {
             }
         }
         self.try_read(finish);
+    }
+
+    /// Makes room in the read buffer for the next socket read of at most `want` bytes
+    /// and returns how many it will ask for (1 to `want`). The socket writes straight
+    /// into the buffer's spare capacity; the buffer grows by doubling (from
+    /// `NEW_BUFFER_CAPACITY`) only when its spare room is small, so a small request
+    /// does not make it large.
+    fn reserve_read(&mut self, want: usize) -> usize {
+        let len = self.read_buf.len();
+        let spare = self.read_buf.capacity() - len;
+        if spare < want.min(MIN_READ) {
+            self.read_buf
+                .reserve(want.min(len.max(NEW_BUFFER_CAPACITY)));
+        }
+        want.min(self.read_buf.capacity() - self.read_buf.len())
     }
 
     /// Completes the pending read if the buffer satisfies it.
