@@ -151,7 +151,7 @@ impl Inner {
             // Never fires; an id that no timer will ever match.
             return super::TimerId {
                 index: usize::MAX,
-                seq: u64::MAX,
+                seq: std::num::NonZeroU64::MAX,
             };
         }
         let mut timers = self.timers.borrow_mut();
@@ -286,7 +286,9 @@ impl Inner {
         let c = &self.counters.events;
         c.set(c.get() + events.len() as u64);
         for ev in events.iter() {
-            self.dispatch(Token(ev.key), Event::new(ev.readable, ev.writable));
+            if let Some(token) = Token::from_key(ev.key) {
+                self.dispatch(token, Event::new(ev.readable, ev.writable));
+            }
             if self.panic.borrow().is_some() {
                 return Ok(());
             }
