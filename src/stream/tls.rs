@@ -350,6 +350,7 @@ impl State {
     }
 
     /// A read is pending and rustls holds plaintext: read it now.
+    #[inline]
     pub(super) fn tls_read_buffered(&mut self, finish: &mut Finish) {
         if !self.closed
             && self.read.is_some()
@@ -491,14 +492,14 @@ impl IoStream {
                 // Deregisters at once: the new stream registers the same descriptor.
                 let _ = s.handle.remove_handler(token);
             }
-            if let Some(id) = s.idle_timer.take() {
+            if let Some(id) = s.idle().and_then(|i| i.timer.take()) {
                 s.handle.cancel_timer(id);
             }
             s.closed = true;
             (
                 socket,
                 s.handle.clone(),
-                s.options.clone(),
+                s.options(),
                 s.close_callback.take(),
             )
         };
