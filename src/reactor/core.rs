@@ -17,7 +17,7 @@ use slab::Slab;
 use super::clock::{real_coarse, Clock};
 use super::deferred;
 use super::handlers::Handlers;
-use super::remote::RemoteShared;
+use super::remote::{RemoteShared, RemoteTask};
 use super::timers::{TimerTask, Timers};
 use super::{Event, Token};
 use crate::error::{panic_message, Error, Result};
@@ -322,7 +322,10 @@ impl Inner {
             self.stopping.set(true);
         }
         for task in tasks {
-            self.guard(Location::caller(), || task(self));
+            match task {
+                RemoteTask::Call(f) => self.guard(Location::caller(), f),
+                RemoteTask::Unpark(key) => self.guard(Location::caller(), || self.unpark(key)),
+            }
         }
     }
 
