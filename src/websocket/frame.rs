@@ -19,10 +19,9 @@
 //! assert!(wire.is_empty());
 //! ```
 
-use std::fmt;
-
 use bytes::{BufMut, Bytes, BytesMut};
 
+pub use super::close::ProtocolError;
 pub use super::decoder::{Decoder, Incoming};
 pub use super::mask::apply_mask;
 pub use super::utf8::{InvalidUtf8, Utf8Validator};
@@ -83,29 +82,6 @@ impl Opcode {
     /// Close, ping and pong.
     pub fn is_control(self) -> bool {
         matches!(self, Opcode::Close | Opcode::Ping | Opcode::Pong)
-    }
-}
-
-/// A violation of the protocol, with the close code the connection must be failed with
-/// (1002 protocol error, 1007 invalid payload, 1009 too big).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProtocolError {
-    /// The close code to send.
-    pub code: u16,
-    /// What was wrong (also the close reason sent).
-    pub reason: &'static str,
-}
-
-impl ProtocolError {
-    /// A violation failing the connection with `code`.
-    pub const fn new(code: u16, reason: &'static str) -> Self {
-        ProtocolError { code, reason }
-    }
-}
-
-impl fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.reason, self.code)
     }
 }
 
