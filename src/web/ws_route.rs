@@ -5,8 +5,9 @@
 
 use std::rc::Rc;
 
-use super::app::{Application, HandlerResult};
+use super::app::Application;
 use super::context::Context;
+use super::outcome::HandlerResult;
 use crate::error::Error;
 use crate::websocket::{accept_context, WebSocket, WebSocketOptions};
 
