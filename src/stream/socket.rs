@@ -1,5 +1,9 @@
 //! The sockets an [`IoStream`](super::IoStream) can wrap.
 
+mod tls;
+pub use self::tls::TlsSocket;
+pub(super) use self::tls::{flush, Handshake};
+
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -7,8 +11,6 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 
 use bytes::BytesMut;
-
-use super::tls::TlsSocket;
 
 /// A connected stream socket: TCP or Unix-domain (or one end of a pipe). `IoStream` is one
 /// type over all of them
