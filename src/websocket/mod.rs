@@ -52,6 +52,7 @@ pub mod deflate;
 pub mod frame;
 #[doc(hidden)]
 pub mod handshake;
+mod header;
 mod mask;
 mod message;
 mod options;
