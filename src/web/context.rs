@@ -540,7 +540,7 @@ impl Context {
         }
     }
 
-    /// Takes the responder away for a protocol upgrade (`websocket::accept_context`):
+    /// Takes the responder away for a protocol upgrade (`accept_websocket`):
     /// the answer is then the taker's.
     pub(crate) fn take_responder(&mut self) -> Option<crate::http::server::Responder> {
         self.responder.take()
