@@ -74,9 +74,8 @@
 //! assert!(squall::metrics::encode(None).contains("shop_orders_total 1"));
 //! ```
 
-pub(crate) mod hooks;
-#[cfg(feature = "metrics")]
-mod registry;
+/// The hooks, under the path the layers that count have used (they live in `telemetry`).
+pub(crate) use crate::telemetry::hooks;
 #[cfg(feature = "metrics")]
 mod serve;
 

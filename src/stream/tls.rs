@@ -78,7 +78,7 @@ impl State {
         match pending {
             Some(h) => {
                 let e = error.cloned().unwrap_or(Error::StreamClosed);
-                crate::metrics::hooks::tls_handshake(Some(&e));
+                crate::telemetry::hooks::tls_handshake(Some(&e));
                 self.handle.add_callback(move || h.done.set_error(e));
                 // Last: this drops the timer's reference to the stream.
                 self.handle.cancel_timer(h.timer);
@@ -93,7 +93,7 @@ impl State {
         let t = self.tls().filter(|t| t.is_handshaking())?;
         match t.step_handshake() {
             Ok(true) => {
-                crate::metrics::hooks::tls_handshake(None);
+                crate::telemetry::hooks::tls_handshake(None);
                 let h = t.handshake.borrow_mut().take();
                 self.touch();
                 self.update_interest();

@@ -234,7 +234,7 @@ impl WebSocket {
         deflate: Option<DeflateParams>,
         protocol: Option<String>,
     ) -> WebSocket {
-        crate::metrics::hooks::websocket_connection(true);
+        crate::telemetry::hooks::websocket_connection(true);
         let mut decoder = Decoder::new(role, options.max_message_size);
         let compressor = deflate.map(|p| {
             decoder.set_inflater(Inflater::new(&p, role));
@@ -415,7 +415,7 @@ impl WebSocket {
     }
 
     fn send_frame(&self, opcode: Opcode, payload: Bytes) -> Future<()> {
-        crate::metrics::hooks::websocket_message(false);
+        crate::telemetry::hooks::websocket_message(false);
         let inner = &self.inner;
         let (payload, rsv1) = {
             let mut st = inner.st.borrow_mut();
@@ -628,7 +628,7 @@ impl Inner {
             let next = this.st.borrow_mut().decoder.decode(buf);
             match next {
                 Ok(Some(Incoming::Message(m))) => {
-                    crate::metrics::hooks::websocket_message(true);
+                    crate::telemetry::hooks::websocket_message(true);
                     let mut st = this.st.borrow_mut();
                     if st.close_sent && this.cb.borrow().on_message.is_none() {
                         continue; // closing in pull style: data is discarded
@@ -946,7 +946,7 @@ impl Inner {
                 return;
             }
             st.result = Some(Box::new((code, reason.clone())));
-            crate::metrics::hooks::websocket_connection(false);
+            crate::telemetry::hooks::websocket_connection(false);
             let t = st.t();
             let timers: Vec<TimerId> = [
                 t.close.take(),
