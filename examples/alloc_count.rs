@@ -11,20 +11,26 @@
 //! cargo run --release --example alloc_count -- [--n 100000] [--pipeline 1] [--echo]
 //! ```
 //! `--idle N [--no-get]`: instead, heap bytes and blocks the server holds per idle
-//! connection. `--sites`: also print allocation sites (slow; use a small `--n`).
+//! connection; with `--ws`, per idle WebSocket connection of the `ws_echo` example's
+//! server (each after its handshake and one 32-byte echo, or the handshake alone with
+//! `--no-get`). `--sites`: also print allocation sites (slow; use a small `--n`).
 //!
 //! Prints `RESULT mode=.. allocs_per_req=.. reallocs_per_req=.. bytes_per_req=..`.
 //! `--help` lists the options; a bad one is a usage error (exit 2).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use bytes::Bytes;
+use slab::Slab;
 use squall::http::HttpServer;
 use squall::net::TcpServer;
 use squall::stream::IoStream;
+use squall::websocket::{accept, WebSocket, WebSocketOptions};
 use squall::{Future, Reactor};
 
 struct Counting;
@@ -185,14 +191,16 @@ fn snapshot() -> [u64; 4] {
 
 const USAGE: &str = "\
 usage: alloc_count [--n N] [--warmup N] [--pipeline N] [--echo] [--sites]
-       alloc_count --idle N [--no-get] [--echo]
+       alloc_count --idle N [--no-get] [--echo | --ws]
   --n N          requests measured (default 100000)
   --warmup N     requests before measuring (default 10000)
   --pipeline N   requests written back to back before reading (default 1, at least 1)
   --echo         measure the TCP echo loop instead of the HTTP server
   --sites        also print allocation sites (slow; use a small --n)
   --idle N       instead: heap held per idle connection, over N connections
-  --no-get       with --idle: connections that never sent a request
+  --no-get       with --idle: connections that never sent a request (with --ws: the
+                 handshake only, no message)
+  --ws           with --idle: WebSocket connections to the ws_echo example's server
   -h, --help     this help
 ";
 
@@ -205,6 +213,7 @@ struct Args {
     sites: bool,
     idle: usize,
     no_get: bool,
+    ws: bool,
 }
 
 fn parse() -> Result<Args, lexopt::Error> {
@@ -217,6 +226,7 @@ fn parse() -> Result<Args, lexopt::Error> {
         sites: false,
         idle: 0,
         no_get: false,
+        ws: false,
     };
     let mut parser = lexopt::Parser::from_env();
     while let Some(arg) = parser.next()? {
@@ -228,6 +238,7 @@ fn parse() -> Result<Args, lexopt::Error> {
             Long("sites") => a.sites = true,
             Long("idle") => a.idle = parser.value()?.parse()?,
             Long("no-get") => a.no_get = true,
+            Long("ws") => a.ws = true,
             Short('h') | Long("help") => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -237,6 +248,9 @@ fn parse() -> Result<Args, lexopt::Error> {
     }
     if a.pipeline == 0 {
         return Err("--pipeline must be at least 1".into());
+    }
+    if a.ws && (a.idle == 0 || a.echo) {
+        return Err("--ws goes with --idle, and not with --echo".into());
     }
     Ok(a)
 }
@@ -276,12 +290,44 @@ fn drive(
     }
 }
 
+/// Opens a WebSocket connection: the handshake, then (with `message`) one masked
+/// 32-byte binary message and its echo, as `idle_clients --ws --ws-message` does.
+fn ws_open(addr: std::net::SocketAddr, message: bool) -> TcpStream {
+    const HANDSHAKE: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\r\n";
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.write_all(HANDSHAKE).expect("write");
+    let mut buf = [0u8; 512];
+    let mut got = 0;
+    while !buf[..got].ends_with(b"\r\n\r\n") {
+        let n = s.read(&mut buf[got..]).expect("read");
+        assert!(n > 0, "the server closed during the handshake");
+        got += n;
+    }
+    assert!(
+        buf.starts_with(b"HTTP/1.1 101"),
+        "the handshake was refused"
+    );
+    if message {
+        // FIN + binary, masked, 32 bytes; the all-zero mask leaves the payload as is.
+        let mut frame = vec![0x82, 0x80 | 32, 0, 0, 0, 0];
+        frame.extend_from_slice(&[b'x'; 32]);
+        s.write_all(&frame).expect("write");
+        let mut echo = [0u8; 34];
+        s.read_exact(&mut echo).expect("read the echo");
+    }
+    s
+}
+
 /// Opens `n` connections (each sending one keep-alive GET and reading the reply when
-/// `get`), then reports the heap bytes and blocks the server holds per connection.
+/// `get`; WebSocket connections with `ws`), then reports the heap bytes and blocks the
+/// server holds per connection.
 fn idle_conns(
     addr: std::net::SocketAddr,
     n: usize,
     get: bool,
+    ws: bool,
     remote: squall::Remote,
     sites: bool,
 ) {
@@ -289,6 +335,10 @@ fn idle_conns(
     let open = |conns: &mut Vec<TcpStream>, k: usize| {
         let mut buf = [0u8; 512];
         for _ in 0..k {
+            if ws {
+                conns.push(ws_open(addr, get));
+                continue;
+            }
             let mut s = TcpStream::connect(addr).expect("connect");
             if get {
                 s.write_all(REQ).expect("write");
@@ -321,7 +371,7 @@ fn idle_conns(
         FREES.load(Relaxed),
     );
     println!(
-        "RESULT idle_conns={n} get={get} heap_bytes_per_conn={:.1} live_blocks_per_conn={:.2}",
+        "RESULT idle_conns={n} get={get} ws={ws} heap_bytes_per_conn={:.1} live_blocks_per_conn={:.2}",
         (l1 - l0) as f64 / n as f64,
         ((a1 - a0) as f64 - (f1 - f0) as f64) / n as f64
     );
@@ -353,6 +403,7 @@ fn run(args: Args) -> squall::Result<()> {
         sites,
         idle,
         no_get,
+        ws,
     } = args;
 
     let mut reactor = Reactor::new()?;
@@ -366,6 +417,26 @@ fn run(args: Args) -> squall::Result<()> {
         addr = server.listen("127.0.0.1:0")?;
         _tcp = Some(server);
         _http = None;
+    } else if ws {
+        // The ws_echo example's server: the same options, bookkeeping and echo.
+        let options = WebSocketOptions::default()
+            .max_message_size(16 << 20)
+            .check_origin(|_, _| true);
+        let open: Rc<RefCell<Slab<WebSocket>>> = Rc::default();
+        let server = HttpServer::new(&handle, move |req, resp| {
+            let Ok(ws) = accept(&req, resp, &options) else {
+                return;
+            };
+            let key = open.borrow_mut().insert(ws.clone());
+            let o = open.clone();
+            ws.on_close(move |_, _| {
+                o.borrow_mut().try_remove(key);
+            });
+            ws.on_message(|ws, msg| ws.send(msg));
+        });
+        addr = server.listen("127.0.0.1:0")?;
+        _http = Some(server);
+        _tcp = None;
     } else {
         let server = HttpServer::new(&handle, |_req, mut resp| {
             resp.set_header_static("content-type", "text/plain");
@@ -378,8 +449,9 @@ fn run(args: Args) -> squall::Result<()> {
     let remote = handle.remote();
     if idle > 0 {
         let get = !no_get;
-        let client =
-            std::thread::spawn(move || idle_conns(addr, idle, get && !echo_mode, remote, sites));
+        let client = std::thread::spawn(move || {
+            idle_conns(addr, idle, get && !echo_mode, ws, remote, sites)
+        });
         reactor.run()?;
         client.join().expect("client thread");
         return Ok(());

@@ -1,4 +1,13 @@
 //! The one error type of squall, and its `Result` alias (Tornado's exceptions).
+//!
+//! The bottom layer: what its variants carry is defined here or in its submodules
+//! ([`TlsError`](crate::tls::TlsError), [`TimeoutStage`](crate::http::client::TimeoutStage),
+//! [`HttpResponse`](crate::http::client::HttpResponse)) and re-exported where users look
+//! for it, so `error` imports no other module of squall.
+
+pub(crate) mod fetch;
+pub(crate) mod parse_kind;
+pub(crate) mod tls_error;
 
 use std::borrow::Cow;
 use std::io;
@@ -88,7 +97,7 @@ pub enum Error {
         /// What went wrong, for humans (the reason phrase, or "too many redirects").
         message: Cow<'static, str>,
         /// The response: status, headers and body.
-        response: Box<crate::http::client::HttpResponse>,
+        response: Box<fetch::HttpResponse>,
     },
     /// A message broke an HTTP/1.x rule or limit, as the sans-IO parsers and decoders in
     /// [`http::h1`](crate::http::h1) report it: `kind` says which. The server answers
@@ -96,7 +105,7 @@ pub enum Error {
     #[error("HTTP parse error ({kind}): {message}")]
     HttpParse {
         /// Which rule or limit.
-        kind: crate::http::h1::ParseErrorKind,
+        kind: parse_kind::ParseErrorKind,
         /// What went wrong, for humans.
         message: Cow<'static, str>,
     },
@@ -114,12 +123,12 @@ pub enum Error {
     #[error("{stage}")]
     HttpTimeout {
         /// Where the fetch was when its time ran out.
-        stage: crate::http::client::TimeoutStage,
+        stage: fetch::TimeoutStage,
     },
     /// A TLS handshake or configuration failure, with its cause
     /// ([`TlsError::kind`](crate::tls::TlsError::kind)).
     #[error("{0}")]
-    Tls(crate::tls::TlsError),
+    Tls(tls_error::TlsError),
     /// A Redis server answered with an error reply (`ERR unknown command`), a reply broke
     /// the RESP protocol, or a `redis://` URL was malformed.
     #[error("redis: {0}")]

@@ -20,6 +20,7 @@ pub mod queues;
 pub mod reactor;
 pub mod redis;
 pub mod stream;
+mod telemetry;
 pub mod testing;
 pub mod tls;
 pub mod web;

@@ -593,12 +593,11 @@ fn a_consumer_holding_a_message_is_not_blamed_for_unread_pongs() {
 #[test]
 fn upgrade_from_a_web_application_route() {
     use squall::web::{Application, Context};
-    use squall::websocket::accept_context;
     let mut reactor = Reactor::new().unwrap();
     let options = WebSocketOptions::default();
     let app = Application::new().get("/rooms/{name}", move |ctx: &mut Context| {
         let room = ctx.param("name").unwrap_or("").to_string();
-        if let Ok(ws) = accept_context(ctx, &options) {
+        if let Ok(ws) = ctx.accept_websocket(&options) {
             ws.on_message(move |ws, msg| {
                 let text = format!("{room}: {}", msg.as_text().unwrap_or(""));
                 ws.send_text(text)

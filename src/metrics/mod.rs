@@ -74,9 +74,6 @@
 //! assert!(squall::metrics::encode(None).contains("shop_orders_total 1"));
 //! ```
 
-pub(crate) mod hooks;
-#[cfg(feature = "metrics")]
-mod registry;
 #[cfg(feature = "metrics")]
 mod serve;
 

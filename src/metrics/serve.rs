@@ -4,9 +4,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use prometheus_client::registry::Registry;
 
-use super::registry::{with, Metrics};
 use crate::http::server::{HttpServer, HttpServerOptions, Request, Responder};
 use crate::reactor::Handle;
+use crate::telemetry::registry::{with, Metrics};
 use crate::web::{Context, HandlerResult};
 use crate::Result;
 

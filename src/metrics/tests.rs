@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 
-use super::hooks::{self, method_index, NOT_COUNTED};
 use super::{encode, with_registry};
 use crate::reactor::real_coarse;
+use crate::telemetry::hooks::{self, method_index, NOT_COUNTED};
 use crate::Reactor;
 
 /// The value of the sample line starting with `series ` in `text`, if any.

@@ -12,6 +12,13 @@ use crate::error::{Error, Result};
 use crate::reactor::Handle;
 use crate::stream::{IoStream, Socket, StreamOptions};
 
+impl Subprocess {
+    /// A builder for running `program`; see [`SubprocessBuilder`].
+    pub fn builder(program: impl AsRef<OsStr>) -> SubprocessBuilder {
+        SubprocessBuilder::new(program)
+    }
+}
+
 /// Where one of a child's standard streams goes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]

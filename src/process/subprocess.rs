@@ -1,18 +1,17 @@
 //! [`Subprocess`]: a running child, its pipes and its exit.
 
-use std::ffi::OsStr;
 use std::process::ExitStatus;
 use std::rc::Rc;
 
 use rustix::process::Signal;
 
 use super::reaper::Reaper;
-use super::SubprocessBuilder;
 use crate::error::Result;
 use crate::future::Future;
 use crate::stream::IoStream;
 
-/// A child process started by [`SubprocessBuilder::spawn`] (Tornado's `Subprocess`).
+/// A child process started by [`SubprocessBuilder::spawn`](super::SubprocessBuilder::spawn)
+/// (Tornado's `Subprocess`).
 ///
 /// Dropping it does not leak the child: the exit watcher keeps waiting and reaps it
 /// (its pipes, if not taken, are closed). Keep [`exit`](Self::exit) to learn the status.
@@ -44,11 +43,6 @@ pub struct Subprocess {
 }
 
 impl Subprocess {
-    /// A builder for running `program`; see [`SubprocessBuilder`].
-    pub fn builder(program: impl AsRef<OsStr>) -> SubprocessBuilder {
-        SubprocessBuilder::new(program)
-    }
-
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.pid

@@ -17,7 +17,7 @@ use slab::Slab;
 use super::clock::{real_coarse, Clock};
 use super::deferred;
 use super::handlers::Handlers;
-use super::remote::RemoteShared;
+use super::remote::{RemoteShared, RemoteTask};
 use super::timers::{TimerTask, Timers};
 use super::{Event, Token};
 use crate::error::{panic_message, Error, Result};
@@ -151,7 +151,7 @@ impl Inner {
             // Never fires; an id that no timer will ever match.
             return super::TimerId {
                 index: usize::MAX,
-                seq: u64::MAX,
+                seq: std::num::NonZeroU64::MAX,
             };
         }
         let mut timers = self.timers.borrow_mut();
@@ -286,7 +286,9 @@ impl Inner {
         let c = &self.counters.events;
         c.set(c.get() + events.len() as u64);
         for ev in events.iter() {
-            self.dispatch(Token(ev.key), Event::new(ev.readable, ev.writable));
+            if let Some(token) = Token::from_key(ev.key) {
+                self.dispatch(token, Event::new(ev.readable, ev.writable));
+            }
             if self.panic.borrow().is_some() {
                 return Ok(());
             }
@@ -320,7 +322,10 @@ impl Inner {
             self.stopping.set(true);
         }
         for task in tasks {
-            self.guard(Location::caller(), || task(self));
+            match task {
+                RemoteTask::Call(f) => self.guard(Location::caller(), f),
+                RemoteTask::Unpark(key) => self.guard(Location::caller(), || self.unpark(key)),
+            }
         }
     }
 

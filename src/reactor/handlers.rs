@@ -139,8 +139,11 @@ impl Handlers {
         if slot.interest != interest {
             // SAFETY: a live slot's source is alive: in the slot, or in its `Running`.
             let fd = unsafe { source_fd(slot.fd) };
-            self.poller
-                .modify_with_mode(fd, interest.to_poll_event(token.0), mode(interest))?;
+            self.poller.modify_with_mode(
+                fd,
+                interest.to_poll_event(token.key()),
+                mode(interest),
+            )?;
             slot.interest = interest;
         }
         Ok(())
@@ -241,7 +244,7 @@ fn mode(interest: Interest) -> PollMode {
 /// `Poller::add` contract).
 unsafe fn add(poller: &Poller, fd: RawFd, interest: Interest, token: Token) -> Result<()> {
     // SAFETY: forwarded to our caller.
-    unsafe { poller.add_with_mode(fd, interest.to_poll_event(token.0), mode(interest))? };
+    unsafe { poller.add_with_mode(fd, interest.to_poll_event(token.key()), mode(interest))? };
     Ok(())
 }
 

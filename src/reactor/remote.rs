@@ -6,9 +6,12 @@ use std::sync::{Arc, Mutex};
 
 use polling::Poller;
 
-use super::core::Inner;
-
-pub(crate) type RemoteTask = Box<dyn FnOnce(&Inner) + Send>;
+/// Work sent to the loop thread: a closure, or the key of a closure parked there (see
+/// `Handle::park`), which the loop runs itself.
+pub(crate) enum RemoteTask {
+    Call(Box<dyn FnOnce() + Send>),
+    Unpark(usize),
+}
 
 pub(crate) struct RemoteShared {
     poller: Arc<Poller>,
@@ -102,7 +105,7 @@ impl Remote {
     /// Runs `f` on the reactor's thread in its next iteration. Returns `false` (and drops
     /// `f`) if the reactor is gone.
     pub fn add_callback(&self, f: impl FnOnce() + Send + 'static) -> bool {
-        self.shared.send(Box::new(move |_: &Inner| f()))
+        self.shared.send(RemoteTask::Call(Box::new(f)))
     }
 
     /// Asks the reactor to stop: `run` returns after the current iteration.
@@ -114,7 +117,6 @@ impl Remote {
     /// Runs the closure parked under `key` (see `Handle::park`) on the loop thread.
     /// Returns `false` if the reactor is gone.
     pub(crate) fn fire(&self, key: usize) -> bool {
-        self.shared
-            .send(Box::new(move |inner: &Inner| inner.unpark(key)))
+        self.shared.send(RemoteTask::Unpark(key))
     }
 }

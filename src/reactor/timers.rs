@@ -9,6 +9,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::num::NonZeroU64;
 use std::panic::Location;
 use std::time::Instant;
 
@@ -70,12 +71,14 @@ impl Timers {
     }
 
     pub(crate) fn insert(&mut self, deadline: Instant, task: TimerTask) -> TimerId {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let index = self.entries.insert(Entry { seq, task });
+        let seq = self.take_seq();
+        let index = self.entries.insert(Entry {
+            seq: seq.get(),
+            task,
+        });
         self.heap.push(HeapItem {
             deadline,
-            seq,
+            seq: seq.get(),
             index,
         });
         TimerId { index, seq }
@@ -85,16 +88,18 @@ impl Timers {
     /// hold): it is pending and cancellable, but not in the heap, so the loop never
     /// waits for it.
     pub(crate) fn insert_never(&mut self, task: TimerTask) -> TimerId {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let index = self.entries.insert(Entry { seq, task });
+        let seq = self.take_seq();
+        let index = self.entries.insert(Entry {
+            seq: seq.get(),
+            task,
+        });
         TimerId { index, seq }
     }
 
     /// Removes a pending timer; `None` if it already fired or was cancelled.
     pub(crate) fn cancel(&mut self, id: TimerId) -> Option<TimerTask> {
         match self.entries.get(id.index) {
-            Some(e) if e.seq == id.seq => {
+            Some(e) if e.seq == id.seq.get() => {
                 let task = self.entries.remove(id.index).task;
                 if self.heap.len() > 2 * self.entries.len() + 64 {
                     let entries = &self.entries;
@@ -132,7 +137,14 @@ impl Timers {
 
     /// The sequence number the next inserted timer will get.
     pub(crate) fn next_seq(&self) -> u64 {
-        self.next_seq
+        self.next_seq + 1
+    }
+
+    /// A new timer's sequence number: they count from 1 (so a `TimerId` is never all
+    /// zeros and `Option<TimerId>` needs no extra word).
+    fn take_seq(&mut self) -> NonZeroU64 {
+        self.next_seq += 1;
+        NonZeroU64::new(self.next_seq).unwrap_or(NonZeroU64::MAX)
     }
 
     /// Takes every timer out (used when the reactor is dropped).

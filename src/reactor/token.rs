@@ -1,5 +1,7 @@
 //! [`Token`] and [`TimerId`]: generation-checked names for handlers and timers.
 
+use std::num::{NonZeroU64, NonZeroUsize};
+
 /// Names a registered handler. It carries a generation, so a token of a removed handler
 /// never reaches a new handler that reuses its storage slot.
 ///
@@ -17,8 +19,10 @@
 /// assert!(handle.remove_handler(token).is_err()); // stale token
 /// # Ok(()) }
 /// ```
+///
+/// A generation is never 0, so neither is a token: an `Option<Token>` takes one word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Token(pub(crate) usize);
+pub struct Token(pub(crate) NonZeroUsize);
 
 /// Bits of a token that hold the slot index.
 #[cfg(target_pointer_width = "64")]
@@ -77,25 +81,38 @@ impl Token {
 
     pub(crate) fn new(index: usize, generation: u32) -> Token {
         debug_assert!(index <= Self::MAX_INDEX && generation <= Self::MAX_GENERATION);
-        Token(LAYOUT.pack(index, generation))
+        let packed = LAYOUT.pack(index, generation);
+        Token(NonZeroUsize::new(packed).expect("a generation is at least 1"))
+    }
+
+    /// The token registered under the poller key `key`, if it can be one.
+    pub(crate) fn from_key(key: usize) -> Option<Token> {
+        NonZeroUsize::new(key).map(Token)
+    }
+
+    /// The poller key of this token.
+    pub(crate) fn key(self) -> usize {
+        self.0.get()
     }
 
     pub(crate) fn index(self) -> usize {
-        LAYOUT.index(self.0)
+        LAYOUT.index(self.0.get())
     }
 
     pub(crate) fn generation(self) -> u32 {
-        LAYOUT.generation(self.0)
+        LAYOUT.generation(self.0.get())
     }
 }
 
 /// Names a timer set with [`Handle::call_later`](crate::Handle::call_later) or
 /// [`Handle::call_at`](crate::Handle::call_at); pass it to
 /// [`Handle::cancel_timer`](crate::Handle::cancel_timer).
+///
+/// Its sequence number is never 0, so an `Option<TimerId>` is as small as a `TimerId`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimerId {
     pub(crate) index: usize,
-    pub(crate) seq: u64,
+    pub(crate) seq: NonZeroU64,
 }
 
 #[cfg(test)]
@@ -117,6 +134,13 @@ mod tests {
             // Fits the word, and is never all ones (polling's own key).
             assert!(t < word_max, "token {t:#x} for ({index}, {generation})");
         }
+    }
+
+    #[test]
+    fn options_of_ids_need_no_extra_word() {
+        // Per connection, a stream and its owner keep several of these.
+        assert_eq!(size_of::<Option<Token>>(), size_of::<usize>());
+        assert_eq!(size_of::<Option<TimerId>>(), size_of::<TimerId>());
     }
 
     #[test]

@@ -416,7 +416,7 @@ fn schedule_reconnect(shared: &Shared) {
     if s.closed {
         return;
     }
-    crate::metrics::hooks::redis_reconnect();
+    crate::telemetry::hooks::redis_reconnect();
     let delay = s.backoff;
     s.backoff = (s.backoff * 2).min(s.options.reconnect_max);
     let weak: Weak<RefCell<Inner>> = Rc::downgrade(shared);

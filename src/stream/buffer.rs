@@ -1,13 +1,14 @@
-//! Read-side memory: the per-thread scratch buffer reads land in, and the pool of
-//! released read buffers (idle streams hold none; busy ones reuse these).
+//! Read-side memory: the pool of released read buffers (idle streams hold none; busy
+//! ones reuse these). Sockets read straight into a stream's buffer, with no copy.
 
 use std::cell::RefCell;
 
 use bytes::BytesMut;
 
-/// Bytes read from the socket per `read` call (a thread-wide scratch buffer, so idle
-/// streams own no read memory).
+/// Most bytes asked of the socket per `read` call.
 pub(super) const READ_CHUNK: usize = 64 * 1024;
+/// A read buffer with less spare room than this (and than the read wants) grows first.
+pub(super) const MIN_READ: usize = 1024;
 /// With no read pending, buffer at most this much (to notice a close) before pausing.
 pub(super) const IDLE_READ_LIMIT: usize = 64 * 1024;
 /// Most buffers handed to one `writev`.
@@ -23,7 +24,6 @@ pub(super) const POOL_MIN_CAPACITY: usize = 512;
 pub(super) const POOL_MAX_CAPACITY: usize = 256 * 1024;
 
 thread_local! {
-    pub(super) static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
     /// Released read buffers: idle streams hold none, busy ones reuse these instead of
     /// allocating per request.
     static POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };

@@ -25,6 +25,8 @@ mod buffer;
 mod half_close_tests;
 mod peer_check;
 mod read;
+#[cfg(test)]
+mod read_bound_tests;
 mod socket;
 mod state;
 mod tls;
@@ -41,9 +43,9 @@ use bytes::{Bytes, BytesMut};
 use self::buffer::{CORK_LIMIT, MAX_IOV};
 use self::read::ReadRequest;
 pub use self::socket::Socket;
+pub use self::socket::TlsSocket;
 pub(crate) use self::state::CustomRead;
-use self::state::{Closing, Finish, PendingRead, Shared, State};
-pub use self::tls::TlsSocket;
+use self::state::{Closing, Finish, IdleTimeout, PendingRead, Shared, State, Timers};
 use crate::error::{Error, Result};
 use crate::future::Future;
 use crate::reactor::{Event, Handle, Interest, Token};
@@ -180,6 +182,7 @@ impl IoStream {
     ) -> Result<IoStream> {
         socket.set_nonblocking()?;
         let idle = options.idle_timeout;
+        let now = handle.coarse_now();
         let shared = Rc::new_cyclic(|me| Shared {
             state: RefCell::new(State {
                 me: me.clone(),
@@ -187,25 +190,31 @@ impl IoStream {
                 socket: Some(socket.clone()),
                 token: None,
                 interest: Interest::NONE,
-                options,
+                max_buffer_size: options.max_buffer_size,
+                max_write_buffer_size: options.max_write_buffer_size.unwrap_or(usize::MAX),
                 read_buf: BytesMut::new(),
                 read: None,
                 write_queue: VecDeque::new(),
                 write_queued: 0,
-                accepted: 0,
-                written: 0,
-                write_futures: VecDeque::new(),
+                waits: None,
                 closed: false,
                 error: None,
                 close_callback: None,
-                last_activity: handle.coarse_now(),
-                idle_timer: None,
+                timers: idle.map(|timeout| {
+                    Box::new(Timers {
+                        idle: Some(IdleTimeout {
+                            timeout,
+                            last_activity: now,
+                            timer: None,
+                        }),
+                        peer_check: None,
+                    })
+                }),
                 in_read_callback: false,
                 close_after_writes: false,
                 eof_callback: None,
                 read_eof: false,
                 peer_shut_down: false,
-                peer_check: None,
             }),
         });
         let token = register(handle, socket, Interest::NONE, Rc::downgrade(&shared))?;
@@ -223,8 +232,8 @@ impl IoStream {
     #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_until(&self, delimiter: &[u8], max_bytes: Option<usize>) -> Future<Bytes> {
         self.start_read(ReadRequest::Until {
-            delimiter: delimiter.to_vec(),
-            max_bytes,
+            delimiter: delimiter.into(),
+            max_bytes: max_bytes.unwrap_or(usize::MAX),
             scanned: 0,
         })
     }
@@ -358,9 +367,9 @@ impl IoStream {
             let mut s = self.shared.state.borrow_mut();
             let refused = if s.closed || s.close_after_writes {
                 Some(Error::StreamClosed)
-            } else if s.options.max_write_buffer_size.is_some_and(|max| {
-                s.write_cost() + state::write_cost(data.len(), fut.is_some()) > max
-            }) {
+            } else if s.write_cost() + state::write_cost(data.len(), fut.is_some())
+                > s.max_write_buffer_size
+            {
                 Some(Error::StreamBufferFull)
             } else {
                 None
@@ -372,7 +381,9 @@ impl IoStream {
                 false
             } else {
                 let was_empty = s.write_queue.is_empty();
-                s.accepted += data.len() as u64;
+                if let Some(w) = s.waits.as_mut() {
+                    w.accepted += data.len() as u64;
+                }
                 s.write_queued += data.len();
                 if !data.is_empty() {
                     if s.write_queue.capacity() == 0 {
@@ -382,12 +393,25 @@ impl IoStream {
                     }
                     s.write_queue.push_back(data);
                 }
-                if let Some(f) = fut {
-                    let end = s.accepted;
-                    s.write_futures.push_back((end, f));
-                }
-                if was_empty && !s.in_read_callback {
+                let wrote = was_empty && !s.in_read_callback;
+                if wrote {
                     s.handle_write(&mut finish);
+                }
+                if let Some(f) = fut {
+                    if wrote && s.closed {
+                        // The write failed and closed the stream (which fails every
+                        // pending write this way).
+                        finish.writes.push((f, Err(Error::StreamClosed)));
+                    } else if wrote && s.write_queued == 0 {
+                        // All of it reached the kernel already: no queue entry.
+                        finish.writes.push((f, Ok(())));
+                    } else {
+                        // Resolves once everything queued now (this write last) is
+                        // written.
+                        let w = s.waits();
+                        let end = w.accepted;
+                        w.futures.push_back((end, f));
+                    }
                 }
                 s.update_interest();
                 true
@@ -434,9 +458,10 @@ impl IoStream {
                 // Written bytes are counted from the stream's start: at most `max_queued`
                 // are queued once `written` reaches this mark. The write futures resolve
                 // in order of their marks, so it goes in its sorted place.
-                let mark = s.accepted - max_queued as u64;
-                let at = s.write_futures.partition_point(|(end, _)| *end <= mark);
-                s.write_futures.insert(at, (mark, fut.clone()));
+                let w = s.waits();
+                let mark = w.accepted - max_queued as u64;
+                let at = w.futures.partition_point(|(end, _)| *end <= mark);
+                w.futures.insert(at, (mark, fut.clone()));
                 None
             }
         };
@@ -737,9 +762,16 @@ impl IoStream {
     pub fn set_idle_timeout(&self, timeout: Option<Duration>) {
         let (old, closed) = {
             let mut s = self.shared.state.borrow_mut();
-            s.options.idle_timeout = timeout;
-            s.last_activity = s.handle.coarse_now();
-            (s.idle_timer.take().map(|t| (s.handle.clone(), t)), s.closed)
+            let old = s.idle().and_then(|i| i.timer.take());
+            let idle = timeout.map(|timeout| IdleTimeout {
+                timeout,
+                last_activity: s.handle.coarse_now(),
+                timer: None,
+            });
+            if idle.is_some() || s.timers.is_some() {
+                s.timers().idle = idle;
+            }
+            (old.map(|t| (s.handle.clone(), t)), s.closed)
         };
         if let Some((h, t)) = old {
             h.cancel_timer(t);
@@ -762,11 +794,13 @@ impl IoStream {
             let stream = IoStream { shared };
             let next = {
                 let mut s = stream.shared.state.borrow_mut();
-                s.idle_timer = None;
-                match s.options.idle_timeout {
-                    Some(t) if !s.closed => {
-                        let idle = s.handle.coarse_now().saturating_sub(s.last_activity);
-                        Some(t.checked_sub(idle))
+                let now = s.handle.coarse_now();
+                let closed = s.closed;
+                match s.idle() {
+                    Some(i) if !closed => {
+                        i.timer = None;
+                        let idle = now.saturating_sub(i.last_activity);
+                        Some(i.timeout.checked_sub(idle))
                     }
                     _ => None,
                 }
@@ -777,7 +811,12 @@ impl IoStream {
                 None => {}
             }
         });
-        self.shared.state.borrow_mut().idle_timer = Some(id);
+        match self.shared.state.borrow_mut().idle() {
+            Some(i) => i.timer = Some(id),
+            None => {
+                handle.cancel_timer(id);
+            }
+        }
     }
 
     /// Sets `TCP_NODELAY` (no-op for Unix sockets and pipes).

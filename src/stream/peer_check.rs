@@ -44,8 +44,17 @@ impl State {
 
     /// Arms the peer check if the stream is paused watching its peer and none is armed.
     /// Cheap when not needed; called wherever the interest is settled.
+    #[inline]
     pub(super) fn arm_peer_check(&mut self) {
-        if self.peer_check.is_some() || !self.paused_watching_peer() {
+        if self.read.is_some() || self.closed {
+            return; // the usual case: not paused
+        }
+        self.arm_paused_peer_check();
+    }
+
+    fn arm_paused_peer_check(&mut self) {
+        let armed = self.timers.as_ref().is_some_and(|t| t.peer_check.is_some());
+        if armed || !self.paused_watching_peer() {
             return;
         }
         let weak = self.me.clone();
@@ -54,12 +63,12 @@ impl State {
                 check_peer(shared);
             }
         });
-        self.peer_check = Some(id);
+        self.timers().peer_check = Some(id);
     }
 
     /// Cancels the peer check (the stream closes).
     pub(super) fn cancel_peer_check(&mut self) {
-        if let Some(t) = self.peer_check.take() {
+        if let Some(t) = self.timers.as_mut().and_then(|t| t.peer_check.take()) {
             self.handle.cancel_timer(t);
         }
     }
@@ -100,7 +109,9 @@ fn check_peer(shared: Rc<Shared>) {
     let mut finish = Finish::default();
     {
         let mut s = shared.state.borrow_mut();
-        s.peer_check = None;
+        if let Some(t) = s.timers.as_mut() {
+            t.peer_check = None;
+        }
         if !s.paused_watching_peer() {
             return; // reading resumed; a later pause arms a new check
         }

@@ -3,10 +3,11 @@
 /// A pending read on a stream.
 #[derive(Debug)]
 pub(crate) enum ReadRequest {
-    /// Up to and including `delimiter`, failing if it is not within `max_bytes`.
+    /// Up to and including `delimiter`, failing if it is not within `max_bytes`
+    /// (`usize::MAX`: no bound). Compact, as every stream holds one while it reads.
     Until {
-        delimiter: Vec<u8>,
-        max_bytes: Option<usize>,
+        delimiter: Box<[u8]>,
+        max_bytes: usize,
         /// How far the buffer has been searched already (no rescans on each packet).
         scanned: usize,
     },
@@ -49,16 +50,18 @@ impl ReadRequest {
                 match find(&buf[start..], delimiter) {
                     Some(pos) => {
                         let end = start + pos + delimiter.len();
-                        match max_bytes {
-                            Some(max) if end > *max => Check::Unsatisfiable,
-                            _ => Check::Ready(end),
+                        if end > *max_bytes {
+                            Check::Unsatisfiable
+                        } else {
+                            Check::Ready(end)
                         }
                     }
                     None => {
                         *scanned = buf.len();
-                        match max_bytes {
-                            Some(max) if buf.len() >= *max => Check::Unsatisfiable,
-                            _ => Check::NotYet,
+                        if buf.len() >= *max_bytes {
+                            Check::Unsatisfiable
+                        } else {
+                            Check::NotYet
                         }
                     }
                 }
@@ -90,8 +93,8 @@ mod tests {
 
     fn until(d: &[u8], max: Option<usize>) -> ReadRequest {
         ReadRequest::Until {
-            delimiter: d.to_vec(),
-            max_bytes: max,
+            delimiter: d.into(),
+            max_bytes: max.unwrap_or(usize::MAX),
             scanned: 0,
         }
     }

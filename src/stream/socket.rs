@@ -1,12 +1,16 @@
 //! The sockets an [`IoStream`](super::IoStream) can wrap.
 
+mod tls;
+pub use self::tls::TlsSocket;
+pub(super) use self::tls::{flush, Handshake};
+
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 
-use super::tls::TlsSocket;
+use bytes::BytesMut;
 
 /// A connected stream socket: TCP or Unix-domain (or one end of a pipe). `IoStream` is one
 /// type over all of them
@@ -33,6 +37,21 @@ impl Socket {
             Socket::Unix(s) => (&*s).read(buf),
             Socket::Tls(t) => t.read(buf),
             Socket::Pipe(s) => (&*s).read(buf),
+        }
+    }
+
+    /// Reads at most `n` bytes (`n` ≤ the buffer's spare capacity) onto the end of `buf`,
+    /// straight into its spare capacity: no scratch buffer, no copy. A socket is read
+    /// with `recv` into uninitialised memory; TLS (plaintext out of rustls) and pipes
+    /// need initialised memory, so their `n` bytes are zeroed first.
+    #[inline]
+    pub(crate) fn read_into(&self, buf: &mut BytesMut, n: usize) -> io::Result<usize> {
+        debug_assert!(n <= buf.capacity() - buf.len());
+        match self {
+            Socket::Tcp(s) => recv_into(s.as_fd(), buf, n),
+            Socket::Unix(s) => recv_into(s.as_fd(), buf, n),
+            Socket::Tls(t) => read_zeroed(buf, n, |b| t.read(b)),
+            Socket::Pipe(s) => read_zeroed(buf, n, |b| (&*s).read(b)),
         }
     }
 
@@ -115,4 +134,34 @@ impl From<UnixStream> for Socket {
     fn from(s: UnixStream) -> Self {
         Socket::Unix(s)
     }
+}
+
+/// `recv` of at most `n` bytes into `buf`'s spare capacity, which it then counts as data.
+#[inline]
+fn recv_into(fd: BorrowedFd<'_>, buf: &mut BytesMut, n: usize) -> io::Result<usize> {
+    let len = buf.len();
+    let spare = buf.spare_capacity_mut();
+    let n = n.min(spare.len());
+    let ((filled, _), _) = rustix::net::recv(fd, &mut spare[..n], rustix::net::RecvFlags::empty())?;
+    let got = filled.len();
+    // SAFETY: `recv` initialised `filled`, the first `got` bytes of the spare capacity
+    // (rustix hands back exactly the part the kernel wrote, never more than the `n`
+    // bytes it was given), so the first `len + got` bytes of `buf` are initialised.
+    unsafe { buf.set_len(len + got) };
+    Ok(got)
+}
+
+/// A read of at most `n` bytes onto the end of `buf` for readers that need initialised
+/// memory: the room is zeroed, read into, and cut back to what came.
+fn read_zeroed(
+    buf: &mut BytesMut,
+    n: usize,
+    read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let len = buf.len();
+    buf.resize(len + n, 0);
+    let r = read(&mut buf[len..]);
+    let got = *r.as_ref().unwrap_or(&0);
+    buf.truncate(len + got.min(n));
+    r
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::buffer::{
-    pool_put, pool_take, IDLE_READ_LIMIT, MAX_IOV, READS_PER_EVENT, READ_CHUNK, SCRATCH,
+    pool_put, pool_take, IDLE_READ_LIMIT, MAX_IOV, MIN_READ, NEW_BUFFER_CAPACITY, READS_PER_EVENT,
+    READ_CHUNK,
 };
 use super::read::{Check, ReadRequest};
 use super::{Socket, StreamOptions};
@@ -57,20 +58,23 @@ pub(crate) struct State {
     pub(super) socket: Option<Rc<Socket>>,
     pub(super) token: Option<Token>,
     pub(super) interest: Interest,
-    pub(super) options: StreamOptions,
+    /// [`StreamOptions::max_buffer_size`].
+    pub(super) max_buffer_size: usize,
+    /// [`StreamOptions::max_write_buffer_size`]; `usize::MAX`: unbounded.
+    pub(super) max_write_buffer_size: usize,
     pub(super) read_buf: BytesMut,
     pub(super) read: Option<PendingRead>,
     pub(super) write_queue: VecDeque<Bytes>,
     pub(super) write_queued: usize,
-    pub(super) accepted: u64,
-    pub(super) written: u64,
-    pub(super) write_futures: VecDeque<(u64, Future<()>)>,
+    /// Pending write futures (boxed, and only while some wait: a write whose bytes reach
+    /// the kernel at once resolves without one).
+    pub(super) waits: Option<Box<WriteWaits>>,
     pub(super) closed: bool,
     /// Boxed: rarely set, and every idle stream would otherwise carry its 48 bytes.
     pub(super) error: Option<Box<Error>>,
     pub(super) close_callback: Option<CloseCallback>,
-    pub(super) last_activity: Duration,
-    pub(super) idle_timer: Option<TimerId>,
+    /// The idle timeout and the peer check (boxed: most streams never have either).
+    pub(super) timers: Option<Box<Timers>>,
     /// A custom read callback is running (outside the borrow): writes are corked until
     /// it returns, so pipelined responses leave in one `writev`.
     pub(super) in_read_callback: bool,
@@ -85,8 +89,31 @@ pub(crate) struct State {
     /// `peer_check`) and the end-of-file callback ran: reaching that end-of-file later
     /// ends reads without calling back again.
     pub(super) peer_shut_down: bool,
+}
+
+/// Write futures waiting for their bytes to reach the kernel. `accepted` and `written`
+/// count bytes from the moment this was made (when `accepted - written` bytes were
+/// queued); a future resolves once `written` reaches its mark.
+#[derive(Default)]
+pub(super) struct WriteWaits {
+    pub(super) accepted: u64,
+    pub(super) written: u64,
+    pub(super) futures: VecDeque<(u64, Future<()>)>,
+}
+
+/// A stream's rarely used timers.
+#[derive(Default)]
+pub(super) struct Timers {
+    pub(super) idle: Option<IdleTimeout>,
     /// The timer asking whether the peer shut down while reading is paused.
     pub(super) peer_check: Option<TimerId>,
+}
+
+/// An idle timeout: its length, when the stream last made progress, and its timer.
+pub(super) struct IdleTimeout {
+    pub(super) timeout: Duration,
+    pub(super) last_activity: Duration,
+    pub(super) timer: Option<TimerId>,
 }
 
 pub(crate) struct Shared {
@@ -161,9 +188,50 @@ impl Closing {
 
 impl State {
     pub(super) fn touch(&mut self) {
-        if self.options.idle_timeout.is_some() {
-            self.last_activity = self.handle.coarse_now();
+        if let Some(idle) = self.timers.as_mut().and_then(|t| t.idle.as_mut()) {
+            idle.last_activity = self.handle.coarse_now();
         }
+    }
+
+    /// The idle timeout, if the stream has one.
+    pub(super) fn idle(&mut self) -> Option<&mut IdleTimeout> {
+        self.timers.as_mut().and_then(|t| t.idle.as_mut())
+    }
+
+    /// The rarely used timers, made on first use.
+    pub(super) fn timers(&mut self) -> &mut Timers {
+        self.timers.get_or_insert_with(Default::default)
+    }
+
+    /// The options this stream was made with (as changed since).
+    pub(super) fn options(&self) -> StreamOptions {
+        StreamOptions {
+            max_buffer_size: self.max_buffer_size,
+            max_write_buffer_size: (self.max_write_buffer_size != usize::MAX)
+                .then_some(self.max_write_buffer_size),
+            idle_timeout: self
+                .timers
+                .as_ref()
+                .and_then(|t| t.idle.as_ref())
+                .map(|i| i.timeout),
+        }
+    }
+
+    /// The write futures, made on first use: their byte counts start from the bytes
+    /// queued now.
+    pub(super) fn waits(&mut self) -> &mut WriteWaits {
+        let queued = self.write_queued as u64;
+        self.waits.get_or_insert_with(|| {
+            Box::new(WriteWaits {
+                accepted: queued,
+                ..WriteWaits::default()
+            })
+        })
+    }
+
+    /// Pending write futures.
+    fn pending_waits(&self) -> usize {
+        self.waits.as_ref().map_or(0, |w| w.futures.len())
     }
 
     /// The queued writes' real memory cost: payload plus per-entry and per-future
@@ -172,7 +240,7 @@ impl State {
     pub(super) fn write_cost(&self) -> usize {
         self.write_queued
             + self.write_queue.len() * WRITE_ENTRY_COST
-            + self.write_futures.len() * WRITE_FUTURE_COST
+            + self.pending_waits() * WRITE_FUTURE_COST
     }
 
     /// Gives back the rings' memory once drained, if a burst grew them.
@@ -180,8 +248,9 @@ impl State {
         if self.write_queue.is_empty() && self.write_queue.capacity() > KEEP_SLOTS {
             self.write_queue = VecDeque::new();
         }
-        if self.write_futures.is_empty() && self.write_futures.capacity() > KEEP_SLOTS {
-            self.write_futures = VecDeque::new();
+        if self.waits.as_ref().is_some_and(|w| w.futures.is_empty()) {
+            // Made again by the next write that must wait: an idle stream holds none.
+            self.waits = None;
         }
     }
 
@@ -259,7 +328,7 @@ impl State {
     /// Most bytes the read buffer may hold now: `max_buffer_size` while a read is
     /// pending; with none, enough to notice a close (and never more than the limit).
     pub(super) fn read_limit(&self) -> usize {
-        let max = self.options.max_buffer_size;
+        let max = self.max_buffer_size;
         if self.read.is_some() {
             max
         } else {
@@ -285,17 +354,16 @@ impl State {
             } else {
                 break;
             };
-            let got = SCRATCH.with(|scratch| {
-                let mut scratch = scratch.borrow_mut();
-                let r = socket.read(&mut scratch[..want]);
-                if let Ok(n) = r {
-                    if n > 0 && self.read_buf.capacity() == 0 {
-                        self.read_buf = pool_take();
-                    }
-                    self.read_buf.extend_from_slice(&scratch[..n]);
-                }
-                r
-            });
+            let fresh = self.read_buf.capacity() == 0;
+            if fresh {
+                self.read_buf = pool_take();
+            }
+            let want = self.reserve_read(want);
+            let got = socket.read_into(&mut self.read_buf, want);
+            if fresh && self.read_buf.is_empty() {
+                // Nothing came: an idle stream keeps holding no buffer.
+                pool_put(std::mem::take(&mut self.read_buf));
+            }
             match got {
                 Ok(0) => {
                     self.try_read(finish);
@@ -315,7 +383,7 @@ impl State {
                 }
                 Ok(n) => {
                     self.touch();
-                    if self.read_buf.len() > self.options.max_buffer_size {
+                    if self.read_buf.len() > self.max_buffer_size {
                         // Only the probe gets here: the pending read needs more than the
                         // limit. As documented, it fails with the cause (closing would
                         // fail it with StreamClosed, or hand read_until_close a silently
@@ -342,6 +410,21 @@ impl State {
             }
         }
         self.try_read(finish);
+    }
+
+    /// Makes room in the read buffer for the next socket read of at most `want` bytes
+    /// and returns how many it will ask for (1 to `want`). The socket writes straight
+    /// into the buffer's spare capacity; the buffer grows by doubling (from
+    /// `NEW_BUFFER_CAPACITY`) only when its spare room is small, so a small request
+    /// does not make it large.
+    fn reserve_read(&mut self, want: usize) -> usize {
+        let len = self.read_buf.len();
+        let spare = self.read_buf.capacity() - len;
+        if spare < want.min(MIN_READ) {
+            self.read_buf
+                .reserve(want.min(len.max(NEW_BUFFER_CAPACITY)));
+        }
+        want.min(self.read_buf.capacity() - self.read_buf.len())
     }
 
     /// Completes the pending read if the buffer satisfies it.
@@ -372,6 +455,7 @@ impl State {
 
     /// An idle stream holds no read memory (not even an empty `BytesMut` of capacity 0,
     /// which still pins the allocation it was split from).
+    #[inline]
     pub(super) fn release_empty_buffer(&mut self) {
         if self.read_buf.is_empty() {
             pool_put(std::mem::take(&mut self.read_buf));
@@ -428,7 +512,9 @@ impl State {
                 }
                 Ok(mut n) => {
                     self.touch();
-                    self.written += n as u64;
+                    if let Some(w) = self.waits.as_mut() {
+                        w.written += n as u64;
+                    }
                     self.write_queued -= n;
                     while n > 0 {
                         let front = &mut self.write_queue[0];
@@ -454,12 +540,14 @@ impl State {
                 }
             }
         }
-        while let Some((end, _)) = self.write_futures.front() {
-            if *end > self.written {
-                break;
-            }
-            if let Some((_, f)) = self.write_futures.pop_front() {
-                finish.writes.push((f, Ok(())));
+        if let Some(w) = self.waits.as_mut() {
+            while let Some((end, _)) = w.futures.front() {
+                if *end > w.written {
+                    break;
+                }
+                if let Some((_, f)) = w.futures.pop_front() {
+                    finish.writes.push((f, Ok(())));
+                }
             }
         }
         self.shrink_write_queues();
@@ -482,8 +570,10 @@ impl State {
             self.error = Some(Box::new(e.clone()));
         }
         self.settle_read_after_close(finish);
-        for (_, f) in self.write_futures.drain(..) {
-            finish.writes.push((f, Err(Error::StreamClosed)));
+        if let Some(mut w) = self.waits.take() {
+            for (_, f) in w.futures.drain(..) {
+                finish.writes.push((f, Err(Error::StreamClosed)));
+            }
         }
         self.write_queue.clear();
         self.write_queued = 0;
@@ -495,7 +585,7 @@ impl State {
             }
         }
         self.socket = None; // closes the descriptor (the handler's copy is gone)
-        if let Some(t) = self.idle_timer.take() {
+        if let Some(t) = self.idle().and_then(|i| i.timer.take()) {
             self.handle.cancel_timer(t);
         }
         self.cancel_peer_check();
@@ -531,5 +621,17 @@ impl Drop for Shared {
         if let Some(c) = closing {
             c.schedule();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_idle_stream_holds_little_state() {
+        // What every connection holds for its stream (inside its `Rc`): the rarely used
+        // parts (write futures, the idle timeout, an error) are boxed, the limits are
+        // two words, and tokens and timer ids fit their options: 240 B, from 376 B.
+        let size = std::mem::size_of::<super::Shared>();
+        assert!(size <= 240, "the stream's state is {size} B");
     }
 }

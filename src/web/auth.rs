@@ -3,8 +3,8 @@
 
 use http::Method;
 
-use super::app::HandlerResult;
 use super::context::Context;
+use super::outcome::HandlerResult;
 use crate::error::Error;
 
 /// Wraps `handler` so that it runs only for a signed-in user

@@ -1,10 +1,10 @@
 //! Response compression (Tornado's `compress_response` / `GZipContentEncoding`).
 
 use bytes::Bytes;
-use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
 use http::{HeaderMap, HeaderValue};
 
-use super::app::WebOptions;
+use super::options::WebOptions;
 use crate::http::server::Request;
 
 /// True for content types worth compressing: `text/*` and the textual `application/*`
@@ -62,7 +62,7 @@ pub(crate) fn maybe_gzip(
     if !compressible || headers.contains_key(CONTENT_ENCODING) {
         return body;
     }
-    super::context::add_vary_accept_encoding(headers);
+    add_vary_accept_encoding(headers);
     if body.len() < options.compress_min_length || !accepts_gzip(req) {
         return body;
     }
@@ -91,6 +91,11 @@ fn gzip(body: &[u8]) -> Option<Vec<u8>> {
 #[cfg(not(feature = "gzip"))]
 fn gzip(_body: &[u8]) -> Option<Vec<u8>> {
     None
+}
+
+/// Marks the response as varying with `Accept-Encoding`.
+pub(crate) fn add_vary_accept_encoding(headers: &mut HeaderMap) {
+    headers.append(VARY, HeaderValue::from_static("Accept-Encoding"));
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! [`Context`]: one request and the means to answer it (Tornado's `RequestHandler`).
 
+pub(super) mod hooks;
+
 use std::cell::RefCell;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -7,14 +9,14 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{HeaderName, CONTENT_TYPE, LOCATION, SET_COOKIE, VARY};
+use http::header::{HeaderName, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::app::error_status;
+use self::hooks::{Finished, Shared};
 use super::args::Arguments;
 use super::cookie::{self, CookieOptions};
-use super::hooks::{Finished, Shared};
 use super::multipart::UploadedFile;
+use super::outcome::error_status;
 use super::xsrf::{self, RawToken, XSRF_COOKIE};
 use crate::error::{Error, Result};
 use crate::future::Future;
@@ -537,7 +539,7 @@ impl Context {
         }
     }
 
-    /// Takes the responder away for a protocol upgrade (`websocket::accept_context`):
+    /// Takes the responder away for a protocol upgrade (`accept_websocket`):
     /// the answer is then the taker's.
     pub(crate) fn take_responder(&mut self) -> Option<crate::http::server::Responder> {
         self.responder.take()
@@ -916,9 +918,4 @@ fn json_string(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// Marks the response as varying with `Accept-Encoding`.
-pub(crate) fn add_vary_accept_encoding(headers: &mut HeaderMap) {
-    headers.append(VARY, HeaderValue::from_static("Accept-Encoding"));
 }

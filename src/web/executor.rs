@@ -2,8 +2,9 @@
 //! password hash, run on the executor's threads while the loop serves other requests,
 //! then the answer from the loop.
 
-use super::app::{handler_failed, HandlerResult};
+use super::app::handler_failed;
 use super::context::Context;
+use super::outcome::HandlerResult;
 use crate::error::Error;
 
 /// What a blocking job may fail with: any error that can cross threads.

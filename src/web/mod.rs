@@ -54,8 +54,9 @@ mod cookie;
 mod escape;
 mod etag;
 mod executor;
-mod hooks;
 pub mod multipart;
+mod options;
+mod outcome;
 mod route;
 mod static_files;
 mod static_url;
@@ -64,17 +65,19 @@ mod templates;
 mod ws_route;
 mod xsrf;
 
-pub use app::{Application, HandlerResult, WebOptions};
+pub use app::Application;
 pub use args::{Arguments, FormLimits};
 pub use auth::authenticated;
 pub use compress::{accepts_gzip, is_compressible};
+pub use context::hooks::Finished;
 pub use context::{Context, SIGNED_COOKIE_EXPIRES_DAYS, SIGNED_COOKIE_MAX_AGE_DAYS};
 pub use cookie::{
     create_signed_value, decode_signed_value, parse_cookies, CookieOptions, SameSite,
 };
 pub use escape::escape_html;
-pub use hooks::Finished;
 pub use multipart::{MultipartLimits, UploadedFile};
+pub use options::WebOptions;
+pub use outcome::HandlerResult;
 pub use route::Pattern;
 pub use static_files::{StaticFiles, CHUNK_SIZE, READ_PER_ITERATION};
 pub use static_url::STATIC_URL_CACHE_ENTRIES;

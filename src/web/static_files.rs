@@ -11,8 +11,8 @@ use http::header::{
 };
 use http::{HeaderValue, Method, StatusCode};
 
-use super::app::HandlerResult;
 use super::context::Context;
+use super::outcome::HandlerResult;
 use crate::error::Error;
 use crate::reactor::Handle;
 

@@ -5,10 +5,11 @@
 
 use std::rc::Rc;
 
-use super::app::{Application, HandlerResult};
+use super::app::Application;
 use super::context::Context;
-use crate::error::Error;
-use crate::websocket::{accept_context, WebSocket, WebSocketOptions};
+use super::outcome::HandlerResult;
+use crate::error::{Error, Result};
+use crate::websocket::{accept, WebSocket, WebSocketOptions};
 
 impl Application {
     /// A WebSocket route (Tornado's `WebSocketHandler`): a `GET` on `pattern` is
@@ -56,7 +57,7 @@ impl Application {
     ) -> Self {
         let options = Rc::new(options);
         self.get(pattern, move |ctx: &mut Context| {
-            let ws = match accept_context(ctx, &options) {
+            let ws = match ctx.accept_websocket(&options) {
                 Ok(ws) => ws,
                 Err(e) => {
                     // Answered already (400 / 403 / 426), or the client left.
@@ -79,5 +80,40 @@ impl Application {
             }
             Ok(())
         })
+    }
+}
+
+impl Context {
+    /// [`websocket::accept`](crate::websocket::accept) from a route of an
+    /// [`Application`]: upgrades this context's request (refusals are answered as by
+    /// `accept`). The handler returns `Ok(())` either way: the context has no response
+    /// left to send.
+    ///
+    /// # Errors
+    /// As `accept`; [`Error::InvalidState`] when the context was already answered.
+    ///
+    /// ```no_run
+    /// # fn main() -> squall::Result<()> {
+    /// use squall::web::{Application, Context};
+    /// use squall::websocket::WebSocketOptions;
+    ///
+    /// let mut reactor = squall::Reactor::new()?;
+    /// let options = WebSocketOptions::default();
+    /// let app = Application::new().get("/ws", move |ctx: &mut Context| {
+    ///     if let Ok(ws) = ctx.accept_websocket(&options) {
+    ///         ws.on_message(|ws, msg| ws.send(msg));
+    ///     }
+    ///     Ok(())
+    /// });
+    /// app.server(&reactor.handle()).listen("127.0.0.1:8888")?;
+    /// reactor.run()
+    /// # }
+    /// ```
+    #[doc(alias = "accept_context")]
+    pub fn accept_websocket(&mut self, options: &WebSocketOptions) -> Result<WebSocket> {
+        let responder = self
+            .take_responder()
+            .ok_or_else(|| Error::invalid_state("the request was already answered"))?;
+        accept(self.request(), responder, options)
     }
 }

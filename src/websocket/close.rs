@@ -1,8 +1,8 @@
 //! Close codes (RFC 6455 §7.4) and the close frame's payload.
 
-use bytes::{BufMut, BytesMut};
+use std::fmt;
 
-use super::frame::ProtocolError;
+use bytes::{BufMut, BytesMut};
 
 /// 1000: normal closure.
 pub const NORMAL: u16 = 1000;
@@ -26,6 +26,29 @@ pub const MESSAGE_TOO_BIG: u16 = 1009;
 pub const MANDATORY_EXTENSION: u16 = 1010;
 /// 1011: the server hit an unexpected condition.
 pub const INTERNAL_ERROR: u16 = 1011;
+
+/// A violation of the protocol, with the close code the connection must be failed with
+/// (1002 protocol error, 1007 invalid payload, 1009 too big).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProtocolError {
+    /// The close code to send.
+    pub code: u16,
+    /// What was wrong (also the close reason sent).
+    pub reason: &'static str,
+}
+
+impl ProtocolError {
+    /// A violation failing the connection with `code`.
+    pub const fn new(code: u16, reason: &'static str) -> Self {
+        ProtocolError { code, reason }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.reason, self.code)
+    }
+}
 
 /// True for codes an endpoint may put on the wire: 1000–1003, 1007–1014 and 3000–4999.
 /// 1004–1006 and 1015 are reserved, 1016–2999 unassigned, the rest out of range.

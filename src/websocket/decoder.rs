@@ -6,9 +6,11 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::close::ProtocolError;
 use super::close::{self, parse_close_payload};
 use super::deflate::Inflater;
-use super::frame::{apply_mask, parse_header, Opcode, ProtocolError, Role};
+use super::header::{parse_header, Opcode, Role};
+use super::mask::apply_mask;
 use super::message::Message;
 use super::text::Text;
 use super::utf8::Utf8Validator;

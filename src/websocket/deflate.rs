@@ -18,7 +18,8 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::frame::{ProtocolError, Role};
+use super::close::ProtocolError;
+use super::header::Role;
 
 /// The extension's token.
 pub const NAME: &str = "permessage-deflate";

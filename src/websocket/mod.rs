@@ -2,8 +2,8 @@
 //! `tornado.websocket`).
 //!
 //! - [`accept`] upgrades a request of an [`HttpServer`](crate::http::server::HttpServer)
-//!   ([`accept_context`] one routed by the web layer's
-//!   [`Application`](crate::web::Application)); [`connect`] opens a client connection
+//!   ([`Context::accept_websocket`](crate::web::Context::accept_websocket) one routed by
+//!   the web layer's [`Application`](crate::web::Application)); [`connect`] opens a client connection
 //!   (`ws://`). All give a [`WebSocket`].
 //! - Receive with callbacks ([`WebSocket::on_message`], `on_ping`, `on_pong`,
 //!   `on_close`) or pull style ([`WebSocket::read_message`]); the next message is read
@@ -52,6 +52,7 @@ pub mod deflate;
 pub mod frame;
 #[doc(hidden)]
 pub mod handshake;
+mod header;
 mod mask;
 mod message;
 mod options;
@@ -63,6 +64,6 @@ mod utf8;
 pub use client::connect;
 pub use message::Message;
 pub use options::WebSocketOptions;
-pub use server::{accept, accept_context};
+pub use server::accept;
 pub use socket::{Flow, WebSocket};
 pub use text::Text;

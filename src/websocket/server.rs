@@ -91,40 +91,6 @@ pub fn accept(
     ))
 }
 
-/// [`accept`] from a route of the web layer's [`Application`](crate::web::Application):
-/// upgrades the context's request (refusals are answered as by `accept`). The handler
-/// returns `Ok(())` either way: the context has no response left to send.
-///
-/// # Errors
-/// As [`accept`]; [`Error::InvalidState`] when the context was already answered.
-///
-/// ```no_run
-/// # fn main() -> squall::Result<()> {
-/// use squall::web::{Application, Context};
-/// use squall::websocket::{accept_context, WebSocketOptions};
-///
-/// let mut reactor = squall::Reactor::new()?;
-/// let options = WebSocketOptions::default();
-/// let app = Application::new().get("/ws", move |ctx: &mut Context| {
-///     if let Ok(ws) = accept_context(ctx, &options) {
-///         ws.on_message(|ws, msg| ws.send(msg));
-///     }
-///     Ok(())
-/// });
-/// app.server(&reactor.handle()).listen("127.0.0.1:8888")?;
-/// reactor.run()
-/// # }
-/// ```
-pub fn accept_context(
-    ctx: &mut crate::web::Context,
-    options: &WebSocketOptions,
-) -> Result<WebSocket> {
-    let responder = ctx
-        .take_responder()
-        .ok_or_else(|| Error::invalid_state("the request was already answered"))?;
-    accept(ctx.request(), responder, options)
-}
-
 /// Answers a refused upgrade and returns the error.
 fn refuse(mut responder: Responder, e: Error) -> Error {
     if let Error::Http { status, message } = &e {

@@ -83,6 +83,8 @@ struct Callbacks {
 
 /// Per-connection settings taken from [`WebSocketOptions`].
 struct Config {
+    /// Client or server (here, where it fills padding, not in `Inner`).
+    role: Role,
     /// `usize::MAX`: unbounded.
     max_write_buffer_size: usize,
     /// Milliseconds (`u32`, not `Duration`: 12 bytes instead of 48 per connection).
@@ -192,7 +194,6 @@ impl State {
 struct Inner {
     handle: Handle,
     stream: IoStream,
-    role: Role,
     /// The subprotocol and the extensions agreed (boxed: usually neither).
     names: Option<Box<[Option<Box<str>>; 2]>>,
     cfg: Config,
@@ -219,7 +220,7 @@ impl fmt::Debug for WebSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.inner.st.borrow();
         f.debug_struct("WebSocket")
-            .field("role", &self.inner.role)
+            .field("role", &self.inner.cfg.role)
             .field("protocol", &self.subprotocol())
             .field("close_sent", &st.close_sent)
             .field("closed", &st.result)
@@ -237,7 +238,7 @@ impl WebSocket {
         deflate: Option<DeflateParams>,
         protocol: Option<String>,
     ) -> WebSocket {
-        crate::metrics::hooks::websocket_connection(true);
+        crate::telemetry::hooks::websocket_connection(true);
         let mut decoder = Decoder::new(role, options.max_message_size);
         let compression = deflate.map(|p| {
             decoder.set_inflater(Inflater::new(&p, role));
@@ -251,7 +252,6 @@ impl WebSocket {
         let inner = Rc::new(Inner {
             handle: handle.clone(),
             stream,
-            role,
             names: (protocol.is_some() || deflate.is_some()).then(|| {
                 Box::new([
                     protocol.map(Into::into),
@@ -259,6 +259,7 @@ impl WebSocket {
                 ])
             }),
             cfg: Config {
+                role,
                 max_write_buffer_size: options.max_write_buffer_size.unwrap_or(usize::MAX),
                 close_timeout_ms: millis(options.close_timeout),
                 ping_interval_ms: options.ping_interval.map_or(0, millis),
@@ -426,7 +427,7 @@ impl WebSocket {
     }
 
     fn send_frame(&self, opcode: Opcode, payload: Bytes) -> Future<()> {
-        crate::metrics::hooks::websocket_message(false);
+        crate::telemetry::hooks::websocket_message(false);
         let inner = &self.inner;
         let (payload, rsv1) = {
             let mut st = inner.st.borrow_mut();
@@ -587,7 +588,7 @@ impl Inner {
         {
             return Err(Error::StreamBufferFull);
         }
-        let key = (self.role == Role::Client).then(mask_key);
+        let key = (self.cfg.role == Role::Client).then(mask_key);
         let Encoded { head: first, tail } = encode(opcode, fin, rsv1, payload, key);
         let last = tail.unwrap_or_default();
         let split = !last.is_empty();
@@ -600,12 +601,20 @@ impl Inner {
             }
         } else {
             self.stream.write_and_forget(first);
-            let f = self.stream.write(last);
-            if matches!(f.result(), Some(Err(Error::StreamBufferFull))) {
-                // The header went out without its payload: the stream is unusable.
+            // A future only when asked for: an idle connection then holds no queue of
+            // write futures, and a message costs no allocation for one.
+            let (accepted, fut) = if want_future {
+                let f = self.stream.write(last);
+                (!matches!(f.result(), Some(Err(_))), Some(f))
+            } else {
+                (self.stream.write_and_forget(last), None)
+            };
+            if !accepted {
+                // The header went out without its payload (a write past the limit, or
+                // the stream closed): the stream is unusable.
                 self.stream.close();
             }
-            Some(f)
+            fut
         };
         Ok(fut)
     }
@@ -635,7 +644,7 @@ impl Inner {
     fn write_close(&self, payload: Bytes) {
         // Past the write limit or not: the close frame must go out (one chunk: a close
         // payload is at most 125 bytes).
-        let key = (self.role == Role::Client).then(mask_key);
+        let key = (self.cfg.role == Role::Client).then(mask_key);
         let frame = encode(Opcode::Close, true, false, payload, key);
         self.stream.write_and_forget(frame.head);
     }
@@ -673,7 +682,7 @@ impl Inner {
             let next = this.st.borrow_mut().decoder.decode(buf);
             match next {
                 Ok(Some(Incoming::Message(m))) => {
-                    crate::metrics::hooks::websocket_message(true);
+                    crate::telemetry::hooks::websocket_message(true);
                     let mut st = this.st.borrow_mut();
                     if st.close_sent && this.cb.borrow().on_message.is_none() {
                         continue; // closing in pull style: data is discarded
@@ -992,7 +1001,7 @@ impl Inner {
             }
             st.result = Some(Box::new((code, reason.clone())));
             let dropped = st.drop_outgoing();
-            crate::metrics::hooks::websocket_connection(false);
+            crate::telemetry::hooks::websocket_connection(false);
             let t = st.t();
             let timers: Vec<TimerId> = [
                 t.close.take(),
@@ -1074,9 +1083,10 @@ mod tests {
         // An idle connection's own state (besides its stream): what is rarely used is
         // boxed (timers, deflate, pull-style state, a message in progress) and the settings
         // are compact: 248 B, from 656 B; 264 B with the write and stalled-message
-        // timeouts (two u32 settings).
+        // timeouts (two u32 settings); 248 B again with the owner timer's id in one word
+        // less and the role in the settings' padding.
         assert!(
-            sizes.0 <= 264,
+            sizes.0 <= 248,
             "Inner, State, Decoder, Config, Callbacks: {sizes:?}"
         );
     }

@@ -340,7 +340,7 @@ fn queue_hop(inner: &Rc<Inner>, fetch: FetchRef) {
     // Still waiting for a slot (one that started has its request timer instead).
     let mut fb = fetch.borrow_mut();
     if matches!(fb.phase, Phase::Queued) {
-        crate::metrics::hooks::client_queued();
+        crate::telemetry::hooks::client_queued();
         let wait = fb.plan.request_timeout.min(fb.plan.connect_timeout);
         let deadline = fb.hop_start.checked_add(wait);
         arm_timer(inner, &fetch, &mut fb, deadline);

@@ -11,8 +11,9 @@ use http::header::{
 use http::{HeaderMap, Method, StatusCode, Version};
 use url::{Position, Url};
 
+pub(crate) use super::request::e599;
 use super::request::{HeaderCallback, HttpRequest, RequestDefaults, StreamingCallback};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::h1::{write_request_head, Framing};
 use crate::tls::ClientTlsOptions;
 
@@ -43,13 +44,6 @@ pub(crate) struct Plan {
     pub tls: ClientTlsOptions,
     /// The pool key when the TLS settings are not the defaults (they are part of it).
     tls_key: Option<String>,
-}
-
-/// The error for anything wrong on the client side (Tornado's 599).
-pub(crate) fn e599(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
-    Error::HttpFetch {
-        message: message.into(),
-    }
 }
 
 /// Checks that `url` is something we can fetch; returns its port.
@@ -334,6 +328,7 @@ fn base64(input: &[u8], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     fn b64(s: &str) -> String {
         let mut v = Vec::new();

@@ -59,7 +59,7 @@ impl Pool {
             // when the loop did not run since the connection went idle.
             if !s.is_closed() && !s.has_unread_input() && now.duration_since(idle.since) < max_idle
             {
-                crate::metrics::hooks::client_connection(true);
+                crate::telemetry::hooks::client_connection(true);
                 return Some(idle.conn);
             }
             s.close();
@@ -71,7 +71,7 @@ impl Pool {
 
     /// Counts a connection about to be opened to `key`.
     pub(crate) fn opening(&mut self, key: &str) {
-        crate::metrics::hooks::client_connection(false);
+        crate::telemetry::hooks::client_connection(false);
         match self.hosts.get_mut(key) {
             Some(h) => h.open += 1,
             None => {

@@ -13,6 +13,13 @@ use url::Url;
 use crate::error::Error;
 use crate::tls::ClientTlsOptions;
 
+/// The error for anything wrong on the client side (Tornado's 599).
+pub(crate) fn e599(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
+    Error::HttpFetch {
+        message: message.into(),
+    }
+}
+
 /// Called with each line of the final response head: the status line, every header
 /// line (each ending in `\r\n`) and the empty line `"\r\n"` (Tornado's
 /// `header_callback`). Not called for redirects that are followed.
@@ -276,7 +283,7 @@ impl HttpRequest {
             }
             _ => {
                 self.invalid
-                    .get_or_insert(super::plan::e599("invalid header name or value"));
+                    .get_or_insert(e599("invalid header name or value"));
             }
         }
         self

@@ -22,9 +22,9 @@ use crate::http::h1::{
     consume_gzip_encoding, write_server_response_head, Connection, Event, Framing, ParseErrorKind,
     RequestHead, Server as H1Server, ServerFields, CONTINUE_100,
 };
-use crate::metrics::hooks as metrics;
 use crate::reactor::TimerId;
 use crate::stream::{CustomRead, IoStream};
+use crate::telemetry::hooks as metrics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timeout {

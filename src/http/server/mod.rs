@@ -208,7 +208,7 @@ pub(crate) struct Shared {
 impl Shared {
     fn remove_conn(&self, key: usize) {
         let conn = self.conns.borrow_mut().try_remove(key);
-        crate::metrics::hooks::http_connection(self.options.metrics && conn.is_some(), false);
+        crate::telemetry::hooks::http_connection(self.options.metrics && conn.is_some(), false);
         drop(conn);
         if self.closing.get() && self.conns.borrow().is_empty() {
             for f in self.waiters.borrow_mut().drain(..) {
@@ -326,7 +326,7 @@ impl HttpServer {
                     // Responses are whole messages written at once: Nagle would only
                     // hold back the second of two pipelined responses for a delayed ACK.
                     let _ = stream.set_nodelay(true);
-                    crate::metrics::hooks::http_connection(shared.options.metrics, true);
+                    crate::telemetry::hooks::http_connection(shared.options.metrics, true);
                     Conn::start(&shared, stream, peer);
                 }
             }

@@ -13,8 +13,8 @@ use crate::future::Future;
 use crate::http::h1::{
     has_field, write_server_response_head, ChunkedEncoder, Framing, ServerFields,
 };
-use crate::metrics::hooks as metrics;
 use crate::stream::IoStream;
+use crate::telemetry::hooks as metrics;
 
 /// Response header maps kept per thread for reuse (cleared, capacity kept): building a
 /// `HeaderMap` allocates twice (indices and entries) on its first insert.

@@ -1,4 +1,4 @@
-//! What every request of an [`Application`](super::Application) shares besides its
+//! What every request of an [`Application`](crate::web::Application) shares besides its
 //! routes: the options, the named routes and the application-level hooks.
 
 use std::fmt;
@@ -6,10 +6,11 @@ use std::rc::Rc;
 
 use http::HeaderMap;
 
-use super::app::{HandlerResult, WebOptions};
-use super::context::Context;
-use super::route::Pattern;
+use super::Context;
 use crate::error::{Error, Result};
+use crate::web::options::WebOptions;
+use crate::web::outcome::HandlerResult;
+use crate::web::route::Pattern;
 
 /// The `current_user` hook: who is signed in, from the request.
 pub(crate) type CurrentUser = Rc<dyn Fn(&Context) -> Option<String>>;
@@ -34,10 +35,10 @@ pub(crate) struct Shared {
     /// Some setting reads signed cookies: `cookie_secret` is required.
     pub(crate) signed_cookies: bool,
     /// Hashes for `static_url`, with `static_path`.
-    pub(crate) static_urls: Option<std::sync::Arc<super::static_url::StaticUrls>>,
+    pub(crate) static_urls: Option<std::sync::Arc<crate::web::static_url::StaticUrls>>,
     /// The compiled templates, made at the first render.
     #[cfg(feature = "templates")]
-    pub(crate) templates: std::cell::OnceCell<super::templates::Templates>,
+    pub(crate) templates: std::cell::OnceCell<crate::web::templates::Templates>,
 }
 
 impl fmt::Debug for Shared {
@@ -60,7 +61,7 @@ impl Shared {
     }
 }
 
-/// A request that was answered, as the [`on_finish`](super::Application::on_finish) hook
+/// A request that was answered, as the [`on_finish`](crate::web::Application::on_finish) hook
 /// sees it.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

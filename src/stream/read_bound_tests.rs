@@ -1,0 +1,54 @@
+//! The read path never holds more than `max_buffer_size`, whatever the peer sends.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use super::{IoStream, StreamOptions};
+use crate::reactor::Reactor;
+
+/// A bound that is no multiple of any buffer or chunk size.
+const BOUND: usize = 5_003;
+const SENT: usize = 40_000;
+
+fn pattern(i: usize) -> u8 {
+    (i % 251) as u8
+}
+
+#[test]
+fn a_stream_holds_at_most_max_buffer_size_and_loses_nothing() {
+    let mut reactor = Reactor::new().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (sock, _) = listener.accept().unwrap();
+    let options = StreamOptions::default().max_buffer_size(BOUND);
+    let stream = IoStream::with_options(&reactor.handle(), sock, options).unwrap();
+    // Watching for a close makes an idle stream read ahead, up to its bound.
+    stream.set_close_callback(|_| {});
+    let data: Vec<u8> = (0..SENT).map(pattern).collect();
+    peer.write_all(&data).unwrap(); // fits the socket buffers: the kernel holds the rest
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut most = 0;
+    while stream.buffered() < BOUND && Instant::now() < deadline {
+        reactor.run_once(Some(Duration::from_millis(10))).unwrap();
+        most = most.max(stream.buffered());
+    }
+    // More turns with data waiting in the kernel: the buffer does not grow past the bound.
+    for _ in 0..20 {
+        reactor.run_once(Some(Duration::from_millis(1))).unwrap();
+        most = most.max(stream.buffered());
+    }
+    assert_eq!(stream.buffered(), BOUND);
+    assert_eq!(most, BOUND);
+
+    // Reading it all back, a bound at a time, gives every byte in order.
+    let mut got = Vec::new();
+    while got.len() < SENT {
+        let n = BOUND.min(SENT - got.len());
+        let chunk = reactor.run_until(&stream.read_bytes(n, false)).unwrap();
+        assert!(stream.buffered() <= BOUND);
+        got.extend_from_slice(&chunk);
+    }
+    assert!(got == data, "the bytes read differ from the bytes sent");
+}
