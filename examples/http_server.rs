@@ -30,6 +30,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::header::CONTENT_TYPE;
 use http::{Method, StatusCode};
 use squall::http::{HttpServer, Request, Responder};
 use squall::net::BindOptions;
@@ -48,14 +49,14 @@ const MAX_SLEEP_MS: u64 = 600_000;
 fn route(handle: &Handle, req: Request, mut resp: Responder) {
     match (req.method.clone(), req.path()) {
         (Method::GET | Method::HEAD, "/") => {
-            resp.set_header_static("content-type", "text/plain");
+            resp.set_header_static(CONTENT_TYPE, "text/plain");
             resp.send(Bytes::from_static(b"Hello, world"));
         }
         (Method::POST | Method::PUT, "/echo") => resp.send(req.body),
         (Method::GET | Method::HEAD, "/stream") => {
             let chunks = arg(&req, "chunks").unwrap_or(10).min(MAX_CHUNKS);
             let size = (arg(&req, "size").unwrap_or(1024) as usize).min(MAX_CHUNK_SIZE);
-            resp.set_header_static("content-type", "text/plain");
+            resp.set_header_static(CONTENT_TYPE, "text/plain");
             stream_chunks(resp, Bytes::from(vec![b'x'; size]), chunks);
         }
         (Method::GET | Method::HEAD, "/sleep") => {

@@ -324,7 +324,7 @@ impl IoStream {
             }
             s.update_interest();
         }
-        self.complete(finish);
+        self.complete(&mut finish);
         self.tls_after_read();
         Ok(())
     }
@@ -332,7 +332,16 @@ impl IoStream {
     /// Settles what a state change finished, runs a custom read on what is buffered,
     /// and only then schedules the close callback (so a custom read's last result is
     /// processed before it, as a simple read's is).
-    fn complete(&self, mut finish: Finish) {
+    fn complete(&self, finish: &mut Finish) {
+        if finish.is_empty() {
+            // (The custom read may yet close the stream: its close callback is then due.)
+            let mut closing = None;
+            self.drive_custom(&mut closing);
+            if let Some(c) = closing {
+                c.schedule();
+            }
+            return;
+        }
         let mut closing = finish.closing.take();
         let eof = finish.eof.take();
         finish.settle();
@@ -482,7 +491,7 @@ impl IoStream {
         let weak = Rc::downgrade(&self.shared);
         s.handle.add_callback(move || {
             if let Some(shared) = weak.upgrade() {
-                IoStream { shared }.complete(Finish::default());
+                IoStream { shared }.complete(&mut Finish::default());
             }
         });
     }
@@ -498,7 +507,7 @@ impl IoStream {
     fn close_with(&self, error: Option<Error>) {
         let mut finish = Finish::default();
         self.shared.state.borrow_mut().close(error, &mut finish);
-        self.complete(finish);
+        self.complete(&mut finish);
     }
 
     /// Closes the stream once every queued write reached the kernel (at once if none
@@ -894,7 +903,7 @@ impl IoStream {
                 s.update_interest();
             }
         }
-        self.complete(finish);
+        self.complete(&mut finish);
         self.tls_after_read();
     }
 }

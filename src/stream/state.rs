@@ -139,7 +139,7 @@ pub(super) struct Finish {
 impl Finish {
     /// Settles the futures, then schedules the close callback behind their
     /// done-callbacks.
-    pub(super) fn run(mut self) {
+    pub(super) fn run(&mut self) {
         let eof = self.eof.take();
         let closing = self.closing.take();
         self.settle();
@@ -153,14 +153,25 @@ impl Finish {
 
     /// Settles the futures only; the caller schedules `closing` itself (after a custom
     /// read it still has to run).
-    pub(super) fn settle(mut self) {
+    pub(super) fn settle(&mut self) {
         if let Some((f, r)) = self.read.take() {
             f.set(r);
         }
-        for (f, r) in self.writes.drain(..) {
-            f.set(r);
+        if !self.writes.is_empty() {
+            for (f, r) in self.writes.drain(..) {
+                f.set(r);
+            }
         }
         drop(self.unused_eof.take());
+    }
+
+    /// Nothing to settle or schedule (the usual case: a check is cheaper than the work).
+    pub(super) fn is_empty(&self) -> bool {
+        self.read.is_none()
+            && self.writes.is_empty()
+            && self.closing.is_none()
+            && self.eof.is_none()
+            && self.unused_eof.is_none()
     }
 }
 

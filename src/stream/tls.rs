@@ -310,7 +310,7 @@ impl IoStream {
             s.handle_read(&mut finish);
             s.update_interest();
         }
-        self.complete(finish);
+        self.complete(&mut finish);
         self.tls_after_read();
     }
 }

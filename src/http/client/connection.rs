@@ -134,7 +134,7 @@ impl ResponseReader {
                         reason: head.reason,
                         version: head.version,
                         headers: head.headers,
-                        trailers: m.trailers,
+                        trailers: m.trailers.map(|t| *t),
                         body: m.body,
                         reusable: m.keep_alive && !self.body_skipped,
                         first_byte: self.first_byte,

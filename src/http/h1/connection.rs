@@ -27,11 +27,11 @@
 //! ```
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, Method, Uri, Version};
+use http::{HeaderMap, Method};
 
 use super::{
-    header_pool, parse_request_head_into, parse_response_head, BodyDecoder, BodyFault, BodyKind,
-    BodyPipeline, Decoded, HeadLimits, HeadScanner, RequestHead, ResponseHead,
+    parse_request_head_into, parse_response_head, BodyDecoder, BodyFault, BodyKind, BodyPipeline,
+    Decoded, HeadLimits, HeadScanner, RequestHead, ResponseHead,
 };
 use crate::error::{Error, Result};
 
@@ -84,29 +84,12 @@ pub struct Server;
 impl Role for Server {
     type Head = RequestHead;
 
-    /// Parses into a header map recycled by an earlier request (see
-    /// [`Headers`](crate::http::server::Headers)): no allocation in steady state.
+    /// Parses into field positions recycled by an earlier request (see
+    /// [`Headers`](super::Headers)):
+    /// no allocation in steady state.
     fn parse(&self, buf: &mut BytesMut, limits: &HeadLimits) -> Result<Option<RequestHead>> {
-        let mut head = RequestHead {
-            method: Method::GET,
-            uri: Uri::default(),
-            version: Version::HTTP_11,
-            headers: header_pool::take(),
-            body: BodyKind::Empty,
-            keep_alive: true,
-            expect_continue: false,
-        };
-        match parse_request_head_into(buf, limits, &mut head) {
-            Ok(true) => Ok(Some(head)),
-            Ok(false) => {
-                header_pool::give(head.headers);
-                Ok(None)
-            }
-            Err(e) => {
-                header_pool::give(head.headers);
-                Err(e)
-            }
-        }
+        let mut head = RequestHead::default();
+        Ok(parse_request_head_into(buf, limits, &mut head)?.then_some(head))
     }
 
     fn framing(head: &RequestHead) -> BodyKind {
@@ -256,8 +239,8 @@ pub struct Message<H> {
     pub head: H,
     /// The buffered body (empty when it was streamed).
     pub body: Bytes,
-    /// Trailer fields of a chunked body.
-    pub trailers: Option<HeaderMap>,
+    /// Trailer fields of a chunked body (boxed: rare, and the message moves often).
+    pub trailers: Option<Box<HeaderMap>>,
     /// Whether the connection may carry another message, as the role judges it.
     pub keep_alive: bool,
     /// The last pieces of a streamed body (the gunzip stage's tail), due before the
@@ -499,7 +482,9 @@ impl<R: Role> Connection<R> {
             mut pieces,
             ..
         } = *body;
-        let body = match pipe.finish(Some(R::headers_mut(&mut head)), &mut |b| pieces.push(b)) {
+        // (Only a gunzip stage rewrites the headers: no map is built for the others.)
+        let headers = pipe.rewrites_headers().then(|| R::headers_mut(&mut head));
+        let body = match pipe.finish(headers, &mut |b| pieces.push(b)) {
             Ok(b) => b,
             Err(f) => return Err(self.role.fault(f)), // paused already
         };
@@ -507,7 +492,7 @@ impl<R: Role> Connection<R> {
         Ok(Event::Message(Message {
             head,
             body,
-            trailers,
+            trailers: trailers.map(Box::new),
             keep_alive,
             tail: pieces,
         }))

@@ -43,6 +43,7 @@ mod encode;
 mod error;
 mod framing;
 pub(crate) mod header_pool;
+mod headers;
 mod limits;
 mod pipeline;
 mod request_head;
@@ -64,6 +65,7 @@ pub use encode::{write_request_head, write_response_head, ChunkedEncoder, Framin
 pub use encode::{write_response, write_server_response_head, ServerFields, CONTINUE_100};
 pub use error::ParseErrorKind;
 pub use framing::BodyKind;
+pub use headers::Headers;
 pub use limits::HeadLimits;
 #[doc(hidden)]
 pub use pipeline::{consume_gzip_encoding, BodyFault, BodyPipeline, X_CONSUMED_CONTENT_ENCODING};

@@ -255,6 +255,15 @@ impl BodyPipeline {
         Ok(self.buffer.as_mut().map(Buffer::take).unwrap_or_default())
     }
 
+    /// Whether [`finish`](Self::finish) rewrites the headers it is given (a gunzip stage
+    /// that buffers the body sets its `Content-Length`).
+    pub fn rewrites_headers(&self) -> bool {
+        #[cfg(feature = "gzip")]
+        return self.gunzip.is_some() && self.buffer.is_some();
+        #[cfg(not(feature = "gzip"))]
+        false
+    }
+
     fn emit(&mut self, data: Bytes, out: &mut dyn FnMut(Bytes)) -> Result<(), BodyFault> {
         self.delivered += data.len() as u64;
         if self.delivered > self.max {

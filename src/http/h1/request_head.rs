@@ -3,15 +3,18 @@
 use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
-use http::{HeaderMap, Method, Uri, Version};
+use http::{Method, Uri, Version};
 
 use super::error::{parse_error, ParseErrorKind};
 use super::framing::{
-    build_map, header_slots, map_parse_error, slots, BodyKind, RawField, RawSlots, Scan,
-    STACK_HEADERS,
+    header_slots, map_parse_error, slots, BodyKind, RawField, RawSlots, Scan, STACK_HEADERS,
 };
+use super::headers::Headers;
 use super::limits::HeadLimits;
 use crate::error::{Error, Result};
+
+/// Longest header name `http::HeaderName` can hold.
+const MAX_NAME: usize = u16::MAX as usize;
 
 /// Longest request-target `http::Uri` can hold; longer targets are answered with 414.
 const MAX_TARGET: usize = u16::MAX as usize - 1;
@@ -27,7 +30,8 @@ pub struct RequestHead {
     /// `HTTP/1.0` or `HTTP/1.1`.
     pub version: Version,
     /// The header fields, in order; values share the buffer the head was read into.
-    pub headers: HeaderMap,
+    /// (Built into a map when first read: see [`Headers`].)
+    pub headers: Headers,
     /// How the request body is delimited (never [`BodyKind::Close`]).
     pub body: BodyKind,
     /// Whether the connection may carry another request after this one.
@@ -43,7 +47,7 @@ impl Default for RequestHead {
             method: Method::GET,
             uri: Uri::default(),
             version: Version::HTTP_11,
-            headers: HeaderMap::new(),
+            headers: Headers::default(),
             body: BodyKind::Empty,
             keep_alive: true,
             expect_continue: false,
@@ -172,6 +176,13 @@ pub fn parse_request_head_into(
         scan.field(h.name, h.value);
         *slot = RawField::new(base, h.name.as_bytes(), h.value);
     }
+    // httparse checks names and values as `http` does, but for the length of a name.
+    if req.headers.iter().any(|h| h.name.len() > MAX_NAME) {
+        return Err(parse_error(
+            ParseErrorKind::Malformed,
+            "invalid header name",
+        ));
+    }
     let raw = &*raw;
     let body = request_body(&scan, version)?;
     if scan.hosts > 1 || (version == Version::HTTP_11 && scan.hosts == 0) || scan.bad_host {
@@ -215,11 +226,7 @@ pub fn parse_request_head_into(
         ));
     }
     head.version = version;
-    if !head.headers.is_empty() {
-        // (An empty map is clear already: clearing resets every index slot again.)
-        head.headers.clear();
-    }
-    build_map(&bytes, raw, &mut head.headers)?;
+    head.headers.set_raw(bytes, raw.iter().copied());
     head.body = body;
     head.keep_alive = match version {
         Version::HTTP_11 => !scan.conn_close,
@@ -697,5 +704,49 @@ mod tests {
             ok(b"PURGE / HTTP/1.1\r\nHost: a\r\n\r\n").method.as_str(),
             "PURGE"
         );
+    }
+}
+
+#[cfg(test)]
+mod lazy_fields {
+    use super::*;
+
+    #[test]
+    fn a_name_too_long_for_a_header_map_is_refused_at_parse_time() {
+        // Names are checked as the head arrives (the map is built later, when read): a
+        // name `http` could not hold must be refused then, not dropped later.
+        let limits = HeadLimits {
+            max_header_size: 256 * 1024,
+            max_headers: 100,
+        };
+        let name = "a".repeat(MAX_NAME + 1);
+        let text = format!("GET / HTTP/1.1\r\nHost: a\r\n{name}: v\r\n\r\n");
+        match parse_request_head(&mut BytesMut::from(text.as_bytes()), &limits) {
+            Err(Error::HttpParse { kind, .. }) => assert_eq!(kind, ParseErrorKind::Malformed),
+            other => panic!("expected 400, got {other:?}"),
+        }
+        let name = "a".repeat(MAX_NAME);
+        let text = format!("GET / HTTP/1.1\r\nHost: a\r\n{name}: v\r\n\r\n");
+        let head = parse_request_head(&mut BytesMut::from(text.as_bytes()), &limits)
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.headers[name.as_str()], "v");
+    }
+
+    #[test]
+    fn every_field_of_every_request_reads_back_after_a_reused_head() {
+        let mut head = RequestHead::default();
+        let mut buf = BytesMut::from(
+            &b"GET /1 HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nx-a: 2\r\n\r\nGET /2 HTTP/1.1\r\nHost: b\r\n\r\n"[..],
+        );
+        let limits = HeadLimits::default();
+        assert!(parse_request_head_into(&mut buf, &limits, &mut head).unwrap());
+        let a: Vec<_> = head.headers.get_all("x-a").iter().collect();
+        assert_eq!(a.len(), 2);
+        assert_eq!(head.headers["host"], "a");
+        assert!(parse_request_head_into(&mut buf, &limits, &mut head).unwrap());
+        assert_eq!(head.headers.len(), 1);
+        assert_eq!(head.headers["host"], "b");
+        assert!(head.headers.get("x-a").is_none());
     }
 }

@@ -371,13 +371,13 @@ impl Conn {
         shared: &Shared,
         head: RequestHead,
         body: Bytes,
-        trailers: Option<HeaderMap>,
+        trailers: Option<Box<HeaderMap>>,
     ) -> Request {
         let mut req = Request {
             method: head.method,
             uri: head.uri,
             version: head.version,
-            headers: head.headers.into(),
+            headers: head.headers,
             body,
             trailers,
             remote_addr: self.peer,

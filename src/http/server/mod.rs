@@ -18,7 +18,6 @@
 //! ```
 
 mod conn;
-mod headers;
 mod link;
 mod request;
 mod responder;
@@ -35,11 +34,11 @@ use bytes::Bytes;
 use slab::Slab;
 
 use self::conn::Conn;
-pub use self::headers::Headers;
 pub use self::request::Request;
 pub use self::responder::Responder;
 use crate::error::Result;
 use crate::future::Future;
+pub use crate::http::h1::Headers;
 use crate::http::h1::{HeadLimits, ReadLimits};
 use crate::net::{BindOptions, TcpServer};
 use crate::reactor::Handle;

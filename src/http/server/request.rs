@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri, Version};
 
-use super::Headers;
+use crate::http::h1::Headers;
 
 /// A complete HTTP request: head and (buffered) body.
 #[derive(Debug, Clone)]
@@ -23,7 +23,7 @@ pub struct Request {
     /// [`BodyDelegate`](super::BodyDelegate) consumed it).
     pub body: Bytes,
     /// Trailer fields of a chunked body, if any.
-    pub trailers: Option<HeaderMap>,
+    pub trailers: Option<Box<HeaderMap>>,
     /// The TCP peer.
     pub remote_addr: SocketAddr,
     /// The client's IP: the peer's, or with `xheaders`, `X-Real-Ip` / the last

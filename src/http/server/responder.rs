@@ -171,11 +171,25 @@ impl Responder {
     }
 
     /// Adds a header whose value is a `'static` string: no copy, no allocation (the fast
-    /// path for constant headers such as a content type).
+    /// path for constant headers such as a content type). The name is a `&'static str`
+    /// or, faster still (no name to parse), a constant of [`http::header`]:
+    ///
+    /// ```
+    /// # fn handler(_req: squall::http::Request, mut resp: squall::http::Responder) {
+    /// use http::header::CONTENT_TYPE;
+    /// resp.set_header_static(CONTENT_TYPE, "text/plain")
+    ///     .set_header_static("x-frame-options", "DENY");
+    /// resp.send("hello");
+    /// # }
+    /// ```
     ///
     /// # Panics
     /// If `value` is not a valid header value (a bug in the constant).
-    pub fn set_header_static(&mut self, name: &'static str, value: &'static str) -> &mut Self {
+    pub fn set_header_static(
+        &mut self,
+        name: impl http::header::IntoHeaderName,
+        value: &'static str,
+    ) -> &mut Self {
         self.headers
             .insert(name, http::HeaderValue::from_static(value));
         self
