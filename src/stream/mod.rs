@@ -338,7 +338,7 @@ impl IoStream {
             let mut closing = None;
             self.drive_custom(&mut closing);
             if let Some(c) = closing {
-                c.schedule();
+                (*c).schedule();
             }
             return;
         }
@@ -347,10 +347,10 @@ impl IoStream {
         finish.settle();
         self.drive_custom(&mut closing);
         if let Some(e) = eof {
-            e.schedule();
+            (*e).schedule();
         }
         if let Some(c) = closing {
-            c.schedule();
+            (*c).schedule();
         }
     }
 
@@ -529,7 +529,7 @@ impl IoStream {
     /// buffer; writes made meanwhile go out together when the callback returns. If the
     /// stream closes meanwhile, the close callback is left in `closing` for the caller
     /// to schedule after the parser's last call.
-    fn drive_custom(&self, closing: &mut Option<Closing>) {
+    fn drive_custom(&self, closing: &mut Option<Box<Closing>>) {
         loop {
             let (parse, mut buf, closed) = {
                 let mut s = self.shared.state.borrow_mut();

@@ -123,7 +123,7 @@ fn check_peer(shared: Rc<Shared>) {
                     // Reading goes on when a read asks for it; the end-of-file it then
                     // reaches ends reads without calling back again (`read_eof`).
                     s.peer_shut_down = true;
-                    finish.eof = Some(Closing::eof(cb, s.handle.clone()));
+                    finish.eof = Some(Box::new(Closing::eof(cb, s.handle.clone())));
                 }
                 None => s.close(None, &mut finish),
             },

@@ -126,11 +126,12 @@ pub(super) struct Finish {
     pub(super) read: Option<(Future<Bytes>, Result<Bytes>)>,
     pub(super) writes: Vec<(Future<()>, Result<()>)>,
     /// The close callback, if the stream closed: it runs after the done-callbacks of
-    /// the reads and writes the close settled (see [`Closing`]).
-    pub(super) closing: Option<Closing>,
+    /// the reads and writes the close settled (see [`Closing`]). Boxed, as `eof`: both
+    /// are rare, and a `Finish` is made (and dropped) several times per request.
+    pub(super) closing: Option<Box<Closing>>,
     /// The end-of-file callback, if the peer shut down its side: scheduled like the
     /// close callback, and before it.
-    pub(super) eof: Option<Closing>,
+    pub(super) eof: Option<Box<Closing>>,
     /// An end-of-file callback the stream no longer needs (it closed): dropped after the
     /// state borrow is released, in case its captures hold the stream.
     pub(super) unused_eof: Option<EofCallback>,
@@ -144,10 +145,10 @@ impl Finish {
         let closing = self.closing.take();
         self.settle();
         if let Some(e) = eof {
-            e.schedule();
+            (*e).schedule();
         }
         if let Some(c) = closing {
-            c.schedule();
+            (*c).schedule();
         }
     }
 
@@ -382,7 +383,7 @@ impl State {
                         // Half-close: reads end as at a close, writes go on.
                         self.read_eof = true;
                         self.settle_read_after_close(finish);
-                        finish.eof = Some(Closing::eof(cb, self.handle.clone()));
+                        finish.eof = Some(Box::new(Closing::eof(cb, self.handle.clone())));
                     } else if self.peer_shut_down {
                         // Its callback already ran (see `peer_check`).
                         self.read_eof = true;
@@ -604,7 +605,7 @@ impl State {
         if let Some(cb) = self.close_callback.take() {
             // Like Tornado, the close callback runs from the loop, after the read and
             // write futures settled here (see `Closing::schedule`).
-            finish.closing = Some(Closing(cb, error, self.handle.clone()));
+            finish.closing = Some(Box::new(Closing(cb, error, self.handle.clone())));
         }
     }
 }
@@ -630,7 +631,7 @@ impl Drop for Shared {
             parse(&mut buf, true);
         }
         if let Some(c) = closing {
-            c.schedule();
+            (*c).schedule();
         }
     }
 }

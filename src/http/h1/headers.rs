@@ -62,14 +62,19 @@ impl Headers {
         }
     }
 
-    /// Replaces the fields with `fields` of `head` (checked by the parser: names are
-    /// tokens of at most 65535 bytes, values have no control character but tab).
-    pub(super) fn set_raw(&mut self, head: Bytes, fields: impl Iterator<Item = RawField>) {
+    /// Empties these fields and returns the list to fill with positions in a head's
+    /// bytes (checked by the parser: names are tokens of at most 65535 bytes, values
+    /// have no control character but tab); then [`set_head`](Self::set_head).
+    pub(super) fn raw_fields(&mut self) -> &mut Vec<RawField> {
         self.clear();
         if self.fields.capacity() == 0 {
             self.fields = header_pool::take_fields();
         }
-        self.fields.extend(fields);
+        &mut self.fields
+    }
+
+    /// The bytes the positions of [`raw_fields`](Self::raw_fields) point into.
+    pub(super) fn set_head(&mut self, head: Bytes) {
         self.head = head;
     }
 
@@ -210,7 +215,8 @@ mod tests {
             .map(|(n, v)| RawField(at(n) as u32, n.len() as u32, at(v) as u32, v.len() as u32))
             .collect();
         let mut h = Headers::default();
-        h.set_raw(head, fields.into_iter());
+        h.raw_fields().extend(fields);
+        h.set_head(head);
         h
     }
 

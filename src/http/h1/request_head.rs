@@ -6,9 +6,7 @@ use bytes::BytesMut;
 use http::{Method, Uri, Version};
 
 use super::error::{parse_error, ParseErrorKind};
-use super::framing::{
-    header_slots, map_parse_error, slots, BodyKind, RawField, RawSlots, Scan, STACK_HEADERS,
-};
+use super::framing::{map_parse_error, slots, BodyKind, RawField, Scan, STACK_HEADERS};
 use super::headers::Headers;
 use super::limits::HeadLimits;
 use crate::error::{Error, Result};
@@ -152,7 +150,14 @@ pub fn parse_request_head_into(
     limits: &HeadLimits,
     head: &mut RequestHead,
 ) -> Result<bool> {
-    header_slots!(limits.max_headers, MaybeUninit::uninit() => parsed, raw);
+    let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+    let mut heap = Vec::new();
+    let parsed = slots(
+        &mut stack,
+        &mut heap,
+        limits.max_headers,
+        MaybeUninit::uninit,
+    );
 
     let mut req = httparse::Request::new(&mut []);
     let len = match req.parse_with_uninit_headers(buf, parsed) {
@@ -171,10 +176,10 @@ pub fn parse_request_head_into(
         Version::HTTP_11
     };
     let mut scan = Scan::default();
-    let raw = raw.take(req.headers.len());
-    for (slot, h) in raw.iter_mut().zip(req.headers.iter()) {
+    let raw = head.headers.raw_fields();
+    for h in req.headers.iter() {
         scan.field(h.name, h.value);
-        *slot = RawField::new(base, h.name.as_bytes(), h.value);
+        raw.push(RawField::new(base, h.name.as_bytes(), h.value));
     }
     // httparse checks names and values as `http` does, but for the length of a name.
     if req.headers.iter().any(|h| h.name.len() > MAX_NAME) {
@@ -183,7 +188,6 @@ pub fn parse_request_head_into(
             "invalid header name",
         ));
     }
-    let raw = &*raw;
     let body = request_body(&scan, version)?;
     if scan.hosts > 1 || (version == Version::HTTP_11 && scan.hosts == 0) || scan.bad_host {
         return Err(parse_error(
@@ -226,7 +230,7 @@ pub fn parse_request_head_into(
         ));
     }
     head.version = version;
-    head.headers.set_raw(bytes, raw.iter().copied());
+    head.headers.set_head(bytes);
     head.body = body;
     head.keep_alive = match version {
         Version::HTTP_11 => !scan.conn_close,
