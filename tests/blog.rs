@@ -8,6 +8,7 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,13 +16,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::http::{Reader, Response};
-use support::process::{example_binary, Running};
+use support::process::{example_binary, serve_example, ExampleServer};
 
 /// The running blog binary; killed when dropped.
-struct Blog {
-    _process: Running,
-    addr: SocketAddr,
-}
+type Blog = ExampleServer;
 
 /// A fresh database path (removed first) for test `name`.
 fn temp_db(name: &str) -> PathBuf {
@@ -31,24 +29,17 @@ fn temp_db(name: &str) -> PathBuf {
 }
 
 fn start(db: &Path) -> Blog {
-    let mut cmd = Command::new(example_binary("blog"));
-    cmd.args([
+    let args = [
         "--port",
         "0",
         "--bind",
         "127.0.0.1",
         "--cookie-secret",
         "test secret",
-    ])
-    .arg("--db")
-    .arg(db)
-    .env("RUST_LOG", "warn")
-    .stderr(Stdio::inherit());
-    let (process, addr) = Running::serving(&mut cmd, Duration::from_secs(120), "http://");
-    Blog {
-        _process: process,
-        addr,
-    }
+        "--db",
+    ];
+    let args = args.iter().map(OsStr::new).chain([db.as_os_str()]);
+    serve_example("blog", args, Duration::from_secs(120))
 }
 
 /// A browser of sorts: keeps cookies, and sends the `_xsrf` token with every form.

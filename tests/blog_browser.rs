@@ -13,12 +13,11 @@
 mod support;
 
 use support::process::example_binary;
-use support::python::{browse, browser_missing};
+use support::python::{browse, browser_or_skip};
 
 #[test]
 fn sign_up_compose_edit_archive_feed_and_a_cross_site_post_refused() {
-    if let Some(why) = browser_missing() {
-        eprintln!("blog_browser: skipped: {why} (.ci/run installs it)");
+    if !browser_or_skip("blog_browser") {
         return;
     }
     let blog = example_binary("blog");

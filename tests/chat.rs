@@ -11,33 +11,19 @@ mod support;
 mod chat;
 
 use std::io::Write;
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use squall::testing::bind_unused_port;
-use squall::{PeriodicCallback, Reactor};
+use squall::PeriodicCallback;
 use support::http::{connect, Reader, Response};
-use support::process::{example_binary, Running};
+use support::process::{assert_one_line_failure, example_binary, serve_example, ExampleServer};
 
-/// The running chat binary; killed when dropped.
-struct Chat {
-    _process: Running,
-    addr: SocketAddr,
-}
-
-fn start() -> Chat {
-    let mut cmd = Command::new(example_binary("chat"));
-    cmd.args(["--port", "0", "--bind", "127.0.0.1"])
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::inherit());
-    let (process, addr) = Running::serving(&mut cmd, Duration::from_secs(60), "http://");
-    Chat {
-        _process: process,
-        addr,
-    }
+fn start() -> ExampleServer {
+    let args = ["--port", "0", "--bind", "127.0.0.1"];
+    serve_example("chat", args, Duration::from_secs(60))
 }
 
 fn post_form(r: &mut Reader, path: &str, form: &str) -> Response {
@@ -169,13 +155,7 @@ fn bad_arguments_are_usage_errors_and_a_busy_port_is_one_line() {
         .env("RUST_LOG", "off")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.starts_with("chat: cannot listen on 127.0.0.1:"),
-        "{err}"
-    );
+    assert_one_line_failure(&out, 1, "chat: cannot listen on 127.0.0.1:");
 }
 
 /// Waiters hold a reference to the message buffer; when their clients leave they are
@@ -183,8 +163,7 @@ fn bad_arguments_are_usage_errors_and_a_busy_port_is_one_line() {
 #[test]
 fn waiters_whose_clients_leave_are_cancelled_and_freed() {
     const CLIENTS: usize = 50;
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let (app, buf) = chat::app(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/chat/static"));
     let server = app.server(&handle);
     let addr = server.listen("127.0.0.1:0").unwrap();
@@ -302,8 +281,7 @@ fn message_bodies_are_capped_and_the_cache_is_bounded_in_bytes() {
     assert!(n >= 2, "{n}");
 
     // Over WebSocket: a message beyond the cap closes the socket with 1009.
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let limit = Duration::from_secs(30);
     let ws = reactor
         .run_until(&squall::with_timeout(

@@ -14,7 +14,7 @@
 mod support;
 
 use support::process::example_binary;
-use support::python::browser_missing;
+use support::python::browser_or_skip;
 
 /// One browser run at a time: two Chromiums side by side on a small machine would blur
 /// the delivery times each one checks.
@@ -37,8 +37,7 @@ fn browse(args: &[&str]) -> String {
 
 #[test]
 fn two_pages_chat_over_websocket_and_long_polling_and_survive_a_restart() {
-    if let Some(why) = browser_missing() {
-        eprintln!("chat_browser: skipped: {why} (.ci/run installs it)");
+    if !browser_or_skip("chat_browser") {
         return;
     }
     let chat = example_binary("chat");
@@ -52,8 +51,7 @@ fn two_pages_chat_over_websocket_and_long_polling_and_survive_a_restart() {
 #[test]
 fn pages_on_two_processes_chat_through_redis_and_through_nginx() {
     let name = "pages_on_two_processes_chat_through_redis_and_through_nginx";
-    if let Some(why) = browser_missing() {
-        eprintln!("{name}: skipped: {why} (.ci/run installs it)");
+    if !browser_or_skip(name) {
         return;
     }
     if !support::redis::available(name) || !support::deploy::nginx_available(name) {

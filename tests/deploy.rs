@@ -17,6 +17,18 @@ fn http_backend() -> Backend {
     )
 }
 
+/// Two `http_server` backends and nginx in front of them, or None (the test skipped)
+/// without nginx.
+fn two_backends_behind_nginx(test: &str) -> Option<(Backend, Backend, Nginx)> {
+    if !nginx_available(test) {
+        return None;
+    }
+    let a = http_backend();
+    let b = http_backend();
+    let nginx = Nginx::start(&[a.port(), b.port()]);
+    Some((a, b, nginx))
+}
+
 /// Runs `threads` clients through nginx until `total` requests were made; `at_n` is
 /// called (from the main thread) once `n` requests were started.
 fn load(
@@ -91,12 +103,11 @@ fn check_all_served(results: &[(String, std::io::Result<Reply>)]) {
 
 #[test]
 fn nginx_retries_idempotent_requests_when_a_backend_dies_mid_run() {
-    if !nginx_available("nginx_retries_idempotent_requests_when_a_backend_dies_mid_run") {
+    let Some((mut a, b, nginx)) =
+        two_backends_behind_nginx("nginx_retries_idempotent_requests_when_a_backend_dies_mid_run")
+    else {
         return;
-    }
-    let mut a = http_backend();
-    let b = http_backend();
-    let nginx = Nginx::start(&[a.port(), b.port()]);
+    };
     let results = load(&nginx, 6, 1200, 300, || {
         a.process.child().kill().unwrap();
         a.process.child().wait().unwrap();
@@ -119,12 +130,11 @@ fn nginx_retries_idempotent_requests_when_a_backend_dies_mid_run() {
 
 #[test]
 fn sigterm_drains_a_backend_while_nginx_sends_new_requests_to_the_other() {
-    if !nginx_available("sigterm_drains_a_backend_while_nginx_sends_new_requests_to_the_other") {
+    let Some((mut a, b, nginx)) = two_backends_behind_nginx(
+        "sigterm_drains_a_backend_while_nginx_sends_new_requests_to_the_other",
+    ) else {
         return;
-    }
-    let mut a = http_backend();
-    let b = http_backend();
-    let nginx = Nginx::start(&[a.port(), b.port()]);
+    };
     // Warm nginx's keep-alive connections to both backends.
     for _ in 0..4 {
         assert_eq!(

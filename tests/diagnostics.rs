@@ -15,17 +15,25 @@ fn busy_wait(d: Duration) {
     }
 }
 
-#[test]
-fn slow_callback_is_logged_with_where_it_was_scheduled() {
+/// Schedules `callback` from the caller's line on a reactor whose slow-callback threshold
+/// is `threshold`, and runs one loop iteration.
+#[track_caller]
+fn run_one_callback(threshold: Duration, callback: impl FnOnce() + 'static) {
     install_logger();
     let mut reactor = Reactor::builder()
-        .slow_callback_threshold(Some(Duration::from_millis(10)))
+        .slow_callback_threshold(Some(threshold))
         .build()
         .unwrap();
-    let handle = reactor.handle();
-    let line = line!() + 1;
-    handle.add_callback(|| busy_wait(Duration::from_millis(60)));
+    reactor.handle().add_callback(callback);
     reactor.run_once(Some(Duration::ZERO)).unwrap();
+}
+
+#[test]
+fn slow_callback_is_logged_with_where_it_was_scheduled() {
+    let line = line!() + 1;
+    run_one_callback(Duration::from_millis(10), || {
+        busy_wait(Duration::from_millis(60))
+    });
     let place = format!("tests/diagnostics.rs:{line}");
     let found = warnings_mentioning("blocked the loop");
     assert!(
@@ -36,15 +44,8 @@ fn slow_callback_is_logged_with_where_it_was_scheduled() {
 
 #[test]
 fn fast_callbacks_are_not_reported() {
-    install_logger();
-    let mut reactor = Reactor::builder()
-        .slow_callback_threshold(Some(Duration::from_millis(200)))
-        .build()
-        .unwrap();
-    let handle = reactor.handle();
     let line = line!() + 1;
-    handle.add_callback(|| {});
-    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    run_one_callback(Duration::from_millis(200), || {});
     let place = format!("tests/diagnostics.rs:{line}");
     let found = warnings_mentioning(&place);
     assert!(found.is_empty(), "unexpected warning: {found:?}");

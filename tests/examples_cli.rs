@@ -13,7 +13,7 @@ use std::time::Duration;
 use http::StatusCode;
 use squall::http::HttpServer;
 use squall::testing::bind_unused_port;
-use support::process::{example_binary, run_example, Running};
+use support::process::{assert_one_line_failure, example_binary, run_example, Running};
 use support::{ReservedPort, ServerThread};
 
 /// Failure bound for an example that should have ended (or printed its first line).
@@ -142,10 +142,7 @@ fn async_fetch_manual_help_usage_errors_and_exit_codes() {
 
     let closed = ReservedPort::closed();
     let o = run("async_fetch_manual", &[&closed_port_url(&closed)]);
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert_eq!(err.lines().count(), 1, "one clear line: {err}");
-    assert!(err.starts_with("async_fetch_manual: "), "{err}");
+    assert_one_line_failure(&o, 1, "async_fetch_manual: ");
 
     let server = hello_server();
     let o = run("async_fetch_manual", &[&server.url("/")]);
@@ -205,10 +202,7 @@ fn static_server_help_usage_errors_and_busy_port() {
 #[track_caller]
 fn assert_start_fails(example: &str, args: &[&str], needle: &str) {
     let o = run_bounded(example, args);
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{example} {args:?}: {err}");
-    assert_eq!(err.lines().count(), 1, "one clear line: {err:?}");
-    assert!(err.starts_with(&format!("{example}: ")), "{err}");
+    let err = assert_one_line_failure(&o, 1, &format!("{example}: "));
     assert!(err.contains(needle), "{err}");
     assert!(
         o.stdout.is_empty(),
@@ -422,13 +416,7 @@ fn echo_load_help_usage_errors_and_unreachable_server() {
         "echo_load",
         &["--port", port, "--conns", "1", "--secs", "1"],
     );
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert_eq!(err.lines().count(), 1, "one clear line: {err:?}");
-    assert!(
-        err.starts_with("echo_load: cannot connect to 127.0.0.1:"),
-        "{err}"
-    );
+    assert_one_line_failure(&o, 1, "echo_load: cannot connect to 127.0.0.1:");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use squall::net::{TcpClient, TcpServer};
-use squall::{Future, Reactor};
+use squall::Future;
 use support::net::{echo_lines, unanswered_listener};
 use support::{open_fds, run_until, wait};
 
@@ -46,8 +46,7 @@ fn cycles(client: TcpClient, port: u16, n: usize, done: Future<usize>, i: usize)
 
 #[test]
 fn connect_close_cycles_leak_no_descriptors() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
+    let (mut reactor, h) = support::reactor();
     let live = Rc::new(Cell::new(0usize));
     let l = live.clone();
     let server = TcpServer::new(&h, move |stream, _| {

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use squall::{Future, Interest, Reactor};
+use squall::{Future, Interest};
 use support::{open_fds, tcp_pair, unix_pair};
 
 #[test]
@@ -17,8 +17,7 @@ fn dropping_the_reactor_closes_every_descriptor_it_owned() {
     // thread cannot observe without sleeping.
     let before = open_fds();
     {
-        let mut reactor = Reactor::new().unwrap();
-        let handle = reactor.handle();
+        let (mut reactor, handle) = support::reactor();
         let mut peers = Vec::new();
         for _ in 0..10 {
             let (a, b) = unix_pair();

@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use http::StatusCode;
 use squall::http::{HttpServer, Request, Responder};
-use support::process::example_binary;
+use support::process::{assert_one_line_failure, example_binary};
 use support::ServerThread;
 
 /// A payload with every byte value and no trailing newline.
@@ -64,11 +64,8 @@ fn stderr(o: &Output) -> String {
 /// A failure: non-zero `code`, nothing on stdout, exactly one line on stderr.
 #[track_caller]
 fn assert_fails_with(o: &Output, code: i32) -> String {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    let err = assert_one_line_failure(o, code, "fetch: ");
     assert!(o.stdout.is_empty(), "stdout: {:?}", o.stdout);
-    assert_eq!(err.lines().count(), 1, "stderr is not one line: {err:?}");
-    assert!(err.starts_with("fetch: "), "{err}");
     err
 }
 

@@ -121,8 +121,7 @@ fn chain_future_copies_the_result_unless_the_target_is_done() {
 
 #[test]
 fn join_all_keeps_input_order() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let futs: Vec<Future<u32>> = (0..5).map(|_| Future::new()).collect();
     // Resolve in reverse order, each on its own later iteration.
     for (i, f) in futs.iter().enumerate() {
@@ -152,8 +151,7 @@ fn join_all_fails_with_the_first_error_to_arrive() {
 
 #[test]
 fn with_timeout_fails_when_the_inner_future_is_late() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let never: Future<u8> = Future::new();
     let t = with_timeout(&handle, Duration::from_millis(5), &never);
     assert!(matches!(reactor.run_until(&t), Err(Error::Timeout)));
@@ -172,8 +170,7 @@ fn with_timeout_fails_when_the_inner_future_is_late() {
 
 #[test]
 fn with_timeout_follows_the_inner_future_and_cancels_its_timer() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let inner: Future<u8> = Future::new();
     let pending_before = handle.stats().timers_pending;
     let t = with_timeout(&handle, Duration::from_secs(60), &inner);
@@ -347,8 +344,7 @@ fn join_all_never_returns_fewer_values_than_futures() {
 
 #[test]
 fn with_timeout_on_a_taken_result_fails_with_invalid_state() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let fut = Future::ready(5u32);
     let _ = fut.take_result();
     let t = with_timeout(&handle, Duration::from_secs(3600), &fut);
@@ -424,8 +420,7 @@ fn with_result_tolerates_the_future_being_used_inside_the_closure() {
 
 #[test]
 fn run_until_timeout_fails_with_timeout_and_leaves_the_loop_usable() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let late: Future<u32> = Future::new();
     let started = std::time::Instant::now();
     assert!(matches!(
@@ -457,8 +452,7 @@ fn run_until_timeout_fails_with_timeout_and_leaves_the_loop_usable() {
 
 #[test]
 fn remote_setter_resolves_a_future_from_another_thread() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let loop_thread = std::thread::current().id();
     let (fut, setter) = handle.remote_future::<Vec<u8>>();
     let seen = Rc::new(RefCell::new(None));
@@ -516,8 +510,7 @@ fn million_link_chain_resolves_beside_an_idle_reactor() {
 
 #[test]
 fn done_callbacks_wait_for_a_reactor_to_run_and_are_counted() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let before = handle.stats().done_callbacks_pending;
     let fut = Future::ready(1u8);
     let ran = Rc::new(RefCell::new(false));

@@ -21,25 +21,6 @@ const SEEDS: &[&[u8]] = &[
 
 const NASTY: &[u8] = b"\r\n :;,\t\x00\x7f\xff0123456789abcdefABCDEF-+chunked";
 
-fn mutate(rng: &mut Rng, msg: &[u8]) -> Vec<u8> {
-    let mut m = msg.to_vec();
-    for _ in 0..1 + rng.below(6) {
-        let at = rng.below(m.len() + 1);
-        match rng.below(4) {
-            0 if at < m.len() => {
-                m.remove(at);
-            }
-            1 if at < m.len() => m[at] = NASTY[rng.below(NASTY.len())],
-            2 => m.insert(at, NASTY[rng.below(NASTY.len())]),
-            _ => {
-                let extra: Vec<u8> = (0..rng.below(40)).map(|_| rng.next() as u8).collect();
-                m.splice(at..at, extra);
-            }
-        }
-    }
-    m
-}
-
 /// Feeds `input` in random pieces to the request or response parser, then the body
 /// decoder; every step must end (no infinite loop) and nothing may panic.
 fn run(rng: &mut Rng, input: &[u8], response: bool) -> Outcome {
@@ -103,7 +84,7 @@ fn random_mutations_of_valid_messages_never_panic() {
     for seed in 1..=20_000u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let base = SEEDS[rng.below(SEEDS.len())];
-        let msg = mutate(&mut rng, base);
+        let msg = rng.mutate(base, NASTY, false);
         let response = base.starts_with(b"HTTP/");
         match run(&mut rng, &msg, response) {
             Outcome::Complete => complete += 1,

@@ -10,17 +10,24 @@ use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::Duration;
 
-use squall::{Error, Event, Interest, Reactor, Token};
-use support::{drops, tcp_pair, unix_pair, Counter, DropProbe};
+use squall::{Error, Event, Handle, Interest, Reactor, Token};
+use support::{counting_handler, drops, tcp_pair, unix_pair, Counter, DropProbe};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(5));
 const NOW: Option<Duration> = Some(Duration::ZERO);
 
+/// A fresh reactor, its handle, and a non-blocking Unix pair: the end to register and
+/// its peer.
+fn reactor_and_pair() -> (Reactor, Handle, UnixStream, UnixStream) {
+    let reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let (a, b) = unix_pair();
+    (reactor, handle, a, b)
+}
+
 #[test]
 fn fires_when_unix_stream_becomes_readable() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let (a, mut b) = unix_pair();
+    let (mut reactor, handle, a, mut b) = reactor_and_pair();
     let got = Rc::new(RefCell::new(Vec::new()));
     let g = got.clone();
     handle
@@ -40,8 +47,7 @@ fn fires_when_unix_stream_becomes_readable() {
 
 #[test]
 fn fires_when_tcp_stream_becomes_readable_and_on_peer_close() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let (mut server, client) = tcp_pair();
     client.set_nonblocking(true).unwrap();
     let reads = Rc::new(RefCell::new(Vec::new()));
@@ -79,9 +85,7 @@ fn fires_when_tcp_stream_becomes_readable_and_on_peer_close() {
 
 #[test]
 fn stops_firing_after_remove_handler() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let (a, mut b) = unix_pair();
+    let (mut reactor, handle, a, mut b) = reactor_and_pair();
     let fired = Counter::new();
     let f = fired.clone();
     let token = handle
@@ -132,9 +136,7 @@ fn remove_handler_drops_the_source() {
 
 #[test]
 fn remove_self_inside_callback() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let (a, mut b) = unix_pair();
+    let (mut reactor, handle, a, mut b) = reactor_and_pair();
     let (probe, count) = DropProbe::new();
     let fired = Counter::new();
     let token = Rc::new(Cell::new(None::<Token>));
@@ -162,9 +164,7 @@ fn remove_self_inside_callback() {
 
 #[test]
 fn register_another_inside_callback() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let (a, mut a_peer) = unix_pair();
+    let (mut reactor, handle, a, mut a_peer) = reactor_and_pair();
     let (c, mut c_peer) = unix_pair();
     c_peer.write_all(b"for the second").unwrap();
     let second = Counter::new();
@@ -174,12 +174,7 @@ fn register_another_inside_callback() {
         .add_handler(a, Interest::READABLE, move |s, _ev| {
             support::drain(s);
             if let Some(c) = p.borrow_mut().take() {
-                let s2 = s2.clone();
-                h.add_handler(c, Interest::READABLE, move |s, _ev| {
-                    support::drain(s);
-                    s2.bump();
-                })
-                .unwrap();
+                counting_handler(&h, c, &s2, |_| {});
             }
         })
         .unwrap();
@@ -196,9 +191,7 @@ fn register_another_inside_callback() {
 fn remove_self_and_add_replacement_inside_callback() {
     // The replacement may reuse the slot of the handler that is still running; the old
     // handler must be dropped when it returns and the new one must stay.
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let (a, mut a_peer) = unix_pair();
+    let (mut reactor, handle, a, mut a_peer) = reactor_and_pair();
     let (c, mut c_peer) = unix_pair();
     let (probe, count) = DropProbe::new();
     let token = Rc::new(Cell::new(None::<Token>));
@@ -213,13 +206,8 @@ fn remove_self_and_add_replacement_inside_callback() {
     let tok = handle
         .add_handler(Probed(a, probe), Interest::READABLE, move |_s, _ev| {
             h.remove_handler(t.get().unwrap()).unwrap();
-            let r = r.clone();
             let c = p.borrow_mut().take().expect("the first handler ran twice");
-            h.add_handler(c, Interest::READABLE, move |s, _ev| {
-                support::drain(s);
-                r.bump();
-            })
-            .unwrap();
+            counting_handler(&h, c, &r, |_| {});
         })
         .unwrap();
     token.set(Some(tok));
@@ -233,28 +221,26 @@ fn remove_self_and_add_replacement_inside_callback() {
     }
     a_peer.write_all(b"z").ok(); // the peer of a dropped socket: may fail, must not fire
     reactor.run_once(NOW).unwrap();
-    assert_eq!(replacement.get(), 1);
+    assert_eq!(
+        replacement.get(),
+        1,
+        "the dropped source's peer woke a handler"
+    );
 }
 
 #[test]
 fn handler_removed_by_another_in_the_same_iteration_does_not_run() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let (a, mut a_peer) = unix_pair();
+    let (mut reactor, handle, a, mut a_peer) = reactor_and_pair();
     let (c, mut c_peer) = unix_pair();
     let fired = Counter::new();
     let tokens: Rc<RefCell<Vec<Token>>> = Rc::default();
     for (i, s) in [a, c].into_iter().enumerate() {
-        let (f, t, h) = (fired.clone(), tokens.clone(), handle.clone());
-        let tok = handle
-            .add_handler(s, Interest::READABLE, move |s, _ev| {
-                support::drain(s);
-                f.bump();
-                let other = t.borrow()[1 - i];
-                h.remove_handler(other)
-                    .expect("the other handler was removed, yet this one runs");
-            })
-            .unwrap();
+        let (t, h) = (tokens.clone(), handle.clone());
+        let tok = counting_handler(&handle, s, &fired, move |_| {
+            let other = t.borrow()[1 - i];
+            h.remove_handler(other)
+                .expect("the other handler was removed, yet this one runs");
+        });
         tokens.borrow_mut().push(tok);
     }
     // Both ready before the iteration, so both are in the same batch of events.
@@ -268,9 +254,7 @@ fn handler_removed_by_another_in_the_same_iteration_does_not_run() {
 
 #[test]
 fn update_handler_switches_interest() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let (a, mut b) = unix_pair();
+    let (mut reactor, handle, a, mut b) = reactor_and_pair();
     let events: Rc<RefCell<Vec<Event>>> = Rc::default();
     let e = events.clone();
     let token = handle
@@ -311,9 +295,7 @@ fn update_handler_switches_interest() {
 
 #[test]
 fn unread_data_keeps_handler_firing_each_iteration() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let (a, mut b) = unix_pair();
+    let (mut reactor, handle, a, mut b) = reactor_and_pair();
     let fired = Counter::new();
     let f = fired.clone();
     handle
@@ -337,22 +319,14 @@ fn unread_data_keeps_handler_firing_each_iteration() {
 
 #[test]
 fn stale_token_does_not_reach_new_handler_in_reused_slot() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let (a, _a_peer) = unix_pair();
+    let (mut reactor, handle, a, _a_peer) = reactor_and_pair();
     let (c, mut c_peer) = unix_pair();
     let old = handle
         .add_handler(a, Interest::READABLE, |_s, _ev| {})
         .unwrap();
     handle.remove_handler(old).unwrap();
     let fired = Counter::new();
-    let f = fired.clone();
-    let new = handle
-        .add_handler(c, Interest::READABLE, move |s, _ev| {
-            support::drain(s);
-            f.bump();
-        })
-        .unwrap();
+    let new = counting_handler(&handle, c, &fired, |_| {});
     assert_ne!(old, new);
     assert!(matches!(
         handle.remove_handler(old),

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use http::Method;
 use squall::http::client::{HttpClient, HttpRequest};
-use support::python::{temp_dir, tornado_or_skip, PythonPeer, TORNADO_PRELUDE};
+use support::python::{temp_dir, tornado_app, PythonPeer};
 
 #[test]
 fn python_http_server() {
@@ -80,12 +80,10 @@ serve(tornado.web.Application([
 
 #[test]
 fn tornado_server() {
-    let Some(python) = tornado_or_skip("tornado_server") else {
+    let Some((_peer, addr)) = tornado_app("tornado_server", "tornado", TORNADO_APP) else {
         return;
     };
-    let script = format!("{TORNADO_PRELUDE}{TORNADO_APP}");
-    let peer = PythonPeer::script(&python, "tornado", &script, &[]);
-    let url = |p: &str| format!("http://127.0.0.1:{}{p}", peer.port);
+    let url = |p: &str| format!("http://{addr}{p}");
     let mut client = HttpClient::new().unwrap();
     assert_eq!(client.fetch(url("/hello")).unwrap().body, "Hello, world");
     let r = client.fetch(url("/chunks")).unwrap();

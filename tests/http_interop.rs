@@ -32,6 +32,24 @@ fn setup(
     (reactor, server, client, format!("http://{addr}"))
 }
 
+/// The remote address of each request a server saw, in order.
+type Peers = Rc<RefCell<Vec<SocketAddr>>>;
+
+/// `handler` (given also how many requests came so far, this one included), recording
+/// each request's remote address in the list returned with it.
+fn recording_peers(
+    mut handler: impl FnMut(Request, Responder, usize) + 'static,
+) -> (Peers, impl FnMut(Request, Responder) + 'static) {
+    let peers = Peers::default();
+    let p = peers.clone();
+    let recording = move |req: Request, resp| {
+        p.borrow_mut().push(req.remote_addr);
+        let n = p.borrow().len();
+        handler(req, resp, n)
+    };
+    (peers, recording)
+}
+
 /// A payload of `n` bytes that is not periodic in small strides.
 fn payload(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
@@ -47,12 +65,8 @@ fn echo(req: Request, resp: Responder) {
 
 #[test]
 fn pool_reuses_one_connection_for_100_sequential_requests_counted_by_the_server() {
-    let peers: Rc<RefCell<Vec<SocketAddr>>> = Rc::default();
-    let p = peers.clone();
-    let (mut reactor, server, client, base) = setup(ClientOptions::default(), move |req, resp| {
-        p.borrow_mut().push(req.remote_addr);
-        resp.send(format!("n={}", p.borrow().len()))
-    });
+    let (peers, handler) = recording_peers(|_req, resp, n| resp.send(format!("n={n}")));
+    let (mut reactor, server, client, base) = setup(ClientOptions::default(), handler);
     for i in 1..=100 {
         let r = wait(&mut reactor, &client.fetch(format!("{base}/n"))).unwrap();
         assert_eq!(r.status, StatusCode::OK);
@@ -158,15 +172,11 @@ fn expect_100_continue_upload_is_answered() {
 
 #[test]
 fn head_and_204_have_no_body_and_keep_the_connection() {
-    let peers: Rc<RefCell<Vec<SocketAddr>>> = Rc::default();
-    let p = peers.clone();
-    let (mut reactor, _server, client, base) = setup(ClientOptions::default(), move |req, resp| {
-        p.borrow_mut().push(req.remote_addr);
-        match req.path() {
-            "/empty" => resp.respond(StatusCode::NO_CONTENT, "not sent"),
-            _ => resp.send("hello world"),
-        }
+    let (peers, handler) = recording_peers(|req, resp, _| match req.path() {
+        "/empty" => resp.respond(StatusCode::NO_CONTENT, "not sent"),
+        _ => resp.send("hello world"),
     });
+    let (mut reactor, _server, client, base) = setup(ClientOptions::default(), handler);
     let head = HttpRequest::new(&format!("{base}/")).method(Method::HEAD);
     let r = wait(&mut reactor, &client.fetch(head)).unwrap();
     assert_eq!(r.status, StatusCode::OK);
@@ -334,7 +344,7 @@ fn max_clients_queues_requests_behind_deferred_responses() {
 fn request_timeout_is_reported_before_the_dropped_responders_500() {
     let held: Rc<RefCell<Option<Responder>>> = Rc::default();
     let dropped = Rc::new(Cell::new(false));
-    let peers: Rc<RefCell<Vec<SocketAddr>>> = Rc::default();
+    let peers = Peers::default();
     let handle_slot: Rc<RefCell<Option<squall::Handle>>> = Rc::default();
     let (h, d, p, hs) = (
         held.clone(),
@@ -389,15 +399,9 @@ fn request_timeout_is_reported_before_the_dropped_responders_500() {
 
 #[test]
 fn blocking_client_in_another_thread_against_the_server_in_this_one() {
-    let peers: Rc<RefCell<Vec<SocketAddr>>> = Rc::default();
-    let p = peers.clone();
+    let (peers, handler) = recording_peers(|req, resp, _| echo(req, resp));
     let results = support::http::run(
-        move |h| {
-            HttpServer::new(h, move |req, resp| {
-                p.borrow_mut().push(req.remote_addr);
-                echo(req, resp)
-            })
-        },
+        move |h| HttpServer::new(h, handler),
         |addr| {
             let mut c = HttpClient::new().unwrap();
             let url = format!("http://{addr}/echo");

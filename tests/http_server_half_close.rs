@@ -159,8 +159,7 @@ fn with_half_close_a_delayed_response_reaches_a_client_that_shut_down_its_writin
 
 #[test]
 fn with_half_close_a_streamed_late_response_goes_out_whole_then_the_server_closes() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let options = HttpServerOptions::default().half_close(true);
     let server = HttpServer::with_options(&handle, options, {
         let handle = handle.clone();

@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
-use squall::{Error, Future, Handle, Reactor};
+use squall::{Error, Future, Handle};
 use support::http::{connect, exchange_to_eof, parse_all, read_to_eof, run, status_of, Reader};
 use support::run_until;
 
@@ -97,8 +97,7 @@ fn answering_parked_requests_never_runs_the_next_pipelined_handler_inside_send()
 
 #[test]
 fn closed_connections_leave_no_timer_pending() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let server = HttpServer::new(&handle, |_req, resp: Responder| resp.send("ok"));
     let addr = server.listen("127.0.0.1:0").unwrap();
     let baseline = handle.stats().timers_pending;
@@ -129,8 +128,7 @@ fn closed_connections_leave_no_timer_pending() {
 fn pipelining_client_that_never_reads_stops_being_served_and_is_timed_out() {
     const REQUESTS: usize = 200;
     const SIZE: usize = 512 * 1024;
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let handled = Rc::new(Cell::new(0usize));
     let h = handled.clone();
     let options = HttpServerOptions::default()
@@ -364,8 +362,7 @@ fn chunk_extension_without_a_name_is_400_and_leading_zeros_are_fine() {
 fn finish_and_send_futures_stay_usable_after_a_vanished_client() {
     // The responder's hooks and the server's bookkeeping agree: a parked responder
     // whose client left reports is_closed, its write fails, and detach is refused.
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let slot: Rc<RefCell<Option<Responder>>> = Rc::default();
     let gone = Future::<()>::new();
     let (s2, g2) = (slot.clone(), gone.clone());
@@ -394,8 +391,7 @@ fn finish_and_send_futures_stay_usable_after_a_vanished_client() {
 
 #[test]
 fn dropping_the_server_cancels_the_timers_of_connections_a_responder_keeps() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let baseline = handle.stats().timers_pending;
     let slot: Rc<RefCell<Option<Responder>>> = Rc::default();
     let s2 = slot.clone();
@@ -459,8 +455,7 @@ fn a_parked_responder_whose_client_left_is_told_and_not_counted() {
     .into_iter()
     .flat_map(|l| [(l, true), (l, false)])
     {
-        let mut reactor = Reactor::new().unwrap();
-        let handle = reactor.handle();
+        let (mut reactor, handle) = support::reactor();
         let slot: Rc<RefCell<Option<Responder>>> = Rc::default();
         let told = Rc::new(Cell::new(0usize));
         let (s2, t2) = (slot.clone(), told.clone());
@@ -527,8 +522,7 @@ fn a_request_parked_after_the_clients_end_of_file_is_told_and_not_counted() {
     // that and parked. Without `half_close` a half-close is a client that left: the
     // parked responder is told and the connection closed, not held forever.
     const BIG: usize = 1024 * 1024;
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let slot: Rc<RefCell<Option<Responder>>> = Rc::default();
     let told = Rc::new(Cell::new(0usize));
     let (s2, t2) = (slot.clone(), told.clone());
@@ -581,8 +575,7 @@ fn a_parked_responder_is_told_when_its_client_leaves_after_pipelining_past_the_k
 
 /// A client parks a request, pipelines `pipelined` bytes more, then closes.
 fn parked_responder_told_when_client_leaves(pipelined: usize) {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let slot: Rc<RefCell<Option<Responder>>> = Rc::default();
     let told = Rc::new(Cell::new(0usize));
     let (s2, t2) = (slot.clone(), told.clone());

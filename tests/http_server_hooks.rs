@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use squall::http::server::{HttpServer, HttpServerOptions, Responder};
-use squall::{Error, Future, Handle, Reactor};
+use squall::{Error, Future, Handle};
 use support::http::{connect, read_to_eof};
 
 /// Fails `f` with a timeout after a generous bound, so a broken hook fails the test
@@ -41,8 +41,7 @@ fn leaving_client(server: &HttpServer, parked: mpsc::Receiver<()>) -> std::threa
 
 #[test]
 fn on_connection_close_runs_once_from_the_loop_when_a_parked_client_leaves() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let notified = Future::<()>::new();
     let calls = Rc::new(Cell::new(0));
     let parked: Rc<RefCell<Option<Responder>>> = Rc::default();
@@ -103,8 +102,7 @@ fn on_connection_close_is_not_called_when_the_response_completes() {
 
 #[test]
 fn on_connection_close_set_after_the_client_left_runs_later_and_detach_then_fails() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let second = Future::<()>::new();
     let parked: Rc<RefCell<Option<Responder>>> = Rc::default();
     let (parked_tx, parked_rx) = mpsc::channel::<()>();
@@ -142,8 +140,7 @@ fn on_connection_close_set_after_the_client_left_runs_later_and_detach_then_fail
 
 #[test]
 fn detach_hands_over_the_stream_with_the_bytes_after_the_head() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let options = HttpServerOptions::default()
         .idle_connection_timeout(Some(Duration::from_millis(50)))
         .header_timeout(Some(Duration::from_millis(50)));
@@ -213,8 +210,7 @@ fn detach_after_the_response_started_is_refused() {
 fn detach_from_a_timer_later_still_finds_the_bytes_after_the_head() {
     // The handler parks the responder and detaches it from a timer, outside the
     // parser: the bytes that followed the head wait in the stream's buffer.
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let finished = Future::<Vec<u8>>::new();
     let t = bound(&handle, &finished);
     let (h, f) = (handle.clone(), finished.clone());

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use squall::http::server::BodyDelegate;
 use squall::http::{HttpServer, HttpServerOptions, Request, Responder};
-use squall::{Future, PeriodicCallback};
+use squall::{Future, Handle, PeriodicCallback};
 use support::http::{connect, exchange_to_eof, read_to_eof, run, status_of, Reader};
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -159,12 +159,21 @@ fn deferred_responder_is_finished_from_a_timer_while_others_are_served() {
     assert_eq!(*order.borrow(), ["fast", "poll"]);
 }
 
+/// Serves the handler `make` builds (given the loop's handle) and sends `request` on a
+/// fresh connection: all the server sent until it closed.
+fn answer_to<H: FnMut(Request, Responder) + 'static>(
+    request: &'static [u8],
+    make: impl FnOnce(&Handle) -> H,
+) -> String {
+    run(
+        move |h| HttpServer::new(h, make(h)),
+        move |addr| exchange_to_eof(addr, request),
+    )
+}
+
 #[test]
 fn dropped_responder_sends_500_and_closes() {
-    let raw = run(
-        |h| HttpServer::new(h, |_req, resp| drop(resp)),
-        |addr| exchange_to_eof(addr, GET),
-    );
+    let raw = answer_to(GET, |_| |_req, resp| drop(resp));
     assert!(raw.starts_with("HTTP/1.1 500 "), "{raw}");
     let rs = support::http::parse_all(raw.as_bytes());
     assert_eq!(rs.len(), 1);
@@ -173,29 +182,23 @@ fn dropped_responder_sends_500_and_closes() {
 
 #[test]
 fn responder_dropped_from_a_timer_sends_500() {
-    let raw = run(
-        |h| {
-            let h2 = h.clone();
-            HttpServer::new(h, move |_req, resp| {
-                h2.call_later(Duration::from_millis(10), move || drop(resp));
-            })
-        },
-        |addr| exchange_to_eof(addr, GET),
-    );
+    let raw = answer_to(GET, |h| {
+        let h = h.clone();
+        move |_req, resp| {
+            h.call_later(Duration::from_millis(10), move || drop(resp));
+        }
+    });
     assert!(raw.starts_with("HTTP/1.1 500 "), "{raw}");
 }
 
 #[test]
 fn responder_dropped_mid_stream_closes_without_terminating_the_body() {
-    let raw = run(
-        |h| {
-            HttpServer::new(h, |_req, mut resp| {
-                let _ = resp.write("part");
-                drop(resp);
-            })
-        },
-        |addr| exchange_to_eof(addr, GET),
-    );
+    let raw = answer_to(GET, |_| {
+        |_req, mut resp: Responder| {
+            let _ = resp.write("part");
+            drop(resp);
+        }
+    });
     assert!(raw.starts_with("HTTP/1.1 200 "), "{raw}");
     assert!(raw.contains("\r\n4\r\npart\r\n"), "{raw}");
     assert!(
@@ -297,17 +300,15 @@ fn streamed_response_respects_backpressure_from_a_slow_reader() {
 
 #[test]
 fn streamed_response_to_http10_is_close_delimited() {
-    let raw = run(
-        |h| {
-            HttpServer::new(h, |_req, mut resp| {
-                let _ = resp.write("one,");
-                let _ = resp.write("two,");
-                let _ = resp.write("three");
-                let _ = resp.finish();
-            })
-        },
-        |addr| exchange_to_eof(addr, b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
-    );
+    let http10 = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    let raw = answer_to(http10, |_| {
+        |_req, mut resp: Responder| {
+            let _ = resp.write("one,");
+            let _ = resp.write("two,");
+            let _ = resp.write("three");
+            let _ = resp.finish();
+        }
+    });
     let (head, body) = raw.split_once("\r\n\r\n").expect("head");
     assert!(head.starts_with("HTTP/1.0 200 OK"), "{raw}");
     let lower = head.to_ascii_lowercase();

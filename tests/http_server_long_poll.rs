@@ -13,7 +13,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use squall::http::{HttpServer, Responder};
-use squall::Reactor;
 use support::{open_fds, run_until};
 
 const GET: &[u8] = b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -21,8 +20,7 @@ const GET: &[u8] = b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n";
 #[test]
 fn a_thousand_parked_long_polls_whose_clients_vanish_are_all_notified_and_freed() {
     const N: usize = 1000;
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let parked: Rc<RefCell<HashMap<usize, Responder>>> = Rc::default();
     let notified = Rc::new(Cell::new(0usize));
     let next_id = Rc::new(Cell::new(0usize));

@@ -8,9 +8,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use squall::locks::{BoundedSemaphore, Condition, Event, Lock, Semaphore};
+use squall::locks::{BoundedSemaphore, Condition, Event, Lock, Semaphore, SemaphoreGuard};
 use squall::{Error, Future, Reactor};
-use support::{turn, wait, WAIT_LIMIT};
+use support::{assert_times_out, turn, wait, WAIT_LIMIT};
 
 /// Long enough never to fire in a test that expects it not to: a failure bound only.
 const NEVER: Duration = Duration::from_secs(60);
@@ -34,17 +34,33 @@ fn new_log() -> Rc<RefCell<Vec<String>>> {
     Rc::new(RefCell::new(Vec::new()))
 }
 
+/// A log, and two waits made by `start` recorded in it as `a` and `b`.
+type Recorded<T> = (Rc<RefCell<Vec<String>>>, Future<T>, Future<T>);
+fn two_recorded<T: Clone + std::fmt::Debug + 'static>(
+    start: impl Fn() -> Future<T>,
+) -> Recorded<T> {
+    let log = new_log();
+    let (a, b) = (start(), start());
+    record(&log, "a", &a);
+    record(&log, "b", &b);
+    (log, a, b)
+}
+
+/// Turns the loop (what gave up is freed on a later iteration), then checks what `lock`
+/// shows of itself.
+#[track_caller]
+fn assert_shows_after_turn(reactor: &mut Reactor, lock: &impl std::fmt::Debug, shown: &str) {
+    turn(reactor);
+    assert_eq!(format!("{lock:?}"), shown);
+}
+
 // ---- Condition ----
 
 #[test]
 fn condition_notify_wakes_oldest_first_with_deferred_callbacks() {
     let mut reactor = Reactor::new().unwrap();
     let cond = Condition::new();
-    let log = new_log();
-    let a = cond.wait();
-    let b = cond.wait();
-    record(&log, "a", &a);
-    record(&log, "b", &b);
+    let (log, a, b) = two_recorded(|| cond.wait());
     cond.notify(1);
     assert!(a.is_done() && !b.is_done());
     assert!(log.borrow().is_empty(), "a done-callback ran inside notify");
@@ -86,19 +102,16 @@ fn condition_notify_without_waiters_is_not_remembered() {
 
 #[test]
 fn condition_wait_timeout_resolves_false_and_frees_the_waiter() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let cond = Condition::new();
     let w = cond.wait_timeout(&handle, SHORT);
     assert!(!wait(&mut reactor, &w).unwrap());
-    turn(&mut reactor);
-    assert_eq!(format!("{cond:?}"), "Condition { waiters: 0 }");
+    assert_shows_after_turn(&mut reactor, &cond, "Condition { waiters: 0 }");
 }
 
 #[test]
 fn condition_wait_notified_before_timeout_cancels_its_timer() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let cond = Condition::new();
     let w = cond.wait_timeout(&handle, NEVER);
     assert_eq!(handle.stats().timers_pending, 1);
@@ -113,8 +126,7 @@ fn condition_notify_one_skips_a_timed_out_waiter() {
     // The first waiter times out; notify(1) must wake the second, not be spent on the
     // first. Notify in the same iteration the timeout fired, before the expired waiter's
     // entry was freed, so the skip is what is tested.
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let cond = Condition::new();
     let first = cond.wait_timeout(&handle, SHORT);
     let second = cond.wait();
@@ -127,69 +139,66 @@ fn condition_notify_one_skips_a_timed_out_waiter() {
     });
     assert!(!wait(&mut reactor, &first).unwrap());
     assert!(wait(&mut reactor, &second).unwrap());
+    assert_shows_after_turn(&mut reactor, &cond, "Condition { waiters: 0 }");
+}
+
+/// `n` waiters on a fresh condition, the second with a short timeout, recorded in a log
+/// as `0`, `1`, …; once the second timed out, `notify` runs and the loop turns. Returns
+/// the log, the waiters and the condition (dropping it would cancel the waiters left).
+fn notify_after_the_second_timed_out(
+    n: usize,
+    notify: impl FnOnce(&Condition),
+) -> (Vec<String>, Vec<Future<bool>>, Condition) {
+    let (mut reactor, handle) = support::reactor();
+    let cond = Condition::new();
+    let log = new_log();
+    let waiters: Vec<_> = (0..n)
+        .map(|i| match i {
+            1 => cond.wait_timeout(&handle, SHORT),
+            _ => cond.wait(),
+        })
+        .collect();
+    for (i, w) in waiters.iter().enumerate() {
+        record(&log, &i.to_string(), w);
+    }
+    wait(&mut reactor, &waiters[1]).unwrap();
+    notify(&cond);
     turn(&mut reactor);
-    assert_eq!(format!("{cond:?}"), "Condition { waiters: 0 }");
+    let log = log.borrow().clone();
+    (log, waiters, cond)
 }
 
 #[test]
 fn condition_notify_n_with_timed_out_waiters_wakes_the_next_ones() {
     // Tornado's test_notify_n_with_timeout: of four waiters the second times out;
     // notify(2) wakes the first and the third.
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let cond = Condition::new();
-    let log = new_log();
-    let w0 = cond.wait();
-    let w1 = cond.wait_timeout(&handle, SHORT);
-    let w2 = cond.wait();
-    let w3 = cond.wait();
-    for (l, w) in [("0", &w0), ("1", &w1), ("2", &w2), ("3", &w3)] {
-        record(&log, l, w);
-    }
-    wait(&mut reactor, &w1).unwrap();
-    cond.notify(2);
-    turn(&mut reactor);
-    assert_eq!(*log.borrow(), ["1:Ok(false)", "0:Ok(true)", "2:Ok(true)"]);
-    assert!(!w3.is_done());
+    let (log, waiters, _cond) = notify_after_the_second_timed_out(4, |cond| cond.notify(2));
+    assert_eq!(log, ["1:Ok(false)", "0:Ok(true)", "2:Ok(true)"]);
+    assert!(!waiters[3].is_done());
 }
 
 #[test]
 fn condition_notify_all_skips_timed_out_waiters() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let cond = Condition::new();
-    let log = new_log();
-    let w0 = cond.wait();
-    let w1 = cond.wait_timeout(&handle, SHORT);
-    let w2 = cond.wait();
-    for (l, w) in [("0", &w0), ("1", &w1), ("2", &w2)] {
-        record(&log, l, w);
-    }
-    wait(&mut reactor, &w1).unwrap();
-    cond.notify_all();
-    turn(&mut reactor);
-    assert_eq!(*log.borrow(), ["1:Ok(false)", "0:Ok(true)", "2:Ok(true)"]);
+    let (log, _, _) = notify_after_the_second_timed_out(3, |cond| cond.notify_all());
+    assert_eq!(log, ["1:Ok(false)", "0:Ok(true)", "2:Ok(true)"]);
 }
 
 #[test]
 fn condition_cancelled_waiter_is_skipped_and_freed() {
     let mut reactor = Reactor::new().unwrap();
     let cond = Condition::new();
-    let gone = cond.wait();
-    let next = cond.wait();
+    let (gone, next) = (cond.wait(), cond.wait());
     assert!(gone.cancel());
     cond.notify(1); // before the cancelled entry was freed: it is skipped
     assert!(wait(&mut reactor, &next).unwrap());
     assert!(matches!(gone.take_result(), Some(Err(Error::Cancelled))));
-    turn(&mut reactor);
-    assert_eq!(format!("{cond:?}"), "Condition { waiters: 0 }");
+    assert_shows_after_turn(&mut reactor, &cond, "Condition { waiters: 0 }");
 }
 
 #[test]
 fn condition_frees_many_cancelled_and_timed_out_waiters() {
     // Tornado's test_garbage_collection: parked waiters that give up are not kept.
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let cond = Condition::new();
     let mut last = None;
     for i in 0..200 {
@@ -201,8 +210,7 @@ fn condition_frees_many_cancelled_and_timed_out_waiters() {
     }
     let kept = cond.wait();
     wait(&mut reactor, &last.unwrap()).unwrap();
-    turn(&mut reactor);
-    assert_eq!(format!("{cond:?}"), "Condition { waiters: 1 }");
+    assert_shows_after_turn(&mut reactor, &cond, "Condition { waiters: 1 }");
     assert_eq!(handle.stats().timers_pending, 0);
     cond.notify(1);
     assert!(wait(&mut reactor, &kept).unwrap());
@@ -218,8 +226,7 @@ fn condition_holds_ten_thousand_waiters_and_frees_the_ones_that_leave() {
     for w in waiters.iter().step_by(2) {
         w.cancel();
     }
-    turn(&mut reactor);
-    assert_eq!(format!("{cond:?}"), "Condition { waiters: 5000 }");
+    assert_shows_after_turn(&mut reactor, &cond, "Condition { waiters: 5000 }");
     cond.notify_all();
     turn(&mut reactor);
     for (i, w) in waiters.iter().enumerate() {
@@ -260,11 +267,7 @@ fn condition_dropped_cancels_its_parked_waiters() {
 fn event_set_wakes_every_waiter_and_later_waits_resolve_at_once() {
     let mut reactor = Reactor::new().unwrap();
     let event = Event::new();
-    let log = new_log();
-    let a = event.wait();
-    let b = event.wait();
-    record(&log, "a", &a);
-    record(&log, "b", &b);
+    let (log, _a, _b) = two_recorded(|| event.wait());
     assert!(!event.is_set());
     event.set();
     assert!(log.borrow().is_empty(), "a done-callback ran inside set");
@@ -292,22 +295,23 @@ fn event_clear_makes_waits_park_again() {
 
 #[test]
 fn event_wait_timeout_fails_with_timeout_and_others_still_wake() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let event = Event::new();
-    let impatient = event.wait_timeout(&handle, SHORT);
-    let patient = event.wait();
-    assert!(matches!(
-        wait(&mut reactor, &impatient),
-        Err(Error::Timeout)
-    ));
+    let (impatient, patient) = (event.wait_timeout(&handle, SHORT), event.wait());
+    assert_times_out(&mut reactor, &impatient);
     event.set();
     wait(&mut reactor, &patient).unwrap();
-    turn(&mut reactor);
-    assert_eq!(format!("{event:?}"), "Event { state: \"set\", waiters: 0 }");
+    assert_shows_after_turn(&mut reactor, &event, "Event { state: \"set\", waiters: 0 }");
 }
 
 // ---- Semaphore ----
+
+/// A semaphore of one permit, and the guard holding it.
+fn held_semaphore() -> (Semaphore, SemaphoreGuard) {
+    let sem = Semaphore::new(1);
+    let held = sem.try_acquire().unwrap();
+    (sem, held)
+}
 
 #[test]
 fn semaphore_counts_down_then_parks_and_serves_fifo() {
@@ -344,16 +348,10 @@ fn semaphore_counts_down_then_parks_and_serves_fifo() {
 
 #[test]
 fn semaphore_acquire_timeout_fails_and_the_permit_goes_to_the_next_waiter() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let sem = Semaphore::new(1);
-    let held = sem.try_acquire().unwrap();
-    let impatient = sem.acquire_timeout(&handle, SHORT);
-    let patient = sem.acquire();
-    assert!(matches!(
-        wait(&mut reactor, &impatient),
-        Err(Error::Timeout)
-    ));
+    let (mut reactor, handle) = support::reactor();
+    let (sem, held) = held_semaphore();
+    let (impatient, patient) = (sem.acquire_timeout(&handle, SHORT), sem.acquire());
+    assert_times_out(&mut reactor, &impatient);
     drop(held);
     let _g = wait(&mut reactor, &patient).unwrap();
     assert_eq!(sem.value(), 0);
@@ -361,10 +359,8 @@ fn semaphore_acquire_timeout_fails_and_the_permit_goes_to_the_next_waiter() {
 
 #[test]
 fn semaphore_acquire_timeout_preempted_keeps_the_permit() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let sem = Semaphore::new(1);
-    let held = sem.try_acquire().unwrap();
+    let (mut reactor, handle) = support::reactor();
+    let (sem, held) = held_semaphore();
     let w = sem.acquire_timeout(&handle, NEVER);
     drop(held);
     let g = wait(&mut reactor, &w).unwrap();
@@ -378,13 +374,11 @@ fn semaphore_acquire_timeout_preempted_keeps_the_permit() {
 fn semaphore_cancelled_waiter_is_skipped() {
     let mut reactor = Reactor::new().unwrap();
     let sem = Semaphore::new(0);
-    let gone = sem.acquire();
-    let next = sem.acquire();
+    let (gone, next) = (sem.acquire(), sem.acquire());
     gone.cancel();
     sem.release();
     let _g = wait(&mut reactor, &next).unwrap();
-    turn(&mut reactor);
-    assert_eq!(format!("{sem:?}"), "Semaphore { value: 0, waiters: 0 }");
+    assert_shows_after_turn(&mut reactor, &sem, "Semaphore { value: 0, waiters: 0 }");
 }
 
 #[test]
@@ -392,8 +386,7 @@ fn semaphore_permit_given_to_an_abandoned_waiter_comes_back() {
     // The caller dropped its future without cancelling it: the permit it is handed is
     // dropped with the future and goes to the next waiter, nothing deadlocks.
     let mut reactor = Reactor::new().unwrap();
-    let sem = Semaphore::new(1);
-    let held = sem.try_acquire().unwrap();
+    let (sem, held) = held_semaphore();
     drop(sem.acquire());
     let next = sem.acquire();
     drop(held);
@@ -461,16 +454,12 @@ fn lock_guard_held_across_iterations_excludes_others() {
 
 #[test]
 fn lock_acquire_timeout_fails_and_the_next_waiter_gets_the_lock() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let lock = Lock::new();
     let guard = lock.try_acquire().unwrap();
     let impatient = lock.acquire_timeout(&handle, SHORT);
     let patient = lock.acquire_timeout(&handle, NEVER);
-    assert!(matches!(
-        wait(&mut reactor, &impatient),
-        Err(Error::Timeout)
-    ));
+    assert_times_out(&mut reactor, &impatient);
     drop(guard);
     let g = wait(&mut reactor, &patient).unwrap();
     drop(g);
@@ -490,8 +479,7 @@ fn condition_long_poll_skips_a_client_that_left() {
     use std::io::{BufRead, BufReader, Write};
     use std::net::TcpStream;
 
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let cond = Condition::new();
     let parked: Vec<Future<()>> = (0..2).map(|_| Future::new()).collect();
     let left: Future<()> = Future::new();
@@ -545,6 +533,5 @@ fn condition_long_poll_skips_a_client_that_left() {
     let mut line = String::new();
     BufReader::new(&mut stays).read_line(&mut line).unwrap();
     assert_eq!(line, "woken\n");
-    turn(&mut reactor);
-    assert_eq!(format!("{cond:?}"), "Condition { waiters: 0 }");
+    assert_shows_after_turn(&mut reactor, &cond, "Condition { waiters: 0 }");
 }

@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use squall::{Future, Interest, Reactor};
 use support::log::{install_logger, logged};
-use support::{unix_pair, Counter};
+use support::{counting_handler, unix_pair, Counter};
 
 #[test]
 fn panicking_callback_is_logged_and_the_loop_goes_on() {
     install_logger();
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let later = Counter::new();
     handle.add_callback(|| panic!("boom-in-callback"));
     let (l, h) = (later.clone(), handle.clone());
@@ -34,8 +33,7 @@ fn panicking_callback_is_logged_and_the_loop_goes_on() {
 #[test]
 fn panicking_timer_is_logged_and_later_timers_run() {
     install_logger();
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let f: Future<()> = Future::new();
     handle.call_later(Duration::from_millis(1), || panic!("boom-in-timer"));
     let g = f.clone();
@@ -47,20 +45,14 @@ fn panicking_timer_is_logged_and_later_timers_run() {
 #[test]
 fn panicking_handler_is_logged_and_stays_registered() {
     install_logger();
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let (a, mut b) = unix_pair();
     let calls = Counter::new();
-    let c = calls.clone();
-    handle
-        .add_handler(a, Interest::READABLE, move |s, _ev| {
-            support::drain(s);
-            c.bump();
-            if c.get() == 1 {
-                panic!("boom-in-handler");
-            }
-        })
-        .unwrap();
+    counting_handler(&handle, a, &calls, |n| {
+        if n == 1 {
+            panic!("boom-in-handler");
+        }
+    });
     b.write_all(b"1").unwrap();
     reactor.run_once(Some(Duration::from_secs(5))).unwrap();
     assert_eq!(logged(log::Level::Error, "boom-in-handler").len(), 1);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use squall::process::{Redirect, Subprocess};
 use squall::stream::StreamOptions;
-use squall::{join_all, Error, Future, Reactor};
+use squall::{join_all, Error, Future, Handle, Reactor};
 use support::process::rss_kib;
 
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
@@ -42,15 +42,27 @@ fn is_child_of_us(pid: u32) -> bool {
     rest.split(' ').nth(1).unwrap().parse::<u32>().unwrap() == std::process::id()
 }
 
+/// `program args`, its stdout a stream.
+fn with_stdout(handle: &Handle, program: &str, args: &[&str]) -> Subprocess {
+    Subprocess::builder(program)
+        .args(args)
+        .stdout(Redirect::Stream)
+        .spawn(handle)
+        .unwrap()
+}
+
+/// A child that sleeps until killed.
+fn sleeper(handle: &Handle) -> Subprocess {
+    Subprocess::builder("sleep")
+        .arg("1000")
+        .spawn(handle)
+        .unwrap()
+}
+
 #[test]
 fn echo_output_is_streamed() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let child = Subprocess::builder("echo")
-        .args(["hello", "world"])
-        .stdout(Redirect::Stream)
-        .spawn(&handle)
-        .unwrap();
+    let (mut reactor, handle) = support::reactor();
+    let child = with_stdout(&handle, "echo", &["hello", "world"]);
     assert!(child.stdin().is_none() && child.stderr().is_none());
     let out = child.stdout().unwrap().read_until_close();
     assert_eq!(&reactor.run_until(&out).unwrap()[..], b"hello world\n");
@@ -61,8 +73,7 @@ fn echo_output_is_streamed() {
 
 #[test]
 fn stdin_to_cat_to_stdout_round_trip() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let mut child = Subprocess::builder("cat")
         .stdin(Redirect::Stream)
         .stdout(Redirect::Stream)
@@ -85,8 +96,7 @@ fn stdin_to_cat_to_stdout_round_trip() {
 
 #[test]
 fn exit_codes_and_exit_callback() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let seen: Rc<RefCell<Vec<(i32, i32)>>> = Rc::default();
     let mut exits = Vec::new();
     for code in [0, 1, 2, 42, 255] {
@@ -113,16 +123,9 @@ fn exit_codes_and_exit_callback() {
 
 #[test]
 fn kill_and_terminate() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let a = Subprocess::builder("sleep")
-        .arg("1000")
-        .spawn(&handle)
-        .unwrap();
-    let b = Subprocess::builder("sleep")
-        .arg("1000")
-        .spawn(&handle)
-        .unwrap();
+    let (mut reactor, handle) = support::reactor();
+    let a = sleeper(&handle);
+    let b = sleeper(&handle);
     a.kill().unwrap();
     b.terminate().unwrap();
     let sa = reactor.run_until(&a.exit()).unwrap();
@@ -138,17 +141,16 @@ fn kill_and_terminate() {
 #[test]
 fn a_thousand_children_in_flight() {
     const N: usize = 1000;
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let mut pids = Vec::new();
     let mut all: Vec<Future<(usize, ExitStatus, squall::Bytes)>> = Vec::new();
     for i in 0..N {
         let mut child = if i % 2 == 0 {
-            Subprocess::builder("sh")
-                .args(["-c", &format!("echo {i}; exit $(({i} % 7))")])
-                .stdout(Redirect::Stream)
-                .spawn(&handle)
-                .unwrap()
+            with_stdout(
+                &handle,
+                "sh",
+                &["-c", &format!("echo {i}; exit $(({i} % 7))")],
+            )
         } else {
             Subprocess::builder("true").spawn(&handle).unwrap()
         };
@@ -186,14 +188,9 @@ fn a_thousand_children_in_flight() {
 
 #[test]
 fn exit_before_and_after_pipes_close() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     // Exit first, output read afterwards.
-    let a = Subprocess::builder("sh")
-        .args(["-c", "echo late; exit 5"])
-        .stdout(Redirect::Stream)
-        .spawn(&handle)
-        .unwrap();
+    let a = with_stdout(&handle, "sh", &["-c", "echo late; exit 5"]);
     assert_eq!(reactor.run_until(&a.exit()).unwrap().code(), Some(5));
     let out = a.stdout().unwrap().read_until_close();
     assert_eq!(&reactor.run_until(&out).unwrap()[..], b"late\n");
@@ -230,12 +227,8 @@ fn missing_program_fails_spawn() {
 
 #[test]
 fn dropped_reactor_still_reaps_the_child() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let child = Subprocess::builder("sleep")
-        .arg("1000")
-        .spawn(&handle)
-        .unwrap();
+    let (mut reactor, handle) = support::reactor();
+    let child = sleeper(&handle);
     let pid = child.pid();
     // Let the loop turn once with the child registered.
     let f = Future::new();
@@ -259,8 +252,7 @@ fn dropped_reactor_still_reaps_the_child() {
 
 #[test]
 fn flooding_child_is_held_back_by_the_pipe() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let before = rss_kib(std::process::id());
     let child = Subprocess::builder("cat")
         .arg("/dev/zero")

@@ -14,12 +14,33 @@ use std::time::Duration;
 use squall::net::TcpServer;
 use squall::queues::{LifoQueue, PriorityQueue, Queue};
 use squall::{Error, Future, Reactor};
-use support::{turn, wait, WAIT_LIMIT};
+use support::{assert_times_out, turn, wait, WAIT_LIMIT};
 
 /// Long enough never to fire in a test that expects it not to: a failure bound only.
 const NEVER: Duration = Duration::from_secs(60);
 /// A timeout that is meant to fire.
 const SHORT: Duration = Duration::from_millis(5);
+
+/// A queue of one place, filled with `first`.
+fn full_queue<T: 'static>(first: T) -> Queue<T> {
+    let q = Queue::new(1);
+    q.put_nowait(first).unwrap();
+    q
+}
+
+/// `joined`, a join on `q`, waits while one task is not done, and resolves once it is
+/// marked done.
+#[track_caller]
+fn assert_join_waits_for_the_last_task<T: 'static>(
+    reactor: &mut Reactor,
+    q: &Queue<T>,
+    joined: &Future<()>,
+) {
+    turn(reactor);
+    assert!(!joined.is_done(), "resolved with a task not done");
+    q.task_done().unwrap();
+    wait(reactor, joined).unwrap();
+}
 
 // ---- get ----
 
@@ -67,8 +88,7 @@ fn getters_are_served_in_fifo_order() {
 #[test]
 fn get_lets_a_parked_putter_in() {
     let mut reactor = Reactor::new().unwrap();
-    let q = Queue::new(1);
-    q.put_nowait(0).unwrap();
+    let q = full_queue(0);
     let putter = q.put(1);
     assert!(!putter.is_done());
     assert_eq!(q.get_nowait().unwrap(), 0);
@@ -79,19 +99,16 @@ fn get_lets_a_parked_putter_in() {
 
 #[test]
 fn get_timeout_fails_and_does_not_eat_a_later_item() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let q = Queue::new(0);
-    let g = q.get_timeout(&handle, SHORT);
-    assert!(matches!(wait(&mut reactor, &g), Err(Error::Timeout)));
+    assert_times_out(&mut reactor, &q.get_timeout(&handle, SHORT));
     q.put_nowait(7).unwrap(); // the expired getter is skipped, the item is kept
     assert_eq!(q.get_nowait().unwrap(), 7);
 }
 
 #[test]
 fn get_timeout_preempted_gets_the_item_and_cancels_its_timer() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let q = Queue::new(0);
     let g = q.get_timeout(&handle, NEVER);
     q.put_nowait(1).unwrap();
@@ -103,13 +120,12 @@ fn get_timeout_preempted_gets_the_item_and_cancels_its_timer() {
 #[test]
 fn put_skips_timed_out_getters_and_serves_the_next() {
     // Tornado's test_get_clears_timed_out_getters.
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let q = Queue::new(0);
     let expired: Vec<_> = (0..10).map(|_| q.get_timeout(&handle, SHORT)).collect();
     let patient = q.get();
     for g in &expired {
-        assert!(matches!(wait(&mut reactor, g), Err(Error::Timeout)));
+        assert_times_out(&mut reactor, g);
     }
     q.put_nowait("item").unwrap();
     assert_eq!(wait(&mut reactor, &patient).unwrap(), "item");
@@ -159,8 +175,7 @@ fn unbounded_queue_is_never_full() {
 #[test]
 fn putters_wait_while_full_and_are_let_in_fifo() {
     let mut reactor = Reactor::new().unwrap();
-    let q = Queue::new(1);
-    q.put_nowait(0).unwrap();
+    let q = full_queue(0);
     let p1 = q.put(1);
     let p2 = q.put(2);
     turn(&mut reactor);
@@ -175,12 +190,10 @@ fn putters_wait_while_full_and_are_let_in_fifo() {
 
 #[test]
 fn put_timeout_fails_and_its_item_never_appears() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let q = Queue::new(1);
-    q.put_nowait(0).unwrap();
+    let (mut reactor, handle) = support::reactor();
+    let q = full_queue(0);
     let p = q.put_timeout(1, &handle, SHORT);
-    assert!(matches!(wait(&mut reactor, &p), Err(Error::Timeout)));
+    assert_times_out(&mut reactor, &p);
     assert_eq!(q.get_nowait().unwrap(), 0);
     assert!(matches!(q.get_nowait(), Err(Error::QueueEmpty)));
 }
@@ -188,14 +201,12 @@ fn put_timeout_fails_and_its_item_never_appears() {
 #[test]
 fn get_skips_timed_out_putters_and_lets_the_next_in() {
     // Tornado's test_get_clears_timed_out_putters.
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let q = Queue::new(1);
-    q.put_nowait(0).unwrap();
+    let (mut reactor, handle) = support::reactor();
+    let q = full_queue(0);
     let expired: Vec<_> = (1..=10).map(|i| q.put_timeout(i, &handle, SHORT)).collect();
     let patient = q.put(99);
     for p in &expired {
-        assert!(matches!(wait(&mut reactor, p), Err(Error::Timeout)));
+        assert_times_out(&mut reactor, p);
     }
     assert_eq!(q.get_nowait().unwrap(), 0);
     wait(&mut reactor, &patient).unwrap();
@@ -206,10 +217,8 @@ fn get_skips_timed_out_putters_and_lets_the_next_in() {
 
 #[test]
 fn put_timeout_preempted_succeeds_and_cancels_its_timer() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let q = Queue::new(1);
-    q.put_nowait(0).unwrap();
+    let (mut reactor, handle) = support::reactor();
+    let q = full_queue(0);
     let p = q.put_timeout(1, &handle, NEVER);
     assert_eq!(q.get_nowait().unwrap(), 0);
     wait(&mut reactor, &p).unwrap();
@@ -255,10 +264,7 @@ fn join_waits_for_every_task_done() {
     assert!(!joined.is_done(), "items taken but not marked done");
     q.task_done().unwrap();
     q.task_done().unwrap();
-    turn(&mut reactor);
-    assert!(!joined.is_done());
-    q.task_done().unwrap();
-    wait(&mut reactor, &joined).unwrap();
+    assert_join_waits_for_the_last_task(&mut reactor, &q, &joined);
 }
 
 #[test]
@@ -269,38 +275,29 @@ fn items_handed_to_getters_count_as_tasks() {
     q.put_nowait(1).unwrap();
     wait(&mut reactor, &g).unwrap();
     let joined = q.join();
-    turn(&mut reactor);
-    assert!(!joined.is_done());
-    q.task_done().unwrap();
-    wait(&mut reactor, &joined).unwrap();
+    assert_join_waits_for_the_last_task(&mut reactor, &q, &joined);
 }
 
 #[test]
 fn items_let_in_from_parked_putters_count_as_tasks() {
     let mut reactor = Reactor::new().unwrap();
-    let q = Queue::new(1);
-    q.put_nowait("a").unwrap();
+    let q = full_queue("a");
     let waiting = q.put("b");
     assert_eq!(q.get_nowait().unwrap(), "a"); // lets "b" in
     wait(&mut reactor, &waiting).unwrap();
     assert_eq!(q.get_nowait().unwrap(), "b");
     q.task_done().unwrap();
     let joined = q.join();
-    turn(&mut reactor);
-    assert!(!joined.is_done(), "b's task is not done yet");
-    q.task_done().unwrap();
-    wait(&mut reactor, &joined).unwrap();
+    assert_join_waits_for_the_last_task(&mut reactor, &q, &joined);
     assert!(matches!(q.task_done(), Err(Error::InvalidState(_))));
 }
 
 #[test]
 fn join_timeout_fails_with_timeout() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let q = Queue::new(0);
     q.put_nowait(1).unwrap();
-    let j = q.join_timeout(&handle, SHORT);
-    assert!(matches!(wait(&mut reactor, &j), Err(Error::Timeout)));
+    assert_times_out(&mut reactor, &q.join_timeout(&handle, SHORT));
 }
 
 // ---- order ----
@@ -356,8 +353,7 @@ fn lifo_queue_hands_out_the_newest_first() {
 #[test]
 fn bounded_queue_paces_a_tcp_reader_without_losing_lines() {
     const LINES: usize = 50;
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let q: Queue<bytes::Bytes> = Queue::new(2);
     let peak = Rc::new(Cell::new(0));
     let served = Future::new();

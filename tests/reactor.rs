@@ -9,15 +9,14 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use squall::{Error, Future, Interest, PeriodicCallback, Reactor};
-use support::{drops, unix_pair, Counter, DropProbe};
+use squall::{Error, Future, Handle, Interest, PeriodicCallback, Reactor};
+use support::{counting_handler, drops, unix_pair, Counter, DropProbe};
 
 const NOW: Option<Duration> = Some(Duration::ZERO);
 
 #[test]
 fn callbacks_run_in_order_on_the_next_iteration() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let order = Rc::new(RefCell::new(Vec::new()));
     for i in 0..5 {
         let o = order.clone();
@@ -33,8 +32,7 @@ fn callbacks_run_in_order_on_the_next_iteration() {
 
 #[test]
 fn callback_added_inside_a_callback_runs_on_the_following_iteration() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let inner_ran = Counter::new();
     let (h, r) = (handle.clone(), inner_ran.clone());
     handle.add_callback(move || {
@@ -50,8 +48,7 @@ fn callback_added_inside_a_callback_runs_on_the_following_iteration() {
 
 #[test]
 fn self_readding_callback_does_not_starve_timer_or_handler() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let spins = Rc::new(Cell::new(0u64));
     let timer_fired = Rc::new(Cell::new(false));
     let handler_fired = Rc::new(Cell::new(false));
@@ -97,13 +94,12 @@ fn self_readding_callback_does_not_starve_timer_or_handler() {
 
 #[test]
 fn stop_inside_a_callback_ends_run() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let after = Counter::new();
+    let (mut reactor, handle) = support::reactor();
     let h = handle.clone();
     handle.add_callback(move || h.stop());
     reactor.run().unwrap();
     // The loop is reusable after a stop.
+    let after = Counter::new();
     let (h, a) = (handle.clone(), after.clone());
     handle.add_callback(move || {
         a.bump();
@@ -113,13 +109,18 @@ fn stop_inside_a_callback_ends_run() {
     assert_eq!(after.get(), 1);
 }
 
+/// A counter bumped by a timer `after` from now: one that must not fire in the test.
+fn far_timer(handle: &Handle, after: Duration) -> Counter {
+    let fired = Counter::new();
+    let f = fired.clone();
+    handle.call_later(after, move || f.bump());
+    fired
+}
+
 #[test]
 fn stop_before_run_returns_at_once() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let timer = Counter::new();
-    let t = timer.clone();
-    handle.call_later(Duration::from_secs(30), move || t.bump());
+    let (mut reactor, handle) = support::reactor();
+    let timer = far_timer(&handle, Duration::from_secs(30));
     handle.stop();
     let start = Instant::now();
     reactor.run().unwrap();
@@ -127,45 +128,46 @@ fn stop_before_run_returns_at_once() {
     assert_eq!(timer.get(), 0);
 }
 
+/// Runs a fresh loop until the future that `arrange` (given the loop's handle and the
+/// future) settles or the loop stops.
+fn run_until_arranged<T: 'static>(arrange: impl FnOnce(&Handle, Future<T>)) -> squall::Result<T> {
+    let mut reactor = Reactor::new().unwrap();
+    let f = Future::new();
+    arrange(&reactor.handle(), f.clone());
+    reactor.run_until(&f)
+}
+
 #[test]
 fn run_until_returns_the_value() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let f: Future<String> = Future::new();
-    let g = f.clone();
-    handle.call_later(Duration::from_millis(2), move || {
-        g.set_result("done".into())
+    let r = run_until_arranged(|handle, g: Future<String>| {
+        handle.call_later(Duration::from_millis(2), move || {
+            g.set_result("done".into())
+        });
     });
-    assert_eq!(reactor.run_until(&f).unwrap(), "done");
+    assert_eq!(r.unwrap(), "done");
 }
 
 #[test]
 fn run_until_returns_the_error() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let f: Future<u8> = Future::new();
-    let g = f.clone();
-    handle.add_callback(move || g.set_error(Error::StreamClosed));
-    assert!(matches!(reactor.run_until(&f), Err(Error::StreamClosed)));
+    let r = run_until_arranged(|handle, g: Future<u8>| {
+        handle.add_callback(move || g.set_error(Error::StreamClosed))
+    });
+    assert!(matches!(r, Err(Error::StreamClosed)));
 }
 
 #[test]
 fn run_until_reports_a_stop_before_the_future_is_done() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let f: Future<u8> = Future::new();
-    let h = handle.clone();
-    handle.add_callback(move || h.stop());
-    assert!(matches!(reactor.run_until(&f), Err(Error::InvalidState(_))));
+    let r = run_until_arranged(|handle, _never: Future<u8>| {
+        let h = handle.clone();
+        handle.add_callback(move || h.stop());
+    });
+    assert!(matches!(r, Err(Error::InvalidState(_))));
 }
 
 #[test]
 fn run_once_with_zero_timeout_runs_one_iteration_without_blocking() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let far = Counter::new();
-    let f = far.clone();
-    handle.call_later(Duration::from_secs(60), move || f.bump());
+    let (mut reactor, handle) = support::reactor();
+    let far = far_timer(&handle, Duration::from_secs(60));
     let before = handle.stats().iterations;
     let start = Instant::now();
     reactor.run_once(NOW).unwrap();
@@ -180,17 +182,10 @@ fn run_once_with_zero_timeout_runs_one_iteration_without_blocking() {
 #[test]
 fn reactor_fd_becomes_readable_when_work_is_ready() {
     // Embedding: the host waits on the reactor's descriptor, then runs one iteration.
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let (a, mut b) = unix_pair();
     let fired = Counter::new();
-    let f = fired.clone();
-    handle
-        .add_handler(a, Interest::READABLE, move |s, _ev| {
-            support::drain(s);
-            f.bump();
-        })
-        .unwrap();
+    counting_handler(&handle, a, &fired, |_| {});
     let fd = reactor.as_fd().as_raw_fd();
     assert_eq!(fd, reactor.as_raw_fd());
     let poll = |timeout_ms: i32| {
@@ -371,32 +366,37 @@ fn reset_stream() -> std::net::TcpStream {
     local
 }
 
+/// How many times the loop turns in 300 ms with nothing to do but the timer that ends
+/// the wait (a spinning loop turns thousands of times in this window, however loaded the
+/// machine is).
+fn idle_turns(reactor: &mut Reactor) -> u64 {
+    let handle = reactor.handle();
+    let before = handle.stats().iterations;
+    let h = handle.clone();
+    handle.call_later(Duration::from_millis(300), move || h.stop());
+    reactor.run().unwrap();
+    handle.stats().iterations - before
+}
+
 #[test]
 fn hung_up_source_with_no_interest_does_not_spin_the_loop() {
     // epoll always reports errors and hang-ups, whatever was asked for: a paused source
     // (Interest::NONE) whose peer reset must not wake the loop again and again.
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let called = Counter::new();
     let c = called.clone();
     let _token = handle
         .add_handler(reset_stream(), Interest::NONE, move |_s, _ev| c.bump())
         .unwrap();
-    let before = handle.stats().iterations;
-    let h = handle.clone();
-    handle.call_later(Duration::from_millis(300), move || h.stop());
-    reactor.run().unwrap();
-    let turns = handle.stats().iterations - before;
+    let turns = idle_turns(&mut reactor);
     assert_eq!(called.get(), 0, "a handler with no interest was called");
-    // Idle, the loop turns for the timer only (a spinning loop turns thousands of
-    // times in this window, however loaded the machine is).
+    // Idle, the loop turns for the timer only.
     assert!(turns < 50, "the loop spun {turns} times while idle");
 }
 
 #[test]
 fn paused_hung_up_source_reports_the_hangup_once_interest_returns() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let seen = Rc::new(Cell::new(None));
     let s = seen.clone();
     let token = handle
@@ -438,14 +438,9 @@ fn paused_hung_up_source_reports_the_hangup_once_interest_returns() {
 #[test]
 fn idle_stream_whose_peer_reset_does_not_spin_the_loop() {
     // An IoStream with no read pending and no close callback registers no interest.
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let stream = squall::stream::IoStream::new(&handle, reset_stream()).unwrap();
-    let before = handle.stats().iterations;
-    let h = handle.clone();
-    handle.call_later(Duration::from_millis(300), move || h.stop());
-    reactor.run().unwrap();
-    let turns = handle.stats().iterations - before;
+    let turns = idle_turns(&mut reactor);
     assert!(turns < 50, "the loop spun {turns} times while idle");
     // The reset is still there for the next read to find.
     let read = stream.read_bytes(1, false);

@@ -64,8 +64,7 @@ fn publish_reaches_every_subscriber_in_order() {
         return;
     }
     let server = RedisServer::start();
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let (a, b) = (Inbox::default(), Inbox::default());
     let sub_a = Subscriber::connect(&handle, &server.url(), fast()).unwrap();
     let sub_b = Subscriber::connect(&handle, &server.url(), fast()).unwrap();
@@ -185,8 +184,7 @@ fn both_clients_reconnect_and_resubscribe_after_a_server_restart() {
     }
     let port = ReservedPort::for_child();
     let server = RedisServer::start_on(&port, &[]);
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let inbox = Inbox::default();
     let sub = Subscriber::connect(&handle, &server.url(), fast()).unwrap();
     inbox.attach(&sub);
@@ -240,8 +238,7 @@ fn password_and_database_from_the_url() {
     }
     let port = ReservedPort::for_child();
     let server = RedisServer::start_on(&port, &["--requirepass", "s3cr@t"]);
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let url = |pw: &str, db: u32| format!("redis://:{pw}@127.0.0.1:{}/{db}", server.port);
     let in3 = Redis::connect(&handle, &url("s3cr%40t", 3), fast()).unwrap();
     let in0 = Redis::connect(&handle, &url("s3cr%40t", 0), fast()).unwrap();
@@ -266,8 +263,7 @@ fn a_message_callback_may_unsubscribe_and_publish() {
         return;
     }
     let server = RedisServer::start();
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let sub = Subscriber::connect(&handle, &server.url(), fast()).unwrap();
     let redis = Redis::connect(&handle, &server.url(), fast()).unwrap();
     let got = Rc::new(RefCell::new(Vec::new()));
@@ -305,8 +301,7 @@ fn dropping_the_last_client_fails_what_is_pending_and_closes_the_socket() {
         return;
     }
     let server = RedisServer::start();
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let redis = Redis::connect(&handle, &server.url(), fast()).unwrap();
     wait(&mut reactor, &redis.ping()).unwrap();
     let watcher = Redis::connect(&handle, &server.url(), fast()).unwrap();

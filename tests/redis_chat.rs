@@ -175,8 +175,7 @@ fn foreign_messages_are_remembered_only_while_cached() {
     let a = chat(&["--redis", &redis.url()]);
     a.wait_log("subscribed to squall-chat");
     let pid = a.process.id();
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let publisher =
         squall::redis::Redis::connect(&handle, &redis.url(), Default::default()).unwrap();
     let publish_batch = |reactor: &mut Reactor, from: usize, to: usize| {

@@ -7,7 +7,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use squall::Reactor;
+use squall::{Reactor, Remote};
 
 /// Fails the test (by stopping the loop and flagging it) instead of hanging forever.
 fn watchdog(reactor: &Reactor) -> std::rc::Rc<std::cell::Cell<bool>> {
@@ -26,8 +26,7 @@ fn watchdog(reactor: &Reactor) -> std::rc::Rc<std::cell::Cell<bool>> {
 fn callbacks_from_eight_threads_all_run_on_the_loop_thread() {
     const THREADS: usize = 8;
     const PER_THREAD: usize = 10_000;
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let loop_thread = thread::current().id();
     let ran = Arc::new(AtomicUsize::new(0));
     let wrong_thread = Arc::new(AtomicUsize::new(0));
@@ -60,22 +59,36 @@ fn callbacks_from_eight_threads_all_run_on_the_loop_thread() {
     assert_eq!(wrong_thread.load(Ordering::SeqCst), 0);
 }
 
+/// Runs the loop while a thread runs `body` with a `Remote` of it; fails the test,
+/// saying `failure`, if the watchdog and not the thread had to stop the loop.
+#[track_caller]
+fn run_stopped_by(
+    reactor: &mut Reactor,
+    failure: &str,
+    body: impl FnOnce(Remote) + Send + 'static,
+) {
+    let timed_out = watchdog(reactor);
+    let remote = reactor.handle().remote();
+    let thread = thread::spawn(move || body(remote));
+    reactor.run().unwrap();
+    thread.join().unwrap();
+    assert!(!timed_out.get(), "{failure}");
+}
+
 #[test]
 fn remote_stop_from_another_thread_stops_run() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let timed_out = watchdog(&reactor);
+    let (mut reactor, handle) = support::reactor();
     let (running_tx, running_rx) = mpsc::channel();
     // Tell the thread once the loop is really running (and idle afterwards).
     handle.add_callback(move || running_tx.send(()).unwrap());
-    let remote = handle.remote();
-    let stopper = thread::spawn(move || {
-        running_rx.recv().unwrap();
-        remote.stop();
-    });
-    reactor.run().unwrap();
-    stopper.join().unwrap();
-    assert!(!timed_out.get(), "Remote::stop did not stop run");
+    run_stopped_by(
+        &mut reactor,
+        "Remote::stop did not stop run",
+        move |remote| {
+            running_rx.recv().unwrap();
+            remote.stop();
+        },
+    );
 }
 
 #[test]
@@ -83,25 +96,22 @@ fn remote_stop_is_not_lost_among_concurrent_callbacks() {
     // The stop is the last thing a busy sender does: it must still end `run`.
     for round in 0..200 {
         let mut reactor = Reactor::new().unwrap();
-        let handle = reactor.handle();
-        let timed_out = watchdog(&reactor);
-        let remote = handle.remote();
-        let sender = thread::spawn(move || {
-            for _ in 0..100 {
-                remote.add_callback(|| {});
-            }
-            remote.stop();
-        });
-        reactor.run().unwrap();
-        sender.join().unwrap();
-        assert!(!timed_out.get(), "stop lost in round {round}");
+        run_stopped_by(
+            &mut reactor,
+            &format!("stop lost in round {round}"),
+            |remote| {
+                for _ in 0..100 {
+                    remote.add_callback(|| {});
+                }
+                remote.stop();
+            },
+        );
     }
 }
 
 #[test]
 fn remote_callback_wakes_a_blocked_run_once() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let remote = handle.remote();
     let ran = Arc::new(AtomicUsize::new(0));
     let r = ran.clone();

@@ -10,34 +10,50 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
-use squall::stream::StreamOptions;
-use squall::{Error, Future, Reactor};
+use squall::stream::{IoStream, StreamOptions};
+use squall::{Error, Future, Handle, Reactor};
 use support::net::*;
 use support::{run_for, run_until, wait, WAIT_LIMIT};
 
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nBODY";
 
-/// Runs `f` for every socket kind and delivery, with a fresh reactor each time.
-fn each_setup(mut f: impl FnMut(&mut Reactor, Kind, Delivery, &str)) {
+/// What a case starts from: a fresh reactor, its handle, a stream over one kind of socket
+/// and the raw peer that feeds it (shared, so the loop can feed it piece by piece).
+type Setup = (Reactor, Handle, IoStream, SharedPeer);
+
+/// A [`Setup`] over `kind`, the stream made with `options`.
+fn setup(kind: Kind, options: StreamOptions) -> Setup {
+    let (reactor, h) = support::reactor();
+    let (stream, peer) = stream_and_peer_with(&h, kind, options);
+    (reactor, h, stream, shared(peer))
+}
+
+/// Runs `case` for every socket kind, on a fresh [`Setup`] with the default options each
+/// time.
+fn each_kind(mut case: impl FnMut(Setup, Kind)) {
+    for kind in KINDS {
+        case(setup(kind, StreamOptions::default()), kind);
+    }
+}
+
+/// Runs `case` for every socket kind and delivery, on a fresh [`Setup`] each time, with a
+/// context naming both for its messages.
+fn each_setup(mut case: impl FnMut(Setup, Delivery, &str)) {
     for kind in KINDS {
         for delivery in DELIVERIES {
-            let mut reactor = Reactor::new().unwrap();
             let ctx = format!("{kind:?}, {delivery:?}");
-            f(&mut reactor, kind, delivery, &ctx);
+            case(setup(kind, StreamOptions::default()), delivery, &ctx);
         }
     }
 }
 
 #[test]
 fn read_until_finds_delimiter_in_bursts_and_single_bytes() {
-    each_setup(|reactor, kind, delivery, ctx| {
-        let h = reactor.handle();
-        let (stream, peer) = stream_and_peer(&h, kind);
-        let peer = shared(peer);
+    each_setup(|(mut reactor, h, stream, peer), delivery, ctx| {
         send(&h, &peer, REQUEST, delivery, false);
-        let head = wait(reactor, &stream.read_until(b"\r\n\r\n", Some(1024))).expect(ctx);
+        let head = wait(&mut reactor, &stream.read_until(b"\r\n\r\n", Some(1024))).expect(ctx);
         assert_eq!(&head[..], b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", "{ctx}");
-        let body = wait(reactor, &stream.read_bytes(4, false)).expect(ctx);
+        let body = wait(&mut reactor, &stream.read_bytes(4, false)).expect(ctx);
         assert_eq!(&body[..], b"BODY", "{ctx}");
         assert!(!stream.is_closed(), "{ctx}");
     });
@@ -45,27 +61,21 @@ fn read_until_finds_delimiter_in_bursts_and_single_bytes() {
 
 #[test]
 fn read_bytes_exact_returns_exactly_n_in_bursts_and_single_bytes() {
-    each_setup(|reactor, kind, delivery, ctx| {
-        let h = reactor.handle();
-        let (stream, peer) = stream_and_peer(&h, kind);
-        let peer = shared(peer);
+    each_setup(|(mut reactor, h, stream, peer), delivery, ctx| {
         send(&h, &peer, b"0123456789abcdef", delivery, false);
-        let first = wait(reactor, &stream.read_bytes(10, false)).expect(ctx);
+        let first = wait(&mut reactor, &stream.read_bytes(10, false)).expect(ctx);
         assert_eq!(&first[..], b"0123456789", "{ctx}");
-        let rest = wait(reactor, &stream.read_bytes(6, false)).expect(ctx);
+        let rest = wait(&mut reactor, &stream.read_bytes(6, false)).expect(ctx);
         assert_eq!(&rest[..], b"abcdef", "{ctx}");
     });
 }
 
 #[test]
 fn read_bytes_partial_returns_what_is_there_up_to_n() {
-    each_setup(|reactor, kind, delivery, ctx| {
-        let h = reactor.handle();
-        let (stream, peer) = stream_and_peer(&h, kind);
-        let peer = shared(peer);
+    each_setup(|(mut reactor, h, stream, peer), delivery, ctx| {
         let data = b"0123456789abcdef";
         send(&h, &peer, data, delivery, true);
-        let (got, sizes) = wait(reactor, &collect_partial(&stream, 5)).expect(ctx);
+        let (got, sizes) = wait(&mut reactor, &collect_partial(&stream, 5)).expect(ctx);
         assert_eq!(&got[..], &data[..], "{ctx}");
         assert!(
             sizes.iter().all(|&n| (1..=5).contains(&n)),
@@ -80,12 +90,9 @@ fn read_bytes_partial_returns_what_is_there_up_to_n() {
 
 #[test]
 fn read_until_close_gets_everything_in_bursts_and_single_bytes() {
-    each_setup(|reactor, kind, delivery, ctx| {
-        let h = reactor.handle();
-        let (stream, peer) = stream_and_peer(&h, kind);
-        let peer = shared(peer);
+    each_setup(|(mut reactor, h, stream, peer), delivery, ctx| {
         send(&h, &peer, REQUEST, delivery, true);
-        let all = wait(reactor, &stream.read_until_close()).expect(ctx);
+        let all = wait(&mut reactor, &stream.read_until_close()).expect(ctx);
         assert_eq!(&all[..], REQUEST, "{ctx}");
         assert!(stream.is_closed(), "{ctx}");
         assert!(stream.error().is_none(), "{ctx}: {:?}", stream.error());
@@ -116,29 +123,31 @@ fn length_prefixed(
 
 #[test]
 fn read_with_parses_in_place_in_bursts_and_single_bytes() {
-    each_setup(|reactor, kind, delivery, ctx| {
-        let h = reactor.handle();
-        let (stream, peer) = stream_and_peer(&h, kind);
-        let peer = shared(peer);
+    each_setup(|(mut reactor, h, stream, peer), delivery, ctx| {
         send(&h, &peer, b"11:hello world5:again", delivery, false);
         let calls = Rc::new(Cell::new(0));
-        let msg = wait(reactor, &stream.read_with(length_prefixed(calls.clone()))).expect(ctx);
+        let msg = wait(
+            &mut reactor,
+            &stream.read_with(length_prefixed(calls.clone())),
+        )
+        .expect(ctx);
         assert_eq!(msg, "hello world", "{ctx}");
         if delivery != Delivery::Burst {
             assert!(calls.get() >= 2, "{ctx}: parser ran {} times", calls.get());
         }
         // The parser consumed only its message; the next one is still buffered or coming.
-        let next = wait(reactor, &stream.read_with(length_prefixed(calls.clone()))).expect(ctx);
+        let next = wait(
+            &mut reactor,
+            &stream.read_with(length_prefixed(calls.clone())),
+        )
+        .expect(ctx);
         assert_eq!(next, "again", "{ctx}");
     });
 }
 
 #[test]
 fn read_with_error_fails_the_read_and_closes_the_stream() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
-    let (stream, peer) = stream_and_peer(&h, Kind::Unix);
-    let peer = shared(peer);
+    let (mut reactor, h, stream, peer) = setup(Kind::Unix, StreamOptions::default());
     send(&h, &peer, b"xx:oops", Delivery::Burst, false);
     let r = wait(
         &mut reactor,
@@ -151,10 +160,7 @@ fn read_with_error_fails_the_read_and_closes_the_stream() {
 /// Writes `first`, waits until the stream buffered it (the read is still pending), then
 /// writes `second`: the delimiter is guaranteed to be split across two reads.
 fn split_delimiter_case(kind: Kind, first: &[u8], second: &[u8], delimiter: &[u8], expect: &[u8]) {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
-    let (stream, peer) = stream_and_peer(&h, kind);
-    let peer = shared(peer);
+    let (mut reactor, h, stream, peer) = setup(kind, StreamOptions::default());
     let read = stream.read_until(delimiter, Some(1024));
     send(&h, &peer, first, Delivery::Burst, false);
     run_until(&mut reactor, "the first bytes buffered", || {
@@ -197,11 +203,8 @@ fn max_bytes_exceeded_fails_with_unsatisfiable_read_and_closes() {
     for kind in KINDS {
         for (data, delivery, max) in cases {
             let ctx = format!("{kind:?} {delivery:?} max {max}");
-            let mut reactor = Reactor::new().unwrap();
-            let h = reactor.handle();
-            let (stream, peer) = stream_and_peer(&h, kind);
+            let (mut reactor, h, stream, peer) = setup(kind, StreamOptions::default());
             let (closed, _) = on_close(&stream);
-            let peer = shared(peer);
             send(&h, &peer, data, delivery, false);
             let r = wait(&mut reactor, &stream.read_until(b"\n", Some(max)));
             assert!(
@@ -224,21 +227,17 @@ fn max_bytes_exceeded_fails_with_unsatisfiable_read_and_closes() {
 
 #[test]
 fn delimiter_exactly_at_max_bytes_is_accepted() {
-    for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
-        let (stream, peer) = stream_and_peer(&h, kind);
-        let peer = shared(peer);
+    each_kind(|(mut reactor, h, stream, peer), kind| {
         send(&h, &peer, b"0123\nmore", Delivery::Burst, false);
         let line = wait(&mut reactor, &stream.read_until(b"\n", Some(5))).unwrap();
         assert_eq!(&line[..], b"0123\n", "{kind:?}");
         assert!(!stream.is_closed());
-    }
+    })
 }
 
 #[test]
 fn peer_close_fails_pending_reads_except_read_until_close() {
-    type Start = fn(&squall::stream::IoStream) -> Future<Bytes>;
+    type Start = fn(&IoStream) -> Future<Bytes>;
     /// What the read is, the bytes sent before closing, the expected outcome.
     type Case = (&'static str, Start, &'static [u8], Option<&'static [u8]>);
     let cases: [Case; 5] = [
@@ -271,10 +270,7 @@ fn peer_close_fails_pending_reads_except_read_until_close() {
     for kind in KINDS {
         for (name, start, sent, expect) in cases {
             let ctx = format!("{kind:?} {name}");
-            let mut reactor = Reactor::new().unwrap();
-            let h = reactor.handle();
-            let (stream, peer) = stream_and_peer(&h, kind);
-            let peer = shared(peer);
+            let (mut reactor, h, stream, peer) = setup(kind, StreamOptions::default());
             let read = start(&stream);
             send(&h, &peer, sent, Delivery::Burst, false);
             run_until(&mut reactor, "everything sent buffered", || {
@@ -294,11 +290,7 @@ fn peer_close_fails_pending_reads_except_read_until_close() {
 
 #[test]
 fn peer_close_during_read_with_calls_the_parser_with_closed_then_fails() {
-    for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
-        let (stream, peer) = stream_and_peer(&h, kind);
-        let peer = shared(peer);
+    each_kind(|(mut reactor, h, stream, peer), kind| {
         let seen_closed = Rc::new(RefCell::new(None));
         let seen = seen_closed.clone();
         let read = stream.read_with(move |buf, closed| -> squall::Result<Option<()>> {
@@ -315,17 +307,13 @@ fn peer_close_during_read_with_calls_the_parser_with_closed_then_fails() {
             Some(&b"partial"[..]),
             "{kind:?}"
         );
-    }
+    })
 }
 
 #[test]
 fn peer_close_still_serves_buffered_data_to_later_reads() {
-    for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
-        let (stream, peer) = stream_and_peer(&h, kind);
+    each_kind(|(mut reactor, h, stream, peer), kind| {
         let (closed, _) = on_close(&stream);
-        let peer = shared(peer);
         send(&h, &peer, b"line\ntail", Delivery::Burst, true);
         assert_eq!(
             wait(&mut reactor, &closed).unwrap().map(|e| e.to_string()),
@@ -335,16 +323,12 @@ fn peer_close_still_serves_buffered_data_to_later_reads() {
         assert_eq!(&line[..], b"line\n", "{kind:?}");
         let r = wait(&mut reactor, &stream.read_until(b"\n", None));
         assert!(matches!(r, Err(Error::StreamClosed)), "{kind:?}: {r:?}");
-    }
+    })
 }
 
 #[test]
 fn second_pending_read_fails_with_invalid_state_without_disturbing_the_first() {
-    for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
-        let (stream, peer) = stream_and_peer(&h, kind);
-        let peer = shared(peer);
+    each_kind(|(mut reactor, h, stream, peer), kind| {
         let first = stream.read_until(b"\n", Some(1024));
         let seconds = [
             stream.read_bytes(1, false),
@@ -367,16 +351,12 @@ fn second_pending_read_fails_with_invalid_state_without_disturbing_the_first() {
             &wait(&mut reactor, &stream.read_bytes(5, false)).unwrap()[..],
             b"world"
         );
-    }
+    })
 }
 
 #[test]
 fn buffered_lines_are_served_without_the_socket() {
-    for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
-        let (stream, peer) = stream_and_peer(&h, kind);
-        let peer = shared(peer);
+    each_kind(|(mut reactor, h, stream, peer), kind| {
         send(&h, &peer, b"one\ntwo\n", Delivery::Burst, false);
         let one = wait(&mut reactor, &stream.read_until(b"\n", Some(64))).unwrap();
         assert_eq!(&one[..], b"one\n");
@@ -389,15 +369,14 @@ fn buffered_lines_are_served_without_the_socket() {
         );
         assert_eq!(&wait(&mut reactor, &two).unwrap()[..], b"two\n");
         assert_eq!(stream.buffered(), 0);
-    }
+    })
 }
 
 #[test]
 fn ten_thousand_queued_writes_arrive_in_order() {
     const N: usize = 10_000;
     for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
+        let (mut reactor, h) = support::reactor();
         let (writer, reader) = stream_pair_small_buffers(&h, kind, 64 * 1024);
         let order = Rc::new(RefCell::new(Vec::with_capacity(N)));
         let mut total = 0;
@@ -448,8 +427,7 @@ fn slow_reader_hits_max_write_buffer_size_instead_of_growing() {
     const LIMIT: usize = 256 * 1024;
     const CHUNK: usize = 16 * 1024;
     for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
+        let (mut reactor, h) = support::reactor();
         let options = StreamOptions::default().max_write_buffer_size(Some(LIMIT));
         let (stream, mut peer) = stream_and_peer_with(&h, kind, options);
         let chunk = Bytes::from(vec![b'x'; CHUNK]);
@@ -512,15 +490,12 @@ fn slow_reader_hits_max_write_buffer_size_instead_of_growing() {
 
 #[test]
 fn close_callback_fires_once_on_local_close() {
-    for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
-        let (stream, peer) = stream_and_peer(&h, kind);
+    each_kind(|(mut reactor, _, stream, peer), kind| {
         let (closed, count) = on_close(&stream);
         stream.close();
         assert_eq!(count.get(), 0, "close callback ran inside close()");
         stream.close();
-        drop(peer);
+        close_peer(&peer);
         assert!(wait(&mut reactor, &closed).unwrap().is_none());
         run_for(&mut reactor, Duration::from_millis(30));
         assert_eq!(count.get(), 1, "{kind:?}");
@@ -533,30 +508,25 @@ fn close_callback_fires_once_on_local_close() {
             wait(&mut reactor, &stream.read_bytes(1, false)),
             Err(Error::StreamClosed)
         ));
-    }
+    })
 }
 
 #[test]
 fn close_callback_fires_once_when_peer_closes_without_a_pending_read() {
-    for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
-        let (stream, peer) = stream_and_peer(&h, kind);
+    each_kind(|(mut reactor, _, stream, peer), kind| {
         let (closed, count) = on_close(&stream);
-        drop(peer);
+        close_peer(&peer);
         assert!(wait(&mut reactor, &closed).unwrap().is_none(), "{kind:?}");
         assert!(stream.is_closed());
         stream.close();
         run_for(&mut reactor, Duration::from_millis(30));
         assert_eq!(count.get(), 1, "{kind:?}");
-    }
+    })
 }
 
 #[test]
 fn close_callback_set_after_close_runs_on_next_iteration() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
-    let (stream, _peer) = stream_and_peer(&h, Kind::Unix);
+    let (mut reactor, _, stream, _peer) = setup(Kind::Unix, StreamOptions::default());
     stream.close();
     let (closed, count) = on_close(&stream);
     assert_eq!(count.get(), 0);
@@ -566,11 +536,8 @@ fn close_callback_set_after_close_runs_on_next_iteration() {
 
 #[test]
 fn close_callback_gets_the_error_that_closed_the_stream() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
-    let (stream, peer) = stream_and_peer(&h, Kind::Tcp);
+    let (mut reactor, h, stream, peer) = setup(Kind::Tcp, StreamOptions::default());
     let (closed, count) = on_close(&stream);
-    let peer = shared(peer);
     send(&h, &peer, b"far too long a line\n", Delivery::Burst, false);
     let r = wait(&mut reactor, &stream.read_until(b"\n", Some(4)));
     assert!(matches!(r, Err(Error::UnsatisfiableRead(_))));
@@ -585,11 +552,9 @@ fn close_callback_gets_the_error_that_closed_the_stream() {
 fn idle_timeout_closes_with_timeout_error() {
     const IDLE: Duration = Duration::from_millis(100);
     for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
         let options = StreamOptions::default().idle_timeout(Some(IDLE));
         let start = Instant::now();
-        let (stream, _peer) = stream_and_peer_with(&h, kind, options);
+        let (mut reactor, _, stream, _peer) = setup(kind, options);
         let (closed, count) = on_close(&stream);
         let read = stream.read_until(b"\n", None);
         let e = wait(&mut reactor, &closed).unwrap();
@@ -613,12 +578,9 @@ fn idle_timeout_is_postponed_by_activity() {
     const TICK: Duration = Duration::from_millis(50);
     const BYTES: usize = 40; // 40 ticks of 50 ms: 2 s of activity, twice the timeout
     for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
         let options = StreamOptions::default().idle_timeout(Some(IDLE));
-        let (stream, peer) = stream_and_peer_with(&h, kind, options);
+        let (mut reactor, h, stream, peer) = setup(kind, options);
         let (closed, _) = on_close(&stream);
-        let peer = shared(peer);
         // The peer sends one byte per tick; the stream reads each as it comes.
         let last_byte_at = Rc::new(Cell::new(None));
         fn tick(h: squall::Handle, peer: SharedPeer, left: usize, last: Rc<Cell<Option<Instant>>>) {
@@ -654,7 +616,7 @@ fn idle_timeout_is_postponed_by_activity() {
 
 #[test]
 fn read_needing_more_than_max_buffer_size_fails_with_stream_buffer_full() {
-    type Start = fn(&squall::stream::IoStream) -> Future<Bytes>;
+    type Start = fn(&IoStream) -> Future<Bytes>;
     let cases: [(&str, Start); 3] = [
         ("read_bytes", |s| s.read_bytes(64 * 1024, false)),
         ("read_until", |s| s.read_until(b"\n", None)),
@@ -663,12 +625,9 @@ fn read_needing_more_than_max_buffer_size_fails_with_stream_buffer_full() {
     for kind in KINDS {
         for (name, start) in cases {
             let ctx = format!("{kind:?} {name}");
-            let mut reactor = Reactor::new().unwrap();
-            let h = reactor.handle();
             let options = StreamOptions::default().max_buffer_size(4096);
-            let (stream, peer) = stream_and_peer_with(&h, kind, options);
+            let (mut reactor, h, stream, peer) = setup(kind, options);
             let (closed, _) = on_close(&stream);
-            let peer = shared(peer);
             let read = start(&stream);
             send(&h, &peer, &[b'z'; 16 * 1024], Delivery::Burst, false);
             let r = wait(&mut reactor, &read);
@@ -699,14 +658,14 @@ fn write_from_thread(mut peer: Peer, data: Vec<u8>) -> std::thread::JoinHandle<(
 /// Chains `count` reads made by `start`, collecting what each returned and the most
 /// bytes the stream held buffered at any done-callback.
 fn chain_reads(
-    stream: &squall::stream::IoStream,
+    stream: &IoStream,
     count: usize,
-    start: fn(&squall::stream::IoStream) -> Future<Bytes>,
+    start: fn(&IoStream) -> Future<Bytes>,
 ) -> Future<(Vec<Bytes>, usize)> {
     fn step(
-        stream: squall::stream::IoStream,
+        stream: IoStream,
         left: usize,
-        start: fn(&squall::stream::IoStream) -> Future<Bytes>,
+        start: fn(&IoStream) -> Future<Bytes>,
         mut acc: Vec<Bytes>,
         most: usize,
         out: Future<(Vec<Bytes>, usize)>,
@@ -731,54 +690,56 @@ fn chain_reads(
     out
 }
 
+/// Tornado's small reads from a large buffer, over `kind`: the peer writes `data` from a
+/// thread while a stream that buffers at most 10 KiB serves 100 reads made by `start`.
+/// The pieces must make `data`, the buffer never hold more than its limit, the stream
+/// stay open and the peer write everything; returns the pieces.
+fn small_reads_from_a_large_buffer(
+    kind: Kind,
+    data: &[u8],
+    start: fn(&IoStream) -> Future<Bytes>,
+) -> Vec<Bytes> {
+    const MAX: usize = 10 * 1024;
+    let (mut reactor, h) = support::reactor();
+    let options = StreamOptions::default().max_buffer_size(MAX);
+    let (stream, peer) = stream_and_peer_with(&h, kind, options);
+    let writer = write_from_thread(peer, data.to_vec());
+    let reads = chain_reads(&stream, 100, start);
+    let (pieces, most) = wait(&mut reactor, &reads).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+    assert_eq!(pieces.concat(), data, "{kind:?}");
+    assert!(most <= MAX, "{kind:?}: buffered {most} > {MAX}");
+    assert!(!stream.is_closed(), "{kind:?}");
+    let (_peer, written) = writer.join().unwrap();
+    assert_eq!(written, data.len());
+    pieces
+}
+
 /// Tornado's `test_small_reads_from_large_buffer`: a buffer limit bounds what the
 /// stream takes from the socket, not what a peer may send in total.
 #[test]
 fn small_reads_from_a_large_buffer_all_succeed() {
-    const MAX: usize = 10 * 1024;
+    let data: Vec<u8> = (0..100 * 1024).map(|i| (i % 251) as u8).collect();
     for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
-        let options = StreamOptions::default().max_buffer_size(MAX);
-        let (stream, peer) = stream_and_peer_with(&h, kind, options);
-        let data: Vec<u8> = (0..100 * 1024).map(|i| (i % 251) as u8).collect();
-        let writer = write_from_thread(peer, data.clone());
-        let reads = chain_reads(&stream, 100, |s| s.read_bytes(1024, false));
-        let (pieces, most) = wait(&mut reactor, &reads).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let pieces = small_reads_from_a_large_buffer(kind, &data, |s| s.read_bytes(1024, false));
         assert!(pieces.iter().all(|p| p.len() == 1024), "{kind:?}");
-        assert_eq!(pieces.concat(), data, "{kind:?}");
-        assert!(most <= MAX, "{kind:?}: buffered {most} > {MAX}");
-        assert!(!stream.is_closed(), "{kind:?}");
-        let (_peer, written) = writer.join().unwrap();
-        assert_eq!(written, data.len());
     }
 }
 
 /// Tornado's `test_small_read_untils_from_large_buffer`.
 #[test]
 fn small_read_untils_from_a_large_buffer_all_succeed() {
-    const MAX: usize = 10 * 1024;
+    let mut data = Vec::new();
+    for i in 0..100u8 {
+        data.extend(std::iter::repeat_n(b'a' + i % 26, 1023));
+        data.push(b'\n');
+    }
     for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
-        let options = StreamOptions::default().max_buffer_size(MAX);
-        let (stream, peer) = stream_and_peer_with(&h, kind, options);
-        let mut data = Vec::new();
-        for i in 0..100u8 {
-            data.extend(std::iter::repeat_n(b'a' + i % 26, 1023));
-            data.push(b'\n');
-        }
-        let writer = write_from_thread(peer, data.clone());
-        let reads = chain_reads(&stream, 100, |s| s.read_until(b"\n", Some(4096)));
-        let (lines, most) = wait(&mut reactor, &reads).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let lines =
+            small_reads_from_a_large_buffer(kind, &data, |s| s.read_until(b"\n", Some(4096)));
         assert!(
             lines.iter().all(|l| l.len() == 1024 && l.ends_with(b"\n")),
             "{kind:?}"
         );
-        assert_eq!(lines.concat(), data, "{kind:?}");
-        assert!(most <= MAX, "{kind:?}: buffered {most} > {MAX}");
-        let (_peer, written) = writer.join().unwrap();
-        assert_eq!(written, data.len());
     }
 }
 
@@ -788,12 +749,9 @@ fn small_read_untils_from_a_large_buffer_all_succeed() {
 fn bytes_beyond_the_buffer_limit_stay_in_the_kernel_until_read() {
     const MAX: usize = 4096;
     for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
         let options = StreamOptions::default().max_buffer_size(MAX);
-        let (stream, peer) = stream_and_peer_with(&h, kind, options);
+        let (mut reactor, h, stream, peer) = setup(kind, options);
         let (_closed, _) = on_close(&stream); // reads ahead while idle, to notice a close
-        let peer = shared(peer);
         send(&h, &peer, &[b'q'; 32 * 1024], Delivery::Burst, true);
         let first = wait(&mut reactor, &stream.read_bytes(100, false)).unwrap();
         assert_eq!(first.len(), 100);
@@ -817,11 +775,28 @@ fn bytes_beyond_the_buffer_limit_stay_in_the_kernel_until_read() {
     }
 }
 
+/// Sets `stream`'s close callback, then starts `op`; records `label` when `op` is done and
+/// `close` when the close callback runs, in the order they ran. Returns `op`'s future and
+/// the record.
+fn done_and_close<T: 'static>(
+    stream: &IoStream,
+    label: &'static str,
+    op: impl FnOnce() -> Future<T>,
+) -> (Future<T>, Rc<RefCell<Vec<&'static str>>>) {
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let o = order.clone();
+    stream.set_close_callback(move |_| o.borrow_mut().push("close"));
+    let o = order.clone();
+    let f = op();
+    f.add_done_callback(move |_| o.borrow_mut().push(label));
+    (f, order)
+}
+
 /// The last data is processed before teardown: a read (or write) that the close
 /// completes runs its done-callbacks before the close callback.
 #[test]
 fn read_done_callbacks_run_before_the_close_callback() {
-    type Start = fn(&squall::stream::IoStream) -> Future<Bytes>;
+    type Start = fn(&IoStream) -> Future<Bytes>;
     let cases: [(&str, Start); 3] = [
         ("read_until_close", |s| s.read_until_close()),
         ("read_bytes exact", |s| s.read_bytes(100, false)),
@@ -830,16 +805,8 @@ fn read_done_callbacks_run_before_the_close_callback() {
     for kind in KINDS {
         for (name, start) in cases {
             let ctx = format!("{kind:?} {name}");
-            let mut reactor = Reactor::new().unwrap();
-            let h = reactor.handle();
-            let (stream, peer) = stream_and_peer(&h, kind);
-            let order = Rc::new(RefCell::new(Vec::new()));
-            let o = order.clone();
-            stream.set_close_callback(move |_| o.borrow_mut().push("close"));
-            let o = order.clone();
-            let read = start(&stream);
-            read.add_done_callback(move |_| o.borrow_mut().push("read"));
-            let peer = shared(peer);
+            let (mut reactor, h, stream, peer) = setup(kind, StreamOptions::default());
+            let (_read, order) = done_and_close(&stream, "read", || start(&stream));
             send(&h, &peer, b"last words", Delivery::Burst, true);
             run_until(&mut reactor, "both callbacks", || order.borrow().len() == 2);
             assert_eq!(*order.borrow(), ["read", "close"], "{ctx}");
@@ -849,39 +816,28 @@ fn read_done_callbacks_run_before_the_close_callback() {
 
 #[test]
 fn read_with_done_callbacks_run_before_the_close_callback() {
-    for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
-        let (stream, peer) = stream_and_peer(&h, kind);
-        let order = Rc::new(RefCell::new(Vec::new()));
-        let o = order.clone();
-        stream.set_close_callback(move |_| o.borrow_mut().push("close"));
-        let read = stream.read_with(|buf, closed| -> squall::Result<Option<usize>> {
-            Ok(closed.then(|| buf.split().len()))
+    each_kind(|(mut reactor, h, stream, peer), kind| {
+        let (read, order) = done_and_close(&stream, "read", || {
+            stream.read_with(|buf, closed| -> squall::Result<Option<usize>> {
+                Ok(closed.then(|| buf.split().len()))
+            })
         });
-        let o = order.clone();
-        read.add_done_callback(move |_| o.borrow_mut().push("read"));
-        let peer = shared(peer);
         send(&h, &peer, b"last words", Delivery::Burst, true);
         run_until(&mut reactor, "both callbacks", || order.borrow().len() == 2);
         assert_eq!(*order.borrow(), ["read", "close"], "{kind:?}");
         assert_eq!(wait(&mut reactor, &read).unwrap(), 10);
-    }
+    })
 }
 
 #[test]
 fn write_done_callbacks_run_before_the_close_callback() {
     for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
+        let (mut reactor, h) = support::reactor();
         let (writer, _reader) = stream_pair_small_buffers(&h, kind, 4096);
-        let order = Rc::new(RefCell::new(Vec::new()));
-        let o = order.clone();
-        writer.set_close_callback(move |_| o.borrow_mut().push("close"));
         // Far more than the kernel takes: the write stays queued until the close.
-        let write = writer.write(vec![b'w'; 4 * 1024 * 1024]);
-        let o = order.clone();
-        write.add_done_callback(move |_| o.borrow_mut().push("write"));
+        let (write, order) = done_and_close(&writer, "write", || {
+            writer.write(vec![b'w'; 4 * 1024 * 1024])
+        });
         assert!(!write.is_done(), "{kind:?}: the kernel took it all");
         writer.close();
         run_until(&mut reactor, "both callbacks", || order.borrow().len() == 2);
@@ -897,8 +853,7 @@ fn write_done_callbacks_run_before_the_close_callback() {
 fn drained_to_resolves_once_the_write_queue_is_down_to_the_mark() {
     const TOTAL: usize = 256 * 1024;
     for kind in KINDS {
-        let mut reactor = Reactor::new().unwrap();
-        let h = reactor.handle();
+        let (mut reactor, h) = support::reactor();
         let (writer, reader) = stream_pair_small_buffers(&h, kind, 16 * 1024);
         writer.write_and_forget(vec![b'd'; TOTAL]);
         let queued = writer.write_buffer_len();
@@ -951,7 +906,7 @@ fn drained_to_resolves_once_the_write_queue_is_down_to_the_mark() {
 #[test]
 fn buffer_limit_is_exact_at_the_boundary() {
     const MAX: usize = 4096;
-    type Start = fn(&squall::stream::IoStream) -> Future<Bytes>;
+    type Start = fn(&IoStream) -> Future<Bytes>;
     // The read, what the peer sends (then closes or not), the expected length or None
     // for StreamBufferFull.
     type Case = (&'static str, Start, usize, bool, Option<usize>);
@@ -1002,11 +957,8 @@ fn buffer_limit_is_exact_at_the_boundary() {
     for kind in KINDS {
         for (name, start, len, close, expect) in cases {
             let ctx = format!("{kind:?} {name}");
-            let mut reactor = Reactor::new().unwrap();
-            let h = reactor.handle();
             let options = StreamOptions::default().max_buffer_size(MAX);
-            let (stream, peer) = stream_and_peer_with(&h, kind, options);
-            let peer = shared(peer);
+            let (mut reactor, h, stream, peer) = setup(kind, options);
             let mut data = vec![b'b'; len];
             if name.starts_with("read_until ") {
                 // The delimiter is the last byte: at the limit, or one beyond it.

@@ -84,8 +84,7 @@ fn counted_server(h: &Handle, live: &Rc<Cell<usize>>, serve: fn(IoStream)) -> Tc
 
 #[test]
 fn connect_close_cycles_leave_timers_and_memory_at_baseline() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
+    let (mut reactor, h) = support::reactor();
     let live = Rc::new(Cell::new(0usize));
     // The server closes first, so the TIME_WAIT states stay on its side and the
     // client's ephemeral ports are free again at once.
@@ -120,8 +119,7 @@ fn connect_close_cycles_leave_timers_and_memory_at_baseline() {
 /// timers are gone once the streams close.
 #[test]
 fn duration_max_timeouts_mean_never() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
+    let (mut reactor, h) = support::reactor();
     let never = StreamOptions::default().idle_timeout(Some(Duration::MAX));
     let live = Rc::new(Cell::new(0usize));
     let server = counted_server(&h, &live, echo_lines);
@@ -155,8 +153,7 @@ fn duration_max_timeouts_mean_never() {
 /// Every timer a stream armed is gone when it closes, however it closed.
 #[test]
 fn a_closed_stream_holds_no_timer() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
+    let (mut reactor, h) = support::reactor();
     let idle = StreamOptions::default().idle_timeout(Some(Duration::from_secs(60)));
     // Closed by us, by the peer, by dropping the last handle, by a failed read.
     for how in 0..4 {

@@ -100,6 +100,19 @@ fn connect_timeout_covers_name_resolution() {
     assert!(start.elapsed() >= Duration::from_millis(100));
 }
 
+/// Connects to `svc.test:80`, which resolves to `addrs` in this order (5 s to connect).
+fn connect_svc(
+    reactor: &mut Reactor,
+    addrs: [SocketAddr; 2],
+) -> squall::Result<squall::stream::IoStream> {
+    let resolver = OverrideResolver::new()
+        .with_addr("svc.test", 80, addrs[0])
+        .with_addr("svc.test", 80, addrs[1]);
+    let client = TcpClient::with_resolver(&reactor.handle(), Rc::new(resolver));
+    let connecting = client.connect("svc.test", 80, Some(Duration::from_secs(5)));
+    wait(reactor, &connecting)
+}
+
 #[test]
 fn happy_eyeballs_moves_past_a_refused_address_to_an_open_one() {
     let mut reactor = Reactor::new().unwrap();
@@ -107,15 +120,7 @@ fn happy_eyeballs_moves_past_a_refused_address_to_an_open_one() {
     let open: SocketAddr = listener.local_addr().unwrap();
     let closed = support::ReservedPort::closed();
     let refused = closed.addr();
-    let resolver = OverrideResolver::new()
-        .with_addr("svc.test", 80, refused)
-        .with_addr("svc.test", 80, open);
-    let client = TcpClient::with_resolver(&reactor.handle(), Rc::new(resolver));
-    let stream = wait(
-        &mut reactor,
-        &client.connect("svc.test", 80, Some(Duration::from_secs(5))),
-    )
-    .unwrap();
+    let stream = connect_svc(&mut reactor, [refused, open]).unwrap();
     assert_eq!(stream.peer_addr().unwrap(), Some(open));
     assert_eq!(
         listener.accept().unwrap().1,
@@ -131,15 +136,7 @@ fn happy_eyeballs_reports_the_last_failure_when_every_address_is_refused() {
         support::ReservedPort::closed_on("127.0.0.2:0"),
     );
     let (a, b) = (closed_a.addr(), closed_b.addr());
-    let resolver = OverrideResolver::new()
-        .with_addr("svc.test", 80, a)
-        .with_addr("svc.test", 80, b);
-    let client = TcpClient::with_resolver(&reactor.handle(), Rc::new(resolver));
-    let r = wait(
-        &mut reactor,
-        &client.connect("svc.test", 80, Some(Duration::from_secs(5))),
-    );
-    let e = r.map(|_| ()).unwrap_err();
+    let e = connect_svc(&mut reactor, [a, b]).map(|_| ()).unwrap_err();
     assert_eq!(e.io_kind(), Some(ErrorKind::ConnectionRefused), "{e:?}");
     assert!(
         e.to_string().contains(&b.to_string()),
@@ -192,13 +189,12 @@ fn localhost_and_ip_literals_resolve_without_the_executor() {
 #[test]
 fn connect_to_localhost_reaches_an_ipv4_listener() {
     let mut reactor = Reactor::new().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (_listener, port) = bind_unused_port().unwrap();
     let client = TcpClient::new(&reactor.handle());
-    let stream = wait(
-        &mut reactor,
-        &client.connect("localhost", addr.port(), Some(Duration::from_secs(5))),
-    )
-    .unwrap();
-    assert_eq!(stream.peer_addr().unwrap(), Some(addr));
+    let connecting = client.connect("localhost", port, Some(Duration::from_secs(5)));
+    let stream = wait(&mut reactor, &connecting).unwrap();
+    assert_eq!(
+        stream.peer_addr().unwrap(),
+        Some(([127, 0, 0, 1], port).into())
+    );
 }

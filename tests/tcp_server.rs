@@ -31,6 +31,23 @@ fn echo_server(reactor: &Reactor) -> (TcpServer, SocketAddr, Accepted) {
     (server, addr, accepted)
 }
 
+/// Connects `client` to the echo server at `addr`, and waits until the server accepted
+/// the connection.
+fn connect_accepted(
+    reactor: &mut Reactor,
+    client: &TcpClient,
+    addr: SocketAddr,
+    accepted: &Accepted,
+) -> IoStream {
+    let n = accepted.borrow().len() + 1;
+    let connecting = client.connect("127.0.0.1", addr.port(), None);
+    let stream = wait(reactor, &connecting).unwrap();
+    run_until(reactor, "the connection accepted", || {
+        accepted.borrow().len() == n
+    });
+    stream
+}
+
 /// Connects, sends `line`, and resolves with the echoed line.
 fn round_trip(client: &TcpClient, addr: SocketAddr, line: String) -> Future<Bytes> {
     client
@@ -64,14 +81,7 @@ fn server_reports_the_peer_address_of_each_connection() {
     let mut reactor = Reactor::new().unwrap();
     let (_server, addr, accepted) = echo_server(&reactor);
     let client = TcpClient::new(&reactor.handle());
-    let stream = wait(
-        &mut reactor,
-        &client.connect("127.0.0.1", addr.port(), None),
-    )
-    .unwrap();
-    run_until(&mut reactor, "the connection accepted", || {
-        accepted.borrow().len() == 1
-    });
+    let stream = connect_accepted(&mut reactor, &client, addr, &accepted);
     let local = stream.local_addr().unwrap().unwrap();
     let (server_side, peer) = accepted.borrow()[0].clone();
     assert_eq!(peer, local);
@@ -141,14 +151,7 @@ fn stop_refuses_new_connections_while_open_streams_keep_working() {
     let mut reactor = Reactor::new().unwrap();
     let (server, addr, accepted) = echo_server(&reactor);
     let client = TcpClient::new(&reactor.handle());
-    let open = wait(
-        &mut reactor,
-        &client.connect("127.0.0.1", addr.port(), None),
-    )
-    .unwrap();
-    run_until(&mut reactor, "the connection accepted", || {
-        accepted.borrow().len() == 1
-    });
+    let open = connect_accepted(&mut reactor, &client, addr, &accepted);
 
     server.stop();
     // The listening socket is closed at once: the kernel refuses new connections.

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use squall::{Future, Reactor};
-use support::{drops, Counter, DropProbe};
+use support::{drops, run_for, Counter, DropProbe};
 
 /// Runs `reactor` until `done` is resolved, failing after 10 s instead of hanging.
 fn run_until_done(reactor: &mut Reactor, done: &Future<()>) {
@@ -21,30 +21,36 @@ fn run_until_done(reactor: &mut Reactor, done: &Future<()>) {
     reactor.handle().cancel_timer(watchdog);
 }
 
-#[test]
-fn timers_fire_in_deadline_order() {
+/// Sets a timer at each `(deadline, label)` on a fresh reactor, the timer recording its
+/// label; returns the labels in the order the timers fired, once all have.
+fn firing_order<T: Copy + 'static>(timers: Vec<(Instant, T)>) -> Vec<T> {
     let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
     let order = Rc::new(RefCell::new(Vec::new()));
     let done = Future::new();
-    let base = Instant::now();
-    for ms in [30u64, 10, 20, 0, 25] {
+    let n = timers.len();
+    for (deadline, label) in timers {
         let (o, d) = (order.clone(), done.clone());
-        handle.call_at(base + Duration::from_millis(ms), move || {
-            o.borrow_mut().push(ms);
-            if o.borrow().len() == 5 {
+        reactor.handle().call_at(deadline, move || {
+            o.borrow_mut().push(label);
+            if o.borrow().len() == n {
                 d.set_result(());
             }
         });
     }
     run_until_done(&mut reactor, &done);
-    assert_eq!(*order.borrow(), vec![0, 10, 20, 25, 30]);
+    order.take()
+}
+
+#[test]
+fn timers_fire_in_deadline_order() {
+    let base = Instant::now();
+    let timers = [30u64, 10, 20, 0, 25].map(|ms| (base + Duration::from_millis(ms), ms));
+    assert_eq!(firing_order(timers.to_vec()), vec![0, 10, 20, 25, 30]);
 }
 
 #[test]
 fn call_later_fires_no_earlier_than_its_delay() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let done = Future::new();
     let fired_at = Rc::new(RefCell::new(None));
     let start = Instant::now();
@@ -60,28 +66,14 @@ fn call_later_fires_no_earlier_than_its_delay() {
 
 #[test]
 fn equal_deadlines_fire_in_set_order() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
-    let order = Rc::new(RefCell::new(Vec::new()));
-    let done = Future::new();
     let deadline = Instant::now() + Duration::from_millis(5);
-    for i in 0..200u32 {
-        let (o, d) = (order.clone(), done.clone());
-        handle.call_at(deadline, move || {
-            o.borrow_mut().push(i);
-            if i == 199 {
-                d.set_result(());
-            }
-        });
-    }
-    run_until_done(&mut reactor, &done);
-    assert_eq!(*order.borrow(), (0..200).collect::<Vec<_>>());
+    let timers = (0..200u32).map(|i| (deadline, i)).collect();
+    assert_eq!(firing_order(timers), (0..200).collect::<Vec<_>>());
 }
 
 #[test]
 fn cancelled_timer_never_fires() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let fired = Counter::new();
     let (probe, count) = DropProbe::new();
     let f = fired.clone();
@@ -92,17 +84,13 @@ fn cancelled_timer_never_fires() {
     assert!(handle.cancel_timer(id));
     assert_eq!(drops(&count), 1, "cancel must drop the closure");
     assert!(!handle.cancel_timer(id), "cancelled twice");
-    let done = Future::new();
-    let d = done.clone();
-    handle.call_later(Duration::from_millis(20), move || d.set_result(()));
-    run_until_done(&mut reactor, &done);
+    run_for(&mut reactor, Duration::from_millis(20));
     assert_eq!(fired.get(), 0);
 }
 
 #[test]
 fn cancelling_a_fired_timer_returns_false() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let done = Future::new();
     let d = done.clone();
     let id = handle.call_later(Duration::from_millis(1), move || d.set_result(()));
@@ -113,8 +101,7 @@ fn cancelling_a_fired_timer_returns_false() {
 
 #[test]
 fn timer_cancelled_by_an_earlier_timer_due_in_the_same_iteration_does_not_run() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let deadline = Instant::now() + Duration::from_millis(5);
     let second_ran = Counter::new();
     let cancelled = Rc::new(RefCell::new(None));
@@ -145,8 +132,7 @@ fn timer_cancelled_by_an_earlier_timer_due_in_the_same_iteration_does_not_run() 
 
 #[test]
 fn timer_set_inside_a_timer_for_now_runs_on_a_later_iteration() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let ran = Counter::new();
     let (h, r) = (handle.clone(), ran.clone());
     handle.call_at(Instant::now(), move || {
@@ -161,8 +147,7 @@ fn timer_set_inside_a_timer_for_now_runs_on_a_later_iteration() {
 
 #[test]
 fn hundred_thousand_timers_set_and_cancelled_leave_none_pending() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let fired = Counter::new();
     let ids: Vec<_> = (0..100_000u64)
         .map(|i| {
@@ -182,8 +167,7 @@ fn hundred_thousand_timers_set_and_cancelled_leave_none_pending() {
 
 #[test]
 fn call_later_duration_max_saturates_to_never() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let fired = Rc::new(std::cell::Cell::new(false));
     let f = fired.clone();
     let never = handle.call_later(Duration::MAX, move || f.set(true));

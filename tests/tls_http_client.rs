@@ -9,12 +9,11 @@ use std::net::SocketAddr;
 use std::process::{Command, Output};
 
 use bytes::Bytes;
-use rcgen::ExtendedKeyUsagePurpose;
 use squall::http::client::{AsyncHttpClient, HttpRequest};
 use squall::http::HttpServer;
 use squall::tls::{TlsConfig, TlsErrorKind};
 use squall::{Handle, Reactor};
-use support::tls::{client_auth_config, tls_kind, TestCa, Validity};
+use support::tls::{client_auth_config, tls_kind, TestCa};
 use support::wait;
 use support::ServerThread;
 
@@ -44,8 +43,7 @@ fn serve(handle: &Handle, tls: Option<TlsConfig>) -> (HttpServer, SocketAddr) {
 #[test]
 fn https_with_ca_certs_and_pooling_per_tls_settings() {
     let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("client");
-    let leaf = ca.leaf(&["localhost"]);
+    let (ca, leaf) = TestCa::with_localhost("client");
     let (_server, addr) = serve(&reactor.handle(), Some(leaf.server_config()));
     let client = AsyncHttpClient::new(&reactor.handle());
     let url = format!("https://localhost:{}/a", addr.port());
@@ -78,11 +76,7 @@ fn certificate_problems_are_named_and_validate_cert_false_accepts() {
     let mut reactor = Reactor::new().unwrap();
     let ca = TestCa::new("clienterr");
     let good = ca.leaf(&["localhost"]);
-    let expired = ca.issue(
-        &["localhost"],
-        Validity::Expired,
-        ExtendedKeyUsagePurpose::ServerAuth,
-    );
+    let expired = ca.expired_leaf(&["localhost"]);
     let (_s1, good_addr) = serve(&reactor.handle(), Some(good.server_config()));
     let (_s2, expired_addr) = serve(&reactor.handle(), Some(expired.server_config()));
     let client = AsyncHttpClient::new(&reactor.handle());
@@ -113,8 +107,7 @@ fn certificate_problems_are_named_and_validate_cert_false_accepts() {
 #[test]
 fn client_certificate_is_presented_when_asked() {
     let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("clientcert");
-    let leaf = ca.leaf(&["localhost"]);
+    let (ca, leaf) = TestCa::with_localhost("clientcert");
     let me = ca.client_leaf("client.test");
     let (_server, addr) = serve(
         &reactor.handle(),
@@ -135,8 +128,7 @@ fn client_certificate_is_presented_when_asked() {
 #[test]
 fn https_to_a_plain_server_says_it_does_not_speak_tls_and_http_redirects_to_https() {
     let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("plainsrv");
-    let leaf = ca.leaf(&["localhost"]);
+    let (ca, leaf) = TestCa::with_localhost("plainsrv");
     let (_plain, plain_addr) = serve(&reactor.handle(), None);
     let (_tls, tls_addr) = serve(&reactor.handle(), Some(leaf.server_config()));
     let client = AsyncHttpClient::new(&reactor.handle());
@@ -183,8 +175,7 @@ fn assert_exit(o: &Output, code: i32, stdout: &str) {
 
 #[test]
 fn fetch_example_speaks_curls_tls_flags_and_exit_codes() {
-    let ca = TestCa::new("fetchcli");
-    let leaf = ca.leaf(&["localhost"]);
+    let (ca, leaf) = TestCa::with_localhost("fetchcli");
     let me = ca.client_leaf("client.test");
     let server = thread_server(Some(leaf.server_config()));
     let auth = thread_server(Some(client_auth_config(&ca, &leaf, false)));

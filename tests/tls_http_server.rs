@@ -20,8 +20,7 @@ use support::WAIT_LIMIT;
 #[test]
 fn https_requests_report_scheme_https_over_alpn_http11() {
     let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("https");
-    let leaf = ca.leaf(&["localhost"]);
+    let (ca, leaf) = TestCa::with_localhost("https");
     let server = HttpServer::new(&reactor.handle(), |req, resp| {
         resp.send(Bytes::from(format!("{} {}", req.scheme(), req.path())));
     });

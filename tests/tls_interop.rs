@@ -39,6 +39,32 @@ fn spawn_python(script: &str, args: &[&str], dir: &std::path::Path) -> PythonPee
     PythonPeer::spawn(&mut cmd, "port ")
 }
 
+/// Without a `python3` that can run `import`: None (the test skips, saying `missing`).
+/// Else a fresh CA named after `tag`, and `script` serving HTTPS from the directory of a
+/// `localhost` certificate of that CA (its certificate and key the two arguments), after
+/// `prepare` ran on that directory.
+fn python_https_peer(
+    import: &str,
+    missing: &str,
+    tag: &str,
+    script: &str,
+    prepare: impl FnOnce(&std::path::Path),
+) -> Option<(TestCa, PythonPeer)> {
+    if !have("python3", &["-c", import]) {
+        println!("SKIPPED: no python3 with {missing} (.ci/run installs it)");
+        return None;
+    }
+    let (ca, leaf) = TestCa::with_localhost(tag);
+    let dir = leaf.cert_path.parent().unwrap();
+    prepare(dir);
+    let args = [
+        leaf.cert_path.to_str().unwrap(),
+        leaf.key_path.to_str().unwrap(),
+    ];
+    let peer = spawn_python(script, &args, dir);
+    Some((ca, peer))
+}
+
 const PYTHON_SSL_SERVER: &str = r#"
 import http.server, ssl, sys
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -51,23 +77,13 @@ srv.serve_forever()
 
 #[test]
 fn python_ssl_http_server_serves_the_squall_client() {
-    if !have("python3", &["-c", "import ssl, http.server"]) {
-        println!("SKIPPED: no python3 with ssl (.ci/run installs it)");
-        return;
-    }
-    let ca = TestCa::new("pyssl");
-    let leaf = ca.leaf(&["localhost"]);
-    let dir = leaf.cert_path.parent().unwrap().to_path_buf();
     let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
-    std::fs::write(dir.join("data.bin"), &content).unwrap();
-    let peer = spawn_python(
-        PYTHON_SSL_SERVER,
-        &[
-            leaf.cert_path.to_str().unwrap(),
-            leaf.key_path.to_str().unwrap(),
-        ],
-        &dir,
-    );
+    let serve = |dir: &std::path::Path| std::fs::write(dir.join("data.bin"), &content).unwrap();
+    let import = "import ssl, http.server";
+    let Some((ca, peer)) = python_https_peer(import, "ssl", "pyssl", PYTHON_SSL_SERVER, serve)
+    else {
+        return;
+    };
     let mut client = HttpClient::new().unwrap();
     let url = format!("https://localhost:{}/data.bin", peer.port);
     let r = client
@@ -104,21 +120,12 @@ tornado.ioloop.IOLoop.current().start()
 
 #[test]
 fn tornado_with_ssl_options_serves_the_squall_client() {
-    if !have("python3", &["-c", "import tornado"]) {
-        println!("SKIPPED: no python3 with tornado (.ci/run installs it)");
+    let app = TORNADO_SSL_APP;
+    let Some((ca, peer)) =
+        python_https_peer("import tornado", "tornado", "tornadossl", app, |_| {})
+    else {
         return;
-    }
-    let ca = TestCa::new("tornadossl");
-    let leaf = ca.leaf(&["localhost"]);
-    let dir = leaf.cert_path.parent().unwrap().to_path_buf();
-    let peer = spawn_python(
-        TORNADO_SSL_APP,
-        &[
-            leaf.cert_path.to_str().unwrap(),
-            leaf.key_path.to_str().unwrap(),
-        ],
-        &dir,
-    );
+    };
     let mut client = HttpClient::new().unwrap();
     let base = format!("https://localhost:{}", peer.port);
     let r = client
@@ -153,8 +160,7 @@ fn openssl_s_client_speaks_tls12_and_tls13_to_the_squall_server() {
         println!("SKIPPED: no openssl (.ci/run installs it)");
         return;
     }
-    let ca = TestCa::new("sclient");
-    let leaf = ca.leaf(&["localhost"]);
+    let (ca, leaf) = TestCa::with_localhost("sclient");
     let server = https_server(leaf.server_config());
     for (flag, name) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
         let mut openssl = Command::new("openssl");

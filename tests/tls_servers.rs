@@ -96,9 +96,8 @@ fn tcp_server_and_connect_tls_while_a_handshake_stalls() {
 #[test]
 fn connect_tls_names_the_certificate_problem() {
     let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("connecttls");
+    let (_ca, leaf) = TestCa::with_localhost("connecttls");
     let stranger = TestCa::new("stranger");
-    let leaf = ca.leaf(&["localhost"]);
     let (_server, port, served) = line_echo_server(&reactor, leaf.server_config());
     let client = TcpClient::new(&reactor.handle());
     let c = client.connect_tls(

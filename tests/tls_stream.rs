@@ -10,12 +10,11 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rcgen::ExtendedKeyUsagePurpose;
-use squall::stream::IoStream;
+use squall::stream::{IoStream, Socket};
 use squall::testing::stream_pair;
 use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
-use squall::{Error, Future, Reactor};
-use support::tls::{blocking_client_config, client_auth_config, tls_kind, Leaf, TestCa, Validity};
+use squall::{Error, Future, Handle, Reactor};
+use support::tls::{blocking_client_config, client_auth_config, tls_kind, Leaf, TestCa};
 use support::{run_until, tcp_pair, wait, WAIT_LIMIT};
 
 /// Handshakes a connected pair (a socketpair: TLS needs no TCP): (server result, client
@@ -50,6 +49,32 @@ fn connected(tag: &str) -> (Reactor, IoStream, IoStream, Leaf) {
     (reactor, s.unwrap(), c.unwrap(), leaf)
 }
 
+/// Starts TLS on `socket` as the server, with `leaf`'s certificate.
+fn tls_server_side(h: &Handle, socket: impl Into<Socket>, leaf: &Leaf) -> Future<IoStream> {
+    IoStream::new(h, socket)
+        .unwrap()
+        .start_tls(true, &leaf.server_config(), None)
+}
+
+/// Handshakes two connected sockets, `server`'s with `leaf` (a `localhost` certificate
+/// of `ca`) and `client`'s trusting `ca`: (server, client).
+fn handshake_sockets(
+    reactor: &mut Reactor,
+    server: impl Into<Socket>,
+    client: impl Into<Socket>,
+    ca: &TestCa,
+    leaf: &Leaf,
+) -> (IoStream, IoStream) {
+    let h = reactor.handle();
+    let s = tls_server_side(&h, server, leaf);
+    let c =
+        IoStream::new(&h, client)
+            .unwrap()
+            .start_tls(false, &ca.client_config(), Some("localhost"));
+    let c = wait(reactor, &c).unwrap();
+    (wait(reactor, &s).unwrap(), c)
+}
+
 fn exchange(reactor: &mut Reactor, a: &IoStream, b: &IoStream) {
     a.write(&b"ping\n"[..]);
     let got = b.read_until(b"\n", Some(100));
@@ -77,8 +102,7 @@ fn handshake_tls13_data_both_ways_alpn_and_info() {
 #[test]
 fn handshake_tls12() {
     let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("tls12");
-    let leaf = ca.leaf(&["localhost"]);
+    let (ca, leaf) = TestCa::with_localhost("tls12");
     let config = rustls::ClientConfig::builder_with_provider(squall::tls::provider())
         .with_protocol_versions(&[&rustls::version::TLS12])
         .unwrap()
@@ -131,14 +155,9 @@ fn sni_picks_the_certificate() {
 #[test]
 fn certificate_problems_are_named() {
     let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("bad");
+    let (ca, good) = TestCa::with_localhost("bad");
     let other_ca = TestCa::new("other");
-    let good = ca.leaf(&["localhost"]);
-    let expired = ca.issue(
-        &["localhost"],
-        Validity::Expired,
-        ExtendedKeyUsagePurpose::ServerAuth,
-    );
+    let expired = ca.expired_leaf(&["localhost"]);
     let cases = [
         (&good, &other_ca, "localhost", TlsErrorKind::UnknownIssuer),
         (&good, &ca, "example.com", TlsErrorKind::HostnameMismatch),
@@ -211,10 +230,8 @@ fn client_certificates_required_and_optional() {
 
 #[test]
 fn start_tls_after_a_plaintext_exchange() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
-    let ca = TestCa::new("starttls");
-    let leaf = ca.leaf(&["localhost"]);
+    let (mut reactor, h) = support::reactor();
+    let (ca, leaf) = TestCa::with_localhost("starttls");
     let (s, c) = stream_pair(&h).unwrap();
     exchange(&mut reactor, &c, &s);
     assert!(!s.is_tls());
@@ -287,10 +304,8 @@ fn ten_mib_both_ways_with_slow_readers() {
 /// ever announce it — the first read must find it.
 #[test]
 fn data_decrypted_during_the_handshake_is_read() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
-    let ca = TestCa::new("early");
-    let leaf = ca.leaf(&["localhost"]);
+    let (mut reactor, h) = support::reactor();
+    let (ca, leaf) = TestCa::with_localhost("early");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let config = blocking_client_config(&ca);
@@ -325,9 +340,7 @@ fn data_decrypted_during_the_handshake_is_read() {
         msg
     });
     let (tcp, _) = listener.accept().unwrap();
-    let hs = IoStream::new(&h, tcp)
-        .unwrap()
-        .start_tls(true, &leaf.server_config(), None);
+    let hs = tls_server_side(&h, tcp, &leaf);
     let s = wait(&mut reactor, &hs).unwrap();
     let line = s.read_until(b"\n", None);
     let line = wait(&mut reactor, &line).unwrap();
@@ -339,14 +352,10 @@ fn data_decrypted_during_the_handshake_is_read() {
 
 #[test]
 fn plain_bytes_to_a_tls_server_get_no_answer() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
-    let ca = TestCa::new("plain");
-    let leaf = ca.leaf(&["localhost"]);
+    let (mut reactor, h) = support::reactor();
+    let (_ca, leaf) = TestCa::with_localhost("plain");
     let (s, mut raw) = tcp_pair();
-    let hs = IoStream::new(&h, s)
-        .unwrap()
-        .start_tls(true, &leaf.server_config(), None);
+    let hs = tls_server_side(&h, s, &leaf);
     raw.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     let r = wait(&mut reactor, &hs);
@@ -359,8 +368,7 @@ fn plain_bytes_to_a_tls_server_get_no_answer() {
 
 #[test]
 fn a_client_on_a_plain_server_says_it_does_not_speak_tls() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
+    let (mut reactor, h) = support::reactor();
     let ca = TestCa::new("plainserver");
     let (mut raw, c) = tcp_pair();
     let peer = std::thread::spawn(move || {
@@ -386,10 +394,8 @@ fn a_client_on_a_plain_server_says_it_does_not_speak_tls() {
 
 #[test]
 fn a_stalled_handshake_times_out_while_others_are_served() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
-    let ca = TestCa::new("stall");
-    let leaf = ca.leaf(&["localhost"]);
+    let (mut reactor, h) = support::reactor();
+    let (ca, leaf) = TestCa::with_localhost("stall");
     let server = leaf
         .server_config()
         .handshake_timeout(Duration::from_millis(500));
@@ -428,10 +434,8 @@ fn closing_sends_close_notify_and_reads_see_a_clean_end() {
 
 #[test]
 fn misuse_is_refused_with_a_clear_error() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
-    let ca = TestCa::new("misuse");
-    let leaf = ca.leaf(&["localhost"]);
+    let (mut reactor, h) = support::reactor();
+    let (ca, leaf) = TestCa::with_localhost("misuse");
     let (s, c) = stream_pair(&h).unwrap();
     // The side must match the configuration; a client needs a host name.
     let r = wait(
@@ -476,12 +480,9 @@ fn misuse_is_refused_with_a_clear_error() {
 fn dropping_the_reactor_frees_a_stream_mid_handshake() {
     let reactor = Reactor::new().unwrap();
     let h = reactor.handle();
-    let ca = TestCa::new("dropmid");
-    let leaf = ca.leaf(&["localhost"]);
+    let (_ca, leaf) = TestCa::with_localhost("dropmid");
     let (s, mut raw) = tcp_pair();
-    let pending = IoStream::new(&h, s)
-        .unwrap()
-        .start_tls(true, &leaf.server_config(), None);
+    let pending = tls_server_side(&h, s, &leaf);
     drop(pending);
     drop(h);
     drop(reactor);
@@ -497,10 +498,8 @@ fn dropping_the_reactor_frees_a_stream_mid_handshake() {
 /// readiness will come for it, so the stream must come back for it by itself.
 #[test]
 fn plaintext_held_by_rustls_after_a_full_event_is_read() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
-    let ca = TestCa::new("held");
-    let leaf = ca.leaf(&["localhost"]);
+    let (mut reactor, h) = support::reactor();
+    let (ca, leaf) = TestCa::with_localhost("held");
     const N: usize = 8 * 64 * 1024 + 100;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -525,9 +524,7 @@ fn plaintext_held_by_rustls_after_a_full_event_is_read() {
     socket2::SockRef::from(&tcp)
         .set_recv_buffer_size(2 << 20)
         .unwrap();
-    let hs = IoStream::new(&h, tcp)
-        .unwrap()
-        .start_tls(true, &leaf.server_config(), None);
+    let hs = tls_server_side(&h, tcp, &leaf);
     let s = wait(&mut reactor, &hs).unwrap();
     // No read is pending: the stream reads nothing while the peer writes.
     run_until(&mut reactor, "the peer thread to finish", || {
@@ -545,9 +542,7 @@ fn plaintext_held_by_rustls_after_a_full_event_is_read() {
 #[test]
 fn close_after_writes_flushes_what_rustls_holds() {
     let mut reactor = Reactor::new().unwrap();
-    let ca = TestCa::new("closeafter");
-    let leaf = ca.leaf(&["localhost"]);
-    let h = reactor.handle();
+    let (ca, leaf) = TestCa::with_localhost("closeafter");
     let (s, c) = tcp_pair();
     // A small send buffer: the last ciphertext rustls encrypts does not fit at once.
     socket2::SockRef::from(&s)
@@ -556,16 +551,7 @@ fn close_after_writes_flushes_what_rustls_holds() {
     socket2::SockRef::from(&c)
         .set_recv_buffer_size(16384)
         .unwrap();
-    let s = IoStream::new(&h, s)
-        .unwrap()
-        .start_tls(true, &leaf.server_config(), None);
-    let c = IoStream::new(&h, c)
-        .unwrap()
-        .start_tls(false, &ca.client_config(), Some("localhost"));
-    let (c, s) = (
-        wait(&mut reactor, &c).unwrap(),
-        wait(&mut reactor, &s).unwrap(),
-    );
+    let (s, c) = handshake_sockets(&mut reactor, s, c, &ca, &leaf);
     const N: usize = 256 * 1024;
     let data = pattern(N, 5);
     s.write(data.clone());
@@ -580,20 +566,9 @@ fn close_after_writes_flushes_what_rustls_holds() {
 #[test]
 fn tls_over_a_unix_socket() {
     let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
-    let ca = TestCa::new("unix");
-    let leaf = ca.leaf(&["localhost"]);
+    let (ca, leaf) = TestCa::with_localhost("unix");
     let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-    let s = IoStream::new(&h, a)
-        .unwrap()
-        .start_tls(true, &leaf.server_config(), None);
-    let c = IoStream::new(&h, b)
-        .unwrap()
-        .start_tls(false, &ca.client_config(), Some("localhost"));
-    let (c, s) = (
-        wait(&mut reactor, &c).unwrap(),
-        wait(&mut reactor, &s).unwrap(),
-    );
+    let (s, c) = handshake_sockets(&mut reactor, a, b, &ca, &leaf);
     exchange(&mut reactor, &c, &s);
     assert_eq!(s.peer_addr().unwrap(), None);
     assert!(c.tls_info().unwrap().version.is_some());

@@ -2,6 +2,8 @@
 //! sockets, a full kernel buffer that makes sends wait (never drop), the send queue's
 //! bound, bounded work per turn, `SO_REUSEPORT` and multicast.
 
+mod support;
+
 use std::cell::{Cell, RefCell};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::rc::Rc;
@@ -30,8 +32,7 @@ fn run_until_cond(reactor: &mut Reactor, mut cond: impl FnMut() -> bool) {
 
 #[test]
 fn callback_echo_and_recv_from() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let server = UdpSocket::bind(&handle, v4()).unwrap();
     let echo = server.clone();
     server.on_datagram(move |data, from| {
@@ -51,8 +52,7 @@ fn callback_echo_and_recv_from() {
 
 #[test]
 fn ipv6_round_trip() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let Ok(a) = UdpSocket::bind(&handle, "[::1]:0".parse().unwrap()) else {
         eprintln!("skipped: IPv6 loopback is not available here");
         return;
@@ -68,8 +68,7 @@ fn ipv6_round_trip() {
 
 #[test]
 fn largest_datagram_is_not_truncated() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let a = UdpSocket::bind(&handle, v4()).unwrap();
     let b = UdpSocket::bind(&handle, v4()).unwrap();
     let big: Vec<u8> = (0..65_507u32).map(|i| (i % 253) as u8).collect();
@@ -89,8 +88,7 @@ fn largest_datagram_is_not_truncated() {
 
 #[test]
 fn connected_socket_sends_to_its_peer_only() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let a = UdpSocket::bind(&handle, v4()).unwrap();
     let b = UdpSocket::bind(&handle, v4()).unwrap();
     let stranger = UdpSocket::bind(&handle, v4()).unwrap();
@@ -130,8 +128,7 @@ fn backpressured_pair(
 /// order, once the receiver reads — none is lost, none refused under the bound.
 #[test]
 fn full_send_buffer_queues_then_drains_in_order() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let (tx, rx) = backpressured_pair(&handle, UdpOptions::default().max_send_queue(8 << 20));
     let mut sends = Vec::new();
     for i in 0..5000u32 {
@@ -169,8 +166,7 @@ fn full_send_buffer_queues_then_drains_in_order() {
 
 #[test]
 fn send_queue_bound_gives_queue_full() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     const BOUND: usize = 64 * 1024;
     let (tx, rx) = backpressured_pair(&handle, UdpOptions::default().max_send_queue(BOUND));
     let mut outcomes = Vec::new();
@@ -210,8 +206,7 @@ fn send_queue_bound_gives_queue_full() {
 
 #[test]
 fn reads_are_bounded_per_turn() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let rx = UdpSocket::bind_with(
         &handle,
         v4(),
@@ -246,8 +241,7 @@ fn reads_are_bounded_per_turn() {
 
 #[test]
 fn close_fails_pending_and_refuses_new() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let a = UdpSocket::bind(&handle, v4()).unwrap();
     let pending = a.recv_from();
     a.close();
@@ -279,8 +273,7 @@ fn reuse_port_shares_a_port() {
 
 #[test]
 fn multicast_v4_join_receive_leave() {
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let group = Ipv4Addr::new(239, 255, 42, 99);
     let rx = UdpSocket::bind_with(
         &handle,

@@ -318,20 +318,19 @@ fn responses_are_gzipped_when_accepted_and_large_enough() {
         });
     let out = run(app_server(app), |addr| {
         let mut r = Reader::connect(addr);
-        let mut out = Vec::new();
-        for (path, ae) in [
+        let cases = [
             ("/big", "gzip, deflate"),
             ("/big", "identity"),
             ("/small", "gzip"),
             ("/png", "gzip"),
-        ] {
-            r.send(
-                format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {ae}\r\n\r\n")
-                    .as_bytes(),
-            );
-            out.push(r.response());
-        }
-        out
+        ];
+        cases.map(|(path, ae)| {
+            r.send(&support::http::get(
+                path,
+                &format!("Accept-Encoding: {ae}\r\n"),
+            ));
+            r.response()
+        })
     });
     assert_eq!(out[0].header("content-encoding"), Some("gzip"));
     assert_eq!(out[0].header("vary"), Some("Accept-Encoding"));

@@ -9,11 +9,7 @@ use std::time::{Duration, Instant};
 
 use squall::web::{header, Application, Context, HeaderMap, HeaderValue, StatusCode, WebOptions};
 use squall::Error;
-use support::http::{run, Reader};
-
-fn get(path: &str, extra: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").into_bytes()
-}
+use support::http::{get, run, Reader, Response};
 
 #[test]
 fn prepare_runs_first_and_may_answer_and_on_finish_sees_every_response() {
@@ -98,6 +94,23 @@ fn prepare_runs_first_and_may_answer_and_on_finish_sees_every_response() {
     assert_eq!(log, "200 /,503 /,418 /,404 /nope");
 }
 
+/// Serves `app` and GETs each of `paths` in turn on one connection: the responses.
+fn get_each(app: Application, paths: &'static [&'static str]) -> Vec<Response> {
+    let requests = paths.iter().map(|p| get(p, ""));
+    run(
+        move |h| app.server(h),
+        move |addr| Reader::connect(addr).responses(requests),
+    )
+}
+
+/// A handler that answers `text`.
+fn say(text: &'static str) -> impl Fn(&mut Context) -> squall::web::HandlerResult {
+    move |ctx: &mut Context| {
+        ctx.send_text(text);
+        Ok(())
+    }
+}
+
 #[test]
 fn default_headers_are_on_every_response_and_handlers_may_replace_them() {
     let mut headers = HeaderMap::new();
@@ -105,10 +118,7 @@ fn default_headers_are_on_every_response_and_handlers_may_replace_them() {
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     let app = Application::new()
         .default_headers(headers)
-        .get("/", |ctx: &mut Context| {
-            ctx.send_text("ok");
-            Ok(())
-        })
+        .get("/", say("ok"))
         .get("/framed", |ctx: &mut Context| {
             ctx.set_header("x-frame-options", "SAMEORIGIN");
             ctx.send_text("ok");
@@ -118,19 +128,7 @@ fn default_headers_are_on_every_response_and_handlers_may_replace_them() {
             ctx.set_header("x-secret", "leak");
             Err(Error::http(400, "bad"))
         });
-    let out = run(
-        move |h| app.server(h),
-        |addr| {
-            let mut r = Reader::connect(addr);
-            ["/", "/framed", "/fail", "/nope"]
-                .iter()
-                .map(|p| {
-                    r.send(&get(p, ""));
-                    r.response()
-                })
-                .collect::<Vec<_>>()
-        },
-    );
+    let out = get_each(app, &["/", "/framed", "/fail", "/nope"]);
     for resp in &out {
         assert_eq!(resp.header("server"), Some("squall-test"), "{resp:?}");
     }
@@ -162,19 +160,7 @@ fn write_error_renders_pages_and_json_errors_apply_to_every_client() {
             Err(Error::http(409, "<taken>"))
         })
         .get("/internal", |_ctx: &mut Context| Err(Error::Timeout));
-    let out = run(
-        move |h| pages.server(h),
-        |addr| {
-            let mut r = Reader::connect(addr);
-            ["/http", "/internal", "/missing"]
-                .iter()
-                .map(|p| {
-                    r.send(&get(p, ""));
-                    r.response()
-                })
-                .collect::<Vec<_>>()
-        },
-    );
+    let out = get_each(pages, &["/http", "/internal", "/missing"]);
     assert_eq!(out[0].status, 409);
     assert_eq!(out[0].body_str(), "<h1>409</h1><p>&lt;taken&gt;</p>");
     assert_eq!(
@@ -190,14 +176,7 @@ fn write_error_renders_pages_and_json_errors_apply_to_every_client() {
 
     let json = Application::with_options(WebOptions::default().json_errors(true))
         .get("/http", |_ctx: &mut Context| Err(Error::http(409, "taken")));
-    let out = run(
-        move |h| json.server(h),
-        |addr| {
-            let mut r = Reader::connect(addr);
-            r.send(&get("/http", ""));
-            r.response()
-        },
-    );
+    let out = get_each(json, &["/http"]).remove(0);
     assert_eq!(out.status, 409);
     assert_eq!(
         out.header("content-type"),
@@ -227,15 +206,8 @@ fn an_error_returned_after_detach_is_sent_with_its_status() {
     let out = run(
         move |h| app.server(h),
         |addr| {
-            let mut r = Reader::connect(addr);
-            ["/conflict", "/dropped", "/kept"]
-                .iter()
-                .map(|p| {
-                    r.send(&get(p, ""));
-                    let resp = r.response();
-                    (resp.status, resp.body_str())
-                })
-                .collect::<Vec<_>>()
+            let paths = ["/conflict", "/dropped", "/kept"];
+            Reader::connect(addr).statuses_and_bodies(paths.map(|p| get(p, "")))
         },
     );
     assert_eq!(out[0], (409, "409 Conflict: already taken\n".to_string()));
@@ -249,19 +221,13 @@ fn an_error_returned_after_detach_is_sent_with_its_status() {
 #[test]
 fn automatic_etags_answer_304_when_they_match() {
     let app = Application::with_options(WebOptions::default().etag(true))
-        .get("/page", |ctx: &mut Context| {
-            ctx.send_text("the same page every time");
-            Ok(())
-        })
+        .get("/page", say("the same page every time"))
         .get("/own", |ctx: &mut Context| {
             ctx.set_header("etag", "\"v1\"");
             ctx.send_text("own tag");
             Ok(())
         })
-        .post("/page", |ctx: &mut Context| {
-            ctx.send_text("posted");
-            Ok(())
-        });
+        .post("/page", say("posted"));
     let out = run(
         move |h| app.server(h),
         |addr| {
@@ -345,14 +311,7 @@ fn xsrf_cookies_need_no_cookie_secret() {
         },
     );
     assert!(app.validate().is_ok());
-    let r = run(
-        move |h| app.server(h),
-        |addr| {
-            let mut c = Reader::connect(addr);
-            c.send(&get("/", ""));
-            c.response()
-        },
-    );
+    let r = get_each(app, &["/"]).remove(0);
     assert_eq!(r.status, 200);
     assert!(r.body_str().starts_with("2|"), "{}", r.body_str());
     assert!(r

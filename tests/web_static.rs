@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use squall::http::{HttpServer, HttpServerOptions};
 use squall::web::{Application, WebOptions};
 use squall::Handle;
-use support::http::{connect, read_to_eof, run, Reader, Response};
+use support::http::{connect, get, read_to_eof, run, Reader, Response};
+use support::log::{install_logger, logged_here};
 
 /// A fresh directory tree: root/{hello.txt, style.css, big.bin, sub/}, a secret file
 /// beside the root and a symlink inside pointing at it.
@@ -42,17 +43,13 @@ fn server(root: &Path, options: HttpServerOptions) -> impl FnOnce(&Handle) -> Ht
     move |h| app.server(h)
 }
 
-fn req(path: &str, extra: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").into_bytes()
-}
-
 #[test]
 fn files_types_conditionals_and_ranges() {
     let (root, _) = tree("types");
     let out: Vec<Response> = run(server(&root, HttpServerOptions::default()), |addr| {
         let mut r = Reader::connect(addr);
         let mut out = Vec::new();
-        r.send(&req("/static/hello.txt", ""));
+        r.send(&get("/static/hello.txt", ""));
         let first = r.response();
         let etag = first.header("etag").unwrap().to_string();
         let lm = first.header("last-modified").unwrap().to_string();
@@ -71,12 +68,12 @@ fn files_types_conditionals_and_ranges() {
             "Range: bytes=0-4\r\nIf-Range: \"stale\"\r\n".to_string(),
             format!("Range: bytes=0-4\r\nIf-Range: {lm}\r\n"),
         ] {
-            r.send(&req("/static/hello.txt", &extra));
+            r.send(&get("/static/hello.txt", &extra));
             out.push(r.response());
         }
-        r.send(&req("/static/style.css", ""));
+        r.send(&get("/static/style.css", ""));
         out.push(r.response());
-        r.send(&req("/static/sub/inner.html", ""));
+        r.send(&get("/static/sub/inner.html", ""));
         out.push(r.response());
         r.send(b"HEAD /static/hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
         out.push(r.response_to("HEAD"));
@@ -139,15 +136,7 @@ fn traversal_symlinks_out_and_missing_files_are_refused() {
     ];
     let paths: Vec<String> = cases.iter().map(|(p, _)| p.to_string()).collect();
     let got = run(server(&root, HttpServerOptions::default()), move |addr| {
-        let mut r = Reader::connect(addr);
-        paths
-            .iter()
-            .map(|p| {
-                r.send(&req(p, ""));
-                let resp = r.response();
-                (resp.status, resp.body_str())
-            })
-            .collect::<Vec<_>>()
+        Reader::connect(addr).statuses_and_bodies(paths.iter().map(|p| get(p, "")))
     });
     for ((path, want), (status, body)) in cases.iter().zip(&got) {
         assert_eq!(status, want, "{path}: {body}");
@@ -168,7 +157,7 @@ fn large_files_stream_within_a_small_write_buffer() {
             .unwrap();
         let whole = read_to_eof(&mut s);
         let mut r = Reader::connect(addr);
-        r.send(&req("/static/big.bin", "Range: bytes=100000-2999999\r\n"));
+        r.send(&get("/static/big.bin", "Range: bytes=100000-2999999\r\n"));
         (whole, r.response())
     });
     let head_end = whole.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
@@ -191,63 +180,24 @@ fn large_files_stream_within_a_small_write_buffer() {
     assert!(part.body == big[100000..3000000]);
 }
 
-/// Records error-level log messages with the name of the thread that logged them (each
-/// test runs on a thread named after it, its server's loop included).
-struct Recorder;
-
-static ERRORS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
-
-impl log::Log for Recorder {
-    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= log::Level::Error
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            let thread = std::thread::current().name().unwrap_or("").to_string();
-            let mut errors = ERRORS.lock().unwrap_or_else(|e| e.into_inner());
-            errors.push((thread, record.args().to_string()));
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn record_errors() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        log::set_logger(&Recorder).expect("logger");
-        log::set_max_level(log::LevelFilter::Error);
-    });
-}
-
-/// The error messages logged so far on this thread.
-fn errors_logged_here() -> Vec<String> {
-    let me = std::thread::current().name().unwrap_or("").to_string();
-    let errors = ERRORS.lock().unwrap_or_else(|e| e.into_inner());
-    errors
-        .iter()
-        .filter(|(t, _)| *t == me)
-        .map(|(_, m)| m.clone())
-        .collect()
-}
-
 #[test]
 fn a_client_leaving_mid_file_does_not_stop_the_server() {
-    record_errors();
+    install_logger();
     let (root, _) = tree("leave");
     let options = HttpServerOptions::default().max_write_buffer_size(Some(128 * 1024));
     let after = run(server(&root, options), |addr| {
         let mut s = connect(addr);
-        s.write_all(&req("/static/big.bin", "")).unwrap();
+        s.write_all(&get("/static/big.bin", "")).unwrap();
         let mut first = [0u8; 1024];
         std::io::Read::read_exact(&mut s, &mut first).unwrap();
         drop(s); // gone mid-body
         let mut r = Reader::connect(addr);
-        r.send(&req("/static/hello.txt", ""));
+        r.send(&get("/static/hello.txt", ""));
         r.response()
     });
     assert_eq!(after.body_str(), "hello, world\n");
     // A client leaving mid-body is no error of the server's.
-    assert_eq!(errors_logged_here(), Vec::<String>::new());
+    assert_eq!(logged_here(log::Level::Error), Vec::<String>::new());
 }
 
 /// Bytes this thread has read through `read`-like system calls so far (files and
@@ -280,12 +230,12 @@ fn non_reading_downloads_read_a_bounded_amount_per_loop_turn() {
     let mut stalled = Vec::with_capacity(CLIENTS);
     for _ in 0..CLIENTS {
         let mut s = connect(addr);
-        s.write_all(&req("/static/large.bin", "")).unwrap();
+        s.write_all(&get("/static/large.bin", "")).unwrap();
         stalled.push(s); // never read
     }
     let mut normal = connect(addr);
     normal
-        .write_all(&req("/static/small.txt", "Connection: close\r\n"))
+        .write_all(&get("/static/small.txt", "Connection: close\r\n"))
         .unwrap();
     normal.set_nonblocking(true).unwrap();
 

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use squall::web::{Application, Context, WebOptions};
 use support::http::{exchange_to_eof, parse_all, run, Response};
-use support::python::{tornado_or_skip, PythonPeer, TORNADO_PRELUDE};
+use support::python::tornado_app;
 
 fn app() -> Application {
     let page = |ctx: &mut Context| {
@@ -160,12 +160,11 @@ serve(tornado.web.Application([("/token", Token)], xsrf_cookies=True))
 
 #[test]
 fn tokens_interoperate_with_tornado() {
-    let Some(python) = tornado_or_skip("tokens_interoperate_with_tornado") else {
+    let Some((_peer, tornado)) =
+        tornado_app("tokens_interoperate_with_tornado", "xsrf", TORNADO_APP)
+    else {
         return;
     };
-    let script = format!("{}{TORNADO_APP}", TORNADO_PRELUDE);
-    let peer = PythonPeer::script(&python, "xsrf", &script, &[]);
-    let tornado: SocketAddr = ([127, 0, 0, 1], peer.port).into();
     let out = run(
         move |h| app().server(h),
         move |squall| {
@@ -241,12 +240,13 @@ serve(tornado.web.Application([("/set", SetUser), ("/whoami", Whoami)], cookie_s
 /// `current_user_cookie`, squall's by Tornado's `get_signed_cookie`.
 #[test]
 fn signed_user_cookies_interoperate_with_tornado() {
-    let Some(python) = tornado_or_skip("signed_user_cookies_interoperate_with_tornado") else {
+    let Some((_peer, tornado)) = tornado_app(
+        "signed_user_cookies_interoperate_with_tornado",
+        "signed",
+        TORNADO_COOKIES,
+    ) else {
         return;
     };
-    let script = format!("{}{TORNADO_COOKIES}", TORNADO_PRELUDE);
-    let peer = PythonPeer::script(&python, "signed", &script, &[]);
-    let tornado: SocketAddr = ([127, 0, 0, 1], peer.port).into();
     let app = Application::with_options(WebOptions::default().cookie_secret("shared secret"))
         .current_user_cookie("user")
         .get("/set", |ctx: &mut Context| {

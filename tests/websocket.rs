@@ -12,7 +12,10 @@ use squall::http::server::HttpServer;
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::{Error, Future, Reactor};
 use support::with_peer;
-use support::ws::{cf, connect_default, echo_server, encode, round_trip, Raw};
+use support::ws::{
+    assert_answers, cf, connect_default, echo_server, encode, patterned, pinging, round_trip, Raw,
+    RawFrame,
+};
 use support::WAIT_LIMIT;
 
 fn client(
@@ -38,10 +41,7 @@ fn echo_text_binary_empty_and_large() {
         addr,
         WebSocketOptions::default().max_message_size(17 << 20),
     );
-    let big: Bytes = (0..16 << 20)
-        .map(|i| (i % 251) as u8)
-        .collect::<Vec<u8>>()
-        .into();
+    let big = patterned(16 << 20, 251);
     let messages = [
         Message::Text("hello κόσμε".into()),
         Message::Binary(Bytes::from_static(b"\x00\xff\x01")),
@@ -137,22 +137,11 @@ fn unmasked_client_frame_is_1002() {
 #[test]
 fn reserved_bits_and_opcodes_are_1002() {
     assert_eq!(code(vec![encode(true, 1, true, true, b"hi")]), 1002); // RSV1, no extension
-    assert_eq!(
-        code(vec![{
-            let mut f = cf(1, true, b"hi");
-            f[0] |= 0x20;
-            f
-        }]),
-        1002
-    ); // RSV2
-    assert_eq!(
-        code(vec![{
-            let mut f = cf(1, true, b"hi");
-            f[0] |= 0x10;
-            f
-        }]),
-        1002
-    ); // RSV3
+    for (bit, name) in [(0x20, "RSV2"), (0x10, "RSV3")] {
+        let mut f = cf(1, true, b"hi");
+        f[0] |= bit;
+        assert_eq!(code(vec![f]), 1002, "{name}");
+    }
     assert_eq!(code(vec![cf(3, true, b"")]), 1002);
     assert_eq!(code(vec![cf(0xb, true, b"")]), 1002);
 }
@@ -334,9 +323,7 @@ fn ping_pong_callbacks_and_ping_size_limit() {
 #[test]
 fn unanswered_pings_close_a_dead_peer_with_1011() {
     let mut reactor = Reactor::new().unwrap();
-    let options = WebSocketOptions::default()
-        .ping_interval(Some(Duration::from_millis(50)))
-        .ping_timeout(Some(Duration::from_millis(100)));
+    let options = pinging(Duration::from_millis(50), Duration::from_millis(100));
     let (_server, addr, closes) = echo_server(&reactor, options);
     // The raw peer reads but never answers pings.
     let frames = with_peer(&mut reactor, move || {
@@ -431,13 +418,21 @@ fn deflate_bomb_is_1009_without_inflating_it() {
     assert_eq!(code, 1009);
 }
 
+/// A listener for a raw server peer, and a client with `options` connecting to it.
+fn client_of_a_raw_server(
+    reactor: &Reactor,
+    options: WebSocketOptions,
+) -> (TcpListener, Future<WebSocket>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let connecting = connect(&reactor.handle(), &url, options);
+    (listener, connecting)
+}
+
 #[test]
 fn client_rejects_masked_server_frames_with_1002() {
     let mut reactor = Reactor::new().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let url = format!("ws://{addr}/");
-    let connecting = connect(&reactor.handle(), &url, WebSocketOptions::default());
+    let (listener, connecting) = client_of_a_raw_server(&reactor, WebSocketOptions::default());
     let peer = std::thread::spawn(move || {
         let mut raw = Raw::accept(&listener, "");
         raw.send_bytes(&encode(true, 1, true, false, b"masked"));
@@ -453,11 +448,8 @@ fn client_rejects_masked_server_frames_with_1002() {
 #[test]
 fn close_gives_up_after_close_timeout_when_the_peer_never_answers() {
     let mut reactor = Reactor::new().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let url = format!("ws://{addr}/");
     let options = WebSocketOptions::default().close_timeout(Duration::from_millis(100));
-    let connecting = connect(&reactor.handle(), &url, options);
+    let (listener, connecting) = client_of_a_raw_server(&reactor, options);
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let peer = std::thread::spawn(move || {
         let mut raw = Raw::accept(&listener, "");
@@ -476,8 +468,7 @@ fn close_gives_up_after_close_timeout_when_the_peer_never_answers() {
 
 #[test]
 fn connect_failures() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
+    let (mut reactor, h) = support::reactor();
     // A plain HTTP server answering 404.
     let server = HttpServer::new(&h, |_req, resp| {
         resp.respond(http::StatusCode::NOT_FOUND, "no")
@@ -552,9 +543,7 @@ fn a_consumer_holding_a_message_is_not_blamed_for_unread_pongs() {
     let arrived: Future<()> = Future::new();
     let (g, a) = (gate.clone(), arrived.clone());
     let server = HttpServer::new(&reactor.handle(), move |req, resp| {
-        let options = WebSocketOptions::default()
-            .ping_interval(Some(Duration::from_millis(20)))
-            .ping_timeout(Some(Duration::from_millis(40)));
+        let options = pinging(Duration::from_millis(20), Duration::from_millis(40));
         let ws = accept(&req, resp, &options).unwrap();
         let (g, a) = (g.clone(), a.clone());
         ws.on_message(move |ws, m| {
@@ -575,12 +564,7 @@ fn a_consumer_holding_a_message_is_not_blamed_for_unread_pongs() {
     ws.send_text("slow");
     reactor.run_until(&arrived).unwrap();
     // Hold the message for many ping timeouts: the server reads nothing meanwhile.
-    let later: Future<()> = Future::new();
-    let l = later.clone();
-    reactor
-        .handle()
-        .call_later(Duration::from_millis(300), move || l.set_result(()));
-    reactor.run_until(&later).unwrap();
+    support::run_for(&mut reactor, Duration::from_millis(300));
     assert!(!ws.is_closed());
     gate.set_result(());
     assert_eq!(
@@ -609,11 +593,7 @@ fn upgrade_from_a_web_application_route() {
     let addr = server.listen("127.0.0.1:0").unwrap();
     let url = format!("ws://{addr}/rooms/lobby");
     let ws = connect_default(&mut reactor, &url);
-    ws.send_text("hi");
-    assert_eq!(
-        reactor.run_until(&ws.read_message()).unwrap(),
-        Some(Message::Text("lobby: hi".into()))
-    );
+    assert_answers(&mut reactor, &ws, "hi", "lobby: hi");
     // A plain GET on the route is refused by the upgrade checks.
     let head = with_peer(&mut reactor, move || {
         status_of(addr, "GET /rooms/lobby HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -621,25 +601,34 @@ fn upgrade_from_a_web_application_route() {
     assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
 }
 
+/// Sends the upgrade request and a frame (`opcode`, `payload`) in one write, before the
+/// 101 arrived; returns the frame the server sent back.
+fn echo_of_a_frame_behind_the_request(
+    reactor: &mut Reactor,
+    addr: std::net::SocketAddr,
+    opcode: u8,
+    payload: &'static [u8],
+) -> RawFrame {
+    with_peer(reactor, move || {
+        let mut bytes = Raw::upgrade_request("").into_bytes();
+        bytes.extend(cf(opcode, true, payload));
+        let (mut raw, head) = Raw::request(addr, &bytes);
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        raw.read_frame().unwrap()
+    })
+}
+
 #[test]
 fn frames_sent_right_behind_the_upgrade_request_are_read() {
     let mut reactor = Reactor::new().unwrap();
     let (_server, addr, _) = echo_server(&reactor, WebSocketOptions::default());
-    let echo = with_peer(&mut reactor, move || {
-        // Request and first frame in one write, before the 101 arrived.
-        let mut bytes = Raw::upgrade_request("").into_bytes();
-        bytes.extend(cf(1, true, b"eager"));
-        let (mut raw, head) = Raw::request(addr, &bytes);
-        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
-        raw.read_frame().unwrap()
-    });
+    let echo = echo_of_a_frame_behind_the_request(&mut reactor, addr, 1, b"eager");
     assert_eq!((echo.opcode, &echo.payload[..]), (1, &b"eager"[..]));
 }
 
 #[test]
 fn accept_later_from_a_timer_still_reads_what_followed_the_request() {
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
+    let (mut reactor, h) = support::reactor();
     let server = HttpServer::new(&reactor.handle(), move |req, resp| {
         // An asynchronous check (say, a session lookup) before accepting.
         h.call_later(Duration::from_millis(20), move || {
@@ -648,12 +637,6 @@ fn accept_later_from_a_timer_still_reads_what_followed_the_request() {
         });
     });
     let addr = server.listen("127.0.0.1:0").unwrap();
-    let echo = with_peer(&mut reactor, move || {
-        let mut bytes = Raw::upgrade_request("").into_bytes();
-        bytes.extend(cf(2, true, b"early bird"));
-        let (mut raw, head) = Raw::request(addr, &bytes);
-        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
-        raw.read_frame().unwrap()
-    });
+    let echo = echo_of_a_frame_behind_the_request(&mut reactor, addr, 2, b"early bird");
     assert_eq!((echo.opcode, &echo.payload[..]), (2, &b"early bird"[..]));
 }

@@ -160,8 +160,7 @@ fn a_compressed_16_mib_message_is_inflated_over_many_loop_turns() {
     // 16 MiB of text that compresses to ~16 KiB, right behind a small message in the
     // same write: between the small message's delivery and the big one's, the loop must
     // have turned many times (bounded steps), not inflated it all in one callback.
-    let mut reactor = Reactor::new().unwrap();
-    let handle = reactor.handle();
+    let (mut reactor, handle) = support::reactor();
     let ticks = Rc::new(Cell::new(0u64));
     let stop = Rc::new(Cell::new(false));
     let seen: Rc<std::cell::RefCell<Vec<(usize, u64)>>> = Rc::default();
@@ -222,15 +221,23 @@ fn a_compressed_16_mib_message_is_inflated_over_many_loop_turns() {
     assert!(turns >= 32, "{turns} loop turns while inflating 16 MiB");
 }
 
+/// Runs `peer` in a thread with a raw client of a fresh echo server whose message
+/// timeout is `timeout`, while the loop serves it; returns what `peer` returned and the
+/// closes the server saw by then.
+fn against_message_timeout<T: Send + 'static>(
+    timeout: Duration,
+    peer: impl FnOnce(&mut Raw) -> T + Send + 'static,
+) -> (T, Vec<(u16, String)>) {
+    let mut reactor = Reactor::new().unwrap();
+    let options = WebSocketOptions::default().message_timeout(Some(timeout));
+    let (_server, addr, closes) = echo_server(&reactor, options);
+    let out = with_peer(&mut reactor, move || peer(&mut Raw::connect(addr, "").0));
+    (out, closes.all())
+}
+
 #[test]
 fn a_message_that_stalls_half_way_is_closed_with_1008() {
-    let mut reactor = Reactor::new().unwrap();
-    let (_server, addr, closes) = echo_server(
-        &reactor,
-        WebSocketOptions::default().message_timeout(Some(Duration::from_millis(300))),
-    );
-    let (code, waited) = with_peer(&mut reactor, move || {
-        let (mut raw, _) = Raw::connect(addr, "");
+    let ((code, waited), closes) = against_message_timeout(Duration::from_millis(300), |raw| {
         // A 1 MiB binary frame announced, 600 KiB of it sent, then nothing.
         let payload = vec![7u8; 1 << 20];
         let f = raw.frame(2, true, false, &payload);
@@ -241,18 +248,12 @@ fn a_message_that_stalls_half_way_is_closed_with_1008() {
     });
     assert_eq!(code, Some(1008));
     assert!(waited < WAIT_LIMIT, "{waited:?}");
-    assert_eq!(closes.all()[0], (1008, "message timeout".to_string()));
+    assert_eq!(closes[0], (1008, "message timeout".to_string()));
 }
 
 #[test]
 fn a_slow_but_steady_message_is_not_cut() {
-    let mut reactor = Reactor::new().unwrap();
-    let (_server, addr, closes) = echo_server(
-        &reactor,
-        WebSocketOptions::default().message_timeout(Some(Duration::from_secs(2))),
-    );
-    let echoed = with_peer(&mut reactor, move || {
-        let (mut raw, _) = Raw::connect(addr, "");
+    let (echoed, closes) = against_message_timeout(Duration::from_secs(2), |raw| {
         // 20 pieces 100 ms apart: 2 s in all, each gap well under the timeout.
         let payload = vec![7u8; 20 * 1000];
         let f = raw.frame(2, true, false, &payload);
@@ -264,9 +265,5 @@ fn a_slow_but_steady_message_is_not_cut() {
     });
     assert_eq!(echoed, 20 * 1000);
     // Only the peer's own hang-up (1006, when it drops the socket) may be recorded.
-    assert!(
-        closes.all().iter().all(|(c, _)| *c == 1006),
-        "{:?}",
-        closes.all()
-    );
+    assert!(closes.iter().all(|(c, _)| *c == 1006), "{closes:?}");
 }

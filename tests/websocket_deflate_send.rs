@@ -179,15 +179,28 @@ fn options() -> WebSocketOptions {
         .max_message_size(32 << 20)
 }
 
-#[test]
-fn a_large_compressed_message_is_sent_in_steps_as_a_fragmented_message() {
+/// Runs `peer` in a thread with a raw client that offered deflate to a fresh command
+/// server with `options`, while the loop serves it; returns the loop, the server (still
+/// serving), what `peer` returned and the server's log of sends.
+fn against_command_server<T: Send + 'static>(
+    options: WebSocketOptions,
+    peer: impl FnOnce(&mut Raw) -> T + Send + 'static,
+) -> (Reactor, HttpServer, T, Outcomes) {
     let mut reactor = Reactor::new().unwrap();
-    let (_server, addr, log) = command_server(&reactor, options());
-    let (frames, text) = with_peer(&mut reactor, move || {
+    let (server, addr, log) = command_server(&reactor, options);
+    let out = with_peer(&mut reactor, move || {
         let (mut raw, head) = Raw::connect(addr, OFFER);
         assert!(head.contains("permessage-deflate"), "{head}");
+        peer(&mut raw)
+    });
+    (reactor, server, out, log)
+}
+
+#[test]
+fn a_large_compressed_message_is_sent_in_steps_as_a_fragmented_message() {
+    let (mut reactor, _server, (frames, text), log) = against_command_server(options(), |raw| {
         raw.send_bytes(&raw.frame(1, true, false, b"big"));
-        let seen = read_message(&mut raw);
+        let seen = read_message(raw);
         assert!(seen.complete && seen.between.is_empty());
         let text = inflate(&mut Decompress::new(false), &seen.data);
         (seen.data, text)
@@ -203,28 +216,26 @@ fn a_large_compressed_message_is_sent_in_steps_as_a_fragmented_message() {
 
 #[test]
 fn a_message_sent_while_a_large_one_is_in_progress_arrives_after_it_intact() {
-    let mut reactor = Reactor::new().unwrap();
-    let (_server, addr, log) = command_server(&reactor, options());
-    let (big, after, big2) = with_peer(&mut reactor, move || {
-        let (mut raw, _) = Raw::connect(addr, OFFER);
-        raw.send_bytes(&raw.frame(1, true, false, b"big after"));
-        let mut d = Decompress::new(false);
-        let big = read_message(&mut raw);
-        let after = read_message(&mut raw);
-        raw.send_bytes(&raw.frame(1, true, false, b"big big"));
-        let b1 = read_message(&mut raw);
-        let b2 = read_message(&mut raw);
-        for s in [&big, &after, &b1, &b2] {
-            assert!(s.complete && s.between.is_empty());
-            check_fragments(&s.data, 1);
-        }
-        assert_eq!(inflate(&mut d, &b1.data).len(), 16 << 20);
-        (
-            inflate(&mut d, &big.data),
-            (after.data.len(), inflate(&mut d, &after.data)),
-            inflate(&mut d, &b2.data),
-        )
-    });
+    let (mut reactor, _server, (big, after, big2), log) =
+        against_command_server(options(), |raw| {
+            raw.send_bytes(&raw.frame(1, true, false, b"big after"));
+            let mut d = Decompress::new(false);
+            let big = read_message(raw);
+            let after = read_message(raw);
+            raw.send_bytes(&raw.frame(1, true, false, b"big big"));
+            let b1 = read_message(raw);
+            let b2 = read_message(raw);
+            for s in [&big, &after, &b1, &b2] {
+                assert!(s.complete && s.between.is_empty());
+                check_fragments(&s.data, 1);
+            }
+            assert_eq!(inflate(&mut d, &b1.data).len(), 16 << 20);
+            (
+                inflate(&mut d, &big.data),
+                (after.data.len(), inflate(&mut d, &after.data)),
+                inflate(&mut d, &b2.data),
+            )
+        });
     assert!(big == big_text().as_bytes());
     assert!(big2 == big_text().as_bytes());
     // The small message behind it keeps its single frame.
@@ -243,16 +254,13 @@ fn a_message_sent_while_a_large_one_is_in_progress_arrives_after_it_intact() {
 
 #[test]
 fn a_ping_is_answered_between_the_fragments_of_a_large_message() {
-    let mut reactor = Reactor::new().unwrap();
-    let (_server, addr, _log) = command_server(&reactor, options());
-    let seen = with_peer(&mut reactor, move || {
-        let (mut raw, _) = Raw::connect(addr, OFFER);
+    let (_reactor, _server, seen, _log) = against_command_server(options(), |raw| {
         // The command and a ping in one write: the server reads the ping while it
         // still has most of the message to compress.
         let mut both = raw.frame(1, true, false, b"big");
         both.extend(raw.frame(9, true, false, b"are you there"));
         raw.send_bytes(&both);
-        read_message(&mut raw)
+        read_message(raw)
     });
     assert!(seen.complete);
     check_fragments(&seen.data, 1);
@@ -266,23 +274,21 @@ fn a_ping_is_answered_between_the_fragments_of_a_large_message() {
 
 #[test]
 fn close_during_a_large_message_sends_the_rest_then_the_close_frame() {
-    let mut reactor = Reactor::new().unwrap();
-    let (_server, addr, log) = command_server(&reactor, options());
-    let (text, close, more) = with_peer(&mut reactor, move || {
-        let (mut raw, _) = Raw::connect(addr, OFFER);
-        raw.send_bytes(&raw.frame(1, true, false, b"big close"));
-        let seen = read_message(&mut raw);
-        assert!(seen.complete && seen.between.is_empty());
-        check_fragments(&seen.data, 1);
-        let close = raw.read_frame().expect("the close frame");
-        raw.send_bytes(&raw.frame(8, true, false, &close.payload));
-        let more = raw.read_frame();
-        (
-            inflate(&mut Decompress::new(false), &seen.data),
-            close,
-            more,
-        )
-    });
+    let (mut reactor, _server, (text, close, more), log) =
+        against_command_server(options(), |raw| {
+            raw.send_bytes(&raw.frame(1, true, false, b"big close"));
+            let seen = read_message(raw);
+            assert!(seen.complete && seen.between.is_empty());
+            check_fragments(&seen.data, 1);
+            let close = raw.read_frame().expect("the close frame");
+            raw.send_bytes(&raw.frame(8, true, false, &close.payload));
+            let more = raw.read_frame();
+            (
+                inflate(&mut Decompress::new(false), &seen.data),
+                close,
+                more,
+            )
+        });
     assert!(text == big_text().as_bytes());
     assert_eq!((close.opcode, close.close_code()), (8, Some(1000)));
     assert_eq!(&close.payload[2..], b"bye");
@@ -299,14 +305,11 @@ fn close_during_a_large_message_sends_the_rest_then_the_close_frame() {
 
 #[test]
 fn a_close_from_the_peer_during_a_large_message_is_answered_at_once() {
-    let mut reactor = Reactor::new().unwrap();
-    let (_server, addr, log) = command_server(&reactor, options());
-    let seen = with_peer(&mut reactor, move || {
-        let (mut raw, _) = Raw::connect(addr, OFFER);
+    let (mut reactor, _server, seen, log) = against_command_server(options(), |raw| {
         let mut both = raw.frame(1, true, false, b"big");
         both.extend(raw.frame(8, true, false, &[0x03, 0xe8]));
         raw.send_bytes(&both);
-        let seen = read_message(&mut raw);
+        let seen = read_message(raw);
         assert!(raw.reaches_eof());
         seen
     });
@@ -329,14 +332,11 @@ fn a_send_queued_behind_a_large_message_counts_against_the_write_limit() {
     // 1 MiB write limit: the 16 MiB message in progress is held as handed over, but a
     // second one queued behind it counts its 16 MiB (before: compressed at once to
     // ~16 KiB, it fit).
-    let mut reactor = Reactor::new().unwrap();
-    let (_server, addr, log) =
-        command_server(&reactor, options().max_write_buffer_size(Some(1 << 20)));
-    let code = with_peer(&mut reactor, move || {
-        let (mut raw, _) = Raw::connect(addr, OFFER);
-        raw.send_bytes(&raw.frame(1, true, false, b"big big"));
-        raw.read_close().close_code()
-    });
+    let (mut reactor, _server, code, log) =
+        against_command_server(options().max_write_buffer_size(Some(1 << 20)), |raw| {
+            raw.send_bytes(&raw.frame(1, true, false, b"big big"));
+            raw.read_close().close_code()
+        });
     assert_eq!(code, Some(1008));
     settle(&mut reactor, &log);
     let log = log.borrow();

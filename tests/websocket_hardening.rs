@@ -11,16 +11,16 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread::ThreadId;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use socket2::{Domain, SockRef, Socket, Type};
 use squall::http::server::HttpServer;
 use squall::websocket::{accept, WebSocket, WebSocketOptions};
 use squall::{Future, Reactor};
-use support::ws::{cf, Closes, Raw};
-use support::{with_peer, WAIT_LIMIT};
+use support::log::{install_logger, logged_here};
+use support::ws::{cf, pinging, Closes, Raw};
+use support::{run_for, turn, with_peer, WAIT_LIMIT};
 
 /// Small kernel buffers on both sides, so a peer that does not read shows up after a
 /// few kilobytes instead of megabytes.
@@ -185,21 +185,27 @@ fn a_ping_flood_from_a_peer_that_never_reads_stays_bounded_and_is_closed() {
     );
 }
 
+/// A peer thread on a small client of `addr`, running `body` with its stream and the stop
+/// flag; set the flag returned to tell it to stop.
+fn peer_until_told<T: Send + 'static>(
+    addr: SocketAddr,
+    body: impl FnOnce(&mut TcpStream, &AtomicBool) -> T + Send + 'static,
+) -> (Arc<AtomicBool>, std::thread::JoinHandle<T>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let peer = std::thread::spawn(move || body(&mut small_client(addr), &st));
+    (stop, peer)
+}
+
 #[test]
 fn unsolicited_pongs_do_not_keep_a_peer_that_never_reads_alive() {
     let mut reactor = Reactor::new().unwrap();
-    let options = WebSocketOptions::default()
-        .ping_interval(Some(Duration::from_millis(50)))
-        .ping_timeout(Some(Duration::from_millis(200)));
+    let options = pinging(Duration::from_millis(50), Duration::from_millis(200));
     let srv = server(&reactor, options, true);
-    let addr = srv.addr;
-    let stop = Arc::new(AtomicBool::new(false));
-    let st = stop.clone();
-    let peer = std::thread::spawn(move || {
-        let mut stream = small_client(addr);
+    let (stop, peer) = peer_until_told(srv.addr, |stream, stop| {
         let mut pongs = 0;
         // An unsolicited empty pong every 20 ms, never reading.
-        while !st.load(Ordering::Relaxed) && stream.write_all(&cf(10, true, b"")).is_ok() {
+        while !stop.load(Ordering::Relaxed) && stream.write_all(&cf(10, true, b"")).is_ok() {
             pongs += 1;
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -216,52 +222,18 @@ fn unsolicited_pongs_do_not_keep_a_peer_that_never_reads_alive() {
     );
 }
 
-/// Warnings logged, with the thread that logged them (tests run in parallel).
-static WARNINGS: Mutex<Vec<(ThreadId, String)>> = Mutex::new(Vec::new());
-
-struct Recorder;
-
-impl log::Log for Recorder {
-    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= log::Level::Warn
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.level() <= log::Level::Warn {
-            let mut w = WARNINGS.lock().unwrap_or_else(|e| e.into_inner());
-            w.push((std::thread::current().id(), record.args().to_string()));
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn my_warnings() -> Vec<String> {
-    let me = std::thread::current().id();
-    WARNINGS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|(t, _)| *t == me)
-        .map(|(_, m)| m.clone())
-        .collect()
-}
-
 #[test]
 fn a_send_to_a_full_peer_closes_it_once_and_logs_once() {
-    let _ = log::set_logger(&Recorder);
-    log::set_max_level(log::LevelFilter::Warn);
+    install_logger();
     let mut reactor = Reactor::new().unwrap();
     let options = WebSocketOptions::default().max_write_buffer_size(Some(64 * 1024));
     let srv = server(&reactor, options, false);
-    let addr = srv.addr;
-    let stop = Arc::new(AtomicBool::new(false));
-    let st = stop.clone();
     // A peer that connects and reads nothing until told.
-    let peer = std::thread::spawn(move || {
-        let mut stream = small_client(addr);
-        while !st.load(Ordering::Relaxed) {
+    let (stop, peer) = peer_until_told(srv.addr, |stream, stop| {
+        while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(5));
         }
-        read_until_closed(&mut stream);
+        read_until_closed(stream);
     });
     let joined: Future<()> = Future::new();
     let j = joined.clone();
@@ -286,22 +258,14 @@ fn a_send_to_a_full_peer_closes_it_once_and_logs_once() {
         for _ in 0..100 {
             let _ = ws.send_text(text.clone());
         }
-        let tick: Future<()> = Future::new();
-        let t = tick.clone();
-        reactor
-            .handle()
-            .call_later(Duration::from_millis(5), move || t.set_result(()));
-        reactor.run_until(&tick).unwrap();
+        run_for(&mut reactor, Duration::from_millis(5));
     }
     let closed = run_bounded(&mut reactor, &srv.closes.first);
     stop.store(true, Ordering::Relaxed);
     peer.join().unwrap();
     // Let dropped futures and callbacks settle, then count.
-    let tick: Future<()> = Future::new();
-    let t = tick.clone();
-    reactor.handle().add_callback(move || t.set_result(()));
-    reactor.run_until(&tick).unwrap();
-    let warnings = my_warnings();
+    turn(&mut reactor);
+    let warnings = logged_here(log::Level::Warn);
     eprintln!("closed {closed:?}; warnings: {warnings:?}");
     assert_eq!(closed.map(|c| c.0), Some(1008), "not closed with 1008");
     assert_eq!(srv.closes.all().len(), 1, "{:?}", srv.closes.all());

@@ -12,9 +12,9 @@ use bytes::Bytes;
 use squall::http::server::HttpServer;
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::Reactor;
-use support::python::{have_websockets, run_client_ok, PythonPeer};
+use support::python::{have_websockets, run_client_ok, websockets_server};
 use support::with_peer;
-use support::ws::round_trip;
+use support::ws::{assert_answers, assert_closed_by_peer, patterned, round_trip};
 
 const CLIENT: &str = r#"
 import asyncio, sys
@@ -66,25 +66,35 @@ fn squall_server(reactor: &Reactor, compression: bool) -> (HttpServer, std::net:
     (server, addr)
 }
 
-fn python_client_against_squall(compression: bool) {
+/// Without the `websockets` package: None (the test skips). Else a reactor, a squall
+/// echo server on it (see `squall_server`) and its URL.
+fn squall_peer(compression: bool) -> Option<(Reactor, HttpServer, String)> {
     if !have_websockets() {
-        return;
+        return None;
     }
-    let mut reactor = Reactor::new().unwrap();
-    let (_server, addr) = squall_server(&reactor, compression);
-    let url = format!("ws://{addr}/interop");
-    let mode = if compression { "deflate" } else { "plain" };
-    run_client_ok(&mut reactor, CLIENT, [url.as_str(), mode]);
+    let reactor = Reactor::new().unwrap();
+    let (server, addr) = squall_server(&reactor, compression);
+    Some((reactor, server, format!("ws://{addr}/interop")))
+}
+
+/// Runs the Python `script` with the URL of a squall echo server and `args`; it must
+/// print `OK`.
+fn python_client_against_squall(script: &'static str, compression: bool, args: &[&str]) {
+    let Some((mut reactor, _server, url)) = squall_peer(compression) else {
+        return;
+    };
+    let args = std::iter::once(url.as_str()).chain(args.iter().copied());
+    run_client_ok(&mut reactor, script, args);
 }
 
 #[test]
 fn websockets_client_against_squall_server() {
-    python_client_against_squall(false);
+    python_client_against_squall(CLIENT, false, &["plain"]);
 }
 
 #[test]
 fn websockets_client_against_squall_server_compressed() {
-    python_client_against_squall(true);
+    python_client_against_squall(CLIENT, true, &["deflate"]);
 }
 
 /// A `websockets` client whose every message is a whole DEFLATE stream ending with a final
@@ -121,13 +131,7 @@ asyncio.run(main())
 
 #[test]
 fn websockets_client_ending_each_message_with_a_final_block() {
-    if !have_websockets() {
-        return;
-    }
-    let mut reactor = Reactor::new().unwrap();
-    let (_server, addr) = squall_server(&reactor, true);
-    let url = format!("ws://{addr}/interop");
-    run_client_ok(&mut reactor, CLIENT_BFINAL, [url]);
+    python_client_against_squall(CLIENT_BFINAL, true, &[]);
 }
 
 /// A `websockets` client echoing two 16 MiB compressible texts through squall with
@@ -160,12 +164,9 @@ asyncio.run(main())
 
 #[test]
 fn websockets_client_gets_large_compressed_echoes_in_fragments() {
-    if !have_websockets() {
+    let Some((mut reactor, _server, url)) = squall_peer(true) else {
         return;
-    }
-    let mut reactor = Reactor::new().unwrap();
-    let (_server, addr) = squall_server(&reactor, true);
-    let url = format!("ws://{addr}/interop");
+    };
     let out = with_peer(&mut reactor, move || {
         Command::new("python3")
             .args(["-c", CLIENT_LARGE, &url])
@@ -209,11 +210,10 @@ asyncio.run(main())
 "#;
 
 fn squall_client_against_python(compression: bool) {
-    if !have_websockets() {
-        return;
-    }
     let mode = if compression { "deflate" } else { "plain" };
-    let peer = PythonPeer::spawn(Command::new("python3").args(["-c", SERVER, mode]), "");
+    let Some(peer) = websockets_server(SERVER, [mode]) else {
+        return;
+    };
     let port = peer.port;
     let mut reactor = Reactor::new().unwrap();
     let options = WebSocketOptions::default()
@@ -229,10 +229,7 @@ fn squall_client_against_python(compression: bool) {
         "{:?}",
         ws.extensions()
     );
-    let big: Bytes = (0..16 << 20)
-        .map(|i| (i % 253) as u8)
-        .collect::<Vec<u8>>()
-        .into();
+    let big = patterned(16 << 20, 253);
     let messages = [
         Message::Text("hello".into()),
         Message::Text("κόσμε".repeat(1000).into()),
@@ -244,11 +241,7 @@ fn squall_client_against_python(compression: bool) {
     for m in messages {
         round_trip(&mut reactor, &ws, m);
     }
-    ws.send_text("fragment");
-    assert_eq!(
-        reactor.run_until(&ws.read_message()).unwrap(),
-        Some(Message::Text("fragmented".into()))
-    );
+    assert_answers(&mut reactor, &ws, "fragment", "fragmented");
     // Our ping, their pong.
     let pong: squall::Future<Bytes> = squall::Future::new();
     let p = pong.clone();
@@ -266,12 +259,7 @@ fn squall_client_against_python(compression: bool) {
     });
     reactor.run_until(&seen_ping).unwrap();
     ws.send_text("close");
-    assert_eq!(reactor.run_until(&ws.read_message()).unwrap(), None);
-    assert_eq!(
-        reactor.run_until(&ws.closed()).unwrap(),
-        (4003, "done".to_string())
-    );
-    assert!(ws.is_clean_close());
+    assert_closed_by_peer(&mut reactor, &ws, 4003, "done");
     let _ = Duration::ZERO;
 }
 

@@ -15,10 +15,10 @@ use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
 use squall::websocket::{accept, connect, Message, WebSocket, WebSocketOptions};
 use squall::{Error, Reactor};
 use support::process::{example_binary, listening_on, output_with_input, Running};
-use support::python::{have_websockets, run_client_ok, PythonPeer};
-use support::tls::{client_auth_config, tls_kind, TestCa, Validity};
+use support::python::{have_websockets, run_client_ok, websockets_server};
+use support::tls::{client_auth_config, tls_kind, TestCa};
 use support::with_peer;
-use support::ws::{round_trip, Closes};
+use support::ws::{assert_closed_by_peer, patterned, round_trip, Closes};
 use support::WAIT_LIMIT;
 
 /// What the server saw of each connection: the request's scheme and the SNI name.
@@ -62,23 +62,23 @@ fn trusting(ca: &TestCa) -> WebSocketOptions {
         .max_message_size(4 << 20)
 }
 
+/// A client of the `wss_server` at `addr`, by `host`, trusting `ca`.
+fn wss_client(reactor: &mut Reactor, host: &str, addr: SocketAddr, ca: &TestCa) -> WebSocket {
+    let connecting = connect(&reactor.handle(), &url(host, addr), trusting(ca));
+    reactor.run_until(&connecting).unwrap()
+}
+
 #[test]
 fn squall_client_and_server_over_wss_text_binary_1mib_and_close_codes() {
     let mut reactor = Reactor::new().unwrap();
     let ca = TestCa::new("wss-both");
-    let leaf = ca.leaf(&["localhost"]);
-    let (_server, addr, closes, seen) = wss_server(&reactor, leaf.server_config());
-    let h = reactor.handle();
-    let ws = reactor
-        .run_until(&connect(&h, &url("localhost", addr), trusting(&ca)))
-        .unwrap();
+    let (_server, addr, closes, seen) =
+        wss_server(&reactor, ca.leaf(&["localhost"]).server_config());
+    let ws = wss_client(&mut reactor, "localhost", addr, &ca);
     let info = ws.stream().tls_info().expect("a TLS stream");
     assert!(info.version.is_some());
     assert_eq!(info.server_name.as_deref(), Some("localhost"));
-    let big: Bytes = (0..1 << 20)
-        .map(|i| (i % 251) as u8)
-        .collect::<Vec<u8>>()
-        .into();
+    let big = patterned(1 << 20, 251);
     for m in [
         Message::Text("hello".into()),
         Message::Text("κόσμε".repeat(1000).into()),
@@ -106,20 +106,11 @@ fn squall_client_and_server_over_wss_text_binary_1mib_and_close_codes() {
         (4001, "bye".into())
     );
     // The server closes: the client gets its code and reason.
-    let ws = reactor
-        .run_until(&connect(&h, &url("localhost", addr), trusting(&ca)))
-        .unwrap();
+    let ws = wss_client(&mut reactor, "localhost", addr, &ca);
     ws.send_text("close me 4002");
-    assert_eq!(reactor.run_until(&ws.read_message()).unwrap(), None);
-    assert_eq!(
-        reactor.run_until(&ws.closed()).unwrap(),
-        (4002, "asked".into())
-    );
-    assert!(ws.is_clean_close());
+    assert_closed_by_peer(&mut reactor, &ws, 4002, "asked");
     // 1000 from the client, and the server reports it too.
-    let ws = reactor
-        .run_until(&connect(&h, &url("localhost", addr), trusting(&ca)))
-        .unwrap();
+    let ws = wss_client(&mut reactor, "localhost", addr, &ca);
     ws.close(1000, "").unwrap();
     assert_eq!(reactor.run_until(&ws.closed()).unwrap().0, 1000);
     let log = closes.all();
@@ -134,9 +125,7 @@ fn an_ip_address_url_is_verified_against_the_certificates_ip() {
     let leaf = ca.leaf(&["127.0.0.1"]);
     let (_server, addr, _, _) = wss_server(&reactor, leaf.server_config());
     let h = reactor.handle();
-    let ws = reactor
-        .run_until(&connect(&h, &url("127.0.0.1", addr), trusting(&ca)))
-        .unwrap();
+    let ws = wss_client(&mut reactor, "127.0.0.1", addr, &ca);
     round_trip(&mut reactor, &ws, Message::Text("by address".into()));
     // The same certificate does not name "localhost".
     let r = reactor.run_until(&connect(&h, &url("localhost", addr), trusting(&ca)));
@@ -149,11 +138,7 @@ fn untrusted_certificates_fail_with_error_tls_and_their_cause_and_insecure_conne
     let ca = TestCa::new("wss-untrusted");
     let other = TestCa::new("wss-other");
     let (_good, good, _, _) = wss_server(&reactor, ca.leaf(&["localhost"]).server_config());
-    let expired = ca.issue(
-        &["localhost"],
-        Validity::Expired,
-        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-    );
+    let expired = ca.expired_leaf(&["localhost"]);
     let (_old, old, _, _) = wss_server(&reactor, expired.server_config());
     let (_wrong, wrong, _, _) = wss_server(&reactor, ca.leaf(&["elsewhere.test"]).server_config());
     let h = reactor.handle();
@@ -399,24 +384,14 @@ asyncio.run(main())
 
 #[test]
 fn squall_wss_client_against_websockets_server_over_tls() {
-    if !have_websockets() {
+    let (ca, leaf) = TestCa::with_localhost("wss-pyserver");
+    let Some(peer) = websockets_server(PY_SERVER, [&leaf.cert_path, &leaf.key_path]) else {
         return;
-    }
-    let ca = TestCa::new("wss-pyserver");
-    let leaf = ca.leaf(&["localhost"]);
-    let mut cmd = Command::new("python3");
-    cmd.args(["-c", PY_SERVER])
-        .arg(&leaf.cert_path)
-        .arg(&leaf.key_path);
-    let peer = PythonPeer::spawn(&mut cmd, "");
+    };
     let port = peer.port;
     let u = format!("wss://localhost:{port}/interop");
-    let mut reactor = Reactor::new().unwrap();
-    let h = reactor.handle();
-    let big: Bytes = (0..1 << 20)
-        .map(|i| (i % 253) as u8)
-        .collect::<Vec<u8>>()
-        .into();
+    let (mut reactor, h) = support::reactor();
+    let big = patterned(1 << 20, 253);
     let ws = reactor.run_until(&connect(&h, &u, trusting(&ca))).unwrap();
     for m in [
         Message::Text("hello".into()),
@@ -427,12 +402,7 @@ fn squall_wss_client_against_websockets_server_over_tls() {
         round_trip(&mut reactor, &ws, m);
     }
     ws.send_text("close");
-    assert_eq!(reactor.run_until(&ws.read_message()).unwrap(), None);
-    assert_eq!(
-        reactor.run_until(&ws.closed()).unwrap(),
-        (4003, "done".into())
-    );
-    assert!(ws.is_clean_close());
+    assert_closed_by_peer(&mut reactor, &ws, 4003, "done");
     // Python's certificate is not trusted by the system's roots.
     let r = reactor.run_until(&connect(&h, &u, WebSocketOptions::default()));
     assert_eq!(tls_kind(&r), Some(TlsErrorKind::UnknownIssuer), "{r:?}");

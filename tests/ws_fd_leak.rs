@@ -4,9 +4,9 @@
 
 mod support;
 
-use squall::websocket::{Message, WebSocketOptions};
+use squall::websocket::WebSocketOptions;
 use squall::{Future, Reactor};
-use support::ws::{connect_default, echo_server};
+use support::ws::{assert_answers, connect_default, echo_server};
 
 #[test]
 fn connections_live_without_handles_and_die_with_the_reactor() {
@@ -16,11 +16,7 @@ fn connections_live_without_handles_and_die_with_the_reactor() {
     let url = format!("ws://{addr}/");
     let ws = connect_default(&mut reactor, &url);
     // The server side kept no handle (the echo closure only): it still answers.
-    ws.send_text("still there?");
-    assert_eq!(
-        reactor.run_until(&ws.read_message()).unwrap(),
-        Some(Message::Text("still there?".into()))
-    );
+    assert_answers(&mut reactor, &ws, "still there?", "still there?");
     // Neither side's handles are kept, both connections are open: the reactor owns them.
     let weak_probe = ws.closed();
     drop(ws);

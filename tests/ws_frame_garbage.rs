@@ -60,26 +60,6 @@ const NASTY: &[u8] = &[
     0x00, 0x01, 0x7e, 0x7f, 0x80, 0x81, 0x88, 0x89, 0xc1, 0xff, 0xfe, 0x0f, 0x70,
 ];
 
-fn mutate(rng: &mut Rng, msg: &[u8]) -> Vec<u8> {
-    let mut m = msg.to_vec();
-    for _ in 0..1 + rng.below(6) {
-        let at = rng.below(m.len() + 1);
-        match rng.below(5) {
-            0 if at < m.len() => {
-                m.remove(at);
-            }
-            1 if at < m.len() => m[at] = NASTY[rng.below(NASTY.len())],
-            2 if at < m.len() => m[at] ^= 1 << rng.below(8),
-            3 => m.insert(at, NASTY[rng.below(NASTY.len())]),
-            _ => {
-                let extra: Vec<u8> = (0..rng.below(40)).map(|_| rng.next() as u8).collect();
-                m.splice(at..at, extra);
-            }
-        }
-    }
-    m
-}
-
 /// Feeds `input` in random pieces; every decode call must make progress or stop.
 fn feed(rng: &mut Rng, input: &[u8], role: Role, deflate: bool, seed: u64) {
     let mut d = Decoder::new(role, 64 * 1024);
@@ -134,7 +114,7 @@ fn mutated_valid_streams_never_panic_or_loop() {
         for (role, from_client) in [(Role::Server, true), (Role::Client, false)] {
             let deflate = seed % 3 != 0;
             let valid = valid_stream(&mut rng, from_client, deflate);
-            let input = mutate(&mut rng, &valid);
+            let input = rng.mutate(&valid, NASTY, true);
             feed(&mut rng, &input, role, deflate, seed);
         }
     }

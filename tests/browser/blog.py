@@ -34,6 +34,15 @@ def check(cond, what):
     print(f"ok: {what}")
 
 
+def submit(page, fields):
+    """Fills the form's fields (name: value; `markdown` is the textarea, the others
+    inputs) and submits it."""
+    for name, value in fields.items():
+        tag = "textarea" if name == "markdown" else "input"
+        page.fill(f"{tag}[name={name}]", value)
+    page.click("input[type=submit]")
+
+
 def attacker(blog_url):
     """A server on another port whose page posts a form to the blog without a token."""
     page = f"""<!DOCTYPE html><html><body>
@@ -62,10 +71,7 @@ def run(page, url):
     page.on("dialog", lambda d: (ran.append(d.message), d.dismiss()))
 
     page.goto(url + "/auth/create")
-    page.fill("input[name=email]", "ann@example.com")
-    page.fill("input[name=name]", "Ann")
-    page.fill("input[name=password]", "correct horse")
-    page.click("input[type=submit]")
+    submit(page, {"email": "ann@example.com", "name": "Ann", "password": "correct horse"})
     page.wait_for_url(url + "/")
     check(page.is_visible("text=New post"), "signed up as the author")
 
@@ -74,20 +80,15 @@ def run(page, url):
     check(page.is_visible("text=Sign in"), "signed out")
 
     page.click("text=Sign in")
-    page.fill("input[name=email]", "ann@example.com")
-    page.fill("input[name=password]", "wrong")
-    page.click("input[type=submit]")
+    submit(page, {"email": "ann@example.com", "password": "wrong"})
     check(page.is_visible("text=Wrong email or password."), "a wrong password is told")
-    page.fill("input[name=password]", "correct horse")
-    page.click("input[type=submit]")
+    submit(page, {"password": "correct horse"})
     page.wait_for_url(url + "/")
     check(page.is_visible("text=New post"), "signed in")
 
     page.click("text=New post")
     page.wait_for_url(url + "/compose")
-    page.fill("input[name=title]", TITLE)
-    page.fill("textarea[name=markdown]", BODY)
-    page.click("input[type=submit]")
+    submit(page, {"title": TITLE, "markdown": BODY})
     page.wait_for_url(url + "/entry/script-window-ran-1-script-first-foremost")
     check(page.inner_text(".entry h1") == TITLE, "the title shows as text")
     check(page.inner_text(".entry .body strong") == "bold", "Markdown is rendered")
@@ -101,8 +102,7 @@ def run(page, url):
     page.wait_for_url("**/compose?id=1")
     check(page.input_value("input[name=title]") == TITLE, "the edit form holds the title")
     check(page.input_value("textarea[name=markdown]") == BODY, "the edit form holds the text")
-    page.fill("input[name=title]", TITLE + " (edited)")
-    page.click("input[type=submit]")
+    submit(page, {"title": TITLE + " (edited)"})
     page.wait_for_url(url + "/entry/script-window-ran-1-script-first-foremost")
     check(page.inner_text(".entry h1") == TITLE + " (edited)", "the edit is saved")
 

@@ -16,6 +16,7 @@ usage: chat.py --binary PATH_TO_CHAT --screenshots DIR
 """
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -160,47 +161,62 @@ def screenshots(pages, shots, prefix):
             print(f"no screenshot of page {i}: {e}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def screenshots_on_failure(pages, shots, prefix):
+    """Takes a screenshot of each of `pages` when the block fails, and lets it fail."""
+    try:
+        yield
+    except Exception:
+        screenshots(pages, shots, prefix)
+        raise
+
+
+def exchange(pages, first, reply, again):
+    """On two joined pages: `first` from a shows literally on both (no element is made
+    from it), then three messages from b (`reply`) and three from a (`again`) reach both
+    pages in order."""
+    a, b = pages
+    check_pair(a, b, first)
+    check_escaped(pages)
+    check_messages(b, a, reply)
+    check_messages(a, b, again)
+
+
 def run(browser, binary, mode, shots):
     server = Server(binary)
     url = f"http://127.0.0.1:{server.port}/"
     pages = []
     try:
-        for _ in range(2):
-            pages.append(open_page(browser, url, mode))
-        a, b = pages
-        print(f"{mode}: both pages joined")
-        # Escaping: the text shows literally, no element is made from it.
-        evil = f"<b>bold</b> & <img src=x onerror=alert(1)> ({mode})"
-        check_pair(a, b, evil)
-        check_escaped(pages)
-        check_messages(b, a, f"hello from b ({mode})")
-        check_messages(a, b, f"hello from a ({mode})")
+        with screenshots_on_failure(pages, shots, f"chat-{mode}"):
+            for _ in range(2):
+                pages.append(open_page(browser, url, mode))
+            a, b = pages
+            print(f"{mode}: both pages joined")
+            evil = f"<b>bold</b> & <img src=x onerror=alert(1)> ({mode})"
+            exchange(pages, evil, f"hello from b ({mode})", f"hello from a ({mode})")
 
-        # A late joiner sees the recent messages.
-        late = open_page(browser, url, mode, joined=False)
-        wait_seen(late, evil)
-        late.close()
+            # A late joiner sees the recent messages.
+            late = open_page(browser, url, mode, joined=False)
+            wait_seen(late, evil)
+            late.close()
 
-        server.stop()
-        if mode == "websocket":
-            for p in pages:
-                p.wait_for_function(
-                    "document.body.dataset.transport !== 'websocket'", timeout=WAIT_MS
-                )
-        server = Server(binary, server.port)
-        print(f"{mode}: server restarted on port {server.port}")
-        if mode == "websocket":
-            for p in pages:
-                p.wait_for_function(
-                    "document.body.dataset.transport === 'websocket'", timeout=WAIT_MS
-                )
-        check_pair(a, b, f"after restart a ({mode})")
-        check_pair(b, a, f"after restart b ({mode})")
-        check_messages(a, b, f"again ({mode})")
-        print(f"{mode}: ok")
-    except Exception:
-        screenshots(pages, shots, f"chat-{mode}")
-        raise
+            server.stop()
+            if mode == "websocket":
+                for p in pages:
+                    p.wait_for_function(
+                        "document.body.dataset.transport !== 'websocket'", timeout=WAIT_MS
+                    )
+            server = Server(binary, server.port)
+            print(f"{mode}: server restarted on port {server.port}")
+            if mode == "websocket":
+                for p in pages:
+                    p.wait_for_function(
+                        "document.body.dataset.transport === 'websocket'", timeout=WAIT_MS
+                    )
+            check_pair(a, b, f"after restart a ({mode})")
+            check_pair(b, a, f"after restart b ({mode})")
+            check_messages(a, b, f"again ({mode})")
+            print(f"{mode}: ok")
     finally:
         server.stop(graceful=False)
 
@@ -210,18 +226,17 @@ def run_fixed(browser, urls, mode, shots):
     or nginx in front of them): they join, and each one's messages reach the other."""
     pages = []
     try:
-        for url in urls:
-            pages.append(open_page(browser, url, mode))
-        a, b = pages
-        print(f"{mode} on {' and '.join(urls)}: both pages joined")
-        check_pair(a, b, f"<b>first</b> & <img src=x> via {urls[0]} ({mode})")
-        check_escaped(pages)
-        check_messages(b, a, f"reply via {urls[1]} ({mode})")
-        check_messages(a, b, f"again via {urls[0]} ({mode})")
-        print(f"{mode} on {' and '.join(urls)}: ok")
-    except Exception:
-        screenshots(pages, shots, f"chat-fixed-{mode}")
-        raise
+        with screenshots_on_failure(pages, shots, f"chat-fixed-{mode}"):
+            for url in urls:
+                pages.append(open_page(browser, url, mode))
+            print(f"{mode} on {' and '.join(urls)}: both pages joined")
+            exchange(
+                pages,
+                f"<b>first</b> & <img src=x> via {urls[0]} ({mode})",
+                f"reply via {urls[1]} ({mode})",
+                f"again via {urls[0]} ({mode})",
+            )
+            print(f"{mode} on {' and '.join(urls)}: ok")
     finally:
         for p in pages:
             p.context.close()

@@ -56,6 +56,11 @@ pub fn read_to_eof(s: &mut TcpStream) -> Vec<u8> {
     }
 }
 
+/// A GET request for `path` with the header lines `extra` (each ending in CRLF).
+pub fn get(path: &str, extra: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").into_bytes()
+}
+
 /// Sends `req` on a fresh connection and reads everything until the server closes.
 pub fn exchange_to_eof(addr: SocketAddr, req: &[u8]) -> String {
     let mut s = connect(addr);
@@ -119,6 +124,26 @@ impl Reader {
 
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Sends each of `requests` and reads its response, in turn.
+    pub fn responses(&mut self, requests: impl IntoIterator<Item = Vec<u8>>) -> Vec<Response> {
+        requests
+            .into_iter()
+            .map(|req| {
+                self.send(&req);
+                self.response()
+            })
+            .collect()
+    }
+
+    /// As [`responses`](Self::responses), their statuses and bodies.
+    pub fn statuses_and_bodies(
+        &mut self,
+        requests: impl IntoIterator<Item = Vec<u8>>,
+    ) -> Vec<(u16, String)> {
+        let responses = self.responses(requests);
+        responses.iter().map(|r| (r.status, r.body_str())).collect()
     }
 
     /// Reads more; returns false at EOF.

@@ -45,7 +45,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use squall::testing::wait_until;
-use squall::{Future, Reactor};
+use squall::{Future, Handle, Interest, Reactor, Token};
 
 #[allow(unused_imports)]
 pub use port::ReservedPort;
@@ -56,6 +56,13 @@ pub use server_thread::ServerThread;
 /// generous for a loaded 2-core machine, never the thing a test measures.
 pub const WAIT_LIMIT: Duration = Duration::from_secs(60);
 
+/// A fresh reactor and a handle to it: the start of most tests.
+pub fn reactor() -> (Reactor, Handle) {
+    let reactor = Reactor::new().expect("Reactor::new");
+    let handle = reactor.handle();
+    (reactor, handle)
+}
+
 /// Runs the loop until `f` is done and returns its result; fails the test after
 /// [`WAIT_LIMIT`] instead of hanging.
 #[track_caller]
@@ -64,6 +71,17 @@ pub fn wait<T: 'static>(reactor: &mut Reactor, f: &Future<T>) -> squall::Result<
         panic!("future not done within {WAIT_LIMIT:?}");
     }
     f.take_result().expect("result already taken")
+}
+
+/// Runs the loop until `f` is done; it must have failed with `Error::Timeout`.
+#[track_caller]
+pub fn assert_times_out<T: 'static>(reactor: &mut Reactor, f: &Future<T>) {
+    let r = wait(reactor, f);
+    assert!(
+        matches!(r, Err(squall::Error::Timeout)),
+        "not a timeout: {:?}",
+        r.err()
+    );
 }
 
 /// Runs the loop until `done()` holds; fails the test, naming `what` it waited for,
@@ -157,6 +175,24 @@ pub fn tcp_pair() -> (TcpStream, TcpStream) {
     (server, client)
 }
 
+/// Registers `source` for reading with a handler that drains it, bumps `calls` and then
+/// runs `then` with the count so far; returns the token.
+pub fn counting_handler(
+    handle: &Handle,
+    source: UnixStream,
+    calls: &Counter,
+    mut then: impl FnMut(usize) + 'static,
+) -> Token {
+    let c = calls.clone();
+    handle
+        .add_handler(source, Interest::READABLE, move |s, _ev| {
+            drain(s);
+            c.bump();
+            then(c.get());
+        })
+        .expect("add_handler")
+}
+
 /// Reads everything available without blocking; returns the byte count.
 pub fn drain(r: &mut impl io::Read) -> usize {
     let mut buf = [0u8; 4096];
@@ -228,5 +264,31 @@ impl Rng {
     /// A number below `n` (not 0).
     pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
+    }
+
+    /// `msg` with 1 to 6 random mutations: a byte removed, replaced or inserted (taken
+    /// from `nasty`), a run of random bytes inserted, and with `flip_bits` a bit flipped.
+    pub fn mutate(&mut self, msg: &[u8], nasty: &[u8], flip_bits: bool) -> Vec<u8> {
+        let mut m = msg.to_vec();
+        for _ in 0..1 + self.below(6) {
+            let at = self.below(m.len() + 1);
+            let mut kind = self.below(if flip_bits { 5 } else { 4 });
+            if !flip_bits && kind >= 2 {
+                kind += 1; // no bit flips: the same draws mean the next kinds
+            }
+            match kind {
+                0 if at < m.len() => {
+                    m.remove(at);
+                }
+                1 if at < m.len() => m[at] = nasty[self.below(nasty.len())],
+                2 if at < m.len() => m[at] ^= 1 << self.below(8),
+                3 => m.insert(at, nasty[self.below(nasty.len())]),
+                _ => {
+                    let extra: Vec<u8> = (0..self.below(40)).map(|_| self.next() as u8).collect();
+                    m.splice(at..at, extra);
+                }
+            }
+        }
+        m
     }
 }

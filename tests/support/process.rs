@@ -45,6 +45,43 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     path
 }
 
+/// Asserts that run `o` failed with exit status `code` and said why in one line of
+/// stderr starting with `prefix`; returns that stderr.
+#[track_caller]
+pub fn assert_one_line_failure(o: &Output, code: i32, prefix: &str) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "stderr is not one line: {err:?}");
+    assert!(err.starts_with(prefix), "{err}");
+    err
+}
+
+/// An example server run as a user runs it: its process (killed when dropped) and the
+/// address of its `listening on http://…` line.
+#[derive(Debug)]
+pub struct ExampleServer {
+    _process: Running,
+    pub addr: SocketAddr,
+}
+
+/// Starts example `name` with `args`, its warnings and errors on the test's stderr, and
+/// waits at most `limit` for the address it serves HTTP on.
+pub fn serve_example<S: AsRef<std::ffi::OsStr>>(
+    name: &str,
+    args: impl IntoIterator<Item = S>,
+    limit: Duration,
+) -> ExampleServer {
+    let mut cmd = Command::new(example_binary(name));
+    cmd.args(args)
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::inherit());
+    let (process, addr) = Running::serving(&mut cmd, limit, "http://");
+    ExampleServer {
+        _process: process,
+        addr,
+    }
+}
+
 /// Whether cargo sets variable `k` for a test process (and not for itself).
 fn is_set_by_cargo_for_tests(k: &str) -> bool {
     k.starts_with("CARGO_PKG_")

@@ -2,6 +2,7 @@
 //! `ssl`, `websockets`), and a browser driven by Playwright. A test whose peer is missing
 //! skips, saying so.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -107,6 +108,17 @@ pub fn tornado_or_skip(test: &str) -> Option<String> {
     python
 }
 
+/// Without Tornado: None (`test` skips, saying so). Else `app` (a script that ends in
+/// `serve(...)`) running after [`TORNADO_PRELUDE`] in a directory named after `name`,
+/// and the address it serves on.
+pub fn tornado_app(test: &str, name: &str, app: &str) -> Option<(PythonPeer, SocketAddr)> {
+    let python = tornado_or_skip(test)?;
+    let script = format!("{TORNADO_PRELUDE}{app}");
+    let peer = PythonPeer::script(&python, name, &script, &[]);
+    let addr = ([127, 0, 0, 1], peer.port).into();
+    Some((peer, addr))
+}
+
 /// The head of a Tornado app script: imports and `serve(app)`, which listens on
 /// 127.0.0.1:0 and prints `port N`.
 pub const TORNADO_PRELUDE: &str = r#"
@@ -129,6 +141,20 @@ pub fn have_websockets() -> bool {
         );
     }
     ok
+}
+
+/// Without the `websockets` package: None (the test skips, saying so). Else the running
+/// `python3 -c script args...`, a server that prints its port first.
+pub fn websockets_server<S: AsRef<std::ffi::OsStr>>(
+    script: &str,
+    args: impl IntoIterator<Item = S>,
+) -> Option<PythonPeer> {
+    if !have_websockets() {
+        return None;
+    }
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(script).args(args);
+    Some(PythonPeer::spawn(&mut cmd, ""))
 }
 
 /// Runs `python3 -c script args...` in a thread while `reactor` serves it
@@ -163,6 +189,15 @@ pub fn browser_missing() -> Option<String> {
         .status()
         .is_ok_and(|s| s.success());
     (!playwright).then(|| "the Python playwright package is not installed".to_string())
+}
+
+/// Whether the browser tests can run here; if not, says that `test` skips and why.
+pub fn browser_or_skip(test: &str) -> bool {
+    let missing = browser_missing();
+    if let Some(why) = &missing {
+        eprintln!("{test}: skipped: {why} (.ci/run installs it)");
+    }
+    missing.is_none()
 }
 
 /// Runs the Playwright script `tests/browser/NAME.py` with `args`, then `--screenshots`

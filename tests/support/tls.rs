@@ -87,6 +87,22 @@ impl TestCa {
         }
     }
 
+    /// A fresh CA named after `tag`, and a `localhost` server certificate it issued.
+    pub fn with_localhost(tag: &str) -> (TestCa, Leaf) {
+        let ca = TestCa::new(tag);
+        let leaf = ca.leaf(&["localhost"]);
+        (ca, leaf)
+    }
+
+    /// A server certificate for `names` that expired.
+    pub fn expired_leaf(&self, names: &[&str]) -> Leaf {
+        self.issue(
+            names,
+            Validity::Expired,
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )
+    }
+
     /// A server certificate for `names` (DNS names or IP addresses).
     pub fn leaf(&self, names: &[&str]) -> Leaf {
         self.issue(names, Validity::Now, ExtendedKeyUsagePurpose::ServerAuth)

@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 
+use bytes::Bytes;
 use squall::http::server::HttpServer;
 use squall::websocket::frame::{apply_mask, Opcode};
 use squall::websocket::handshake::accept_key;
@@ -295,6 +296,44 @@ pub fn round_trip(reactor: &mut Reactor, ws: &WebSocket, m: Message) {
         got.map(|g| g.len())
     );
     reactor.run_until(&sent).unwrap();
+}
+
+/// Options that ping every `interval` and close a peer whose pong is `timeout` late.
+pub fn pinging(interval: std::time::Duration, timeout: std::time::Duration) -> WebSocketOptions {
+    WebSocketOptions::default()
+        .ping_interval(Some(interval))
+        .ping_timeout(Some(timeout))
+}
+
+/// Sends the text `sent` on `ws`; the next message must be the text `answer`.
+#[track_caller]
+pub fn assert_answers(reactor: &mut Reactor, ws: &WebSocket, sent: &str, answer: &str) {
+    ws.send_text(sent);
+    assert_eq!(
+        reactor.run_until(&ws.read_message()).unwrap(),
+        Some(Message::Text(answer.into()))
+    );
+}
+
+/// After the peer closed `ws`: no message is left to read, the close carried `code` and
+/// `reason`, and it was clean.
+#[track_caller]
+pub fn assert_closed_by_peer(reactor: &mut Reactor, ws: &WebSocket, code: u16, reason: &str) {
+    assert_eq!(reactor.run_until(&ws.read_message()).unwrap(), None);
+    assert_eq!(
+        reactor.run_until(&ws.closed()).unwrap(),
+        (code, reason.to_string())
+    );
+    assert!(ws.is_clean_close());
+}
+
+/// `len` bytes counting up modulo `modulo`: a large message whose misplaced or lost
+/// piece shows.
+pub fn patterned(len: usize, modulo: usize) -> Bytes {
+    (0..len)
+        .map(|i| (i % modulo) as u8)
+        .collect::<Vec<u8>>()
+        .into()
 }
 
 /// A client connected to `url` with the default options.
