@@ -6,26 +6,38 @@
 # one `GET /`, close_notify and close) doing N1, then N2 handshakes, and is stopped with
 # SIGINT; instructions per handshake = (Ir at N2 - Ir at N1) / (N2 - N1), which removes
 # start-up (certificate loading, the crypto provider) and shutdown.
+# ROW=request counts instead the instructions per keep-alive `GET /` over TLS: examples/load
+# (squall's HTTP client, CONNS connections, each one handshake) sends N1, then N2 requests.
 #   benches/net/callgrind_tls.sh [SERVER_BINARY [SERVER_ARGS...]]
 # The server gets `--port 0 --tls-cert CERT --tls-key KEY` appended (a throwaway ECDSA P-256
 # certificate from benches/peers/scripts/tls_certs.sh, in a temporary directory) and must
 # print `listening on https://HOST:PORT`; the default is target/release/examples/http_server
 # (built here). A peer, e.g.:
 #   benches/net/callgrind_tls.sh benches/peers/target/release/hyper_tls_hello
-# Environment: N1 [100], N2 [600], CONNS [10], TLS12 [0] (1: handshakes over TLS 1.2),
-# OUT [/tmp/squall-callgrind-tls] for the callgrind.out files (read them with
-# callgrind_annotate [--inclusive=yes] FILE), BENCH (the peers' scripts, as in
-# callgrind_ws.sh: tls_handshake_load is taken from their build).
+# Environment: ROW [handshake] or request, N1 [100; request: 2000], N2 [600; request:
+# 12000], CONNS [10], TLS12 [0] (1: TLS 1.2 handshakes), OUT [/tmp/squall-callgrind-tls]
+# for the callgrind.out files (read them with callgrind_annotate [--inclusive=yes] FILE),
+# BENCH (the peers' scripts, as in callgrind_ws.sh: tls_handshake_load is taken from their
+# build).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 BENCH=${BENCH:-$ROOT/benches/peers/scripts}
 source "$BENCH/lib.sh"   # REL: the peers' release binaries
-N1=${N1:-100}; N2=${N2:-600}; CONNS=${CONNS:-10}; TLS12=${TLS12:-0}
+ROW=${ROW:-handshake}; CONNS=${CONNS:-10}; TLS12=${TLS12:-0}
+case $ROW in
+  handshake) N1=${N1:-100}; N2=${N2:-600}; UNIT=HANDSHAKE ;;
+  request) N1=${N1:-2000}; N2=${N2:-12000}; UNIT=REQUEST ;;
+  *) echo "ROW is handshake or request" >&2; exit 2 ;;
+esac
 OUT=${OUT:-/tmp/squall-callgrind-tls}
 mkdir -p "$OUT"
 LOAD="$REL/tls_handshake_load"
-[[ -x $LOAD ]] || { echo "build first: (cd benches/peers && cargo build --release -p squall-tls-peers)" >&2; exit 1; }
+if [[ $ROW == request ]]; then
+  cargo build --release --quiet --example load
+else
+  [[ -x $LOAD ]] || { echo "build first: (cd benches/peers && cargo build --release -p squall-tls-peers)" >&2; exit 1; }
+fi
 HSFLAGS=(); [[ $TLS12 == 1 ]] && HSFLAGS=(--tls12)
 if [[ $# -eq 0 ]]; then
   cargo build --release --quiet --example http_server
@@ -36,7 +48,8 @@ CERTS=$(mktemp -d /tmp/squall-callgrind-tls-certs.XXXXXX)
 trap '[[ -n $PID ]] && kill -9 "$PID" 2>/dev/null; rm -rf "$CERTS"' EXIT
 "$BENCH/tls_certs.sh" "$CERTS"
 
-# total_ir N: runs the server under callgrind for N full handshakes; prints its total Ir.
+# total_ir N: runs the server under callgrind for N handshakes (or requests); prints its
+# total Ir.
 total_ir() {
   local n=$1 addr="" i rc=0 last; shift
   rm -f "$OUT/cg.$n.out" "$OUT/server.$n.out"
@@ -51,11 +64,20 @@ total_ir() {
     sleep 0.05
   done
   [[ -n $addr ]] || { echo "the server did not start over TLS:" >&2; cat "$OUT/server.$n.out" >&2; exit 1; }
-  timeout 900 "$LOAD" --addr "$addr" --cacert "$CERTS/ca.pem" --n "$n" --c "$CONNS" \
-    --timeout 120 "${HSFLAGS[@]}" >"$OUT/load.$n.out" 2>&1 || true
-  last=$(grep '^handshakes=' "$OUT/load.$n.out" | tail -1 || true)
-  [[ $last == "handshakes=$n errors=0 "* ]] ||
-    { echo "the load did not complete $n handshakes:" >&2; tail -5 "$OUT/load.$n.out" >&2; exit 1; }
+  if [[ $ROW == request ]]; then
+    # squall's client trusts the throwaway CA through SSL_CERT_FILE (rustls-native-certs).
+    SSL_CERT_FILE="$CERTS/ca.pem" timeout 900 target/release/examples/load -c "$CONNS" -n "$n" \
+      "https://$addr/" >"$OUT/load.$n.out" 2>&1 || true
+    last=$(grep '^requests=' "$OUT/load.$n.out" | tail -1 || true)
+    [[ $last == "requests=$n errors=0 "* && $last == *" bad_status=0" ]] ||
+      { echo "the load did not complete $n requests:" >&2; tail -5 "$OUT/load.$n.out" >&2; exit 1; }
+  else
+    timeout 900 "$LOAD" --addr "$addr" --cacert "$CERTS/ca.pem" --n "$n" --c "$CONNS" \
+      --timeout 120 "${HSFLAGS[@]}" >"$OUT/load.$n.out" 2>&1 || true
+    last=$(grep '^handshakes=' "$OUT/load.$n.out" | tail -1 || true)
+    [[ $last == "handshakes=$n errors=0 "* ]] ||
+      { echo "the load did not complete $n handshakes:" >&2; tail -5 "$OUT/load.$n.out" >&2; exit 1; }
+  fi
   kill -INT "$PID"
   wait "$PID" || rc=$?
   PID=""
@@ -68,5 +90,6 @@ total_ir() {
 ir1=$(total_ir "$N1" "$@")
 ir2=$(total_ir "$N2" "$@")
 per=$(( (ir2 - ir1) / (N2 - N1) ))
-echo "# callgrind $* conns=$CONNS tls12=$TLS12: Ir $ir1 at N=$N1, $ir2 at N=$N2; $(grep -h '^negotiated:' "$OUT/load.$N2.out" | head -1)"
-echo "IR_PER_HANDSHAKE $per"
+echo "# callgrind $* row=$ROW conns=$CONNS tls12=$TLS12: Ir $ir1 at N=$N1, $ir2 at N=$N2" \
+  "$(grep -h '^negotiated:' "$OUT/load.$N2.out" | head -1 || true)"
+echo "IR_PER_$UNIT $per"
