@@ -14,8 +14,8 @@ use squall::net::{TcpClient, TcpServer};
 use squall::tls::TlsErrorKind;
 use squall::{Error, Reactor};
 use support::net::echo_lines;
-use support::tls::TestCa;
-use support::{wait, WAIT_LIMIT};
+use support::tls::{blocking_client_config, TestCa};
+use support::{run_until, wait, WAIT_LIMIT};
 
 /// A line-echo TLS server; returns its port and the number of streams it was handed.
 fn line_echo_server(
@@ -91,6 +91,53 @@ fn tcp_server_and_connect_tls_while_a_handshake_stalls() {
         2,
         "failed handshakes are never handed over"
     );
+}
+
+/// The first half of a line rides with the client's Finished message (the server
+/// decrypts it while completing the handshake), the second half is sent only once the
+/// server has handed the connection over: the read takes what rustls holds, then waits
+/// for the socket and echoes the whole line.
+#[test]
+fn a_line_split_between_the_handshake_and_a_later_write_is_echoed() {
+    let mut reactor = Reactor::new().unwrap();
+    let ca = TestCa::new("splitline");
+    let leaf = ca.leaf(&["localhost"]);
+    let (handed_tx, handed_rx) = mpsc::channel();
+    let server = TcpServer::new(&reactor.handle(), move |stream, _peer| {
+        let _ = handed_tx.send(());
+        echo_lines(stream);
+    });
+    server.set_tls(Some(leaf.server_config())).unwrap();
+    let port = server.listen("127.0.0.1:0").unwrap().port();
+    let config = blocking_client_config(&ca);
+    let peer = std::thread::spawn(move || {
+        let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_read_timeout(Some(WAIT_LIMIT)).unwrap();
+        let mut conn =
+            rustls::ClientConnection::new(config, "localhost".try_into().unwrap()).unwrap();
+        // Queued before the handshake: sent in the same write as the Finished message.
+        conn.writer().write_all(b"first half, ").unwrap();
+        while conn.is_handshaking() || conn.wants_write() {
+            if conn.wants_write() {
+                conn.write_tls(&mut tcp).unwrap();
+            } else {
+                conn.read_tls(&mut tcp).unwrap();
+                conn.process_new_packets().unwrap();
+            }
+        }
+        handed_rx
+            .recv_timeout(WAIT_LIMIT)
+            .expect("the server hands the connection over");
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        tls.write_all(b"second half\n").unwrap();
+        let mut echo = vec![0u8; 24];
+        tls.read_exact(&mut echo).unwrap();
+        echo
+    });
+    run_until(&mut reactor, "the peer to read its echo", || {
+        peer.is_finished()
+    });
+    assert_eq!(peer.join().unwrap(), b"first half, second half\n");
 }
 
 #[test]

@@ -3,14 +3,16 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use rustix::io::Errno;
+use rustix::net::SocketFlags;
 
 use super::bind::{bind_sockets, BindOptions};
 use crate::error::{Error, Result};
+use crate::future::Future;
 use crate::reactor::{Handle, Interest, Token};
 use crate::stream::{IoStream, StreamOptions};
 use crate::tls::TlsConfig;
@@ -186,17 +188,26 @@ fn accept_some(inner: &Rc<Inner>, listener: &mut TcpListener, token: Token) {
         if !inner.listeners.borrow().contains(&token) {
             return;
         }
-        match listener.accept() {
+        match accept_nonblocking(listener) {
             Ok((sock, peer)) => {
                 inner.starved.set(false);
                 let options = inner.stream_options.borrow().clone();
                 let tls = inner.tls.borrow().clone();
-                match IoStream::with_options(&inner.handle, sock, options) {
-                    Ok(stream) => match tls {
-                        Some(config) => handshake_then_deliver(inner, stream, peer, &config),
-                        None => deliver(inner, stream, peer),
-                    },
-                    Err(e) => log::warn!("could not set up accepted connection from {peer}: {e}"),
+                let set_up = match tls {
+                    Some(config) => {
+                        IoStream::accept_tls(&inner.handle, sock.into(), options, &config)
+                            .map(|handshake| handshake_then_deliver(inner, handshake, peer))
+                    }
+                    None => IoStream::from_nonblocking(
+                        &inner.handle,
+                        Rc::new(sock.into()),
+                        options,
+                        Interest::NONE,
+                    )
+                    .map(|stream| deliver(inner, stream, peer)),
+                };
+                if let Err(e) = set_up {
+                    log::warn!("could not set up accepted connection from {peer}: {e}");
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -224,23 +235,27 @@ fn deliver(inner: &Inner, stream: IoStream, peer: SocketAddr) {
     }
 }
 
-fn handshake_then_deliver(
-    inner: &Rc<Inner>,
-    stream: IoStream,
-    peer: SocketAddr,
-    config: &TlsConfig,
-) {
+fn handshake_then_deliver(inner: &Rc<Inner>, handshake: Future<IoStream>, peer: SocketAddr) {
     let weak = Rc::downgrade(inner);
-    stream
-        .start_tls(true, config, None)
-        .add_done_callback(move |f| match f.take_result() {
-            Some(Ok(stream)) => match weak.upgrade() {
-                Some(inner) => deliver(&inner, stream, peer),
-                None => stream.close(),
-            },
-            Some(Err(e)) => log::debug!("TLS handshake with {peer} failed: {e}"),
-            None => {}
-        });
+    handshake.add_done_callback(move |f| match f.take_result() {
+        Some(Ok(stream)) => match weak.upgrade() {
+            Some(inner) => deliver(&inner, stream, peer),
+            None => stream.close(),
+        },
+        Some(Err(e)) => log::debug!("TLS handshake with {peer} failed: {e}"),
+        None => {}
+    });
+}
+
+/// `accept4` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: the connection comes non-blocking,
+/// with no further system call to make it so.
+fn accept_nonblocking(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let (fd, addr) = rustix::net::acceptfrom_with(listener, flags)?;
+    let peer = addr
+        .and_then(|a| SocketAddr::try_from(a).ok())
+        .ok_or_else(|| io::Error::other("accepted a connection without an IP peer address"))?;
+    Ok((TcpStream::from(fd), peer))
 }
 
 /// Stops watching the listener for a while (a level-triggered listener with a pending

@@ -181,6 +181,18 @@ impl IoStream {
         options: StreamOptions,
     ) -> Result<IoStream> {
         socket.set_nonblocking()?;
+        Self::from_nonblocking(handle, socket, options, Interest::NONE)
+    }
+
+    /// Wraps a socket that is already non-blocking (e.g. accepted with `SOCK_NONBLOCK`),
+    /// registered with `interest` from the start: no system call beyond the one
+    /// registration.
+    pub(crate) fn from_nonblocking(
+        handle: &Handle,
+        socket: Rc<Socket>,
+        options: StreamOptions,
+        interest: Interest,
+    ) -> Result<IoStream> {
         let idle = options.idle_timeout;
         let now = handle.coarse_now();
         let shared = Rc::new_cyclic(|me| Shared {
@@ -217,8 +229,12 @@ impl IoStream {
                 peer_shut_down: false,
             }),
         });
-        let token = register(handle, socket, Interest::NONE, Rc::downgrade(&shared))?;
-        shared.state.borrow_mut().token = Some(token);
+        let token = register(handle, socket, interest, Rc::downgrade(&shared))?;
+        {
+            let mut s = shared.state.borrow_mut();
+            s.token = Some(token);
+            s.interest = interest;
+        }
         let stream = IoStream { shared };
         if let Some(t) = idle {
             stream.arm_idle_timer(t);

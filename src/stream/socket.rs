@@ -42,15 +42,15 @@ impl Socket {
 
     /// Reads at most `n` bytes (`n` ≤ the buffer's spare capacity) onto the end of `buf`,
     /// straight into its spare capacity: no scratch buffer, no copy. A socket is read
-    /// with `recv` into uninitialised memory; TLS (plaintext out of rustls) and pipes
-    /// need initialised memory, so their `n` bytes are zeroed first.
+    /// with `recv` into uninitialised memory, TLS copies rustls' plaintext onto the end;
+    /// pipes need initialised memory, so their `n` bytes are zeroed first.
     #[inline]
     pub(crate) fn read_into(&self, buf: &mut BytesMut, n: usize) -> io::Result<usize> {
         debug_assert!(n <= buf.capacity() - buf.len());
         match self {
             Socket::Tcp(s) => recv_into(s.as_fd(), buf, n),
             Socket::Unix(s) => recv_into(s.as_fd(), buf, n),
-            Socket::Tls(t) => read_zeroed(buf, n, |b| t.read(b)),
+            Socket::Tls(t) => t.read_into(buf, n),
             Socket::Pipe(s) => read_zeroed(buf, n, |b| (&*s).read(b)),
         }
     }

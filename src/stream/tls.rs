@@ -14,10 +14,10 @@ use rustls::{ClientConnection, Connection, ServerConnection};
 
 use super::socket::{flush, Handshake, TlsSocket};
 use super::state::{Finish, State};
-use super::{IoStream, Socket};
+use super::{IoStream, Socket, StreamOptions};
 use crate::error::{Error, Result};
 use crate::future::Future;
-use crate::reactor::Interest;
+use crate::reactor::{Handle, Interest};
 use crate::tls::{self, Side, TlsConfig, TlsError, TlsErrorKind, TlsInfo};
 
 /// The stream's TLS hooks, called with the state borrowed.
@@ -163,19 +163,7 @@ impl IoStream {
                 "start_tls: server_side does not match the configuration's side",
             ));
         }
-        let conn: Connection = match &config.side {
-            Side::Server(c) => ServerConnection::new(c.clone())
-                .map_err(|e| TlsError::new(TlsErrorKind::Config, e.to_string()))?
-                .into(),
-            Side::Client(c) => {
-                let host = server_hostname.ok_or_else(|| {
-                    Error::invalid_state("start_tls: a client needs the server's host name")
-                })?;
-                ClientConnection::new(c.clone(), tls::server_name(host)?)
-                    .map_err(|e| TlsError::new(TlsErrorKind::Config, e.to_string()))?
-                    .into()
-            }
-        };
+        let conn = new_connection(config, server_hostname)?;
         let (socket, handle, options, close_callback) = {
             let mut s = self.shared.state.borrow_mut();
             if s.closed {
@@ -218,16 +206,42 @@ impl IoStream {
             conn,
             server_hostname.filter(|_| !server_side).map(str::to_owned),
         );
-        let stream =
-            IoStream::from_shared_socket(&handle, Rc::new(Socket::Tls(Box::new(tls))), options)?;
+        let tls = Rc::new(Socket::Tls(Box::new(tls)));
+        let stream = IoStream::from_shared_socket(&handle, tls, options)?;
+        if let Some(cb) = close_callback {
+            stream.set_close_callback(cb);
+        }
+        Ok(stream.begin_handshake(config))
+    }
+
+    /// The server side of a TLS connection just accepted: `socket` is a connected,
+    /// non-blocking socket. Unlike [`start_tls`](Self::start_tls) on a plain stream,
+    /// the descriptor is registered once, waiting for the client's hello from the start.
+    pub(crate) fn accept_tls(
+        handle: &Handle,
+        socket: Socket,
+        options: StreamOptions,
+        config: &TlsConfig,
+    ) -> Result<Future<IoStream>> {
+        let conn = new_connection(config, None)?;
+        let tls = TlsSocket::new(Rc::new(socket), conn, None);
+        let tls = Rc::new(Socket::Tls(Box::new(tls)));
+        let stream = IoStream::from_nonblocking(handle, tls, options, Interest::READABLE)?;
+        Ok(stream.begin_handshake(config))
+    }
+
+    /// Arms the handshake timeout and takes the first handshake step: a client's hello
+    /// goes out now, a server reads the client's hello if it is there.
+    fn begin_handshake(&self, config: &TlsConfig) -> Future<IoStream> {
         let done = Future::new();
+        let handle = self.shared.state.borrow().handle.clone();
         // The timer keeps the stream alive until the handshake ends (and ends it).
-        let keeper = stream.clone();
+        let keeper = self.clone();
         let timer = handle.call_later(config.handshake_timeout, move || {
             keeper.close_with(Some(Error::Timeout));
         });
         {
-            let s = stream.shared.state.borrow();
+            let s = self.shared.state.borrow();
             if let Some(t) = s.tls() {
                 *t.handshake.borrow_mut() = Some(Handshake {
                     done: done.clone(),
@@ -235,12 +249,8 @@ impl IoStream {
                 });
             }
         }
-        if let Some(cb) = close_callback {
-            stream.set_close_callback(cb);
-        }
-        // A client's hello goes out now; a server waits for it.
-        stream.tls_on_event();
-        Ok(done)
+        self.tls_on_event();
+        done
     }
 
     /// The stream's readiness hook while a handshake runs: `true` if the event was the
@@ -313,4 +323,21 @@ impl IoStream {
         self.complete(&mut finish);
         self.tls_after_read();
     }
+}
+
+/// A rustls session for `config`'s side (a client verifies and sends `server_hostname`).
+fn new_connection(config: &TlsConfig, server_hostname: Option<&str>) -> Result<Connection> {
+    Ok(match &config.side {
+        Side::Server(c) => ServerConnection::new(c.clone())
+            .map_err(|e| TlsError::new(TlsErrorKind::Config, e.to_string()))?
+            .into(),
+        Side::Client(c) => {
+            let host = server_hostname.ok_or_else(|| {
+                Error::invalid_state("start_tls: a client needs the server's host name")
+            })?;
+            ClientConnection::new(c.clone(), tls::server_name(host)?)
+                .map_err(|e| TlsError::new(TlsErrorKind::Config, e.to_string()))?
+                .into()
+        }
+    })
 }

@@ -5,9 +5,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, BufRead, IoSlice, Read, Write};
 use std::rc::Rc;
 
+use bytes::BytesMut;
 use rustls::Connection;
 
 use super::Socket;
@@ -69,6 +70,34 @@ impl Write for Io<'_> {
     }
 }
 
+/// `Read` over the socket for rustls' `read_tls`, remembering whether the last read
+/// filled what rustls offered. If it did not, the socket is drained (as the stream
+/// assumes of a plain socket after a short read) and one more read would only say
+/// `WouldBlock`: a system call saved per read. Readiness is level-triggered, so a
+/// socket that does still hold bytes is reported again.
+struct SocketIn<'a> {
+    io: &'a Socket,
+    /// No read yet, or the last one filled its buffer: the socket may hold more.
+    more: bool,
+}
+
+impl<'a> SocketIn<'a> {
+    fn new(io: &'a Socket) -> Self {
+        SocketIn { io, more: true }
+    }
+}
+
+impl Read for SocketIn<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.io.read(buf);
+        self.more = match &r {
+            Ok(n) => *n == buf.len(),
+            Err(e) => e.kind() == io::ErrorKind::Interrupted,
+        };
+        r
+    }
+}
+
 fn would_block() -> io::Error {
     io::Error::from(io::ErrorKind::WouldBlock)
 }
@@ -125,20 +154,47 @@ impl TlsSocket {
     /// until `buf` is full or the socket has nothing more. So a short read means rustls
     /// holds no plaintext (the socket's readiness then tells the whole story).
     pub(in crate::stream) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        self.read_with(buf.len(), |chunk| {
+            buf[filled..filled + chunk.len()].copy_from_slice(chunk);
+            filled += chunk.len();
+        })
+    }
+
+    /// [`read`](Self::read) of at most `n` bytes appended to `buf`: rustls' plaintext is
+    /// copied once, straight onto the end of the buffer (no zeroed room to read into).
+    pub(in crate::stream) fn read_into(&self, buf: &mut BytesMut, n: usize) -> io::Result<usize> {
+        self.read_with(n, |chunk| buf.extend_from_slice(chunk))
+    }
+
+    /// The loop of [`read`](Self::read): hands `put` up to `n` bytes of plaintext in
+    /// the chunks rustls holds them in; returns how many.
+    fn read_with(&self, n: usize, mut put: impl FnMut(&[u8])) -> io::Result<usize> {
         if self.failed.get() {
             return Err(failed_error());
         }
         if self.is_handshaking() {
             return Err(would_block());
         }
+        if n == 0 {
+            return Ok(0);
+        }
         let mut conn = self.conn.borrow_mut();
         let mut filled = 0;
+        let mut input = SocketIn::new(&self.io);
+        // Plaintext rustls already held is enough for a short read: the socket is read
+        // for more only when that is needed or the last read filled its buffer.
+        let mut read_yet = false;
         loop {
-            match conn.reader().read(&mut buf[filled..]) {
-                Ok(0) => return Ok(filled), // buffer full, or close_notify received
-                Ok(n) => {
-                    filled += n;
-                    if filled == buf.len() {
+            let mut reader = conn.reader();
+            match reader.fill_buf() {
+                Ok([]) => return Ok(filled), // close_notify received
+                Ok(chunk) => {
+                    let k = chunk.len().min(n - filled);
+                    put(&chunk[..k]);
+                    reader.consume(k);
+                    filled += k;
+                    if filled == n {
                         return Ok(filled);
                     }
                     continue;
@@ -149,7 +205,15 @@ impl TlsSocket {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(filled),
                 Err(e) => return if filled > 0 { Ok(filled) } else { Err(e) },
             }
-            match conn.read_tls(&mut Io(&self.io)) {
+            if !input.more || (filled > 0 && !read_yet) {
+                return if filled > 0 {
+                    Ok(filled)
+                } else {
+                    Err(would_block())
+                };
+            }
+            read_yet = true;
+            match conn.read_tls(&mut input) {
                 Ok(_) => {
                     // Ok(0) is EOF: the reader reports it on the next turn.
                     if let Err(e) = conn.process_new_packets() {
@@ -251,15 +315,18 @@ impl TlsSocket {
     pub(in crate::stream) fn step_handshake(&self) -> Result<bool> {
         let mut conn = self.conn.borrow_mut();
         let server = matches!(&*conn, Connection::Server(_));
+        let mut input = SocketIn::new(&self.io);
         loop {
             flush(&mut conn, &self.io)?;
             if !conn.is_handshaking() {
                 return Ok(true);
             }
-            if conn.wants_write() || !conn.wants_read() {
+            // After a short read the peer's next flight is not there yet (it answers
+            // ours): wait for readiness instead of a read that would block.
+            if conn.wants_write() || !conn.wants_read() || !input.more {
                 return Ok(false);
             }
-            match conn.read_tls(&mut Io(&self.io)) {
+            match conn.read_tls(&mut input) {
                 Ok(0) => {
                     let who = if server { "client" } else { "server" };
                     return Err(TlsError::new(
