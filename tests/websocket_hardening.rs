@@ -135,14 +135,20 @@ fn a_ping_flood_from_a_peer_that_never_reads_stays_bounded_and_is_closed() {
     let (sent, answered) = with_peer(&mut reactor, move || {
         let flooder = std::thread::spawn(move || {
             let mut stream = small_client(addr);
+            // Writes block once the server stops reading (backpressure); the server must
+            // then close the connection (its `write_timeout` is 500 ms), which ends the
+            // blocked write with an error. The bound only keeps a broken server from
+            // hanging the test: it is far above the server's timeout, so that a slow
+            // machine cannot make the flooder give up and start reading (which would
+            // drain the pongs and lift the backpressure) before the server acts.
             stream
-                .set_write_timeout(Some(Duration::from_secs(2)))
+                .set_write_timeout(Some(Duration::from_secs(30)))
                 .unwrap();
             let batch: Vec<u8> = (0..BATCH).flat_map(|_| cf(9, true, &[7u8; 125])).collect();
             let mut sent = 0;
             while sent < PINGS {
                 if stream.write_all(&batch).is_err() {
-                    break; // the server stopped reading: backpressure
+                    break; // the server closed the connection (or the bound above)
                 }
                 sent += BATCH;
                 if sent == BATCH {

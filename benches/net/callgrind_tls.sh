@@ -43,53 +43,34 @@ if [[ $# -eq 0 ]]; then
   cargo build --release --quiet --example http_server
   set -- target/release/examples/http_server
 fi
-PID=""
 CERTS=$(mktemp -d /tmp/squall-callgrind-tls-certs.XXXXXX)
+source "$ROOT/benches/net/callgrind_lib.sh"   # callgrind_per_op (shared with callgrind_http.sh)
 trap '[[ -n $PID ]] && kill -9 "$PID" 2>/dev/null; rm -rf "$CERTS"' EXIT
 "$BENCH/tls_certs.sh" "$CERTS"
 
-# total_ir N: runs the server under callgrind for N handshakes (or requests); prints its
-# total Ir.
-total_ir() {
-  local n=$1 addr="" i rc=0 last; shift
-  rm -f "$OUT/cg.$n.out" "$OUT/server.$n.out"
-  timeout -s KILL 1200 valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.$n.out" \
-    --log-file="$OUT/valgrind.$n.log" "$@" --port 0 --tls-cert "$CERTS/server.pem" \
-    --tls-key "$CERTS/server.key" >"$OUT/server.$n.out" 2>&1 &
-  PID=$!
-  for i in $(seq 1200); do
-    addr=$(sed -n 's/^listening on https:\/\/\([^ /]*\).*/\1/p' "$OUT/server.$n.out")
-    [[ -n $addr ]] && break
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  [[ -n $addr ]] || { echo "the server did not start over TLS:" >&2; cat "$OUT/server.$n.out" >&2; exit 1; }
+# drive N URL: N handshakes (or N keep-alive requests) against the server at URL; fails
+# unless every one succeeded.
+drive() {
+  local n=$1 url=$2 addr out last
+  addr=${url#https://}; addr=${addr%/}
   if [[ $ROW == request ]]; then
     # squall's client trusts the throwaway CA through SSL_CERT_FILE (rustls-native-certs).
-    SSL_CERT_FILE="$CERTS/ca.pem" timeout 900 target/release/examples/load -c "$CONNS" -n "$n" \
-      "https://$addr/" >"$OUT/load.$n.out" 2>&1 || true
-    last=$(grep '^requests=' "$OUT/load.$n.out" | tail -1 || true)
+    out=$(SSL_CERT_FILE="$CERTS/ca.pem" timeout 900 target/release/examples/load -c "$CONNS" \
+      -n "$n" "$url" 2>&1 || true)
+    last=$(grep '^requests=' <<<"$out" | tail -1 || true)
     [[ $last == "requests=$n errors=0 "* && $last == *" bad_status=0" ]] ||
-      { echo "the load did not complete $n requests:" >&2; tail -5 "$OUT/load.$n.out" >&2; exit 1; }
+      { echo "the load did not complete $n requests:" >&2; tail -5 <<<"$out" >&2; exit 1; }
   else
-    timeout 900 "$LOAD" --addr "$addr" --cacert "$CERTS/ca.pem" --n "$n" --c "$CONNS" \
-      --timeout 120 "${HSFLAGS[@]}" >"$OUT/load.$n.out" 2>&1 || true
-    last=$(grep '^handshakes=' "$OUT/load.$n.out" | tail -1 || true)
+    out=$(timeout 900 "$LOAD" --addr "$addr" --cacert "$CERTS/ca.pem" --n "$n" --c "$CONNS" \
+      --timeout 120 "${HSFLAGS[@]}" 2>&1 || true)
+    last=$(grep '^handshakes=' <<<"$out" | tail -1 || true)
     [[ $last == "handshakes=$n errors=0 "* ]] ||
-      { echo "the load did not complete $n handshakes:" >&2; tail -5 "$OUT/load.$n.out" >&2; exit 1; }
+      { echo "the load did not complete $n handshakes:" >&2; tail -5 <<<"$out" >&2; exit 1; }
   fi
-  kill -INT "$PID"
-  wait "$PID" || rc=$?
-  PID=""
-  # A peer without a SIGINT handler dies of it (130); callgrind still writes its counts.
-  [[ $rc -eq 0 || $rc -eq 130 ]] && [[ -s "$OUT/cg.$n.out" ]] ||
-    { echo "the server exited with $rc:" >&2; cat "$OUT/valgrind.$n.log" >&2; exit 1; }
-  awk '/^(summary|totals):/ { print $2; exit }' "$OUT/cg.$n.out"
+  echo "$out"
 }
 
-ir1=$(total_ir "$N1" "$@")
-ir2=$(total_ir "$N2" "$@")
-per=$(( (ir2 - ir1) / (N2 - N1) ))
+callgrind_per_op https 1200 "$@" --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key"
 echo "# callgrind $* row=$ROW conns=$CONNS tls12=$TLS12: Ir $ir1 at N=$N1, $ir2 at N=$N2" \
   "$(grep -h '^negotiated:' "$OUT/load.$N2.out" | head -1 || true)"
 echo "IR_PER_$UNIT $per"
