@@ -362,7 +362,7 @@ impl IoStream {
     }
 
     fn write_inner(&self, data: Bytes, fut: Option<Future<()>>) -> bool {
-        self.write_chunks([data, Bytes::new()], fut)
+        self.write_chunks([data], fut)
     }
 
     /// Queues `head` then `tail` as one write: accepted or refused together, and when
@@ -381,13 +381,18 @@ impl IoStream {
         fut
     }
 
-    fn write_chunks(&self, chunks: [Bytes; 2], fut: Option<Future<()>>) -> bool {
+    #[inline]
+    fn write_chunks<const N: usize>(&self, chunks: [Bytes; N], fut: Option<Future<()>>) -> bool {
         let mut finish = Finish::default();
         let accepted = {
             let mut s = self.shared.state.borrow_mut();
-            let len = chunks[0].len() + chunks[1].len();
-            let cost = state::write_cost(chunks[0].len(), false)
-                + state::write_cost(chunks[1].len(), fut.is_some());
+            let len: usize = chunks.iter().map(Bytes::len).sum();
+            // Each chunk is a queue entry; the future is counted once.
+            let cost = chunks
+                .iter()
+                .map(|c| state::write_cost(c.len(), false))
+                .sum::<usize>()
+                + state::write_cost(0, fut.is_some());
             let refused = if s.closed || s.close_after_writes {
                 Some(Error::StreamClosed)
             } else if s.write_cost() + cost > s.max_write_buffer_size {
