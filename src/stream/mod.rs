@@ -387,14 +387,40 @@ impl IoStream {
     }
 
     fn write_inner(&self, data: Bytes, fut: Option<Future<()>>) -> bool {
+        self.write_chunks([data], fut)
+    }
+
+    /// Queues `head` then `tail` as one write: accepted or refused together, and when
+    /// nothing else is queued they reach the kernel in one vectored system call (a
+    /// frame header and the payload it is not copied into, for instance). Returns
+    /// `false` if refused, like [`write_and_forget`](Self::write_and_forget).
+    pub(crate) fn write_pair_and_forget(&self, head: Bytes, tail: Bytes) -> bool {
+        self.write_chunks([head, tail], None)
+    }
+
+    /// [`write_pair_and_forget`](Self::write_pair_and_forget) with a future that
+    /// resolves once both reached the kernel, as [`write`](Self::write)'s.
+    pub(crate) fn write_pair(&self, head: Bytes, tail: Bytes) -> Future<()> {
+        let fut = Future::new();
+        self.write_chunks([head, tail], Some(fut.clone()));
+        fut
+    }
+
+    #[inline]
+    fn write_chunks<const N: usize>(&self, chunks: [Bytes; N], fut: Option<Future<()>>) -> bool {
         let mut finish = Finish::default();
         let accepted = {
             let mut s = self.shared.state.borrow_mut();
+            let len: usize = chunks.iter().map(Bytes::len).sum();
+            // Each chunk is a queue entry; the future is counted once.
+            let cost = chunks
+                .iter()
+                .map(|c| state::write_cost(c.len(), false))
+                .sum::<usize>()
+                + state::write_cost(0, fut.is_some());
             let refused = if s.closed || s.close_after_writes {
                 Some(Error::StreamClosed)
-            } else if s.write_cost() + state::write_cost(data.len(), fut.is_some())
-                > s.max_write_buffer_size
-            {
+            } else if s.write_cost() + cost > s.max_write_buffer_size {
                 Some(Error::StreamBufferFull)
             } else {
                 None
@@ -407,16 +433,19 @@ impl IoStream {
             } else {
                 let was_empty = s.write_queue.is_empty();
                 if let Some(w) = s.waits.as_mut() {
-                    w.accepted += data.len() as u64;
+                    w.accepted += len as u64;
                 }
-                s.write_queued += data.len();
-                if !data.is_empty() {
-                    if s.write_queue.capacity() == 0 {
-                        // One slot, not VecDeque's default four: an idle keep-alive
-                        // connection keeps this allocation (32 B instead of 128 B).
-                        s.write_queue.reserve_exact(1);
+                s.write_queued += len;
+                let slots = chunks.iter().filter(|c| !c.is_empty()).count();
+                if s.write_queue.capacity() == 0 && slots > 0 {
+                    // As many slots as this write needs, not VecDeque's default four: an
+                    // idle keep-alive connection keeps this allocation (32 B for one).
+                    s.write_queue.reserve_exact(slots);
+                }
+                for data in chunks {
+                    if !data.is_empty() {
+                        s.write_queue.push_back(data);
                     }
-                    s.write_queue.push_back(data);
                 }
                 let wrote = was_empty && !s.in_read_callback;
                 if wrote {

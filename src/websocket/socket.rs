@@ -10,6 +10,8 @@
 
 mod backpressure;
 mod outgoing;
+#[cfg(test)]
+mod write_tests;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -599,22 +601,15 @@ impl Inner {
                 self.stream.write_and_forget(first);
                 None
             }
+        } else if want_future {
+            // Header and payload are queued as one write: one system call when the
+            // queue was empty, and never a header without its payload.
+            Some(self.stream.write_pair(first, last))
         } else {
-            self.stream.write_and_forget(first);
             // A future only when asked for: an idle connection then holds no queue of
             // write futures, and a message costs no allocation for one.
-            let (accepted, fut) = if want_future {
-                let f = self.stream.write(last);
-                (!matches!(f.result(), Some(Err(_))), Some(f))
-            } else {
-                (self.stream.write_and_forget(last), None)
-            };
-            if !accepted {
-                // The header went out without its payload (a write past the limit, or
-                // the stream closed): the stream is unusable.
-                self.stream.close();
-            }
-            fut
+            self.stream.write_pair_and_forget(first, last);
+            None
         };
         Ok(fut)
     }
