@@ -65,8 +65,8 @@ pub fn seed_and_stream(data: &[u8]) -> (u32, &[u8]) {
     (u32::from(u16::from_le_bytes([data[0], data[1]])) | 1, &data[2..])
 }
 
-fn trailers_text(t: &Option<http::HeaderMap>) -> Option<String> {
-    t.as_ref().map(|t| format!("{t:?}"))
+fn trailers_text(t: Option<&http::HeaderMap>) -> Option<String> {
+    t.map(|t| format!("{t:?}"))
 }
 
 /// Decodes a body framed as `kind` off `buf`, recording events; `Ok(true)` when it ended.
@@ -79,7 +79,7 @@ fn body(dec: &mut BodyDecoder, buf: &mut BytesMut, out: &mut Vec<Event>) -> Resu
             }
             Ok(Decoded::NeedMore) => return Ok(false),
             Ok(Decoded::Done { trailers }) => {
-                push(out, Event::End(trailers_text(&trailers)));
+                push(out, Event::End(trailers_text(trailers.as_ref())));
                 return Ok(true);
             }
             Err(_) => {
@@ -139,7 +139,7 @@ pub fn server_pipeline(
                         push(&mut out, Event::Head(head_text(&m.head)));
                     }
                     push(&mut out, Event::Data(m.body.to_vec()));
-                    push(&mut out, Event::End(trailers_text(&m.trailers)));
+                    push(&mut out, Event::End(trailers_text(m.trailers.as_deref())));
                     conn.resume();
                 }
                 Ok(_) => return out,
