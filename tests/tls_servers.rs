@@ -14,7 +14,7 @@ use squall::net::{TcpClient, TcpServer};
 use squall::tls::TlsErrorKind;
 use squall::{Error, Reactor};
 use support::net::echo_lines;
-use support::tls::{blocking_client_config, TestCa};
+use support::tls::{blocking_client_config, finish_handshake, TestCa};
 use support::{run_until, wait, WAIT_LIMIT};
 
 /// A line-echo TLS server; returns its port and the number of streams it was handed.
@@ -117,14 +117,7 @@ fn a_line_split_between_the_handshake_and_a_later_write_is_echoed() {
             rustls::ClientConnection::new(config, "localhost".try_into().unwrap()).unwrap();
         // Queued before the handshake: sent in the same write as the Finished message.
         conn.writer().write_all(b"first half, ").unwrap();
-        while conn.is_handshaking() || conn.wants_write() {
-            if conn.wants_write() {
-                conn.write_tls(&mut tcp).unwrap();
-            } else {
-                conn.read_tls(&mut tcp).unwrap();
-                conn.process_new_packets().unwrap();
-            }
-        }
+        finish_handshake(&mut conn, &mut tcp);
         handed_rx
             .recv_timeout(WAIT_LIMIT)
             .expect("the server hands the connection over");

@@ -14,7 +14,9 @@ use squall::stream::{IoStream, Socket};
 use squall::testing::stream_pair;
 use squall::tls::{ClientTlsOptions, TlsConfig, TlsErrorKind};
 use squall::{Error, Future, Handle, Reactor};
-use support::tls::{blocking_client_config, client_auth_config, tls_kind, Leaf, TestCa};
+use support::tls::{
+    blocking_client_config, client_auth_config, finish_handshake, tls_kind, Leaf, TestCa,
+};
 use support::{run_until, tcp_pair, wait, WAIT_LIMIT};
 
 /// Handshakes a connected pair (a socketpair: TLS needs no TCP): (server result, client
@@ -320,14 +322,7 @@ fn data_decrypted_during_the_handshake_is_read() {
         msg.push(b'\n');
         assert_eq!(conn.writer().write(&msg).unwrap(), msg.len());
         let mut tcp = tcp;
-        while conn.is_handshaking() || conn.wants_write() {
-            if conn.wants_write() {
-                conn.write_tls(&mut tcp).unwrap();
-            } else {
-                conn.read_tls(&mut tcp).unwrap();
-                conn.process_new_packets().unwrap();
-            }
-        }
+        finish_handshake(&mut conn, &mut tcp);
         let mut tls = rustls::StreamOwned::new(conn, tcp);
         let mut reply = [0u8; 3];
         tls.read_exact(&mut reply).unwrap();

@@ -174,6 +174,19 @@ pub fn blocking_client_config(ca: &TestCa) -> Arc<rustls::ClientConfig> {
     )
 }
 
+/// Completes a blocking client handshake on `tcp`, flushing whatever `conn` has queued
+/// (application data written before the handshake leaves with its Finished message).
+pub fn finish_handshake(conn: &mut rustls::ClientConnection, tcp: &mut std::net::TcpStream) {
+    while conn.is_handshaking() || conn.wants_write() {
+        if conn.wants_write() {
+            conn.write_tls(tcp).unwrap();
+        } else {
+            conn.read_tls(tcp).unwrap();
+            conn.process_new_packets().unwrap();
+        }
+    }
+}
+
 /// A server configuration presenting `leaf` that asks for a client certificate issued by
 /// `ca` (and, unless `optional`, refuses a client without one).
 pub fn client_auth_config(ca: &TestCa, leaf: &Leaf, optional: bool) -> TlsConfig {

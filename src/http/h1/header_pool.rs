@@ -12,6 +12,7 @@
 //! positions of 16 bytes, 8 KiB per thread.
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
 use http::HeaderMap;
 
@@ -34,51 +35,47 @@ thread_local! {
 /// An empty map: a recycled one if the thread has one, else a new one (which allocates
 /// its room only when a field is added).
 pub(crate) fn take() -> Box<HeaderMap> {
-    POOL.try_with(|p| p.borrow_mut().pop())
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    pop(&POOL)
 }
 
 /// Gives `map` back for a later [`take`]: cleared and kept if it is small and the
 /// thread keeps fewer than [`MAX_POOLED`], else dropped.
-pub(crate) fn give(mut map: Box<HeaderMap>) {
+pub(crate) fn give(map: Box<HeaderMap>) {
     let cap = map.capacity();
-    if cap == 0 || cap > MAX_FIELDS {
-        return;
-    }
-    // Dropping the values may run no code of ours, but clear before borrowing anyway.
-    map.clear();
-    let _ = POOL.try_with(|p| {
-        if let Ok(mut p) = p.try_borrow_mut()
-            && p.len() < MAX_POOLED
-        {
-            p.push(map);
-        }
-    });
+    push(&POOL, map, cap, |m| m.clear());
 }
 
 /// An empty list for a head's raw field positions: a recycled one if the thread has one.
 pub(super) fn take_fields() -> Vec<RawField> {
-    FIELDS
-        .try_with(|p| p.borrow_mut().pop())
+    pop(&FIELDS)
+}
+
+/// Gives `fields` back for a later [`take_fields`], on the same terms as [`give`].
+pub(super) fn give_fields(fields: Vec<RawField>) {
+    let cap = fields.capacity();
+    push(&FIELDS, fields, cap, Vec::clear);
+}
+
+fn pop<T: Default>(pool: &'static LocalKey<RefCell<Vec<T>>>) -> T {
+    pool.try_with(|p| p.borrow_mut().pop())
         .ok()
         .flatten()
         .unwrap_or_default()
 }
 
-/// Gives `fields` back for a later [`take_fields`], on the same terms as [`give`].
-pub(super) fn give_fields(mut fields: Vec<RawField>) {
-    let cap = fields.capacity();
+/// Keeps `item` (of `cap` fields' room) cleared, if it has room but not too much and the
+/// pool is not full.
+fn push<T>(pool: &'static LocalKey<RefCell<Vec<T>>>, mut item: T, cap: usize, clear: fn(&mut T)) {
     if cap == 0 || cap > MAX_FIELDS {
         return;
     }
-    fields.clear();
-    let _ = FIELDS.try_with(|p| {
+    // Dropping the values may run no code of ours, but clear before borrowing anyway.
+    clear(&mut item);
+    let _ = pool.try_with(|p| {
         if let Ok(mut p) = p.try_borrow_mut()
             && p.len() < MAX_POOLED
         {
-            p.push(fields);
+            p.push(item);
         }
     });
 }
@@ -113,5 +110,21 @@ mod tests {
         let kept = POOL.with(|p| p.borrow().len());
         assert_eq!(kept, MAX_POOLED);
         POOL.with(|p| p.borrow_mut().clear());
+    }
+
+    #[test]
+    fn field_lists_are_bounded_like_the_maps() {
+        give_fields(Vec::with_capacity(MAX_FIELDS * 2));
+        assert_eq!(take_fields().capacity(), 0, "a large list is freed");
+        for _ in 0..MAX_POOLED + 4 {
+            give_fields(vec![RawField::default(); 4]);
+        }
+        assert_eq!(FIELDS.with(|p| p.borrow().len()), MAX_POOLED);
+        let again = take_fields();
+        assert!(
+            again.is_empty() && again.capacity() >= 4,
+            "cleared, room kept"
+        );
+        FIELDS.with(|p| p.borrow_mut().clear());
     }
 }
