@@ -22,8 +22,15 @@ use support::log::{install_logger, logged_here};
 use support::ws::{cf, pinging, Closes, Raw};
 use support::{run_for, turn, with_peer, WAIT_LIMIT};
 
-/// Small kernel buffers on both sides, so a peer that does not read shows up after a
-/// few kilobytes instead of megabytes.
+/// Small kernel buffers on both sides and in both directions, so a peer that does not
+/// read shows up after a few kilobytes instead of megabytes. The server's receive buffer
+/// matters as much as the client's: with a large one a server that lags takes up to
+/// half a megabyte per read, whose pings share one pong, and the flood must carry
+/// tens of megabytes before the pongs back up. On a starved machine that much traffic
+/// into a peer that never reads can wedge loopback TCP itself (the flooder's
+/// retransmissions back off to tens of seconds while its receive buffer, full of pongs,
+/// drops the segments that carry the server's acknowledgements), and the server, with
+/// nothing queued, has nothing to time out.
 const SOCKET_BUFFER: usize = 4096;
 
 /// The server's connections, their close log, and its address. Every connection echoes.
@@ -49,10 +56,10 @@ fn server(reactor: &Reactor, options: WebSocketOptions, echo: bool) -> Server {
         }
     });
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    // Accepted sockets inherit the listener's send buffer size.
-    SockRef::from(&listener)
-        .set_send_buffer_size(SOCKET_BUFFER)
-        .unwrap();
+    // Accepted sockets inherit the listener's buffer sizes.
+    let l = SockRef::from(&listener);
+    l.set_send_buffer_size(SOCKET_BUFFER).unwrap();
+    l.set_recv_buffer_size(SOCKET_BUFFER).unwrap();
     let addr = listener.local_addr().unwrap();
     server.add_listener(listener).unwrap();
     Server {
@@ -68,6 +75,7 @@ fn server(reactor: &Reactor, options: WebSocketOptions, echo: bool) -> Server {
 fn small_client(addr: SocketAddr) -> TcpStream {
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     socket.set_recv_buffer_size(SOCKET_BUFFER).unwrap();
+    socket.set_send_buffer_size(SOCKET_BUFFER).unwrap();
     socket.connect(&addr.into()).unwrap();
     let mut stream: TcpStream = socket.into();
     stream.set_read_timeout(Some(WAIT_LIMIT)).unwrap();
