@@ -368,6 +368,31 @@ fn a_pooled_connection_with_unsolicited_bytes_is_never_reused() {
 }
 
 #[test]
+fn a_get_on_a_connection_closed_as_it_went_idle_is_sent_again_on_a_new_one() {
+    // Each connection answers one request as keep-alive, then the server closes it. The
+    // next GET starts from the first one's done-callback, in the loop iteration that put
+    // the connection back in the pool: it is reused without a look at the socket (its
+    // response was just read), finds it closed, and goes out again on a new connection.
+    let srv = raw_server(|mut s, n| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        if read_request(&mut r).is_some() {
+            let _ = s.write_all(&response("200 OK", "", format!("conn {n}").as_bytes()));
+        }
+    });
+    let mut reactor = Reactor::new().unwrap();
+    let client = AsyncHttpClient::new(&reactor.handle());
+    let (c, url) = (client.clone(), srv.url("/second"));
+    let second = client
+        .fetch(srv.url("/first"))
+        .and_then(move |first| {
+            assert_eq!(first.body, "conn 0");
+            c.fetch(url)
+        });
+    assert_eq!(wait(&mut reactor, &second).unwrap().body, "conn 1");
+    assert_eq!(srv.connections(), 2);
+}
+
+#[test]
 fn an_early_413_during_an_upload_is_reported_as_that_response() {
     // The server refuses the upload after its head, answers and closes without reading
     // the body: the client's writes then fail (EPIPE/ECONNRESET), but the 413 is there.

@@ -194,6 +194,16 @@ impl Handle {
         );
     }
 
+    /// The current loop iteration while the loop runs (inside a callback), `None`
+    /// outside it. Two equal readings mean no poll happened in between.
+    pub(crate) fn iteration(&self) -> Option<u64> {
+        let inner = &self.inner;
+        inner
+            .running
+            .get()
+            .then(|| inner.counters.iterations.get())
+    }
+
     /// A cheap millisecond-resolution reading of the loop's clock, comparable only with
     /// other readings of it (stream activity, HTTP server deadlines).
     pub(crate) fn coarse_now(&self) -> Duration {

@@ -402,7 +402,16 @@ fn start(inner: &Rc<Inner>, f: FetchRef) {
         let key = fb.plan.pool_key();
         let conn = st
             .pool
-            .checkout(key, inner.options.idle_timeout, inner.handle.now());
+            .checkout(
+            key,
+            inner.options.idle_timeout,
+            inner.handle.now(),
+            // Only a request sent again if the connection turns out closed may skip
+            // the look at an idle connection's socket (see `Pool::checkout`).
+            (idempotent(&fb.plan.method) && !fb.retried)
+                .then(|| inner.handle.iteration())
+                .flatten(),
+        );
         if conn.is_none() {
             st.pool.opening(key);
         }
@@ -580,7 +589,8 @@ fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<Parsed>>) {
                 st.active -= 1;
                 let fb = f.borrow();
                 let (key, max) = (fb.plan.pool_key(), inner.options.max_idle_per_host);
-                st.pool.checkin(key, conn, max, inner.handle.now());
+                st.pool
+                    .checkin(key, conn, max, inner.handle.now(), inner.handle.iteration());
                 drop((st, fb));
                 arm_sweep(inner);
             } else {

@@ -21,6 +21,8 @@ pub(crate) struct Conn {
 struct Idle {
     conn: Conn,
     since: Instant,
+    /// The loop iteration it went idle in (`None`: outside the loop).
+    iteration: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -50,15 +52,33 @@ impl Pool {
 
     /// The most recently used live idle connection to `key`. Dead ones (closed, with
     /// unsolicited bytes, or idle longer than `max_idle`) are closed on the way.
-    pub(crate) fn checkout(&mut self, key: &str, max_idle: Duration, now: Instant) -> Option<Conn> {
+    /// `iteration` is the loop's ([`Handle::iteration`](crate::reactor::Handle::iteration)),
+    /// or `None` to always look at the socket.
+    pub(crate) fn checkout(
+        &mut self,
+        key: &str,
+        max_idle: Duration,
+        now: Instant,
+        iteration: Option<u64>,
+    ) -> Option<Conn> {
         let host = self.hosts.get_mut(key)?;
         while let Some(idle) = host.idle.pop() {
             self.idle_total -= 1;
             let s = &idle.conn.stream;
             // Unsolicited bytes (or a close) waiting in the kernel are seen here even
-            // when the loop did not run since the connection went idle.
-            if !s.is_closed() && !s.has_unread_input() && now.duration_since(idle.since) < max_idle
-            {
+            // when the loop did not run since the connection went idle: a peek at the
+            // socket. Not for a connection that went idle in this very iteration of a
+            // running loop (its response was just read): the system call per request
+            // is saved at the price of missing a close that came with or just after
+            // the response, which the request then finds; the caller passes an
+            // iteration only for a request it sends again on a new connection then.
+            let fresh = iteration.is_some() && idle.iteration == iteration;
+            let unread = if fresh {
+                s.buffered() > 0
+            } else {
+                s.has_unread_input()
+            };
+            if !s.is_closed() && !unread && now.duration_since(idle.since) < max_idle {
                 crate::telemetry::hooks::client_connection(true);
                 return Some(idle.conn);
             }
@@ -94,12 +114,17 @@ impl Pool {
         conn: Conn,
         max_idle_per_host: usize,
         now: Instant,
+        iteration: Option<u64>,
     ) {
         let Some(host) = self.hosts.get_mut(key) else {
             conn.stream.close();
             return;
         };
-        host.idle.push(Idle { conn, since: now });
+        host.idle.push(Idle {
+            conn,
+            since: now,
+            iteration,
+        });
         self.idle_total += 1;
         if host.idle.len() > max_idle_per_host {
             let oldest = host.idle.remove(0);
