@@ -382,12 +382,10 @@ fn a_get_on_a_connection_closed_as_it_went_idle_is_sent_again_on_a_new_one() {
     let mut reactor = Reactor::new().unwrap();
     let client = AsyncHttpClient::new(&reactor.handle());
     let (c, url) = (client.clone(), srv.url("/second"));
-    let second = client
-        .fetch(srv.url("/first"))
-        .and_then(move |first| {
-            assert_eq!(first.body, "conn 0");
-            c.fetch(url)
-        });
+    let second = client.fetch(srv.url("/first")).and_then(move |first| {
+        assert_eq!(first.body, "conn 0");
+        c.fetch(url)
+    });
     assert_eq!(wait(&mut reactor, &second).unwrap().body, "conn 1");
     assert_eq!(srv.connections(), 2);
 }

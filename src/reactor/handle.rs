@@ -198,10 +198,7 @@ impl Handle {
     /// outside it. Two equal readings mean no poll happened in between.
     pub(crate) fn iteration(&self) -> Option<u64> {
         let inner = &self.inner;
-        inner
-            .running
-            .get()
-            .then(|| inner.counters.iterations.get())
+        inner.running.get().then(|| inner.counters.iterations.get())
     }
 
     /// A cheap millisecond-resolution reading of the loop's clock, comparable only with

@@ -7,7 +7,6 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use http::Method;
 
 use super::connection::{Parsed, ResponseReader};
@@ -17,6 +16,7 @@ use super::request::{HttpRequest, RequestDefaults};
 use super::response::{HttpResponse, TimeInfo, TimeoutStage};
 use crate::error::{Error, Result};
 use crate::future::Future;
+use crate::http::h1::{out_buffer, return_out_buffer};
 use crate::net::{Resolver, TcpClient};
 use crate::reactor::{Handle, TimerId};
 use crate::stream::IoStream;
@@ -400,9 +400,7 @@ fn start(inner: &Rc<Inner>, f: FetchRef) {
     let conn = {
         let mut st = inner.state.borrow_mut();
         let key = fb.plan.pool_key();
-        let conn = st
-            .pool
-            .checkout(
+        let conn = st.pool.checkout(
             key,
             inner.options.idle_timeout,
             inner.handle.now(),
@@ -426,7 +424,8 @@ fn start(inner: &Rc<Inner>, f: FetchRef) {
     fb.phase = Phase::Connecting;
     let timeout = Some(fb.plan.connect_timeout);
     let connecting = if fb.plan.is_https() {
-        match tls_config(inner, &fb.plan.tls) {
+        let tls = fb.plan.tls.as_ref();
+        match tls_config(inner, tls.unwrap_or(&inner.options.defaults.tls)) {
             Ok(config) => inner
                 .tcp
                 .connect_tls(fb.plan.host(), fb.plan.port, timeout, &config),
@@ -510,8 +509,11 @@ fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
         return;
     };
     let stream = conn.stream.clone();
-    let mut out = BytesMut::new();
-    let rest = match fb.plan.encode(&mut out) {
+    let mut out = out_buffer();
+    let encoded = fb.plan.encode(&mut out);
+    let head = out.split().freeze();
+    return_out_buffer(out);
+    let rest = match encoded {
         Ok(rest) => rest,
         Err(e) => {
             let conn = take_conn(&mut fb.phase);
@@ -551,7 +553,7 @@ fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
     // Written after the read is pending: a server that answers early and stops reading
     // (a 413 during an upload) makes a write fail, and the stream then hands the read
     // what the server sent before closing.
-    stream.write_and_forget(out.freeze());
+    stream.write_and_forget(head);
     if let Some(body) = now {
         stream.write_and_forget(body);
     }

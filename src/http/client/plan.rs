@@ -12,9 +12,11 @@ use http::{HeaderMap, Method, StatusCode, Version};
 use url::{Position, Url};
 
 pub(crate) use super::request::e599;
-use super::request::{HeaderCallback, HttpRequest, RequestDefaults, StreamingCallback};
+use super::request::{
+    HeaderCallback, HttpRequest, RequestDefaults, StreamingCallback, DEFAULT_USER_AGENT,
+};
 use crate::error::Result;
-use crate::http::h1::{write_request_head, Framing};
+use crate::http::h1::{write_field, write_request_fields, write_request_line, Framing};
 use crate::tls::ClientTlsOptions;
 
 /// Bodies up to this size are copied behind the head so both go out in one write.
@@ -28,6 +30,10 @@ pub(crate) struct Plan {
     pub headers: HeaderMap,
     /// The caller set `Host` (kept unless a redirect changes the target).
     user_host: bool,
+    /// `User-Agent` to send (the caller set none in `headers`).
+    user_agent: Option<HeaderValue>,
+    /// Send `Accept-Encoding: gzip` (the caller set none in `headers`).
+    accept_gzip: bool,
     pub body: Option<Bytes>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
@@ -40,9 +46,9 @@ pub(crate) struct Plan {
     pub expect_continue: bool,
     pub header_callback: Option<HeaderCallback>,
     pub streaming_callback: Option<StreamingCallback>,
-    /// TLS settings used for `https://` hops.
-    pub tls: ClientTlsOptions,
-    /// The pool key when the TLS settings are not the defaults (they are part of it).
+    /// TLS settings for `https://` hops when not the client's own (`None`: those).
+    pub tls: Option<ClientTlsOptions>,
+    /// The pool key when the TLS settings are not the client's own (they are part of it).
     tls_key: Option<String>,
 }
 
@@ -101,12 +107,16 @@ impl Plan {
             }
         }
         let user_host = headers.contains_key(HOST);
-        if !headers.contains_key(USER_AGENT)
-            && let Some(ua) = req.user_agent.as_ref().or(d.user_agent.as_ref())
-        {
-            let v = HeaderValue::try_from(ua.as_str()).map_err(|_| e599("invalid user_agent"))?;
-            headers.insert(USER_AGENT, v);
-        }
+        // `Host`, `User-Agent` and `Accept-Encoding` are written by `encode`, not put in
+        // the map: a request without fields of its own then needs no map allocation.
+        let user_agent = match req.user_agent.as_ref().or(d.user_agent.as_ref()) {
+            Some(ua) if !headers.contains_key(USER_AGENT) => Some(if ua == DEFAULT_USER_AGENT {
+                HeaderValue::from_static(DEFAULT_USER_AGENT)
+            } else {
+                HeaderValue::try_from(ua.as_str()).map_err(|_| e599("invalid user_agent"))?
+            }),
+            _ => None,
+        };
         let auth = match &req.auth {
             Some((user, pass)) => Some(format!("{user}:{pass}").into_bytes()),
             None => url_auth,
@@ -119,9 +129,7 @@ impl Plan {
         }
         let decompress =
             cfg!(feature = "gzip") && req.decompress_response.unwrap_or(d.decompress_response);
-        if decompress && !headers.contains_key(ACCEPT_ENCODING) {
-            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        }
+        let accept_gzip = decompress && !headers.contains_key(ACCEPT_ENCODING);
         if req.expect_100_continue {
             headers.insert(
                 http::header::EXPECT,
@@ -136,6 +144,8 @@ impl Plan {
             port,
             headers,
             user_host,
+            user_agent,
+            accept_gzip,
             body: req.body,
             connect_timeout: req.connect_timeout.unwrap_or(d.connect_timeout),
             request_timeout: req.request_timeout.unwrap_or(d.request_timeout),
@@ -149,15 +159,18 @@ impl Plan {
             header_callback: req.header_callback,
             streaming_callback: req.streaming_callback,
             tls_key: None,
-            tls: req.tls.unwrap_or_else(|| d.tls.clone()),
+            // `None` for the client's own settings: most requests copy nothing.
+            tls: req.tls.filter(|t| *t != d.tls),
         };
         plan.set_tls_key();
         Ok(plan)
     }
 
     fn set_tls_key(&mut self) {
-        self.tls_key = (self.is_https() && self.tls != ClientTlsOptions::default())
-            .then(|| format!("{}#{:?}", self.origin(), self.tls));
+        self.tls_key = match &self.tls {
+            Some(tls) if self.is_https() => Some(format!("{}#{tls:?}", self.origin())),
+            _ => None,
+        };
     }
 
     /// True for an `https://` URL.
@@ -192,24 +205,27 @@ impl Plan {
     /// Encodes the request head, plus the body when it is small and not held back for
     /// `100 Continue`. Returns the body still to write, if any.
     pub(crate) fn encode(&mut self, out: &mut BytesMut) -> Result<Option<Bytes>> {
-        if !self.user_host {
-            let v = HeaderValue::from_str(self.key()).map_err(|_| e599("invalid host"))?;
-            self.headers.insert(HOST, v);
-        }
         let framing = match &self.body {
             Some(b) => Framing::Length(b.len() as u64),
             None => Framing::Unframed,
         };
         let target = &self.url[Position::BeforePath..Position::AfterQuery];
-        write_request_head(
-            out,
-            &self.method,
-            target,
-            Version::HTTP_11,
-            &self.headers,
-            framing,
-        )
-        .map_err(|_| e599("invalid request target"))?;
+        let host = self.key().as_bytes();
+        if !host.iter().all(|b| (0x21..0x7f).contains(b)) {
+            return Err(e599("invalid host"));
+        }
+        write_request_line(out, &self.method, target, Version::HTTP_11, 256)
+            .map_err(|_| e599("invalid request target"))?;
+        if !self.user_host {
+            write_field(out, &HOST, host);
+        }
+        if let Some(ua) = &self.user_agent {
+            write_field(out, &USER_AGENT, ua.as_bytes());
+        }
+        if self.accept_gzip {
+            write_field(out, &ACCEPT_ENCODING, b"gzip");
+        }
+        write_request_fields(out, &self.headers, framing);
         match &self.body {
             Some(b) if self.expect_continue => Ok(Some(b.clone())),
             Some(b) if b.len() <= COALESCE_BODY => {
@@ -278,8 +294,10 @@ impl Plan {
                 self.headers.remove(h);
             }
         }
-        self.headers.remove(HOST);
-        self.user_host = false;
+        if self.user_host {
+            self.headers.remove(HOST);
+            self.user_host = false;
+        }
         self.url = next;
         self.port = port;
         self.set_tls_key();
@@ -377,6 +395,39 @@ mod tests {
         let mut p = plan(HttpRequest::get("http://[::1]/")).unwrap();
         assert!(head(&mut p).contains("host: [::1]\r\n"));
         assert_eq!((p.host(), p.key(), p.port), ("::1", "[::1]", 80));
+    }
+
+    #[test]
+    fn fields_the_caller_sets_replace_the_defaults_and_appear_once() {
+        let count = |h: &str, name: &str| h.to_ascii_lowercase().matches(name).count();
+        let mut p = plan(HttpRequest::get("http://a.test/")).unwrap();
+        let h = head(&mut p);
+        assert!(h.starts_with("GET / HTTP/1.1\r\nhost: a.test\r\n"), "{h}");
+        assert_eq!(count(&h, "user-agent: squall/"), 1, "{h}");
+        assert_eq!(
+            count(&h, "accept-encoding: gzip\r\n"),
+            usize::from(cfg!(feature = "gzip"))
+        );
+        let mut p = plan(
+            HttpRequest::get("http://a.test/")
+                .header("Host", "b.test")
+                .header("User-Agent", "me")
+                .header("Accept-Encoding", "br"),
+        )
+        .unwrap();
+        let h = head(&mut p);
+        for (name, value) in [
+            ("host", "b.test"),
+            ("user-agent", "me"),
+            ("accept-encoding", "br"),
+        ] {
+            assert_eq!(count(&h, &format!("{name}: ")), 1, "{h}");
+            assert!(h.contains(&format!("{name}: {value}\r\n")), "{h}");
+        }
+        // A user agent set on the request (not as a field) is checked and sent.
+        let mut p = plan(HttpRequest::get("http://a.test/").user_agent("bot/1")).unwrap();
+        assert!(head(&mut p).contains("user-agent: bot/1\r\n"));
+        assert!(plan(HttpRequest::get("http://a.test/").user_agent("a\r\nb")).is_err());
     }
 
     #[test]

@@ -13,6 +13,9 @@ use url::Url;
 use crate::error::Error;
 use crate::tls::ClientTlsOptions;
 
+/// The `User-Agent` sent by default.
+pub(crate) const DEFAULT_USER_AGENT: &str = concat!("squall/", env!("CARGO_PKG_VERSION"));
+
 /// The error for anything wrong on the client side (Tornado's 599).
 pub(crate) fn e599(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
     Error::HttpFetch {
@@ -77,7 +80,7 @@ impl Default for RequestDefaults {
             follow_redirects: true,
             max_redirects: 5,
             decompress_response: cfg!(feature = "gzip"),
-            user_agent: Some(concat!("squall/", env!("CARGO_PKG_VERSION")).to_string()),
+            user_agent: Some(DEFAULT_USER_AGENT.to_string()),
             max_header_size: 64 * 1024,
             max_body_size: 100 * 1024 * 1024,
             headers: HeaderMap::new(),

@@ -232,13 +232,26 @@ pub fn write_request_head(
     headers: &HeaderMap,
     framing: Framing,
 ) -> Result<()> {
+    write_request_line(dst, method, target, version, head_size(headers))?;
+    write_request_fields(dst, headers, framing);
+    Ok(())
+}
+
+/// The request line, with room reserved for `fields_size` bytes of fields after it.
+pub(crate) fn write_request_line(
+    dst: &mut BytesMut,
+    method: &Method,
+    target: &str,
+    version: Version,
+    fields_size: usize,
+) -> Result<()> {
     if target.is_empty() || !target.bytes().all(|b| (0x21..0x7f).contains(&b)) {
         return Err(parse_error(
             ParseErrorKind::Malformed,
             "invalid request-target",
         ));
     }
-    dst.reserve(head_size(headers) + target.len() + 64);
+    dst.reserve(fields_size + target.len() + 64);
     dst.put_slice(method.as_str().as_bytes());
     dst.put_u8(b' ');
     dst.put_slice(target.as_bytes());
@@ -248,10 +261,22 @@ pub fn write_request_head(
         b" HTTP/1.1\r\n"
     };
     dst.put_slice(v);
+    Ok(())
+}
+
+/// A request's `headers`, its framing field unless among them, and the empty line.
+pub(crate) fn write_request_fields(dst: &mut BytesMut, headers: &HeaderMap, framing: Framing) {
     let seen = write_fields(dst, headers);
     write_framing(dst, seen, framing);
     dst.put_slice(b"\r\n");
-    Ok(())
+}
+
+/// One header field, `name: value` (the caller checked both).
+pub(crate) fn write_field(dst: &mut BytesMut, name: &HeaderName, value: &[u8]) {
+    dst.put_slice(name.as_str().as_bytes());
+    dst.put_slice(b": ");
+    dst.put_slice(value);
+    dst.put_slice(b"\r\n");
 }
 
 /// Bytes the header fields take, for one `reserve`.
@@ -280,10 +305,7 @@ fn write_fields(dst: &mut BytesMut, headers: &HeaderMap) -> Seen {
         } else if *name == CONTENT_LENGTH || *name == TRANSFER_ENCODING {
             seen.framing = true;
         }
-        dst.put_slice(name.as_str().as_bytes());
-        dst.put_slice(b": ");
-        dst.put_slice(value.as_bytes());
-        dst.put_slice(b"\r\n");
+        write_field(dst, name, value.as_bytes());
     }
     seen
 }

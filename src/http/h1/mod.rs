@@ -45,6 +45,7 @@ mod framing;
 pub(crate) mod header_pool;
 mod headers;
 mod limits;
+mod out_buffer;
 mod pipeline;
 mod request_head;
 mod response_head;
@@ -59,7 +60,7 @@ pub use connection::{Client, Connection, Event, Message, ReadLimits, Role, Serve
 pub use date::http_date;
 #[doc(hidden)]
 pub use date::{write_date, write_date_at, HTTP_DATE_LEN};
-pub(crate) use encode::has_field;
+pub(crate) use encode::{has_field, write_field, write_request_fields, write_request_line};
 pub use encode::{write_request_head, write_response_head, ChunkedEncoder, Framing};
 #[doc(hidden)]
 pub use encode::{write_response, write_server_response_head, ServerFields, CONTINUE_100};
@@ -67,6 +68,7 @@ pub use error::ParseErrorKind;
 pub use framing::BodyKind;
 pub use headers::Headers;
 pub use limits::HeadLimits;
+pub(crate) use out_buffer::{out_buffer, return_out_buffer};
 #[doc(hidden)]
 pub use pipeline::{consume_gzip_encoding, BodyFault, BodyPipeline, X_CONSUMED_CONTENT_ENCODING};
 #[doc(hidden)]

@@ -11,7 +11,8 @@ use super::link::ResponseLink;
 use crate::error::Error;
 use crate::future::Future;
 use crate::http::h1::{
-    has_field, write_server_response_head, ChunkedEncoder, Framing, ServerFields,
+    has_field, out_buffer, return_out_buffer, write_server_response_head, ChunkedEncoder, Framing,
+    ServerFields,
 };
 use crate::stream::IoStream;
 use crate::telemetry::hooks as metrics;
@@ -25,25 +26,6 @@ const SPARE_MAX_CAPACITY: usize = 64;
 thread_local! {
     static SPARE_HEADERS: std::cell::RefCell<Vec<HeaderMap>> =
         const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Capacity of the per-thread output buffer: corked pipelined responses share it, so
-/// it must hold many before it has to be replaced by a new allocation.
-const OUT_CAPACITY: usize = 16 * 1024;
-
-thread_local! {
-    /// One output buffer per thread: responses are encoded here and handed to the
-    /// stream as `Bytes`, so connections own no write memory between responses.
-    static OUT: std::cell::RefCell<BytesMut> =
-        std::cell::RefCell::new(BytesMut::with_capacity(OUT_CAPACITY));
-}
-
-fn out_buffer() -> BytesMut {
-    OUT.with(|o| std::mem::take(&mut *o.borrow_mut()))
-}
-
-fn return_out_buffer(buf: BytesMut) {
-    OUT.with(|o| *o.borrow_mut() = buf);
 }
 
 fn take_header_map() -> HeaderMap {
