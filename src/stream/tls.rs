@@ -256,6 +256,13 @@ impl IoStream {
     /// The stream's readiness hook while a handshake runs: `true` if the event was the
     /// handshake's.
     pub(super) fn tls_on_event(&self) -> bool {
+        let handshaking = {
+            let s = self.shared.state.borrow();
+            s.tls().is_some_and(TlsSocket::is_handshaking)
+        };
+        if !handshaking {
+            return false; // a plain stream, or one past its handshake: every other event
+        }
         let mut finish = Finish::default();
         let step = {
             let mut s = self.shared.state.borrow_mut();
