@@ -72,9 +72,13 @@
 //!   bomb fails after about `max_body_size` bytes.
 //! - **A connection is reused only when clean.** Before a pooled connection carries another
 //!   request, its socket is checked (without the loop): unsolicited bytes or a close
-//!   waiting there mean it is closed instead. A response with both `Content-Length` and
-//!   `Transfer-Encoding` (RFC 9112 §6.3: "ought to be handled as an error"; it is how
-//!   responses are split) fails the fetch, as in Tornado, and its connection is closed.
+//!   waiting there mean it is closed instead. One exception saves that system call per
+//!   request: a connection that went idle in the same loop iteration (its response was
+//!   just read) is reused unchecked by an idempotent request, which is sent again once on
+//!   a new connection if the reused one turns out closed. A response with both
+//!   `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.3: "ought to be handled as an
+//!   error"; it is how responses are split) fails the fetch, as in Tornado, and its
+//!   connection is closed.
 //! - **Early answers are heard.** A final response that arrives while the request body is
 //!   still being sent (a `413` for an upload) is reported as that response, even if the
 //!   server then stops reading and the upload fails.
