@@ -176,19 +176,41 @@ pub fn parse_request_head_into(
         Version::HTTP_11
     };
     let mut scan = Scan::default();
+    let mut long_name = false;
     let raw = head.headers.raw_fields();
     for h in req.headers.iter() {
         scan.field(h.name, h.value);
+        // httparse checks names and values as `http` does, but for the length of a name.
+        long_name |= h.name.len() > MAX_NAME;
         raw.push(RawField::new(base, h.name.as_bytes(), h.value));
     }
-    // httparse checks names and values as `http` does, but for the length of a name.
-    if req.headers.iter().any(|h| h.name.len() > MAX_NAME) {
+    let done = check_and_fill(buf, len, method_at, version, &scan, long_name, head);
+    if done.is_err() {
+        // The fields listed above point into a head that was refused.
+        head.headers.clear();
+    }
+    done
+}
+
+/// The checks of a complete head of `len` bytes whose fields are listed in
+/// `head.headers` (`method_at`: where its method and request-target are); fills `head`
+/// and takes the head off `buf` if they pass.
+fn check_and_fill(
+    buf: &mut BytesMut,
+    len: usize,
+    method_at: RawField,
+    version: Version,
+    scan: &Scan,
+    long_name: bool,
+    head: &mut RequestHead,
+) -> Result<bool> {
+    if long_name {
         return Err(parse_error(
             ParseErrorKind::Malformed,
             "invalid header name",
         ));
     }
-    let body = request_body(&scan, version)?;
+    let body = request_body(scan, version)?;
     if scan.hosts > 1 || (version == Version::HTTP_11 && scan.hosts == 0) || scan.bad_host {
         return Err(parse_error(
             ParseErrorKind::Malformed,
@@ -735,6 +757,20 @@ mod lazy_fields {
             .unwrap()
             .unwrap();
         assert_eq!(head.headers[name.as_str()], "v");
+    }
+
+    #[test]
+    fn a_head_reused_after_a_refused_request_reads_without_a_panic() {
+        // The fields are listed before the later checks refuse the request (here: no
+        // Host); reading the reused head afterwards must not index into bytes it no
+        // longer holds.
+        let mut head = RequestHead::default();
+        let limits = HeadLimits::default();
+        let mut buf = BytesMut::from(&b"GET /1 HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\r\n"[..]);
+        assert!(parse_request_head_into(&mut buf, &limits, &mut head).unwrap());
+        let mut bad = BytesMut::from(&b"GET /2 HTTP/1.1\r\nX-Long-Name: a long value\r\n\r\n"[..]);
+        assert!(parse_request_head_into(&mut bad, &limits, &mut head).is_err());
+        assert!(head.headers.is_empty(), "{:?}", head.headers);
     }
 
     #[test]
