@@ -349,18 +349,12 @@ impl IoStream {
     /// and only then schedules the close callback (so a custom read's last result is
     /// processed before it, as a simple read's is).
     fn complete(&self, finish: &mut Finish) {
-        if finish.is_empty() {
-            // (The custom read may yet close the stream: its close callback is then due.)
-            let mut closing = None;
-            self.drive_custom(&mut closing);
-            if let Some(c) = closing {
-                (*c).schedule();
-            }
-            return;
-        }
         let mut closing = finish.closing.take();
         let eof = finish.eof.take();
-        finish.settle();
+        if !finish.is_empty() {
+            finish.settle();
+        }
+        // (The custom read may yet close the stream: its close callback is then due.)
         self.drive_custom(&mut closing);
         if let Some(e) = eof {
             (*e).schedule();

@@ -264,13 +264,11 @@ impl IoStream {
             return false; // a plain stream, or one past its handshake: every other event
         }
         let mut finish = Finish::default();
-        let step = {
-            let mut s = self.shared.state.borrow_mut();
-            if s.closed {
-                return false;
-            }
-            s.tls_handshake_event(&mut finish)
-        };
+        let step = self
+            .shared
+            .state
+            .borrow_mut()
+            .tls_handshake_event(&mut finish);
         finish.run();
         match step {
             None => false,

@@ -47,14 +47,8 @@ impl fmt::Debug for TlsSocket {
     }
 }
 
-/// `Read`/`Write` over a shared socket, for rustls' `read_tls`/`write_tls`.
+/// `Write` over a shared socket, for rustls' `write_tls` (reads go through [`SocketIn`]).
 struct Io<'a>(&'a Socket);
-
-impl Read for Io<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
-    }
-}
 
 impl Write for Io<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
