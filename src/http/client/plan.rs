@@ -16,7 +16,7 @@ use super::request::{
     HeaderCallback, HttpRequest, RequestDefaults, StreamingCallback, DEFAULT_USER_AGENT,
 };
 use crate::error::Result;
-use crate::http::h1::{write_field, write_request_fields, write_request_line, Framing};
+use crate::http::h1::{head_size, write_field, write_request_fields, write_request_line, Framing};
 use crate::tls::ClientTlsOptions;
 
 /// Bodies up to this size are copied behind the head so both go out in one write.
@@ -214,7 +214,11 @@ impl Plan {
         if !host.iter().all(|b| (0x21..0x7f).contains(b)) {
             return Err(e599("invalid host"));
         }
-        write_request_line(out, &self.method, target, Version::HTTP_11, 256)
+        // Room for the fields this writes itself beside the map's (and the date the
+        // map's estimate counts, which a request does not send).
+        let ua = self.user_agent.as_ref().map_or(0, HeaderValue::len);
+        let fields = head_size(&self.headers) + host.len() + ua + 64;
+        write_request_line(out, &self.method, target, Version::HTTP_11, fields)
             .map_err(|_| e599("invalid request target"))?;
         if !self.user_host {
             write_field(out, &HOST, host);

@@ -280,7 +280,7 @@ pub(crate) fn write_field(dst: &mut BytesMut, name: &HeaderName, value: &[u8]) {
 }
 
 /// Bytes the header fields take, for one `reserve`.
-fn head_size(headers: &HeaderMap) -> usize {
+pub(crate) fn head_size(headers: &HeaderMap) -> usize {
     headers
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len() + 4)

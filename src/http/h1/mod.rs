@@ -60,7 +60,9 @@ pub use connection::{Client, Connection, Event, Message, ReadLimits, Role, Serve
 pub use date::http_date;
 #[doc(hidden)]
 pub use date::{write_date, write_date_at, HTTP_DATE_LEN};
-pub(crate) use encode::{has_field, write_field, write_request_fields, write_request_line};
+pub(crate) use encode::{
+    has_field, head_size, write_field, write_request_fields, write_request_line,
+};
 pub use encode::{write_request_head, write_response_head, ChunkedEncoder, Framing};
 #[doc(hidden)]
 pub use encode::{write_response, write_server_response_head, ServerFields, CONTINUE_100};
