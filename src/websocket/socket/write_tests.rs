@@ -23,8 +23,9 @@ fn seqpacket_pair() -> (UnixStream, UnixStream) {
     )
 }
 
-/// Sends a binary message of `len` bytes as `role` and returns the peer's first record.
-fn first_record(role: Role, len: usize) -> Vec<u8> {
+/// Sends a binary message of `len` bytes as `role` and returns the peer's first record,
+/// checked to be the whole frame: `header` bytes and the payload.
+fn first_record(role: Role, len: usize, header: usize) -> Vec<u8> {
     let mut reactor = Reactor::new().unwrap();
     let (ours, mut theirs) = seqpacket_pair();
     theirs
@@ -38,19 +39,18 @@ fn first_record(role: Role, len: usize) -> Vec<u8> {
     let mut record = vec![0u8; 2 * len];
     let n = theirs.read(&mut record).unwrap();
     record.truncate(n);
+    assert_eq!(
+        n,
+        header + len,
+        "the first write carried {n} bytes, not the whole frame"
+    );
     record
 }
 
 #[test]
 fn a_large_server_frame_is_one_write_with_its_header() {
     let len = COPY_MAX + 1000;
-    let record = first_record(Role::Server, len);
-    assert_eq!(
-        record.len(),
-        4 + len,
-        "the first write carried {} bytes",
-        record.len()
-    );
+    let record = first_record(Role::Server, len, 4);
     assert_eq!(record[..4], [0x82, 126, (len >> 8) as u8, len as u8]);
     assert!(record[4..].iter().all(|&b| b == 7));
 }
@@ -58,14 +58,8 @@ fn a_large_server_frame_is_one_write_with_its_header() {
 #[test]
 fn a_large_client_frame_is_one_write_with_its_header() {
     let len = COPY_MAX + 1000;
-    let record = first_record(Role::Client, len);
     // Header, mask key, masked payload.
-    assert_eq!(
-        record.len(),
-        8 + len,
-        "the first write carried {} bytes",
-        record.len()
-    );
+    let record = first_record(Role::Client, len, 8);
     assert_eq!(record[..4], [0x82, 126 | 0x80, (len >> 8) as u8, len as u8]);
     let key = [record[4], record[5], record[6], record[7]];
     let unmasked = record[8..]
