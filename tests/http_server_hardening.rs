@@ -197,6 +197,26 @@ fn lying_server(h: &Handle) -> HttpServer {
             resp.set_header("transfer-encoding", "chunked");
             resp.send("not chunked")
         }
+        // The same lies as constant fields (kept inline, not in the header map).
+        "/static-short-length" => {
+            resp.set_header_static(http::header::CONTENT_TYPE, "text/plain")
+                .set_header_static(http::header::CONTENT_LENGTH, "3");
+            resp.send("decoded body, longer than 3")
+        }
+        "/static-te" => {
+            resp.set_header_static("transfer-encoding", "chunked");
+            resp.send("not chunked")
+        }
+        "/static-stream-over" => {
+            resp.set_header_static(http::header::CONTENT_LENGTH, "5");
+            let over = resp.write("hello, world");
+            assert!(matches!(
+                over.take_result(),
+                Some(Err(Error::InvalidState(_)))
+            ));
+            let _ = resp.write("hello");
+            let _ = resp.finish();
+        }
         "/1xx" => resp.respond(http::StatusCode::CONTINUE, "final?"),
         "/stream-over" => {
             resp.set_header("content-length", "5");
@@ -233,6 +253,8 @@ fn a_content_length_that_does_not_match_the_body_is_corrected() {
         ("/short-length", "decoded body, longer than 3"),
         ("/long-length", "tiny"),
         ("/te", "not chunked"),
+        ("/static-short-length", "decoded body, longer than 3"),
+        ("/static-te", "not chunked"),
     ] {
         let raw = lie_then_next(path);
         let rs = parse_all(raw.as_bytes());
@@ -259,11 +281,14 @@ fn a_1xx_status_as_the_final_response_becomes_500_and_closes() {
 #[test]
 fn streamed_writes_are_held_to_the_handlers_content_length() {
     // Over: the write that would exceed it fails and sends nothing; the rest is in sync.
-    let raw = lie_then_next("/stream-over");
-    let rs = parse_all(raw.as_bytes());
-    assert_eq!(rs.len(), 2, "{raw}");
-    assert_eq!(rs[0].body_str(), "hello");
-    assert_eq!(rs[1].body_str(), "next");
+    for path in ["/stream-over", "/static-stream-over"] {
+        let raw = lie_then_next(path);
+        let rs = parse_all(raw.as_bytes());
+        assert_eq!(rs.len(), 2, "{path}: {raw}");
+        assert_eq!(rs[0].body_str(), "hello", "{path}");
+        assert_eq!(rs[0].headers_named("content-length"), vec!["5"], "{path}");
+        assert_eq!(rs[1].body_str(), "next", "{path}");
+    }
     // Short: the connection closes after the truncated body, nothing else is read.
     let raw = lie_then_next("/stream-short");
     assert!(raw.ends_with("\r\n\r\nhello"), "{raw}");

@@ -66,6 +66,8 @@ pub struct ServerFields<'a> {
     keep_alive: bool,
     server: Option<&'a str>,
     date: Option<SystemTime>,
+    /// The handler's constant fields, written before the map's.
+    statics: &'a [Option<(HeaderName, &'static str)>],
 }
 
 impl<'a> ServerFields<'a> {
@@ -76,7 +78,14 @@ impl<'a> ServerFields<'a> {
             keep_alive,
             server,
             date: None,
+            statics: &[],
         }
+    }
+
+    /// Constant fields to write before the map's (the responder's inline ones).
+    pub(crate) fn statics(mut self, statics: &'a [Option<(HeaderName, &'static str)>]) -> Self {
+        self.statics = statics;
+        self
     }
 
     /// Dates the response at `at` (the loop's wall time) rather than the system clock's
@@ -146,7 +155,13 @@ fn write_head(
     framing: Framing,
     fields: Option<ServerFields<'_>>,
 ) {
-    dst.reserve(head_size(headers) + 80);
+    let statics = fields.map_or(&[][..], |f| f.statics);
+    let statics_size: usize = statics
+        .iter()
+        .flatten()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    dst.reserve(head_size(headers) + statics_size + 80);
     let v: &[u8] = if version == Version::HTTP_10 {
         b"HTTP/1.0 "
     } else {
@@ -163,7 +178,12 @@ fn write_head(
         dst.put_slice(reason.as_bytes());
         dst.put_slice(b"\r\n");
     }
-    let seen = write_fields(dst, headers);
+    let mut seen = Seen::default();
+    for (name, value) in statics.iter().flatten() {
+        seen.note(name);
+        write_field(dst, name, value.as_bytes());
+    }
+    write_fields(dst, headers, &mut seen);
     let interim = status.is_informational();
     if !interim && status != StatusCode::NO_CONTENT {
         write_framing(dst, seen, framing);
@@ -266,7 +286,8 @@ pub(crate) fn write_request_line(
 
 /// A request's `headers`, its framing field unless among them, and the empty line.
 pub(crate) fn write_request_fields(dst: &mut BytesMut, headers: &HeaderMap, framing: Framing) {
-    let seen = write_fields(dst, headers);
+    let mut seen = Seen::default();
+    write_fields(dst, headers, &mut seen);
     write_framing(dst, seen, framing);
     dst.put_slice(b"\r\n");
 }
@@ -297,17 +318,21 @@ struct Seen {
 
 /// Writes the fields and notes, in the same pass, whether `Date` or a framing field is
 /// among them: cheaper than a hashed lookup per name for every response.
-fn write_fields(dst: &mut BytesMut, headers: &HeaderMap) -> Seen {
-    let mut seen = Seen::default();
+fn write_fields(dst: &mut BytesMut, headers: &HeaderMap, seen: &mut Seen) {
     for (name, value) in headers {
-        if *name == DATE {
-            seen.date = true;
-        } else if *name == CONTENT_LENGTH || *name == TRANSFER_ENCODING {
-            seen.framing = true;
-        }
+        seen.note(name);
         write_field(dst, name, value.as_bytes());
     }
-    seen
+}
+
+impl Seen {
+    fn note(&mut self, name: &HeaderName) {
+        if *name == DATE {
+            self.date = true;
+        } else if *name == CONTENT_LENGTH || *name == TRANSFER_ENCODING {
+            self.framing = true;
+        }
+    }
 }
 
 /// Whether `headers` holds a field `name`. A response's map is small: comparing names
@@ -438,7 +463,7 @@ impl ChunkedEncoder {
         self.check()?;
         self.finished = true;
         dst.put_slice(b"0\r\n");
-        write_fields(dst, trailers);
+        write_fields(dst, trailers, &mut Seen::default());
         dst.put_slice(b"\r\n");
         Ok(())
     }

@@ -18,6 +18,7 @@
 //! ```
 
 mod conn;
+mod fields;
 mod link;
 mod request;
 mod responder;
@@ -34,6 +35,7 @@ use bytes::Bytes;
 use slab::Slab;
 
 use self::conn::Conn;
+pub use self::fields::StaticHeaderName;
 pub use self::request::Request;
 pub use self::responder::Responder;
 use crate::error::Result;

@@ -7,45 +7,16 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, StatusCode, Version};
 
+use super::fields::{Fields, StaticHeaderName};
 use super::link::ResponseLink;
 use crate::error::Error;
 use crate::future::Future;
 use crate::http::h1::{
-    has_field, out_buffer, return_out_buffer, write_server_response_head, ChunkedEncoder, Framing,
+    out_buffer, return_out_buffer, write_server_response_head, ChunkedEncoder, Framing,
     ServerFields,
 };
 use crate::stream::IoStream;
 use crate::telemetry::hooks as metrics;
-
-/// Response header maps kept per thread for reuse (cleared, capacity kept): building a
-/// `HeaderMap` allocates twice (indices and entries) on its first insert.
-const SPARE_HEADER_MAPS: usize = 64;
-/// Maps that grew beyond this many entries are not kept.
-const SPARE_MAX_CAPACITY: usize = 64;
-
-thread_local! {
-    static SPARE_HEADERS: std::cell::RefCell<Vec<HeaderMap>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn take_header_map() -> HeaderMap {
-    SPARE_HEADERS
-        .with(|s| s.borrow_mut().pop())
-        .unwrap_or_default()
-}
-
-fn recycle_header_map(mut map: HeaderMap) {
-    if map.capacity() == 0 || map.capacity() > SPARE_MAX_CAPACITY {
-        return;
-    }
-    map.clear();
-    SPARE_HEADERS.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.len() < SPARE_HEADER_MAPS {
-            s.push(map);
-        }
-    });
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Body {
@@ -80,7 +51,7 @@ enum Body {
 pub struct Responder {
     conn: Rc<dyn ResponseLink>,
     status: StatusCode,
-    headers: HeaderMap,
+    headers: Fields,
     version: Version,
     keep_alive: bool,
     head_request: bool,
@@ -113,7 +84,7 @@ impl Responder {
         Responder {
             conn,
             status: StatusCode::OK,
-            headers: take_header_map(),
+            headers: Fields::new(),
             version,
             keep_alive,
             head_request: method == http::Method::HEAD,
@@ -138,14 +109,14 @@ impl Responder {
 
     /// The response headers, to fill before the head goes out.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.headers
+        self.headers.map_mut()
     }
 
     /// Adds a header (names and values that are not valid HTTP are skipped with a log).
     pub fn set_header(&mut self, name: &'static str, value: &str) -> &mut Self {
         match http::HeaderValue::from_str(value) {
             Ok(v) => {
-                self.headers.insert(name, v);
+                self.headers.map_mut().insert(name, v);
             }
             Err(e) => log::warn!("invalid value for header {name}: {e}"),
         }
@@ -167,13 +138,13 @@ impl Responder {
     ///
     /// # Panics
     /// If `value` is not a valid header value (a bug in the constant).
+    #[inline]
     pub fn set_header_static(
         &mut self,
-        name: impl http::header::IntoHeaderName,
+        name: impl StaticHeaderName,
         value: &'static str,
     ) -> &mut Self {
-        self.headers
-            .insert(name, http::HeaderValue::from_static(value));
+        self.headers.insert_static(name.into_header_name(), value);
         self
     }
 
@@ -299,20 +270,8 @@ impl Responder {
         // match the body (a proxy copying a decoded body with the upstream's length)
         // would desynchronise the connection. A bodiless response (HEAD, 304) may keep
         // the handler's Content-Length: it describes the representation.
-        self.drop_header(TRANSFER_ENCODING);
-        let cl = has_field(&self.headers, &CONTENT_LENGTH)
-            .then(|| self.headers.get(CONTENT_LENGTH))
-            .flatten();
-        if let Some(cl) = cl {
-            let matches = parse_length(cl) == Some(body.len() as u64);
-            let keep = (bodiless && self.status != StatusCode::NO_CONTENT) || matches;
-            if !keep {
-                log::warn!(
-                    "Responder: Content-Length {cl:?} does not match the {} byte body; sending the body's",
-                    body.len()
-                );
-                self.headers.remove(CONTENT_LENGTH);
-            }
+        if self.headers.may_frame() {
+            self.check_length(body.len(), bodiless);
         }
         let mut out = out_buffer();
         self.write_head(&mut out, framing);
@@ -341,6 +300,22 @@ impl Responder {
         self.body = Body::Finished;
         metrics::http_request(self.method, self.status, self.started);
         self.conn.clone().response_done(self.keep_alive);
+    }
+
+    /// Drops the handler's `Transfer-Encoding`, and its `Content-Length` unless it matches
+    /// the `len` byte body (or describes the representation of a bodiless answer).
+    fn check_length(&mut self, len: usize, bodiless: bool) {
+        self.drop_header(TRANSFER_ENCODING);
+        if let Some(cl) = self.headers.get(&CONTENT_LENGTH) {
+            let matches = parse_length(cl) == Some(len as u64);
+            let keep = (bodiless && self.status != StatusCode::NO_CONTENT) || matches;
+            if !keep {
+                log::warn!(
+                    "Responder: Content-Length {cl:?} does not match the {len} byte body; sending the body's"
+                );
+                self.headers.remove(&CONTENT_LENGTH);
+            }
+        }
     }
 
     /// Sends a body chunk, sending the head first if needed. The future resolves when
@@ -456,13 +431,13 @@ impl Responder {
     fn start_streaming(&mut self) -> Framing {
         self.check_final_status();
         self.drop_header(TRANSFER_ENCODING);
-        let own_length = match self.headers.get(CONTENT_LENGTH) {
+        let own_length = match self.headers.get(&CONTENT_LENGTH) {
             None => None,
             Some(v) => match parse_length(v) {
                 Some(n) => Some(n),
                 None => {
                     log::warn!("Responder: invalid Content-Length {v:?} dropped");
-                    self.headers.remove(CONTENT_LENGTH);
+                    self.headers.remove(&CONTENT_LENGTH);
                     None
                 }
             },
@@ -502,7 +477,7 @@ impl Responder {
 
     /// Removes a framing header the handler set, with a warning.
     fn drop_header(&mut self, name: http::header::HeaderName) {
-        if has_field(&self.headers, &name) && self.headers.remove(&name).is_some() {
+        if self.headers.remove(&name) {
             log::warn!("Responder: the handler's {name} header dropped: squall frames the body");
         }
     }
@@ -520,17 +495,19 @@ impl Responder {
         }
         let server = self.conn.server_header();
         let now = self.conn.stream().handle().wall_time();
-        let fields = ServerFields::new(self.keep_alive, server.as_deref()).date(now);
+        let fields = ServerFields::new(self.keep_alive, server.as_deref())
+            .date(now)
+            .statics(self.headers.inline());
         write_server_response_head(
             out,
             self.version,
             self.status,
-            &self.headers,
+            self.headers.map(),
             framing,
             fields,
         );
-        // The head is out: the map is not read again, give it back for the next response.
-        recycle_header_map(std::mem::take(&mut self.headers));
+        // The head is out: the fields are not read again.
+        self.headers.recycle();
     }
 }
 
