@@ -366,6 +366,7 @@ impl Conn {
         true
     }
 
+    #[inline(always)]
     fn build_request(
         &self,
         shared: &Shared,
@@ -394,6 +395,7 @@ impl Conn {
         req
     }
 
+    #[inline(always)]
     fn dispatch(
         this: &Rc<Conn>,
         shared: &Rc<Shared>,

@@ -4,6 +4,7 @@
 //! use.
 
 use std::cell::RefCell;
+use std::sync::LazyLock;
 
 use http::header::{HeaderName, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue};
@@ -19,8 +20,13 @@ const SPARE_HEADER_MAPS: usize = 64;
 const SPARE_MAX_CAPACITY: usize = 64;
 
 thread_local! {
-    static SPARE_HEADERS: RefCell<Vec<HeaderMap>> = const { RefCell::new(Vec::new()) };
+    // Boxed on purpose: a responder holds its map boxed, and the box is reused too.
+    #[allow(clippy::vec_box)]
+    static SPARE_HEADERS: RefCell<Vec<Box<HeaderMap>>> = const { RefCell::new(Vec::new()) };
 }
+
+/// What `map` shows while there is none.
+static NO_FIELDS: LazyLock<HeaderMap> = LazyLock::new(HeaderMap::new);
 
 /// A constant field: its name and its `'static` value (checked when set).
 pub(crate) type StaticField = Option<(HeaderName, &'static str)>;
@@ -61,10 +67,11 @@ impl StaticHeaderName for &'static str {
 
 /// The fields of one response. Invariant: a name is never both inline and in the map,
 /// and inline fields exist only while the map is empty (so the map's order after them
-/// is the order they were set in).
+/// is the order they were set in). The map is boxed: a responder is moved a few times
+/// on its way to the handler, and most never need one.
 pub(crate) struct Fields {
     inline: [StaticField; INLINE],
-    map: HeaderMap,
+    map: Option<Box<HeaderMap>>,
     /// A `Content-Length` or `Transfer-Encoding` is among the inline fields.
     inline_framing: bool,
 }
@@ -73,7 +80,7 @@ impl Fields {
     pub(crate) fn new() -> Self {
         Fields {
             inline: [None, None, None],
-            map: HeaderMap::new(),
+            map: None,
             inline_framing: false,
         }
     }
@@ -95,7 +102,7 @@ impl Fields {
     }
 
     fn insert_checked(&mut self, name: HeaderName, value: &'static str) {
-        if self.map.is_empty() {
+        if self.map.as_ref().is_none_or(|m| m.is_empty()) {
             self.inline_framing |= name == CONTENT_LENGTH || name == TRANSFER_ENCODING;
             for slot in &mut self.inline {
                 match slot {
@@ -117,29 +124,29 @@ impl Fields {
     /// The map holding every field (the inline ones move into it), for the caller to
     /// read or change.
     pub(crate) fn map_mut(&mut self) -> &mut HeaderMap {
-        if self.map.capacity() == 0
-            && let Some(spare) = SPARE_HEADERS.with(|s| s.borrow_mut().pop())
-        {
-            self.map = spare;
-        }
+        let map = self.map.get_or_insert_with(|| {
+            SPARE_HEADERS
+                .with(|s| s.borrow_mut().pop())
+                .unwrap_or_default()
+        });
         for slot in &mut self.inline {
             if let Some((name, value)) = slot.take() {
-                self.map.insert(name, HeaderValue::from_static(value));
+                map.insert(name, HeaderValue::from_static(value));
             }
         }
         self.inline_framing = false;
-        &mut self.map
+        map
     }
 
     /// Whether a framing field (`Content-Length`, `Transfer-Encoding`) may be set: false
     /// saves looking for them.
     pub(crate) fn may_frame(&self) -> bool {
-        self.inline_framing || !self.map.is_empty()
+        self.inline_framing || !self.map().is_empty()
     }
 
     /// Whether a field `name` is set.
     pub(crate) fn contains(&self, name: &HeaderName) -> bool {
-        self.inline.iter().flatten().any(|(n, _)| n == name) || has_field(&self.map, name)
+        self.inline.iter().flatten().any(|(n, _)| n == name) || has_field(self.map(), name)
     }
 
     /// The value of `name` (its first), if set.
@@ -159,7 +166,9 @@ impl Fields {
     pub(crate) fn clear(&mut self) {
         self.inline = [None, None, None];
         self.inline_framing = false;
-        self.map.clear();
+        if let Some(map) = &mut self.map {
+            map.clear();
+        }
     }
 
     /// The inline fields (written before the map's).
@@ -169,16 +178,15 @@ impl Fields {
 
     /// The map's fields (after the inline ones).
     pub(crate) fn map(&self) -> &HeaderMap {
-        &self.map
+        self.map.as_deref().unwrap_or(&NO_FIELDS)
     }
 
     /// The head is out: the fields are not read again. The map goes back to the
     /// thread's pool for the next response.
     pub(crate) fn recycle(&mut self) {
-        if self.map.capacity() == 0 {
+        let Some(mut map) = self.map.take() else {
             return;
-        }
-        let mut map = std::mem::take(&mut self.map);
+        };
         if map.capacity() > SPARE_MAX_CAPACITY {
             return;
         }

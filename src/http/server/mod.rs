@@ -221,6 +221,7 @@ impl Shared {
     /// Runs the handler (or the body delegate). If the handler is already running
     /// (a response finished from inside a handler let a pipelined request through),
     /// the call waits for the next loop iteration.
+    #[inline(always)]
     fn call_handler(
         this: &Rc<Shared>,
         req: Request,

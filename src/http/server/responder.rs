@@ -74,6 +74,7 @@ impl fmt::Debug for Responder {
 }
 
 impl Responder {
+    #[inline(always)]
     pub(crate) fn new(
         conn: Rc<dyn ResponseLink>,
         version: Version,
