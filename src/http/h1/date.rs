@@ -1,8 +1,8 @@
 //! The `Date` header value: an IMF-fixdate (`Tue, 15 Nov 1994 08:12:31 GMT`), formatted by
 //! hand and cached per thread for the current second.
 
-use std::cell::Cell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::cell::RefCell;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 
@@ -10,8 +10,10 @@ use bytes::BytesMut;
 pub const HTTP_DATE_LEN: usize = 29;
 
 thread_local! {
-    /// `(unix second, its formatted date)`; `u64::MAX` means not yet filled.
-    static CACHE: Cell<(u64, [u8; HTTP_DATE_LEN])> = const { Cell::new((u64::MAX, [0; HTTP_DATE_LEN])) };
+    /// `(start of a second, start of the next, its formatted date)`; an empty span
+    /// until filled. Comparing times is cheaper than turning one into seconds.
+    static CACHE: RefCell<(SystemTime, SystemTime, [u8; HTTP_DATE_LEN])> =
+        const { RefCell::new((UNIX_EPOCH, UNIX_EPOCH, [0; HTTP_DATE_LEN])) };
 }
 
 /// Formats `secs` seconds after the Unix epoch as an IMF-fixdate.
@@ -63,14 +65,14 @@ pub fn write_date(dst: &mut BytesMut) {
 /// assert_eq!(&buf[..], b"Tue, 15 Nov 1994 08:12:31 GMT");
 /// ```
 pub fn write_date_at(dst: &mut BytesMut, at: SystemTime) {
-    let now = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    CACHE.with(|c| {
-        let (secs, mut date) = c.get();
-        if secs != now {
-            date = http_date(now);
-            c.set((now, date));
+    CACHE.with_borrow_mut(|(from, to, date)| {
+        if at < *from || at >= *to {
+            let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            *date = http_date(secs);
+            *from = UNIX_EPOCH + Duration::from_secs(secs);
+            *to = *from + Duration::from_secs(1);
         }
-        dst.extend_from_slice(&date);
+        dst.extend_from_slice(date);
     });
 }
 
@@ -136,5 +138,26 @@ mod tests {
         write_date(&mut a);
         assert_eq!(a.len(), 2 * HTTP_DATE_LEN);
         assert!(a[..HTTP_DATE_LEN].ends_with(b" GMT") && a[3] == b',');
+    }
+
+    #[test]
+    fn the_cached_second_is_replaced_when_time_moves_either_way() {
+        let at = |secs: u64, nanos: u32| UNIX_EPOCH + Duration::new(secs, nanos);
+        let mut out = BytesMut::new();
+        for (t, want) in [
+            (at(784887151, 0), "Tue, 15 Nov 1994 08:12:31 GMT"),
+            (at(784887151, 999_999_999), "Tue, 15 Nov 1994 08:12:31 GMT"),
+            (at(784887152, 0), "Tue, 15 Nov 1994 08:12:32 GMT"),
+            (at(784887150, 500), "Tue, 15 Nov 1994 08:12:30 GMT"),
+            (
+                UNIX_EPOCH - Duration::from_secs(5),
+                "Thu, 01 Jan 1970 00:00:00 GMT",
+            ),
+            (at(0, 0), "Thu, 01 Jan 1970 00:00:00 GMT"),
+        ] {
+            out.clear();
+            write_date_at(&mut out, t);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), want, "{t:?}");
+        }
     }
 }
