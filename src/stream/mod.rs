@@ -332,6 +332,14 @@ impl IoStream {
             if s.read.is_some() {
                 return Err(pending);
             }
+            if s.in_read_callback && s.tls().is_none() && matches!(pending, PendingRead::Custom(_))
+            {
+                // The next parser, set from inside the current one (a server's next
+                // request): `drive_custom` runs it on what is buffered and settles the
+                // interest once the current parser returns.
+                s.read = Some(pending);
+                return Ok(());
+            }
             s.read = Some(pending);
             s.try_read(&mut finish);
             s.tls_read_buffered(&mut finish);

@@ -22,7 +22,7 @@ use crate::tls::{self, Side, TlsConfig, TlsError, TlsErrorKind, TlsInfo};
 
 /// The stream's TLS hooks, called with the state borrowed.
 impl State {
-    fn tls(&self) -> Option<&TlsSocket> {
+    pub(super) fn tls(&self) -> Option<&TlsSocket> {
         match self.socket.as_deref() {
             Some(Socket::Tls(t)) => Some(t),
             _ => None,
