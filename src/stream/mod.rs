@@ -326,7 +326,7 @@ impl IoStream {
     /// Makes `pending` the stream's read and serves it from the buffer if it can.
     /// Hands it back if another read is pending (one read at a time, as Tornado).
     fn start(&self, pending: PendingRead) -> std::result::Result<(), PendingRead> {
-        let mut finish = Finish::default();
+        let mut finish;
         {
             let mut s = self.shared.state.borrow_mut();
             if s.read.is_some() {
@@ -340,6 +340,7 @@ impl IoStream {
                 s.read = Some(pending);
                 return Ok(());
             }
+            finish = Finish::default();
             s.read = Some(pending);
             s.try_read(&mut finish);
             s.tls_read_buffered(&mut finish);
@@ -410,45 +411,20 @@ impl IoStream {
 
     #[inline]
     fn write_chunks<const N: usize>(&self, chunks: [Bytes; N], fut: Option<Future<()>>) -> bool {
+        if fut.is_none() && self.shared.state.borrow().in_read_callback {
+            return self.queue_corked(chunks);
+        }
         let mut finish = Finish::default();
         let accepted = {
             let mut s = self.shared.state.borrow_mut();
-            let len: usize = chunks.iter().map(Bytes::len).sum();
-            // Each chunk is a queue entry; the future is counted once.
-            let cost = chunks
-                .iter()
-                .map(|c| state::write_cost(c.len(), false))
-                .sum::<usize>()
-                + state::write_cost(0, fut.is_some());
-            let refused = if s.closed || s.close_after_writes {
-                Some(Error::StreamClosed)
-            } else if s.write_cost() + cost > s.max_write_buffer_size {
-                Some(Error::StreamBufferFull)
-            } else {
-                None
-            };
-            if let Some(e) = refused {
+            if let Some(e) = s.refusal(&chunks, fut.is_some()) {
                 if let Some(f) = fut {
                     finish.writes.push((f, Err(e)));
                 }
                 false
             } else {
                 let was_empty = s.write_queue.is_empty();
-                if let Some(w) = s.waits.as_mut() {
-                    w.accepted += len as u64;
-                }
-                s.write_queued += len;
-                let slots = chunks.iter().filter(|c| !c.is_empty()).count();
-                if s.write_queue.capacity() == 0 && slots > 0 {
-                    // As many slots as this write needs, not VecDeque's default four: an
-                    // idle keep-alive connection keeps this allocation (32 B for one).
-                    s.write_queue.reserve_exact(slots);
-                }
-                for data in chunks {
-                    if !data.is_empty() {
-                        s.write_queue.push_back(data);
-                    }
-                }
+                s.enqueue(chunks);
                 let wrote = was_empty && !s.in_read_callback;
                 if wrote {
                     s.handle_write(&mut finish);
@@ -475,6 +451,18 @@ impl IoStream {
         };
         finish.run();
         self.settle_custom_read_later();
+        accepted
+    }
+
+    /// A write without a future from inside a read callback (a server's response): only
+    /// queued, as nothing can settle now. The writes go out together when the callback
+    /// returns (`drive_custom`).
+    fn queue_corked<const N: usize>(&self, chunks: [Bytes; N]) -> bool {
+        let mut s = self.shared.state.borrow_mut();
+        let accepted = s.refusal(&chunks, false).is_none();
+        if accepted {
+            s.enqueue(chunks);
+        }
         accepted
     }
 

@@ -288,6 +288,44 @@ impl State {
     /// next one within the iteration (a done-callback starts it), and dropping then
     /// re-adding READABLE costs two `epoll_ctl` per message. If none follows, the next
     /// readable event finds nothing wanted and drops it then (`on_event`).
+    /// Why a write of `chunks` (with a future if `with_future`) is refused, if it is:
+    /// the stream is closed or closing, or it would take the queue beyond
+    /// `max_write_buffer_size` (each chunk is a queue entry; the future is counted once).
+    pub(super) fn refusal(&self, chunks: &[Bytes], with_future: bool) -> Option<Error> {
+        let cost = chunks
+            .iter()
+            .map(|c| write_cost(c.len(), false))
+            .sum::<usize>()
+            + write_cost(0, with_future);
+        if self.closed || self.close_after_writes {
+            Some(Error::StreamClosed)
+        } else if self.write_cost() + cost > self.max_write_buffer_size {
+            Some(Error::StreamBufferFull)
+        } else {
+            None
+        }
+    }
+
+    /// Queues an accepted write's chunks (empty ones take no entry).
+    pub(super) fn enqueue<const N: usize>(&mut self, chunks: [Bytes; N]) {
+        let len: usize = chunks.iter().map(Bytes::len).sum();
+        if let Some(w) = self.waits.as_mut() {
+            w.accepted += len as u64;
+        }
+        self.write_queued += len;
+        let slots = chunks.iter().filter(|c| !c.is_empty()).count();
+        if self.write_queue.capacity() == 0 && slots > 0 {
+            // As many slots as this write needs, not VecDeque's default four: an idle
+            // keep-alive connection keeps this allocation (32 B for one).
+            self.write_queue.reserve_exact(slots);
+        }
+        for data in chunks {
+            if !data.is_empty() {
+                self.write_queue.push_back(data);
+            }
+        }
+    }
+
     pub(super) fn update_interest(&mut self) {
         self.set_interest(true);
     }
