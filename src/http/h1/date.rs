@@ -9,11 +9,14 @@ use bytes::BytesMut;
 /// Length of an IMF-fixdate: always 29 bytes.
 pub const HTTP_DATE_LEN: usize = 29;
 
+/// `Date: ` and its value and line end: the whole field line a response head takes.
+const LINE_LEN: usize = 6 + HTTP_DATE_LEN + 2;
+
 thread_local! {
-    /// `(start of a second, start of the next, its formatted date)`; an empty span
-    /// until filled. Comparing times is cheaper than turning one into seconds.
-    static CACHE: RefCell<(SystemTime, SystemTime, [u8; HTTP_DATE_LEN])> =
-        const { RefCell::new((UNIX_EPOCH, UNIX_EPOCH, [0; HTTP_DATE_LEN])) };
+    /// `(start of a second, start of the next, its formatted field line)`; an empty
+    /// span until filled. Comparing times is cheaper than turning one into seconds.
+    static CACHE: RefCell<(SystemTime, SystemTime, [u8; LINE_LEN])> =
+        const { RefCell::new((UNIX_EPOCH, UNIX_EPOCH, [0; LINE_LEN])) };
 }
 
 /// Formats `secs` seconds after the Unix epoch as an IMF-fixdate.
@@ -65,14 +68,27 @@ pub fn write_date(dst: &mut BytesMut) {
 /// assert_eq!(&buf[..], b"Tue, 15 Nov 1994 08:12:31 GMT");
 /// ```
 pub fn write_date_at(dst: &mut BytesMut, at: SystemTime) {
-    CACHE.with_borrow_mut(|(from, to, date)| {
+    with_date_line(at, |line| {
+        dst.extend_from_slice(&line[6..6 + HTTP_DATE_LEN])
+    });
+}
+
+/// Appends the field line `Date: <IMF-fixdate of at>\r\n`, in one copy.
+pub(crate) fn write_date_line(dst: &mut BytesMut, at: SystemTime) {
+    with_date_line(at, |line| dst.extend_from_slice(line));
+}
+
+fn with_date_line(at: SystemTime, f: impl FnOnce(&[u8; LINE_LEN])) {
+    CACHE.with_borrow_mut(|(from, to, line)| {
         if at < *from || at >= *to {
             let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            *date = http_date(secs);
+            line[..6].copy_from_slice(b"Date: ");
+            line[6..6 + HTTP_DATE_LEN].copy_from_slice(&http_date(secs));
+            line[6 + HTTP_DATE_LEN..].copy_from_slice(b"\r\n");
             *from = UNIX_EPOCH + Duration::from_secs(secs);
             *to = *from + Duration::from_secs(1);
         }
-        dst.extend_from_slice(date);
+        f(line);
     });
 }
 

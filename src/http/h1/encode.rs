@@ -7,7 +7,7 @@ use http::header::{HeaderName, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{HeaderMap, Method, StatusCode, Version};
 use std::time::SystemTime;
 
-use super::date::{write_date, write_date_at, HTTP_DATE_LEN};
+use super::date::{write_date_line, HTTP_DATE_LEN};
 use super::error::{parse_error, ParseErrorKind};
 use crate::error::{Error, Result};
 
@@ -189,12 +189,8 @@ fn write_head(
         write_framing(dst, seen, framing);
     }
     if !interim && !seen.date {
-        dst.put_slice(b"Date: ");
-        match fields.and_then(|f| f.date) {
-            Some(at) => write_date_at(dst, at),
-            None => write_date(dst),
-        }
-        dst.put_slice(b"\r\n");
+        let at = fields.and_then(|f| f.date).unwrap_or_else(SystemTime::now);
+        write_date_line(dst, at);
     }
     if let Some(f) = fields {
         f.write(dst, version);
