@@ -4,6 +4,8 @@
 //! imports `metrics`, whose exposition (`serve`, `handler`, `route`) sits on top of the
 //! HTTP server and the web layer.
 
+#[cfg(feature = "metrics")]
+mod histogram;
 pub(crate) mod hooks;
 #[cfg(feature = "metrics")]
 pub(crate) mod registry;

@@ -9,20 +9,14 @@ use std::time::Duration;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use super::histogram::DurationHistogram;
 use crate::reactor::{real_coarse, Stats};
 
 /// Label values of [`super::hooks::method_index`]; anything else is `OTHER`.
 pub(crate) const METHODS: [&str; 8] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "OTHER",
-];
-
-/// Upper bounds (seconds) of the request duration buckets. The duration is read from the
-/// reactor's coarse clock (a few milliseconds' resolution), so the first bucket is 5 ms.
-const DURATION_BUCKETS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 /// (method, status) labels of the HTTP request families.
@@ -34,7 +28,7 @@ struct Resolved {
     method: u8,
     status: u16,
     requests: Counter,
-    duration: Histogram,
+    duration: DurationHistogram,
 }
 
 /// Most (method, status) pairs kept resolved; others hash their labels per request.
@@ -54,7 +48,7 @@ pub(crate) struct Metrics {
     callbacks_pending: Gauge,
     // HTTP server.
     http_requests: Family<HttpLabels, Counter>,
-    http_duration: Family<HttpLabels, Histogram, fn() -> Histogram>,
+    http_duration: Family<HttpLabels, DurationHistogram>,
     resolved: RefCell<Vec<Resolved>>,
     pub(crate) http_bytes_in: Counter,
     pub(crate) http_bytes_out: Counter,
@@ -76,10 +70,6 @@ pub(crate) struct Metrics {
     pub(crate) redis_reconnects: Counter,
 }
 
-fn duration_histogram() -> Histogram {
-    Histogram::new(DURATION_BUCKETS)
-}
-
 impl Metrics {
     fn new() -> Metrics {
         let m = Metrics {
@@ -93,7 +83,7 @@ impl Metrics {
             timers_pending: Gauge::default(),
             callbacks_pending: Gauge::default(),
             http_requests: Family::default(),
-            http_duration: Family::new_with_constructor(duration_histogram),
+            http_duration: Family::default(),
             resolved: RefCell::new(Vec::new()),
             http_bytes_in: Counter::default(),
             http_bytes_out: Counter::default(),
@@ -246,7 +236,7 @@ impl Metrics {
 
     /// Counts a finished HTTP response and observes its duration.
     pub(crate) fn http_request(&self, method: u8, status: u16, started: Duration) {
-        let secs = real_coarse().saturating_sub(started).as_secs_f64();
+        let took = real_coarse().saturating_sub(started);
         {
             let resolved = self.resolved.borrow();
             if let Some(r) = resolved
@@ -254,7 +244,7 @@ impl Metrics {
                 .find(|r| r.status == status && r.method == method)
             {
                 r.requests.inc();
-                r.duration.observe(secs);
+                r.duration.observe(took);
                 return;
             }
         }
@@ -265,7 +255,7 @@ impl Metrics {
         let requests = self.http_requests.get_or_create_owned(&labels);
         let duration = self.http_duration.get_or_create_owned(&labels);
         requests.inc();
-        duration.observe(secs);
+        duration.observe(took);
         let mut resolved = self.resolved.borrow_mut();
         if resolved.len() < RESOLVED_MAX {
             resolved.push(Resolved {
