@@ -22,6 +22,7 @@ use crate::tls::{self, Side, TlsConfig, TlsError, TlsErrorKind, TlsInfo};
 
 /// The stream's TLS hooks, called with the state borrowed.
 impl State {
+    #[inline]
     pub(super) fn tls(&self) -> Option<&TlsSocket> {
         match self.socket.as_deref() {
             Some(Socket::Tls(t)) => Some(t),
@@ -255,14 +256,18 @@ impl IoStream {
 
     /// The stream's readiness hook while a handshake runs: `true` if the event was the
     /// handshake's.
+    #[inline]
     pub(super) fn tls_on_event(&self) -> bool {
         let handshaking = {
             let s = self.shared.state.borrow();
             s.tls().is_some_and(TlsSocket::is_handshaking)
         };
-        if !handshaking {
-            return false; // a plain stream, or one past its handshake: every other event
-        }
+        // A plain stream, or one past its handshake: every other event.
+        handshaking && self.tls_handshake_step()
+    }
+
+    #[inline(never)]
+    fn tls_handshake_step(&self) -> bool {
         let mut finish = Finish::default();
         let step = self
             .shared
@@ -296,11 +301,18 @@ impl IoStream {
     /// After reads: rustls may still hold plaintext (a read stops after a bounded number
     /// of chunks). No readiness will announce it, so read it on the next iteration if
     /// someone wants it.
+    #[inline]
     pub(super) fn tls_after_read(&self) {
+        if self.shared.state.borrow().tls().is_some() {
+            self.tls_read_later();
+        }
+    }
+
+    #[inline(never)]
+    fn tls_read_later(&self) {
         let again = {
             let s = self.shared.state.borrow();
-            s.tls().is_some()
-                && !s.closed
+            !s.closed
                 && s.desired_interest().is_readable()
                 && s.tls().is_some_and(TlsSocket::plaintext_pending)
         };
