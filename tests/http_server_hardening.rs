@@ -209,24 +209,12 @@ fn lying_server(h: &Handle) -> HttpServer {
         }
         "/static-stream-over" => {
             resp.set_header_static(http::header::CONTENT_LENGTH, "5");
-            let over = resp.write("hello, world");
-            assert!(matches!(
-                over.take_result(),
-                Some(Err(Error::InvalidState(_)))
-            ));
-            let _ = resp.write("hello");
-            let _ = resp.finish();
+            write_over_then_five(resp);
         }
         "/1xx" => resp.respond(http::StatusCode::CONTINUE, "final?"),
         "/stream-over" => {
             resp.set_header("content-length", "5");
-            let over = resp.write("hello, world");
-            assert!(matches!(
-                over.take_result(),
-                Some(Err(Error::InvalidState(_)))
-            ));
-            let _ = resp.write("hello");
-            let _ = resp.finish();
+            write_over_then_five(resp);
         }
         "/stream-short" => {
             resp.set_header("content-length", "10");
@@ -235,6 +223,17 @@ fn lying_server(h: &Handle) -> HttpServer {
         }
         _ => resp.send("next"),
     })
+}
+
+/// Under a `Content-Length: 5`: a write beyond it fails at once, then five bytes finish.
+fn write_over_then_five(mut resp: Responder) {
+    let over = resp.write("hello, world");
+    assert!(matches!(
+        over.take_result(),
+        Some(Err(Error::InvalidState(_)))
+    ));
+    let _ = resp.write("hello");
+    let _ = resp.finish();
 }
 
 /// Sends `path` then a pipelined `/next`, reads what the server sends until it closes.
