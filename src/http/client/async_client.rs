@@ -11,7 +11,7 @@ use http::Method;
 
 use super::connection::{Parsed, ResponseReader};
 use super::plan::Plan;
-use super::pool::{Conn, Pool};
+use super::pool::{self, Pool};
 use super::request::{HttpRequest, RequestDefaults};
 use super::response::{HttpResponse, TimeInfo, TimeoutStage};
 use crate::error::{Error, Result};
@@ -19,7 +19,7 @@ use crate::future::Future;
 use crate::http::h1::{out_buffer, return_out_buffer};
 use crate::net::{Resolver, TcpClient};
 use crate::reactor::{Handle, TimerId};
-use crate::stream::IoStream;
+use crate::stream::{CustomRead, IoStream};
 use crate::tls::{ClientTlsOptions, TlsConfig};
 
 /// Options of an [`AsyncHttpClient`]: `Default` plus chained setters (the struct is
@@ -199,12 +199,46 @@ impl Drop for Inner {
 struct State {
     active: usize,
     queue: VecDeque<FetchRef>,
-    pool: Pool,
+    pool: Pool<Link>,
     next_conn_id: u64,
     sweep: Option<TimerId>,
 }
 
 type FetchRef = Rc<RefCell<Fetch>>;
+
+/// A connection of this client: the stream and its [`Link`].
+type Conn = pool::Conn<Link>;
+
+/// What a connection keeps from request to request: its one read callback, made when
+/// it opens, and the exchange that callback serves now (no allocation per request).
+struct Link {
+    current: Rc<RefCell<Option<Exchange>>>,
+    reader: CustomRead,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Link")
+    }
+}
+
+impl Link {
+    fn new() -> Link {
+        let current: Rc<RefCell<Option<Exchange>>> = Rc::default();
+        let slot = current.clone();
+        let reader: CustomRead = Rc::new(move |buf, closed| on_data(&slot, buf, closed));
+        Link { current, reader }
+    }
+}
+
+/// The request a connection reads the response to.
+struct Exchange {
+    inner: Rc<Inner>,
+    fetch: FetchRef,
+    reader: ResponseReader,
+    /// Writes the body held for `100 Continue` when it arrives.
+    writer: Option<IoStream>,
+}
 
 enum Phase {
     Queued,
@@ -494,7 +528,11 @@ fn on_connected(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<IoStream>>) {
     });
     fb.connected = Some(inner.handle.now());
     fb.phase = Phase::Exchanging {
-        conn: Conn { stream, id },
+        conn: Conn {
+            stream,
+            id,
+            link: Link::new(),
+        },
         reused: false,
     };
     drop(fb);
@@ -503,12 +541,13 @@ fn on_connected(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<IoStream>>) {
 
 /// Writes the request and reads the response on the fetch's connection.
 fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
-    let mut fb = f.borrow_mut();
-    let fb = &mut *fb;
+    let mut guard = f.borrow_mut();
+    let fb = &mut *guard;
     let Phase::Exchanging { conn, .. } = &fb.phase else {
         return;
     };
-    let stream = conn.stream.clone();
+    let (stream, current) = (conn.stream.clone(), conn.link.current.clone());
+    let reader = conn.link.reader.clone();
     let mut out = out_buffer();
     let encoded = fb.plan.encode(&mut out);
     let head = out.split().freeze();
@@ -531,25 +570,15 @@ fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
         Some(body) if !fb.plan.expect_continue => (Some(body), None),
         held => (None, held),
     };
-    let mut reader = ResponseReader::new(&fb.plan, held);
-    let writer = fb
-        .plan
-        .expect_continue
-        .then(|| (stream.clone(), inner.handle.clone()));
-    let clock = inner.handle.clone();
-    let response = stream.read_with(move |buf, closed| {
-        if reader.first_byte.is_none() && !buf.is_empty() {
-            reader.first_byte = Some(clock.now());
-        }
-        let r = reader.feed(buf, closed);
-        if let (Some(body), Some((s, h))) = (reader.send_now.take(), &writer) {
-            let s = s.clone();
-            h.add_callback(move || {
-                s.write_and_forget(body);
-            });
-        }
-        r
+    *current.borrow_mut() = Some(Exchange {
+        inner: inner.clone(),
+        fetch: f.clone(),
+        reader: ResponseReader::new(&fb.plan, held),
+        writer: fb.plan.expect_continue.then(|| stream.clone()),
     });
+    // The read may finish at once (a closed stream): the fetch is not borrowed then.
+    drop(guard);
+    stream.read_callback(reader);
     // Written after the read is pending: a server that answers early and stops reading
     // (a 413 during an upload) makes a write fail, and the stream then hands the read
     // what the server sent before closing.
@@ -557,8 +586,37 @@ fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
     if let Some(body) = now {
         stream.write_and_forget(body);
     }
-    let (inner, f) = (inner.clone(), f.clone());
-    response.add_done_callback(move |r| on_response(&inner, &f, r.take_result()));
+}
+
+/// The connection's read callback: feeds the current exchange's reader and, once the
+/// response is complete (or failed), ends the exchange. Returns `true` when done reading.
+fn on_data(current: &RefCell<Option<Exchange>>, buf: &mut bytes::BytesMut, closed: bool) -> bool {
+    let mut slot = current.borrow_mut();
+    let Some(x) = slot.as_mut() else {
+        return true;
+    };
+    if x.reader.first_byte.is_none() && !buf.is_empty() {
+        x.reader.first_byte = Some(x.inner.handle.now());
+    }
+    let r = x.reader.feed(buf, closed);
+    if let (Some(body), Some(s)) = (x.reader.send_now.take(), &x.writer) {
+        let s = s.clone();
+        x.inner.handle.add_callback(move || {
+            s.write_and_forget(body);
+        });
+    }
+    let r = match r {
+        Ok(Some(parsed)) => Ok(parsed),
+        Ok(None) if !closed => return false,
+        Ok(None) => Err(Error::StreamClosed),
+        Err(e) => Err(e),
+    };
+    let Some(Exchange { inner, fetch, .. }) = slot.take() else {
+        return true;
+    };
+    drop(slot);
+    on_response(&inner, &fetch, r);
+    true
 }
 
 fn take_conn(phase: &mut Phase) -> Option<Conn> {
@@ -568,8 +626,7 @@ fn take_conn(phase: &mut Phase) -> Option<Conn> {
     }
 }
 
-fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<Parsed>>) {
-    let r = r.unwrap_or(Err(Error::Cancelled));
+fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Result<Parsed>) {
     let (conn, reused) = {
         let mut fb = f.borrow_mut();
         match std::mem::replace(&mut fb.phase, Phase::Done) {
@@ -649,6 +706,13 @@ fn idempotent(m: &Method) -> bool {
 
 /// Frees the fetch's slot and its connection (closed).
 fn release(inner: &Rc<Inner>, f: &FetchRef, conn: Option<Conn>) {
+    // The exchange ends first: closing the stream runs its read callback at once, which
+    // then finds nothing to read for.
+    if let Some(Ok(mut current)) = conn.as_ref().map(|c| c.link.current.try_borrow_mut()) {
+        let ended = current.take();
+        drop(current);
+        drop(ended);
+    }
     let mut st = inner.state.borrow_mut();
     st.active -= 1;
     st.pool.discard(f.borrow().plan.pool_key(), conn);

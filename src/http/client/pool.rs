@@ -10,37 +10,48 @@ use std::time::{Duration, Instant};
 
 use crate::stream::IoStream;
 
-/// A connection the client owns, busy or idle.
+/// A connection the client owns, busy or idle, with what the exchange layer keeps on it
+/// from request to request (`link`).
 #[derive(Debug)]
-pub(crate) struct Conn {
+pub(crate) struct Conn<L> {
     pub stream: IoStream,
     pub id: u64,
+    pub link: L,
 }
 
 #[derive(Debug)]
-struct Idle {
-    conn: Conn,
+struct Idle<L> {
+    conn: Conn<L>,
     since: Instant,
     /// The loop iteration it went idle in (`None`: outside the loop).
     iteration: Option<u64>,
 }
 
-#[derive(Debug, Default)]
-struct Host {
+#[derive(Debug)]
+struct Host<L> {
     /// Connections open or being opened, idle ones included.
     open: usize,
     /// Most recently used last.
-    idle: Vec<Idle>,
+    idle: Vec<Idle<L>>,
 }
 
 /// Connections per `host:port`.
-#[derive(Debug, Default)]
-pub(crate) struct Pool {
-    hosts: HashMap<String, Host>,
+#[derive(Debug)]
+pub(crate) struct Pool<L> {
+    hosts: HashMap<String, Host<L>>,
     idle_total: usize,
 }
 
-impl Pool {
+impl<L> Default for Pool<L> {
+    fn default() -> Self {
+        Pool {
+            hosts: HashMap::new(),
+            idle_total: 0,
+        }
+    }
+}
+
+impl<L> Pool<L> {
     /// Whether a request for `key` can start now: an idle connection exists, or fewer
     /// than `limit` are open.
     pub(crate) fn has_capacity(&self, key: &str, limit: Option<usize>) -> bool {
@@ -60,7 +71,7 @@ impl Pool {
         max_idle: Duration,
         now: Instant,
         iteration: Option<u64>,
-    ) -> Option<Conn> {
+    ) -> Option<Conn<L>> {
         let host = self.hosts.get_mut(key)?;
         while let Some(idle) = host.idle.pop() {
             self.idle_total -= 1;
@@ -111,7 +122,7 @@ impl Pool {
     pub(crate) fn checkin(
         &mut self,
         key: &str,
-        conn: Conn,
+        conn: Conn<L>,
         max_idle_per_host: usize,
         now: Instant,
         iteration: Option<u64>,
@@ -135,7 +146,7 @@ impl Pool {
     }
 
     /// A busy connection (or a connect attempt) to `key` is gone: closes it if given.
-    pub(crate) fn discard(&mut self, key: &str, conn: Option<Conn>) {
+    pub(crate) fn discard(&mut self, key: &str, conn: Option<Conn<L>>) {
         if let Some(c) = conn {
             c.stream.close();
         }
