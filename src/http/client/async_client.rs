@@ -777,7 +777,7 @@ fn complete(inner: &Rc<Inner>, f: &FetchRef, parsed: Parsed) {
         headers: parsed.headers,
         trailers: parsed.trailers,
         body: parsed.body,
-        effective_url: fb.plan.url.clone(),
+        effective_url: fb.plan.take_url(),
         request_time: now.saturating_duration_since(fb.started),
         time_info,
     };
