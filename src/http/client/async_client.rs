@@ -605,15 +605,12 @@ fn on_data(current: &RefCell<Option<Exchange>>, buf: &mut bytes::BytesMut, close
             s.write_and_forget(body);
         });
     }
-    let r = match r {
-        Ok(Some(parsed)) => Ok(parsed),
-        Ok(None) if !closed => return false,
-        Ok(None) => Err(Error::StreamClosed),
-        Err(e) => Err(e),
-    };
-    let Some(Exchange { inner, fetch, .. }) = slot.take() else {
-        return true;
-    };
+    if !closed && matches!(r, Ok(None)) {
+        return false;
+    }
+    // (The exchange is dropped where it is: moving the reader out costs a copy.)
+    let (inner, fetch) = (x.inner.clone(), x.fetch.clone());
+    *slot = None;
     drop(slot);
     on_response(&inner, &fetch, r);
     true
@@ -626,7 +623,9 @@ fn take_conn(phase: &mut Phase) -> Option<Conn> {
     }
 }
 
-fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Result<Parsed>) {
+/// The exchange ended: `Ok(Some(..))` a complete response, `Ok(None)` the connection
+/// closed first.
+fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Result<Option<Parsed>>) {
     let (conn, reused) = {
         let mut fb = f.borrow_mut();
         match std::mem::replace(&mut fb.phase, Phase::Done) {
@@ -638,7 +637,7 @@ fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Result<Parsed>) {
         }
     };
     match r {
-        Ok(parsed) => {
+        Ok(Some(parsed)) => {
             let reusable = parsed.reusable
                 && inner.options.keep_alive
                 && !conn.stream.is_closed()
@@ -657,7 +656,8 @@ fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Result<Parsed>) {
             }
             complete(inner, f, parsed);
         }
-        Err(e) => {
+        r => {
+            let e = r.err().unwrap_or(Error::StreamClosed);
             let e = match (&e, conn.stream.error()) {
                 (Error::StreamClosed, Some(io)) => io,
                 _ => e,
