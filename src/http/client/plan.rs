@@ -20,6 +20,10 @@ use crate::error::Result;
 use crate::http::h1::{head_size, write_field, write_request_fields, write_request_line, Framing};
 use crate::tls::ClientTlsOptions;
 
+/// The default `User-Agent` as a field value, checked at compile time (`from_static`
+/// checks every byte each time it runs).
+const DEFAULT_USER_AGENT_VALUE: HeaderValue = HeaderValue::from_static(DEFAULT_USER_AGENT);
+
 /// Bodies up to this size are copied behind the head so both go out in one write.
 const COALESCE_BODY: usize = 16 * 1024;
 
@@ -113,7 +117,7 @@ impl Plan {
         // the map: a request without fields of its own then needs no map allocation.
         let user_agent = match req.user_agent.as_ref().or(d.user_agent.as_ref()) {
             Some(ua) if !headers.contains_key(USER_AGENT) => Some(if ua == DEFAULT_USER_AGENT {
-                HeaderValue::from_static(DEFAULT_USER_AGENT)
+                DEFAULT_USER_AGENT_VALUE
             } else {
                 HeaderValue::try_from(ua.as_str()).map_err(|_| e599("invalid user_agent"))?
             }),
