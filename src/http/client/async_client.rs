@@ -1,7 +1,7 @@
 //! [`AsyncHttpClient`]: the queue (`max_clients`), per-host limits, connecting, the
 //! exchange over a pooled or new connection, timeouts and redirects.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::rc::{Rc, Weak};
@@ -210,10 +210,15 @@ type FetchRef = Rc<RefCell<Fetch>>;
 type Conn = pool::Conn<Link>;
 
 /// What a connection keeps from request to request: its one read callback, made when
-/// it opens, and the exchange that callback serves now (no allocation per request).
+/// it opens, the exchange that callback serves now, and the timer that bounds the
+/// exchanges of a reused connection (no allocation per request).
 struct Link {
     current: Rc<RefCell<Option<Exchange>>>,
     reader: CustomRead,
+    /// The connection's request timer and when it fires, if armed. It is armed for the
+    /// first exchange that needs it and, when it fires, re-armed for the exchange then
+    /// running (if any): one timer per `request_timeout`, not one per request.
+    timer: Rc<Cell<Option<(TimerId, Instant)>>>,
 }
 
 impl std::fmt::Debug for Link {
@@ -227,7 +232,62 @@ impl Link {
         let current: Rc<RefCell<Option<Exchange>>> = Rc::default();
         let slot = current.clone();
         let reader: CustomRead = Rc::new(move |buf, closed| on_data(&slot, buf, closed));
-        Link { current, reader }
+        Link {
+            current,
+            reader,
+            timer: Rc::default(),
+        }
+    }
+}
+
+/// Makes sure the connection's timer fires at `at` or before.
+fn arm_link_timer(
+    inner: &Rc<Inner>,
+    current: &Rc<RefCell<Option<Exchange>>>,
+    timer: &Rc<Cell<Option<(TimerId, Instant)>>>,
+    at: Instant,
+) {
+    match timer.get() {
+        Some((_, armed)) if armed <= at => return, // it re-arms itself for `at`
+        Some((id, _)) => {
+            inner.handle.cancel_timer(id);
+        }
+        None => {}
+    }
+    let weak = (
+        Rc::downgrade(inner),
+        Rc::downgrade(current),
+        Rc::downgrade(timer),
+    );
+    let id = inner.handle.call_at(at, move || {
+        if let (Some(inner), Some(current), Some(timer)) =
+            (weak.0.upgrade(), weak.1.upgrade(), weak.2.upgrade())
+        {
+            on_link_timer(&inner, &current, &timer);
+        }
+    });
+    timer.set(Some((id, at)));
+}
+
+/// The connection's timer fired: time out the exchange on it if its deadline passed,
+/// else wait for that deadline (nothing to wait for when the connection is idle).
+fn on_link_timer(
+    inner: &Rc<Inner>,
+    current: &Rc<RefCell<Option<Exchange>>>,
+    timer: &Rc<Cell<Option<(TimerId, Instant)>>>,
+) {
+    timer.set(None);
+    let running = current
+        .borrow()
+        .as_ref()
+        .and_then(|x| Some((x.deadline?, x.fetch.clone())));
+    let Some((deadline, f)) = running else {
+        return;
+    };
+    if deadline > inner.handle.now() {
+        arm_link_timer(inner, current, timer, deadline);
+    } else {
+        on_timeout(inner, &f);
     }
 }
 
@@ -238,6 +298,9 @@ struct Exchange {
     reader: ResponseReader,
     /// Writes the body held for `100 Continue` when it arrives.
     writer: Option<IoStream>,
+    /// When the request times out, if the connection's timer watches it (else the
+    /// fetch's own timer does).
+    deadline: Option<Instant>,
 }
 
 enum Phase {
@@ -428,9 +491,6 @@ fn dispatch(inner: &Rc<Inner>) {
 fn start(inner: &Rc<Inner>, f: FetchRef) {
     let mut fb = f.borrow_mut();
     fb.dispatched.get_or_insert_with(|| inner.handle.now());
-    // Out of the queue: the request timeout runs from the start of the hop.
-    let deadline = fb.hop_start.checked_add(fb.plan.request_timeout);
-    arm_timer(inner, &f, &mut fb, deadline);
     let conn = {
         let mut st = inner.state.borrow_mut();
         let key = fb.plan.pool_key();
@@ -450,11 +510,16 @@ fn start(inner: &Rc<Inner>, f: FetchRef) {
         conn
     };
     if let Some(conn) = conn {
+        // The connection's timer bounds the request (see `Link`): the queue's goes.
+        cancel_timer(inner, &mut fb);
         fb.phase = Phase::Exchanging { conn, reused: true };
         drop(fb);
         exchange(inner, &f);
         return;
     }
+    // Out of the queue: the request timeout runs from the start of the hop.
+    let deadline = fb.hop_start.checked_add(fb.plan.request_timeout);
+    arm_timer(inner, &f, &mut fb, deadline);
     fb.phase = Phase::Connecting;
     let timeout = Some(fb.plan.connect_timeout);
     let connecting = if fb.plan.is_https() {
@@ -547,7 +612,7 @@ fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
         return;
     };
     let (stream, current) = (conn.stream.clone(), conn.link.current.clone());
-    let reader = conn.link.reader.clone();
+    let (reader, timer) = (conn.link.reader.clone(), conn.link.timer.clone());
     let mut out = out_buffer();
     let encoded = fb.plan.encode(&mut out);
     let head = out.split().freeze();
@@ -570,12 +635,21 @@ fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
         Some(body) if !fb.plan.expect_continue => (Some(body), None),
         held => (None, held),
     };
+    // Without a timer of its own (on a reused connection), the connection's bounds it.
+    let deadline = match fb.timer {
+        None => fb.hop_start.checked_add(fb.plan.request_timeout),
+        Some(_) => None,
+    };
     *current.borrow_mut() = Some(Exchange {
         inner: inner.clone(),
         fetch: f.clone(),
         reader: ResponseReader::new(&fb.plan, held),
         writer: fb.plan.expect_continue.then(|| stream.clone()),
+        deadline,
     });
+    if let Some(at) = deadline {
+        arm_link_timer(inner, &current, &timer, at);
+    }
     // The read may finish at once (a closed stream): the fetch is not borrowed then.
     drop(guard);
     stream.read_callback(reader);
