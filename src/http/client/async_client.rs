@@ -745,6 +745,11 @@ fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Result<Option<Parsed>>) {
                 let mut fb = f.borrow_mut();
                 fb.retried = true;
                 fb.phase = Phase::Queued;
+                // The connection's timer bounded it: its own does until it starts again.
+                if fb.timer.is_none() {
+                    let deadline = fb.hop_start.checked_add(fb.plan.request_timeout);
+                    arm_timer(inner, f, &mut fb, deadline);
+                }
                 drop(fb);
                 inner.state.borrow_mut().queue.push_front(f.clone());
             } else {
