@@ -386,6 +386,47 @@ fn request_timeout_when_the_server_never_answers_and_the_connection_is_dropped()
 }
 
 #[test]
+fn request_timeout_on_a_reused_connection_keeps_its_own_deadline() {
+    // A request with a long timeout on a reused connection, answered; the next one on
+    // it, with a short timeout, is never answered and times out by its own deadline.
+    let srv = raw_server(|mut s, _| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        for _ in 0..2 {
+            if read_request(&mut r).is_some() {
+                let _ = s.write_all(&response("200 OK", "", b"answered"));
+            }
+        }
+        let _ = read_request(&mut r);
+        let _ = r.read(&mut [0; 1]); // the third is never answered
+    });
+    let mut client = blocking();
+    for _ in 0..2 {
+        let long = HttpRequest::new(&srv.url("/")).request_timeout(Duration::from_secs(120));
+        assert_eq!(client.fetch(long).unwrap().body, "answered");
+    }
+    let start = std::time::Instant::now();
+    let short = HttpRequest::new(&srv.url("/")).request_timeout(Duration::from_millis(200));
+    let r = client.fetch(short);
+    assert!(
+        matches!(
+            r,
+            Err(Error::HttpTimeout {
+                stage: TimeoutStage::Request
+            })
+        ),
+        "{r:?}"
+    );
+    // Well before the first request's deadline would have passed.
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(srv.connections(), 1);
+    assert_eq!(client.async_client().idle_connections(), 0);
+}
+
+#[test]
 fn a_response_not_read_to_the_end_never_goes_back_to_the_pool() {
     // Body trickles: the first request times out mid-body; the second must use a new
     // connection and get its own complete response.

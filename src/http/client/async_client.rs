@@ -1,7 +1,7 @@
 //! [`AsyncHttpClient`]: the queue (`max_clients`), per-host limits, connecting, the
 //! exchange over a pooled or new connection, timeouts and redirects.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::rc::{Rc, Weak};
@@ -11,7 +11,7 @@ use http::Method;
 
 use super::connection::{Parsed, ResponseReader};
 use super::plan::Plan;
-use super::pool::{Conn, Pool};
+use super::pool::{self, Pool};
 use super::request::{HttpRequest, RequestDefaults};
 use super::response::{HttpResponse, TimeInfo, TimeoutStage};
 use crate::error::{Error, Result};
@@ -19,7 +19,7 @@ use crate::future::Future;
 use crate::http::h1::{out_buffer, return_out_buffer};
 use crate::net::{Resolver, TcpClient};
 use crate::reactor::{Handle, TimerId};
-use crate::stream::IoStream;
+use crate::stream::{CustomRead, IoStream};
 use crate::tls::{ClientTlsOptions, TlsConfig};
 
 /// Options of an [`AsyncHttpClient`]: `Default` plus chained setters (the struct is
@@ -199,12 +199,109 @@ impl Drop for Inner {
 struct State {
     active: usize,
     queue: VecDeque<FetchRef>,
-    pool: Pool,
+    pool: Pool<Link>,
     next_conn_id: u64,
     sweep: Option<TimerId>,
 }
 
 type FetchRef = Rc<RefCell<Fetch>>;
+
+/// A connection of this client: the stream and its [`Link`].
+type Conn = pool::Conn<Link>;
+
+/// What a connection keeps from request to request: its one read callback, made when
+/// it opens, the exchange that callback serves now, and the timer that bounds the
+/// exchanges of a reused connection (no allocation per request).
+struct Link {
+    current: Rc<RefCell<Option<Exchange>>>,
+    reader: CustomRead,
+    /// The connection's request timer and when it fires, if armed. It is armed for the
+    /// first exchange that needs it and, when it fires, re-armed for the exchange then
+    /// running (if any): one timer per `request_timeout`, not one per request.
+    timer: Rc<Cell<Option<(TimerId, Instant)>>>,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Link")
+    }
+}
+
+impl Link {
+    fn new() -> Link {
+        let current: Rc<RefCell<Option<Exchange>>> = Rc::default();
+        let slot = current.clone();
+        let reader: CustomRead = Rc::new(move |buf, closed| on_data(&slot, buf, closed));
+        Link {
+            current,
+            reader,
+            timer: Rc::default(),
+        }
+    }
+}
+
+/// Makes sure the connection's timer fires at `at` or before.
+fn arm_link_timer(
+    inner: &Rc<Inner>,
+    current: &Rc<RefCell<Option<Exchange>>>,
+    timer: &Rc<Cell<Option<(TimerId, Instant)>>>,
+    at: Instant,
+) {
+    match timer.get() {
+        Some((_, armed)) if armed <= at => return, // it re-arms itself for `at`
+        Some((id, _)) => {
+            inner.handle.cancel_timer(id);
+        }
+        None => {}
+    }
+    let weak = (
+        Rc::downgrade(inner),
+        Rc::downgrade(current),
+        Rc::downgrade(timer),
+    );
+    let id = inner.handle.call_at(at, move || {
+        if let (Some(inner), Some(current), Some(timer)) =
+            (weak.0.upgrade(), weak.1.upgrade(), weak.2.upgrade())
+        {
+            on_link_timer(&inner, &current, &timer);
+        }
+    });
+    timer.set(Some((id, at)));
+}
+
+/// The connection's timer fired: time out the exchange on it if its deadline passed,
+/// else wait for that deadline (nothing to wait for when the connection is idle).
+fn on_link_timer(
+    inner: &Rc<Inner>,
+    current: &Rc<RefCell<Option<Exchange>>>,
+    timer: &Rc<Cell<Option<(TimerId, Instant)>>>,
+) {
+    timer.set(None);
+    let running = current
+        .borrow()
+        .as_ref()
+        .and_then(|x| Some((x.deadline?, x.fetch.clone())));
+    let Some((deadline, f)) = running else {
+        return;
+    };
+    if deadline > inner.handle.now() {
+        arm_link_timer(inner, current, timer, deadline);
+    } else {
+        on_timeout(inner, &f);
+    }
+}
+
+/// The request a connection reads the response to.
+struct Exchange {
+    inner: Rc<Inner>,
+    fetch: FetchRef,
+    reader: ResponseReader,
+    /// Writes the body held for `100 Continue` when it arrives.
+    writer: Option<IoStream>,
+    /// When the request times out, if the connection's timer watches it (else the
+    /// fetch's own timer does).
+    deadline: Option<Instant>,
+}
 
 enum Phase {
     Queued,
@@ -394,9 +491,6 @@ fn dispatch(inner: &Rc<Inner>) {
 fn start(inner: &Rc<Inner>, f: FetchRef) {
     let mut fb = f.borrow_mut();
     fb.dispatched.get_or_insert_with(|| inner.handle.now());
-    // Out of the queue: the request timeout runs from the start of the hop.
-    let deadline = fb.hop_start.checked_add(fb.plan.request_timeout);
-    arm_timer(inner, &f, &mut fb, deadline);
     let conn = {
         let mut st = inner.state.borrow_mut();
         let key = fb.plan.pool_key();
@@ -416,11 +510,16 @@ fn start(inner: &Rc<Inner>, f: FetchRef) {
         conn
     };
     if let Some(conn) = conn {
+        // The connection's timer bounds the request (see `Link`): the queue's goes.
+        cancel_timer(inner, &mut fb);
         fb.phase = Phase::Exchanging { conn, reused: true };
         drop(fb);
         exchange(inner, &f);
         return;
     }
+    // Out of the queue: the request timeout runs from the start of the hop.
+    let deadline = fb.hop_start.checked_add(fb.plan.request_timeout);
+    arm_timer(inner, &f, &mut fb, deadline);
     fb.phase = Phase::Connecting;
     let timeout = Some(fb.plan.connect_timeout);
     let connecting = if fb.plan.is_https() {
@@ -494,7 +593,11 @@ fn on_connected(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<IoStream>>) {
     });
     fb.connected = Some(inner.handle.now());
     fb.phase = Phase::Exchanging {
-        conn: Conn { stream, id },
+        conn: Conn {
+            stream,
+            id,
+            link: Link::new(),
+        },
         reused: false,
     };
     drop(fb);
@@ -503,12 +606,13 @@ fn on_connected(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<IoStream>>) {
 
 /// Writes the request and reads the response on the fetch's connection.
 fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
-    let mut fb = f.borrow_mut();
-    let fb = &mut *fb;
+    let mut guard = f.borrow_mut();
+    let fb = &mut *guard;
     let Phase::Exchanging { conn, .. } = &fb.phase else {
         return;
     };
-    let stream = conn.stream.clone();
+    let (stream, current) = (conn.stream.clone(), conn.link.current.clone());
+    let (reader, timer) = (conn.link.reader.clone(), conn.link.timer.clone());
     let mut out = out_buffer();
     let encoded = fb.plan.encode(&mut out);
     let head = out.split().freeze();
@@ -531,25 +635,24 @@ fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
         Some(body) if !fb.plan.expect_continue => (Some(body), None),
         held => (None, held),
     };
-    let mut reader = ResponseReader::new(&fb.plan, held);
-    let writer = fb
-        .plan
-        .expect_continue
-        .then(|| (stream.clone(), inner.handle.clone()));
-    let clock = inner.handle.clone();
-    let response = stream.read_with(move |buf, closed| {
-        if reader.first_byte.is_none() && !buf.is_empty() {
-            reader.first_byte = Some(clock.now());
-        }
-        let r = reader.feed(buf, closed);
-        if let (Some(body), Some((s, h))) = (reader.send_now.take(), &writer) {
-            let s = s.clone();
-            h.add_callback(move || {
-                s.write_and_forget(body);
-            });
-        }
-        r
+    // Without a timer of its own (on a reused connection), the connection's bounds it.
+    let deadline = match fb.timer {
+        None => fb.hop_start.checked_add(fb.plan.request_timeout),
+        Some(_) => None,
+    };
+    *current.borrow_mut() = Some(Exchange {
+        inner: inner.clone(),
+        fetch: f.clone(),
+        reader: ResponseReader::new(&fb.plan, held),
+        writer: fb.plan.expect_continue.then(|| stream.clone()),
+        deadline,
     });
+    if let Some(at) = deadline {
+        arm_link_timer(inner, &current, &timer, at);
+    }
+    // The read may finish at once (a closed stream): the fetch is not borrowed then.
+    drop(guard);
+    stream.read_callback(reader);
     // Written after the read is pending: a server that answers early and stops reading
     // (a 413 during an upload) makes a write fail, and the stream then hands the read
     // what the server sent before closing.
@@ -557,8 +660,34 @@ fn exchange(inner: &Rc<Inner>, f: &FetchRef) {
     if let Some(body) = now {
         stream.write_and_forget(body);
     }
-    let (inner, f) = (inner.clone(), f.clone());
-    response.add_done_callback(move |r| on_response(&inner, &f, r.take_result()));
+}
+
+/// The connection's read callback: feeds the current exchange's reader and, once the
+/// response is complete (or failed), ends the exchange. Returns `true` when done reading.
+fn on_data(current: &RefCell<Option<Exchange>>, buf: &mut bytes::BytesMut, closed: bool) -> bool {
+    let mut slot = current.borrow_mut();
+    let Some(x) = slot.as_mut() else {
+        return true;
+    };
+    if x.reader.first_byte.is_none() && !buf.is_empty() {
+        x.reader.first_byte = Some(x.inner.handle.now());
+    }
+    let r = x.reader.feed(buf, closed);
+    if let (Some(body), Some(s)) = (x.reader.send_now.take(), &x.writer) {
+        let s = s.clone();
+        x.inner.handle.add_callback(move || {
+            s.write_and_forget(body);
+        });
+    }
+    if !closed && matches!(r, Ok(None)) {
+        return false;
+    }
+    // (The exchange is dropped where it is: moving the reader out costs a copy.)
+    let (inner, fetch) = (x.inner.clone(), x.fetch.clone());
+    *slot = None;
+    drop(slot);
+    on_response(&inner, &fetch, r);
+    true
 }
 
 fn take_conn(phase: &mut Phase) -> Option<Conn> {
@@ -568,8 +697,9 @@ fn take_conn(phase: &mut Phase) -> Option<Conn> {
     }
 }
 
-fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<Parsed>>) {
-    let r = r.unwrap_or(Err(Error::Cancelled));
+/// The exchange ended: `Ok(Some(..))` a complete response, `Ok(None)` the connection
+/// closed first.
+fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Result<Option<Parsed>>) {
     let (conn, reused) = {
         let mut fb = f.borrow_mut();
         match std::mem::replace(&mut fb.phase, Phase::Done) {
@@ -581,7 +711,7 @@ fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<Parsed>>) {
         }
     };
     match r {
-        Ok(parsed) => {
+        Ok(Some(parsed)) => {
             let reusable = parsed.reusable
                 && inner.options.keep_alive
                 && !conn.stream.is_closed()
@@ -600,7 +730,8 @@ fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<Parsed>>) {
             }
             complete(inner, f, parsed);
         }
-        Err(e) => {
+        r => {
+            let e = r.err().unwrap_or(Error::StreamClosed);
             let e = match (&e, conn.stream.error()) {
                 (Error::StreamClosed, Some(io)) => io,
                 _ => e,
@@ -614,6 +745,11 @@ fn on_response(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<Parsed>>) {
                 let mut fb = f.borrow_mut();
                 fb.retried = true;
                 fb.phase = Phase::Queued;
+                // The connection's timer bounded it: its own does until it starts again.
+                if fb.timer.is_none() {
+                    let deadline = fb.hop_start.checked_add(fb.plan.request_timeout);
+                    arm_timer(inner, f, &mut fb, deadline);
+                }
                 drop(fb);
                 inner.state.borrow_mut().queue.push_front(f.clone());
             } else {
@@ -649,6 +785,13 @@ fn idempotent(m: &Method) -> bool {
 
 /// Frees the fetch's slot and its connection (closed).
 fn release(inner: &Rc<Inner>, f: &FetchRef, conn: Option<Conn>) {
+    // The exchange ends first: closing the stream runs its read callback at once, which
+    // then finds nothing to read for.
+    if let Some(Ok(mut current)) = conn.as_ref().map(|c| c.link.current.try_borrow_mut()) {
+        let ended = current.take();
+        drop(current);
+        drop(ended);
+    }
     let mut st = inner.state.borrow_mut();
     st.active -= 1;
     st.pool.discard(f.borrow().plan.pool_key(), conn);
@@ -713,7 +856,7 @@ fn complete(inner: &Rc<Inner>, f: &FetchRef, parsed: Parsed) {
         headers: parsed.headers,
         trailers: parsed.trailers,
         body: parsed.body,
-        effective_url: fb.plan.url.clone(),
+        effective_url: fb.plan.take_url(),
         request_time: now.saturating_duration_since(fb.started),
         time_info,
     };

@@ -4,7 +4,7 @@
 //! pipeline; this driver releases a body held for `100 Continue`, picks the sink
 //! (buffer, streaming callback, or nothing for a redirect that is followed), calls the
 //! header callback, and turns the outcome into Tornado's 599 errors. The client feeds it
-//! from [`IoStream::read_with`](crate::stream::IoStream::read_with).
+//! from its connection's one read callback (`IoStream::read_callback`).
 
 use std::time::Instant;
 

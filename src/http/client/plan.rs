@@ -1,6 +1,7 @@
 //! A request resolved against the client's defaults and validated: what one hop sends
 //! (sans-IO: the request head is encoded here, written by the connection layer).
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -19,13 +20,18 @@ use crate::error::Result;
 use crate::http::h1::{head_size, write_field, write_request_fields, write_request_line, Framing};
 use crate::tls::ClientTlsOptions;
 
+/// The default `User-Agent` as a field value, checked at compile time (`from_static`
+/// checks every byte each time it runs).
+const DEFAULT_USER_AGENT_VALUE: HeaderValue = HeaderValue::from_static(DEFAULT_USER_AGENT);
+
 /// Bodies up to this size are copied behind the head so both go out in one write.
 const COALESCE_BODY: usize = 16 * 1024;
 
 /// Everything one fetch needs, with defaults applied.
 pub(crate) struct Plan {
     pub method: Method,
-    pub url: Url,
+    /// The URL of this hop (`None` once the response took it: see [`Plan::take_url`]).
+    url: Option<Url>,
     pub port: u16,
     pub headers: HeaderMap,
     /// The caller set `Host` (kept unless a redirect changes the target).
@@ -111,7 +117,7 @@ impl Plan {
         // the map: a request without fields of its own then needs no map allocation.
         let user_agent = match req.user_agent.as_ref().or(d.user_agent.as_ref()) {
             Some(ua) if !headers.contains_key(USER_AGENT) => Some(if ua == DEFAULT_USER_AGENT {
-                HeaderValue::from_static(DEFAULT_USER_AGENT)
+                DEFAULT_USER_AGENT_VALUE
             } else {
                 HeaderValue::try_from(ua.as_str()).map_err(|_| e599("invalid user_agent"))?
             }),
@@ -140,7 +146,7 @@ impl Plan {
         let expect_continue = req.expect_100_continue && req.body.is_some();
         let mut plan = Plan {
             method: req.method,
-            url,
+            url: Some(url),
             port,
             headers,
             user_host,
@@ -173,14 +179,28 @@ impl Plan {
         };
     }
 
+    /// The URL of this hop.
+    pub(crate) fn url(&self) -> &Url {
+        /// What a plan whose URL was taken answers (never used: the fetch is over).
+        static TAKEN: LazyLock<Url> =
+            LazyLock::new(|| Url::parse("http://taken.invalid/").expect("a valid URL"));
+        self.url.as_ref().unwrap_or_else(|| &TAKEN)
+    }
+
+    /// Moves the URL out, for the response's `effective_url` once the fetch is over (a
+    /// copy would cost an allocation per request).
+    pub(crate) fn take_url(&mut self) -> Url {
+        self.url.take().unwrap_or_else(|| self.url().clone())
+    }
+
     /// True for an `https://` URL.
     pub(crate) fn is_https(&self) -> bool {
-        self.url.scheme() == "https"
+        self.url().scheme() == "https"
     }
 
     /// `scheme://[userinfo@]host[:port]` of the URL.
     fn origin(&self) -> &str {
-        &self.url[..Position::AfterPort]
+        &self.url()[..Position::AfterPort]
     }
 
     /// The connection-pool key: scheme, host and port, plus the TLS settings when they
@@ -191,7 +211,7 @@ impl Plan {
 
     /// The host as it appears in the URL (brackets around IPv6 literals stripped).
     pub(crate) fn host(&self) -> &str {
-        let h = self.url.host_str().unwrap_or("");
+        let h = self.url().host_str().unwrap_or("");
         h.strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(h)
@@ -199,7 +219,7 @@ impl Plan {
 
     /// `host[:port]` of the URL: the connection-pool key (no allocation).
     pub(crate) fn key(&self) -> &str {
-        &self.url[Position::BeforeHost..Position::AfterPort]
+        &self.url()[Position::BeforeHost..Position::AfterPort]
     }
 
     /// Encodes the request head, plus the body when it is small and not held back for
@@ -209,7 +229,7 @@ impl Plan {
             Some(b) => Framing::Length(b.len() as u64),
             None => Framing::Unframed,
         };
-        let target = &self.url[Position::BeforePath..Position::AfterQuery];
+        let target = &self.url()[Position::BeforePath..Position::AfterQuery];
         let host = self.key().as_bytes();
         if !host.iter().all(|b| (0x21..0x7f).contains(b)) {
             return Err(e599("invalid host"));
@@ -268,7 +288,7 @@ impl Plan {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| e599("redirect without a valid Location"))?;
         let mut next = self
-            .url
+            .url()
             .join(location)
             .map_err(|e| e599(format!("invalid redirect Location {location:?}: {e}")))?;
         let _ = take_url_credentials(&mut next);
@@ -290,8 +310,8 @@ impl Plan {
             }
             self.headers.remove(http::header::EXPECT);
         }
-        let same_origin = next.scheme() == self.url.scheme()
-            && next.host_str() == self.url.host_str()
+        let same_origin = next.scheme() == self.url().scheme()
+            && next.host_str() == self.url().host_str()
             && port == self.port;
         if !same_origin {
             for h in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION] {
@@ -302,7 +322,7 @@ impl Plan {
             self.headers.remove(HOST);
             self.user_host = false;
         }
-        self.url = next;
+        self.url = Some(next);
         self.port = port;
         self.set_tls_key();
         Ok(())
@@ -471,7 +491,7 @@ mod tests {
         let loc = HeaderValue::from_static("../z?q");
         p.redirect(StatusCode::SEE_OTHER, Some(&loc)).unwrap();
         assert_eq!((p.method.clone(), p.body.is_none()), (Method::GET, true));
-        assert_eq!(p.url.as_str(), "http://a/z?q");
+        assert_eq!(p.url().as_str(), "http://a/z?q");
         assert!(p.headers.contains_key(AUTHORIZATION));
         let mut p = plan(HttpRequest::post("http://a/", "data").basic_auth("u", "p")).unwrap();
         p.redirect(
