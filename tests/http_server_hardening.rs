@@ -166,6 +166,57 @@ fn pipelining_client_that_never_reads_stops_being_served_and_is_timed_out() {
 }
 
 #[test]
+fn a_client_that_half_closes_and_never_reads_its_response_is_timed_out() {
+    // Small kernel buffers on both sides, so most of the response stays queued in the
+    // server (below its high-water mark: the connection is not paused for draining)
+    // when the client's end-of-file is read.
+    const SIZE: usize = 60 * 1024;
+    let (mut reactor, handle) = support::reactor();
+    let options =
+        HttpServerOptions::default().idle_connection_timeout(Some(Duration::from_millis(300)));
+    let body = bytes::Bytes::from(vec![b'x'; SIZE]);
+    let server = HttpServer::with_options(&handle, options, move |_req, resp: Responder| {
+        resp.send(body.clone())
+    });
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener.set_send_buffer_size(4096).unwrap(); // inherited by accepted sockets
+    listener
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    listener.listen(16).unwrap();
+    let listener: std::net::TcpListener = listener.into();
+    let addr = listener.local_addr().unwrap();
+    server.add_listener(listener).unwrap();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_recv_buffer_size(4096).unwrap();
+        s.connect(&addr.into()).unwrap();
+        let mut s: std::net::TcpStream = s.into();
+        s.write_all(GET).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        // Never read; hold the connection until the server has given up on it.
+        release_rx.recv_timeout(Duration::from_secs(60)).ok();
+    });
+    run_until(&mut reactor, "the connection", || {
+        server.connection_count() == 1
+    });
+    run_until(
+        &mut reactor,
+        "the half-closed, non-reading client timed out",
+        || server.connection_count() == 0,
+    );
+    release_tx.send(()).unwrap();
+    client.join().unwrap();
+}
+
+#[test]
 fn a_connection_that_never_sends_a_byte_is_closed_by_header_timeout() {
     let options = HttpServerOptions::default()
         .header_timeout(Some(Duration::from_millis(200)))

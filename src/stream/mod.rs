@@ -769,6 +769,13 @@ impl IoStream {
         self.shared.state.borrow().write_queued
     }
 
+    /// Whether anything is still to be written: queued writes, or TLS records the
+    /// session holds (a `close_notify`, ciphertext the socket did not take).
+    pub(crate) fn writes_pending(&self) -> bool {
+        let s = self.shared.state.borrow();
+        !s.write_queue.is_empty() || s.tls_wants_write()
+    }
+
     /// The memory the queued writes take: their bytes plus what each queued write and
     /// each pending write future costs beside them (its queue slot and allocations).
     /// This is what [`StreamOptions::max_write_buffer_size`] bounds.

@@ -160,7 +160,10 @@ impl Conn {
     fn finish_after_eof(this: &Rc<Conn>) {
         this.cancel_timer();
         this.st.borrow_mut().core.pause();
-        if let Some(shared) = this.shared.upgrade() {
+        // Nothing left to write (the usual case): the stream closes without a timer.
+        if this.stream.writes_pending()
+            && let Some(shared) = this.shared.upgrade()
+        {
             this.stream
                 .set_idle_timeout(shared.options.idle_connection_timeout);
         }
