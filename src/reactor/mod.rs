@@ -27,7 +27,9 @@ use std::time::Duration;
 
 use polling::Events;
 
-pub(crate) use self::clock::{real_coarse, real_now};
+#[cfg(feature = "metrics")]
+pub(crate) use self::clock::real_coarse;
+pub(crate) use self::clock::real_now;
 pub(crate) use self::core::Inner;
 pub(crate) use self::deferred::{defer, Deferred};
 pub use self::handle::{Handle, Stats};

@@ -9,7 +9,9 @@
 //! 400), the client to its error.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH};
+#[cfg(any(feature = "gzip", test))]
+use http::header::HeaderValue;
+use http::header::{HeaderName, CONTENT_ENCODING, CONTENT_LENGTH};
 use http::HeaderMap;
 
 /// Why a body was refused by the [`BodyPipeline`].
@@ -236,7 +238,7 @@ impl BodyPipeline {
     pub fn finish(
         &mut self,
         #[cfg_attr(not(feature = "gzip"), allow(unused_variables))] headers: Option<&mut HeaderMap>,
-        out: &mut dyn FnMut(Bytes),
+        #[cfg_attr(not(feature = "gzip"), allow(unused_variables))] out: &mut dyn FnMut(Bytes),
     ) -> Result<Bytes, BodyFault> {
         #[cfg(feature = "gzip")]
         if let Some(mut gz) = self.gunzip.take() {
