@@ -63,23 +63,30 @@ fn panicking_handler_is_logged_and_stays_registered() {
 }
 
 #[test]
-fn panicking_done_callback_is_logged_and_the_next_done_callback_runs() {
+fn panicking_done_callback_is_logged_and_the_next_done_callbacks_run() {
     install_logger();
-    let mut reactor = Reactor::new().unwrap();
-    let f: Future<u8> = Future::new();
-    f.add_done_callback(|_f| panic!("boom-in-done-callback"));
-    let second = Counter::new();
-    let s = second.clone();
-    f.add_done_callback(move |_f| s.bump());
-    f.set_result(1);
-    reactor.run_once(Some(Duration::ZERO)).unwrap();
-    assert_eq!(logged(log::Level::Error, "boom-in-done-callback").len(), 1);
-    reactor.run_once(Some(Duration::ZERO)).unwrap();
-    assert_eq!(
-        second.get(),
-        1,
-        "a panicking done-callback swallowed the next one"
-    );
+    // Two callbacks are kept inline, three or more in a list: both ways.
+    for others in [1, 2] {
+        let message = format!("boom-in-done-callback-{others}");
+        let mut reactor = Reactor::new().unwrap();
+        let f: Future<u8> = Future::new();
+        let m = message.clone();
+        f.add_done_callback(move |_f| panic!("{m}"));
+        let later = Counter::new();
+        for _ in 0..others {
+            let l = later.clone();
+            f.add_done_callback(move |_f| l.bump());
+        }
+        f.set_result(1);
+        reactor.run_once(Some(Duration::ZERO)).unwrap();
+        assert_eq!(logged(log::Level::Error, &message).len(), 1);
+        reactor.run_once(Some(Duration::ZERO)).unwrap();
+        assert_eq!(
+            later.get(),
+            others,
+            "a panicking done-callback swallowed the next ones"
+        );
+    }
 }
 
 #[test]

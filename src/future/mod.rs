@@ -59,6 +59,8 @@ enum Callbacks<T: 'static> {
     #[default]
     None,
     One(DoneCallback<T>),
+    /// Two, without a `Vec` (a result's consumer and a cancel hook, say).
+    Two(DoneCallback<T>, DoneCallback<T>),
     Many(Vec<DoneCallback<T>>),
 }
 
@@ -66,7 +68,8 @@ impl<T: 'static> Callbacks<T> {
     fn push(&mut self, cb: DoneCallback<T>) {
         *self = match std::mem::take(self) {
             Callbacks::None => Callbacks::One(cb),
-            Callbacks::One(first) => Callbacks::Many(vec![first, cb]),
+            Callbacks::One(first) => Callbacks::Two(first, cb),
+            Callbacks::Two(first, second) => Callbacks::Many(vec![first, second, cb]),
             Callbacks::Many(mut v) => {
                 v.push(cb);
                 Callbacks::Many(v)
@@ -469,28 +472,31 @@ impl<T: 'static> reactor::Deferred for RefCell<State<T>> {
         match callbacks {
             Callbacks::None => {}
             Callbacks::One(cb) => cb(&fut),
-            Callbacks::Many(cbs) => {
-                let mut rest = cbs.into_iter();
-                while let Some(cb) = rest.next() {
-                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&fut)));
-                    if let Err(payload) = ran {
-                        // The callbacks after a panicking one still run (on the next
-                        // turn), before any added meanwhile.
-                        let mut s = fut.state.borrow_mut();
-                        let mut all: Vec<_> = rest.collect();
-                        match std::mem::take(&mut s.callbacks) {
-                            Callbacks::None => {}
-                            Callbacks::One(cb) => all.push(cb),
-                            Callbacks::Many(v) => all.extend(v),
-                        }
-                        if !all.is_empty() {
-                            s.callbacks = Callbacks::Many(all);
-                            fut.schedule(s);
-                        }
-                        std::panic::resume_unwind(payload);
-                    }
-                }
+            Callbacks::Two(first, second) => run_callbacks(&fut, [first, second].into_iter()),
+            Callbacks::Many(cbs) => run_callbacks(&fut, cbs.into_iter()),
+        }
+    }
+}
+
+/// Runs `cbs` in order. The callbacks after a panicking one still run (on the next
+/// turn), before any added meanwhile.
+fn run_callbacks<T: 'static>(fut: &Future<T>, mut rest: impl Iterator<Item = DoneCallback<T>>) {
+    while let Some(cb) = rest.next() {
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(fut)));
+        if let Err(payload) = ran {
+            let mut s = fut.state.borrow_mut();
+            let mut all: Vec<_> = rest.collect();
+            match std::mem::take(&mut s.callbacks) {
+                Callbacks::None => {}
+                Callbacks::One(cb) => all.push(cb),
+                Callbacks::Two(a, b) => all.extend([a, b]),
+                Callbacks::Many(v) => all.extend(v),
             }
+            if !all.is_empty() {
+                s.callbacks = Callbacks::Many(all);
+                fut.schedule(s);
+            }
+            std::panic::resume_unwind(payload);
         }
     }
 }
