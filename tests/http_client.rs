@@ -327,14 +327,7 @@ fn request_timeout_counts_time_spent_queued() {
 #[test]
 fn connect_timeout_against_a_full_backlog() {
     // A listener that never accepts, with its backlog filled: further SYNs are dropped.
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(
-        &"127.0.0.1:0"
-            .parse::<std::net::SocketAddr>()
-            .unwrap()
-            .into(),
-    )
-    .unwrap();
+    let sock = support::bound_loopback_socket();
     sock.listen(0).unwrap();
     let addr = sock.local_addr().unwrap().as_socket().unwrap();
     let mut fillers = Vec::new();

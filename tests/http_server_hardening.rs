@@ -181,17 +181,8 @@ fn a_client_that_half_closes_and_never_reads_its_response_is_timed_out() {
         h.set(true);
         resp.send(body.clone())
     });
-    let listener =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let listener = support::bound_loopback_socket();
     listener.set_send_buffer_size(4096).unwrap(); // inherited by accepted sockets
-    listener
-        .bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
     listener.listen(16).unwrap();
     let listener: std::net::TcpListener = listener.into();
     let addr = listener.local_addr().unwrap();

@@ -175,6 +175,15 @@ pub fn tcp_pair() -> (TcpStream, TcpStream) {
     (server, client)
 }
 
+/// A TCP socket bound to 127.0.0.1 on a free port, not yet listening: set its options
+/// (buffer sizes, which accepted sockets inherit), then `listen` or leave it refusing.
+pub fn bound_loopback_socket() -> socket2::Socket {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    s.bind(&addr.into()).unwrap();
+    s
+}
+
 /// Registers `source` for reading with a handler that drains it, bumps `calls` and then
 /// runs `then` with the count so far; returns the token.
 pub fn counting_handler(
