@@ -420,6 +420,32 @@ fn request_timeout_on_a_reused_connection_keeps_its_own_deadline() {
 }
 
 #[test]
+fn a_closed_pooled_connection_leaves_no_request_timer_behind() {
+    // The second request runs on the reused connection, bounded by the connection's own
+    // timer (a long request timeout); closing the idle connection must take that timer
+    // with it rather than leave it pending until the timeout.
+    let srv = serve(|req| response("200 OK", "", req.path.as_bytes()));
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let client = AsyncHttpClient::new(&handle);
+    let fetch = |reactor: &mut Reactor| {
+        let req = HttpRequest::new(&srv.url("/")).request_timeout(Duration::from_secs(600));
+        reactor.run_until(&client.fetch(req)).unwrap()
+    };
+    assert_eq!(fetch(&mut reactor).body, "/");
+    let before = handle.stats().timers_pending;
+    assert_eq!(fetch(&mut reactor).body, "/");
+    assert_eq!(
+        srv.connections(),
+        1,
+        "the second request did not reuse the connection"
+    );
+    client.close_idle();
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(handle.stats().timers_pending, before);
+}
+
+#[test]
 fn a_response_not_read_to_the_end_never_goes_back_to_the_pool() {
     // Body trickles: the first request times out mid-body; the second must use a new
     // connection and get its own complete response.

@@ -219,6 +219,18 @@ struct Link {
     /// first exchange that needs it and, when it fires, re-armed for the exchange then
     /// running (if any): one timer per `request_timeout`, not one per request.
     timer: Rc<Cell<Option<(TimerId, Instant)>>>,
+    /// To cancel that timer when the connection goes.
+    handle: Handle,
+}
+
+impl Drop for Link {
+    /// The connection is gone (closed, or dropped from the pool): its timer goes too,
+    /// rather than stay pending until it fires for nothing.
+    fn drop(&mut self) {
+        if let Some((id, _)) = self.timer.take() {
+            self.handle.cancel_timer(id);
+        }
+    }
 }
 
 impl std::fmt::Debug for Link {
@@ -228,7 +240,7 @@ impl std::fmt::Debug for Link {
 }
 
 impl Link {
-    fn new() -> Link {
+    fn new(handle: &Handle) -> Link {
         let current: Rc<RefCell<Option<Exchange>>> = Rc::default();
         let slot = current.clone();
         let reader: CustomRead = Rc::new(move |buf, closed| on_data(&slot, buf, closed));
@@ -236,6 +248,7 @@ impl Link {
             current,
             reader,
             timer: Rc::default(),
+            handle: handle.clone(),
         }
     }
 }
@@ -596,7 +609,7 @@ fn on_connected(inner: &Rc<Inner>, f: &FetchRef, r: Option<Result<IoStream>>) {
         conn: Conn {
             stream,
             id,
-            link: Link::new(),
+            link: Link::new(&inner.handle),
         },
         reused: false,
     };
