@@ -171,23 +171,8 @@ pub(super) struct Scan {
 
 impl Scan {
     /// Looks at one header field.
-    #[inline]
     pub(super) fn field(&mut self, name: &str, value: &[u8]) {
-        // Most fields are none of these: their length says so, without a call.
-        const LENGTHS: u32 = 1 << 4 | 1 << 6 | 1 << 10 | 1 << 14 | 1 << 17;
-        if name.len() < 32 && LENGTHS >> name.len() & 1 == 1 {
-            self.framing_field(name, value);
-        }
-    }
-
-    #[inline(never)]
-    fn framing_field(&mut self, name: &str, value: &[u8]) {
-        // The first letter rejects most other fields before a whole-name compare
-        // (`user-agent` is as long as `connection`).
-        let is = |n: &str| {
-            name.as_bytes()[0].to_ascii_lowercase() == n.as_bytes()[0]
-                && name.eq_ignore_ascii_case(n)
-        };
+        let is = |n: &str| name.len() == n.len() && name.eq_ignore_ascii_case(n);
         match name.len() {
             14 if is("content-length") => self.content_length(value),
             17 if is("transfer-encoding") => self.transfer_encoding(value),
