@@ -181,6 +181,10 @@ impl Plan {
 
     /// The URL of this hop.
     pub(crate) fn url(&self) -> &Url {
+        debug_assert!(
+            self.url.is_some(),
+            "the plan's URL is read after the fetch ended"
+        );
         /// What a plan whose URL was taken answers (never used: the fetch is over).
         static TAKEN: LazyLock<Url> =
             LazyLock::new(|| Url::parse("http://taken.invalid/").expect("a valid URL"));
