@@ -14,6 +14,10 @@ use crate::error::{Error, Result};
 /// The interim response a server sends to `Expect: 100-continue`.
 pub const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
+/// A constant header field: its name and `'static` value (a slot of the responder's
+/// inline fields, empty when `None`).
+pub(crate) type StaticField = Option<(HeaderName, &'static str)>;
+
 /// Which framing header the encoder adds for the body that follows the head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -67,7 +71,7 @@ pub struct ServerFields<'a> {
     server: Option<&'a str>,
     date: Option<SystemTime>,
     /// The handler's constant fields, written before the map's.
-    statics: &'a [Option<(HeaderName, &'static str)>],
+    statics: &'a [StaticField],
 }
 
 impl<'a> ServerFields<'a> {
@@ -83,7 +87,7 @@ impl<'a> ServerFields<'a> {
     }
 
     /// Constant fields to write before the map's (the responder's inline ones).
-    pub(crate) fn statics(mut self, statics: &'a [Option<(HeaderName, &'static str)>]) -> Self {
+    pub(crate) fn statics(mut self, statics: &'a [StaticField]) -> Self {
         self.statics = statics;
         self
     }
@@ -159,7 +163,7 @@ fn write_head(
     let statics_size: usize = statics
         .iter()
         .flatten()
-        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .map(|(n, v)| field_size(n, v.as_bytes()))
         .sum();
     dst.reserve(head_size(headers) + statics_size + 80);
     let v: &[u8] = if version == Version::HTTP_10 {
@@ -296,11 +300,16 @@ pub(crate) fn write_field(dst: &mut BytesMut, name: &HeaderName, value: &[u8]) {
     dst.put_slice(b"\r\n");
 }
 
+/// Bytes one field line takes: `name: value\r\n`.
+fn field_size(name: &HeaderName, value: &[u8]) -> usize {
+    name.as_str().len() + value.len() + 4
+}
+
 /// Bytes the header fields take, for one `reserve`.
 pub(crate) fn head_size(headers: &HeaderMap) -> usize {
     headers
         .iter()
-        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .map(|(n, v)| field_size(n, v.as_bytes()))
         .sum::<usize>()
         + HTTP_DATE_LEN
 }

@@ -61,7 +61,7 @@ pub use date::http_date;
 #[doc(hidden)]
 pub use date::{write_date, write_date_at, HTTP_DATE_LEN};
 pub(crate) use encode::{
-    has_field, head_size, write_field, write_request_fields, write_request_line,
+    has_field, head_size, write_field, write_request_fields, write_request_line, StaticField,
 };
 pub use encode::{write_request_head, write_response_head, ChunkedEncoder, Framing};
 #[doc(hidden)]

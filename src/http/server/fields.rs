@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use http::header::{HeaderName, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue};
 
-use crate::http::h1::has_field;
+use crate::http::h1::{has_field, StaticField};
 
 /// Constant fields kept inline before a map is needed (a content type, a cache policy).
 const INLINE: usize = 3;
@@ -27,9 +27,6 @@ thread_local! {
 
 /// What `map` shows while there is none.
 static NO_FIELDS: LazyLock<HeaderMap> = LazyLock::new(HeaderMap::new);
-
-/// A constant field: its name and its `'static` value (checked when set).
-pub(crate) type StaticField = Option<(HeaderName, &'static str)>;
 
 /// A header name [`Responder::set_header_static`](super::Responder::set_header_static)
 /// takes: a constant of [`http::header`] (the fastest: nothing to parse), a
