@@ -27,6 +27,10 @@ callgrind_total_ir() {
   done
   [[ -n $url ]] || { echo "the server did not start:" >&2; cat "$OUT/server.$n.out" >&2; exit 1; }
   drive "$n" "${url%/}/" >"$OUT/load.$n.out"
+  # A run whose operations failed measured nothing: stop rather than print a false figure.
+  if grep -q 'errors=[1-9]' "$OUT/load.$n.out"; then
+    echo "the load reported errors:" >&2; cat "$OUT/load.$n.out" >&2; exit 1
+  fi
   kill -INT "$PID"
   wait "$PID" || rc=$?
   PID=""
