@@ -408,7 +408,10 @@ impl State {
             if fresh {
                 self.read_buf = pool_take();
             }
-            let want = self.reserve_read(want);
+            // A later read of the same event follows one that filled the buffer: more
+            // is queued in the kernel right now (a large message), so the buffer grows by
+            // a whole read at once instead of doubling (and copying) its way up.
+            let want = self.reserve_read(want, i > 0);
             let got = socket.read_into(&mut self.read_buf, want);
             if fresh && self.read_buf.is_empty() {
                 // Nothing came: an idle stream keeps holding no buffer.
@@ -464,15 +467,20 @@ impl State {
 
     /// Makes room in the read buffer for the next socket read of at most `want` bytes
     /// and returns how many it will ask for (1 to `want`). The socket writes straight
-    /// into the buffer's spare capacity; the buffer grows by doubling (from
-    /// `NEW_BUFFER_CAPACITY`) only when its spare room is small, so a small request
-    /// does not make it large.
-    fn reserve_read(&mut self, want: usize) -> usize {
+    /// into the buffer's spare capacity; the buffer grows only when its spare room is
+    /// small, so a small request does not make it large: by doubling (from
+    /// `NEW_BUFFER_CAPACITY`), or by all of `want` when `flowing` (the last read filled
+    /// the buffer: the kernel holds more now, and each doubling would copy it again).
+    fn reserve_read(&mut self, want: usize, flowing: bool) -> usize {
         let len = self.read_buf.len();
         let spare = self.read_buf.capacity() - len;
         if spare < want.min(MIN_READ) {
-            self.read_buf
-                .reserve(want.min(len.max(NEW_BUFFER_CAPACITY)));
+            let grow = if flowing {
+                want
+            } else {
+                want.min(len.max(NEW_BUFFER_CAPACITY))
+            };
+            self.read_buf.reserve(grow);
         }
         want.min(self.read_buf.capacity() - self.read_buf.len())
     }
