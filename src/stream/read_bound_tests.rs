@@ -52,3 +52,33 @@ fn a_stream_holds_at_most_max_buffer_size_and_loses_nothing() {
     }
     assert!(got == data, "the bytes read differ from the bytes sent");
 }
+
+/// Turns the loop until `stream` has buffered `n` bytes (or 30 s pass).
+fn buffer_until(reactor: &mut Reactor, stream: &IoStream, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stream.buffered() < n && Instant::now() < deadline {
+        reactor.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+    assert_eq!(stream.buffered(), n);
+}
+
+fn read_capacity(stream: &IoStream) -> usize {
+    stream.shared.state.borrow().read_buf.capacity()
+}
+
+#[test]
+fn a_peer_that_sends_a_little_more_than_a_buffer_and_stalls_gets_no_larger_one() {
+    // A slow client's partial head: one byte past a new 4 KiB buffer. The buffer grows by
+    // doubling (8 KiB), not by a whole 64 KiB read for the one byte.
+    let mut reactor = Reactor::new().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (sock, _) = listener.accept().unwrap();
+    let stream = IoStream::new(&reactor.handle(), sock).unwrap();
+    let pending = stream.read_until(b"\r\n\r\n", Some(1 << 20));
+    peer.write_all(&[b'a'; 4097]).unwrap();
+    buffer_until(&mut reactor, &stream, 4097);
+    assert!(!pending.is_done());
+    let capacity = read_capacity(&stream);
+    assert!(capacity <= 8 * 1024, "{capacity} B held for 4 097 B sent");
+}

@@ -55,6 +55,16 @@ impl Socket {
         }
     }
 
+    /// Bytes the kernel holds for reading right now (`FIONREAD`), 0 if it cannot tell
+    /// or for TLS (whose reads also return what rustls already decrypted).
+    pub(crate) fn queued(&self) -> usize {
+        if matches!(self, Socket::Tls(_)) {
+            return 0;
+        }
+        rustix::io::ioctl_fionread(self.as_fd())
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
     pub(crate) fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Socket::Tcp(s) => (&*s).write_vectored(bufs),

@@ -409,9 +409,9 @@ impl State {
                 self.read_buf = pool_take();
             }
             // A later read of the same event follows one that filled the buffer: more
-            // is queued in the kernel right now (a large message), so the buffer grows by
-            // a whole read at once instead of doubling (and copying) its way up.
-            let want = self.reserve_read(want, i > 0);
+            // may be queued in the kernel right now (a large message). Asking how much
+            // lets the buffer grow once by that, not double (and copy) its way up.
+            let want = self.reserve_read(want, || if i > 0 { socket.queued() } else { 0 });
             let got = socket.read_into(&mut self.read_buf, want);
             if fresh && self.read_buf.is_empty() {
                 // Nothing came: an idle stream keeps holding no buffer.
@@ -468,19 +468,19 @@ impl State {
     /// Makes room in the read buffer for the next socket read of at most `want` bytes
     /// and returns how many it will ask for (1 to `want`). The socket writes straight
     /// into the buffer's spare capacity; the buffer grows only when its spare room is
-    /// small, so a small request does not make it large: by doubling (from
-    /// `NEW_BUFFER_CAPACITY`), or by all of `want` when `flowing` (the last read filled
-    /// the buffer: the kernel holds more now, and each doubling would copy it again).
-    fn reserve_read(&mut self, want: usize, flowing: bool) -> usize {
+    /// small, so a small request does not make it large. It grows by doubling (from
+    /// `NEW_BUFFER_CAPACITY`), or, if more than that is `queued` in the kernel (asked
+    /// only here, where the buffer must grow), by what is queued and a little more, so
+    /// one read takes it all: a large message already received is copied once on its
+    /// way in, not at every doubling. Never by more than `want`, and never beyond
+    /// doubling unless the peer really sent the bytes.
+    fn reserve_read(&mut self, want: usize, queued: impl FnOnce() -> usize) -> usize {
         let len = self.read_buf.len();
         let spare = self.read_buf.capacity() - len;
         if spare < want.min(MIN_READ) {
-            let grow = if flowing {
-                want
-            } else {
-                want.min(len.max(NEW_BUFFER_CAPACITY))
-            };
-            self.read_buf.reserve(grow);
+            let doubling = len.max(NEW_BUFFER_CAPACITY);
+            let grow = doubling.max(queued().saturating_add(MIN_READ));
+            self.read_buf.reserve(want.min(grow));
         }
         want.min(self.read_buf.capacity() - self.read_buf.len())
     }
