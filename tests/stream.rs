@@ -5,7 +5,7 @@
 mod support;
 
 use std::cell::{Cell, RefCell};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -972,5 +972,31 @@ fn buffer_limit_is_exact_at_the_boundary() {
                 None => assert!(matches!(r, Err(Error::StreamBufferFull)), "{ctx}: {r:?}"),
             }
         }
+    }
+}
+
+#[test]
+fn a_panicking_read_with_parser_closes_its_stream_with_the_panic() {
+    // The loop catches the parser's panic (and logs it); the stream must not be left
+    // believing a callback still runs (its writes would queue forever): it closes, with
+    // the panic as its error, and the peer sees the end of the stream.
+    for kind in KINDS {
+        let (mut reactor, h) = support::reactor();
+        let (stream, mut peer) = stream_and_peer(&h, kind);
+        let (closed, _) = on_close(&stream);
+        let read = stream
+            .read_with(|_buf, _closed| -> squall::Result<Option<()>> { panic!("a parser bug") });
+        peer.write_all(b"x").unwrap();
+        let error = wait(&mut reactor, &closed).unwrap();
+        assert!(
+            matches!(error, Some(Error::Panicked(_))),
+            "{kind:?}: closed with {error:?}"
+        );
+        assert!(stream.is_closed(), "{kind:?}");
+        drop(read);
+        peer.set_read_timeout(Some(WAIT_LIMIT)).unwrap();
+        let mut rest = Vec::new();
+        peer.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "{kind:?}: {rest:?}");
     }
 }

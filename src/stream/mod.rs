@@ -142,6 +142,25 @@ pub struct IoStream {
     shared: Rc<Shared>,
 }
 
+/// Armed around a custom parser: dropped only if it panics (see `drive_custom`).
+struct ParserPanic<'a>(&'a IoStream);
+
+impl Drop for ParserPanic<'_> {
+    fn drop(&mut self) {
+        // Unwinding: no borrow of the state is live here (the parser runs outside it).
+        let Ok(mut s) = self.0.shared.state.try_borrow_mut() else {
+            return;
+        };
+        s.in_read_callback = false;
+        let handle = s.handle.clone();
+        drop(s);
+        let stream = self.0.clone();
+        handle.add_callback(move || {
+            stream.close_with(Some(Error::Panicked("a read_with parser panicked".into())));
+        });
+    }
+}
+
 impl fmt::Debug for IoStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.shared.state.borrow();
@@ -271,7 +290,9 @@ impl IoStream {
     /// time data arrives (and once more when the stream closes, with `closed = true`);
     /// it consumes what it used (e.g. `buf.split_to(n)`) and returns `Ok(Some(v))` when
     /// done, `Ok(None)` for more data, or an error that fails the read and closes the
-    /// stream. This is how the HTTP layer parses heads and bodies in place.
+    /// stream. This is how the HTTP layer parses heads and bodies in place. A parser
+    /// that panics closes the stream with [`Error::Panicked`] (the loop's panic policy
+    /// applies to the panic itself).
     #[must_use = "a dropped read still consumes the stream's next bytes"]
     pub fn read_with<T: 'static>(
         &self,
@@ -583,7 +604,13 @@ impl IoStream {
                 s.in_read_callback = true;
                 (parse, std::mem::take(&mut s.read_buf), ended)
             };
+            // A parser that panics (the loop catches it) must not leave the stream
+            // believing a callback still runs: writes would queue forever. The stream
+            // is closed from the loop with the panic as its error, as Tornado closes a
+            // stream whose callback raised.
+            let unwinding = ParserPanic(self);
             let done = parse(&mut buf, closed) || closed;
+            std::mem::forget(unwinding);
             let mut finish = Finish::default();
             let leftover = {
                 let mut s = self.shared.state.borrow_mut();

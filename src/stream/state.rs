@@ -283,11 +283,6 @@ impl State {
         i
     }
 
-    /// Brings the registered interest in line with what the stream needs, except that
-    /// READABLE is dropped lazily: a read that just completed is usually followed by the
-    /// next one within the iteration (a done-callback starts it), and dropping then
-    /// re-adding READABLE costs two `epoll_ctl` per message. If none follows, the next
-    /// readable event finds nothing wanted and drops it then (`on_event`).
     /// Why a write of `chunks` (with a future if `with_future`) is refused, if it is:
     /// the stream is closed or closing, or it would take the queue beyond
     /// `max_write_buffer_size` (each chunk is a queue entry; the future is counted once).
@@ -326,6 +321,11 @@ impl State {
         }
     }
 
+    /// Brings the registered interest in line with what the stream needs, except that
+    /// READABLE is dropped lazily: a read that just completed is usually followed by the
+    /// next one within the iteration (a done-callback starts it), and dropping then
+    /// re-adding READABLE costs two `epoll_ctl` per message. If none follows, the next
+    /// readable event finds nothing wanted and drops it then (`on_event`).
     pub(super) fn update_interest(&mut self) {
         self.set_interest(true);
     }
