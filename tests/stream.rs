@@ -1000,3 +1000,33 @@ fn a_panicking_read_with_parser_closes_its_stream_with_the_panic() {
         assert!(rest.is_empty(), "{kind:?}: {rest:?}");
     }
 }
+
+#[test]
+fn a_read_started_by_a_parser_that_wants_more_runs_on_what_is_buffered() {
+    // The first parser hands over to a second one (a new read started from inside it)
+    // and returns "not done": the second must see the bytes already buffered, not wait
+    // for more that may never come.
+    for kind in KINDS {
+        let (mut reactor, h) = support::reactor();
+        let (stream, mut peer) = stream_and_peer(&h, kind);
+        let second: Rc<RefCell<Option<Future<Bytes>>>> = Rc::default();
+        let (s, slot) = (stream.clone(), second.clone());
+        let _first = stream.read_with(move |_buf, _closed| -> squall::Result<Option<()>> {
+            if slot.borrow().is_none() {
+                let next = s.read_with(|buf, _closed| Ok(Some(buf.split().freeze())));
+                *slot.borrow_mut() = Some(next);
+            }
+            Ok(None)
+        });
+        peer.write_all(b"hello").unwrap();
+        run_until(&mut reactor, "the first parser to run", || {
+            second.borrow().is_some()
+        });
+        let next = second.borrow().clone().unwrap();
+        assert_eq!(
+            &wait(&mut reactor, &next).unwrap()[..],
+            b"hello",
+            "{kind:?}"
+        );
+    }
+}

@@ -612,20 +612,19 @@ impl IoStream {
             let done = parse(&mut buf, closed) || closed;
             std::mem::forget(unwinding);
             let mut finish = Finish::default();
-            let leftover = {
+            let (leftover, replaced) = {
                 let mut s = self.shared.state.borrow_mut();
                 s.in_read_callback = false;
                 if !s.read_buf.is_empty() {
                     buf.extend_from_slice(&s.read_buf);
                 }
                 s.read_buf = buf;
-                let leftover = if done {
-                    Some(parse)
-                } else if s.read.is_none() {
+                let replaced = !done && s.read.is_some();
+                let leftover = if done || replaced {
+                    Some(parse) // finished, or replaced by a newer read
+                } else {
                     s.read = Some(PendingRead::Custom(parse));
                     None
-                } else {
-                    Some(parse) // replaced by a newer read
                 };
                 s.release_empty_buffer();
                 s.try_read(&mut finish);
@@ -647,7 +646,7 @@ impl IoStream {
                     }
                     s.update_interest();
                 }
-                leftover
+                (leftover, replaced)
             };
             drop(leftover);
             if let Some(c) = finish.closing.take() {
@@ -655,8 +654,9 @@ impl IoStream {
             }
             finish.settle();
             // A stream closed meanwhile calls a still pending parser once more, with
-            // `closed = true` (the loop's next turn).
-            if !done && !self.is_closed() {
+            // `closed = true` (the loop's next turn). A parser replaced by a newer read
+            // hands that read what is buffered now.
+            if !done && !replaced && !self.is_closed() {
                 return;
             }
         }
