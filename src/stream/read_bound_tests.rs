@@ -15,14 +15,20 @@ fn pattern(i: usize) -> u8 {
     (i % 251) as u8
 }
 
+/// A stream over one end of a loopback TCP connection, and the other end.
+fn stream_and_peer(reactor: &Reactor, options: StreamOptions) -> (IoStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (sock, _) = listener.accept().unwrap();
+    let stream = IoStream::with_options(&reactor.handle(), sock, options).unwrap();
+    (stream, peer)
+}
+
 #[test]
 fn a_stream_holds_at_most_max_buffer_size_and_loses_nothing() {
     let mut reactor = Reactor::new().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (sock, _) = listener.accept().unwrap();
     let options = StreamOptions::default().max_buffer_size(BOUND);
-    let stream = IoStream::with_options(&reactor.handle(), sock, options).unwrap();
+    let (stream, mut peer) = stream_and_peer(&reactor, options);
     // Watching for a close makes an idle stream read ahead, up to its bound.
     stream.set_close_callback(|_| {});
     let data: Vec<u8> = (0..SENT).map(pattern).collect();
@@ -71,10 +77,7 @@ fn a_peer_that_sends_a_little_more_than_a_buffer_and_stalls_gets_no_larger_one()
     // A slow client's partial head: one byte past a new 4 KiB buffer. The buffer grows by
     // doubling (8 KiB), not by a whole 64 KiB read for the one byte.
     let mut reactor = Reactor::new().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (sock, _) = listener.accept().unwrap();
-    let stream = IoStream::new(&reactor.handle(), sock).unwrap();
+    let (stream, mut peer) = stream_and_peer(&reactor, StreamOptions::default());
     let pending = stream.read_until(b"\r\n\r\n", Some(1 << 20));
     peer.write_all(&[b'a'; 4097]).unwrap();
     buffer_until(&mut reactor, &stream, 4097);
