@@ -798,13 +798,12 @@ fn idempotent(m: &Method) -> bool {
 
 /// Frees the fetch's slot and its connection (closed).
 fn release(inner: &Rc<Inner>, f: &FetchRef, conn: Option<Conn>) {
-    // The exchange ends first: closing the stream runs its read callback at once, which
-    // then finds nothing to read for.
-    if let Some(Ok(mut current)) = conn.as_ref().map(|c| c.link.current.try_borrow_mut()) {
-        let ended = current.take();
-        drop(current);
-        drop(ended);
-    }
+    // The exchange ends first (dropped once its slot's borrow is released): closing the
+    // stream runs its read callback at once, which then finds nothing to read for.
+    let ended = conn
+        .as_ref()
+        .and_then(|c| c.link.current.try_borrow_mut().ok()?.take());
+    drop(ended);
     let mut st = inner.state.borrow_mut();
     st.active -= 1;
     st.pool.discard(f.borrow().plan.pool_key(), conn);

@@ -172,7 +172,7 @@ pub(super) struct Scan {
 impl Scan {
     /// Looks at one header field.
     pub(super) fn field(&mut self, name: &str, value: &[u8]) {
-        let is = |n: &str| name.len() == n.len() && name.eq_ignore_ascii_case(n);
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
         match name.len() {
             14 if is("content-length") => self.content_length(value),
             17 if is("transfer-encoding") => self.transfer_encoding(value),
